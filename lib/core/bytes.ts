@@ -1,0 +1,131 @@
+/**
+ * Byte helpers shared by every decoder: bounds-checked big-endian reads,
+ * hex, and constant-time comparison.
+ * @module
+ */
+
+const HEX: string[] = [];
+for (let i = 0; i < 256; i++) HEX[i] = (i < 16 ? "0" : "") + i.toString(16);
+
+/** Lower-case hex of `b` (no separators). */
+export function toHex(b: Uint8Array, start = 0, end = b.length): string {
+  let s = "";
+  for (let i = start; i < end; i++) s += HEX[b[i]];
+  return s;
+}
+
+/** Parse hex (optionally `0x`-prefixed, `:`/space separated). Returns null on bad input. */
+export function fromHex(s: string): Uint8Array | null {
+  let t = s.trim();
+  if (t.startsWith("0x") || t.startsWith("0X")) t = t.slice(2);
+  t = t.replace(/[:\s]/g, "");
+  if (t.length % 2 !== 0 || /[^0-9a-fA-F]/.test(t)) return null;
+  const out = new Uint8Array(t.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(t.substr(i * 2, 2), 16);
+  return out;
+}
+
+/** Big-endian u16 at `o` (caller has bounds-checked). */
+export function u16(b: Uint8Array, o: number): number {
+  return (b[o] << 8) | b[o + 1];
+}
+
+/** Big-endian u32 at `o` (caller has bounds-checked). */
+export function u32(b: Uint8Array, o: number): number {
+  return ((b[o] << 24) >>> 0) + ((b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]);
+}
+
+/** Little-endian u16 at `o`. */
+export function u16le(b: Uint8Array, o: number): number {
+  return b[o] | (b[o + 1] << 8);
+}
+
+/** Little-endian u32 at `o`. */
+export function u32le(b: Uint8Array, o: number): number {
+  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16)) + ((b[o + 3] << 24) >>> 0);
+}
+
+/** Big-endian u64 at `o` as bigint. */
+export function u64(b: Uint8Array, o: number): bigint {
+  return (BigInt(u32(b, o)) << 32n) | BigInt(u32(b, o + 4));
+}
+
+/** Write big-endian u16. */
+export function putU16(b: Uint8Array, o: number, v: number): void {
+  b[o] = (v >>> 8) & 0xff;
+  b[o + 1] = v & 0xff;
+}
+
+/** Write big-endian u32. */
+export function putU32(b: Uint8Array, o: number, v: number): void {
+  b[o] = (v >>> 24) & 0xff;
+  b[o + 1] = (v >>> 16) & 0xff;
+  b[o + 2] = (v >>> 8) & 0xff;
+  b[o + 3] = v & 0xff;
+}
+
+/** Constant-time equality of two byte strings (length is not secret). */
+export function ctEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
+  return d === 0;
+}
+
+/** Concatenate byte arrays. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Dotted-quad IPv4 text of 4 bytes at `o`. */
+export function ipv4Text(b: Uint8Array, o = 0): string {
+  return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
+}
+
+/** RFC 5952 IPv6 text of 16 bytes at `o`. */
+export function ipv6Text(b: Uint8Array, o = 0): string {
+  const w: number[] = [];
+  for (let i = 0; i < 8; i++) w.push((b[o + 2 * i] << 8) | b[o + 2 * i + 1]);
+  // IPv4-mapped
+  if (w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] === 0 && w[4] === 0 && w[5] === 0xffff) {
+    return `::ffff:${b[o + 12]}.${b[o + 13]}.${b[o + 14]}.${b[o + 15]}`;
+  }
+  let bestStart = -1, bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (w[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && w[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
+    i = j;
+  }
+  const parts = w.map((x) => x.toString(16));
+  if (bestStart < 0) return parts.join(":");
+  const head = parts.slice(0, bestStart).join(":");
+  const tail = parts.slice(bestStart + bestLen).join(":");
+  return `${head}::${tail}`;
+}
+
+/** Printable ASCII rendering (non-printables as `.`). */
+export function printable(b: Uint8Array, max = 256): string {
+  let s = "";
+  const n = Math.min(b.length, max);
+  for (let i = 0; i < n; i++) {
+    const c = b[i];
+    s += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : ".";
+  }
+  return n < b.length ? s + "…" : s;
+}
+
+/** True when every byte is printable ASCII (for ID payloads etc.). */
+export function isPrintable(b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i] < 0x20 || b[i] >= 0x7f) return false;
+  return true;
+}
