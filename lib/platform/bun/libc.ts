@@ -1,0 +1,51 @@
+/**
+ * Minimal libc bindings through bun:ffi (Linux, glibc or musl).
+ * Only used by the Bun platform adapters (TUN device).
+ * @module
+ */
+import { dlopen, FFIType, read as ffiRead } from "bun:ffi";
+
+function openLibc() {
+  const names = ["libc.so.6", "libc.musl-x86_64.so.1", "libc.so"];
+  let last: unknown;
+  for (const n of names) {
+    try {
+      return dlopen(n, {
+        open: { args: [FFIType.cstring, FFIType.i32], returns: FFIType.i32 },
+        close: { args: [FFIType.i32], returns: FFIType.i32 },
+        read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
+        write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
+        ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
+        poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+        __errno_location: { args: [], returns: FFIType.ptr },
+        strerror: { args: [FFIType.i32], returns: FFIType.cstring },
+      });
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw new Error(`cannot load libc: ${String(last)}`);
+}
+
+export const libc = openLibc().symbols;
+
+/** Current thread's errno. */
+export function errno(): number {
+  const p = libc.__errno_location();
+  return p === null ? 0 : ffiRead.i32(p, 0);
+}
+
+export function strerror(e: number): string {
+  return String(libc.strerror(e));
+}
+
+export const O_RDWR = 2;
+export const O_NONBLOCK = 0o4000;
+export const O_CLOEXEC = 0o2000000;
+export const EAGAIN = 11;
+export const EINTR = 4;
+export const EPERM = 1;
+export const EACCES = 13;
+export const ENOENT = 2;
+export const EBUSY = 16;
+export const POLLIN = 1;
