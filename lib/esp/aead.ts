@@ -1,0 +1,159 @@
+/**
+ * AEAD providers for the ESP data plane.
+ *
+ * - {@link nodeGcm}: AES-GCM from `node:crypto` (OpenSSL/BoringSSL; ~40× faster than noble
+ *   on Bun). Key objects are cached per SA key buffer with `createSecretKey`.
+ * - {@link nobleAead}: AES-GCM and ChaCha20-Poly1305 from `@noble/ciphers` (pure JS, works
+ *   everywhere). Bun's `node:crypto` has no ChaCha20-Poly1305, so ChaCha always uses noble.
+ *
+ * Both verify tags in constant time inside the library (OpenSSL / noble `equalBytes`).
+ * Runtime-neutral: only `node:crypto` and `@noble/*` are imported.
+ * @module
+ */
+
+import * as nodeCrypto from "node:crypto";
+import type { KeyObject } from "node:crypto";
+import { gcm } from "@noble/ciphers/aes.js";
+import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
+import type { AeadProvider, EspCipherName } from "./types.ts";
+
+/** ICV (tag) length of every transform the data plane implements. */
+export const TAG_LEN = 16;
+
+function hasNodeGcm(): boolean {
+  try {
+    if (typeof nodeCrypto.createCipheriv !== "function" || typeof nodeCrypto.createSecretKey !== "function") return false;
+    const list = nodeCrypto.getCiphers();
+    return list.includes("aes-128-gcm") && list.includes("aes-256-gcm");
+  } catch {
+    return false;
+  }
+}
+
+/** True when `node:crypto` offers AES-GCM on this runtime. */
+export const NODE_GCM_AVAILABLE: boolean = hasNodeGcm();
+
+function asU8(b: Uint8Array): Uint8Array {
+  // Buffers are Uint8Arrays already; normalise the prototype so callers (and deep-equal
+  // assertions) see a plain Uint8Array view over the same memory.
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+class NodeGcmProvider implements AeadProvider {
+  readonly name = "node:crypto-gcm";
+  private readonly keys = new WeakMap<Uint8Array, KeyObject>();
+
+  supports(cipher: EspCipherName): boolean {
+    return NODE_GCM_AVAILABLE && (cipher === "aes128gcm16" || cipher === "aes256gcm16");
+  }
+
+  private keyObject(key: Uint8Array): KeyObject {
+    let k = this.keys.get(key);
+    if (k === undefined) {
+      k = nodeCrypto.createSecretKey(key);
+      this.keys.set(key, k);
+    }
+    return k;
+  }
+
+  private alg(key: Uint8Array): "aes-128-gcm" | "aes-256-gcm" {
+    if (key.length === 16) return "aes-128-gcm";
+    if (key.length === 32) return "aes-256-gcm";
+    throw new RangeError(`AES-GCM key must be 16 or 32 bytes, got ${key.length}`);
+  }
+
+  seal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out?: Uint8Array): Uint8Array {
+    const c = nodeCrypto.createCipheriv(this.alg(key), this.keyObject(key), nonce, { authTagLength: TAG_LEN });
+    c.setAAD(aad);
+    const ct = c.update(plaintext);
+    const fin = c.final();
+    const tag = c.getAuthTag();
+    const n = plaintext.length;
+    const r = out ?? new Uint8Array(n + TAG_LEN);
+    // `ct` is a fresh buffer, so `out` may alias `plaintext` (in-place sealing).
+    r.set(ct, 0);
+    if (fin.length) r.set(fin, ct.length);
+    r.set(tag, n);
+    return r.length === n + TAG_LEN ? r : r.subarray(0, n + TAG_LEN);
+  }
+
+  open(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ctt: Uint8Array): Uint8Array | null {
+    if (ctt.length < TAG_LEN) return null;
+    const n = ctt.length - TAG_LEN;
+    try {
+      const d = nodeCrypto.createDecipheriv(this.alg(key), this.keyObject(key), nonce, { authTagLength: TAG_LEN });
+      d.setAAD(aad);
+      d.setAuthTag(ctt.subarray(n));
+      const pt = d.update(ctt.subarray(0, n));
+      d.final(); // throws when the tag does not verify
+      return asU8(pt);
+    } catch {
+      return null;
+    }
+  }
+
+  forget(key: Uint8Array): void {
+    // A KeyObject's memory cannot be wiped from JS; dropping the last reference is all we can do.
+    this.keys.delete(key);
+  }
+}
+
+class NobleAeadProvider implements AeadProvider {
+  readonly name = "noble";
+
+  supports(cipher: EspCipherName): boolean {
+    return cipher === "aes128gcm16" || cipher === "aes256gcm16" || cipher === "chacha20poly1305";
+  }
+
+  constructor(private readonly mode: "gcm" | "chacha") {}
+
+  private inst(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array) {
+    return this.mode === "gcm" ? gcm(key, nonce, aad) : chacha20poly1305(key, nonce, aad);
+  }
+
+  seal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out?: Uint8Array): Uint8Array {
+    const ct = this.inst(key, nonce, aad).encrypt(plaintext);
+    if (out === undefined) return ct;
+    out.set(ct, 0);
+    return out.length === ct.length ? out : out.subarray(0, ct.length);
+  }
+
+  open(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ctt: Uint8Array): Uint8Array | null {
+    if (ctt.length < TAG_LEN) return null;
+    try {
+      return this.inst(key, nonce, aad).decrypt(ctt);
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** AES-GCM via node:crypto (only when {@link NODE_GCM_AVAILABLE}). */
+export const nodeGcm: AeadProvider = new NodeGcmProvider();
+/** AES-GCM via @noble/ciphers. */
+export const nobleGcm: AeadProvider = new NobleAeadProvider("gcm");
+/** ChaCha20-Poly1305 (RFC 8439) via @noble/ciphers. */
+export const nobleChaCha: AeadProvider = new NobleAeadProvider("chacha");
+
+/** Provider preference: "auto" = node:crypto GCM when available, noble otherwise. */
+export type ProviderPreference = "auto" | "node" | "noble";
+
+/**
+ * The provider for `cipher`. ChaCha20-Poly1305 is always noble. For GCM, "auto" picks
+ * node:crypto when the runtime has it; "node" throws when it does not.
+ */
+export function selectAeadProvider(cipher: EspCipherName, prefer: ProviderPreference = "auto"): AeadProvider {
+  if (cipher === "chacha20poly1305") return nobleChaCha;
+  if (prefer === "noble") return nobleGcm;
+  if (NODE_GCM_AVAILABLE) return nodeGcm;
+  if (prefer === "node") throw new Error("node:crypto AES-GCM is not available on this runtime");
+  return nobleGcm;
+}
+
+/** Cipher key length (without salt) of each transform. */
+export function cipherKeyLength(cipher: EspCipherName): number {
+  return cipher === "aes128gcm16" ? 16 : 32;
+}
+
+/** Salt length (RFC 4106 / RFC 7634): 4 bytes for every transform here. */
+export const SALT_LEN = 4;

@@ -1,0 +1,303 @@
+/**
+ * One unidirectional ESP SA with an AEAD transform (RFC 4303, RFC 4106 AES-GCM,
+ * RFC 7634 ChaCha20-Poly1305). Seals and opens buffers; no I/O.
+ *
+ * Wire format: SPI(4) | Seq(4) | IV(8) | ciphertext(payload | pad | padLen | nextHeader) | ICV(16)
+ * - IV = the 64-bit sequence number (counter IV: a nonce is never reused under one key;
+ *   the counter cannot wrap: without ESN the SA dies after 2^32-1, with ESN after 2^64-1).
+ * - Nonce = salt(4) | IV(8). AAD = SPI | Seq, or with ESN SPI | SeqHi | SeqLo (RFC 4106 §5).
+ * - Padding 1,2,3,... so that payload + pad + 2 is a multiple of 4 (RFC 4303 §2.4).
+ *
+ * Times (`now`, `createdAt`) are milliseconds on the caller's clock (default Date.now()).
+ * @module
+ */
+
+import { putU32, u32 } from "../core/bytes.ts";
+import { cipherKeyLength, SALT_LEN, selectAeadProvider, TAG_LEN } from "./aead.ts";
+import { ReplayWindow } from "./replay.ts";
+import { espPadLength } from "./mtu.ts";
+import type { AeadProvider, EspCipherName, Lifetime, OpenResult, SaConfig, SaEvent } from "./types.ts";
+
+const TWO32 = 4294967296;
+/** Next Header value of a dummy packet (RFC 4303 §2.6). */
+export const NEXT_HEADER_DUMMY = 59;
+/** ESP header + IV. */
+const HDR = 16;
+/** Soft "seq-exhausted" fires when this few sequence numbers are left. */
+export const SEQ_SOFT_MARGIN = 1 << 24;
+
+function validateConfig(cfg: SaConfig): number {
+  if (!Number.isInteger(cfg.spi) || cfg.spi < 0 || cfg.spi > 0xffffffff) throw new RangeError(`bad SPI ${cfg.spi}`);
+  if (cfg.spi < 256) throw new RangeError(`SPI ${cfg.spi} is reserved (RFC 4303 §2.1)`);
+  if (cfg.cipher !== "aes128gcm16" && cfg.cipher !== "aes256gcm16" && cfg.cipher !== "chacha20poly1305") {
+    throw new RangeError(`unsupported ESP cipher ${String(cfg.cipher)}`);
+  }
+  const kl = cipherKeyLength(cfg.cipher);
+  if (!(cfg.keyMaterial instanceof Uint8Array) || cfg.keyMaterial.length !== kl + SALT_LEN) {
+    throw new RangeError(`${cfg.cipher} needs ${kl + SALT_LEN} bytes of key material (key || 4-byte salt)`);
+  }
+  return kl;
+}
+
+/** Lifetime accounting shared by both directions. */
+class LifetimeTracker {
+  bytes = 0;
+  packets = 0;
+  softFired = false;
+  hardFired = false;
+  readonly createdAt: number;
+  private readonly needClock: boolean;
+
+  constructor(
+    private readonly soft: Lifetime | undefined,
+    private readonly hard: Lifetime | undefined,
+    createdAt: number | undefined,
+    private readonly emit: (type: SaEvent["type"], reason: SaEvent["reason"]) => void,
+  ) {
+    this.needClock = soft?.seconds !== undefined || hard?.seconds !== undefined;
+    this.createdAt = createdAt ?? Date.now();
+  }
+
+  /** Check the clock; true when the SA is (now) hard-expired. */
+  checkTime(now: number | undefined): boolean {
+    if (this.hardFired) return true;
+    if (!this.needClock) return false;
+    const age = ((now ?? Date.now()) - this.createdAt) / 1000;
+    if (!this.softFired && this.soft?.seconds !== undefined && age >= this.soft.seconds) this.fireSoft("seconds");
+    if (this.hard?.seconds !== undefined && age >= this.hard.seconds) {
+      this.fireHard("seconds");
+      return true;
+    }
+    return false;
+  }
+
+  /** Account one packet of `n` payload bytes; fires soft/hard events. */
+  account(n: number): void {
+    this.bytes += n;
+    this.packets++;
+    const s = this.soft, h = this.hard;
+    if (s !== undefined && !this.softFired) {
+      if (s.bytes !== undefined && this.bytes >= s.bytes) this.fireSoft("bytes");
+      else if (s.packets !== undefined && this.packets >= s.packets) this.fireSoft("packets");
+    }
+    if (h !== undefined && !this.hardFired) {
+      if (h.bytes !== undefined && this.bytes >= h.bytes) this.fireHard("bytes");
+      else if (h.packets !== undefined && this.packets >= h.packets) this.fireHard("packets");
+    }
+  }
+
+  fireSoft(reason: SaEvent["reason"]): void {
+    if (this.softFired || this.hardFired) return;
+    this.softFired = true;
+    this.emit("soft-expire", reason);
+  }
+
+  fireHard(reason: SaEvent["reason"]): void {
+    if (this.hardFired) return;
+    this.hardFired = true;
+    this.emit("hard-expire", reason);
+  }
+}
+
+/** State common to both directions. */
+abstract class EspSaBase {
+  readonly spi: number;
+  readonly cipher: EspCipherName;
+  readonly esn: boolean;
+  /** Events reported so far (at most one soft and one hard). */
+  readonly events: SaEvent[] = [];
+  /** Called for every event, after it is appended to {@link events}. */
+  onEvent: ((e: SaEvent) => void) | undefined = undefined;
+  abstract readonly direction: "in" | "out";
+
+  protected readonly crypto: AeadProvider;
+  /** Our copy of key || salt; zeroed by destroy(). */
+  protected readonly km: Uint8Array;
+  protected readonly key: Uint8Array;
+  /** salt(4) | IV(8), reused per packet. */
+  protected readonly nonce: Uint8Array;
+  /** SPI | seq or SPI | seqHi | seqLo, reused per packet. */
+  protected readonly aad: Uint8Array;
+  protected readonly life: LifetimeTracker;
+  protected destroyed = false;
+
+  constructor(cfg: SaConfig, crypto: AeadProvider | undefined) {
+    const kl = validateConfig(cfg);
+    this.spi = cfg.spi >>> 0;
+    this.cipher = cfg.cipher;
+    this.esn = cfg.esn === true;
+    this.crypto = crypto ?? selectAeadProvider(cfg.cipher);
+    if (!this.crypto.supports(cfg.cipher)) throw new Error(`AEAD provider ${this.crypto.name} does not support ${cfg.cipher}`);
+    this.km = cfg.keyMaterial.slice();
+    this.key = this.km.subarray(0, kl);
+    this.nonce = new Uint8Array(12);
+    this.nonce.set(this.km.subarray(kl, kl + SALT_LEN), 0);
+    this.aad = new Uint8Array(this.esn ? 12 : 8);
+    putU32(this.aad, 0, this.spi);
+    this.life = new LifetimeTracker(cfg.soft, cfg.hard, cfg.createdAt, (type, reason) => this.emit(type, reason));
+  }
+
+  protected emit(type: SaEvent["type"], reason: SaEvent["reason"]): void {
+    const e: SaEvent = { type, spi: this.spi, direction: this.direction, reason };
+    this.events.push(e);
+    this.onEvent?.(e);
+  }
+
+  /** Bytes (of inner payload) and packets processed so far. */
+  get stats(): { bytes: number; packets: number; createdAt: number } {
+    return { bytes: this.life.bytes, packets: this.life.packets, createdAt: this.life.createdAt };
+  }
+
+  /** True after a hard expiry (lifetime or sequence space) or destroy(). */
+  get expired(): boolean {
+    return this.destroyed || this.life.hardFired;
+  }
+
+  /** True once the soft lifetime has been reached (rekey now). */
+  get softExpired(): boolean {
+    return this.life.softFired;
+  }
+
+  /** Evaluate the seconds lifetime without traffic (timers). Returns `expired`. */
+  tick(now?: number): boolean {
+    if (this.destroyed) return true;
+    return this.life.checkTime(now);
+  }
+
+  /** Zero the key material and refuse all further work. Idempotent. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.crypto.forget?.(this.key);
+    this.km.fill(0);
+    this.nonce.fill(0);
+  }
+}
+
+/** Outbound SA: seals inner packets into ESP packets. */
+export class OutboundSa extends EspSaBase {
+  readonly direction = "out" as const;
+  /** Last sequence number used, split into halves. */
+  private seqHi = 0;
+  private seqLo = 0;
+  private readonly softSeqLo: number;
+
+  constructor(cfg: SaConfig, crypto?: AeadProvider) {
+    super(cfg, crypto);
+    if (cfg.initialSeq !== undefined) {
+      const max = this.esn ? (1n << 64n) - 1n : 0xffffffffn;
+      if (cfg.initialSeq < 0n || cfg.initialSeq > max) throw new RangeError(`initialSeq ${cfg.initialSeq} out of range`);
+      this.seqHi = Number(cfg.initialSeq >> 32n);
+      this.seqLo = Number(cfg.initialSeq & 0xffffffffn);
+    }
+    this.softSeqLo = TWO32 - SEQ_SOFT_MARGIN;
+  }
+
+  /** Sequence number of the last packet sealed (0 before the first). */
+  get seq(): bigint {
+    return (BigInt(this.seqHi) << 32n) | BigInt(this.seqLo);
+  }
+
+  /** Sequence numbers left before the SA must die. */
+  private exhausted(): boolean {
+    return this.seqLo === 0xffffffff && (!this.esn || this.seqHi === 0xffffffff);
+  }
+
+  /**
+   * Seal `inner` (an IP packet, or any payload) with Next Header `nextHeader`
+   * (4 = IPv4, 41 = IPv6, 59 = dummy). Returns the ESP packet (SPI .. ICV), or null when the
+   * SA is hard-expired, destroyed, or out of sequence numbers.
+   */
+  seal(inner: Uint8Array, nextHeader: number, now?: number): Uint8Array | null {
+    if (this.destroyed || this.life.checkTime(now)) return null;
+    if (this.exhausted()) {
+      this.life.fireHard("seq-exhausted");
+      return null;
+    }
+    // Advance the counter first: a sequence number (and so an IV) is used at most once,
+    // even if the AEAD call below were to throw.
+    let lo = this.seqLo + 1, hi = this.seqHi;
+    if (lo === TWO32) { lo = 0; hi++; }
+    this.seqLo = lo;
+    this.seqHi = hi;
+
+    const n = inner.length;
+    const pad = espPadLength(n);
+    const ptLen = n + pad + 2;
+    const out = new Uint8Array(HDR + ptLen + TAG_LEN);
+    putU32(out, 0, this.spi);
+    putU32(out, 4, lo);
+    putU32(out, 8, hi);
+    putU32(out, 12, lo);
+    const pt = out.subarray(HDR, HDR + ptLen);
+    pt.set(inner, 0);
+    for (let i = 1; i <= pad; i++) pt[n + i - 1] = i;
+    pt[ptLen - 2] = pad;
+    pt[ptLen - 1] = nextHeader & 0xff;
+    // nonce = salt | IV (IV = 64-bit sequence number)
+    const nonce = this.nonce;
+    putU32(nonce, 4, hi);
+    putU32(nonce, 8, lo);
+    const aad = this.aad;
+    if (this.esn) { putU32(aad, 4, hi); putU32(aad, 8, lo); } else putU32(aad, 4, lo);
+    this.crypto.seal(this.key, nonce, aad, pt, out.subarray(HDR));
+
+    this.life.account(n);
+    if (!this.life.hardFired) {
+      if (this.exhausted()) this.life.fireHard("seq-exhausted");
+      else if (!this.life.softFired && (this.esn ? hi === 0xffffffff : true) && lo >= this.softSeqLo) {
+        this.life.fireSoft("seq-exhausted");
+      }
+    }
+    return out;
+  }
+}
+
+/** Inbound SA: opens ESP packets, with anti-replay. */
+export class InboundSa extends EspSaBase {
+  readonly direction = "in" as const;
+  readonly replay: ReplayWindow;
+
+  constructor(cfg: SaConfig, crypto?: AeadProvider) {
+    super(cfg, crypto);
+    this.replay = new ReplayWindow(cfg.replayWindow ?? 1024, this.esn);
+  }
+
+  /**
+   * Open one ESP packet (starting at the SPI). Never throws on wire data. Order: expiry,
+   * length, replay window check (cheap reject), ICV, window update, padding, dummy.
+   */
+  open(esp: Uint8Array, now?: number): OpenResult {
+    if (this.destroyed || this.life.checkTime(now)) return { ok: false, reason: "expired" };
+    const len = esp.length;
+    if (len < HDR + 2 + TAG_LEN || u32(esp, 0) !== this.spi) return { ok: false, reason: "malformed" };
+    const lo = u32(esp, 4);
+    const hi = this.replay.check(lo);
+    if (hi < 0) return { ok: false, reason: "replay" };
+
+    const nonce = this.nonce;
+    nonce[4] = esp[8]; nonce[5] = esp[9]; nonce[6] = esp[10]; nonce[7] = esp[11];
+    nonce[8] = esp[12]; nonce[9] = esp[13]; nonce[10] = esp[14]; nonce[11] = esp[15];
+    const aad = this.aad;
+    if (this.esn) { putU32(aad, 4, hi); putU32(aad, 8, lo); } else putU32(aad, 4, lo);
+    const pt = this.crypto.open(this.key, nonce, aad, esp.subarray(HDR));
+    if (pt === null) return { ok: false, reason: "icv" };
+
+    // Authentic: only now may the window move.
+    if (!this.replay.update(hi, lo)) return { ok: false, reason: "replay" };
+    const m = pt.length;
+    const padLen = pt[m - 2];
+    const nextHeader = pt[m - 1];
+    const payloadLen = m - 2 - padLen;
+    this.life.account(payloadLen < 0 ? 0 : payloadLen);
+    if (payloadLen < 0) return { ok: false, reason: "malformed" };
+    for (let i = 1; i <= padLen; i++) if (pt[payloadLen + i - 1] !== i) return { ok: false, reason: "malformed" };
+    if (nextHeader === NEXT_HEADER_DUMMY) return { ok: false, reason: "dummy" };
+    return {
+      ok: true,
+      nextHeader,
+      payload: pt.subarray(0, payloadLen),
+      seq: hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo),
+    };
+  }
+}
