@@ -1,0 +1,9 @@
+/**
+ * Capture input and output: `openCapture` / `openCaptureStream` (pcap via
+ * pcap-parser, pcapng hand-written, gzip, stdin) and the pcapng writer.
+ * @module
+ */
+export * from "./types.ts";
+export { openCapture, openCaptureStream, FILE_CHUNK } from "./reader.ts";
+export { PCAP_MAX_CAPLEN, parsePcapHeader, type PcapHeader } from "./pcap.ts";
+export { PCAPNG_MAX_BLOCK } from "./pcapng.ts";
