@@ -1,0 +1,281 @@
+/**
+ * Configuration of a manual-key tunnel (`vpnkit up`): one TOML file, with CLI flags
+ * overriding its keys. A fully commented example is lib/tunnel/example.toml.
+ *
+ * Schema ({@link RawConfig}, all keys snake_case; every error names the key):
+ *
+ * | key | type | default | meaning |
+ * |---|---|---|---|
+ * | `local` | string | required | local outer address (IPv4 or IPv6), bound for UDP |
+ * | `local_port` | int | 4500 | local UDP port |
+ * | `remote` | string | required | peer's outer address (same family as `local`) |
+ * | `remote_port` | int | 4500 | peer's UDP port |
+ * | `mtu` | int | 1500 | path MTU of the outer path; tunnel MTU = tunnelMtu(mtu, cipher, UDP encap) |
+ * | `tun_mtu` | int | tunnel MTU | MTU set on the TUN; larger values let the engine answer ICMP too-big itself |
+ * | `tun_name` | string | "vpnkit0" | TUN interface name (≤ 15 bytes) |
+ * | `tun_addr` | string[] | required | inner address(es) with prefix, e.g. "10.9.0.1/30" |
+ * | `routes` | string[] | required | remote subnets: routed into the TUN and allowed as inner sources |
+ * | `local_subnets` | string[] | tun_addr hosts | inner prefixes allowed as our sources / inbound destinations |
+ * | `keepalive` | number | 20 | NAT-keepalive interval in seconds (0 = off) |
+ * | `keylog` | string | none | append installed SAs (vpnkit format) and FILE.esp_sa (Wireshark) |
+ * | `control` | string | "/run/vpnkit-<tun_name>.sock" | unix control socket for `vpnkit status` |
+ * | `sa.cipher` | string | required | "aes128gcm16" \| "aes256gcm16" \| "chacha20poly1305" |
+ * | `sa.spi_out` | string/int | required | SPI of the outbound SA (hex "0x..." or decimal) |
+ * | `sa.spi_in` | string/int | required | SPI of the inbound SA |
+ * | `sa.key_out` / `sa.key_out_file` | hex / path | one required | key‖salt, 20 B (aes128) or 36 B |
+ * | `sa.key_in` / `sa.key_in_file` | hex / path | one required | key‖salt of the inbound SA |
+ * | `sa.esn` | bool | false | extended sequence numbers |
+ * | `sa.replay_window` | int | 1024 | anti-replay window (0 = off) |
+ *
+ * Key files hold hex text (optionally 0x-prefixed, whitespace ignored) or the raw bytes.
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import { parse as parseToml } from "smol-toml";
+import { fromHex } from "../core/bytes.ts";
+import { cipherKeyLength, SALT_LEN } from "../esp/aead.ts";
+import { tunnelMtu } from "../esp/mtu.ts";
+import type { EspCipherName } from "../esp/types.ts";
+import { type Cidr, parseCidr, parseIp } from "./selectors.ts";
+
+/** The raw (unvalidated) shape of the TOML file. */
+export interface RawConfig {
+  local?: unknown;
+  local_port?: unknown;
+  remote?: unknown;
+  remote_port?: unknown;
+  mtu?: unknown;
+  tun_mtu?: unknown;
+  tun_name?: unknown;
+  tun_addr?: unknown;
+  routes?: unknown;
+  local_subnets?: unknown;
+  keepalive?: unknown;
+  keylog?: unknown;
+  control?: unknown;
+  sa?: {
+    cipher?: unknown;
+    spi_out?: unknown;
+    spi_in?: unknown;
+    key_out?: unknown;
+    key_out_file?: unknown;
+    key_in?: unknown;
+    key_in_file?: unknown;
+    esn?: unknown;
+    replay_window?: unknown;
+  };
+}
+
+export interface ManualSa {
+  cipher: EspCipherName;
+  spiOut: number;
+  spiIn: number;
+  keyOut: Uint8Array;
+  keyIn: Uint8Array;
+  esn: boolean;
+  replayWindow: number;
+}
+
+/** A validated tunnel configuration. */
+export interface TunnelConfig {
+  local: string;
+  localPort: number;
+  remote: string;
+  remotePort: number;
+  outer: "ipv4" | "ipv6";
+  pathMtu: number;
+  /** Largest inner packet (derived from pathMtu, cipher and UDP encapsulation). */
+  tunnelMtu: number;
+  tunMtu: number;
+  tunName: string;
+  tunAddr: string[];
+  routes: Cidr[];
+  localSubnets: Cidr[];
+  keepaliveSec: number;
+  keylog: string | null;
+  control: string;
+  sa: ManualSa;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly key: string, msg: string) {
+    super(`config: ${key}: ${msg}`);
+    this.name = "ConfigError";
+  }
+}
+
+const CIPHERS: readonly EspCipherName[] = ["aes128gcm16", "aes256gcm16", "chacha20poly1305"];
+
+/** Parse TOML text into the raw shape (syntax errors become ConfigError). */
+export function parseConfigText(text: string, source = "config"): RawConfig {
+  try {
+    return parseToml(text) as RawConfig;
+  } catch (e) {
+    throw new ConfigError(source, (e as Error).message.split("\n")[0]);
+  }
+}
+
+/** Read and parse a TOML file. */
+export function loadConfigFile(path: string): RawConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(path, (e as Error).message);
+  }
+  return parseConfigText(text, path);
+}
+
+/** Overlay `over` (CLI flags, already in the raw shape) on `base`. Undefined keys are ignored. */
+export function mergeRaw(base: RawConfig, over: RawConfig): RawConfig {
+  const out: RawConfig = { ...base, sa: { ...(base.sa ?? {}) } };
+  for (const [k, v] of Object.entries(over)) {
+    if (k === "sa" || v === undefined) continue;
+    (out as Record<string, unknown>)[k] = v;
+  }
+  for (const [k, v] of Object.entries(over.sa ?? {})) if (v !== undefined) (out.sa as Record<string, unknown>)[k] = v;
+  // a key given by flag replaces the other form from the file
+  if (over.sa?.key_out_file !== undefined) delete out.sa!.key_out;
+  if (over.sa?.key_in_file !== undefined) delete out.sa!.key_in;
+  return out;
+}
+
+function str(v: unknown, key: string, required: true): string;
+function str(v: unknown, key: string, required: false): string | undefined;
+function str(v: unknown, key: string, required: boolean): string | undefined {
+  if (v === undefined || v === null) {
+    if (required) throw new ConfigError(key, "missing");
+    return undefined;
+  }
+  if (typeof v !== "string" || v.length === 0) throw new ConfigError(key, "must be a non-empty string");
+  return v;
+}
+
+function int(v: unknown, key: string, dflt: number, min: number, max: number): number {
+  if (v === undefined || v === null) return dflt;
+  const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : typeof v === "bigint" ? Number(v) : v;
+  if (typeof n !== "number" || !Number.isInteger(n)) throw new ConfigError(key, "must be an integer");
+  if (n < min || n > max) throw new ConfigError(key, `must be between ${min} and ${max}`);
+  return n;
+}
+
+function strList(v: unknown, key: string): string[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  const arr = typeof v === "string" ? [v] : v;
+  if (!Array.isArray(arr) || arr.some((x) => typeof x !== "string")) throw new ConfigError(key, "must be a string or a list of strings");
+  return arr as string[];
+}
+
+function spi(v: unknown, key: string): number {
+  if (v === undefined || v === null) throw new ConfigError(key, "missing");
+  let n: number;
+  if (typeof v === "number" || typeof v === "bigint") n = Number(v);
+  else if (typeof v === "string" && /^0x[0-9a-f]{1,8}$/i.test(v.trim())) n = parseInt(v.trim().slice(2), 16);
+  else if (typeof v === "string" && /^\d+$/.test(v.trim())) n = Number(v.trim());
+  else throw new ConfigError(key, `not an SPI: ${JSON.stringify(v)} (hex 0x... or decimal)`);
+  if (!Number.isInteger(n) || n < 256 || n > 0xffffffff) throw new ConfigError(key, "SPI must be in 256..0xffffffff (0..255 are reserved)");
+  return n >>> 0;
+}
+
+function key(hex: unknown, file: unknown, keyName: string, cipher: EspCipherName, readFile: (p: string) => Uint8Array): Uint8Array {
+  const want = cipherKeyLength(cipher) + SALT_LEN;
+  let k: Uint8Array | null;
+  let where: string;
+  if (hex !== undefined && file !== undefined) throw new ConfigError(`sa.${keyName}`, `give either sa.${keyName} or sa.${keyName}_file, not both`);
+  if (hex !== undefined) {
+    where = `sa.${keyName}`;
+    if (typeof hex !== "string") throw new ConfigError(where, "must be a hex string");
+    k = fromHex(hex);
+    if (!k) throw new ConfigError(where, "not valid hex");
+  } else if (file !== undefined) {
+    where = `sa.${keyName}_file`;
+    if (typeof file !== "string") throw new ConfigError(where, "must be a path");
+    let raw: Uint8Array;
+    try {
+      raw = readFile(file);
+    } catch (e) {
+      throw new ConfigError(where, `cannot read ${file}: ${(e as Error).message}`);
+    }
+    const text = new TextDecoder("utf-8", { fatal: false }).decode(raw).trim();
+    const h = /^(0x)?[0-9a-fA-F:\s]+$/.test(text) ? fromHex(text) : null;
+    k = h ?? (raw.length === want ? raw.slice() : null);
+    raw.fill(0);
+    if (!k) throw new ConfigError(where, `${file} holds neither hex nor ${want} raw bytes`);
+  } else {
+    throw new ConfigError(`sa.${keyName}`, `missing (sa.${keyName} or sa.${keyName}_file)`);
+  }
+  if (k.length !== want) {
+    const n = k.length;
+    k.fill(0);
+    throw new ConfigError(where, `${cipher} needs ${want} bytes of key material (key ${want - SALT_LEN} + salt ${SALT_LEN}), got ${n}`);
+  }
+  return k;
+}
+
+/** Validate the raw configuration. Never includes key bytes in errors. */
+export function validateConfig(raw: RawConfig, readFile: (p: string) => Uint8Array = (p) => readFileSync(p)): TunnelConfig {
+  const local = str(raw.local, "local", true);
+  const remote = str(raw.remote, "remote", true);
+  const li = parseIp(local);
+  if (!li) throw new ConfigError("local", `not an IP address: ${local}`);
+  const ri = parseIp(remote);
+  if (!ri) throw new ConfigError("remote", `not an IP address: ${remote}`);
+  if (li.family !== ri.family) throw new ConfigError("remote", "must be the same address family as local");
+  const localPort = int(raw.local_port, "local_port", 4500, 1, 65535);
+  const remotePort = int(raw.remote_port, "remote_port", 4500, 1, 65535);
+  const sa = raw.sa ?? {};
+  const cipherS = str(sa.cipher, "sa.cipher", true);
+  if (!CIPHERS.includes(cipherS as EspCipherName)) throw new ConfigError("sa.cipher", `unknown cipher "${cipherS}" (one of ${CIPHERS.join(", ")})`);
+  const cipher = cipherS as EspCipherName;
+  const spiOut = spi(sa.spi_out, "sa.spi_out");
+  const spiIn = spi(sa.spi_in, "sa.spi_in");
+  if (sa.esn !== undefined && typeof sa.esn !== "boolean") throw new ConfigError("sa.esn", "must be true or false");
+  const replayWindow = int(sa.replay_window, "sa.replay_window", 1024, 0, 1 << 20);
+  const outer = li.family === 4 ? "ipv4" : "ipv6";
+  const pathMtu = int(raw.mtu, "mtu", 1500, outer === "ipv4" ? 576 : 1280, 65535);
+  const tMtu = tunnelMtu(pathMtu, cipher, { outer, udpEncap: true });
+  if (tMtu < 576) throw new ConfigError("mtu", `path MTU ${pathMtu} leaves a tunnel MTU of ${tMtu}, below 576`);
+  const tunMtu = int(raw.tun_mtu, "tun_mtu", tMtu, 576, 65535);
+  const tunName = str(raw.tun_name, "tun_name", false) ?? "vpnkit0";
+  if (new TextEncoder().encode(tunName).length > 15 || /[\s/]/.test(tunName)) throw new ConfigError("tun_name", "at most 15 bytes, no spaces or '/'");
+  const tunAddr = strList(raw.tun_addr, "tun_addr");
+  if (!tunAddr || tunAddr.length === 0) throw new ConfigError("tun_addr", "missing (inner address with prefix, e.g. 10.9.0.1/30)");
+  const hosts: Cidr[] = [];
+  for (const a of tunAddr) {
+    if (!a.includes("/")) throw new ConfigError("tun_addr", `${a}: needs a prefix length, e.g. ${a}/30`);
+    const c = parseCidr(a, true);
+    if (!c) throw new ConfigError("tun_addr", `not an address/prefix: ${a}`);
+    hosts.push(parseCidr(a.slice(0, a.indexOf("/")))!);
+  }
+  const routesS = strList(raw.routes, "routes");
+  if (!routesS || routesS.length === 0) throw new ConfigError("routes", "missing (the remote subnets, e.g. 10.9.0.2/32)");
+  const routes = routesS.map((r) => parseCidr(r) ?? (() => {
+    throw new ConfigError("routes", `not a prefix: ${r}`);
+  })());
+  const lsS = strList(raw.local_subnets, "local_subnets");
+  const localSubnets = lsS
+    ? lsS.map((r) => parseCidr(r) ?? (() => {
+      throw new ConfigError("local_subnets", `not a prefix: ${r}`);
+    })())
+    : hosts;
+  let keepaliveSec = 20;
+  if (raw.keepalive !== undefined) {
+    if (typeof raw.keepalive !== "number" || !(raw.keepalive >= 0) || raw.keepalive > 86400) throw new ConfigError("keepalive", "must be seconds between 0 and 86400");
+    keepaliveSec = raw.keepalive;
+  }
+  const keylog = str(raw.keylog, "keylog", false) ?? null;
+  const control = str(raw.control, "control", false) ?? `/run/vpnkit-${tunName}.sock`;
+  const keyOut = key(sa.key_out, sa.key_out_file, "key_out", cipher, readFile);
+  let keyIn: Uint8Array;
+  try {
+    keyIn = key(sa.key_in, sa.key_in_file, "key_in", cipher, readFile);
+  } catch (e) {
+    keyOut.fill(0);
+    throw e;
+  }
+  return {
+    local, localPort, remote, remotePort, outer, pathMtu, tunnelMtu: tMtu, tunMtu, tunName, tunAddr, routes, localSubnets,
+    keepaliveSec, keylog, control,
+    sa: { cipher, spiOut, spiIn, keyOut, keyIn, esn: sa.esn === true, replayWindow },
+  };
+}
