@@ -14,3 +14,8 @@ scenario() {
 		$D/charon-vf1.log $D/charon-vf2.log > $D/notes.txt 2>/dev/null
 }
 run_std
+# tshark 4.0 cannot decrypt ChaCha20-Poly1305 ESP: check it with the keys
+if [ "$ESP_PROP" = chacha20poly1305 ]; then
+	python3 $SCRIPTS/verify_chacha.py $CAP/$NAME/$NAME.pcap $CAP/$NAME/keys.json > $CAP/$NAME/chacha_check.txt 2>&1
+	tail -1 $CAP/$NAME/chacha_check.txt
+fi
