@@ -16,7 +16,7 @@ export { InboundSa, NEXT_HEADER_DUMMY, OutboundSa } from "./sa.ts";
 export { newDropCounters, SaDatabase } from "./sadb.ts";
 export type { DbOpenResult, SaDatabaseOptions } from "./sadb.ts";
 export { ESP_HEADER_LEN, ESP_ICV_LEN, ESP_IV_LEN, espOuterLength, espOverhead, espPadLength, tunnelMtu } from "./mtu.ts";
-export { buildIcmpTooBig } from "./icmp.ts";
+export { buildIcmpTooBig, internetChecksum } from "./icmp.ts";
 export type { IcmpTooBigOptions } from "./icmp.ts";
 export { openEspForDecode } from "./decrypt.ts";
 export type { DecodeEncr, DecodeInteg, EspDecodeParams, EspDecodeResult } from "./decrypt.ts";
