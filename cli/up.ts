@@ -1,0 +1,91 @@
+/**
+ * `vpnkit up` (manual-key ESP-in-UDP tunnel over a TUN device) and `vpnkit status`.
+ * Thin: parse flags into the config's raw shape, validate (lib/tunnel/config.ts),
+ * start (lib/platform/bun/up.ts), stop on SIGINT/SIGTERM.
+ */
+import { Command } from "@commander-js/extra-typings";
+import { ConfigError, loadConfigFile, mergeRaw, type RawConfig, validateConfig } from "../lib/tunnel/config.ts";
+import { startTunnel } from "../lib/platform/bun/up.ts";
+
+export { statusCommand } from "./status.ts";
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+export function upCommand(): Command {
+  const cmd = new Command("up")
+    .description("bring up a manual-key ESP-in-UDP tunnel on a TUN device (needs root or CAP_NET_ADMIN)")
+    .option("-c, --config <file>", "TOML configuration (see lib/tunnel/example.toml); flags override it")
+    .option("--local <addr>", "local outer address (IPv4 or IPv6)")
+    .option("--port <n>", "local UDP port (default 4500)")
+    .option("--remote <addr>", "peer's outer address")
+    .option("--remote-port <n>", "peer's UDP port (default 4500)")
+    .option("--cipher <name>", "aes128gcm16 | aes256gcm16 | chacha20poly1305")
+    .option("--spi-out <spi>", "outbound SPI (0x... or decimal)")
+    .option("--spi-in <spi>", "inbound SPI")
+    .option("--key-out-file <file>", "outbound key||salt (hex text or raw bytes)")
+    .option("--key-in-file <file>", "inbound key||salt")
+    .option("--esn", "extended sequence numbers")
+    .option("--tun-name <name>", "TUN interface name (default vpnkit0)")
+    .option("--tun-addr <cidr>", "inner address with prefix, e.g. 10.9.0.1/30 (repeatable)", collect, [] as string[])
+    .option("--route <cidr>", "remote subnet routed into the tunnel (repeatable)", collect, [] as string[])
+    .option("--mtu <n>", "outer path MTU (default 1500); the tunnel MTU is derived")
+    .option("--tun-mtu <n>", "MTU set on the TUN (default: the tunnel MTU)")
+    .option("--keepalive <sec>", "NAT-keepalive interval in seconds, 0 = off (default 20)")
+    .option("--keylog <file>", "append SA keys to FILE (vpnkit format) and FILE.esp_sa (Wireshark)")
+    .option("--control <path>", "control socket path (default /run/vpnkit-<tun>.sock)")
+    .action(async (o) => {
+      const num = (s: string | undefined) => (s === undefined ? undefined : /^\d+(\.\d+)?$/.test(s) ? Number(s) : s);
+      const over: RawConfig = {
+        local: o.local,
+        local_port: num(o.port),
+        remote: o.remote,
+        remote_port: num(o.remotePort),
+        tun_name: o.tunName,
+        tun_addr: o.tunAddr.length ? o.tunAddr : undefined,
+        routes: o.route.length ? o.route : undefined,
+        mtu: num(o.mtu),
+        tun_mtu: num(o.tunMtu),
+        keepalive: num(o.keepalive),
+        keylog: o.keylog,
+        control: o.control,
+        sa: {
+          cipher: o.cipher,
+          spi_out: o.spiOut,
+          spi_in: o.spiIn,
+          key_out_file: o.keyOutFile,
+          key_in_file: o.keyInFile,
+          esn: o.esn ? true : undefined,
+        },
+      };
+      let cfg;
+      try {
+        const base = o.config ? loadConfigFile(o.config) : {};
+        cfg = validateConfig(mergeRaw(base, over));
+      } catch (e) {
+        if (e instanceof ConfigError) {
+          process.stderr.write(`vpnkit up: ${e.message}\n`);
+          process.exit(2);
+        }
+        throw e;
+      }
+      let t;
+      try {
+        t = await startTunnel(cfg, (m) => process.stderr.write(m + "\n"));
+      } catch (e) {
+        process.stderr.write(`vpnkit up: ${(e as Error).message}\n`);
+        process.exit(1);
+      }
+      const tunnel = t;
+      const stop = (sig: string) => {
+        process.stderr.write(`vpnkit up: ${sig}, tearing down\n`);
+        tunnel.stop();
+        process.exit(0);
+      };
+      process.on("SIGINT", () => stop("SIGINT"));
+      process.on("SIGTERM", () => stop("SIGTERM"));
+      process.on("exit", () => tunnel.stop());
+    });
+  return cmd as unknown as Command;
+}

@@ -1,0 +1,135 @@
+/**
+ * `vpnkit up` runtime on Bun: wires a validated {@link TunnelConfig} to a TUN device,
+ * a UDP socket, the SA database, the engine, the key log and the control socket,
+ * and tears everything down on stop (SIGINT/SIGTERM handled by the caller via
+ * {@link RunningTunnel.stop}).
+ * @module
+ */
+import { buildIcmpTooBig } from "../../esp/icmp.ts";
+import { SaDatabase } from "../../esp/sadb.ts";
+import type { TunnelConfig } from "../../tunnel/config.ts";
+import { ControlServer, type TunnelStatus } from "../../tunnel/control.ts";
+import { TunnelEngine, type TunnelChild } from "../../tunnel/engine.ts";
+import { KeyLog } from "../../tunnel/keylog.ts";
+import { parseCidr } from "../../tunnel/selectors.ts";
+import { configureLink, removeLink, TunDevice } from "./tun.ts";
+import { BunUdpSocket } from "./udp.ts";
+
+export interface RunningTunnel {
+  engine: TunnelEngine;
+  tun: TunDevice;
+  udp: BunUdpSocket;
+  status(): TunnelStatus;
+  /** Idempotent teardown: engine, control socket, TUN (and its addresses/routes), UDP, keys zeroed. */
+  stop(): void;
+}
+
+function spiText(n: number): string {
+  return "0x" + (n >>> 0).toString(16).padStart(8, "0");
+}
+
+export async function startTunnel(cfg: TunnelConfig, log: (msg: string) => void = () => {}): Promise<RunningTunnel> {
+  const cleanup: (() => void)[] = [];
+  const undo = () => {
+    while (cleanup.length) {
+      try {
+        cleanup.pop()!();
+      } catch {
+        // keep tearing down
+      }
+    }
+  };
+  try {
+    const tun = TunDevice.open({ name: cfg.tunName });
+    cleanup.push(() => removeLink(tun.name));
+    cleanup.push(() => tun.close());
+    configureLink(tun.name, { mtu: cfg.tunMtu, addresses: cfg.tunAddr, routes: cfg.routes.map((r) => r.text) });
+
+    const udp = await BunUdpSocket.bind(cfg.local, cfg.localPort);
+    cleanup.push(() => udp.close());
+
+    const db = new SaDatabase();
+    cleanup.push(() => db.destroy());
+    const sa = cfg.sa;
+    const outSa = db.installOutbound({ spi: sa.spiOut, cipher: sa.cipher, keyMaterial: sa.keyOut, esn: sa.esn });
+    const inSa = db.installInbound({ spi: sa.spiIn, cipher: sa.cipher, keyMaterial: sa.keyIn, esn: sa.esn, replayWindow: sa.replayWindow });
+    if (cfg.keylog) {
+      const kl = new KeyLog(cfg.keylog);
+      kl.add({ src: cfg.local, dst: cfg.remote, spi: sa.spiOut, cipher: sa.cipher, keyMaterial: sa.keyOut, esn: sa.esn });
+      kl.add({ src: cfg.remote, dst: cfg.local, spi: sa.spiIn, cipher: sa.cipher, keyMaterial: sa.keyIn, esn: sa.esn });
+    }
+    // the SAs hold their own copies
+    sa.keyOut.fill(0);
+    sa.keyIn.fill(0);
+
+    const local4 = cfg.tunAddr.map((a) => parseCidr(a, true)!).find((c) => c.family === 4)?.addr;
+    const local6 = cfg.tunAddr.map((a) => parseCidr(a, true)!).find((c) => c.family === 6)?.addr;
+    const child: TunnelChild = {
+      name: "manual",
+      local: cfg.localSubnets,
+      remote: cfg.routes,
+      outbound: outSa,
+      inbound: [inSa],
+      mtu: cfg.tunnelMtu,
+    };
+    const engine = new TunnelEngine({
+      device: tun,
+      socket: udp,
+      remoteAddress: cfg.remote,
+      remotePort: cfg.remotePort,
+      children: [child],
+      icmpTooBig: (inner, mtu) => buildIcmpTooBig(inner, mtu, { localAddress: inner[0] >> 4 === 6 ? local6 : local4 }),
+      keepaliveMs: Math.round(cfg.keepaliveSec * 1000),
+    });
+    const ticker = setInterval(() => db.tick(), 1000);
+    cleanup.push(() => clearInterval(ticker));
+    db.onEvent = (e) => log(`SA 0x${e.spi.toString(16)} ${e.direction}: ${e.type} (${e.reason})`);
+
+    const started = Date.now();
+    const status = (): TunnelStatus => ({
+      version: 1,
+      pid: process.pid,
+      startedAt: new Date(started).toISOString(),
+      uptimeSec: Math.round((Date.now() - started) / 1000),
+      tun: tun.name,
+      local: `${cfg.local}:${cfg.localPort}`,
+      remote: `${cfg.remote}:${cfg.remotePort}`,
+      cipher: sa.cipher,
+      spiOut: spiText(sa.spiOut),
+      spiIn: spiText(sa.spiIn),
+      tunnelMtu: cfg.tunnelMtu,
+      counters: engine.counters,
+      io: {
+        tunRxPackets: tun.stats.rxPackets,
+        tunTxPackets: tun.stats.txPackets,
+        tunTxErrors: tun.stats.txErrors,
+        tunWakeups: tun.stats.wakeups,
+        udpSendErrors: udp.stats.sendErrors,
+      },
+    });
+    const control = new ControlServer(cfg.control, status);
+    await control.listen();
+    cleanup.push(() => control.close());
+
+    engine.start();
+    cleanup.push(() => engine.stop());
+    log(
+      `vpnkit up: ${tun.name} ${cfg.tunAddr.join(",")} mtu ${cfg.tunMtu} (tunnel ${cfg.tunnelMtu}), ESP-in-UDP ` +
+        `${cfg.local}:${cfg.localPort} -> ${cfg.remote}:${cfg.remotePort}, ${sa.cipher} spi out ${spiText(sa.spiOut)} in ${spiText(sa.spiIn)}, control ${cfg.control}`,
+    );
+    let stopped = false;
+    return {
+      engine, tun, udp, status,
+      stop() {
+        if (stopped) return;
+        stopped = true;
+        undo();
+      },
+    };
+  } catch (e) {
+    cfg.sa.keyOut.fill(0);
+    cfg.sa.keyIn.fill(0);
+    undo();
+    throw e;
+  }
+}
