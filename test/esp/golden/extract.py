@@ -14,6 +14,8 @@ How the bytes are taken:
   SLL2 + IP header + 8-byte UDP header, up to ip.len, so inner and ESP come from one capture.
 - b (also ESP in UDP/4500): `tshark -r b_ikev2_psk_cbc_sha256.pcapng -Y esp -T json -x`;
   the ESP packet is frame_raw after Ethernet (14) + IP header + UDP header (8), up to ip.len.
+- fixtures/made/k_esp_* (same method as b, capture on vf1e): one file per transform
+  (aes128gcm16, aes256gcm16, aes128-sha256, chacha20poly1305, 3des-sha1, null-sha256).
 Keys come from each fixture's keys.json ("esp" list), copied as hex.
 """
 import json, subprocess, os
@@ -43,11 +45,25 @@ def esp_in_udp(fr, link_len, l):
     return pkt
 
 
-def esp_keys(d):
-    with open(os.path.join(FX, d, "keys.json")) as f:
+def esp_keys(d, base=None):
+    with open(os.path.join(base or FX, d, "keys.json")) as f:
         k = json.load(f)
-    return [{"spi": e["spi"], "src": e["src"], "dst": e["dst"], "encr": e["encr"], "ekey": e["ekey"],
+    return [{"spi": e["spi"], "src": e["src"], "dst": e["dst"], "encr": e["encr"],
+             "strongswan_encr": e.get("strongswan_encr"), "ekey": e["ekey"],
              "integ": e["integ"], "ikey": e["ikey"]} for e in k["esp"]]
+
+
+def fixture_made(d):
+    """fixtures/made/k_esp_*: Ethernet pcap on vf1e, ESP in UDP/4500 over IPv4."""
+    base = os.path.join(ROOT, "fixtures", "made")
+    pcap = os.path.join(base, d, d + ".pcap")
+    esp = []
+    for p in tshark_json(pcap, "esp"):
+        l = p["_source"]["layers"]
+        pkt = esp_in_udp(raw(l["frame_raw"]), 14, l)
+        esp.append({"frame": int(l["frame"]["frame.number"]), "spi": pkt[:8], "hex": pkt})
+    return {"fixture": f"fixtures/made/{d}", "how": "see test/esp/golden/extract.py",
+            "keys": esp_keys(d, base), "esp": esp}
 
 
 def fixture_a():
@@ -96,7 +112,11 @@ def fixture_b():
             "keys": esp_keys(d), "esp": esp}
 
 
-for name, fn in (("a_gcm_natt.json", fixture_a), ("b_cbc_sha256.json", fixture_b)):
+MADE = ["k_esp_aes128gcm16", "k_esp_aes256gcm16", "k_esp_aes128_sha256", "k_esp_chacha20poly1305",
+        "k_esp_3des_sha1", "k_esp_null_sha256"]
+jobs = [("a_gcm_natt.json", fixture_a), ("b_cbc_sha256.json", fixture_b)]
+jobs += [(d + ".json", (lambda d=d: fixture_made(d))) for d in MADE]
+for name, fn in jobs:
     with open(os.path.join(OUT, name), "w") as f:
         json.dump(fn(), f, indent=1)
         f.write("\n")
