@@ -84,7 +84,9 @@ export function validateIkev2(msg: Ikev2Message): Anomaly[] {
     case 35: case 36: case 37: case 43: case 44: // IKE_AUTH, CREATE_CHILD_SA, INFORMATIONAL, IKE_INTERMEDIATE, IKE_FOLLOWUP_KE
       if (!encrypted) out.push({ layer: LAYER, offset: at, reason: `${msg.exchangeName} message without an SK/SKF payload` });
       else if (msg.payloads.length !== 1) out.push({ layer: LAYER, offset: at, reason: `${msg.exchangeName} message has payloads outside SK` });
-      if (msg.messageId === 0 && msg.exchange !== 37) out.push({ layer: LAYER, offset: at + 20, reason: `${msg.exchangeName} with message ID 0` });
+      // Each peer numbers its own requests from 0, so only exchanges that always
+      // follow IKE_SA_INIT from the original initiator can be checked.
+      if (msg.messageId === 0 && (msg.exchange === 35 || msg.exchange === 43)) out.push({ layer: LAYER, offset: at + 20, reason: `${msg.exchangeName} with message ID 0` });
       if (isZero(msg.rspi)) out.push({ layer: LAYER, offset: at + 8, reason: `${msg.exchangeName} with a zero responder SPI` });
       break;
     default:
