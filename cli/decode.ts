@@ -1,0 +1,124 @@
+/**
+ * `vpnkit decode`: argument parsing and terminal concerns only. The decode
+ * loop, dissectors and renderers live in lib/decode.
+ */
+import { Command, Option, InvalidArgumentError } from "@commander-js/extra-typings";
+import { openCapture } from "../lib/capture/index.ts";
+import { type CaptureAnomaly, CaptureFormatError } from "../lib/capture/types.ts";
+import { runDecode, type RunDecodeOptions } from "../lib/decode/run.ts";
+import { parseFilter } from "../lib/decode/filter.ts";
+import { EXIT } from "./exit.ts";
+
+function port(v: string, prev: number[] = []): number[] {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError(`not a port number: ${v}`);
+  return [...prev, n];
+}
+
+function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}
+
+export function decodeCommand() {
+  return new Command("decode")
+    .description("decode ESP, AH, IKEv1, IKEv2 and NAT-T from a pcap or pcapng capture (or stdin)")
+    .argument("[capture]", "capture file (pcap, pcapng, optionally gzip-compressed), or - for stdin", "-")
+    .option("-v, --verbose", "print the full field tree of every packet (like tshark -V)")
+    .option("--json", "print NDJSON: one object per packet (schema: docs/json-schema.md)")
+    .option("--stats", "print a summary per IKE SA and per ESP SA instead of per-packet lines")
+    .option("--spi <hex>", "only packets with this ESP/AH SPI (repeatable)", collect)
+    .option("--ike-spi <hex>", "only IKE messages with this initiator or responder SPI (repeatable)", collect)
+    .option("--exchange <name|number>", "only IKE messages of this exchange type, e.g. IKE_AUTH or 34 (repeatable)", collect)
+    .option("--ike-port <port>", "extra UDP port carrying IKE (like 500; repeatable)", port)
+    .option("--natt-port <port>", "extra UDP port carrying NAT-T: ESP, IKE behind the non-ESP marker, keepalives (like 4500; repeatable)", port)
+    .option("--tcp-port <port>", "extra TCP port carrying RFC 9329 IKE/ESP over TCP (default 4500; repeatable)", port)
+    .option("--no-reassemble", "do not reassemble IP fragments")
+    .option("--strict", `exit with code ${EXIT.ANOMALIES} when any packet had an anomaly`)
+    .addOption(new Option("--progress", "show progress on stderr (default: when stderr is a terminal)"))
+    .addOption(new Option("--no-progress", "never show progress"))
+    .addHelpText(
+      "after",
+      `
+Output modes:
+  (default)   one line per packet: number, time, addresses, then what the packet is
+  -v          full field tree; every field is named as in --json
+  --json      NDJSON, one object per packet; --stats --json prints one stats object
+
+Examples:
+  vpnkit decode capture.pcap
+  vpnkit decode -v --exchange IKE_SA_INIT capture.pcapng
+  vpnkit decode --json capture.pcap.gz | jq 'select(.anomalies | length > 0)'
+  vpnkit decode --stats capture.pcap
+  tcpdump -U -w - -i eth0 'udp port 500 or udp port 4500 or esp' | vpnkit decode -
+  vpnkit decode --natt-port 14500 capture.pcap      # NAT-T on a non-standard port
+
+Every malformed or truncated spot is reported with its packet number,
+layer, offset and reason ("!!" lines), and decoding continues.
+Exit codes: 0 ok, 2 usage error or not a capture, 3 anomalies with --strict.`,
+    )
+    .action(async (capture, o) => {
+      if (o.json && o.verbose) {
+        process.stderr.write("vpnkit decode: choose one of -v and --json\n");
+        process.exitCode = EXIT.USAGE;
+        return;
+      }
+      let filter;
+      try {
+        filter = parseFilter({ spi: o.spi, ikeSpi: o.ikeSpi, exchange: o.exchange });
+      } catch (e) {
+        process.stderr.write(`vpnkit decode: ${(e as Error).message}\n`);
+        process.exitCode = EXIT.USAGE;
+        return;
+      }
+      if (capture === "-" && process.stdin.isTTY) {
+        process.stderr.write("vpnkit decode: no capture file given and stdin is a terminal (pass a file, or pipe a capture into -)\n");
+        process.exitCode = EXIT.USAGE;
+        return;
+      }
+      let reader;
+      const captureAnomalies: CaptureAnomaly[] = [];
+      try {
+        reader = await openCapture(capture, { batchSize: 512, onAnomaly: (a) => captureAnomalies.push(a) });
+      } catch (e) {
+        const msg = e instanceof CaptureFormatError ? e.message : `cannot read ${capture}: ${(e as NodeJS.ErrnoException).code ?? ""} ${(e as Error).message}`;
+        process.stderr.write(`vpnkit decode: ${msg}\n`);
+        process.exitCode = EXIT.USAGE;
+        return;
+      }
+      const showProgress = o.progress === true || (o.progress !== false && process.stderr.isTTY === true && !!reader.totalBytes);
+      const opts: RunDecodeOptions = {
+        mode: o.json ? "json" : o.verbose ? "verbose" : "summary",
+        stats: !!o.stats,
+        filter,
+        decoder: {
+          ikePorts: o.ikePort ?? [],
+          nattPorts: o.nattPort ?? [],
+          tcpPorts: o.tcpPort ?? [],
+          reassemble: o.reassemble !== false,
+        },
+        progress: showProgress ? progressPrinter(reader.totalBytes) : undefined,
+        captureAnomalies,
+      };
+      let interrupted = false;
+      const onSig = () => {
+        interrupted = true;
+      };
+      process.once("SIGINT", onSig);
+      const res = await runDecode(reader, process.stdout, { ...opts, shouldStop: () => interrupted });
+      process.off("SIGINT", onSig);
+      if (showProgress) process.stderr.write("\r\x1b[K");
+      if (interrupted) process.exitCode = EXIT.INTERRUPTED;
+      else if (o.strict && res.anomalousPackets > 0) process.exitCode = EXIT.ANOMALIES;
+    });
+}
+
+function progressPrinter(total: number | undefined) {
+  let last = 0;
+  return (bytes: number, packets: number) => {
+    const now = Date.now();
+    if (now - last < 200) return;
+    last = now;
+    const pct = total ? ` ${((100 * bytes) / total).toFixed(1)}%` : "";
+    process.stderr.write(`\r\x1b[Kdecoding:${pct} ${packets.toLocaleString("en-US")} packets`);
+  };
+}

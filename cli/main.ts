@@ -1,0 +1,47 @@
+#!/usr/bin/env bun
+/**
+ * vpnkit command-line entry point. Commands live in cli/*.ts; this file only
+ * assembles them. Exit codes are documented in README.md ("Exit codes").
+ */
+import { Command, CommanderError } from "@commander-js/extra-typings";
+import { version } from "./version.ts";
+import { decodeCommand } from "./decode.ts";
+import { EXIT } from "./exit.ts";
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name("vpnkit")
+    .description("IPsec in user space, and the tools to see what goes wrong.")
+    .version(version, "-V, --version", "print the version")
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  vpnkit decode capture.pcap              one line per packet (ESP, AH, IKEv1, IKEv2, NAT-T)
+  vpnkit decode -v capture.pcapng         full field tree
+  tcpdump -w - -i eth0 udp | vpnkit decode -
+  vpnkit help decode                      help for one command`,
+    );
+  program.addCommand(decodeCommand());
+  return program;
+}
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version exit 0; usage errors exit 2 (message already printed)
+      process.exitCode = e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+      return;
+    }
+    process.stderr.write(`vpnkit: internal error: ${(e as Error)?.message ?? String(e)}\n`);
+    if (process.env.VPNKIT_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
+    process.exitCode = EXIT.INTERNAL;
+  }
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,39 @@
+/**
+ * Output sink for the decode loop: batches text into large writes and
+ * honours back-pressure, so memory stays flat when stdout is a slow pipe.
+ * Runtime-neutral: wraps any Node-style writable (process.stdout, a file stream).
+ * @module
+ */
+
+/** Minimal writable: Node's `stream.Writable` fits. */
+export interface WritableLike {
+  write(chunk: string | Uint8Array): boolean;
+  once(event: "drain", cb: () => void): unknown;
+}
+
+/** Buffers lines and flushes them in chunks of about `highWater` characters. */
+export class LineWriter {
+  private parts: string[] = [];
+  private size = 0;
+  constructor(private readonly out: WritableLike, private readonly highWater = 1 << 16) {}
+
+  /** Queue one line (without its newline). */
+  line(s: string): void {
+    this.parts.push(s);
+    this.size += s.length + 1;
+  }
+
+  /** True when enough text is queued that the caller should `flush()`. */
+  get full(): boolean {
+    return this.size >= this.highWater;
+  }
+
+  /** Write queued text; resolves when the destination can take more. */
+  async flush(): Promise<void> {
+    if (this.parts.length === 0) return;
+    const text = this.parts.join("\n") + "\n";
+    this.parts = [];
+    this.size = 0;
+    if (!this.out.write(text)) await new Promise<void>((r) => this.out.once("drain", r));
+  }
+}

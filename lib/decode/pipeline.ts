@@ -1,0 +1,321 @@
+/**
+ * The decode pipeline: one captured frame in, one {@link DecodedPacket} out.
+ *
+ * link → IPv4/IPv6 (with fragment reassembly) → UDP/TCP/ICMP/ESP/AH →
+ * NAT-T framing (UDP 4500) / RFC 9329 (TCP) → IKEv1 / IKEv2 / ESP.
+ *
+ * Stateful parts are bounded: the IP reassembler, the TCP stream table, and
+ * the per-SA trackers that feed `--stats` and the per-packet flags.
+ * @module
+ */
+import type { Anomaly } from "../core/anomaly.ts";
+import { toHex } from "../core/bytes.ts";
+import type { CaptureRecord } from "../capture/types.ts";
+import { decodeLink } from "../link/link.ts";
+import { decodeIpv4, ipv4FragmentKey, isIpv4Fragment, type Ipv4Layer } from "../net/ipv4.ts";
+import { decodeIpv6, ipv6FragmentKey, type Ipv6Layer } from "../net/ipv6.ts";
+import { decodeUdp } from "../net/udp.ts";
+import { decodeTcp, TCP_FIN, TCP_SYN, type TcpLayer } from "../net/tcp.ts";
+import { decodeIcmp } from "../net/icmp.ts";
+import { decodeIcmpv6 } from "../net/icmpv6.ts";
+import { Reassembler } from "../net/reassembly.ts";
+import { TcpStreams } from "../net/tcp-stream.ts";
+import { decodeEsp, type EspLayer } from "../ipsec/esp.ts";
+import { decodeAh } from "../ipsec/ah.ts";
+import { decodeNatt, makeIpsecPorts, classifyUdp, type IpsecPorts } from "../ipsec/natt.ts";
+import { TcpEncapParser } from "../ipsec/tcpencap.ts";
+import { EspTracker, type EspObservation, type EspSaReport, type EspSaPair } from "../ipsec/esp-tracker.ts";
+import { ikeVersion } from "../ike/version.ts";
+import { decodeIkev2, type Ikev2Message } from "../ike/v2/message.ts";
+import { ikev2PayloadToken } from "../ike/v2/summary.ts";
+import { decodeIsakmp, type IsakmpMessage } from "../ike/v1/message.ts";
+import { isakmpSummary } from "../ike/v1/summary.ts";
+import type { DecodedPacket, LayerBase } from "./layer.ts";
+import { IkeTracker, type IkeEvent, type IkeSaReport } from "./ike-tracker.ts";
+
+/** Pipeline options (the CLI's --ike-port, --natt-port, --tcp-port, --no-reassemble). */
+export interface DecoderOptions {
+  ikePorts?: number[];
+  nattPorts?: number[];
+  /** TCP ports carrying RFC 9329 (default 4500). */
+  tcpPorts?: number[];
+  reassemble?: boolean;
+}
+
+/** The per-packet ESP sequence flag attached to ESP layers. */
+export interface EspSeqInfo {
+  /** Tracker verdict: first, in-order, gap, duplicate, out-of-order, too-old. */
+  status: EspObservation["status"];
+  /** Sequence numbers skipped before this packet (status "gap"). */
+  missing: number;
+}
+
+/** Everything `--stats` prints. */
+export interface DecodeStats {
+  ikeSas: IkeSaReport[];
+  ikeSasUntracked: number;
+  espSas: EspSaReport[];
+  espPairs: EspSaPair[];
+  espOneWay: number[];
+  fragments: { held: number; reassembled: number; expired: number };
+}
+
+const MAX_IP_NESTING = 4;
+
+/** Stateful decoder for one capture. */
+export class Decoder {
+  private readonly ports: IpsecPorts;
+  private readonly tcpPorts: Set<number>;
+  private readonly reassemble: boolean;
+  private readonly v4frag = new Reassembler({ timeoutSec: 30 });
+  private readonly v6frag = new Reassembler({ timeoutSec: 60 });
+  private readonly streams = new TcpStreams();
+  private readonly encap = new Map<string, TcpEncapParser>();
+  readonly esp = new EspTracker();
+  readonly ike = new IkeTracker();
+  private fragHeld = 0;
+  private fragDone = 0;
+  private fragExpired = 0;
+  private lastTs = 0;
+
+  constructor(opts: DecoderOptions = {}) {
+    this.ports = makeIpsecPorts({ ike: opts.ikePorts ?? [], natt: opts.nattPorts ?? [] });
+    this.tcpPorts = new Set([4500, ...(opts.tcpPorts ?? [])]);
+    this.reassemble = opts.reassemble !== false;
+  }
+
+  /** Decode one record. The returned packet holds views into `rec.data`. */
+  decode(rec: CaptureRecord): DecodedPacket {
+    const p: DecodedPacket = {
+      no: rec.no,
+      tsSec: rec.tsSec,
+      tsNsec: rec.tsNsec,
+      iface: rec.iface,
+      linkType: rec.linkType,
+      caplen: rec.caplen,
+      len: rec.len,
+      layers: [],
+      anomalies: [],
+    };
+    if (rec.comment !== undefined) p.comment = rec.comment;
+    try {
+      const link = decodeLink(rec.linkType, rec.data, p.anomalies);
+      for (const l of link.layers) p.layers.push(l);
+      if (link.net) this.ip(p, rec.data, link.net, link.off, link.end, 0);
+      if (rec.tsSec - this.lastTs >= 1) {
+        this.lastTs = rec.tsSec;
+        this.expire(p, rec.tsSec);
+      }
+    } catch (e) {
+      // A dissector bug must never take the whole decode down: report it on the packet.
+      p.anomalies.push({ layer: "vpnkit", offset: 0, reason: `internal decoder error: ${(e as Error)?.message ?? e}` });
+    }
+    return p;
+  }
+
+  /** End of input: notes on state that never completed (IP datagrams missing fragments). */
+  finish(): string[] {
+    const left: string[] = [];
+    for (const r of [this.v4frag, this.v6frag]) {
+      for (const x of r.expire(Number.MAX_SAFE_INTEGER)) {
+        this.fragExpired++;
+        left.push(`incomplete IP datagram ${x.key.replace(/\|/g, " ")}: fragments in packets ${x.fragments.join(", ")}; ${x.missing}`);
+      }
+    }
+    return left;
+  }
+
+  /** Per-SA summaries for `--stats`. */
+  stats(): DecodeStats {
+    return {
+      ikeSas: this.ike.report(),
+      ikeSasUntracked: this.ike.overflow,
+      espSas: this.esp.report(),
+      espPairs: this.esp.pairs(),
+      espOneWay: this.esp.oneWay(),
+      fragments: { held: this.fragHeld, reassembled: this.fragDone, expired: this.fragExpired },
+    };
+  }
+
+  private expire(p: DecodedPacket, now: number): void {
+    for (const r of [this.v4frag, this.v6frag]) {
+      for (const x of r.expire(now)) {
+        this.fragExpired++;
+        (p.notes ??= []).push(`reassembly timed out for ${x.key.replace(/\|/g, " ")}: fragments in packets ${x.fragments.join(", ")}; ${x.missing}`);
+      }
+    }
+  }
+
+  private ip(p: DecodedPacket, b: Uint8Array, net: "ipv4" | "ipv6", off: number, end: number, depth: number): void {
+    if (depth >= MAX_IP_NESTING) {
+      p.anomalies.push({ layer: net, offset: off, reason: "too many nested IP headers" });
+      return;
+    }
+    if (net === "ipv4") {
+      const ip = decodeIpv4(b, off, end, p.anomalies);
+      if (!ip) return;
+      p.layers.push(ip);
+      if (isIpv4Fragment(ip)) {
+        if (!this.reassemble) return this.fragmentNote(p, ip.fragOffset, ip.mf, "IPv4", ip.id);
+        const done = this.v4frag.add(ipv4FragmentKey(ip), ip.fragOffset, ip.mf, b.subarray(ip.payloadOffset, ip.payloadEnd), p.no, p.tsSec, p.anomalies);
+        if (!done) {
+          this.fragHeld++;
+          return this.fragmentNote(p, ip.fragOffset, ip.mf, "IPv4", ip.id);
+        }
+        this.fragDone++;
+        (p.notes ??= []).push(`IPv4 datagram id 0x${ip.id.toString(16)} reassembled from packets ${done.fragments.join(", ")} (${done.datagram.length} bytes)`);
+        p.layers.push({ layer: "reassembled", offset: 0, length: done.datagram.length, fragments: done.fragments } as LayerBase);
+        return this.transport(p, done.datagram, ip.proto, 0, done.datagram.length, ip, -1, depth);
+      }
+      return this.transport(p, b, ip.proto, ip.payloadOffset, ip.payloadEnd, ip, off, depth);
+    }
+    const ip6 = decodeIpv6(b, off, end, p.anomalies);
+    if (!ip6) return;
+    p.layers.push(ip6);
+    if (ip6.fragment && (ip6.fragment.offset !== 0 || ip6.fragment.more)) {
+      const f = ip6.fragment;
+      if (!this.reassemble) return this.fragmentNote(p, f.offset, f.more, "IPv6", f.id);
+      const done = this.v6frag.add(ipv6FragmentKey(ip6), f.offset, f.more, b.subarray(ip6.payloadOffset, ip6.payloadEnd), p.no, p.tsSec, p.anomalies);
+      if (!done) {
+        this.fragHeld++;
+        return this.fragmentNote(p, f.offset, f.more, "IPv6", f.id);
+      }
+      this.fragDone++;
+      (p.notes ??= []).push(`IPv6 datagram id 0x${f.id.toString(16)} reassembled from packets ${done.fragments.join(", ")} (${done.datagram.length} bytes)`);
+      p.layers.push({ layer: "reassembled", offset: 0, length: done.datagram.length, fragments: done.fragments } as LayerBase);
+      return this.transport(p, done.datagram, ip6.nextHeader, 0, done.datagram.length, ip6, -1, depth);
+    }
+    this.transport(p, b, ip6.nextHeader, ip6.payloadOffset, ip6.payloadEnd, ip6, off, depth);
+  }
+
+  private fragmentNote(p: DecodedPacket, offset: number, more: boolean, v: string, id: number): void {
+    (p.notes ??= []).push(`${v} fragment id 0x${id.toString(16)} offset ${offset}${more ? " (more follow)" : " (last)"}${this.reassemble ? ", held for reassembly" : ""}`);
+  }
+
+  private transport(p: DecodedPacket, b: Uint8Array, proto: number, off: number, end: number, ip: Ipv4Layer | Ipv6Layer, ipOff: number, depth: number): void {
+    switch (proto) {
+      case 17: {
+        const udp = decodeUdp(b, off, end, p.anomalies);
+        if (!udp) return;
+        p.layers.push(udp);
+        const cls = classifyUdp(udp.srcPort, udp.dstPort, this.ports);
+        if (cls === "natt") {
+          const n = decodeNatt(b, udp.payloadOffset, udp.payloadEnd, p.anomalies);
+          p.layers.push(n);
+          if (n.kind === "esp") this.esp_(p, b, n.off, udp.payloadEnd, ip, udp.srcPort, udp.dstPort);
+          else if (n.kind === "ike") this.ikeMsg(p, b, n.off, udp.payloadEnd, ip);
+        } else if (cls === "ike") {
+          this.ikeMsg(p, b, udp.payloadOffset, udp.payloadEnd, ip);
+        }
+        return;
+      }
+      case 6: {
+        const tcp = decodeTcp(b, off, end, p.anomalies);
+        if (!tcp) return;
+        p.layers.push(tcp);
+        if (this.tcpPorts.has(tcp.srcPort) || this.tcpPorts.has(tcp.dstPort)) this.tcpEncap(p, b, tcp, ip);
+        return;
+      }
+      case 50:
+        return this.esp_(p, b, off, end, ip);
+      case 51: {
+        const ah = decodeAh(b, off, end, p.anomalies, { ipv6: ip.layer === "ipv6" });
+        if (!ah) return;
+        p.layers.push(ah);
+        const nh = ah.nextHeader;
+        if (nh === 4) return this.ip(p, b, "ipv4", ah.payloadOffset, end, depth + 1);
+        if (nh === 41) return this.ip(p, b, "ipv6", ah.payloadOffset, end, depth + 1);
+        return this.transport(p, b, nh, ah.payloadOffset, end, ip, ipOff, depth + 1);
+      }
+      case 1: {
+        const icmp = decodeIcmp(b, off, end, p.anomalies, !(ip as Ipv4Layer).truncated);
+        if (icmp) p.layers.push(icmp);
+        return;
+      }
+      case 58: {
+        const icmp = decodeIcmpv6(b, off, end, p.anomalies, ipOff, !(ip as Ipv6Layer).truncated);
+        if (icmp) p.layers.push(icmp);
+        return;
+      }
+      case 4:
+        return this.ip(p, b, "ipv4", off, end, depth + 1);
+      case 41:
+        return this.ip(p, b, "ipv6", off, end, depth + 1);
+    }
+  }
+
+  private esp_(p: DecodedPacket, b: Uint8Array, off: number, end: number, ip: Ipv4Layer | Ipv6Layer, sport?: number, dport?: number): void {
+    const esp = decodeEsp(b, off, end, p.anomalies) as (EspLayer & { seqInfo?: EspSeqInfo }) | null;
+    if (!esp) return;
+    p.layers.push(esp);
+    if (esp.seq !== null) {
+      const o = this.esp.observe({ spi: esp.spi, src: ip.src, dst: ip.dst, sport, dport }, esp.seq, end - off, p.no, p.tsSec, p.tsNsec);
+      if (o.status !== "in-order" && o.status !== "first") esp.seqInfo = { status: o.status, missing: o.missing };
+    }
+  }
+
+  private ikeMsg(p: DecodedPacket, b: Uint8Array, off: number, end: number, ip: Ipv4Layer | Ipv6Layer): void {
+    const v = ikeVersion(b, off, end);
+    if (v === 2) {
+      const m = decodeIkev2(b, off, end, p.anomalies);
+      if (!m) return;
+      p.layers.push(m);
+      this.ike.observe(ikev2Event(p, m, ip));
+    } else if (v === 1) {
+      const m = decodeIsakmp(b, off, end, p.anomalies);
+      if (!m) return;
+      p.layers.push(m);
+      this.ike.observe(isakmpEvent(p, m, ip));
+    } else if (end - off > 0) {
+      p.anomalies.push({ layer: "ike", offset: off, reason: end - off < 28 ? `truncated: need 28 bytes, have ${end - off}` : `unknown IKE major version ${b[off + 17] >> 4}` });
+    }
+  }
+
+  private tcpEncap(p: DecodedPacket, b: Uint8Array, tcp: TcpLayer, ip: Ipv4Layer | Ipv6Layer): void {
+    const key = `${ip.src}|${tcp.srcPort}|${ip.dst}|${tcp.dstPort}`;
+    const bytes = this.streams.push(key, tcp.seq, (tcp.flags & TCP_SYN) !== 0, (tcp.flags & TCP_FIN) !== 0, b.subarray(tcp.payloadOffset, tcp.payloadEnd), p.no, p.anomalies);
+    if (!bytes || bytes.length === 0) return;
+    let parser = this.encap.get(key);
+    if (!parser) {
+      if (this.encap.size > 4096) this.encap.clear();
+      parser = new TcpEncapParser({ prefix: "auto" });
+      this.encap.set(key, parser);
+    }
+    for (const f of parser.push(bytes, p.anomalies)) {
+      p.layers.push({ layer: "tcpencap", offset: 0, length: f.length, kind: f.kind, streamOffset: f.streamOffset } as LayerBase);
+      if (f.kind === "ike") this.ikeMsg(p, f.data, 0, f.data.length, ip);
+      else if (f.kind === "esp") this.esp_(p, f.data, 0, f.data.length, ip, tcp.srcPort, tcp.dstPort);
+    }
+  }
+}
+
+function ikev2Event(p: DecodedPacket, m: Ikev2Message, ip: Ipv4Layer | Ipv6Layer): IkeEvent {
+  const notifies = [];
+  let encrypted = false;
+  for (const pl of m.payloads) {
+    if (pl.kind === "notify") notifies.push({ type: pl.notifyType, name: pl.notifyName, error: pl.isError });
+    else if (pl.kind === "sk" || pl.kind === "skf") encrypted = true;
+  }
+  return {
+    no: p.no, tsSec: p.tsSec, tsNsec: p.tsNsec, version: 2,
+    ispi: toHex(m.ispi), rspi: toHex(m.rspi), exchange: m.exchangeName, messageId: m.messageId,
+    initiator: m.flags.initiator, response: m.flags.response,
+    payloads: m.payloads.map(ikev2PayloadToken).join(" "), notifies, encrypted,
+    src: ip.src, dst: ip.dst, length: m.length,
+  };
+}
+
+function isakmpEvent(p: DecodedPacket, m: IsakmpMessage, ip: Ipv4Layer | Ipv6Layer): IkeEvent {
+  const notifies = [];
+  for (const pl of m.payloads ?? []) {
+    if (pl.kind === "notify") notifies.push({ type: pl.notifyType, name: pl.notifyName, error: pl.error });
+  }
+  const sum = isakmpSummary(m);
+  const lb = sum.indexOf("[ ");
+  return {
+    no: p.no, tsSec: p.tsSec, tsNsec: p.tsNsec, version: 1,
+    ispi: toHex(m.icookie), rspi: toHex(m.rcookie), exchange: m.exchangeName, messageId: m.messageId,
+    payloads: lb >= 0 ? sum.slice(lb + 2, sum.lastIndexOf(" ]")).trim() : "encrypted", notifies, encrypted: m.flags.encryption,
+    src: ip.src, dst: ip.dst, length: m.length,
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * Default output: one line per packet, like tcpdump.
+ *
+ *     12 14:22:05.177459 192.0.2.1.4500 > 192.0.2.2.4500 NAT-T ESP spi 0xc4ba5861 seq 3 len 136
+ *
+ * @module
+ */
+import { toHex } from "../core/bytes.ts";
+import type { DecodedPacket, LayerBase } from "./layer.ts";
+import type { Ipv4Layer } from "../net/ipv4.ts";
+import type { Ipv6Layer } from "../net/ipv6.ts";
+import type { UdpLayer } from "../net/udp.ts";
+import type { TcpLayer } from "../net/tcp.ts";
+import type { IcmpLayer } from "../net/icmp.ts";
+import type { Icmpv6Layer } from "../net/icmpv6.ts";
+import type { EspLayer } from "../ipsec/esp.ts";
+import type { AhLayer } from "../ipsec/ah.ts";
+import type { NattLayer } from "../ipsec/natt.ts";
+import type { Ikev2Message } from "../ike/v2/message.ts";
+import { ikev2Summary } from "../ike/v2/summary.ts";
+import type { IsakmpMessage } from "../ike/v1/message.ts";
+import { isakmpSummary, cookiePair } from "../ike/v1/summary.ts";
+import type { EspSeqInfo } from "./pipeline.ts";
+
+function pad2(n: number): string {
+  return n < 10 ? "0" + n : String(n);
+}
+
+/** `HH:MM:SS.uuuuuu` (UTC). */
+export function timeOfDay(sec: number, nsec: number): string {
+  const d = ((sec % 86400) + 86400) % 86400;
+  const us = Math.floor(nsec / 1000);
+  return `${pad2(Math.floor(d / 3600))}:${pad2(Math.floor((d % 3600) / 60))}:${pad2(d % 60)}.${String(us).padStart(6, "0")}`;
+}
+
+/** ISO-8601 UTC time with nanoseconds. */
+export function isoTime(sec: number, nsec: number): string {
+  const iso = new Date(sec * 1000).toISOString(); // ...SS.000Z
+  return `${iso.slice(0, 19)}.${String(nsec).padStart(9, "0")}Z`;
+}
+
+function espText(e: EspLayer & { seqInfo?: EspSeqInfo }): string {
+  let s = `ESP spi 0x${(e.spi >>> 0).toString(16).padStart(8, "0")}`;
+  if (e.seq !== null) s += ` seq ${e.seq}`;
+  s += ` len ${e.length}`;
+  const si = e.seqInfo;
+  if (si) {
+    if (si.status === "gap") s += ` (gap: ${si.missing} missing)`;
+    else s += ` (${si.status})`;
+  }
+  return s;
+}
+
+function ikeText(l: LayerBase): string {
+  if (l.layer === "ikev2") return `IKEv2 ${ikev2Summary(l as Ikev2Message, { spis: "suffix" })}`;
+  const m = l as IsakmpMessage;
+  return `IKEv1 ${isakmpSummary(m)} ${cookiePair(m)}`;
+}
+
+/** The "what is it" part of the summary line. */
+function describe(p: DecodedPacket): { addr: string; what: string } {
+  let ip: Ipv4Layer | Ipv6Layer | undefined;
+  let sport = -1, dport = -1;
+  const parts: string[] = [];
+  let transport = "";
+  for (let i = 0; i < p.layers.length; i++) {
+    const l = p.layers[i];
+    switch (l.layer) {
+      case "ipv4":
+      case "ipv6":
+        if (!ip) ip = l as Ipv4Layer | Ipv6Layer;
+        else parts.push(`${l.layer === "ipv4" ? "IP" : "IP6"} ${(l as Ipv4Layer).src} > ${(l as Ipv4Layer).dst}`);
+        break;
+      case "udp": {
+        const u = l as UdpLayer;
+        sport = u.srcPort;
+        dport = u.dstPort;
+        transport = `UDP len ${u.payloadEnd - u.payloadOffset}`;
+        break;
+      }
+      case "tcp": {
+        const t = l as TcpLayer;
+        sport = t.srcPort;
+        dport = t.dstPort;
+        transport = `TCP ${t.flagsText} seq ${t.seq >>> 0}${t.flags & 0x10 ? ` ack ${t.ack >>> 0}` : ""} win ${t.window} len ${t.payloadEnd - t.payloadOffset}`;
+        break;
+      }
+      case "natt": {
+        const n = l as NattLayer;
+        if (n.kind === "keepalive") parts.push("NAT-keepalive");
+        else if (n.kind === "invalid") parts.push("NAT-T (invalid)");
+        else parts.push("NAT-T");
+        transport = "";
+        break;
+      }
+      case "tcpencap":
+        parts.push("TCP-encap");
+        transport = "";
+        break;
+      case "esp":
+        parts.push(espText(l as EspLayer));
+        transport = "";
+        break;
+      case "ah": {
+        const a = l as AhLayer;
+        parts.push(`AH spi 0x${(a.spi >>> 0).toString(16).padStart(8, "0")} seq ${a.seq} icv ${toHex(a.icv)}`);
+        break;
+      }
+      case "ikev2":
+      case "isakmp":
+        parts.push(ikeText(l));
+        transport = "";
+        break;
+      case "icmp": {
+        const c = l as IcmpLayer;
+        let s = `ICMP ${c.typeName}`;
+        if (c.codeName && c.type !== 0 && c.type !== 8) s += `: ${c.codeName}`;
+        if (c.mtu !== undefined) s += ` mtu ${c.mtu}`;
+        if (c.id !== undefined) s += ` id ${c.id} seq ${c.seq}`;
+        parts.push(s);
+        break;
+      }
+      case "icmpv6": {
+        const c = l as Icmpv6Layer;
+        let s = `ICMP6 ${c.typeName}`;
+        if (c.mtu !== undefined) s += ` mtu ${c.mtu}`;
+        parts.push(s);
+        break;
+      }
+      case "reassembled":
+        break;
+    }
+  }
+  if (transport) parts.push(transport);
+  if (parts.length === 0 && p.notes) parts.push(p.notes[0]);
+  else if (p.notes && p.layers.some((l) => l.layer === "reassembled")) parts.push(`[${p.notes[0]}]`);
+  if (!ip) {
+    const first = p.layers[0] as LayerBase & { etherTypeName?: string; protocolName?: string };
+    const t = first?.etherTypeName ?? first?.protocolName;
+    return { addr: "", what: parts.length ? parts.join(" ") : t ? `non-IP (${t})` : p.layers.length ? `non-IP (${first.layer})` : "" };
+  }
+  const v6 = ip.layer === "ipv6";
+  const a = (addr: string, port: number) => (port >= 0 ? `${addr}.${port}` : addr);
+  let addr = `${a(ip.src, sport)} > ${a(ip.dst, dport)}`;
+  if (v6) addr = `IP6 ${addr}`;
+  if (!parts.length) parts.push(ip.layer === "ipv4" ? (ip as Ipv4Layer).protoName : (ip as Ipv6Layer).nextHeaderName);
+  return { addr, what: parts.join(" ") };
+}
+
+/** One summary line for a packet. */
+export function summaryLine(p: DecodedPacket): string {
+  const { addr, what } = describe(p);
+  let s = `${String(p.no).padStart(6)} ${timeOfDay(p.tsSec, p.tsNsec)} ${addr}${addr ? " " : ""}${what}`;
+  const an = p.anomalies;
+  if (an.length) {
+    s += ` !! ${an[0].layer}@${an[0].offset}: ${an[0].reason}`;
+    if (an.length > 1) s += ` (+${an.length - 1} more)`;
+  }
+  return s;
+}
+
+/** Header line of a `-v` packet block. */
+export function packetHeaderLine(p: DecodedPacket): string {
+  return `packet ${p.no}: ${isoTime(p.tsSec, p.tsNsec)}, ${p.caplen}/${p.len} bytes, iface ${p.iface}, linktype ${p.linkType}`;
+}
