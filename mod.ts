@@ -1,0 +1,104 @@
+/**
+ * vpnkit — IPsec in user space, and the tools to see what goes wrong.
+ *
+ * This module is the runtime-neutral library (Bun, Deno, Node): capture
+ * readers, protocol dissectors for ESP, AH, NAT-T, IKEv1 and IKEv2, the decode
+ * pipeline and its renderers, and the ESP data plane (seal/open, anti-replay,
+ * MTU arithmetic). Nothing here does network I/O.
+ *
+ * @example Decode a capture, one summary line per packet
+ * ```ts
+ * import { openCapture, Decoder, summaryLine } from "./mod.ts";
+ *
+ * const reader = await openCapture("fixtures/strongswan/a_ikev2_psk_gcm_natt/a_ikev2_psk_gcm_natt.pcap");
+ * const dec = new Decoder();
+ * for await (const batch of reader.batches()) {
+ *   for (const rec of batch) console.log(summaryLine(dec.decode(rec)));
+ * }
+ * console.log(dec.stats().ikeSas[0].outcome); // "established"
+ * ```
+ *
+ * @example Decode one IKEv2 message from bytes
+ * ```ts
+ * import { decodeIkev2, ikev2Summary, type Anomaly } from "./mod.ts";
+ *
+ * const anomalies: Anomaly[] = [];
+ * const msg = decodeIkev2(udpPayload, 0, udpPayload.length, anomalies);
+ * if (msg) console.log(ikev2Summary(msg)); // "IKE_SA_INIT request I mid 0 [ SA KE No ... ]"
+ * for (const a of anomalies) console.log(`${a.layer}@${a.offset}: ${a.reason}`);
+ * ```
+ *
+ * @example Seal and open ESP with manual keys
+ * ```ts
+ * import { OutboundSa, InboundSa } from "./mod.ts";
+ *
+ * const keyMaterial = crypto.getRandomValues(new Uint8Array(36)); // AES-256 key || 4-byte salt
+ * const out = new OutboundSa({ spi: 0x1000, cipher: "aes256gcm16", keyMaterial });
+ * const inn = new InboundSa({ spi: 0x1000, cipher: "aes256gcm16", keyMaterial });
+ * const esp = out.seal(innerIpPacket, 4)!;      // next header 4 = IPv4
+ * const r = inn.open(esp);                       // { ok: true, nextHeader: 4, payload, seq: 1n }
+ * ```
+ * @module
+ */
+
+// Core
+export type { Anomaly } from "./lib/core/anomaly.ts";
+export { Registry } from "./lib/core/registry.ts";
+export { toHex, fromHex, ctEqual } from "./lib/core/bytes.ts";
+
+// Capture input
+export {
+  openCapture,
+  openCaptureStream,
+  CaptureFormatError,
+  type CaptureRecord,
+  type CaptureReader,
+  type CaptureInfo,
+  type CaptureAnomaly,
+  type CaptureOptions,
+} from "./lib/capture/index.ts";
+export { PcapngWriter } from "./lib/capture/pcapng-writer.ts";
+
+// Decode pipeline and output
+export type { DecodedPacket, LayerBase } from "./lib/decode/layer.ts";
+export { jsonReplacer } from "./lib/decode/layer.ts";
+export { Decoder, type DecoderOptions, type DecodeStats } from "./lib/decode/pipeline.ts";
+export { runDecode, type RunDecodeOptions, type RunDecodeResult } from "./lib/decode/run.ts";
+export { summaryLine, packetHeaderLine } from "./lib/decode/summary.ts";
+export { renderTree } from "./lib/decode/render-tree.ts";
+export { packetJson, JSON_SCHEMA_VERSION } from "./lib/decode/render-json.ts";
+export { renderStats } from "./lib/decode/render-stats.ts";
+export { parseFilter, matchFilter, type PacketFilter } from "./lib/decode/filter.ts";
+export type { IkeSaReport, IkeEvent } from "./lib/decode/ike-tracker.ts";
+
+// Dissectors
+export { decodeLink } from "./lib/link/link.ts";
+export { decodeIpv4, type Ipv4Layer } from "./lib/net/ipv4.ts";
+export { decodeIpv6, type Ipv6Layer } from "./lib/net/ipv6.ts";
+export { decodeUdp, type UdpLayer } from "./lib/net/udp.ts";
+export { decodeTcp, type TcpLayer } from "./lib/net/tcp.ts";
+export { decodeIcmp } from "./lib/net/icmp.ts";
+export { decodeIcmpv6 } from "./lib/net/icmpv6.ts";
+export { decodeEsp, type EspLayer } from "./lib/ipsec/esp.ts";
+export { decodeAh, type AhLayer } from "./lib/ipsec/ah.ts";
+export { decodeNatt, classifyUdp, type NattLayer } from "./lib/ipsec/natt.ts";
+export { TcpEncapParser } from "./lib/ipsec/tcpencap.ts";
+export { EspTracker, type EspSaReport } from "./lib/ipsec/esp-tracker.ts";
+export { decodeIkev2, decodeIkev2Payloads, type Ikev2Message, type Ikev2Payload } from "./lib/ike/v2/message.ts";
+export { ikev2Summary } from "./lib/ike/v2/summary.ts";
+export { decodeIsakmp, decodeIsakmpPayloads, type IsakmpMessage } from "./lib/ike/v1/message.ts";
+export { isakmpSummary } from "./lib/ike/v1/summary.ts";
+export { ikeVersion } from "./lib/ike/version.ts";
+export { knownVendorId } from "./lib/ike/vendor-ids.ts";
+
+// ESP data plane (no I/O)
+export {
+  OutboundSa,
+  InboundSa,
+  SaDatabase,
+  ReplayWindow,
+  espOverhead,
+  tunnelMtu,
+  buildIcmpTooBig,
+  openEspForDecode,
+} from "./lib/esp/mod.ts";

@@ -1,0 +1,15 @@
+// Runs under Deno: the library (mod.ts) decodes a real strongSwan capture.
+import { Decoder, openCapture, summaryLine } from "../../mod.ts";
+
+Deno.test("mod.ts decodes a real strongSwan capture on Deno", async () => {
+  const reader = await openCapture(new URL("../../fixtures/strongswan/a_ikev2_psk_gcm_natt/a_ikev2_psk_gcm_natt.pcap", import.meta.url).pathname);
+  const dec = new Decoder();
+  const lines: string[] = [];
+  for await (const batch of reader.batches()) for (const r of batch) lines.push(summaryLine(dec.decode(r)));
+  if (lines.length !== 16) throw new Error(`expected 16 packets, got ${lines.length}`);
+  if (!lines[2].includes("IKEv2 IKE_SA_INIT request I mid 0")) throw new Error(`packet 3: ${lines[2]}`);
+  if (!lines[6].includes("ESP spi 0xc4ba5861 seq 1")) throw new Error(`packet 7: ${lines[6]}`);
+  const st = dec.stats();
+  if (st.ikeSas.length !== 1 || st.ikeSas[0].outcome !== "established") throw new Error(JSON.stringify(st.ikeSas));
+  if (st.espSas.length !== 2) throw new Error("expected 2 ESP SAs");
+});
