@@ -7,6 +7,9 @@ export const ROOT = join(import.meta.dirname, "..", "..");
 
 export interface GoldenFrame {
   no: number;
+  /** Capture timestamp (tshark frame.time_epoch). */
+  tsSec: number;
+  tsNsec: number;
   protocols: string;
   bytes: Uint8Array;
   ip?: { version: 4 | 6; off: number; end?: number; src: string; dst: string };

@@ -99,7 +99,8 @@ for (const cap of CAPS) {
     const esp = raw(layers, "esp");
     const ah = raw(layers, "ah");
     if (!cap.allFrames && !udp && !esp && !ah) continue;
-    const f: J = { no, protocols, frame: frameHex };
+    const [sec, frac = "0"] = String(fr["frame.time_epoch"]).split(".");
+    const f: J = { no, tsSec: Number(sec), tsNsec: Number(frac.padEnd(9, "0").slice(0, 9)), protocols, frame: frameHex };
     if (ip6 && (!ip || ip6[1] < ip[1])) {
       const plen = num(layers.ipv6, "ipv6.plen");
       f.ip = { version: 6, off: ip6[1], end: plen === undefined ? undefined : ip6[1] + 40 + plen, src: str(layers.ipv6, "ipv6.src"), dst: str(layers.ipv6, "ipv6.dst") };
