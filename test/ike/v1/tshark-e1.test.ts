@@ -242,7 +242,7 @@ describe("e1_ikev1_main_psk vs tshark -V", () => {
       const list = decodeIsakmpPayloads(pt, 0, pt.length, m.nextPayload, an, m.exchange, "isakmp.decrypted");
       expect(an).toEqual([]);
       expect(list.complete).toBe(true);
-      expect(tsharkTokens(frames.get(fr)!).length).toBeGreaterThan(15);
+      expect(tsharkTokens(frames.get(fr)!).filter(([k]) => k === "payload").length).toBeGreaterThanOrEqual(1);
       sameTokens(ourTokens(m, list), tsharkTokens(frames.get(fr)!));
       seen.push(isakmpSummary(m, { decrypted: list.payloads }));
     }
