@@ -47,6 +47,18 @@ export class ReplayWindow {
   }
 
   /**
+   * Start the window at `top` = (hi, lo) with every sequence number up to and including it
+   * counted as already received (SA migration, tests). Only valid before any packet.
+   */
+  seed(hi: number, lo: number): void {
+    this.topHi = hi >>> 0;
+    this.topLo = lo >>> 0;
+    this.bits.fill(0xffffffff);
+    const r = lo & 31;
+    this.bits[(lo >>> 5) & this.mask] = r === 31 ? 0xffffffff : ((1 << (r + 1)) - 1) >>> 0;
+  }
+
+  /**
    * Infer the high 32 bits for wire sequence number `lo` (RFC 4303 Appendix A) and check it
    * against the window. Returns the high half (0 without ESN) when the packet may be new,
    * -1 when it is a replay, too old, or not representable.

@@ -261,6 +261,11 @@ export class InboundSa extends EspSaBase {
   constructor(cfg: SaConfig, crypto?: AeadProvider) {
     super(cfg, crypto);
     this.replay = new ReplayWindow(cfg.replayWindow ?? 1024, this.esn);
+    if (cfg.initialSeq !== undefined) {
+      const max = this.esn ? (1n << 64n) - 1n : 0xffffffffn;
+      if (cfg.initialSeq < 0n || cfg.initialSeq > max) throw new RangeError(`initialSeq ${cfg.initialSeq} out of range`);
+      this.replay.seed(Number(cfg.initialSeq >> 32n), Number(cfg.initialSeq & 0xffffffffn));
+    }
   }
 
   /**

@@ -39,7 +39,8 @@ export interface SaConfig {
   createdAt?: number;
   /**
    * Outbound: the sequence number of the *last* packet already sent (default 0, so the
-   * first packet carries 1). Inbound: ignored. For tests and SA migration only.
+   * first packet carries 1). Inbound: the highest sequence number already received; it and
+   * everything below it count as seen. For tests and SA migration only.
    */
   initialSeq?: bigint;
 }
