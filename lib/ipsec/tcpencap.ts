@@ -72,12 +72,9 @@ export interface TcpEncapOptions {
   maxFrame?: number;
 }
 
-const enum St {
-  Prefix,
-  Len,
-  Body,
-  Resync,
-}
+/** Parser states (plain constants: no enums, so type-stripping runtimes load this file as is). */
+const St = { Prefix: 0, Len: 1, Body: 2, Resync: 3 } as const;
+type St = (typeof St)[keyof typeof St];
 
 const IKE_HDR = 28;
 /** Length(2) + marker(4) + IKE header(28): what resync needs to see. */
