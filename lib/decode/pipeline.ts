@@ -77,6 +77,8 @@ export class Decoder {
   private fragDone = 0;
   private fragExpired = 0;
   private lastTs = 0;
+  /** Decoding a first fragment: do not feed trackers or stream state. */
+  private partial = false;
 
   constructor(opts: DecoderOptions = {}) {
     this.ports = makeIpsecPorts({ ike: opts.ikePorts ?? [], natt: opts.nattPorts ?? [] });
@@ -160,7 +162,9 @@ export class Decoder {
         const done = this.v4frag.add(ipv4FragmentKey(ip), ip.fragOffset, ip.mf, b.subarray(ip.payloadOffset, ip.payloadEnd), p.no, p.tsSec, p.anomalies);
         if (!done) {
           this.fragHeld++;
-          return this.fragmentNote(p, ip.fragOffset, ip.mf, "IPv4", ip.id);
+          this.fragmentNote(p, ip.fragOffset, ip.mf, "IPv4", ip.id);
+          if (ip.fragOffset === 0) this.firstFragment(p, b, ip.proto, ip.payloadOffset, ip.payloadEnd, ip, off, depth);
+          return;
         }
         this.fragDone++;
         (p.notes ??= []).push(`IPv4 datagram id 0x${ip.id.toString(16)} reassembled from packets ${done.fragments.join(", ")} (${done.datagram.length} bytes)`);
@@ -178,7 +182,9 @@ export class Decoder {
       const done = this.v6frag.add(ipv6FragmentKey(ip6), f.offset, f.more, b.subarray(ip6.payloadOffset, ip6.payloadEnd), p.no, p.tsSec, p.anomalies);
       if (!done) {
         this.fragHeld++;
-        return this.fragmentNote(p, f.offset, f.more, "IPv6", f.id);
+        this.fragmentNote(p, f.offset, f.more, "IPv6", f.id);
+        if (f.offset === 0) this.firstFragment(p, b, ip6.nextHeader, ip6.payloadOffset, ip6.payloadEnd, ip6, off, depth);
+        return;
       }
       this.fragDone++;
       (p.notes ??= []).push(`IPv6 datagram id 0x${f.id.toString(16)} reassembled from packets ${done.fragments.join(", ")} (${done.datagram.length} bytes)`);
@@ -186,6 +192,26 @@ export class Decoder {
       return this.transport(p, done.datagram, ip6.nextHeader, 0, done.datagram.length, ip6, -1, depth);
     }
     this.transport(p, b, ip6.nextHeader, ip6.payloadOffset, ip6.payloadEnd, ip6, off, depth);
+  }
+
+  /**
+   * A first fragment held for reassembly: decode what it carries anyway (like
+   * tcpdump), so a lost later fragment still shows which message it was. The
+   * result is marked partial: trackers ignore it, and its anomalies (mostly
+   * "truncated", expected here) become notes rather than packet anomalies.
+   */
+  private firstFragment(p: DecodedPacket, b: Uint8Array, proto: number, off: number, end: number, ip: Ipv4Layer | Ipv6Layer, ipOff: number, depth: number): void {
+    const real = p.anomalies;
+    const scratch: Anomaly[] = [];
+    p.anomalies = scratch;
+    this.partial = true;
+    try {
+      this.transport(p, b, proto, off, end, ip, ipOff, depth);
+    } finally {
+      this.partial = false;
+      p.anomalies = real;
+    }
+    for (const a of scratch) (p.notes ??= []).push(`first fragment only: ${a.layer}@${a.offset}: ${a.reason}`);
   }
 
   private fragmentNote(p: DecodedPacket, offset: number, more: boolean, v: string, id: number): void {
@@ -213,7 +239,7 @@ export class Decoder {
         const tcp = decodeTcp(b, off, end, p.anomalies);
         if (!tcp) return;
         p.layers.push(tcp);
-        if (this.tcpPorts.has(tcp.srcPort) || this.tcpPorts.has(tcp.dstPort)) this.tcpEncap(p, b, tcp, ip);
+        if (!this.partial && (this.tcpPorts.has(tcp.srcPort) || this.tcpPorts.has(tcp.dstPort))) this.tcpEncap(p, b, tcp, ip);
         return;
       }
       case 50:
@@ -248,7 +274,7 @@ export class Decoder {
     const esp = decodeEsp(b, off, end, p.anomalies) as (EspLayer & { seqInfo?: EspSeqInfo }) | null;
     if (!esp) return;
     p.layers.push(esp);
-    if (esp.seq !== null) {
+    if (esp.seq !== null && !this.partial) {
       const o = this.esp.observe({ spi: esp.spi, src: ip.src, dst: ip.dst, sport, dport }, esp.seq, end - off, p.no, p.tsSec, p.tsNsec);
       if (o.status !== "in-order" && o.status !== "first") esp.seqInfo = { status: o.status, missing: o.missing };
     }
@@ -260,12 +286,12 @@ export class Decoder {
       const m = decodeIkev2(b, off, end, p.anomalies);
       if (!m) return;
       p.layers.push(m);
-      this.ike.observe(ikev2Event(p, m, ip));
+      if (!this.partial) this.ike.observe(ikev2Event(p, m, ip));
     } else if (v === 1) {
       const m = decodeIsakmp(b, off, end, p.anomalies);
       if (!m) return;
       p.layers.push(m);
-      this.ike.observe(isakmpEvent(p, m, ip));
+      if (!this.partial) this.ike.observe(isakmpEvent(p, m, ip));
     } else if (end - off > 0) {
       p.anomalies.push({ layer: "ike", offset: off, reason: end - off < 28 ? `truncated: need 28 bytes, have ${end - off}` : `unknown IKE major version ${b[off + 17] >> 4}` });
     }
