@@ -26,6 +26,7 @@
 import { type Anomaly, truncated } from "../core/anomaly.ts";
 import { u16, u32 } from "../core/bytes.ts";
 import type { LayerBase } from "../decode/layer.ts";
+import { IP_PROTOCOLS } from "../net/registries.ts";
 import { spiReservedReason } from "./registry.ts";
 
 /** Bytes of the fixed part of AH (before the ICV). */
@@ -36,7 +37,7 @@ export interface AhLayer extends LayerBase {
   layer: "ah";
   /** Protocol number of what follows AH. */
   nextHeader: number;
-  /** Registry name of `nextHeader` (from the name function the caller passes). */
+  /** Registry name of `nextHeader` (IANA protocol numbers, `lib/net/registries.ts`). */
   nextHeaderName: string;
   /** Raw Payload Len field: AH length in 32-bit words, minus 2. */
   payloadLen: number;
@@ -58,16 +59,12 @@ export interface AhLayer extends LayerBase {
 export interface AhOptions {
   /** Carried over IPv6 (64-bit alignment) instead of IPv4 (32-bit alignment). */
   ipv6?: boolean;
-  /**
-   * Name for the next-header value. The IP protocol registry belongs to the
-   * network layer (lib/net); the pipeline passes its lookup here. Without it
-   * the name is `UNKNOWN(n)`.
-   */
+  /** Override the next-header naming (default: `IP_PROTOCOLS` from lib/net). */
   protoName?: (n: number) => string;
 }
 
-function unknownProto(n: number): string {
-  return `UNKNOWN(${n})`;
+function ipProtoName(n: number): string {
+  return IP_PROTOCOLS.name(n);
 }
 
 /**
@@ -129,7 +126,7 @@ export function decodeAh(b: Uint8Array, off: number, end: number, an: Anomaly[],
     offset: off,
     length: hdrEnd - off,
     nextHeader,
-    nextHeaderName: (opts?.protoName ?? unknownProto)(nextHeader),
+    nextHeaderName: (opts?.protoName ?? ipProtoName)(nextHeader),
     payloadLen,
     ahLen,
     reserved,
