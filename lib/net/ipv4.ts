@@ -137,8 +137,12 @@ export function parseIpv4Options(b: Uint8Array, o: number, end: number, an: Anom
   return out;
 }
 
-/** Decode an IPv4 header at `b[off..end)`. */
-export function decodeIpv4(b: Uint8Array, off: number, end: number, an: Anomaly[]): Ipv4Layer | null {
+/**
+ * Decode an IPv4 header at `b[off..end)`.
+ * `quoted`: the header sits inside an ICMP/ICMPv6 error, where truncation is normal: it is
+ * then flagged (`truncated`) but not reported as an anomaly.
+ */
+export function decodeIpv4(b: Uint8Array, off: number, end: number, an: Anomaly[], quoted = false): Ipv4Layer | null {
   if (end > b.length) end = b.length;
   if (off + 20 > end) return anomaly(an, "ipv4", off, truncated(20, end - off));
   const v = b[off] >>> 4;
@@ -180,7 +184,7 @@ export function decodeIpv4(b: Uint8Array, off: number, end: number, an: Anomaly[
     anomaly(an, "ipv4", off + 2, `total length ${total} < header length ${hl}`);
     layer.payloadEnd = off + hl;
   } else if (off + total > end) {
-    anomaly(an, "ipv4", off + 2, "payload " + truncated(total, end - off));
+    if (!quoted) anomaly(an, "ipv4", off + 2, "payload " + truncated(total, end - off));
     layer.truncated = true;
   } else {
     layer.payloadEnd = off + total;

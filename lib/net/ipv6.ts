@@ -127,8 +127,12 @@ export function parseIpv6Options(b: Uint8Array, o: number, end: number, an: Anom
   return out;
 }
 
-/** Decode an IPv6 header and its extension headers at `b[off..end)`. */
-export function decodeIpv6(b: Uint8Array, off: number, end: number, an: Anomaly[]): Ipv6Layer | null {
+/**
+ * Decode an IPv6 header and its extension headers at `b[off..end)`.
+ * `quoted`: the header sits inside an ICMP/ICMPv6 error, where truncation is normal: it is
+ * then flagged (`truncated`) but not reported as an anomaly.
+ */
+export function decodeIpv6(b: Uint8Array, off: number, end: number, an: Anomaly[], quoted = false): Ipv6Layer | null {
   if (end > b.length) end = b.length;
   if (off + 40 > end) return anomaly(an, "ipv6", off, truncated(40, end - off));
   const v = b[off] >>> 4;
@@ -146,7 +150,7 @@ export function decodeIpv6(b: Uint8Array, off: number, end: number, an: Anomaly[
   let pe = end;
   if (plen !== 0) {
     if (off + 40 + plen > end) {
-      anomaly(an, "ipv6", off + 4, "payload " + truncated(plen, end - off - 40));
+      if (!quoted) anomaly(an, "ipv6", off + 4, "payload " + truncated(plen, end - off - 40));
       l.truncated = true;
     } else pe = off + 40 + plen;
   }

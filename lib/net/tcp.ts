@@ -46,6 +46,8 @@ export interface TcpLayer extends LayerBase {
   options: readonly TcpOption[];
   payloadOffset: number;
   payloadEnd: number;
+  /** Header not fully captured (only possible fields filled; e.g. quoted in an ICMP error). */
+  truncated?: boolean;
 }
 
 // tcpdump's flag letters, in its print order.
@@ -133,10 +135,23 @@ export function parseTcpOptions(b: Uint8Array, o: number, end: number, an: Anoma
   return out;
 }
 
-/** Decode a TCP header at `b[off..end)`. */
-export function decodeTcp(b: Uint8Array, off: number, end: number, an: Anomaly[]): TcpLayer | null {
+/**
+ * Decode a TCP header at `b[off..end)`.
+ * `quoted`: the header sits inside an ICMP/ICMPv6 error, where truncation is normal: it is
+ * then still returned (ports and sequence number need only 8 bytes) but not reported as an anomaly.
+ */
+export function decodeTcp(b: Uint8Array, off: number, end: number, an: Anomaly[], quoted = false): TcpLayer | null {
   if (end > b.length) end = b.length;
-  if (off + 20 > end) return anomaly(an, "tcp", off, truncated(20, end - off));
+  if (off + 20 > end) {
+    if (!quoted || off + 8 > end) return anomaly(an, "tcp", off, truncated(20, end - off));
+    // Quoted in an ICMP error: often only the first 8 bytes (ports, sequence number).
+    const has12 = off + 12 <= end;
+    return {
+      layer: "tcp", offset: off, length: end - off, srcPort: u16(b, off), dstPort: u16(b, off + 2), seq: u32(b, off + 4),
+      ack: has12 ? u32(b, off + 8) : 0, headerLength: 0, flags: 0, flagsText: FLAGS_TEXT[0], window: 0, checksum: 0,
+      urgentPointer: 0, options: NO_OPTIONS, payloadOffset: end, payloadEnd: end, truncated: true,
+    };
+  }
   let hl = (b[off + 12] >>> 4) * 4;
   const flags = u16(b, off + 12) & 0x1ff;
   const l: TcpLayer = {
@@ -153,7 +168,8 @@ export function decodeTcp(b: Uint8Array, off: number, end: number, an: Anomaly[]
     return l;
   }
   if (off + hl > end) {
-    anomaly(an, "tcp", off + 12, "header " + truncated(hl, end - off));
+    l.truncated = true;
+    if (!quoted) anomaly(an, "tcp", off + 12, "header " + truncated(hl, end - off));
     if (off + 20 < end) l.options = parseTcpOptions(b, off + 20, end, an);
     l.payloadOffset = end;
     return l;

@@ -22,8 +22,12 @@ export interface UdpLayer extends LayerBase {
   truncated: boolean;
 }
 
-/** Decode a UDP header at `b[off..end)`. */
-export function decodeUdp(b: Uint8Array, off: number, end: number, an: Anomaly[]): UdpLayer | null {
+/**
+ * Decode a UDP header at `b[off..end)`.
+ * `quoted`: the header sits inside an ICMP/ICMPv6 error, where truncation is normal: it is
+ * then flagged (`truncated`) but not reported as an anomaly.
+ */
+export function decodeUdp(b: Uint8Array, off: number, end: number, an: Anomaly[], quoted = false): UdpLayer | null {
   if (end > b.length) end = b.length;
   if (off + 8 > end) return anomaly(an, "udp", off, truncated(8, end - off));
   const len = u16(b, off + 4);
@@ -35,7 +39,7 @@ export function decodeUdp(b: Uint8Array, off: number, end: number, an: Anomaly[]
     // 0 is legal only for IPv6 jumbograms (RFC 2675); anything else is bogus. Use the captured bytes.
     anomaly(an, "udp", off + 4, `length field ${len} < 8`);
   } else if (off + len > end) {
-    anomaly(an, "udp", off + 4, "datagram " + truncated(len, end - off));
+    if (!quoted) anomaly(an, "udp", off + 4, "datagram " + truncated(len, end - off));
     l.truncated = true;
   } else {
     l.payloadEnd = off + len;

@@ -5,7 +5,7 @@ import type { Anomaly } from "../../lib/core/anomaly.ts";
 import { decodeLink } from "../../lib/link/link.ts";
 import { decodeIpv4, ipv4FragmentKey, isIpv4Fragment } from "../../lib/net/ipv4.ts";
 import { decodeIpv6, ipv6FragmentKey } from "../../lib/net/ipv6.ts";
-import { Reassembler } from "../../lib/net/reassembly.ts";
+import { type ReassembledDatagram, Reassembler } from "../../lib/net/reassembly.ts";
 import { decodeUdp } from "../../lib/net/udp.ts";
 import { readCapture } from "./pcap.ts";
 
@@ -66,7 +66,7 @@ describe("Reassembler", () => {
     const r = new Reassembler();
     const an: Anomaly[] = [];
     const cs = chunks(SENT, 1000);
-    let res = null;
+    let res: ReassembledDatagram | null = null;
     cs.forEach((c, i) => { res = r.add("k", c.off, c.more, c.p, i + 1, 0, an) ?? res; });
     expect(res!.datagram).toEqual(SENT);
     expect(res!.fragments).toEqual([1, 2, 3, 4]);
@@ -88,7 +88,7 @@ describe("Reassembler", () => {
     const an: Anomaly[] = [];
     const cs = chunks(SENT, 512);
     const order = [3, 7, 0, 5, 1, 6, 2, 4];
-    let res = null;
+    let res: ReassembledDatagram | null = null;
     for (const i of order) res = r.add("k", cs[i].off, cs[i].more, cs[i].p, i, 0, an) ?? res;
     expect(res!.datagram).toEqual(SENT);
     expect(an).toEqual([]);
@@ -102,7 +102,7 @@ describe("Reassembler", () => {
     r.add("k", cs[0].off, true, cs[0].p, 2, 0, an);
     expect(an.length).toBe(1);
     expect(an[0].reason).toContain("duplicate");
-    let res = null;
+    let res: ReassembledDatagram | null = null;
     for (let i = 1; i < cs.length; i++) res = r.add("k", cs[i].off, cs[i].more, cs[i].p, i + 2, 0, an) ?? res;
     expect(res!.datagram).toEqual(SENT);
     expect(r.stats().duplicates).toBe(1);

@@ -10,16 +10,17 @@ import { decodeTcp } from "../../lib/net/tcp.ts";
 import { decodeUdp } from "../../lib/net/udp.ts";
 
 export function decodeNet(b: Uint8Array, net: "ipv4" | "ipv6" | null, off: number, end: number, an: Anomaly[], layers: LayerBase[], depth = 0): void {
+  const quoted = depth > 0;
   if (depth > 3 || net === null) return;
   let proto: number, po: number, pe: number, complete: boolean, ipOff = off;
   if (net === "ipv4") {
-    const ip = decodeIpv4(b, off, end, an);
+    const ip = decodeIpv4(b, off, end, an, quoted);
     if (!ip) return;
     layers.push(ip);
     if (ip.fragOffset !== 0) return;
     proto = ip.proto; po = ip.payloadOffset; pe = ip.payloadEnd; complete = !ip.truncated && !ip.mf;
   } else {
-    const ip = decodeIpv6(b, off, end, an);
+    const ip = decodeIpv6(b, off, end, an, quoted);
     if (!ip) return;
     layers.push(ip);
     if (ip.fragment && ip.fragment.offset !== 0) return;
@@ -30,8 +31,8 @@ export function decodeNet(b: Uint8Array, net: "ipv4" | "ipv6" | null, off: numbe
 
 export function decodeTransport(b: Uint8Array, proto: number, po: number, pe: number, an: Anomaly[], layers: LayerBase[], depth: number, complete: boolean, ipOff: number): void {
   switch (proto) {
-    case 6: { const t = decodeTcp(b, po, pe, an); if (t) layers.push(t); break; }
-    case 17: { const u = decodeUdp(b, po, pe, an); if (u) layers.push(u); break; }
+    case 6: { const t = decodeTcp(b, po, pe, an, depth > 0); if (t) layers.push(t); break; }
+    case 17: { const u = decodeUdp(b, po, pe, an, depth > 0); if (u) layers.push(u); break; }
     case 1: {
       const i = decodeIcmp(b, po, pe, an, complete);
       if (i) { layers.push(i); if (i.embeddedOffset !== undefined) decodeNet(b, "ipv4", i.embeddedOffset, pe, an, layers, depth + 1); }
