@@ -101,10 +101,14 @@ function rawDecrypt(alg: "aes-cbc" | "aes-ctr" | "3des-cbc", key: Uint8Array, iv
   return alg === "aes-cbc" ? cbc(key, iv, { disablePadding: true }).decrypt(ct) : ctr(key, iv).decrypt(ct);
 }
 
-/** AES-GCM with an ICV of `icvLen` bytes; null when the tag does not verify. */
-function gcmOpen(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ct: Uint8Array, icv: Uint8Array): Uint8Array | null {
+/**
+ * AES-GCM with an ICV of `icv.length` (8, 12 or 16) bytes; null when the tag does not verify.
+ * Uses node:crypto when available (and `useNode`), else noble (for short tags: CTR-decrypt,
+ * recompute the full tag, constant-time compare of the prefix). Exported for tests.
+ */
+export function gcmOpen(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ct: Uint8Array, icv: Uint8Array, useNode = true): Uint8Array | null {
   const name = `aes-${key.length * 8}-gcm`;
-  if (nodeHas(name)) {
+  if (useNode && nodeHas(name)) {
     try {
       const d = nodeCrypto.createDecipheriv(name as "aes-128-gcm", key, nonce, { authTagLength: icv.length });
       d.setAAD(aad);
