@@ -10,6 +10,17 @@ import { PAYLOAD_ABBREV, notifyShortName } from "./registry.ts";
 export interface Ikev2SummaryOptions {
   /** Where to print `ispi/rspi` (hex): not at all (default), before or after the rest. */
   spis?: "none" | "prefix" | "suffix";
+  /**
+   * `"vpnkit"` (default): `IKE_SA_INIT request I mid 0 [ … ]` (I/R = Initiator flag).
+   * `"strongswan"`: exactly charon's log notation, `IKE_SA_INIT request 0 [ … ]`.
+   */
+  style?: "vpnkit" | "strongswan";
+  /**
+   * Decrypted content of the SK payload (or of the reassembled SKF
+   * fragments): listed in place of `SK`, as charon logs a message once it
+   * has decrypted it.
+   */
+  decrypted?: Ikev2Payload[];
 }
 
 const CP_ABBREV: Record<number, string> = { 1: "CPRQ", 2: "CPRP", 3: "CPS", 4: "CPA" };
@@ -42,8 +53,15 @@ export function ikev2PayloadToken(p: Ikev2Payload): string {
 export function ikev2Summary(msg: Ikev2Message, opts: Ikev2SummaryOptions = {}): string {
   const dir = msg.flags.response ? "response" : "request";
   const who = msg.flags.initiator ? "I" : "R";
-  const body = `${msg.exchangeName} ${dir} ${who} mid ${msg.messageId} [ ${msg.payloads.map(ikev2PayloadToken).join(" ")} ]`
-    .replace("[  ]", "[ ]");
+  const tokens: string[] = [];
+  for (const p of msg.payloads) {
+    if (opts.decrypted && (p.kind === "sk" || p.kind === "skf")) tokens.push(...opts.decrypted.map(ikev2PayloadToken));
+    else tokens.push(ikev2PayloadToken(p));
+  }
+  const list = tokens.join(" ");
+  const body = opts.style === "strongswan"
+    ? `${msg.exchangeName} ${dir} ${msg.messageId} [ ${list}${list ? " " : ""}]`
+    : `${msg.exchangeName} ${dir} ${who} mid ${msg.messageId} [ ${list}${list ? " " : ""}]`;
   const spis = `${toHex(msg.ispi)}/${toHex(msg.rspi)}`;
   if (opts.spis === "prefix") return `${spis} ${body}`;
   if (opts.spis === "suffix") return `${body} ${spis}`;

@@ -87,3 +87,10 @@ export function paren(s: string | undefined): number {
 export function nameOf(s: string | undefined): string {
   return (s ?? "").replace(/\s*\(\d+\)\s*$/, "");
 }
+
+/** Payload type of a tshark "Payload: Name (n)[ - NOTIFY][ # k]" line: the first `(n)`. */
+export function wsPayloadType(text: string): number {
+  const m = /\((\d+)\)/.exec(text);
+  if (!m) throw new Error(`no payload type in ${text}`);
+  return Number(m[1]);
+}
