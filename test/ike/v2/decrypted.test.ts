@@ -10,7 +10,7 @@
  * Decryption lives in this test only; the library decodes plaintext.
  */
 import { describe, expect, test } from "bun:test";
-import { createDecipheriv, createHmac } from "node:crypto";
+import { createDecipheriv, createHmac, type DecipherGCM } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Anomaly } from "../../../lib/core/anomaly.ts";
 import { concat, fromHex, toHex } from "../../../lib/core/bytes.ts";
@@ -55,7 +55,7 @@ function decrypt(b: Uint8Array, msg: Ikev2Message, keys: Keys, enc: Uint8Array, 
     const key = ek.subarray(0, ek.length - 4);
     const nonce = concat(ek.subarray(ek.length - 4), enc.subarray(0, 8));
     const tag = enc.subarray(enc.length - 16);
-    const d = createDecipheriv(`aes-${key.length * 8}-gcm`, key, nonce);
+    const d = createDecipheriv(`aes-${key.length * 8}-gcm`, key, nonce) as DecipherGCM;
     d.setAAD(b.subarray(0, payloadOff + hdrLen));
     d.setAuthTag(tag);
     pt = new Uint8Array(Buffer.concat([d.update(enc.subarray(8, enc.length - 16)), d.final()]));

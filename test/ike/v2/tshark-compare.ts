@@ -58,7 +58,7 @@ export function comparePayload(ws: TNode, p: Ikev2Payload, ctx: string): void {
         expect(pr.protocol, c).toBe(paren(field(wp, "Protocol ID:")));
         expect(pr.protocolName, c).toBe(nameOf(field(wp, "Protocol ID:")));
         expect(pr.spiSize, c).toBe(Number(field(wp, "SPI Size:")));
-        if (pr.spiSize) expect(toHex(pr.spi), c).toBe(field(wp, "SPI:"));
+        if (pr.spiSize) expect(toHex(pr.spi), c).toBe(field(wp, "SPI:")!);
         expect(pr.numTransforms, c).toBe(Number(field(wp, "Proposal transforms:")));
         expect(pr.length, c).toBe(Number(field(wp, "Payload length:")));
         const wts = kids(wp, "Payload: Transform (3)");
