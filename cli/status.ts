@@ -14,6 +14,7 @@ export function renderStatus(s: TunnelStatus): string {
     ["bytes in", c.bytesIn],
     ["keepalives sent/recv", `${c.keepalivesSent}/${c.keepalivesIn}`],
     ["IKE datagrams", c.ikeIn],
+    ["ICMP too-big sent", c.icmpSent],
   ];
   for (const [k, v] of Object.entries(c.drops)) rows.push([`drop ${k}`, v]);
   for (const [k, v] of Object.entries(s.io ?? {})) rows.push([k, v]);

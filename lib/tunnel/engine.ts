@@ -74,6 +74,8 @@ export interface EngineCounters {
   keepalivesSent: number;
   keepalivesIn: number;
   ikeIn: number;
+  /** ICMP too-big messages written back into the device (rate-limited). */
+  icmpSent: number;
   drops: {
     icv: number;
     replay: number;
@@ -92,7 +94,7 @@ export interface EngineCounters {
 
 export function newCounters(): EngineCounters {
   return {
-    packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0, keepalivesSent: 0, keepalivesIn: 0, ikeIn: 0,
+    packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0, keepalivesSent: 0, keepalivesIn: 0, ikeIn: 0, icmpSent: 0,
     drops: { icv: 0, replay: 0, noSa: 0, tooBig: 0, malformed: 0, dummy: 0, policy: 0, expired: 0, sealFailed: 0, deviceWrite: 0 },
   };
 }
@@ -109,6 +111,10 @@ export interface EngineOptions {
   keepaliveMs?: number;
   /** Datagrams with the non-ESP marker (IKE over UDP/4500). */
   onIke?: (buf: Uint8Array, addr: string, port: number) => void;
+  /** Max ICMP too-big messages per second written back (RFC 4443 §2.4(f)); 0 = none. Default 100. */
+  icmpPerSecond?: number;
+  /** Clock in ms (tests inject a fake). Default Date.now. */
+  now?: () => number;
   /** Timer functions (tests inject fakes). */
   setInterval?: (fn: () => void, ms: number) => unknown;
   clearInterval?: (h: unknown) => void;
@@ -133,6 +139,10 @@ export class TunnelEngine {
   private readonly keepaliveMs: number;
   private readonly clearIv: (h: unknown) => void;
   private readonly setIv: (fn: () => void, ms: number) => unknown;
+  private readonly icmpRate: number;
+  private readonly now: () => number;
+  private icmpTokens: number;
+  private icmpStamp = 0;
 
   constructor(o: EngineOptions) {
     this.dev = o.device;
@@ -149,7 +159,24 @@ export class TunnelEngine {
       return h;
     });
     this.clearIv = o.clearInterval ?? ((h) => clearInterval(h as ReturnType<typeof setInterval>));
+    this.icmpRate = o.icmpPerSecond ?? 100;
+    this.icmpTokens = this.icmpRate;
+    this.now = o.now ?? Date.now;
     this.reindex();
+  }
+
+  /** Token bucket for ICMP errors: refills `icmpRate` per second, burst `icmpRate`. */
+  private icmpAllowed(): boolean {
+    if (this.icmpRate <= 0) return false;
+    const t = this.now();
+    const dt = t - this.icmpStamp;
+    if (dt > 0) {
+      this.icmpTokens = Math.min(this.icmpRate, this.icmpTokens + (dt * this.icmpRate) / 1000);
+      this.icmpStamp = t;
+    }
+    if (this.icmpTokens < 1) return false;
+    this.icmpTokens -= 1;
+    return true;
   }
 
   /** Rebuild the SPI index after SAs were added or removed from a child. */
@@ -210,8 +237,13 @@ export class TunnelEngine {
     }
     if (len > child.mtu && df) {
       c.drops.tooBig++;
-      const icmp = this.tooBig(pkt, child.mtu);
-      if (icmp && !this.dev.write(icmp)) c.drops.deviceWrite++;
+      if (this.icmpAllowed()) {
+        const icmp = this.tooBig(pkt, child.mtu);
+        if (icmp) {
+          if (this.dev.write(icmp)) c.icmpSent++;
+          else c.drops.deviceWrite++;
+        }
+      }
       return;
     }
     const sa = child.outbound;

@@ -40,7 +40,7 @@ function keyMat(cipher: EspCipherName, seed: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);
 }
 
-function pair(cipher: EspCipherName, tooBigCalls: { inner: number; mtu: number }[] = []) {
+function pair(cipher: EspCipherName, tooBigCalls: { inner: number; mtu: number }[] = [], extra: { icmpPerSecond?: number; now?: () => number } = {}) {
   const net = new MemoryNetwork();
   const sa = net.socket("192.0.2.1", 4500);
   const sb = net.socket("192.0.2.2", 4500);
@@ -68,7 +68,7 @@ function pair(cipher: EspCipherName, tooBigCalls: { inner: number; mtu: number }
     tooBigCalls.push({ inner: inner.length, mtu: m });
     return Uint8Array.of(0x45, 0xee);
   };
-  const ea = new TunnelEngine({ device: da, socket: sa, remoteAddress: "192.0.2.2", remotePort: 4500, children: [childA], icmpTooBig: tooBig, keepaliveMs: 0 });
+  const ea = new TunnelEngine({ device: da, socket: sa, remoteAddress: "192.0.2.2", remotePort: 4500, children: [childA], icmpTooBig: tooBig, keepaliveMs: 0, ...extra });
   const eb = new TunnelEngine({ device: db, socket: sb, remoteAddress: "192.0.2.1", remotePort: 4500, children: [childB], icmpTooBig: tooBig, keepaliveMs: 0 });
   ea.start();
   eb.start();
@@ -179,6 +179,20 @@ describe("TunnelEngine over in-memory adapters", () => {
     expect(calls).toEqual([{ inner: mtu + 1, mtu }, { inner: mtu + 1, mtu }]);
     expect(da.written.length).toBe(2); // the two ICMP errors, back into our own device
     expect(db.written.length).toBe(2);
+  });
+
+  test("ICMP too-big replies are rate limited; tooBig still counts every drop", async () => {
+    let t = 1_000_000;
+    const { net, da, ea, mtu } = pair("aes256gcm16", [], { icmpPerSecond: 5, now: () => t });
+    const big = () => ipv4([10, 9, 0, 1], [10, 9, 0, 2], mtu + 100, true);
+    for (let i = 0; i < 20; i++) da.inject(big());
+    await net.settle();
+    expect(ea.counters.drops.tooBig).toBe(20);
+    expect(ea.counters.icmpSent).toBe(5);
+    t += 1000;
+    for (let i = 0; i < 20; i++) da.inject(big());
+    expect(ea.counters.icmpSent).toBe(10);
+    expect(da.written.length).toBe(10);
   });
 
   test("policy: outbound to a destination outside the selectors and inbound from a foreign source are dropped", async () => {

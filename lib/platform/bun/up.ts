@@ -11,7 +11,6 @@ import type { TunnelConfig } from "../../tunnel/config.ts";
 import { ControlServer, type TunnelStatus } from "../../tunnel/control.ts";
 import { TunnelEngine, type TunnelChild } from "../../tunnel/engine.ts";
 import { KeyLog } from "../../tunnel/keylog.ts";
-import { parseCidr } from "../../tunnel/selectors.ts";
 import { configureLink, removeLink, TunDevice } from "./tun.ts";
 import { BunUdpSocket } from "./udp.ts";
 
@@ -62,8 +61,6 @@ export async function startTunnel(cfg: TunnelConfig, log: (msg: string) => void 
     sa.keyOut.fill(0);
     sa.keyIn.fill(0);
 
-    const local4 = cfg.tunAddr.map((a) => parseCidr(a, true)!).find((c) => c.family === 4)?.addr;
-    const local6 = cfg.tunAddr.map((a) => parseCidr(a, true)!).find((c) => c.family === 6)?.addr;
     const child: TunnelChild = {
       name: "manual",
       local: cfg.localSubnets,
@@ -78,7 +75,10 @@ export async function startTunnel(cfg: TunnelConfig, log: (msg: string) => void 
       remoteAddress: cfg.remote,
       remotePort: cfg.remotePort,
       children: [child],
-      icmpTooBig: (inner, mtu) => buildIcmpTooBig(inner, mtu, { localAddress: inner[0] >> 4 === 6 ? local6 : local4 }),
+      // No localAddress: the error is written INTO the TUN, and Linux drops packets arriving
+      // with one of its own addresses as source (martian). Sourced from the inner destination,
+      // it passes the reverse-path check since that address is routed into the tunnel.
+      icmpTooBig: (inner, mtu) => buildIcmpTooBig(inner, mtu),
       keepaliveMs: Math.round(cfg.keepaliveSec * 1000),
     });
     const ticker = setInterval(() => db.tick(), 1000);
