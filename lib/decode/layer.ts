@@ -52,9 +52,14 @@ export interface DecodedPacket {
   comment?: string;
 }
 
-/** JSON.stringify replacer: Uint8Array → hex string, bigint → decimal string. */
-export function jsonReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Uint8Array) return toHex(value);
+/**
+ * JSON.stringify replacer: Uint8Array → hex string, bigint → decimal string.
+ * Looks at the holder's raw value, so Node Buffers (whose toJSON runs before
+ * the replacer) are rendered as hex too.
+ */
+export function jsonReplacer(this: unknown, key: string, value: unknown): unknown {
+  const raw = key === "" || this === null || typeof this !== "object" ? value : (this as Record<string, unknown>)[key];
+  if (raw instanceof Uint8Array) return toHex(raw);
   if (typeof value === "bigint") return value.toString();
   return value;
 }

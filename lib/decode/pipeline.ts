@@ -100,10 +100,14 @@ export class Decoder {
       anomalies: [],
     };
     if (rec.comment !== undefined) p.comment = rec.comment;
+    // Plain Uint8Array views only: a Node Buffer's slice() is a view, not a copy,
+    // and its toJSON differs; normalise once here.
+    const d = rec.data;
+    const data = d.constructor === Uint8Array ? d : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
     try {
-      const link = decodeLink(rec.linkType, rec.data, p.anomalies);
+      const link = decodeLink(rec.linkType, data, p.anomalies);
       for (const l of link.layers) p.layers.push(l);
-      if (link.net) this.ip(p, rec.data, link.net, link.off, link.end, 0);
+      if (link.net) this.ip(p, data, link.net, link.off, link.end, 0);
       if (rec.tsSec - this.lastTs >= 1) {
         this.lastTs = rec.tsSec;
         this.expire(p, rec.tsSec);

@@ -132,7 +132,10 @@ function describe(p: DecodedPacket): { addr: string; what: string } {
     }
   }
   if (transport) parts.push(transport);
-  if (parts.length === 0 && p.notes) parts.push(p.notes[0]);
+  if (parts.length && p.notes && p.notes[0].includes("held for reassembly")) {
+    // A first fragment decoded as far as it goes: say so.
+    parts.push(`[first IP fragment only: ${p.notes[0]}]`);
+  } else if (parts.length === 0 && p.notes) parts.push(p.notes[0]);
   else if (p.notes && p.layers.some((l) => l.layer === "reassembled")) parts.push(`[${p.notes[0]}]`);
   if (!ip) {
     const first = p.layers[0] as LayerBase & { etherTypeName?: string; protocolName?: string };

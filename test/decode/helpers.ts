@@ -18,7 +18,7 @@ export async function decodeFile(path: string, opts: DecoderOptions = {}): Promi
   const packets: DecodedPacket[] = [];
   for await (const batch of reader.batches()) {
     // Copy record bytes: reader views are only valid until the next batch.
-    for (const r of batch) packets.push(decoder.decode({ ...r, data: r.data.slice() }));
+    for (const r of batch) packets.push(decoder.decode({ ...r, data: Uint8Array.prototype.slice.call(r.data) }));
   }
   return { packets, fileAnomalies, decoder };
 }
