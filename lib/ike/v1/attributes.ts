@@ -22,7 +22,8 @@ export interface IsakmpAttribute {
   valueName?: string;
   /** TLV value bytes (possibly truncated, see anomalies). */
   data?: Uint8Array;
-  /** True when the attribute carries a secret (e.g. XAUTH password); renderers must not print `data`. */
+  /** True when the attribute carries a secret (e.g. XAUTH password). Its `data`/`value` are then
+   *  non-enumerable: readable by code, skipped by JSON.stringify and object walkers. */
   secret?: boolean;
 }
 
@@ -31,6 +32,12 @@ export interface AttributeNaming {
   classes: Registry;
   values: Record<number, Registry>;
   secret?: Set<number>;
+}
+
+/** Mark `a` secret and attach `v` as a non-enumerable property. */
+function hide(a: IsakmpAttribute, key: "data" | "value", v: Uint8Array | number): void {
+  a.secret = true;
+  Object.defineProperty(a, key, { value: v, enumerable: false, writable: false, configurable: false });
 }
 
 /** Upper bound on attributes per list (each takes ≥ 4 bytes, so this only caps absurd inputs). */
@@ -62,9 +69,12 @@ export function decodeAttributes(
     const reg = naming.values[type];
     if (t & 0x8000) {
       const value = u16(b, o + 2);
-      const a: IsakmpAttribute = { offset: o, length: 4, format: "TV", type, typeName, value };
-      if (reg) a.valueName = reg.name(value);
-      if (naming.secret?.has(type)) a.secret = true;
+      const a: IsakmpAttribute = { offset: o, length: 4, format: "TV", type, typeName };
+      if (naming.secret?.has(type)) hide(a, "value", value);
+      else {
+        a.value = value;
+        if (reg) a.valueName = reg.name(value);
+      }
       out.push(a);
       o += 4;
       continue;
@@ -76,15 +86,21 @@ export function decodeAttributes(
       vend = end;
     }
     const data = b.subarray(o + 4, vend);
-    const a: IsakmpAttribute = { offset: o, length: vend - o, format: "TLV", type, typeName, data };
-    if (data.length === len && len >= 1 && len <= 6) {
-      let v = 0;
-      if (len === 4) v = u32(b, o + 4);
-      else for (let i = 0; i < len; i++) v = v * 256 + data[i];
-      a.value = v;
-      if (reg) a.valueName = reg.name(v);
+    const a: IsakmpAttribute = { offset: o, length: vend - o, format: "TLV", type, typeName };
+    if (naming.secret?.has(type)) {
+      // Secrets stay reachable for code (a.data) but are not enumerable, so
+      // JSON output and tree renderers never print them.
+      hide(a, "data", data);
+    } else {
+      a.data = data;
+      if (data.length === len && len >= 1 && len <= 6) {
+        let v = 0;
+        if (len === 4) v = u32(b, o + 4);
+        else for (let i = 0; i < len; i++) v = v * 256 + data[i];
+        a.value = v;
+        if (reg) a.valueName = reg.name(v);
+      }
     }
-    if (naming.secret?.has(type)) a.secret = true;
     out.push(a);
     if (vend - o < 4 + len) break;
     o = vend;

@@ -143,6 +143,11 @@ describe("other payloads", () => {
       ["XAUTH_TYPE", false],
     ]);
     expect(p.attributes[3].valueName).toBe("Generic");
+    // The password is readable by code but never serialised.
+    expect(new TextDecoder().decode(p.attributes[2].data!)).toBe("secret");
+    expect(JSON.stringify(p)).not.toContain("736563726574");
+    expect(JSON.stringify(p, (_k, v) => (v instanceof Uint8Array ? toHex(v) : v))).not.toContain("736563726574");
+    expect(Object.keys(p.attributes[2])).not.toContain("data");
   });
   test("attribute overrun is an anomaly and keeps the truncated value", () => {
     const { p, an } = one(14, h("01000000" + "00010010c000"));
