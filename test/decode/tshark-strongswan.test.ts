@@ -84,9 +84,11 @@ describe.skipIf(!haveTshark)("strongSwan captures: --json against tshark", () =>
           expect(ip.src).toBe(src);
           expect(ip.dst).toBe(r["ip.dst"][0] ?? r["ipv6.dst"][0]);
         }
+        // tshark also dissects the datagram quoted inside ICMP errors; vpnkit shows
+        // the ICMP error itself, so compare nothing beyond the outer IP there.
+        if (L("icmp").length || L("icmpv6").length) continue;
         const udp = L("udp")[0];
-        // (tshark also dissects the datagram quoted inside ICMP errors; vpnkit does not)
-        if (r["udp.srcport"][0] && !L("icmp").length && !L("icmpv6").length) {
+        if (r["udp.srcport"][0]) {
           expect(udp.srcPort).toBe(Number(r["udp.srcport"][0]));
           expect(udp.dstPort).toBe(Number(r["udp.dstport"][0]));
         }
