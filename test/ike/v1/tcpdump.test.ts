@@ -11,6 +11,7 @@ import { describe, expect, test } from "bun:test";
 import type { Anomaly } from "../../../lib/core/anomaly.ts";
 import { toHex } from "../../../lib/core/bytes.ts";
 import { decodeIsakmp, type IsakmpMessage } from "../../../lib/ike/v1/message.ts";
+import { IsakmpRoles } from "../../../lib/ike/v1/roles.ts";
 import { ikeVersion } from "../../../lib/ike/version.ts";
 import { fixtureText, golden } from "./helpers.ts";
 
@@ -34,6 +35,9 @@ interface TcpdumpFrame {
   exchange?: number;
   mid?: string;
   encrypted: boolean;
+  /** tcpdump's I/R/? and the sender IP address (without port: NAT-T moves 500 → 4500). */
+  role?: string;
+  sender?: string;
   /** Top-level payload types (for [E]: the first, from "[encrypted x]"). */
   payloads: number[];
   lines: string[];
@@ -50,6 +54,10 @@ function parseOut(rel: string): Map<number, TcpdumpFrame> {
     }
     if (!cur) continue;
     cur.lines.push(line);
+    const sm = /(\d+\.\d+\.\d+\.\d+)\.\d+ > /.exec(line);
+    if (sm && !cur.sender) cur.sender = sm[1];
+    const rm = /: phase \S+(?: \S+)? ([IR?]) /.exec(line);
+    if (rm) cur.role = rm[1];
     const im = /isakmp(?: [\d.]+ msgid ([0-9a-f]{8}))?(?: cookie \S+)?: phase \S+(?: \S+)? (?:[IR?] )?([\w-]+|#\d+)(\[E\])?/.exec(line);
     if (im) {
       cur.mid = im[1];
@@ -179,6 +187,24 @@ describe("isakmp4 (isakmp4500.pcap) vs tcpdump", () => {
     expect(names).toContain("RFC 3947 (NAT-T)");
     expect(names).toContain("draft-ietf-ipsec-dpd (RFC 3706 DPD)");
   });
+});
+
+describe("initiator/responder roles as tcpdump prints them", () => {
+  for (const [out, name] of [["isakmp5-v", "isakmp_sa_setup"], ["isakmp4", "isakmp4500"]]) {
+    test(`${out}: IsakmpRoles gives tcpdump's I/R for every ISAKMP frame`, () => {
+      const td = parseOut(`fixtures/tcpdump/${out}.out`);
+      const ours = decodeAll(name);
+      const roles = new IsakmpRoles();
+      let n = 0;
+      for (const [fr, { m }] of ours) {
+        const t = td.get(fr)!;
+        expect(t.sender).toBeDefined();
+        expect(roles.role(m!, t.sender!)).toBe(t.role as "I" | "R");
+        n++;
+      }
+      expect(n).toBeGreaterThanOrEqual(9);
+    });
+  }
 });
 
 describe("tcpdump crash cases isakmp1/2/3", () => {
