@@ -8,7 +8,8 @@ export type {
   AeadProvider, DropCounters, EncapOptions, EspCipherName, Lifetime, OpenFailure, OpenResult, SaConfig, SaEvent,
 } from "./types.ts";
 export {
-  cipherKeyLength, NODE_GCM_AVAILABLE, nobleChaCha, nobleGcm, nodeGcm, SALT_LEN, selectAeadProvider, TAG_LEN,
+  cipherKeyLength, NODE_CHACHA_AVAILABLE, NODE_GCM_AVAILABLE, nobleChaCha, nobleGcm, nodeChaCha, nodeGcm, SALT_LEN,
+  selectAeadProvider, TAG_LEN,
 } from "./aead.ts";
 export type { ProviderPreference } from "./aead.ts";
 export { ReplayWindow } from "./replay.ts";
