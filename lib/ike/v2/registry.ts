@@ -206,11 +206,32 @@ export const KE_IDS = new Registry("IKEv2 Key Exchange Method Transform IDs", {
   37: "ml-kem-1024",
 }, [{ from: 1024, to: 65535, label: "PRIVATE_USE" }]);
 
-/** Transform Type 5 — Extended Sequence Numbers Transform IDs. */
+/**
+ * Transform Type 5 — Extended Sequence Numbers Transform IDs. Values 0/1 keep
+ * the RFC 7296 names every tool prints (IANA now lists them as "32-bit
+ * Sequential Numbers" / "Partially Transmitted 64-bit Sequential Numbers").
+ */
 export const ESN_IDS = new Registry("IKEv2 Extended Sequence Numbers Transform IDs", {
   0: "No Extended Sequence Numbers",
   1: "Extended Sequence Numbers",
+  2: "32-bit Unspecified Numbers",
 });
+
+/** Transform Type 13 — Key Wrap Algorithm Transform IDs (G-IKEv2). */
+export const KWA_IDS = new Registry("IKEv2 Key Wrap Algorithm Transform IDs", {
+  0: "RESERVED",
+  1: "KW_5649_128",
+  2: "KW_5649_192",
+  3: "KW_5649_256",
+  4: "KW_ARX",
+}, [{ from: 1024, to: 65535, label: "PRIVATE_USE" }]);
+
+/** Transform Type 14 — Group Controller Authentication Method Transform IDs (G-IKEv2). */
+export const GCAUTH_IDS = new Registry("IKEv2 Group Controller Authentication Method Transform IDs", {
+  0: "RESERVED",
+  1: "Implicit",
+  2: "Digital Signature",
+}, [{ from: 1024, to: 65535, label: "PRIVATE_USE" }]);
 
 /** Transform-ID registry for a transform type (ADDKE types share KE's). */
 export function transformIdRegistry(type: number): Registry | undefined {
@@ -219,6 +240,8 @@ export function transformIdRegistry(type: number): Registry | undefined {
     case 2: return PRF_IDS;
     case 3: return INTEG_IDS;
     case 5: return ESN_IDS;
+    case 13: return KWA_IDS;
+    case 14: return GCAUTH_IDS;
     default:
       if (type === 4 || (type >= 6 && type <= 12)) return KE_IDS;
       return undefined;
@@ -234,6 +257,7 @@ export function transformIdName(type: number, id: number): string {
 /** Transform attribute types. */
 export const TRANSFORM_ATTRIBUTE_TYPES = new Registry("IKEv2 Transform Attribute Types", {
   14: "Key Length",
+  18: "Signature Algorithm Identifier", // G-IKEv2
 }, [{ from: 16384, to: 32767, label: "PRIVATE_USE" }]);
 
 /** Security Protocol Identifiers. */
@@ -287,7 +311,7 @@ export const CERT_ENCODINGS = new Registry("IKEv2 Certificate Encodings", {
   8: "Authority Revocation List (ARL)",
   9: "SPKI Certificate",
   10: "X.509 Certificate - Attribute",
-  11: "Raw RSA Key",
+  11: "Raw RSA Key (DEPRECATED)",
   12: "Hash and URL of X.509 certificate",
   13: "Hash and URL of X.509 bundle",
   14: "OCSP Content",
@@ -375,6 +399,7 @@ const NOTIFY_ERRORS: Record<number, string> = {
   46: "AUTHORIZATION_FAILED",
   47: "STATE_NOT_FOUND",
   48: "TS_MAX_QUEUE",
+  49: "REGISTRATION_FAILED",
 };
 
 /** Notify Message Types: status types 16384–40959. */
@@ -424,7 +449,7 @@ const NOTIFY_STATUS: Record<number, string> = {
   16426: "PSK_CONFIRM",
   16427: "ERX_SUPPORTED",
   16428: "IFOM_CAPABILITY",
-  16429: "SENDER_REQUEST_ID",
+  16429: "GROUP_SENDER", // was SENDER_REQUEST_ID (renamed by G-IKEv2)
   16430: "IKEV2_FRAGMENTATION_SUPPORTED",
   16431: "SIGNATURE_HASH_ALGORITHMS",
   16432: "CLONE_IKE_SA_SUPPORTED",
@@ -442,6 +467,7 @@ const NOTIFY_STATUS: Record<number, string> = {
   16444: "SA_RESOURCE_INFO",
   16445: "USE_PPK_INT",
   16446: "PPK_IDENTITY_KEY",
+  16447: "IKE_SA_INIT_FULL_TRANSCRIPT_AUTH",
 };
 
 /** Notify Message Types (error 0–16383, status 16384–65535). */

@@ -21,6 +21,8 @@ const lib = (() => {
 /** IANA names Wireshark 4.0 lacks, with why. */
 const NOT_IN_WIRESHARK_4_0: Record<string, string> = {
   TS_MAX_QUEUE: "RFC 9611 (2024)",
+  REGISTRATION_FAILED: "G-IKEv2", IKE_SA_INIT_FULL_TRANSCRIPT_AUTH: "newer than Wireshark 4.0",
+  GROUP_SENDER: "G-IKEv2 renamed SENDER_REQUEST_ID (16429), the name Wireshark 4.0 has",
   CLONE_IKE_SA_SUPPORTED: "RFC 7791, not in Wireshark 4.0's table",
   CLONE_IKE_SA: "RFC 7791, not in Wireshark 4.0's table",
   USE_PPK: "RFC 8784", PPK_IDENTITY: "RFC 8784", NO_PPK_AUTH: "RFC 8784",
