@@ -32,7 +32,8 @@ export function decodeSaPayload(
   const h = readGenericHeader(b, off, end, an, 1, layer);
   if (!h) return null;
   const { base, bodyOff, pend } = h;
-  const sa: SaPayload = { ...base, kind: "sa", doi: 0, doiName: "", proposals: [] };
+  // situation fields are listed before proposals so renderers keep wire order.
+  const sa: SaPayload = { ...base, kind: "sa", doi: 0, doiName: "", situation: undefined, situationNames: undefined, proposals: [] };
   if (!need(an, layer, bodyOff, pend, 4, "DOI")) return sa;
   sa.doi = u32(b, bodyOff);
   sa.doiName = DOI.name(sa.doi);
