@@ -4,15 +4,26 @@
  * {@link jsonReplacer} (byte fields → lower-case hex, bigint → decimal string).
  * @module
  */
-import { jsonReplacer, type DecodedPacket } from "./layer.ts";
+import { jsonReplacer, type DecodedPacket, type LayerBase } from "./layer.ts";
 import type { DecodeStats } from "./pipeline.ts";
 import type { RunDecodeResult } from "./run.ts";
 
 /** Schema version of the packet objects; bumped on incompatible changes. */
 export const JSON_SCHEMA_VERSION = 1;
 
+/**
+ * ESP's opaque payload (IV, ciphertext, ICV) is emitted as its length only
+ * (`payloadLength`), unless `opts.bytes` asks for the hex: dumping every
+ * ciphertext byte would make the output ~3× the capture for no insight.
+ */
+function espLean(l: LayerBase): LayerBase {
+  if (l.layer !== "esp") return l;
+  const { payload, ...rest } = l as LayerBase & { payload: Uint8Array };
+  return { ...rest, payloadLength: payload.length } as LayerBase;
+}
+
 /** One NDJSON line for a packet. */
-export function packetJson(p: DecodedPacket): string {
+export function packetJson(p: DecodedPacket, opts: { bytes?: boolean } = {}): string {
   return JSON.stringify(
     {
       no: p.no,
@@ -21,7 +32,7 @@ export function packetJson(p: DecodedPacket): string {
       linkType: p.linkType,
       caplen: p.caplen,
       len: p.len,
-      layers: p.layers,
+      layers: opts.bytes ? p.layers : p.layers.map(espLean),
       anomalies: p.anomalies,
       ...(p.notes ? { notes: p.notes } : {}),
       ...(p.comment !== undefined ? { comment: p.comment } : {}),

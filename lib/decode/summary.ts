@@ -26,11 +26,35 @@ function pad2(n: number): string {
   return n < 10 ? "0" + n : String(n);
 }
 
-/** `HH:MM:SS.uuuuuu` (UTC). */
+let cachedSec = NaN;
+let cachedHms = "";
+
+/** `HH:MM:SS.uuuuuu` (UTC). The HH:MM:SS part is cached per second (hot path). */
 export function timeOfDay(sec: number, nsec: number): string {
-  const d = ((sec % 86400) + 86400) % 86400;
+  if (sec !== cachedSec) {
+    const d = ((sec % 86400) + 86400) % 86400;
+    cachedHms = `${pad2(Math.floor(d / 3600))}:${pad2(Math.floor((d % 3600) / 60))}:${pad2(d % 60)}.`;
+    cachedSec = sec;
+  }
   const us = Math.floor(nsec / 1000);
-  return `${pad2(Math.floor(d / 3600))}:${pad2(Math.floor((d % 3600) / 60))}:${pad2(d % 60)}.${String(us).padStart(6, "0")}`;
+  return cachedHms + (us >= 100000 ? "" : us >= 10000 ? "0" : us >= 1000 ? "00" : us >= 100 ? "000" : us >= 10 ? "0000" : "00000") + us;
+}
+
+const spiText = new Map<number, string>();
+/** `0x` + 8 hex digits, cached (a capture has few SPIs). */
+export function spiHex(spi: number): string {
+  let s = spiText.get(spi);
+  if (s === undefined) {
+    s = "0x" + (spi >>> 0).toString(16).padStart(8, "0");
+    if (spiText.size < 65536) spiText.set(spi, s);
+  }
+  return s;
+}
+
+const NUM_PAD = ["", "     ", "    ", "   ", "  ", " ", ""];
+function padNo(n: number): string {
+  const s = String(n);
+  return s.length >= 6 ? s : NUM_PAD[s.length] + s;
 }
 
 /** ISO-8601 UTC time with nanoseconds. */
@@ -40,9 +64,7 @@ export function isoTime(sec: number, nsec: number): string {
 }
 
 function espText(e: EspLayer & { seqInfo?: EspSeqInfo }): string {
-  let s = `ESP spi 0x${(e.spi >>> 0).toString(16).padStart(8, "0")}`;
-  if (e.seq !== null) s += ` seq ${e.seq}`;
-  s += ` len ${e.length}`;
+  let s = e.seq !== null ? `ESP spi ${spiHex(e.spi)} seq ${e.seq} len ${e.length}` : `ESP spi ${spiHex(e.spi)} len ${e.length}`;
   const si = e.seqInfo;
   if (si) {
     if (si.status === "gap") s += ` (gap: ${si.missing} missing)`;
@@ -153,7 +175,7 @@ function describe(p: DecodedPacket): { addr: string; what: string } {
 /** One summary line for a packet. */
 export function summaryLine(p: DecodedPacket): string {
   const { addr, what } = describe(p);
-  let s = `${String(p.no).padStart(6)} ${timeOfDay(p.tsSec, p.tsNsec)} ${addr}${addr ? " " : ""}${what}`;
+  let s = addr ? `${padNo(p.no)} ${timeOfDay(p.tsSec, p.tsNsec)} ${addr} ${what}` : `${padNo(p.no)} ${timeOfDay(p.tsSec, p.tsNsec)} ${what}`;
   const an = p.anomalies;
   if (an.length) {
     s += ` !! ${an[0].layer}@${an[0].offset}: ${an[0].reason}`;

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# bench/decode: vpnkit decode against tcpdump and tshark on the same real
+# capture, in the same run, on the same machine.
+#
+#   bash bench/decode/run.sh [CAPTURE]
+#
+# CAPTURE defaults to /tmp/vpnkit-bench/bench_aes256gcm16.pcap, a 1M-packet
+# real capture (iperf3 through two strongSwan peers, IKE + ESP-in-UDP), made by
+#   bash scripts/capture/make_bench_capture.sh /tmp/vpnkit-bench
+# A 5M-packet file is built from 5 copies (mergecap -a) to show whether memory
+# stays flat. tshark -V / -T json are measured on a 200k-packet prefix (they
+# run at 16–44k packets/s). Prints a markdown table (packets/s, peak RSS).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+CAP=${1:-/tmp/vpnkit-bench/bench_aes256gcm16.pcap}
+WORK=${BENCH_DIR:-/tmp/vpnkit-bench}
+VPNKIT=${VPNKIT:-./dist/vpnkit}
+[ -f "$CAP" ] || { echo "no capture at $CAP: run scripts/capture/make_bench_capture.sh first" >&2; exit 2; }
+[ -x "$VPNKIT" ] || npm run build >/dev/null
+mkdir -p "$WORK"
+N1=$(capinfos -M -c -T "$CAP" | awk -F'\t' 'NR==2{print $2}')
+BIG="$WORK/bench_x5.pcap"
+[ -f "$BIG" ] || mergecap -a -F pcap -w "$BIG" "$CAP" "$CAP" "$CAP" "$CAP" "$CAP"
+N5=$((N1 * 5))
+SMALL="$WORK/bench_200k.pcap"
+[ -f "$SMALL" ] || editcap -F pcap -r "$CAP" "$SMALL" 1-200000
+NS=200000
+
+# run LABEL PACKETS CMD...: prints "| label | packets | s | packets/s | peak MB |"
+run() {
+  local label=$1 n=$2; shift 2
+  local out
+  out=$( { /usr/bin/time -f "%e %M" "$@" > /dev/null 2>/dev/null; } 2>&1 | tail -1)
+  local s=${out% *} kb=${out#* }
+  awk -v l="$label" -v n="$n" -v s="$s" -v kb="$kb" 'BEGIN{printf "| %s | %d | %.2f | %.0f | %.0f |\n", l, n, s, n/s, kb/1024}'
+}
+
+echo "Machine: $(nproc) cores, $(uname -r); vpnkit $($VPNKIT --version); $(tcpdump --version 2>&1 | head -1); $(tshark -v 2>/dev/null | head -1)"
+echo "Capture: $CAP ($N1 packets, $(du -h "$CAP" | cut -f1))"
+echo
+echo "| tool | packets | seconds | packets/s | peak RSS MB |"
+echo "|---|---|---|---|---|"
+for f in "$CAP:$N1" "$BIG:$N5"; do
+  file=${f%:*}; n=${f##*:}
+  run "vpnkit decode (summary), $n pkts" "$n" "$VPNKIT" decode "$file"
+  run "tcpdump -nr, $n pkts" "$n" tcpdump -nr "$file"
+  run "vpnkit decode --json, $n pkts" "$n" "$VPNKIT" decode --json "$file"
+  run "vpnkit decode -v, $n pkts" "$n" "$VPNKIT" decode -v "$file"
+  run "tshark -n -r, $n pkts" "$n" tshark -n -r "$file"
+done
+run "vpnkit decode -v, 200k prefix" "$NS" "$VPNKIT" decode -v "$SMALL"
+run "tshark -n -V -r, 200k prefix" "$NS" tshark -n -V -r "$SMALL"
+run "vpnkit decode --json, 200k prefix" "$NS" "$VPNKIT" decode --json "$SMALL"
+run "tshark -n -T json -r, 200k prefix" "$NS" tshark -n -T json -r "$SMALL"
