@@ -25,6 +25,7 @@ IKE_REKEY=${IKE_REKEY:-45}
 OUTD=$(cd "$(dirname "$OUTF")" 2>/dev/null && pwd) || { mkdir -p "$(dirname "$OUTF")"; OUTD=$(cd "$(dirname "$OUTF")" && pwd); }
 OUTF=$OUTD/$(basename "$OUTF")
 NAME=bench
+LOG_NET=1  # net=2 would log every ESP packet (charon logs of 100+ MB)
 D=$WORK/bench
 IPERF_S= IPERF_C=
 EXTRA_CLEANUP='for p in $IPERF_C $IPERF_S; do kill $p 2>/dev/null; done; wait $IPERF_C $IPERF_S 2>/dev/null'
