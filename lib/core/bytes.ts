@@ -90,27 +90,39 @@ export function ipv4Text(b: Uint8Array, o = 0): string {
   return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
 }
 
-/** RFC 5952 IPv6 text of 16 bytes at `o`. */
+let HEX16: string[] | null = null;
+
+/** RFC 5952 IPv6 text of 16 bytes at `o` (one pass, table-driven: it runs per packet). */
 export function ipv6Text(b: Uint8Array, o = 0): string {
-  const w: number[] = [];
-  for (let i = 0; i < 8; i++) w.push((b[o + 2 * i] << 8) | b[o + 2 * i + 1]);
+  const H = HEX16 ?? (HEX16 = Array.from({ length: 65536 }, (_, i) => i.toString(16)));
+  // longest run (>= 2) of zero 16-bit words; the first one wins a tie
+  let bs = -1, bl = 0, cs = -1, cl = 0;
+  for (let i = 0; i < 8; i++) {
+    if (b[o + 2 * i] === 0 && b[o + 2 * i + 1] === 0) {
+      if (cs < 0) {
+        cs = i;
+        cl = 1;
+      } else cl++;
+      if (cl > bl) {
+        bs = cs;
+        bl = cl;
+      }
+    } else cs = -1;
+  }
+  if (bl < 2) bs = -1;
   // IPv4-mapped
-  if (w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] === 0 && w[4] === 0 && w[5] === 0xffff) {
-    return `::ffff:${b[o + 12]}.${b[o + 13]}.${b[o + 14]}.${b[o + 15]}`;
+  if (bs === 0 && bl === 5 && b[o + 10] === 0xff && b[o + 11] === 0xff) return `::ffff:${b[o + 12]}.${b[o + 13]}.${b[o + 14]}.${b[o + 15]}`;
+  let s = "";
+  for (let i = 0; i < 8; i++) {
+    if (i === bs) {
+      s += i === 0 ? "::" : ":";
+      i += bl - 1;
+      continue;
+    }
+    s += H[(b[o + 2 * i] << 8) | b[o + 2 * i + 1]];
+    if (i < 7) s += ":";
   }
-  let bestStart = -1, bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (w[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  const parts = w.map((x) => x.toString(16));
-  if (bestStart < 0) return parts.join(":");
-  const head = parts.slice(0, bestStart).join(":");
-  const tail = parts.slice(bestStart + bestLen).join(":");
-  return `${head}::${tail}`;
+  return s;
 }
 
 /** Printable ASCII rendering (non-printables as `.`). */
