@@ -192,3 +192,37 @@ export function decodeAlgorithmIdentifier(b: Uint8Array, off: number, end: numbe
   if (oid.end < seq.end) out.params = b.subarray(oid.end, seq.end);
   return out;
 }
+
+/** Issuer and subject of a DER X.509 certificate, as Name strings. */
+export interface X509Names {
+  issuer: string;
+  subject: string;
+}
+
+/**
+ * Issuer and subject of the DER X.509 certificate in `b[off, end)`
+ * (Certificate → tbsCertificate → [version] serial signature issuer validity
+ * subject). Null when the structure is not recognised.
+ */
+export function x509Names(b: Uint8Array, off: number, end: number): X509Names | null {
+  const cert = readTlv(b, off, end);
+  if (!cert || cert.tag !== 0x30) return null;
+  const tbs = readTlv(b, cert.start, cert.end);
+  if (!tbs || tbs.tag !== 0x30) return null;
+  const fields: Tlv[] = [];
+  let p = tbs.start;
+  while (p < tbs.end && fields.length < 6) {
+    const t = readTlv(b, p, tbs.end);
+    if (!t) return null;
+    fields.push(t);
+    p = t.end;
+  }
+  const i = fields[0]?.tag === 0xa0 ? 1 : 0; // optional [0] version
+  const issuer = fields[i + 2];
+  const subject = fields[i + 4];
+  if (!issuer || !subject || issuer.tag !== 0x30 || subject.tag !== 0x30) return null;
+  const it = derNameText(b, issuer.offset, issuer.end);
+  const st = subject.end === subject.start ? "" : derNameText(b, subject.offset, subject.end);
+  if (it === null || st === null) return null;
+  return { issuer: it, subject: st };
+}

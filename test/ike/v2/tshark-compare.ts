@@ -22,6 +22,12 @@ const WIRESHARK_NAME: Record<string, string> = {
 };
 const wsName = (s: string) => WIRESHARK_NAME[s] ?? s;
 
+/** Wireshark's X.520 attribute labels → the short names vpnkit prints. */
+const WS_RDN: Record<string, string> = {
+  "id-at-commonName": "CN", "id-at-organizationName": "O", "id-at-organizationalUnitName": "OU", "id-at-countryName": "C",
+  "id-at-localityName": "L", "id-at-stateOrProvinceName": "ST", "id-emailAddress": "E",
+};
+
 /** Wireshark's transform type labels → vpnkit TRANSFORM_TYPES names. */
 const WS_TRANSFORM_TYPE: Record<number, string> = { 1: "ENCR", 2: "PRF", 3: "INTEG", 4: "KE", 5: "ESN" };
 
@@ -139,6 +145,19 @@ export function comparePayload(ws: TNode, p: Ikev2Payload, ctx: string): void {
       expect(p.encoding, ctx).toBe(paren(field(ws, "Certificate Encoding:")));
       expect(p.encodingName, ctx).toBe(nameOf(field(ws, "Certificate Encoding:")));
       expect(p.data.length, ctx).toBe(p.length - 5);
+      if (p.encoding === 4) {
+        // tshark: "rdnSequence: n items (id-at-commonName=…,id-at-countryName=XX)" — last RDN first.
+        const cd = ws.children.find((c) => c.text.startsWith("Certificate Data"))!;
+        const tbs = cd.children.find((c) => c.text === "signedCertificate")!;
+        for (const which of ["issuer", "subject"] as const) {
+          const rdn = tbs.children.find((c) => c.text.startsWith(`${which}: rdnSequence`))!.children[0].text;
+          const list = /\((.*)\)$/.exec(rdn)![1].split(",").map((x) => {
+            const [k, v] = x.split("=");
+            return `${WS_RDN[k] ?? k}=${v}`;
+          });
+          expect(p[which], `${ctx} ${which}`).toBe(list.reverse().join(", "));
+        }
+      }
       break;
     case "auth": {
       expect(p.method, ctx).toBe(paren(field(ws, "Authentication Method:")));

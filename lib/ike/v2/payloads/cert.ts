@@ -3,6 +3,7 @@
  * @module
  */
 import { anomaly, truncated, type Anomaly } from "../../../core/anomaly.ts";
+import { x509Names } from "../der.ts";
 import { CERT_ENCODINGS } from "../registry.ts";
 import { payloadBase, readPayloadHeader, type Ikev2PayloadBase } from "./generic.ts";
 
@@ -11,6 +12,10 @@ export interface Ikev2CertPayload extends Ikev2PayloadBase {
   encoding: number;
   encodingName: string;
   data: Uint8Array;
+  /** X.509 (encoding 4): issuer Name, when the certificate parses. */
+  issuer?: string;
+  /** X.509 (encoding 4): subject Name, when the certificate parses. */
+  subject?: string;
 }
 
 /** Decode a CERT payload spanning `b[off, end)`. */
@@ -25,5 +30,13 @@ export function decodeCertPayload(
     return { ...payloadBase(h, "cert", layer), encoding: -1, encodingName: "MISSING", data: b.subarray(h.end, h.end) };
   }
   const encoding = b[h.bodyOff];
-  return { ...payloadBase(h, "cert", layer), encoding, encodingName: CERT_ENCODINGS.name(encoding), data: b.subarray(h.bodyOff + 1, h.end) };
+  const out: Ikev2CertPayload = {
+    ...payloadBase(h, "cert", layer), encoding, encodingName: CERT_ENCODINGS.name(encoding), data: b.subarray(h.bodyOff + 1, h.end),
+  };
+  if (encoding === 4) {
+    const n = x509Names(b, h.bodyOff + 1, h.end);
+    if (n) { out.issuer = n.issuer; out.subject = n.subject; }
+    else an.push({ layer, offset: h.bodyOff + 1, reason: "X.509 certificate: issuer/subject not found" });
+  }
+  return out;
 }
