@@ -53,6 +53,12 @@ export interface TunOpenOptions {
   multiQueue?: boolean;
   /** Max packets drained per event-loop turn (default 256). */
   batch?: number;
+  /**
+   * Wake-up mechanism of the reader worker (default "epoll", see bench/tunnel/README.md):
+   * "epoll": edge-triggered epoll; the main thread never wakes the worker.
+   * "poll": level-triggered poll(); the main thread re-arms the worker (Atomics.notify) after each drain.
+   */
+  reader?: "epoll" | "poll";
 }
 
 export interface TunStats {
@@ -64,6 +70,44 @@ export interface TunStats {
   readErrors: number;
   wakeups: number;
 }
+
+const WORKER_EPOLL_SRC = `
+import { dlopen, FFIType } from "bun:ffi";
+let lib;
+for (const n of ["libc.so.6", "libc.musl-x86_64.so.1", "libc.so"]) {
+  try {
+    lib = dlopen(n, {
+      epoll_create1: { args: [FFIType.i32], returns: FFIType.i32 },
+      epoll_ctl: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+      epoll_wait: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+      close: { args: [FFIType.i32], returns: FFIType.i32 },
+    });
+    break;
+  } catch {}
+}
+const c = lib.symbols;
+self.onmessage = (e) => {
+  const fd = e.data.fd;
+  const ctl = new Int32Array(e.data.sab);
+  const ep = c.epoll_create1(0x80000);
+  const ev = new Uint8Array(12);
+  const dv = new DataView(ev.buffer);
+  dv.setUint32(0, (1 | 0x80000000) >>> 0, true); // EPOLLIN | EPOLLET
+  c.epoll_ctl(ep, 1, fd, ev);
+  const out = new Uint8Array(12 * 4);
+  const odv = new DataView(out.buffer);
+  while (Atomics.load(ctl, 1) === 0) {
+    const r = c.epoll_wait(ep, out, 4, 250);
+    if (r > 0) {
+      if (odv.getUint32(0, true) & 0x18) break; // EPOLLERR | EPOLLHUP: fd gone
+      // one message per idle->busy transition: the main thread clears the flag before draining
+      if (Atomics.compareExchange(ctl, 0, 0, 1) === 0) postMessage(0);
+    }
+  }
+  c.close(ep);
+  postMessage(1);
+};
+`;
 
 const WORKER_SRC = `
 import { dlopen, FFIType } from "bun:ffi";
@@ -101,16 +145,18 @@ export class TunDevice implements PacketDevice {
   private readonly rbuf = new Uint8Array(65536);
   private readonly rptr: Pointer;
   private readonly batch: number;
+  private readonly mode: "epoll" | "poll";
   private worker: Worker | null = null;
   private ctl: Int32Array | null = null;
   private closed = false;
   private cb: ((pkt: Uint8Array) => void) | null = null;
   private endCb: (() => void) | null = null;
 
-  private constructor(fd: number, name: string, batch: number) {
+  private constructor(fd: number, name: string, batch: number, mode: "epoll" | "poll") {
     this.fd = fd;
     this.name = name;
     this.batch = batch;
+    this.mode = mode;
     this.rptr = ptr(this.rbuf);
   }
 
@@ -137,7 +183,7 @@ export class TunDevice implements PacketDevice {
     }
     const end = ifr.indexOf(0);
     const actual = new TextDecoder().decode(ifr.subarray(0, end < 0 || end > IFNAMSIZ ? IFNAMSIZ : end));
-    return new TunDevice(fd, actual, opts.batch ?? 256);
+    return new TunDevice(fd, actual, opts.batch ?? 256, opts.reader ?? "epoll");
   }
 
   /** Start reading: `cb` per packet (view valid during the call), `onBatchEnd` after each drain. */
@@ -147,13 +193,16 @@ export class TunDevice implements PacketDevice {
     if (this.worker || this.closed) return;
     const sab = new SharedArrayBuffer(8);
     this.ctl = new Int32Array(sab);
-    const url = URL.createObjectURL(new Blob([WORKER_SRC], { type: "application/javascript" }));
+    const src = this.mode === "epoll" ? WORKER_EPOLL_SRC : WORKER_SRC;
+    const url = URL.createObjectURL(new Blob([src], { type: "application/javascript" }));
     const w = new Worker(url);
     this.worker = w;
     w.onmessage = (e: MessageEvent) => {
       if (e.data === 0) this.drain();
     };
     w.postMessage({ fd: this.fd, sab });
+    // edge-triggered: packets queued before the worker registered raise no edge
+    if (this.mode === "epoll") setTimeout(this.drain, 50);
     // The UDP socket / control server keep the process alive, not the reader.
     (w as unknown as { unref?: () => void }).unref?.();
   }
@@ -161,6 +210,9 @@ export class TunDevice implements PacketDevice {
   private drain = (): void => {
     if (this.closed) return;
     this.stats.wakeups++;
+    const epoll = this.mode === "epoll";
+    // epoll mode: clear the busy flag BEFORE reading, so an edge after it posts again
+    if (epoll) Atomics.store(this.ctl!, 0, 0);
     const cb = this.cb!;
     const buf = this.rbuf;
     let n = 0;
@@ -190,6 +242,7 @@ export class TunDevice implements PacketDevice {
       }
     }
     if (again) {
+      if (epoll) return;
       const ctl = this.ctl!;
       Atomics.store(ctl, 0, 0);
       Atomics.notify(ctl, 0);
