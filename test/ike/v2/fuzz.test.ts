@@ -2,9 +2,10 @@
  * Property / fuzz tests: random bytes, random well-framed payload chains and
  * byte-flipped / truncated real IKEv2 messages (every golden message) go
  * through decodeIkev2, decodeIkev2Payloads, validateIkev2, ikev2Summary and
- * JSON rendering. Nothing may throw, every decode ends, and structural
+ * JSON rendering; byte-flipped / truncated decrypted SK contents go through
+ * decodeIkev2Payloads. Nothing may throw, every decode ends, and structural
  * invariants hold (payloads stay inside the input, lengths ≥ 4).
- * 40 000 cases in total.
+ * 48 000 fast-check cases plus every truncation of every golden message.
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
@@ -13,9 +14,12 @@ import { jsonReplacer } from "../../../lib/decode/layer.ts";
 import { decodeIkev2, decodeIkev2Payloads, type Ikev2Payload } from "../../../lib/ike/v2/message.ts";
 import { ikev2Summary } from "../../../lib/ike/v2/summary.ts";
 import { validateIkev2 } from "../../../lib/ike/v2/validate.ts";
+import { decryptAll } from "./decrypt.ts";
 import { allGolden, bytesOf } from "./helpers.ts";
 
 const REAL: Uint8Array[] = allGolden().flatMap((g) => g.messages.map(bytesOf));
+/** Decrypted SK/SKF contents (IDs, AUTH, CERT, TS, CP-free child SAs …) with their first payload type. */
+const PLAIN: { plain: Uint8Array; first: number }[] = decryptAll().map((d) => ({ plain: d.plain, first: d.firstType }));
 
 function checkPayloads(pls: Ikev2Payload[], start: number, end: number): void {
   let prev = start - 1;
@@ -129,6 +133,29 @@ describe("IKEv2 decoders never throw and always end", () => {
     fc.assert(fc.property(mutated, (b) => {
       run(b, 0, b.length, b.length > 16 ? b[16] : 33);
     }), { numRuns: 14_000 });
+  }, T);
+
+  test("byte-flipped / truncated decrypted SK contents (6 000 cases)", () => {
+    expect(PLAIN.length).toBeGreaterThan(30);
+    const mutatedPlain = fc.tuple(
+      fc.nat({ max: PLAIN.length - 1 }),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean()), { minLength: 1, maxLength: 6 }),
+      fc.option(fc.nat(), { nil: undefined }),
+    ).map(([i, muts, cut]) => {
+      const b = new Uint8Array(PLAIN[i].plain);
+      for (const [pos, v, flip] of muts) {
+        if (b.length === 0) break;
+        const p = pos % b.length;
+        b[p] = flip ? b[p] ^ (1 << (v & 7)) : v;
+      }
+      return { b: cut === undefined ? b : b.subarray(0, cut % (b.length + 1)), first: PLAIN[i].first };
+    });
+    fc.assert(fc.property(mutatedPlain, ({ b, first }) => {
+      const an: Anomaly[] = [];
+      const pls = decodeIkev2Payloads(b, 0, b.length, first, an, "ikev2.sk");
+      checkPayloads(pls, 0, b.length);
+      JSON.stringify(pls, jsonReplacer);
+    }), { numRuns: 6_000 });
   }, T);
 
   test("offsets inside a larger buffer, end beyond the array", () => {
