@@ -25,6 +25,7 @@ export function golden(name: string): GoldenPacket[] {
 /** Every golden file name. */
 export const GOLDEN_NAMES = [
   "e1_ikev1_main_psk",
+  "e2_ikev1_aggressive_psk",
   "isakmp_sa_setup",
   "isakmp4500",
   "isakmp-delete-segfault",

@@ -1,5 +1,6 @@
 /**
- * Regenerates the golden ISAKMP datagrams in this folder from the real captures in fixtures/.
+ * Regenerates the golden ISAKMP datagrams in this folder from the real captures in fixtures/
+ * (strongSwan: fixtures/strongswan, fixtures/made; tcpdump's regression captures: fixtures/tcpdump).
  *
  *   cd /work/main && node_modules/.bin/bun test/ike/v1/golden/make-golden.ts
  *
@@ -16,6 +17,7 @@ import { writeFileSync } from "node:fs";
 const ROOT = new URL("../../../../", import.meta.url).pathname;
 const CAPTURES: [string, string][] = [
   ["e1_ikev1_main_psk", "fixtures/strongswan/e1_ikev1_main_psk/e1_ikev1_main_psk.pcap"],
+  ["e2_ikev1_aggressive_psk", "fixtures/made/e2_ikev1_aggressive_psk/e2_ikev1_aggressive_psk.pcap"],
   ["isakmp_sa_setup", "fixtures/tcpdump/ISAKMP_sa_setup.pcap"],
   ["isakmp4500", "fixtures/tcpdump/isakmp4500.pcap"],
   ["isakmp-delete-segfault", "fixtures/tcpdump/isakmp-delete-segfault.pcap"],

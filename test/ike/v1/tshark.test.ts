@@ -1,6 +1,7 @@
 /**
  * Field-by-field comparison with tshark 4.0's `-V` decode of the real strongSwan
- * IKEv1 Main Mode + Quick Mode capture (fixtures/strongswan/e1_ikev1_main_psk).
+ * IKEv1 captures: Main Mode + Quick Mode (fixtures/strongswan/e1_ikev1_main_psk)
+ * and Aggressive Mode + Quick Mode (fixtures/made/e2_ikev1_aggressive_psk).
  *
  * tshark's tree is reduced to a flat token list (header, every payload header,
  * SA/proposal/transform/attribute fields, KE, nonce, NAT-D, vendor IDs, and —
@@ -13,6 +14,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { cbc } from "@noble/ciphers/aes.js";
+import { sha1 } from "@noble/hashes/legacy.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { concat, fromHex, putU32, toHex } from "../../../lib/core/bytes.ts";
 import type { Anomaly } from "../../../lib/core/anomaly.ts";
@@ -22,12 +24,11 @@ import { validateIsakmp } from "../../../lib/ike/v1/validate.ts";
 import { fixtureText, golden } from "./helpers.ts";
 
 type Tok = [string, string];
-const DIR = "fixtures/strongswan/e1_ikev1_main_psk/";
 
 /** tshark -V text → frame number → lines of the ISAKMP subtree. */
-function tsharkFrames(): Map<number, string[]> {
+function tsharkFrames(rel: string): Map<number, string[]> {
   const out = new Map<number, string[]>();
-  const text = fixtureText(DIR + "e1_ikev1_main_psk.tshark.txt");
+  const text = fixtureText(rel);
   let cur: string[] | null = null;
   let inIsakmp = false;
   for (const line of text.split("\n")) {
@@ -177,76 +178,58 @@ function sameTokens(ours: Tok[], theirs: Tok[]): void {
 }
 
 // ---- IKEv1 decryption (test-side, RFC 2409 Appendix B IV handling) ----
-const keys = JSON.parse(fixtureText(DIR + "keys.json")).ikev1[0];
-const Ka = fromHex(keys.Ka)!;
-const phase1Iv = fromHex(keys.iv)!;
-
-function decrypt(ct: Uint8Array, iv: Uint8Array): Uint8Array {
-  return cbc(Ka, iv, { disablePadding: true }).decrypt(ct);
+interface Keys {
+  Ka: Uint8Array;
+  iv: Uint8Array;
 }
 const lastBlock = (ct: Uint8Array) => ct.subarray(ct.length - 16);
-function phase2Iv(lastPhase1: Uint8Array, mid: number): Uint8Array {
-  const m = new Uint8Array(4);
-  putU32(m, 0, mid);
-  return sha256(concat(lastPhase1, m)).subarray(0, 16);
+
+/**
+ * Decrypt every encrypted message of one ISAKMP SA in capture order:
+ * phase 1 chains CBC across messages starting from the keys' IV; each phase 2
+ * / informational exchange starts from HASH(last phase-1 block | M-ID) and
+ * chains within its message id.
+ */
+function decryptAll(msgs: Map<number, IsakmpMessage>, keys: Keys, hash: (b: Uint8Array) => Uint8Array): Map<number, Uint8Array> {
+  const out = new Map<number, Uint8Array>();
+  let p1Iv = keys.iv;
+  const perMid = new Map<number, Uint8Array>();
+  for (const [fr, m] of [...msgs].sort((a, b) => a[0] - b[0])) {
+    if (!m.encrypted) continue;
+    let iv: Uint8Array;
+    if (m.messageId === 0) {
+      iv = p1Iv;
+      p1Iv = lastBlock(m.encrypted);
+    } else {
+      const mid = new Uint8Array(4);
+      putU32(mid, 0, m.messageId);
+      iv = perMid.get(m.messageId) ?? hash(concat(p1Iv, mid)).subarray(0, 16);
+      perMid.set(m.messageId, lastBlock(m.encrypted));
+    }
+    out.set(fr, cbc(keys.Ka, iv, { disablePadding: true }).decrypt(m.encrypted));
+  }
+  return out;
 }
 
-describe("e1_ikev1_main_psk vs tshark -V", () => {
-  const frames = tsharkFrames();
-  const pkts = golden("e1_ikev1_main_psk");
-  const msgs = new Map<number, IsakmpMessage>();
-  const anomalies = new Map<number, Anomaly[]>();
-  for (const p of pkts) {
-    const an: Anomaly[] = [];
-    const m = decodeIsakmp(p.bytes, 0, p.bytes.length, an);
-    if (m) msgs.set(p.frame, m);
-    anomalies.set(p.frame, an);
-  }
+interface Case {
+  name: string;
+  dir: string;
+  frames: number[];
+  cleartext: number[];
+  summaries: string[];
+}
 
-  test("every ISAKMP frame decodes without anomalies (structure and semantics)", () => {
-    expect(pkts.map((p) => p.frame)).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11, 20, 21]);
-    for (const p of pkts) {
-      const m = msgs.get(p.frame)!;
-      expect(m).toBeTruthy();
-      const an = anomalies.get(p.frame)!;
-      validateIsakmp(m, an);
-      expect(an).toEqual([]);
-    }
-  });
-
-  for (const fr of [3, 4, 5, 6]) {
-    test(`frame ${fr}: every cleartext field equals tshark`, () => {
-      const theirs = tsharkTokens(frames.get(fr)!);
-      expect(theirs.length).toBeGreaterThan(20);
-      sameTokens(ourTokens(msgs.get(fr)!), theirs);
-    });
-  }
-
-  test("decrypted Main Mode 5/6, Quick Mode 1-3 and Informational payloads equal tshark's decryption", () => {
-    // Main Mode: CBC chaining across messages 5 and 6.
-    const m7 = msgs.get(7)!, m8 = msgs.get(8)!;
-    const p7 = decrypt(m7.encrypted!, phase1Iv);
-    const p8 = decrypt(m8.encrypted!, lastBlock(m7.encrypted!));
-    const lastP1 = lastBlock(m8.encrypted!);
-    const plain = new Map<number, Uint8Array>([[7, p7], [8, p8]]);
-    // Quick Mode: IV = HASH(last phase-1 block | M-ID), then chaining.
-    const m9 = msgs.get(9)!, m10 = msgs.get(10)!, m11 = msgs.get(11)!;
-    plain.set(9, decrypt(m9.encrypted!, phase2Iv(lastP1, m9.messageId)));
-    plain.set(10, decrypt(m10.encrypted!, lastBlock(m9.encrypted!)));
-    plain.set(11, decrypt(m11.encrypted!, lastBlock(m10.encrypted!)));
-    for (const fr of [20, 21]) plain.set(fr, decrypt(msgs.get(fr)!.encrypted!, phase2Iv(lastP1, msgs.get(fr)!.messageId)));
-    const seen: string[] = [];
-    for (const [fr, pt] of plain) {
-      const m = msgs.get(fr)!;
-      const an: Anomaly[] = [];
-      const list = decodeIsakmpPayloads(pt, 0, pt.length, m.nextPayload, an, m.exchange, "isakmp.decrypted");
-      expect(an).toEqual([]);
-      expect(list.complete).toBe(true);
-      expect(tsharkTokens(frames.get(fr)!).filter(([k]) => k === "payload").length).toBeGreaterThanOrEqual(1);
-      sameTokens(ourTokens(m, list), tsharkTokens(frames.get(fr)!));
-      seen.push(isakmpSummary(m, { decrypted: list.payloads }));
-    }
-    expect(seen).toEqual([
+const CASES: Case[] = [
+  {
+    name: "e1_ikev1_main_psk",
+    dir: "fixtures/strongswan/e1_ikev1_main_psk/",
+    frames: [3, 4, 5, 6, 7, 8, 9, 10, 11, 20, 21],
+    cleartext: [3, 4, 5, 6],
+    summaries: [
+      "Main Mode I mid 0 [ SA V V V V V ]",
+      "Main Mode mid 0 [ SA V V V V ]",
+      "Main Mode mid 0 [ KE No NAT-D NAT-D ]",
+      "Main Mode mid 0 [ KE No NAT-D NAT-D ]",
       "Main Mode mid 0 [ ID HASH N(INITIAL-CONTACT) ]",
       "Main Mode mid 0 [ ID HASH ]",
       "Quick Mode mid 0x218f36b0 [ HASH SA No KE ID ID ]",
@@ -254,8 +237,93 @@ describe("e1_ikev1_main_psk vs tshark -V", () => {
       "Quick Mode mid 0x218f36b0 [ HASH ]",
       "Informational mid 0x26042912 [ HASH D ]",
       "Informational mid 0xc3a53ddf [ HASH D ]",
-    ]);
+    ],
+  },
+  {
+    name: "e2_ikev1_aggressive_psk",
+    dir: "fixtures/made/e2_ikev1_aggressive_psk/",
+    frames: [3, 4, 5, 6, 7, 8, 17, 18],
+    cleartext: [3, 4],
+    summaries: [
+      "Aggressive I mid 0 [ SA KE No ID V V V V V ]",
+      "Aggressive mid 0 [ SA KE No ID V V V V NAT-D NAT-D HASH ]",
+      "Aggressive mid 0 [ HASH NAT-D NAT-D ]",
+      "Quick Mode mid 0x2f39b270 [ HASH SA No ID ID ]",
+      "Quick Mode mid 0x2f39b270 [ HASH SA No ID ID ]",
+      "Quick Mode mid 0x2f39b270 [ HASH ]",
+      "Informational mid 0x09fe8ef4 [ HASH D ]",
+      "Informational mid 0x8b61e351 [ HASH D ]",
+    ],
+  },
+];
+
+for (const c of CASES) {
+  describe(`${c.name} vs tshark -V`, () => {
+    const frames = tsharkFrames(`${c.dir}${c.name}.tshark.txt`);
+    const pkts = golden(c.name);
+    const msgs = new Map<number, IsakmpMessage>();
+    const anomalies = new Map<number, Anomaly[]>();
+    for (const p of pkts) {
+      const an: Anomaly[] = [];
+      const m = decodeIsakmp(p.bytes, 0, p.bytes.length, an);
+      if (m) msgs.set(p.frame, m);
+      anomalies.set(p.frame, an);
+    }
+
+    test("every ISAKMP frame decodes without anomalies (structure and semantics)", () => {
+      expect(pkts.map((p) => p.frame)).toEqual(c.frames);
+      for (const p of pkts) {
+        const m = msgs.get(p.frame)!;
+        expect(m).toBeTruthy();
+        const an = anomalies.get(p.frame)!;
+        validateIsakmp(m, an);
+        expect(an).toEqual([]);
+      }
+    });
+
+    for (const fr of c.cleartext) {
+      test(`frame ${fr}: every cleartext field equals tshark`, () => {
+        const theirs = tsharkTokens(frames.get(fr)!);
+        expect(theirs.length).toBeGreaterThan(20);
+        sameTokens(ourTokens(msgs.get(fr)!), theirs);
+      });
+    }
+
+    test("every encrypted message, decrypted with the fixture keys, equals tshark's decryption", () => {
+      const keys = JSON.parse(fixtureText(c.dir + "keys.json")).ikev1[0];
+      // The negotiated hash (for the phase-2 IVs) comes from our own decode of the first SA.
+      const sa = msgs.get(c.frames[0])!.payloads[0];
+      if (sa.kind !== "sa") throw new Error("SA expected");
+      const hashAlg = sa.proposals[0].transforms[0].attributes.find((a) => a.type === 2)!.value;
+      const hash = hashAlg === 4 ? sha256 : hashAlg === 2 ? sha1 : null;
+      if (!hash) throw new Error(`hash ${hashAlg} not handled by this test`);
+      const plain = decryptAll(msgs, { Ka: fromHex(keys.Ka)!, iv: fromHex(keys.iv)! }, hash);
+      expect([...plain.keys()]).toEqual(c.frames.filter((f) => !c.cleartext.includes(f)));
+      const sums: string[] = [];
+      for (const fr of c.frames) {
+        const m = msgs.get(fr)!;
+        const pt = plain.get(fr);
+        if (!pt) {
+          sums.push(isakmpSummary(m));
+          continue;
+        }
+        const an: Anomaly[] = [];
+        const list = decodeIsakmpPayloads(pt, 0, pt.length, m.nextPayload, an, m.exchange, "isakmp.decrypted");
+        expect(an).toEqual([]);
+        expect(list.complete).toBe(true);
+        const theirs = tsharkTokens(frames.get(fr)!);
+        expect(theirs.filter(([k]) => k === "payload").length).toBeGreaterThanOrEqual(1);
+        sameTokens(ourTokens(m, list), theirs);
+        sums.push(isakmpSummary(m, { decrypted: list.payloads }));
+      }
+      expect(sums).toEqual(c.summaries);
+    });
   });
+}
+
+describe("e1_ikev1_main_psk details", () => {
+  const msgs = new Map<number, IsakmpMessage>();
+  for (const p of golden("e1_ikev1_main_psk")) msgs.set(p.frame, decodeIsakmp(p.bytes, 0, p.bytes.length, [])!);
 
   test("summaries of the cleartext and encrypted messages", () => {
     expect(isakmpSummary(msgs.get(3)!)).toBe("Main Mode I mid 0 [ SA V V V V V ]");
