@@ -30,7 +30,7 @@ export class ReplayWindow {
     if (!Number.isInteger(size) || size < 0) throw new RangeError(`bad replay window ${size}`);
     let w = size === 0 ? 0 : Math.max(1024, size);
     w = Math.ceil(w / 32) * 32;
-    if (w > 1 << 30) throw new RangeError(`replay window ${size} too large`);
+    if (w > 1 << 20) throw new RangeError(`replay window ${size} too large (max 2^20)`);
     this.size = w;
     this.esn = esn;
     let nb = 1;

@@ -11,7 +11,12 @@
  */
 export type EspCipherName = "aes128gcm16" | "aes256gcm16" | "chacha20poly1305";
 
-/** SA lifetime limits. Any field left out is unlimited. `seconds` is measured from SA creation. */
+/**
+ * SA lifetime limits. Any field left out is unlimited. `seconds` is measured from SA creation
+ * (`createdAt`, on the same millisecond clock as the `now` arguments). `bytes` counts inner
+ * payload bytes (what was sealed / what was delivered), `packets` counts packets. The packet
+ * that reaches a hard limit is still processed; later ones are refused.
+ */
 export interface Lifetime {
   bytes?: number;
   packets?: number;
@@ -84,7 +89,11 @@ export interface AeadProvider {
   readonly name: string;
   /** True when this provider implements `cipher`. */
   supports(cipher: EspCipherName): boolean;
-  /** Encrypt; returns ciphertext||tag (plaintext.length + 16 bytes), written into `out` when given. */
+  /**
+   * Encrypt; returns ciphertext||tag (plaintext.length + 16 bytes), written into `out` when
+   * given. `out` may alias `plaintext` (the SA seals in place), so implementations must read
+   * all of the plaintext before writing to `out`.
+   */
   seal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out?: Uint8Array): Uint8Array;
   /** Decrypt and verify; null when the tag does not verify (never throws on bad input). */
   open(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ciphertextWithTag: Uint8Array): Uint8Array | null;
