@@ -75,11 +75,10 @@ export interface Ikev2NotifyPayload extends Ikev2PayloadBase {
   value?: Ikev2NotifyValue;
 }
 
-/** Types whose Notification Data must be empty. */
+/** Status types whose Notification Data is empty by definition (capability flags and the like). */
 const NO_DATA = new Set([
-  7, 14, 24, 34, 35, 36, 37, 38, 41, 43, 16384, 16386, 16391, 16392, 16394, 16395, 16396, 16399, 16400,
-  16402, 16404, 16405, 16406, 16410, 16411, 16412, 16415, 16417, 16418, 16420, 16421, 16430, 16432, 16435,
-  16438, 16442,
+  7, 16384, 16386, 16391, 16392, 16394, 16395, 16396, 16399, 16400, 16404, 16405, 16406, 16410, 16411,
+  16412, 16417, 16418, 16420, 16421, 16430, 16432, 16435, 16438, 16442,
 ]);
 
 function gatewayIdentity(d: Uint8Array, an: Anomaly[], layer: string, off: number): { gw?: Ikev2GatewayIdentity; used: number } {
