@@ -51,14 +51,11 @@ export const VENDOR_IDS: readonly VendorIdEntry[] = [
   { hex: "12f5f28c457168a9702d9fe274cc", name: "Cisco Unity", prefix: true, md5Of: "CISCO-UNITY" },
   { hex: "1f07f70eaa6514d3b0fa96542a500100", name: "Cisco VPN Concentrator (CISCO-CONCENTRATOR)" },
   // Microsoft (MS-IKEE): MD5("MS NT5 ISAKMPOAKLEY") + 4-byte Windows version
+  // Version values as Wireshark names them (ms_nt5_isakmpoakley_type); later versions match the prefix.
   { hex: "1e2b516905991c7d7c96fcbfb587e46100000002", name: "Microsoft Windows 2000" },
-  { hex: "1e2b516905991c7d7c96fcbfb587e46100000003", name: "Microsoft Windows XP" },
+  { hex: "1e2b516905991c7d7c96fcbfb587e46100000003", name: "Microsoft Windows XP SP1" },
   { hex: "1e2b516905991c7d7c96fcbfb587e46100000004", name: "Microsoft Windows Server 2003 / XP SP2" },
   { hex: "1e2b516905991c7d7c96fcbfb587e46100000005", name: "Microsoft Windows Vista" },
-  { hex: "1e2b516905991c7d7c96fcbfb587e46100000006", name: "Microsoft Windows Server 2008" },
-  { hex: "1e2b516905991c7d7c96fcbfb587e46100000007", name: "Microsoft Windows 7" },
-  { hex: "1e2b516905991c7d7c96fcbfb587e46100000008", name: "Microsoft Windows Server 2008 R2" },
-  { hex: "1e2b516905991c7d7c96fcbfb587e46100000009", name: "Microsoft Windows 8 / Server 2012" },
   { hex: "1e2b516905991c7d7c96fcbfb587e461", name: "Microsoft (MS NT5 ISAKMPOAKLEY)", prefix: true, md5Of: "MS NT5 ISAKMPOAKLEY" },
   { hex: "fb1de3cdf341b7ea16b7e5be0855f120", name: "MS-Negotiation Discovery Capable", md5Of: "MS-Negotiation Discovery Capable" },
   { hex: "26244d38eddb61b3172a36e3d0cfb819", name: "Microsoft Vid-Initial-Contact", md5Of: "Vid-Initial-Contact" },

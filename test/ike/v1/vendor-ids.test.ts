@@ -35,6 +35,7 @@ describe("vendor IDs", () => {
     expect(k("4048b7d56ebce88525e7de7f00d6c2d3c0000000")).toBe("FRAGMENTATION");
     expect(k("1e2b516905991c7d7c96fcbfb587e46100000005")).toBe("Microsoft Windows Vista");
     expect(k("1e2b516905991c7d7c96fcbfb587e461000000ff")).toBe("Microsoft (MS NT5 ISAKMPOAKLEY)");
+    expect(k("1e2b516905991c7d7c96fcbfb587e46100000009")).toBe("Microsoft (MS NT5 ISAKMPOAKLEY)");
     expect(k("f4ed19e0c114eb516faaac0ee37daf2807b4381f000000010000138d5f6f7a2c00000000")).toBe("Check Point");
     expect(k("4f456b5262475852766d5045")).toBe("Openswan/Libreswan (OE…)");
     expect(k("4f45")).toBeUndefined();
