@@ -351,6 +351,7 @@ export const ENCAPSULATION_MODES = new Registry("IPsec encapsulation mode", {
   2: "Transport",
   3: "UDP-Encapsulated-Tunnel",
   4: "UDP-Encapsulated-Transport",
+  61440: "Check Point IPsec UDP Encapsulation",
   61443: "UDP-Encapsulated-Tunnel (draft)",
   61444: "UDP-Encapsulated-Transport (draft)",
 }, [{ from: 61440, to: 65535, label: "PRIVATE_USE" }]);
@@ -471,6 +472,10 @@ export const NOTIFY_TYPES = new Registry(
     24578: "INITIAL-CONTACT",
     36136: "R-U-THERE",
     36137: "R-U-THERE-ACK",
+    // Cisco Unity (private-use status values, as Wireshark names them)
+    40501: "UNITY-LOAD-BALANCE",
+    40502: "UNITY-UNKNOWN",
+    40503: "UNITY-GROUP-HASH",
   },
   [
     { from: 8192, to: 16383, label: "PRIVATE_ERROR" },
