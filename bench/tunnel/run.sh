@@ -1,0 +1,61 @@
+#!/bin/bash
+# bench/tunnel/run.sh: vpnkit (each cipher) against wireguard-go, OpenVPN UDP AES-256-GCM and
+# strongSwan kernel-libipsec, in the same run, with the anchors' method (/work/shared/anchors-perf,
+# see its RESULTS.md): iperf3 TCP 1 and 4 streams (+ reverse), tunnel CPU% of both ends, idle
+# ping RTT, inner MTU, max DF payload, per-packet overhead.
+#
+# The anchor scripts are copied to a temp dir and their namespace/link names renamed pa* -> vtpa*
+# (this repo's tests only use "vt" names). Results: bench/tunnel/results/<stamp>/*.txt + summary.md.
+#
+#   sudo bench/tunnel/run.sh                  # all cases, DUR=5 s per iperf3 run
+#   CASES="vpnkit:aes256gcm16" DUR=10 bench/tunnel/run.sh
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+export VPNKIT_ROOT=$(cd "$HERE/../.." && pwd)
+SRC=${ANCHORS_SRC:-/work/shared/anchors-perf}
+export ANCHORS_DIR=$(mktemp -d /tmp/vt-anchors.XXXXXX)
+cp "$SRC"/*.sh "$ANCHORS_DIR"/
+[ -d "$SRC/src" ] && cp -r "$SRC/src" "$ANCHORS_DIR"/
+perl -pi -e 's/\bpa(?=[12\$]|r\b|r[AB]\b|wg|sec|tun)/vtpa/g' "$ANCHORS_DIR"/*.sh
+cp "$HERE/run_vpnkit.sh" "$ANCHORS_DIR"/
+chmod +x "$ANCHORS_DIR"/*.sh
+if grep -nE '\bpa[0-9]|netns (add|del|exec) pa' "$ANCHORS_DIR"/*.sh; then echo "rename incomplete" >&2; exit 1; fi
+export DUR=${DUR:-5} RUNTAG=${RUNTAG:-r1}
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+OUT=$HERE/results/$STAMP; mkdir -p "$OUT"
+CASES=${CASES:-"vpnkit:aes128gcm16 vpnkit:aes256gcm16 vpnkit:chacha20poly1305 wireguard openvpn:udp strongswan:aes strongswan:chacha"}
+{
+  echo "# bench/tunnel/run.sh $STAMP"
+  echo "host: $(uname -r), $(nproc) vCPU, load before: $(cut -d' ' -f1-3 /proc/loadavg), DUR=$DUR s"
+  echo "bun $("$VPNKIT_ROOT/node_modules/.bin/bun" --version), vpnkit $(git -C "$VPNKIT_ROOT" rev-parse --short HEAD)"
+} > "$OUT/summary.md"
+cd "$ANCHORS_DIR"
+for c in $CASES; do
+  name=${c%%:*}; arg=${c#*:}; [ "$arg" = "$c" ] && arg=""
+  echo "== $c (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+  case $name in
+    vpnkit) timeout 300 ./run_vpnkit.sh "$arg" ;;
+    wireguard) command -v wireguard-go >/dev/null && timeout 300 ./run_wireguard.sh || echo "wireguard-go missing" >&2 ;;
+    openvpn) command -v openvpn >/dev/null && timeout 300 ./run_openvpn.sh "$arg" || echo "openvpn missing" >&2 ;;
+    strongswan) timeout 300 ./run_strongswan.sh "$arg" ;;
+    baseline) timeout 300 ./run_baseline.sh ;;
+  esac
+done
+# leave nothing behind
+for n in vtpa1 vtpa2 vtpar; do ip netns del $n 2>/dev/null; done
+cp "$ANCHORS_DIR"/results/*.txt "$OUT"/ 2>/dev/null
+cp "$ANCHORS_DIR"/logs/vk_status_*.json "$OUT"/ 2>/dev/null
+{
+  echo
+  echo "| case | cipher | 1-stream Mbit/s | retr | CPU% (both ends, of one core) | 4-stream Mbit/s | CPU% | 1-stream reverse Mbit/s | idle RTT min/avg/max/mdev ms | inner MTU | max DF payload | overhead |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+  for f in "$OUT"/*.txt; do
+    g() { grep "^$1=" "$f" | head -1 | cut -d= -f2-; }
+    p1=($(g p1)); p4=($(g p4)); pr=($(g p1_reverse))
+    echo "| $(g name) | $(g cipher) | ${p1[0]:-} | ${p1[1]:-} | ${p1[2]:-} | ${p4[0]:-} | ${p4[2]:-} | ${pr[0]:-} | $(g rtt_idle_ms) | $(g inner_mtu) | $(g max_df_payload) | $(g overhead | cut -d' ' -f1) |"
+  done
+  echo
+  echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+} >> "$OUT/summary.md"
+cat "$OUT/summary.md"
+rm -rf "$ANCHORS_DIR"
