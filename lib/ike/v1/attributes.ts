@@ -57,7 +57,7 @@ export function decodeAttributes(
 ): IsakmpAttribute[] {
   end = Math.min(end, b.length);
   const out: IsakmpAttribute[] = [];
-  let o = off;
+  let o = Math.max(off, 0);
   while (o < end && out.length < MAX_ATTRS) {
     if (o + 4 > end) {
       anomaly(an, layer, o, `attribute header ${truncated(4, end - o)}`);

@@ -79,3 +79,16 @@ describe("tcpdump malformed ISAKMP captures", () => {
     expect(n.spi.length).toBe(16);
   });
 });
+
+describe("out-of-range offsets", () => {
+  test("negative or past-the-end offsets never throw", () => {
+    const b = golden("e1_ikev1_main_psk")[0].bytes;
+    for (const off of [-5, -1, b.length, b.length + 3]) {
+      const an: Anomaly[] = [];
+      expect(decodeIsakmp(b, off, b.length, an)).toBeNull();
+      const list = decodeIsakmpPayloads(b, off, b.length, 1, an);
+      expect(list.payloads).toEqual([]);
+      expect(an.length).toBeGreaterThan(0);
+    }
+  });
+});

@@ -59,7 +59,7 @@ export function readGenericHeader(
   layer: string,
 ): { base: IsakmpPayloadBase; bodyOff: number; pend: number } | null {
   end = Math.min(end, b.length);
-  if (off + 4 > end) return anomaly(an, layer, off, `payload header ${truncated(4, end - off)}`);
+  if (off < 0 || off + 4 > end) return anomaly(an, layer, Math.max(off, 0), `payload header ${truncated(4, end - off)}`);
   const np = b[off];
   const res = b[off + 1];
   const plen = u16(b, off + 2);
