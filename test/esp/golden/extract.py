@@ -15,7 +15,9 @@ How the bytes are taken:
 - b (also ESP in UDP/4500): `tshark -r b_ikev2_psk_cbc_sha256.pcapng -Y esp -T json -x`;
   the ESP packet is frame_raw after Ethernet (14) + IP header + UDP header (8), up to ip.len.
 - fixtures/made/k_esp_* (same method as b, capture on vf1e): one file per transform
-  (aes128gcm16, aes256gcm16, aes128-sha256, chacha20poly1305, 3des-sha1, null-sha256).
+  (aes128gcm16, aes256gcm16, aes128-sha256, chacha20poly1305, 3des-sha1, null-sha256);
+  d_ikev2_rekey (4 CHILD_SAs = 8 ESP SAs, 84 packets, with frame times for the rekey test);
+  h_ikev2_ipv6_outer (ESP in UDP over IPv6: 40-byte IPv6 header, payload length from ipv6.plen).
 Keys come from each fixture's keys.json ("esp" list), copied as hex.
 """
 import json, subprocess, os
@@ -36,13 +38,24 @@ def raw(layer):
 
 
 def esp_in_udp(fr, link_len, l):
-    """ESP bytes of an ESP-in-UDP frame: after link header, IP header and 8-byte UDP header, up to ip.len."""
-    hl = int(l["ip"]["ip.hdr_len"])
-    tl = int(l["ip"]["ip.len"])
-    assert l["ip"]["ip.proto"] == "17"
+    """ESP bytes of an ESP-in-UDP frame: after link header, IP header and 8-byte UDP header,
+    up to the IP length (IPv4 total length, or IPv6 40 + payload length, no extension headers)."""
+    if "ip" in l:
+        hl = int(l["ip"]["ip.hdr_len"])
+        tl = int(l["ip"]["ip.len"])
+        assert l["ip"]["ip.proto"] == "17"
+    else:
+        hl = 40
+        tl = 40 + int(l["ipv6"]["ipv6.plen"])
+        assert l["ipv6"]["ipv6.nxt"] == "17"
     pkt = fr[2 * (link_len + hl + 8): 2 * (link_len + tl)]
     assert len(pkt) // 2 == tl - hl - 8 == int(l["udp"]["udp.length"]) - 8
     return pkt
+
+
+def outer_addrs(l):
+    ip = l.get("ip") or l.get("ipv6")
+    return (ip.get("ip.src") or ip.get("ipv6.src"), ip.get("ip.dst") or ip.get("ipv6.dst"))
 
 
 def esp_keys(d, base=None):
@@ -61,7 +74,9 @@ def fixture_made(d):
     for p in tshark_json(pcap, "esp"):
         l = p["_source"]["layers"]
         pkt = esp_in_udp(raw(l["frame_raw"]), 14, l)
-        esp.append({"frame": int(l["frame"]["frame.number"]), "spi": pkt[:8], "hex": pkt})
+        src, dst = outer_addrs(l)
+        esp.append({"frame": int(l["frame"]["frame.number"]), "time": float(l["frame"]["frame.time_relative"]),
+                    "src": src, "dst": dst, "spi": pkt[:8], "hex": pkt})
     return {"fixture": f"fixtures/made/{d}", "how": "see test/esp/golden/extract.py",
             "keys": esp_keys(d, base), "esp": esp}
 
@@ -112,7 +127,7 @@ def fixture_b():
             "keys": esp_keys(d), "esp": esp}
 
 
-MADE = ["k_esp_aes128gcm16", "k_esp_aes256gcm16", "k_esp_aes128_sha256", "k_esp_chacha20poly1305",
+MADE = ["d_ikev2_rekey", "h_ikev2_ipv6_outer", "k_esp_aes128gcm16", "k_esp_aes256gcm16", "k_esp_aes128_sha256", "k_esp_chacha20poly1305",
         "k_esp_3des_sha1", "k_esp_null_sha256"]
 jobs = [("a_gcm_natt.json", fixture_a), ("b_cbc_sha256.json", fixture_b)]
 jobs += [(d + ".json", (lambda d=d: fixture_made(d))) for d in MADE]
