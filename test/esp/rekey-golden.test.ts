@@ -9,7 +9,7 @@ import { describe, expect, test } from "bun:test";
 import { SaDatabase } from "../../lib/esp/mod.ts";
 import { golden, hex } from "./util.ts";
 
-const d = golden("d_ikev2_rekey.json") as ReturnType<typeof golden> & { esp: { frame: number; time: number; src: string; dst: string; spi: string; hex: string }[] };
+const d = golden("d_ikev2_rekey.json");
 
 describe("d_ikev2_rekey through SaDatabase", () => {
   for (const receiver of ["192.0.2.1", "192.0.2.2"]) {
@@ -27,7 +27,7 @@ describe("d_ikev2_rekey through SaDatabase", () => {
       for (const p of pkts) lastOf.set(p.spi, p);
       let cur = 0, opened = 0, lateOk = 0;
       for (const p of pkts) {
-        const now = p.time * 1000;
+        const now = p.time! * 1000;
         if (p.spi !== spis[cur]) {
           expect(p.spi).toBe(spis[cur + 1]);
           db.rekey(parseInt(spis[cur], 16), cfg(spis[cur + 1]), { now });

@@ -10,7 +10,7 @@ export function hex(s: string): Uint8Array {
 }
 
 export interface GoldenKey { spi: string; src: string; dst: string; encr: string; strongswan_encr?: string; ekey: string; integ: string; ikey: string }
-export interface GoldenEsp { frame: number; spi: string; hex: string }
+export interface GoldenEsp { frame: number; spi: string; hex: string; time?: number; src?: string; dst?: string }
 export interface Golden {
   fixture: string;
   keys: GoldenKey[];
