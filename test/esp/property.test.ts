@@ -5,7 +5,7 @@ import { putU32 } from "../../lib/core/bytes.ts";
 import { InboundSa, OutboundSa, ReplayWindow, SaDatabase, openEspForDecode } from "../../lib/esp/mod.ts";
 import type { EspCipherName } from "../../lib/esp/mod.ts";
 import type { DecodeEncr, DecodeInteg } from "../../lib/esp/decrypt.ts";
-import { keyMaterial } from "./util.ts";
+import { golden, hex as hexOf, keyMaterial } from "./util.ts";
 
 const CIPHERS: EspCipherName[] = ["aes128gcm16", "aes256gcm16", "chacha20poly1305"];
 const kmLen = (c: EspCipherName) => (c === "aes128gcm16" ? 20 : 36);
@@ -182,4 +182,37 @@ describe("replay window against a reference model", () => {
       { numRuns: 300 },
     );
   });
+});
+
+describe("mutated real packets (fixtures) through openEspForDecode and InboundSa", () => {
+  const cases = [
+    { file: "b_cbc_sha256.json", encr: "aes-cbc" as DecodeEncr, integ: "hmac-sha256-128" as DecodeInteg },
+    { file: "k_esp_3des_sha1.json", encr: "3des-cbc" as DecodeEncr, integ: "hmac-sha1-96" as DecodeInteg },
+    { file: "k_esp_null_sha256.json", encr: "null" as DecodeEncr, integ: "hmac-sha256-128" as DecodeInteg },
+    { file: "k_esp_chacha20poly1305.json", encr: "chacha20-poly1305" as DecodeEncr, integ: "none" as DecodeInteg, sa: "chacha20poly1305" as EspCipherName },
+    { file: "a_gcm_natt.json", encr: "aes-gcm" as DecodeEncr, integ: "none" as DecodeInteg, sa: "aes256gcm16" as EspCipherName },
+  ];
+  for (const c of cases) {
+    test(`${c.file}: any mutation → not "good", no payload from the SA; never throws`, () => {
+      const g = golden(c.file);
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: g.esp.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 4 }), (idx, ms) => {
+          const e = g.esp[idx];
+          const k = g.keys.find((k) => k.spi === e.spi)!;
+          let p: Uint8Array = hexOf(e.hex);
+          const orig = p;
+          for (const m of ms) p = mutate(p, m) ?? p;
+          if (p.length === orig.length && p.every((x, i) => x === orig[i])) return true;
+          const r = openEspForDecode({ encr: c.encr, encKey: hexOf(k.ekey), integ: c.integ, authKey: k.ikey ? hexOf(k.ikey) : undefined }, p);
+          if (r.icv === "good" || r.payload !== undefined) return false;
+          if (c.sa !== undefined) {
+            const sa = new InboundSa({ spi: parseInt(e.spi, 16), cipher: c.sa, keyMaterial: hexOf(k.ekey) });
+            if (sa.open(p).ok) return false;
+          }
+          return true;
+        }),
+        { numRuns: 300 },
+      );
+    });
+  }
 });
