@@ -10,8 +10,9 @@ How the bytes are taken:
 - a cleartext: `tshark -r a_ikev2_psk_gcm_natt_any_sll2.pcap -T json -x`; frames whose
   protocols are sll:ethertype:ip:icmp:data are the inner packets on the TUN devices; the inner
   IP packet is frame_raw without the 20-byte SLL2 header (checked against ip.len). The ESP
-  packets of that same capture (a separate run from the Ethernet pcap) are frame_raw after
-  SLL2 + IP header + 8-byte UDP header, up to ip.len, so inner and ESP come from one capture.
+  packets of that capture (taken at the same time as the Ethernet pcap, with -i any; a test
+  checks its ESP bytes equal the Ethernet pcap's) are frame_raw after SLL2 + IP header +
+  8-byte UDP header, up to ip.len, so inner and ESP packets come from one capture.
 - b (also ESP in UDP/4500): `tshark -r b_ikev2_psk_cbc_sha256.pcapng -Y esp -T json -x`;
   the ESP packet is frame_raw after Ethernet (14) + IP header + UDP header (8), up to ip.len.
 - fixtures/made/k_esp_* (same method as b, capture on vf1e): one file per transform
