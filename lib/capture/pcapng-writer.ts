@@ -248,8 +248,14 @@ export function createPcapngFileWriter(
       return ws.write(c);
     },
     once: (ev, cb) => {
-      ws.once(ev, cb);
-      ws.once("error", cb); // never wait for a drain that cannot come
+      // never wait for a drain that cannot come: an error also ends the wait
+      const done = () => {
+        ws.off(ev, done);
+        ws.off("error", done);
+        cb();
+      };
+      ws.on(ev, done);
+      ws.on("error", done);
     },
     end: (cb) =>
       new Promise<void>((resolve) => {

@@ -62,13 +62,17 @@ interface Iface {
   nsMul: number;
   /** Slow path: units per second as bigint. */
   units: bigint;
+  /** Fast-path cache: hi·2^32 = hiSec·div + hiRem for the last timestamp high word. */
+  lastHi: number;
+  hiSec: number;
+  hiRem: number;
 }
 
 const TWO32 = 4294967296;
 const utf8 = new TextDecoder("utf-8");
 
 function makeIface(linkType: number, snaplen: number): Iface {
-  return { linkType, snaplen, tsOffset: 0, div: 1e6, nsMul: 1000, units: 1000000n };
+  return { linkType, snaplen, tsOffset: 0, div: 1e6, nsMul: 1000, units: 1000000n, lastHi: -1, hiSec: 0, hiRem: 0 };
 }
 
 function setTsresol(f: Iface, v: number): void {
@@ -284,21 +288,23 @@ export class PcapngChunkParser implements ChunkParser {
   private ts(f: Iface, hi: number, lo: number): void {
     const d = f.div;
     if (d !== 0) {
-      if (hi < 0x200000) {
-        const v = hi * TWO32 + lo;
-        const q = Math.floor(v / d);
-        this.sec = q;
-        this.nsec = (v - q * d) * f.nsMul;
-      } else {
-        // long division in base 2^16 (d <= 1e9 keeps every step exact)
-        let r = 0, q = 0, cur = 0, qd = 0;
-        cur = hi >>> 16; qd = Math.floor(cur / d); r = cur - qd * d; q = qd;
+      if (hi !== f.lastHi) {
+        // hi·2^32 = hiSec·d + hiRem, by long division in base 2^16 (d <= 1e9 keeps every step exact)
+        let cur = hi >>> 16;
+        let qd = Math.floor(cur / d);
+        let r = cur - qd * d;
+        let q = qd;
         cur = r * 65536 + (hi & 0xffff); qd = Math.floor(cur / d); r = cur - qd * d; q = q * 65536 + qd;
-        cur = r * 65536 + (lo >>> 16); qd = Math.floor(cur / d); r = cur - qd * d; q = q * 65536 + qd;
-        cur = r * 65536 + (lo & 0xffff); qd = Math.floor(cur / d); r = cur - qd * d; q = q * 65536 + qd;
-        this.sec = q;
-        this.nsec = r * f.nsMul;
+        cur = r * 65536; qd = Math.floor(cur / d); r = cur - qd * d; q = q * 65536 + qd;
+        cur = r * 65536; qd = Math.floor(cur / d); r = cur - qd * d; q = q * 65536 + qd;
+        f.lastHi = hi;
+        f.hiSec = q;
+        f.hiRem = r;
       }
+      const t = f.hiRem + lo; // < 1e9 + 2^32: exact
+      const q = Math.floor(t / d);
+      this.sec = f.hiSec + q;
+      this.nsec = (t - q * d) * f.nsMul;
     } else {
       const v = (BigInt(hi) << 32n) | BigInt(lo);
       this.sec = Number(v / f.units);
@@ -336,7 +342,8 @@ export class PcapngChunkParser implements ChunkParser {
       tsNsec: this.nsec,
       caplen,
       len: wire,
-      data: b.subarray(data, data + caplen),
+      // a plain Uint8Array view even when the chunk is a Buffer (Buffer#slice does not copy)
+      data: new Uint8Array(b.buffer, b.byteOffset + data, caplen),
     };
     let o = data + ((caplen + 3) & ~3);
     while (o + 4 <= end) {
@@ -376,7 +383,7 @@ export class PcapngChunkParser implements ChunkParser {
       tsNsec: 0,
       caplen,
       len: wire,
-      data: b.subarray(p + 12, p + 12 + caplen),
+      data: new Uint8Array(b.buffer, b.byteOffset + p + 12, caplen),
     });
   }
 }
