@@ -29,7 +29,12 @@ Examples:
 
 async function main(): Promise<void> {
   const program = buildProgram();
-  program.exitOverride();
+  // Usage errors in any (sub)command must surface here, to exit with code 2.
+  const override = (c: Command): void => {
+    c.exitOverride();
+    for (const sub of c.commands as Command[]) override(sub);
+  };
+  override(program);
   try {
     await program.parseAsync(process.argv);
   } catch (e) {
