@@ -35,6 +35,8 @@ for c in $CASES; do
   echo "== $c (load $(cut -d' ' -f1 /proc/loadavg))" >&2
   case $name in
     vpnkit) timeout 300 ./run_vpnkit.sh "$arg" ;;
+    vpnkit-dgram) VPNKIT_UDP_IMPL=dgram VK_TAG=dgram timeout 300 ./run_vpnkit.sh "$arg" ;;
+    vpnkit-poll) VPNKIT_TUN_READER=poll VK_TAG=poll timeout 300 ./run_vpnkit.sh "$arg" ;;
     wireguard) command -v wireguard-go >/dev/null && timeout 300 ./run_wireguard.sh || echo "wireguard-go missing" >&2 ;;
     openvpn) command -v openvpn >/dev/null && timeout 300 ./run_openvpn.sh "$arg" || echo "openvpn missing" >&2 ;;
     strongswan) timeout 300 ./run_strongswan.sh "$arg" ;;

@@ -2,6 +2,7 @@
 # vpnkit up (manual keys, ESP-in-UDP/4500) between vtpa1 and vtpa2, measured with the anchors'
 # measure_case (lib.sh). Run through bench/tunnel/run.sh (which provides the vt-renamed lib.sh).
 # Usage: run_vpnkit.sh aes128gcm16|aes256gcm16|chacha20poly1305
+# Env: VPNKIT_TUN_READER=poll|epoll, VPNKIT_UDP_IMPL=bun|dgram (variants), VK_TAG (suffix of the case name)
 source ${ANCHORS_DIR:-.}/lib.sh
 cipher=${1:-aes256gcm16}
 ROOT=${VPNKIT_ROOT:?set VPNKIT_ROOT}
@@ -31,5 +32,5 @@ for i in $(seq 1 50); do [ -S $D/c1.sock ] && [ -S $D/c2.sock ] && break; sleep 
 $NS1 ping -c 3 -W 2 $IN2 >/dev/null || { log "vpnkit tunnel ping failed"; cat $LOGS/vk1.log $LOGS/vk2.log >&2; exit 1; }
 TUN_PIDS="${PIDS[*]}"
 for p in $TUN_PIDS; do log "pid $p: $(cat /proc/$p/comm)"; done
-measure_case vpnkit-$cipher "$cipher (ESP)" "UDP 4500 (ESP-in-UDP)" vtpavk1 "udp port 4500"
+measure_case vpnkit-$cipher${VK_TAG:+-$VK_TAG} "$cipher (ESP)" "UDP 4500 (ESP-in-UDP)" vtpavk1 "udp port 4500"
 $BUN $ROOT/test/tunnel/run-cli.ts status --socket $D/c1.sock --json > $LOGS/vk_status_${cipher}.json 2>&1

@@ -68,3 +68,53 @@ export class BunUdpSocket implements DatagramSocket {
     this.sock.close();
   }
 }
+
+/**
+ * The same adapter on node:dgram (no batched send). Kept for comparison
+ * (VPNKIT_UDP_IMPL=dgram, see bench/tunnel/README.md).
+ */
+export class NodeDgramSocket implements DatagramSocket {
+  readonly stats: UdpStats = { sendErrors: 0 };
+  private cb: ((buf: Uint8Array, addr: string, port: number) => void) | null = null;
+
+  private constructor(private readonly sock: import("node:dgram").Socket) {}
+
+  static async bind(address: string, port: number): Promise<NodeDgramSocket> {
+    const dgram = await import("node:dgram");
+    const sock = dgram.createSocket({ type: address.includes(":") ? "udp6" : "udp4", reuseAddr: false });
+    const s = new NodeDgramSocket(sock);
+    sock.on("message", (buf, rinfo) => {
+      const cb = s.cb;
+      if (cb) {
+        try {
+          cb(buf, rinfo.address, rinfo.port);
+        } catch {
+          // ignore
+        }
+      }
+    });
+    sock.on("error", () => s.stats.sendErrors++);
+    await new Promise<void>((res, rej) => {
+      sock.once("error", rej);
+      sock.bind(port, address, () => {
+        sock.off("error", rej);
+        res();
+      });
+    });
+    return s;
+  }
+
+  onMessage(cb: (buf: Uint8Array, addr: string, port: number) => void): void {
+    this.cb = cb;
+  }
+
+  send(buf: Uint8Array, addr: string, port: number): void {
+    this.sock.send(buf, port, addr, (e) => {
+      if (e) this.stats.sendErrors++;
+    });
+  }
+
+  close(): void {
+    this.sock.close();
+  }
+}

@@ -12,12 +12,12 @@ import { ControlServer, type TunnelStatus } from "../../tunnel/control.ts";
 import { TunnelEngine, type TunnelChild } from "../../tunnel/engine.ts";
 import { KeyLog } from "../../tunnel/keylog.ts";
 import { configureLink, removeLink, TunDevice } from "./tun.ts";
-import { BunUdpSocket } from "./udp.ts";
+import { BunUdpSocket, NodeDgramSocket } from "./udp.ts";
 
 export interface RunningTunnel {
   engine: TunnelEngine;
   tun: TunDevice;
-  udp: BunUdpSocket;
+  udp: BunUdpSocket | NodeDgramSocket;
   status(): TunnelStatus;
   /** Idempotent teardown: engine, control socket, TUN (and its addresses/routes), UDP, keys zeroed. */
   stop(): void;
@@ -39,12 +39,16 @@ export async function startTunnel(cfg: TunnelConfig, log: (msg: string) => void 
     }
   };
   try {
-    const tun = TunDevice.open({ name: cfg.tunName });
+    // Bench knobs (bench/tunnel/README.md): TUN reader wake-up and UDP implementation.
+    const reader = process.env.VPNKIT_TUN_READER === "poll" ? "poll" : "epoll";
+    const tun = TunDevice.open({ name: cfg.tunName, reader });
     cleanup.push(() => removeLink(tun.name));
     cleanup.push(() => tun.close());
     configureLink(tun.name, { mtu: cfg.tunMtu, addresses: cfg.tunAddr, routes: cfg.routes.map((r) => r.text) });
 
-    const udp = await BunUdpSocket.bind(cfg.local, cfg.localPort);
+    const udp = process.env.VPNKIT_UDP_IMPL === "dgram"
+      ? await NodeDgramSocket.bind(cfg.local, cfg.localPort)
+      : await BunUdpSocket.bind(cfg.local, cfg.localPort);
     cleanup.push(() => udp.close());
 
     const db = new SaDatabase();
