@@ -6,6 +6,7 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { version } from "./version.ts";
 import { decodeCommand } from "./decode.ts";
+import { upCommand, statusCommand } from "./up.ts";
 import { EXIT } from "./exit.ts";
 
 export function buildProgram(): Command {
@@ -24,6 +25,8 @@ Examples:
   vpnkit help decode                      help for one command`,
     );
   program.addCommand(decodeCommand());
+  program.addCommand(upCommand());
+  program.addCommand(statusCommand());
   return program;
 }
 
