@@ -5,7 +5,8 @@
  *   lib        openCapture() → batches() (pcap via pcap-parser, or pcapng)
  *   raw-pp     pcap-parser alone on a file path ('packet' events, no flow control)
  *   minimal    a minimal hand-written pcap loop over the same 512 KiB file chunks
- * Prints one JSON line: packets, seconds, packets/s, MB/s, RSS samples, peak RSS.
+ * Prints one JSON line: packets, seconds, packets/s, CPU ns/packet (all threads),
+ * MB/s, RSS samples, peak RSS.
  */
 import { createReadStream, statSync } from "node:fs";
 import pcapParser from "pcap-parser";
@@ -26,6 +27,7 @@ function sample(n: number) {
 let packets = 0;
 let checksum = 0;
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
 
 if (mode === "lib") {
   const r = await openCapture(file);
@@ -82,12 +84,14 @@ if (mode === "lib") {
 
 const secs = (performance.now() - t0) / 1000;
 const ru = process.resourceUsage();
+const cpu = process.cpuUsage(cpu0);
 console.log(JSON.stringify({
   mode,
   file,
   packets,
   secs: +secs.toFixed(3),
   pps: Math.round(packets / secs),
+  cpuNsPerPacket: Math.round(((cpu.user + cpu.system) * 1000) / packets),
   mbps: Math.round(size / MB / secs),
   rssMB: rssSamples,
   peakRssMB: Math.round(ru.maxRSS / 1024),
