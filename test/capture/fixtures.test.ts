@@ -71,6 +71,19 @@ describe("fixtures", () => {
     });
   }
 
+  test("unreadable paths give the node:fs error (not CaptureFormatError)", async () => {
+    const code = async (p: string) => {
+      try {
+        await openCapture(p);
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code;
+      }
+      return "opened";
+    };
+    expect(await code(FX + "does-not-exist.pcap")).toBe("ENOENT");
+    expect(await code(FX + "tcpdump")).toBe("EISDIR");
+  });
+
   test("b_ikev2 pcapng timestamps (ns) match tshark frame.time_epoch", async () => {
     const r = await openCapture(FX + "strongswan/b_ikev2_psk_cbc_sha256/b_ikev2_psk_cbc_sha256.pcapng");
     const recs = await readAll(r);
@@ -102,10 +115,12 @@ describe("fixtures", () => {
     for (const rel of Object.keys(COUNTS)) {
       const bytes = readFileSync(FX + rel);
       const plain = await readAll(await openCapture(FX + rel));
-      const gz = await openCaptureStream(chunked(gzipSync(bytes), 97));
+      const gzBytes = gzipSync(bytes);
+      const gz = await openCaptureStream(chunked(gzBytes, 97));
       expect(gz.info.gzip).toBe(true);
       const viaGz = await readAll(gz);
       expect(viaGz).toEqual(plain);
+      expect(gz.bytesRead()).toBe(gzBytes.length); // raw (compressed) bytes, for progress
       const tiny = await readAll(await openCaptureStream(chunked(bytes, 1)));
       expect(tiny).toEqual(plain);
     }
