@@ -48,14 +48,11 @@ function parseV6(s: string): Uint8Array | null {
     head = t.split(":");
     if (head.length !== 8) return null;
   }
+  for (const w of [...head, ...tail]) if (!/^[0-9a-fA-F]{1,4}$/.test(w)) return null;
   const words: number[] = [];
   for (const w of head) words.push(parseInt(w, 16));
   for (let i = head.length + tail.length; i < 8; i++) words.push(0);
   for (const w of tail) words.push(parseInt(w, 16));
-  for (const [i, w] of [...head, ...tail].entries()) {
-    if (!/^[0-9a-fA-F]{1,4}$/.test(w)) return null;
-    void i;
-  }
   const out = new Uint8Array(16);
   for (let i = 0; i < 8; i++) {
     out[2 * i] = words[i] >> 8;
