@@ -5,6 +5,7 @@
  * @module
  */
 import { jsonReplacer, type DecodedPacket, type LayerBase } from "./layer.ts";
+import { toHex } from "../core/bytes.ts";
 import type { DecodeStats } from "./pipeline.ts";
 import type { RunDecodeResult } from "./run.ts";
 
@@ -22,23 +23,72 @@ function espLean(l: LayerBase): LayerBase {
   return { ...rest, payloadLength: payload.length } as LayerBase;
 }
 
+/** `"key":` text per field name (field names repeat on every packet). */
+const KEY_TEXT = new Map<string, string>();
+const SIMPLE = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
+
+function str(s: string): string {
+  return s.length < 64 && SIMPLE.test(s) ? `"${s}"` : JSON.stringify(s);
+}
+
+/**
+ * JSON text of a value, with the same output as
+ * `JSON.stringify(v, jsonReplacer)` (byte fields as hex, bigint as decimal
+ * strings, undefined members skipped). Hand-written because JSC's stringify
+ * leaves its fast path when given a replacer (≈4× slower on packets).
+ */
+export function toJson(v: unknown): string {
+  switch (typeof v) {
+    case "string":
+      return str(v);
+    case "number":
+      return Number.isFinite(v) ? String(v) : "null";
+    case "boolean":
+      return v ? "true" : "false";
+    case "bigint":
+      return `"${v}"`;
+    case "object": {
+      if (v === null) return "null";
+      if (v instanceof Uint8Array) return `"${toHex(v)}"`;
+      if (Array.isArray(v)) {
+        let s = "[";
+        for (let i = 0; i < v.length; i++) {
+          const x = v[i];
+          s += (i ? "," : "") + (x === undefined || typeof x === "function" ? "null" : toJson(x));
+        }
+        return s + "]";
+      }
+      const o = v as Record<string, unknown>;
+      if (typeof (o as { toJSON?: unknown }).toJSON === "function") return JSON.stringify(o, jsonReplacer);
+      let s = "{";
+      let first = true;
+      const keys = Object.keys(o);
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i];
+        const x = o[k];
+        if (x === undefined || typeof x === "function" || typeof x === "symbol") continue;
+        let q = KEY_TEXT.get(k);
+        if (q === undefined) {
+          q = str(k) + ":";
+          if (KEY_TEXT.size < 4096) KEY_TEXT.set(k, q);
+        }
+        s += (first ? q : "," + q) + toJson(x);
+        first = false;
+      }
+      return s + "}";
+    }
+  }
+  return "null";
+}
+
 /** One NDJSON line for a packet. */
 export function packetJson(p: DecodedPacket, opts: { bytes?: boolean } = {}): string {
-  return JSON.stringify(
-    {
-      no: p.no,
-      ts: `${p.tsSec}.${String(p.tsNsec).padStart(9, "0")}`,
-      iface: p.iface,
-      linkType: p.linkType,
-      caplen: p.caplen,
-      len: p.len,
-      layers: opts.bytes ? p.layers : p.layers.map(espLean),
-      anomalies: p.anomalies,
-      ...(p.notes ? { notes: p.notes } : {}),
-      ...(p.comment !== undefined ? { comment: p.comment } : {}),
-    },
-    jsonReplacer,
-  );
+  let s = `{"no":${p.no},"ts":"${p.tsSec}.${String(p.tsNsec).padStart(9, "0")}","iface":${p.iface},"linkType":${p.linkType},"caplen":${p.caplen},"len":${p.len},"layers":[`;
+  for (let i = 0; i < p.layers.length; i++) s += (i ? "," : "") + toJson(opts.bytes ? p.layers[i] : espLean(p.layers[i]));
+  s += `],"anomalies":${toJson(p.anomalies)}`;
+  if (p.notes) s += `,"notes":${toJson(p.notes)}`;
+  if (p.comment !== undefined) s += `,"comment":${str(p.comment)}`;
+  return s + "}";
 }
 
 /** The `--stats --json` object. */

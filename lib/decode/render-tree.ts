@@ -3,7 +3,9 @@
  *
  * The tree is rendered generically from the layer objects, so every field
  * that `--json` carries is shown under the same name. A numeric field `x`
- * with a sibling `xName` prints as `x: NAME (n)`.
+ * with a sibling `xName` prints as `x: NAME (n)` (also `fooType` + `fooName`).
+ * Written for speed: one string is built per packet, and per-field-name
+ * facts (its `Name` sibling, whether it is an SPI) are cached.
  * @module
  */
 import { toHex } from "../core/bytes.ts";
@@ -13,9 +15,44 @@ import type { DecodedPacket, LayerBase } from "./layer.ts";
 const HEX_MAX = 48;
 const SKIP = new Set(["layer", "offset", "length", "payloadOffset", "payloadEnd"]);
 
+interface KeyInfo {
+  /** The sibling holding this field's name (`xName`), if any could exist. */
+  nameKey: string | null;
+  /** This field is itself the name of a sibling (`xName` next to `x`), given the sibling's key. */
+  nameOf: string[];
+  hexNumber: boolean;
+}
+const KEYS = new Map<string, KeyInfo>();
+
+function keyInfo(key: string): KeyInfo {
+  let k = KEYS.get(key);
+  if (k) return k;
+  const nameOf: string[] = [];
+  if (key.endsWith("Name") && key.length > 4) {
+    const base = key.slice(0, -4);
+    nameOf.push(base, base + "Type");
+  }
+  k = {
+    nameKey: key + "Name",
+    nameOf,
+    hexNumber: key === "spi" || key.endsWith("Spi") || key === "checksum",
+  };
+  if (KEYS.size < 4096) KEYS.set(key, k);
+  return k;
+}
+
+function typeNameKey(key: string): string | null {
+  return key.endsWith("Type") && key.length > 4 ? key.slice(0, -4) + "Name" : null;
+}
+
 function hexField(b: Uint8Array): string {
   if (b.length <= HEX_MAX) return `${toHex(b)} (${b.length} bytes)`;
   return `${toHex(b, 0, HEX_MAX)}… (${b.length} bytes)`;
+}
+
+function macText(b: Uint8Array): string {
+  const h = toHex(b);
+  return `${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}:${h.slice(6, 8)}:${h.slice(8, 10)}:${h.slice(10, 12)}`;
 }
 
 function scalar(v: unknown): string | undefined {
@@ -32,57 +69,6 @@ function scalar(v: unknown): string | undefined {
   return undefined;
 }
 
-function renderValue(out: string[], indent: string, key: string, v: unknown, obj: Record<string, unknown>): void {
-  if (v === undefined || v === null) return;
-  if (key.endsWith("Name") && typeof v === "string" && key.length > 4 && (key.slice(0, -4) in obj || key.slice(0, -4) + "Type" in obj)) return;
-  // `x` + `xName`, or `fooType` + `fooName` (notifyType/notifyName)
-  let named = obj[key + "Name"];
-  if (named === undefined && key.endsWith("Type") && key.length > 4) named = obj[key.slice(0, -4) + "Name"];
-  if (v instanceof Uint8Array && v.length === 6 && (key === "src" || key === "dst")) {
-    out.push(`${indent}${key}: ${macText(v)}`);
-    return;
-  }
-  const s = typeof v === "number" && (isSpiKey(key) || key === "checksum") ? `0x${(v >>> 0).toString(16).padStart(8, "0")}` : scalar(v);
-  if (s !== undefined) {
-    if (typeof named === "string") out.push(`${indent}${key}: ${named} (${s})`);
-    else out.push(`${indent}${key}: ${s}`);
-    return;
-  }
-  if (Array.isArray(v)) {
-    if (v.length === 0) {
-      out.push(`${indent}${key}: []`);
-      return;
-    }
-    if (v.every((x) => scalar(x) !== undefined)) {
-      out.push(`${indent}${key}: ${v.map((x) => scalar(x)).join(", ")}`);
-      return;
-    }
-    out.push(`${indent}${key}: (${v.length})`);
-    for (let i = 0; i < v.length; i++) {
-      const item = v[i];
-      const label = itemLabel(item, i);
-      out.push(`${indent}  ${label}`);
-      if (item && typeof item === "object") renderObject(out, indent + "    ", item as Record<string, unknown>);
-      else out.push(`${indent}    ${String(item)}`);
-    }
-    return;
-  }
-  if (typeof v === "object") {
-    out.push(`${indent}${key}:`);
-    renderObject(out, indent + "  ", v as Record<string, unknown>);
-  }
-}
-
-function macText(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < b.length; i++) s += (i ? ":" : "") + (b[i] < 16 ? "0" : "") + b[i].toString(16);
-  return s;
-}
-
-function isSpiKey(k: string): boolean {
-  return k === "spi" || k.endsWith("Spi");
-}
-
 function itemLabel(item: unknown, i: number): string {
   if (item && typeof item === "object") {
     const o = item as Record<string, unknown>;
@@ -94,25 +80,67 @@ function itemLabel(item: unknown, i: number): string {
   return `[${i}]`;
 }
 
-function renderObject(out: string[], indent: string, o: Record<string, unknown>): void {
-  for (const key in o) {
+function renderObject(indent: string, o: Record<string, unknown>): string {
+  let out = "";
+  const keys = Object.keys(o);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
     if (SKIP.has(key)) continue;
-    renderValue(out, indent, key, o[key], o);
+    const v = o[key];
+    if (v === undefined || v === null) continue;
+    const ki = keyInfo(key);
+    // a name shown next to its number is not repeated on its own line
+    if (ki.nameOf.length && typeof v === "string" && (ki.nameOf[0] in o || ki.nameOf[1] in o)) continue;
+    let named = o[ki.nameKey!];
+    if (named === undefined) {
+      const t = typeNameKey(key);
+      if (t) named = o[t];
+    }
+    if (v instanceof Uint8Array && v.length === 6 && (key === "src" || key === "dst")) {
+      out += `${indent}${key}: ${macText(v)}\n`;
+      continue;
+    }
+    const s = typeof v === "number" && ki.hexNumber ? `0x${(v >>> 0).toString(16).padStart(key === "checksum" ? 4 : 8, "0")}` : scalar(v);
+    if (s !== undefined) {
+      out += typeof named === "string" ? `${indent}${key}: ${named} (${s})\n` : `${indent}${key}: ${s}\n`;
+      continue;
+    }
+    if (Array.isArray(v)) {
+      if (v.length === 0) {
+        out += `${indent}${key}: []\n`;
+        continue;
+      }
+      let allScalar = true;
+      for (let j = 0; j < v.length; j++) if (scalar(v[j]) === undefined) allScalar = false;
+      if (allScalar) {
+        out += `${indent}${key}: ${v.map((x) => scalar(x)).join(", ")}\n`;
+        continue;
+      }
+      out += `${indent}${key}: (${v.length})\n`;
+      for (let j = 0; j < v.length; j++) {
+        const item = v[j];
+        out += `${indent}  ${itemLabel(item, j)}\n`;
+        if (item && typeof item === "object") out += renderObject(indent + "    ", item as Record<string, unknown>);
+        else out += `${indent}    ${String(item)}\n`;
+      }
+      continue;
+    }
+    if (typeof v === "object") out += `${indent}${key}:\n` + renderObject(indent + "  ", v as Record<string, unknown>);
   }
+  return out;
 }
 
-/** Render one layer as an indented block. */
-export function renderLayer(out: string[], l: LayerBase, indent = "  "): void {
-  out.push(`${indent}${l.layer} @${l.offset}, ${l.length} bytes`);
-  renderObject(out, indent + "  ", l as unknown as Record<string, unknown>);
+/** Render one layer as an indented block (lines end with "\n"). */
+export function renderLayer(l: LayerBase, indent = "  "): string {
+  return `${indent}${l.layer} @${l.offset}, ${l.length} bytes\n` + renderObject(indent + "  ", l as unknown as Record<string, unknown>);
 }
 
-/** Full `-v` rendering of a packet, lines joined with "\n" (no trailing newline). */
+/** Full `-v` rendering of a packet (no trailing newline). */
 export function renderTree(p: DecodedPacket, header: string): string {
-  const out: string[] = [header];
-  for (const l of p.layers) renderLayer(out, l);
-  if (p.comment) out.push(`  comment: ${p.comment}`);
-  if (p.notes) for (const n of p.notes) out.push(`  note: ${n}`);
-  for (const a of p.anomalies) out.push(`  !! ${a.layer} @${a.offset}: ${a.reason}`);
-  return out.join("\n");
+  let out = header + "\n";
+  for (const l of p.layers) out += renderLayer(l);
+  if (p.comment) out += `  comment: ${p.comment}\n`;
+  if (p.notes) for (const n of p.notes) out += `  note: ${n}\n`;
+  for (const a of p.anomalies) out += `  !! ${a.layer} @${a.offset}: ${a.reason}\n`;
+  return out.slice(0, -1);
 }

@@ -57,10 +57,16 @@ function padNo(n: number): string {
   return s.length >= 6 ? s : NUM_PAD[s.length] + s;
 }
 
-/** ISO-8601 UTC time with nanoseconds. */
+let isoSec = NaN;
+let isoPrefix = "";
+
+/** ISO-8601 UTC time with nanoseconds (date part cached per second). */
 export function isoTime(sec: number, nsec: number): string {
-  const iso = new Date(sec * 1000).toISOString(); // ...SS.000Z
-  return `${iso.slice(0, 19)}.${String(nsec).padStart(9, "0")}Z`;
+  if (sec !== isoSec) {
+    isoPrefix = new Date(sec * 1000).toISOString().slice(0, 19); // ...SS
+    isoSec = sec;
+  }
+  return `${isoPrefix}.${String(nsec).padStart(9, "0")}Z`;
 }
 
 function espText(e: EspLayer & { seqInfo?: EspSeqInfo }): string {
