@@ -1,0 +1,157 @@
+/**
+ * IKEv2 key derivation (RFC 7296 §2.13, §2.14, §2.17, §2.18) and PSK AUTH
+ * (§2.15), NAT detection hashes (§2.23). Pure functions over bytes, no state.
+ * PRFs: HMAC-SHA2-256/384/512 (and HMAC-SHA1 for NAT-D only).
+ * @module
+ */
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha1 } from "@noble/hashes/legacy.js";
+import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
+import { concat, putU16 } from "../../../core/bytes.ts";
+
+/** PRF transform IDs this module implements. */
+export const PRF_HMAC_SHA2_256 = 5;
+export const PRF_HMAC_SHA2_384 = 6;
+export const PRF_HMAC_SHA2_512 = 7;
+
+const HASH = {
+  [PRF_HMAC_SHA2_256]: sha256,
+  [PRF_HMAC_SHA2_384]: sha384,
+  [PRF_HMAC_SHA2_512]: sha512,
+} as const;
+
+/** Output (and preferred key) length of a PRF in bytes; 0 when unsupported. */
+export function prfLength(prfId: number): number {
+  return prfId === PRF_HMAC_SHA2_256 ? 32 : prfId === PRF_HMAC_SHA2_384 ? 48 : prfId === PRF_HMAC_SHA2_512 ? 64 : 0;
+}
+
+/** prf(key, data). Throws on an unsupported PRF ID (a programming error: negotiation only selects supported ones). */
+export function prf(prfId: number, key: Uint8Array, data: Uint8Array): Uint8Array {
+  const h = HASH[prfId as keyof typeof HASH];
+  if (!h) throw new Error(`unsupported PRF ${prfId}`);
+  return hmac(h, key, data);
+}
+
+/** prf+ (RFC 7296 §2.13): T1 | T2 | ... truncated to `length` bytes. At most 255 blocks. */
+export function prfPlus(prfId: number, key: Uint8Array, seed: Uint8Array, length: number): Uint8Array {
+  const hl = prfLength(prfId);
+  if (!hl) throw new Error(`unsupported PRF ${prfId}`);
+  const n = Math.ceil(length / hl);
+  if (n > 255) throw new Error(`prf+ cannot produce ${length} bytes`);
+  const out = new Uint8Array(n * hl);
+  let t: Uint8Array = new Uint8Array(0);
+  const buf = new Uint8Array(hl + seed.length + 1);
+  for (let i = 1; i <= n; i++) {
+    buf.set(t, 0);
+    buf.set(seed, t.length);
+    buf[t.length + seed.length] = i;
+    t = prf(prfId, key, buf.subarray(0, t.length + seed.length + 1));
+    out.set(t, (i - 1) * hl);
+  }
+  buf.fill(0);
+  const r = out.slice(0, length);
+  out.fill(0);
+  return r;
+}
+
+/** The seven IKE SA keys (RFC 7296 §2.14). */
+export interface IkeKeys {
+  skd: Uint8Array;
+  skai: Uint8Array;
+  skar: Uint8Array;
+  skei: Uint8Array;
+  sker: Uint8Array;
+  skpi: Uint8Array;
+  skpr: Uint8Array;
+}
+
+export interface IkeKeyInput {
+  prf: number;
+  /** SK_e length (for AEAD ciphers: key + salt). */
+  encrKeyLength: number;
+  /** SK_a length (0 for AEAD ciphers). */
+  integKeyLength: number;
+  ni: Uint8Array;
+  nr: Uint8Array;
+  /** DH/KE shared secret g^ir. */
+  shared: Uint8Array;
+  spii: Uint8Array;
+  spir: Uint8Array;
+  /** IKE SA rekey (§2.18): SK_d of the old SA and the old SA's PRF. */
+  rekey?: { skd: Uint8Array; prf: number };
+}
+
+/**
+ * SKEYSEED: initial `prf(Ni | Nr, g^ir)`; rekey `prf_old(SK_d_old, g^ir | Ni | Nr)`.
+ * (For HMAC PRFs the whole Ni | Nr is the key; the AES-based PRFs are not supported.)
+ */
+export function skeyseed(k: IkeKeyInput): Uint8Array {
+  if (k.rekey) return prf(k.rekey.prf, k.rekey.skd, concat(k.shared, k.ni, k.nr));
+  return prf(k.prf, concat(k.ni, k.nr), k.shared);
+}
+
+/** {SK_d | SK_ai | SK_ar | SK_ei | SK_er | SK_pi | SK_pr} = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr). */
+export function deriveIkeKeys(k: IkeKeyInput): IkeKeys & { skeyseed: Uint8Array } {
+  const seed = skeyseed(k);
+  const pl = prfLength(k.prf);
+  const e = k.encrKeyLength;
+  const a = k.integKeyLength;
+  const total = 3 * pl + 2 * a + 2 * e;
+  const km = prfPlus(k.prf, seed, concat(k.ni, k.nr, k.spii, k.spir), total);
+  let o = 0;
+  const take = (n: number) => km.slice(o, (o += n));
+  const keys = { skd: take(pl), skai: take(a), skar: take(a), skei: take(e), sker: take(e), skpi: take(pl), skpr: take(pl) };
+  km.fill(0);
+  return { ...keys, skeyseed: seed };
+}
+
+/**
+ * Child SA KEYMAT (§2.17): prf+(SK_d, [g^ir (new) |] Ni | Nr). The first half
+ * keys the initiator→responder SA, the second half responder→initiator; each
+ * half is `encrKeyLength` (key || salt for AEAD) followed by `integKeyLength`.
+ */
+export function childKeymat(
+  prfId: number, skd: Uint8Array, ni: Uint8Array, nr: Uint8Array, encrKeyLength: number, integKeyLength: number, shared?: Uint8Array,
+): { i2r: Uint8Array; r2i: Uint8Array } {
+  const per = encrKeyLength + integKeyLength;
+  const km = prfPlus(prfId, skd, shared ? concat(shared, ni, nr) : concat(ni, nr), 2 * per);
+  const out = { i2r: km.slice(0, per), r2i: km.slice(per, 2 * per) };
+  km.fill(0);
+  return out;
+}
+
+const KEY_PAD = new TextEncoder().encode("Key Pad for IKEv2");
+
+/**
+ * Octets signed/MACed by AUTH (§2.15):
+ * `RealMessage | NonceOfPeer | prf(SK_px, RestOfIDPayload)` where the rest of
+ * the ID payload is its body (ID type, 3 reserved octets, data).
+ */
+export function signedOctets(prfId: number, realMessage: Uint8Array, peerNonce: Uint8Array, skp: Uint8Array, idBody: Uint8Array): Uint8Array {
+  return concat(realMessage, peerNonce, prf(prfId, skp, idBody));
+}
+
+/** Shared Key Message Integrity Code: prf(prf(secret, "Key Pad for IKEv2"), octets). */
+export function pskAuth(prfId: number, psk: Uint8Array, octets: Uint8Array): Uint8Array {
+  const k = prf(prfId, psk, KEY_PAD);
+  const r = prf(prfId, k, octets);
+  k.fill(0);
+  return r;
+}
+
+/** NAT_DETECTION_*_IP data: SHA-1(SPIi | SPIr | IP | Port) (§2.23). */
+export function natdHash(spii: Uint8Array, spir: Uint8Array, ip: Uint8Array, port: number): Uint8Array {
+  const p = new Uint8Array(2);
+  putU16(p, 0, port);
+  return sha1(concat(spii, spir, ip, p));
+}
+
+/** SHA-256 for cookies (§2.6). */
+export function sha256Bytes(data: Uint8Array): Uint8Array {
+  return sha256(data);
+}
+
+/** Zero every key of an IKE key set (when the SA dies or is rekeyed). */
+export function wipeIkeKeys(k: IkeKeys): void {
+  for (const v of [k.skd, k.skai, k.skar, k.skei, k.sker, k.skpi, k.skpr]) v.fill(0);
+}

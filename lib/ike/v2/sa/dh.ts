@@ -1,0 +1,144 @@
+/**
+ * Key exchange methods for IKEv2 KE payloads: Curve25519 (31, RFC 8031),
+ * ECP-256/384 (19/20, RFC 5903: public value x ‖ y, shared secret x) and
+ * MODP-2048 (14, RFC 3526, bigint modpow, peer value checked 1 < y < p-1).
+ * Peer values are validated; a bad one yields null, never an exception.
+ * @module
+ */
+import { x25519 } from "@noble/curves/ed25519.js";
+import { p256, p384 } from "@noble/curves/nist.js";
+import { concat } from "../../../core/bytes.ts";
+
+/** KE groups implemented here. */
+export const SUPPORTED_GROUPS: readonly number[] = [31, 19, 20, 14];
+
+/** Random byte source (inject a deterministic one in tests). */
+export type Rng = (n: number) => Uint8Array;
+
+/** One ephemeral key exchange: our public value and the shared secret with a peer value. */
+export interface KeyExchange {
+  readonly group: number;
+  /** Our KE payload data. */
+  readonly publicValue: Uint8Array;
+  /** Shared secret with the peer's KE data, or null when the peer value is invalid. */
+  compute(peer: Uint8Array): Uint8Array | null;
+  /** Zero the private value. */
+  destroy(): void;
+}
+
+// RFC 3526 §3: 2048-bit MODP group, generator 2.
+const MODP2048_P = BigInt(
+  "0x" +
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DD" +
+    "EF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED" +
+    "EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA48361C55D39A69163FA8FD24CF5F" +
+    "83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804F1746C08CA18217C32905E462E36CE3B" +
+    "E39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF6955817183995497CEA956AE515D2261898FA0510" +
+    "15728E5A8AACAA68FFFFFFFFFFFFFFFF",
+);
+
+function toBig(b: Uint8Array): bigint {
+  let x = 0n;
+  for (const v of b) x = (x << 8n) | BigInt(v);
+  return x;
+}
+
+function toBytes(x: bigint, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  for (let i = len - 1; i >= 0; i--) {
+    out[i] = Number(x & 0xffn);
+    x >>= 8n;
+  }
+  return out;
+}
+
+function modpow(base: bigint, exp: bigint, mod: bigint): bigint {
+  let r = 1n;
+  let b = base % mod;
+  let e = exp;
+  while (e > 0n) {
+    if (e & 1n) r = (r * b) % mod;
+    b = (b * b) % mod;
+    e >>= 1n;
+  }
+  return r;
+}
+
+function modp(rng: Rng): KeyExchange {
+  // 512-bit exponent: well above 2× the ~112-bit strength of the group.
+  const xb = rng(64);
+  let x = toBig(xb) | 1n;
+  xb.fill(0);
+  const pub = toBytes(modpow(2n, x, MODP2048_P), 256);
+  return {
+    group: 14,
+    publicValue: pub,
+    compute(peer) {
+      if (peer.length !== 256) return null;
+      const y = toBig(peer);
+      if (y <= 1n || y >= MODP2048_P - 1n) return null;
+      return toBytes(modpow(y, x, MODP2048_P), 256);
+    },
+    destroy() {
+      x = 0n;
+    },
+  };
+}
+
+type Weier = typeof p256;
+
+function ecp(group: number, curve: Weier, len: number, rng: Rng): KeyExchange {
+  let sk = rng(len);
+  for (let i = 0; i < 64 && !curve.utils.isValidSecretKey(sk); i++) sk = rng(len);
+  const pub = curve.getPublicKey(sk, false).subarray(1);
+  return {
+    group,
+    publicValue: pub,
+    compute(peer) {
+      if (peer.length !== 2 * len) return null;
+      try {
+        const s = curve.getSharedSecret(sk, concat(new Uint8Array([4]), peer), true);
+        return s.slice(1);
+      } catch {
+        return null;
+      }
+    },
+    destroy() {
+      sk.fill(0);
+    },
+  };
+}
+
+function curve25519(rng: Rng): KeyExchange {
+  const sk = rng(32);
+  const pub = x25519.getPublicKey(sk);
+  return {
+    group: 31,
+    publicValue: pub,
+    compute(peer) {
+      if (peer.length !== 32) return null;
+      try {
+        const s = x25519.getSharedSecret(sk, peer);
+        let z = 0;
+        for (const v of s) z |= v;
+        return z === 0 ? null : s; // all-zero: small-order point (RFC 8031 §2.3)
+      } catch {
+        return null;
+      }
+    },
+    destroy() {
+      sk.fill(0);
+    },
+  };
+}
+
+/** New ephemeral key exchange for `group`; null when the group is not implemented. */
+export function newKeyExchange(group: number, rng: Rng): KeyExchange | null {
+  switch (group) {
+    case 31: return curve25519(rng);
+    case 19: return ecp(19, p256, 32, rng);
+    case 20: return ecp(20, p384 as unknown as Weier, 48, rng);
+    case 14: return modp(rng);
+    default: return null;
+  }
+}
