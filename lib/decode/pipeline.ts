@@ -32,6 +32,7 @@ import { decodeIsakmp, type IsakmpMessage } from "../ike/v1/message.ts";
 import { isakmpSummary } from "../ike/v1/summary.ts";
 import type { DecodedPacket, LayerBase } from "./layer.ts";
 import { IkeTracker, type IkeEvent, type IkeSaReport } from "./ike-tracker.ts";
+import { fastSummaryLine } from "./fast-summary.ts";
 
 /** Pipeline options (the CLI's --ike-port, --natt-port, --tcp-port, --no-reassemble). */
 export interface DecoderOptions {
@@ -40,6 +41,8 @@ export interface DecoderOptions {
   /** TCP ports carrying RFC 9329 (default 4500). */
   tcpPorts?: number[];
   reassemble?: boolean;
+  /** Allow the summary fast path (default true; the decrypting pipeline turns it off). */
+  fastPath?: boolean;
 }
 
 /** The per-packet ESP sequence flag attached to ESP layers. */
@@ -64,7 +67,9 @@ const MAX_IP_NESTING = 4;
 
 /** Stateful decoder for one capture. */
 export class Decoder {
-  private readonly ports: IpsecPorts;
+  /** @internal read by the summary fast path */
+  readonly ports: IpsecPorts;
+  private readonly fastPath: boolean;
   private readonly tcpPorts: Set<number>;
   private readonly reassemble: boolean;
   private readonly v4frag = new Reassembler({ timeoutSec: 30 });
@@ -84,6 +89,7 @@ export class Decoder {
     this.ports = makeIpsecPorts({ ike: opts.ikePorts ?? [], natt: opts.nattPorts ?? [] });
     this.tcpPorts = new Set([4500, ...(opts.tcpPorts ?? [])]);
     this.reassemble = opts.reassemble !== false;
+    this.fastPath = opts.fastPath !== false;
   }
 
   /** Decode one record. The returned packet holds views into `rec.data`. */
@@ -117,6 +123,24 @@ export class Decoder {
       p.anomalies.push({ layer: "vpnkit", offset: 0, reason: `internal decoder error: ${(e as Error)?.message ?? e}` });
     }
     return p;
+  }
+
+  /**
+   * The summary line from the fast path (lib/decode/fast-summary.ts), or null
+   * when this packet needs the full decoder. Only valid in summary mode
+   * without decryption; state (ESP tracker, time) advances exactly as
+   * {@link decode} would advance it.
+   */
+  fastSummary(rec: CaptureRecord): string | null {
+    if (!this.fastPath) return null;
+    if (rec.tsSec - this.lastTs >= 1) {
+      // decode() would run reassembly expiry here; only skip it when nothing is in flight
+      if (this.v4frag.stats().inFlight || this.v6frag.stats().inFlight) return null;
+      const line = fastSummaryLine(this, rec);
+      if (line !== null) this.lastTs = rec.tsSec;
+      return line;
+    }
+    return fastSummaryLine(this, rec);
   }
 
   /** End of input: notes on state that never completed (IP datagrams missing fragments). */

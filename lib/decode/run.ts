@@ -67,8 +67,20 @@ export async function runDecode(reader: CaptureReader, out: WritableLike, opts: 
     else w.line(renderTree(p, packetHeaderLine(p)) + "\n");
   };
 
+  // Summary fast path: only when every packet is printed as a summary line.
+  const f = opts.filter;
+  const fast = opts.mode === "summary" && perPacket && !f.spis && !f.ikeSpis && !f.exchanges;
   for await (const batch of reader.batches()) {
     for (let i = 0; i < batch.length; i++) {
+      if (fast) {
+        const line = dec.fastSummary(batch[i]);
+        if (line !== null) {
+          res.packets = batch[i].no;
+          res.shown++;
+          w.line(line);
+          continue;
+        }
+      }
       emit(dec.decode(batch[i]));
     }
     if (fileAnoms.length) emitFileAnoms();

@@ -52,7 +52,8 @@ export function spiHex(spi: number): string {
 }
 
 const NUM_PAD = ["", "     ", "    ", "   ", "  ", " ", ""];
-function padNo(n: number): string {
+/** Packet number right-aligned in 6 columns. */
+export function padNo(n: number): string {
   const s = String(n);
   return s.length >= 6 ? s : NUM_PAD[s.length] + s;
 }
