@@ -8,7 +8,9 @@
 # (this repo's tests only use "vt" names). Results: bench/tunnel/results/<stamp>/*.txt + summary.md.
 #
 #   sudo bench/tunnel/run.sh                  # all cases, DUR=5 s per iperf3 run
-#   CASES="vpnkit:aes256gcm16" DUR=10 bench/tunnel/run.sh
+#   CASES="vpnkit:aes256gcm16" DUR=10 REPEAT=3 bench/tunnel/run.sh
+# Cases: vpnkit:<cipher>, vpnkit-dgram:<cipher> (node:dgram socket), vpnkit-poll:<cipher> (poll reader),
+# wireguard, openvpn:udp, strongswan:aes|chacha, baseline. REPEAT runs all cases in interleaved rounds.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 export VPNKIT_ROOT=$(cd "$HERE/../.." && pwd)
@@ -20,7 +22,8 @@ perl -pi -e 's/\bpa(?=[12\$]|r\b|r[AB]\b|wg|sec|tun)/vtpa/g' "$ANCHORS_DIR"/*.sh
 cp "$HERE/run_vpnkit.sh" "$ANCHORS_DIR"/
 chmod +x "$ANCHORS_DIR"/*.sh
 if grep -nE '\bpa[0-9]|netns (add|del|exec) pa' "$ANCHORS_DIR"/*.sh; then echo "rename incomplete" >&2; exit 1; fi
-export DUR=${DUR:-5} RUNTAG=${RUNTAG:-r1}
+export DUR=${DUR:-5}
+REPEAT=${REPEAT:-1}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=$HERE/results/$STAMP; mkdir -p "$OUT"
 CASES=${CASES:-"vpnkit:aes128gcm16 vpnkit:aes256gcm16 vpnkit:chacha20poly1305 wireguard openvpn:udp strongswan:aes strongswan:chacha"}
@@ -30,6 +33,9 @@ CASES=${CASES:-"vpnkit:aes128gcm16 vpnkit:aes256gcm16 vpnkit:chacha20poly1305 wi
   echo "bun $("$VPNKIT_ROOT/node_modules/.bin/bun" --version), vpnkit $(git -C "$VPNKIT_ROOT" rev-parse --short HEAD)"
 } > "$OUT/summary.md"
 cd "$ANCHORS_DIR"
+exec 2> >(tee "$OUT/run.log" >&2)
+for round in $(seq 1 $REPEAT); do
+export RUNTAG=r$round
 for c in $CASES; do
   name=${c%%:*}; arg=${c#*:}; [ "$arg" = "$c" ] && arg=""
   echo "== $c (load $(cut -d' ' -f1 /proc/loadavg))" >&2
@@ -43,6 +49,7 @@ for c in $CASES; do
     baseline) timeout 300 ./run_baseline.sh ;;
   esac
 done
+done
 # leave nothing behind
 for n in vtpa1 vtpa2 vtpar; do ip netns del $n 2>/dev/null; done
 cp "$ANCHORS_DIR"/results/*.txt "$OUT"/ 2>/dev/null
@@ -51,10 +58,11 @@ cp "$ANCHORS_DIR"/logs/vk_status_*.json "$OUT"/ 2>/dev/null
   echo
   echo "| case | cipher | 1-stream Mbit/s | retr | CPU% (both ends, of one core) | 4-stream Mbit/s | CPU% | 1-stream reverse Mbit/s | idle RTT min/avg/max/mdev ms | inner MTU | max DF payload | overhead |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
-  for f in "$OUT"/*.txt; do
+  for f in "$OUT"/*.r*.txt; do
     g() { grep "^$1=" "$f" | head -1 | cut -d= -f2-; }
+    run=${f%.txt}; run=${run##*.}
     p1=($(g p1)); p4=($(g p4)); pr=($(g p1_reverse))
-    echo "| $(g name) | $(g cipher) | ${p1[0]:-} | ${p1[1]:-} | ${p1[2]:-} | ${p4[0]:-} | ${p4[2]:-} | ${pr[0]:-} | $(g rtt_idle_ms) | $(g inner_mtu) | $(g max_df_payload) | $(g overhead | cut -d' ' -f1) |"
+    echo "| $(g name) ($run) | $(g cipher) | ${p1[0]:-} | ${p1[1]:-} | ${p1[2]:-} | ${p4[0]:-} | ${p4[2]:-} | ${pr[0]:-} | $(g rtt_idle_ms) | $(g inner_mtu) | $(g max_df_payload) | $(g overhead | cut -d' ' -f1) |"
   done
   echo
   echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

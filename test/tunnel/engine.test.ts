@@ -106,6 +106,29 @@ describe("TunnelEngine over in-memory adapters", () => {
     });
   }
 
+  test("ESN SAs (64-bit sequence numbers) carry traffic", async () => {
+    const net = new MemoryNetwork();
+    const da = new MemoryDevice(), db = new MemoryDevice();
+    const k = keyMat("aes256gcm16", 9);
+    const child = (l: string, r: string, o: number, i: number): TunnelChild => ({
+      name: "esn", local: [parseCidr(l)!], remote: [parseCidr(r)!], mtu: 1400,
+      outbound: new OutboundSa({ spi: o, cipher: "aes256gcm16", keyMaterial: k, esn: true, initialSeq: 0xfffffffen }),
+      // a fresh ESN window (T = 0) would infer seq 2^32-1 as the previous subspace (RFC 4303 A2.2): seed it
+      inbound: [new InboundSa({ spi: i, cipher: "aes256gcm16", keyMaterial: k, esn: true, initialSeq: 0xfffffff0n })],
+    });
+    const ea = new TunnelEngine({ device: da, socket: net.socket("a", 4500), remoteAddress: "b", remotePort: 4500, children: [child("10.9.0.1/32", "10.9.0.2/32", 0x111, 0x222)], icmpTooBig: () => null, keepaliveMs: 0 });
+    const eb = new TunnelEngine({ device: db, socket: net.socket("b", 4500), remoteAddress: "a", remotePort: 4500, children: [child("10.9.0.2/32", "10.9.0.1/32", 0x222, 0x111)], icmpTooBig: () => null, keepaliveMs: 0 });
+    ea.start();
+    eb.start();
+    const p = ipv4([10, 9, 0, 1], [10, 9, 0, 2], 90);
+    da.inject(p, p, p); // sequence numbers 2^32-1, 2^32, 2^32+1: across the 32-bit wrap
+    await net.settle();
+    expect(eb.counters.drops).toEqual({ icv: 0, replay: 0, noSa: 0, tooBig: 0, malformed: 0, dummy: 0, policy: 0, expired: 0, sealFailed: 0, deviceWrite: 0 });
+    expect(db.written.length).toBe(3);
+    expect(eb.counters.packetsIn).toBe(3);
+    void ea;
+  });
+
   test("a burst is sent as one batch", async () => {
     const { net, da, db, sa } = pair("aes256gcm16");
     const pkts = Array.from({ length: 10 }, () => ipv4([10, 9, 0, 1], [10, 9, 0, 2], 200));
