@@ -44,7 +44,7 @@ describe.skipIf(!enabled)("release (every target)", () => {
 
   test("one executable per target, named with the stamped version", () => {
     expect(version).toMatch(/^\d+\.\d+\.\d+/);
-    expect(assets.map((a) => a.target).sort()).toEqual(Object.keys(TARGETS).sort());
+    expect(assets.map((a): string => a.target).sort()).toEqual(Object.keys(TARGETS).sort());
     for (const a of assets) expect(a.file).toBe(join(out, assetName(version, a.target)));
   });
 
