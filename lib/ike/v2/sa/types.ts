@@ -1,0 +1,104 @@
+/**
+ * Configuration and actions of the IKEv2 protocol core ({@link IkeSa}). The
+ * core does no I/O: the caller feeds datagrams and clock ticks, and carries
+ * out the actions it returns.
+ * @module
+ */
+import type { EspCipherName } from "../../../esp/types.ts";
+import type { SkEncr, SkInteg } from "../sk-crypto.ts";
+import type { TrafficSelector } from "./ts.ts";
+
+/** A UDP endpoint. */
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+export interface IkeSaConfig {
+  /** Our address/port (used for NAT detection; the initiator sends from it). */
+  local: Endpoint;
+  /** Peer address/port (initiator: where to send IKE_SA_INIT; responder: where it came from). */
+  remote: Endpoint;
+  /** Our identity, strongSwan syntax ("moon.example.org", "a@b", "C=CH, CN=x", "192.0.2.1"). */
+  localId: string;
+  /** Peer identity we require; undefined or "%any" accepts any. */
+  remoteId?: string;
+  /** Pre-shared key (UTF-8 text or bytes). */
+  psk: string | Uint8Array;
+  /** IKE proposals, strongSwan syntax; default {@link DEFAULT_IKE_PROPOSALS}. */
+  ikeProposals?: string[];
+  /** ESP proposals (AEAD only; add a group such as "-x25519" for PFS on rekeys); default {@link DEFAULT_ESP_PROPOSALS}. */
+  espProposals?: string[];
+  /** Local traffic selectors (CIDR); default 0.0.0.0/0. */
+  localTs?: string[];
+  /** Remote traffic selectors (CIDR); default 0.0.0.0/0. */
+  remoteTs?: string[];
+  /** Initiator: ask for a virtual IPv4 address and DNS servers (CP CFG_REQUEST). */
+  requestVirtualIp?: boolean;
+  /** Responder: addresses handed out on a CP request (first free one; one per IKE SA). */
+  virtualIpPool?: string[];
+  /** Responder: DNS servers sent with a virtual IP. */
+  dns?: string[];
+  /** Responder: demand a COOKIE (RFC 7296 §2.6) before keeping any state; the secret keys the cookie hash. */
+  cookieSecret?: Uint8Array;
+  /** First retransmission timeout in ms (default 4000, strongSwan's). */
+  retransmitTimeout?: number;
+  /** Backoff base (default 1.8). */
+  retransmitBase?: number;
+  /** Retransmissions before giving up (default 5). */
+  retransmitTries?: number;
+  /** Liveness check after this many ms without a message from the peer; 0 = off (default 30000). */
+  dpdDelay?: number;
+  /** NAT keep-alive interval in ms when we are behind a NAT (default 20000). */
+  natKeepalive?: number;
+  /** Use UDP encapsulation even without a NAT (strongSwan's encap=yes). */
+  forceEncap?: boolean;
+  /** Emit `keylog` actions with the IKE SA keys (only when a key log was asked for). */
+  keylog?: boolean;
+  /** Name of the Child SA (for logs). Default "child". */
+  childName?: string;
+}
+
+/** A negotiated Child SA, as the tunnel engine installs it (SaDatabase). */
+export interface ChildSaInfo {
+  /** SPI the peer puts on packets to us. */
+  spiIn: number;
+  /** SPI we put on packets to the peer. */
+  spiOut: number;
+  cipher: EspCipherName;
+  /** key || salt for the inbound / outbound SA (fresh buffers, owned by the receiver of the action). */
+  keyIn: Uint8Array;
+  keyOut: Uint8Array;
+  tsLocal: TrafficSelector[];
+  tsRemote: TrafficSelector[];
+  esn: boolean;
+  /** Set when this SA replaces (rekeys) an existing one: the old SA's SPIs. */
+  rekeyOf?: { spiIn: number; spiOut: number };
+}
+
+/** What the core asks its driver to do. */
+export type Action =
+  /** Send `data` to `to`. `natt`: on the port-4500 socket, with the 4-byte non-ESP marker prepended. */
+  | { type: "send"; data: Uint8Array; to: Endpoint; natt: boolean }
+  | { type: "install-child"; child: ChildSaInfo }
+  | { type: "remove-child"; spiIn: number; spiOut: number; reason: string }
+  | { type: "established"; localId: string; remoteId: string; proposal: string; natt: boolean }
+  /** IKE SA (`scope: "ike"`) or a Child SA negotiation (`"child"`) failed. */
+  | { type: "failed"; scope: "ike" | "child"; reason: string; notify?: string }
+  | { type: "log"; level: "debug" | "info" | "warn" | "error"; msg: string }
+  /** IKE SA keys (only with `keylog: true`); fields as Wireshark's ikev2_decryption_table needs. */
+  | { type: "keylog"; ispi: Uint8Array; rspi: Uint8Array; skei: Uint8Array; sker: Uint8Array; skai: Uint8Array; skar: Uint8Array; encr: SkEncr; integ: SkInteg; encrKeyBits: number }
+  /** Authenticated message from a new address (MOBIKE-less NAT rebinding). */
+  | { type: "peer-address-changed"; remote: Endpoint }
+  /** NAT-D result; `keepalive` when we are behind a NAT (send keep-alives). Followed by switch-port when UDP encapsulation starts. */
+  | { type: "nat-detected"; localBehindNat: boolean; remoteBehindNat: boolean; keepalive: boolean }
+  /** From now on use the NAT-T socket (local port 4500) and send to `remote`. */
+  | { type: "switch-port"; localPort: number; remote: Endpoint }
+  /** Send a NAT keep-alive (one 0xFF byte, RFC 3948) to `to` on the NAT-T socket. */
+  | { type: "nat-keepalive"; to: Endpoint }
+  /** The initiator received a virtual IP (CP CFG_REPLY). */
+  | { type: "virtual-ip"; address: string; dns: string[] }
+  /** The IKE SA was rekeyed: it now has these SPIs (re-index it). */
+  | { type: "ike-rekeyed"; ispi: Uint8Array; rspi: Uint8Array }
+  /** The IKE SA is gone (deleted, failed, or timed out); drop the object. */
+  | { type: "closed"; reason: string };
