@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Asset, assetName, hostTarget, release, type Target, TARGETS } from "../../scripts/release.ts";
-import { run, runnable } from "./program.ts";
+import { run, runnable } from "./util.ts";
 
 const enabled = process.env.VPNKIT_RELEASE_TEST === "1" || process.env.CI === "true";
 if (!enabled) console.warn("skip: release cross-builds run only with VPNKIT_RELEASE_TEST=1 or CI=true");

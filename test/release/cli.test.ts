@@ -7,7 +7,8 @@ import { completionScript, type Shell } from "../../cli/completion.ts";
 import { manPage } from "../../cli/man.ts";
 import { Command } from "@commander-js/extra-typings";
 import { colorOption, colors, useColor } from "../../cli/color.ts";
-import { everyCommand, program, run, runnable } from "./program.ts";
+import { everyCommand, program } from "./program.ts";
+import { run, runnable } from "./util.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vpnkit-cli-test-"));
 function script(shell: Shell): string {
