@@ -22,7 +22,7 @@ import { toHex } from "../core/bytes.ts";
 import { ReplayWindow } from "../esp/replay.ts";
 import type { DatagramSocket } from "../tunnel/engine.ts";
 import { KeyedRateLimiter, type RateSpec, TokenBucket } from "./ratelimit.ts";
-import { buildAck, deriveProbeKey, minProbeSize, parseHeader, probePayloadLength, TYPE_PROBE, verifyMac } from "./wire.ts";
+import { buildAck, DEFAULT_MAX_PROBE_SIZE, deriveProbeKey, minProbeSize, parseHeader, probePayloadLength, TYPE_PROBE, verifyMac } from "./wire.ts";
 
 /** Default UDP port of the responder. */
 export const DEFAULT_RESPONDER_PORT = 4501;
@@ -96,7 +96,7 @@ export class MtuResponder {
 
   constructor(o: ResponderOptions, now = Date.now()) {
     this.key = deriveProbeKey(o.secret);
-    this.maxSize = o.maxSize ?? 9216;
+    this.maxSize = o.maxSize ?? DEFAULT_MAX_PROBE_SIZE;
     this.maxSkew = o.maxSkewMs ?? 30_000;
     this.maxSessions = o.maxSessions ?? 4096;
     this.perSource = new KeyedRateLimiter(o.perSource ?? { rate: 200, burst: 200 }, o.maxSources ?? 4096);

@@ -39,6 +39,12 @@ export const PROBE_NONCE_LEN = 8;
 
 const KEY_LABEL = new TextEncoder().encode("vpnkit mtu probe v1");
 
+/**
+ * Largest probe the responder answers by default, and the prober's default upper bound
+ * (above common 9000-byte jumbo frames).
+ */
+export const DEFAULT_MAX_PROBE_SIZE = 9216;
+
 /** Minimum acceptable shared secret length in bytes. */
 export const MIN_SECRET_LEN = 16;
 
