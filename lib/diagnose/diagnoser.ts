@@ -1,0 +1,95 @@
+/**
+ * The diagnostics engine behind `vpnkit diagnose` and `vpnkit decode --explain`.
+ *
+ * Feed it every {@link DecodedPacket} of a capture (in order) with
+ * {@link Diagnoser.observe}; {@link Diagnoser.report} then says, per IKE SA
+ * and per ESP SA, what happened and why, with the packets that show it.
+ * Streaming and bounded: it keeps small facts per IKE message (never the
+ * packets) and caps every table. Runtime-neutral.
+ *
+ * ```ts
+ * const dec = new Decoder();
+ * const dia = new Diagnoser();
+ * for await (const batch of reader.batches()) for (const r of batch) dia.observe(dec.decode(r));
+ * console.log(renderDiagnosisText(dia.report()).join("\n"));
+ * ```
+ * @module
+ */
+import type { DecodedPacket } from "../decode/layer.ts";
+import { analyzeEsp } from "./analyze-esp.ts";
+import { analyzeIkeSa } from "./analyze-ike.ts";
+import { DiagnoseState } from "./state.ts";
+import type { Diagnosis, Finding, IkeSaDiagnosis } from "./types.ts";
+
+const RANK = { error: 0, warning: 1, info: 2 } as const;
+
+/** Streaming diagnostics over decoded packets. */
+export class Diagnoser {
+  private readonly s = new DiagnoseState();
+
+  /** Take one decoded packet (packets must come in capture order). */
+  observe(p: DecodedPacket): void {
+    try {
+      this.s.observe(p);
+    } catch {
+      // Bookkeeping must never stop a decode; a packet that trips it is skipped.
+    }
+  }
+
+  /** The diagnosis of everything observed so far. */
+  report(): Diagnosis {
+    const s = this.s;
+    const ikeSas: IkeSaDiagnosis[] = [];
+    const findings: Finding[] = [];
+    const espReports = s.esp.report();
+    for (const st of s.ikeOrder) {
+      const r = analyzeIkeSa(st, {
+        icmp: s.icmp,
+        end: s.lastTime,
+        all: s.ikeOrder,
+        espAfter: (a, b, t) => {
+          let best: { no: number; time: number } | undefined;
+          for (const e of espReports) {
+            const tt = e.last.tsSec + e.last.tsNsec / 1e9;
+            if (tt < t || !((e.src === a && e.dst === b) || (e.src === b && e.dst === a))) continue;
+            if (!best || e.first.no < best.no) best = { no: e.first.no, time: e.first.tsSec + e.first.tsNsec / 1e9 };
+          }
+          return best;
+        },
+      });
+      ikeSas.push(r.diag);
+      findings.push(...r.findings);
+    }
+    const esp = analyzeEsp(s, ikeSas);
+    findings.push(...esp.findings);
+    for (const d of ikeSas) {
+      if (d.rekeyOf && d.state === "established") d.outcome = d.outcome.replace("created by a rekey", `created by rekeying IKE SA ${d.rekeyOf}`);
+      if (d.rekeyedBy) d.outcome += `; replaced by IKE SA ${d.rekeyedBy}`;
+      for (const f of esp.findings) if (f.ikeSa === `${d.ispi}/${d.rspi}` && !d.findings.includes(f.code)) d.findings.push(f.code);
+    }
+    findings.sort((a, b) => RANK[a.severity] - RANK[b.severity] || (a.packets[0] ?? 0) - (b.packets[0] ?? 0));
+    return {
+      packets: s.packets,
+      firstTime: s.firstTime,
+      lastTime: s.lastTime,
+      keysUsed: s.keysUsed,
+      verdict: verdict(findings, ikeSas, esp.esp.length),
+      ikeSas,
+      ikeSasUntracked: s.ikeUntracked,
+      espSas: esp.esp,
+      rekeys: esp.rekeys,
+      findings,
+    };
+  }
+}
+
+function verdict(findings: Finding[], ike: IkeSaDiagnosis[], esp: number): string {
+  const top = findings.find((f) => f.severity === "error");
+  if (top) return `${top.code}: ${top.summary}`;
+  const warn = findings.find((f) => f.severity === "warning");
+  const up = ike.filter((d) => d.state === "established").length;
+  const base = ike.length || esp
+    ? `no failure found: ${up} of ${ike.length} IKE SA${ike.length === 1 ? "" : "s"} established, ${esp} ESP SA${esp === 1 ? "" : "s"}`
+    : "no IKE or ESP traffic in this capture";
+  return warn ? `${base}; warning ${warn.code}: ${warn.summary}` : base;
+}

@@ -1,0 +1,7 @@
+/**
+ * Diagnostics: why a tunnel did not come up, or what went wrong in it.
+ * @module
+ */
+export { Diagnoser } from "./diagnoser.ts";
+export { renderDiagnosisJson, renderDiagnosisText, type DiagnosisTextOptions } from "./render.ts";
+export type * from "./types.ts";
