@@ -32,6 +32,11 @@ import { decodeIsakmp, type IsakmpMessage } from "../ike/v1/message.ts";
 import { isakmpSummary } from "../ike/v1/summary.ts";
 import type { DecodedPacket, LayerBase } from "./layer.ts";
 import { IkeTracker, type IkeEvent, type IkeSaReport } from "./ike-tracker.ts";
+import type { KeyStore } from "../keys/store.ts";
+import { EspDecryptor } from "../decrypt/esp.ts";
+import { Ikev2Decryptor } from "../decrypt/ikev2.ts";
+import { Ikev1Decryptor } from "../decrypt/ikev1.ts";
+import type { EspDecryptInfo, Ikev1Decrypted, Ikev2Decrypted, InnerLayer } from "../decrypt/types.ts";
 import { fastSummaryLine } from "./fast-summary.ts";
 
 /** Pipeline options (the CLI's --ike-port, --natt-port, --tcp-port, --no-reassemble). */
@@ -43,6 +48,8 @@ export interface DecoderOptions {
   reassemble?: boolean;
   /** Allow the summary fast path (default true; the decrypting pipeline turns it off). */
   fastPath?: boolean;
+  /** Keys for ESP / IKE decryption (`--keys`, `--keys-inline`); with them the fast path is off. */
+  keys?: KeyStore;
 }
 
 /** The per-packet ESP sequence flag attached to ESP layers. */
@@ -84,12 +91,23 @@ export class Decoder {
   private lastTs = 0;
   /** Decoding a first fragment: do not feed trackers or stream state. */
   private partial = false;
+  /** Decryptors, only when keys were given (the hot path checks one field). */
+  private readonly espDec?: EspDecryptor;
+  private readonly v2Dec?: Ikev2Decryptor;
+  private readonly v1Dec?: Ikev1Decryptor;
+  /** ESP-in-ESP nesting while decoding decrypted inner packets. */
+  private espNest = 0;
 
   constructor(opts: DecoderOptions = {}) {
     this.ports = makeIpsecPorts({ ike: opts.ikePorts ?? [], natt: opts.nattPorts ?? [] });
     this.tcpPorts = new Set([4500, ...(opts.tcpPorts ?? [])]);
     this.reassemble = opts.reassemble !== false;
-    this.fastPath = opts.fastPath !== false;
+    this.fastPath = opts.fastPath !== false && !opts.keys;
+    if (opts.keys) {
+      if (opts.keys.hasEsp) this.espDec = new EspDecryptor(opts.keys);
+      this.v2Dec = new Ikev2Decryptor(opts.keys);
+      this.v1Dec = new Ikev1Decryptor(opts.keys);
+    }
   }
 
   /** Decode one record. The returned packet holds views into `rec.data`. */
@@ -299,13 +317,42 @@ export class Decoder {
   }
 
   private esp_(p: DecodedPacket, b: Uint8Array, off: number, end: number, ip: Ipv4Layer | Ipv6Layer, sport?: number, dport?: number): void {
-    const esp = decodeEsp(b, off, end, p.anomalies) as (EspLayer & { seqInfo?: EspSeqInfo }) | null;
+    const esp = decodeEsp(b, off, end, p.anomalies) as (EspLayer & { seqInfo?: EspSeqInfo; decrypt?: EspDecryptInfo }) | null;
     if (!esp) return;
     p.layers.push(esp);
     if (esp.seq !== null && !this.partial) {
       const o = this.esp.observe({ spi: esp.spi, src: ip.src, dst: ip.dst, sport, dport }, esp.seq, end - off, p.no, p.tsSec, p.tsNsec);
       if (o.status !== "in-order" && o.status !== "first") esp.seqInfo = { status: o.status, missing: o.missing };
+      if (this.espDec !== undefined) this.decryptEsp(p, b, off, end, esp, ip);
     }
+  }
+
+  /** Decrypt one ESP packet when its SA has keys, and decode the inner packet with the same dissectors. */
+  private decryptEsp(p: DecodedPacket, b: Uint8Array, off: number, end: number, esp: EspLayer & { decrypt?: EspDecryptInfo }, ip: Ipv4Layer | Ipv6Layer): void {
+    const dec = this.espDec!;
+    const k = dec.key(esp.spi, ip.src, ip.dst);
+    if (!k) return;
+    const o = dec.open(k, b.subarray(off, end), esp.seq!, ip.src, ip.dst);
+    esp.decrypt = o.info;
+    const pt = o.plaintext;
+    if (!pt || this.espNest >= 2) return;
+    const nh = o.nextHeader!;
+    const inner: InnerLayer = { layer: "inner", offset: 0, length: pt.length, spi: esp.spi, seq: esp.seq!, mode: nh === 4 || nh === 41 ? "tunnel" : "transport" };
+    Object.defineProperty(inner, "plaintext", { value: pt, enumerable: false });
+    p.layers.push(inner);
+    const real = p.anomalies;
+    const scratch: Anomaly[] = [];
+    p.anomalies = scratch;
+    this.espNest++;
+    try {
+      if (nh === 4) this.ip(p, pt, "ipv4", 0, pt.length, 1);
+      else if (nh === 41) this.ip(p, pt, "ipv6", 0, pt.length, 1);
+      else this.transport(p, pt, nh, 0, pt.length, ip, -1, 1);
+    } finally {
+      this.espNest--;
+      p.anomalies = real;
+    }
+    for (const a of scratch) real.push({ layer: `inner.${a.layer}`, offset: a.offset, reason: a.reason });
   }
 
   private ikeMsg(p: DecodedPacket, b: Uint8Array, off: number, end: number, ip: Ipv4Layer | Ipv6Layer): void {
@@ -314,12 +361,14 @@ export class Decoder {
       const m = decodeIkev2(b, off, end, p.anomalies);
       if (!m) return;
       p.layers.push(m);
-      if (!this.partial) this.ike.observe(ikev2Event(p, m, ip));
+      const d = this.v2Dec !== undefined && !this.partial ? this.v2Dec.decrypt(b, m, p.no, p.anomalies) : undefined;
+      if (!this.partial) this.ike.observe(ikev2Event(p, m, ip, d));
     } else if (v === 1) {
       const m = decodeIsakmp(b, off, end, p.anomalies);
       if (!m) return;
       p.layers.push(m);
-      if (!this.partial) this.ike.observe(isakmpEvent(p, m, ip));
+      const d = this.v1Dec !== undefined && !this.partial ? this.v1Dec.decrypt(b, m, ip, p.anomalies) : undefined;
+      if (!this.partial) this.ike.observe(isakmpEvent(p, m, ip, d));
     } else if (end - off > 0) {
       p.anomalies.push({ layer: "ike", offset: off, reason: end - off < 28 ? `truncated: need 28 bytes, have ${end - off}` : `unknown IKE major version ${b[off + 17] >> 4}` });
     }
@@ -343,33 +392,34 @@ export class Decoder {
   }
 }
 
-function ikev2Event(p: DecodedPacket, m: Ikev2Message, ip: Ipv4Layer | Ipv6Layer): IkeEvent {
+function ikev2Event(p: DecodedPacket, m: Ikev2Message, ip: Ipv4Layer | Ipv6Layer, d?: Ikev2Decrypted): IkeEvent {
   const notifies = [];
   let encrypted = false;
-  for (const pl of m.payloads) {
+  const inner = d?.payloads;
+  for (const pl of inner ? [...m.payloads, ...inner] : m.payloads) {
     if (pl.kind === "notify") notifies.push({ type: pl.notifyType, name: pl.notifyName, error: pl.isError });
-    else if (pl.kind === "sk" || pl.kind === "skf") encrypted = true;
+    else if ((pl.kind === "sk" || pl.kind === "skf") && !inner) encrypted = true;
   }
   return {
     no: p.no, tsSec: p.tsSec, tsNsec: p.tsNsec, version: 2,
     ispi: toHex(m.ispi), rspi: toHex(m.rspi), exchange: m.exchangeName, messageId: m.messageId,
     initiator: m.flags.initiator, response: m.flags.response,
-    payloads: m.payloads.map(ikev2PayloadToken).join(" "), notifies, encrypted,
+    payloads: (inner ? [...m.payloads.filter((x) => x.kind !== "sk" && x.kind !== "skf"), ...inner] : m.payloads).map(ikev2PayloadToken).join(" "), notifies, encrypted,
     src: ip.src, dst: ip.dst, length: m.length,
   };
 }
 
-function isakmpEvent(p: DecodedPacket, m: IsakmpMessage, ip: Ipv4Layer | Ipv6Layer): IkeEvent {
+function isakmpEvent(p: DecodedPacket, m: IsakmpMessage, ip: Ipv4Layer | Ipv6Layer, d?: Ikev1Decrypted): IkeEvent {
   const notifies = [];
-  for (const pl of m.payloads ?? []) {
+  for (const pl of d?.payloads ?? m.payloads ?? []) {
     if (pl.kind === "notify") notifies.push({ type: pl.notifyType, name: pl.notifyName, error: pl.error });
   }
-  const sum = isakmpSummary(m);
+  const sum = isakmpSummary(m, { decrypted: d?.payloads });
   const lb = sum.indexOf("[ ");
   return {
     no: p.no, tsSec: p.tsSec, tsNsec: p.tsNsec, version: 1,
     ispi: toHex(m.icookie), rspi: toHex(m.rcookie), exchange: m.exchangeName, messageId: m.messageId,
-    payloads: lb >= 0 ? sum.slice(lb + 2, sum.lastIndexOf(" ]")).trim() : "encrypted", notifies, encrypted: m.flags.encryption,
+    payloads: lb >= 0 ? sum.slice(lb + 2, sum.lastIndexOf(" ]")).trim() : "encrypted", notifies, encrypted: m.flags.encryption && !d?.payloads,
     src: ip.src, dst: ip.dst, length: m.length,
   };
 }

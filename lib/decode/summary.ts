@@ -21,6 +21,7 @@ import { ikev2Summary } from "../ike/v2/summary.ts";
 import type { IsakmpMessage } from "../ike/v1/message.ts";
 import { isakmpSummary, cookiePair } from "../ike/v1/summary.ts";
 import type { EspSeqInfo } from "./pipeline.ts";
+import type { EspDecryptInfo, Ikev1Decrypted, Ikev2Decrypted } from "../decrypt/types.ts";
 
 function pad2(n: number): string {
   return n < 10 ? "0" + n : String(n);
@@ -81,9 +82,20 @@ function espText(e: EspLayer & { seqInfo?: EspSeqInfo }): string {
 }
 
 function ikeText(l: LayerBase): string {
-  if (l.layer === "ikev2") return `IKEv2 ${ikev2Summary(l as Ikev2Message, { spis: "suffix" })}`;
-  const m = l as IsakmpMessage;
-  return `IKEv1 ${isakmpSummary(m)} ${cookiePair(m)}`;
+  if (l.layer === "ikev2") {
+    const m = l as Ikev2Message;
+    const sk = m.payloads[m.payloads.length - 1] as { decrypted?: Ikev2Decrypted } | undefined;
+    const d = sk?.decrypted;
+    if (!d) return `IKEv2 ${ikev2Summary(m, { spis: "suffix" })}`;
+    let s = `IKEv2 ${ikev2Summary(m, { spis: "suffix", decrypted: d.payloads })}`;
+    if (d.integrity === "bad") s += " integrity BAD";
+    else if (d.fragments) s += ` [reassembled from packets ${d.fragments.join(", ")}]`;
+    else if (d.reason) s += ` (${d.reason})`;
+    return s;
+  }
+  const m = l as IsakmpMessage & { decrypted?: Ikev1Decrypted };
+  const s = `IKEv1 ${isakmpSummary(m, { decrypted: m.decrypted?.payloads })} ${cookiePair(m)}`;
+  return m.decrypted?.reason && !m.decrypted.payloads ? `${s} (${m.decrypted.reason})` : s;
 }
 
 /** The "what is it" part of the summary line. */
@@ -126,10 +138,23 @@ function describe(p: DecodedPacket): { addr: string; what: string } {
         parts.push("TCP-encap");
         transport = "";
         break;
-      case "esp":
-        parts.push(espText(l as EspLayer));
+      case "esp": {
+        const e = l as EspLayer & { decrypt?: EspDecryptInfo };
+        let s = espText(e);
+        const d = e.decrypt;
+        if (d) {
+          s += d.icv === "good" ? " ICV good" : d.icv === "bad" ? " ICV BAD" : " ICV unchecked";
+          if (p.layers[i + 1]?.layer === "inner") {
+            // The rest of the layers are the decrypted inner packet: render it in brief.
+            const inner = describe({ ...p, layers: p.layers.slice(i + 2), anomalies: [], notes: undefined });
+            s += ` → ${inner.addr ? inner.addr + " " : ""}${inner.what}`;
+            i = p.layers.length;
+          } else if (d.reason && d.icv !== "bad") s += ` (${d.reason})`;
+        }
+        parts.push(s);
         transport = "";
         break;
+      }
       case "ah": {
         const a = l as AhLayer;
         parts.push(`AH spi 0x${(a.spi >>> 0).toString(16).padStart(8, "0")} seq ${a.seq} icv ${toHex(a.icv)}`);
