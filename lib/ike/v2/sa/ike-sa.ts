@@ -329,7 +329,9 @@ export class IkeSa {
       this.responderInit(msg, datagram, from, an, now);
       return;
     }
-    if (!ctEqual(msg.ispi, this.spii) || (this.state !== "init-sent" && !ctEqual(msg.rspi, this.spir))) {
+    // a retransmitted IKE_SA_INIT request still has a zero responder SPI
+    const initRetransmit = !this.initiator && msg.exchange === EX_INIT && !msg.flags.response && !msg.rspi.some((x) => x);
+    if (!ctEqual(msg.ispi, this.spii) || !(this.state === "init-sent" || initRetransmit || ctEqual(msg.rspi, this.spir))) {
       this.log("debug", `dropped: message for IKE SA ${toHex(msg.ispi)}/${toHex(msg.rspi)}`);
       return;
     }
