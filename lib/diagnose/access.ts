@@ -15,20 +15,7 @@ import type { LayerBase } from "../decode/layer.ts";
 import type { Ikev2Message, Ikev2Payload } from "../ike/v2/message.ts";
 import type { IsakmpMessage, IsakmpPayload } from "../ike/v1/message.ts";
 import type { EspLayer } from "../ipsec/esp.ts";
-
-/** What the pipeline attaches to an SK/SKF payload (or message) it decrypted. */
-export interface SkDecryption {
-  integrity: "good" | "bad";
-  payloads?: Ikev2Payload[];
-  reason?: string;
-}
-
-/** What the pipeline attaches to an ESP layer it decrypted. */
-export interface EspDecryption {
-  icv: "good" | "bad" | "none";
-  nextHeader?: number;
-  reason?: string;
-}
+import type { EspDecryptInfo, Ikev1Decrypted, Ikev2Decrypted } from "../decrypt/types.ts";
 
 /** IKEv2 message content as far as it can be read. */
 export interface Ikev2Content {
@@ -40,7 +27,7 @@ export interface Ikev2Content {
   reason?: string;
 }
 
-type WithDec = { decrypted?: SkDecryption };
+type WithDec = { decrypted?: Ikev2Decrypted };
 
 /** Read an IKEv2 message, using the decrypted content when present. */
 export function ikev2Content(m: Ikev2Message): Ikev2Content {
@@ -70,13 +57,13 @@ export function ikev2Content(m: Ikev2Message): Ikev2Content {
 /** Read an IKEv1 message, using the decrypted payloads when present. */
 export function isakmpContent(m: IsakmpMessage): { protection: Ikev2Content["protection"]; payloads: IsakmpPayload[] } {
   if (!m.flags.encryption) return { protection: "cleartext", payloads: m.payloads };
-  const dec = (m as IsakmpMessage & { decrypted?: { payloads: IsakmpPayload[] } }).decrypted;
-  return dec ? { protection: "decrypted", payloads: dec.payloads } : { protection: "encrypted", payloads: [] };
+  const dec = (m as IsakmpMessage & { decrypted?: Ikev1Decrypted }).decrypted;
+  return dec?.payloads ? { protection: "decrypted", payloads: dec.payloads } : { protection: "encrypted", payloads: [] };
 }
 
 /** The ESP layer's decryption result. */
-export function espDecryption(e: EspLayer): EspDecryption | undefined {
-  return (e as EspLayer & { decrypt?: EspDecryption }).decrypt;
+export function espDecryption(e: EspLayer): EspDecryptInfo | undefined {
+  return (e as EspLayer & { decrypt?: EspDecryptInfo }).decrypt;
 }
 
 /** Outer layers of a packet: those before the `inner` marker of a decrypted ESP packet. */

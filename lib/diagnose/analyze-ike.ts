@@ -122,6 +122,8 @@ export function analyzeIkeSa(st: IkeSaState, ctx: IkeContext): { diag: IkeSaDiag
   const answered = (e: Exchange) => e.responses.length > 0;
   for (const ex of exs) {
     if (answered(ex) || ex.requests.length === 0) continue;
+    // IKEv1 Informational exchanges are one-way notifications: no answer is expected.
+    if (st.version === 1 && ex.exchange.startsWith("Informational")) continue;
     if (st.version === 1 && exs.some((o) => o !== ex && answered(o) && o.requests[0].time > ex.requests[0].time)) continue;
     findings.push(unansweredFinding(st, ex, exs, ctx));
   }
@@ -182,7 +184,7 @@ export function analyzeIkeSa(st: IkeSaState, ctx: IkeContext): { diag: IkeSaDiag
     outcome = (authOk && e.code !== "AUTH_FAILED" ? "IKE SA established, but " : "") + e.summary;
   } else if (established) {
     state = "established";
-    const how = createdByRekey ? `created by a rekey (first message packet ${st.firstNo})`
+    const how = createdByRekey ? "created by a rekey"
       : authOk ? `IKE_AUTH response packet ${authResp!.no} carries AUTH without error`
       : espSeen ? `ESP followed from packet ${espSeen.no}`
       : childLater ? `CREATE_CHILD_SA answered at packet ${childLater.responses[0].no}` : "Quick Mode completed";
@@ -220,6 +222,8 @@ function errorFinding(st: IkeSaState, ex: Exchange, m: MsgRec, n: NotifyFact, ex
   const base: Evidence[] = [];
   if (req && req !== m) base.push(ev(req, msgLine(req)));
   base.push(ev(m, msgLine(m)));
+  /** Evidence in reading order: the request, details about it, then the message carrying the error. */
+  const withDetails = (details: Evidence[], after: Evidence[] = []): Evidence[] => [...base.slice(0, -1), ...details, base[base.length - 1], ...after];
   const v1 = st.version === 1;
   // IKEv2 numbers; IKEv1 uses the same numbers for these three.
   switch (n.type) {
@@ -231,17 +235,17 @@ function errorFinding(st: IkeSaState, ex: Exchange, m: MsgRec, n: NotifyFact, ex
         ike ? "The responder accepted none of the IKE (phase 1) proposals the initiator offered: the encryption, integrity/PRF or key-exchange (DH) algorithms do not match its configuration."
           : "The IKE SA itself was negotiated, but the responder accepted none of the ESP/AH (CHILD SA) proposals: encryption, integrity, PFS group or ESN do not match its configuration.",
       ];
-      const evidence = [...base];
-      if (req && offered.length) evidence.splice(evidence.length - 1, 0, ...offered.map((o) => ev(req, `offered ${o}`)));
-      else if (req && req.protection === "encrypted") expl.push(`The offer is inside the encrypted ${req.exchange} request (packet ${req.no}): to see it, ${keysHint(st)}.`);
+      const details: Evidence[] = req && offered.length ? offered.map((o) => ev(req, `offered ${o}`)) : [];
+      const after: Evidence[] = [];
+      if (!offered.length && req && req.protection === "encrypted") expl.push(`The offer is inside the encrypted ${req.exchange} request (packet ${req.no}): to see it, ${keysHint(st)}.`);
       expl.push("What the responder would accept is not on the wire: it only answers NO_PROPOSAL_CHOSEN. Its log shows it (strongSwan: \"received proposals: ...\" / \"configured proposals: ...\").");
       if (!ike) {
         const agreed = exs.find((e) => e.exchange === "IKE_SA_INIT")?.responses.find((r) => r.facts.sa);
-        if (agreed?.facts.sa) for (const p of agreed.facts.sa.proposals) evidence.push(ev(agreed, `for comparison, the IKE SA was agreed as ${p.text}`));
+        if (agreed?.facts.sa) for (const p of agreed.facts.sa.proposals) after.push(ev(agreed, `for comparison, the IKE SA was agreed as ${p.text}`));
         if (req?.facts.sa && req.facts.sa.proposals.some((p) => (p.transforms.KE ?? []).some((k) => k !== "NONE"))) expl.push("The offer includes a key-exchange (PFS) group: a PFS mismatch (one side with, one without) also causes this.");
       }
       return finding(code, "error", `${ike ? "IKE" : "CHILD SA (ESP)"} proposal mismatch: ${where}`, {
-        ikeSa: name, explanation: expl, evidence,
+        ikeSa: name, explanation: expl, evidence: withDetails(details, after),
         suggestions: [ike
           ? "Give both sides at least one common IKE proposal (strongSwan swanctl.conf: connections.<name>.proposals; ipsec.conf: ike=)."
           : "Give both sides at least one common ESP proposal (strongSwan swanctl.conf: children.<name>.esp_proposals; ipsec.conf: esp=), including the same PFS setting."],
@@ -251,9 +255,8 @@ function errorFinding(st: IkeSaState, ex: Exchange, m: MsgRec, n: NotifyFact, ex
     case 17: {
       const offered = req?.facts.ke;
       const wanted = n.group;
-      const evidence = [...base];
-      if (offered && req) evidence.push(ev(req, `initiator's KE payload uses group ${offered.name} (${offered.group})`));
-      evidence.push(ev(m, `responder asks for group ${n.groupName ?? "?"} (${wanted ?? "?"})`));
+      const evidence = withDetails(offered && req ? [ev(req, `initiator's KE payload uses group ${offered.name} (${offered.group})`)] : [],
+        [ev(m, `responder asks for group ${n.groupName ?? "?"} (${wanted ?? "?"})`)]);
       // The retry: a later IKE_SA_INIT from the same initiator with the requested group.
       let retry: MsgRec | undefined;
       let retryOk: MsgRec | undefined;
@@ -283,20 +286,21 @@ function errorFinding(st: IkeSaState, ex: Exchange, m: MsgRec, n: NotifyFact, ex
       });
     }
     case 24: {
-      const evidence = [...base];
+      const details: Evidence[] = [];
+      const after: Evidence[] = [];
       const authReq = exs.find((e) => e.exchange === "IKE_AUTH")?.requests[0];
       const authResp = exs.find((e) => e.exchange === "IKE_AUTH")?.responses[0];
       const fi = authReq?.facts;
       const fr = authResp?.facts;
       if (authReq) {
-        if (fi?.idi) evidence.push(ev(authReq, `initiator's identity IDi: ${fi.idi}`));
-        if (fi?.idr) evidence.push(ev(authReq, `identity the initiator expects of the responder (IDr): ${fi.idr}`));
-        if (fi?.auth) evidence.push(ev(authReq, `initiator authenticates with: ${fi.auth.name}${fi.certs ? ` (${fi.certs} certificate${fi.certs > 1 ? "s" : ""} sent)` : ""}`));
-        if (fi?.eap) evidence.push(ev(authReq, "EAP in use"));
+        if (fi?.idi) details.push(ev(authReq, `initiator's identity IDi: ${fi.idi}`));
+        if (fi?.idr) details.push(ev(authReq, `identity the initiator expects of the responder (IDr): ${fi.idr}`));
+        if (fi?.auth) details.push(ev(authReq, `initiator authenticates with: ${fi.auth.name}${fi.certs ? ` (${fi.certs} certificate${fi.certs > 1 ? "s" : ""} sent)` : ""}`));
+        if (fi?.eap) details.push(ev(authReq, "EAP in use"));
       }
       if (authResp && authResp !== m) {
-        if (fr?.idr) evidence.push(ev(authResp, `responder's identity IDr: ${fr.idr}`));
-        if (fr?.auth) evidence.push(ev(authResp, `responder authenticates with: ${fr.auth.name}`));
+        if (fr?.idr) after.push(ev(authResp, `responder's identity IDr: ${fr.idr}`));
+        if (fr?.auth) after.push(ev(authResp, `responder authenticates with: ${fr.auth.name}`));
       }
       const byResponder = m.response && m.exchange === "IKE_AUTH";
       const kind = byResponder ? (fi?.auth ? authKind(fi.auth.method) : undefined) : (fr?.auth ? authKind(fr.auth.method) : undefined);
@@ -320,7 +324,7 @@ function errorFinding(st: IkeSaState, ex: Exchange, m: MsgRec, n: NotifyFact, ex
       if (byResponder && fi?.idr && fr?.idr === undefined) expl.push("The initiator also asked for a specific responder identity (IDr); if the responder has no config for it, authentication fails too.");
       sugg.push("Read the rejecting peer's log for the exact reason (strongSwan: \"tried N shared key for ...\", \"no trusted RSA public key found\", \"constraint check failed\").");
       return finding("AUTH_FAILED", "error", `authentication failed: ${where}`, {
-        ikeSa: name, explanation: expl, evidence, suggestions: sugg,
+        ikeSa: name, explanation: expl, evidence: withDetails(details, after), suggestions: sugg,
         data: {
           rejectedBy: byResponder ? "responder" : "initiator",
           idi: fi?.idi ?? null, idr: fi?.idr ?? fr?.idr ?? null,
@@ -329,10 +333,11 @@ function errorFinding(st: IkeSaState, ex: Exchange, m: MsgRec, n: NotifyFact, ex
       });
     }
     case 38: {
-      const evidence = [...base];
       const f = req?.facts;
-      if (f?.tsi !== undefined && req) evidence.push(ev(req, `proposed TSi (initiator side): ${f.tsi}`));
-      if (f?.tsr !== undefined && req) evidence.push(ev(req, `proposed TSr (responder side): ${f.tsr}`));
+      const details: Evidence[] = [];
+      if (f?.tsi !== undefined && req) details.push(ev(req, `proposed TSi (initiator side): ${f.tsi}`));
+      if (f?.tsr !== undefined && req) details.push(ev(req, `proposed TSr (responder side): ${f.tsr}`));
+      const evidence = withDetails(details);
       const expl = ["The responder found no CHILD SA configuration whose traffic selectors (local/remote subnets) match the proposed ones; the IKE SA is up but no tunnel is created."];
       if (!f?.tsi && req?.protection === "encrypted") expl.push(`The proposed selectors are in the encrypted request (packet ${req.no}): to see them, ${keysHint(st)}.`);
       return finding("TS_UNACCEPTABLE", "error", `traffic selectors not accepted: ${where}`, {
