@@ -8,6 +8,9 @@ import { type CaptureAnomaly, CaptureFormatError } from "../lib/capture/types.ts
 import { runDecode, type RunDecodeOptions } from "../lib/decode/run.ts";
 import { parseFilter } from "../lib/decode/filter.ts";
 import { EXIT } from "./exit.ts";
+import { KeyFileError, loadKeyStore, type KeyStore } from "../lib/keys/mod.ts";
+import { createPcapngFileWriter, type PcapngWriter } from "../lib/capture/pcapng-writer.ts";
+import { DecryptedWriter } from "../lib/decrypt/writer.ts";
 
 function port(v: string, prev: number[] = []): number[] {
   const n = Number(v);
@@ -33,6 +36,10 @@ export function decodeCommand() {
     .option("--natt-port <port>", "extra UDP port carrying NAT-T: ESP, IKE behind the non-ESP marker, keepalives (like 4500; repeatable)", port)
     .option("--tcp-port <port>", "extra TCP port carrying RFC 9329 IKE/ESP over TCP (default 4500; repeatable)", port)
     .option("--no-reassemble", "do not reassemble IP fragments")
+    .option("--keys <file>", "decrypt with the keys in FILE: tcpdump -E secrets, Wireshark esp_sa / ikev2_decryption_table / ikev1_decryption_table, ip xfrm state output, charon log (ike=4, chd=4; .gz ok), vpnkit key log; format detected (repeatable)", collect)
+    .option("--keys-inline <secrets>", "decrypt with a tcpdump -E string: \"spi@addr algo:0xkey,...\" or \"file NAME\" (repeatable)", collect)
+    .option("--write-decrypted <out.pcapng>", "write the decrypted inner packets to a pcapng file (needs --keys or --keys-inline)")
+    .option("--write-all", "with --write-decrypted: also write every original packet")
     .option("--strict", `exit with code ${EXIT.ANOMALIES} when any packet had an anomaly`)
     .addOption(new Option("--progress", "show progress on stderr (default: when stderr is a terminal)"))
     .addOption(new Option("--no-progress", "never show progress"))
@@ -51,6 +58,9 @@ Examples:
   vpnkit decode --stats capture.pcap
   tcpdump -U -w - -i eth0 'udp port 500 or udp port 4500 or esp' | vpnkit decode -
   vpnkit decode --natt-port 14500 capture.pcap      # NAT-T on a non-standard port
+  vpnkit decode --keys esp_sa --keys ikev2_decryption_table capture.pcap
+  vpnkit decode --keys-inline "0x12345678@192.1.2.45 3des-cbc-hmac96:0x4043..." capture.pcap
+  vpnkit decode --keys charon.log --write-decrypted inner.pcapng capture.pcap
 
 Every malformed or truncated spot is reported with its packet number,
 layer, offset and reason ("!!" lines), and decoding continues.
@@ -67,6 +77,22 @@ Exit codes: 0 ok, 2 usage error or not a capture, 3 anomalies with --strict.`,
         filter = parseFilter({ spi: o.spi, ikeSpi: o.ikeSpi, exchange: o.exchange });
       } catch (e) {
         process.stderr.write(`vpnkit decode: ${(e as Error).message}\n`);
+        process.exitCode = EXIT.USAGE;
+        return;
+      }
+      let keys: KeyStore | undefined;
+      if (o.keys?.length || o.keysInline?.length) {
+        try {
+          keys = loadKeyStore(o.keys ?? [], o.keysInline ?? []);
+        } catch (e) {
+          if (!(e instanceof KeyFileError)) throw e;
+          process.stderr.write(`vpnkit decode: ${e.message}\n`);
+          process.exitCode = EXIT.USAGE;
+          return;
+        }
+      }
+      if ((o.writeDecrypted && !keys) || (o.writeAll && !o.writeDecrypted)) {
+        process.stderr.write(`vpnkit decode: ${o.writeAll && !o.writeDecrypted ? "--write-all needs --write-decrypted" : "--write-decrypted needs --keys or --keys-inline"}\n`);
         process.exitCode = EXIT.USAGE;
         return;
       }
@@ -95,6 +121,7 @@ Exit codes: 0 ok, 2 usage error or not a capture, 3 anomalies with --strict.`,
           nattPorts: o.nattPort ?? [],
           tcpPorts: o.tcpPort ?? [],
           reassemble: o.reassemble !== false,
+          keys,
         },
         progress: showProgress ? progressPrinter(reader.totalBytes) : undefined,
         captureAnomalies,
@@ -104,7 +131,24 @@ Exit codes: 0 ok, 2 usage error or not a capture, 3 anomalies with --strict.`,
         interrupted = true;
       };
       process.once("SIGINT", onSig);
-      const res = await runDecode(reader, process.stdout, { ...opts, shouldStop: () => interrupted });
+      let pw: PcapngWriter | undefined;
+      if (o.writeDecrypted) {
+        pw = createPcapngFileWriter(o.writeDecrypted, { userAppl: "vpnkit decode --write-decrypted" });
+        const dw = new DecryptedWriter(pw, { all: !!o.writeAll });
+        opts.packetHook = (rec, p) => dw.packet(rec, p);
+      }
+      let res;
+      try {
+        res = await runDecode(reader, process.stdout, { ...opts, shouldStop: () => interrupted });
+        if (pw) await pw.close();
+      } catch (e) {
+        if (!pw) throw e;
+        process.stderr.write(`vpnkit decode: cannot write ${o.writeDecrypted}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+        process.exitCode = EXIT.USAGE;
+        return;
+      } finally {
+        keys?.zero();
+      }
       process.off("SIGINT", onSig);
       if (showProgress) process.stderr.write("\r\x1b[K");
       if (interrupted) process.exitCode = EXIT.INTERRUPTED;

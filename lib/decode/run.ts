@@ -3,7 +3,7 @@
  * Runtime-neutral; the CLI only supplies stdout and the progress printer.
  * @module
  */
-import type { CaptureAnomaly, CaptureReader } from "../capture/types.ts";
+import type { CaptureAnomaly, CaptureReader, CaptureRecord } from "../capture/types.ts";
 import { Decoder, type DecoderOptions } from "./pipeline.ts";
 import type { DecodedPacket } from "./layer.ts";
 import { type PacketFilter, matchFilter } from "./filter.ts";
@@ -25,6 +25,8 @@ export interface RunDecodeOptions {
   captureAnomalies?: CaptureAnomaly[];
   /** Polled between batches; true stops the loop early (SIGINT). */
   shouldStop?: () => boolean;
+  /** Called with every decoded packet (e.g. --write-decrypted); turns the summary fast path off. */
+  packetHook?: (rec: CaptureRecord, p: DecodedPacket) => void | Promise<void>;
 }
 
 export interface RunDecodeResult {
@@ -69,7 +71,8 @@ export async function runDecode(reader: CaptureReader, out: WritableLike, opts: 
 
   // Summary fast path: only when every packet is printed as a summary line.
   const f = opts.filter;
-  const fast = opts.mode === "summary" && perPacket && !f.spis && !f.ikeSpis && !f.exchanges;
+  const fast = opts.mode === "summary" && perPacket && !f.spis && !f.ikeSpis && !f.exchanges && !opts.packetHook;
+  const hook = opts.packetHook;
   for await (const batch of reader.batches()) {
     for (let i = 0; i < batch.length; i++) {
       if (fast) {
@@ -81,7 +84,9 @@ export async function runDecode(reader: CaptureReader, out: WritableLike, opts: 
           continue;
         }
       }
-      emit(dec.decode(batch[i]));
+      const p = dec.decode(batch[i]);
+      emit(p);
+      if (hook) await hook(batch[i], p);
     }
     if (fileAnoms.length) emitFileAnoms();
     if (w.full) await w.flush();

@@ -70,7 +70,7 @@ export function emptyKeys(): ParsedKeys {
 /** A key line that cannot be used: names the file and line, never the key. */
 export class KeyFileError extends Error {
   constructor(readonly file: string, readonly line: number, readonly reason: string) {
-    super(`${file}:${line}: ${reason}`);
+    super(line > 0 ? `${file}:${line}: ${reason}` : `${file}: ${reason}`);
     this.name = "KeyFileError";
   }
 }
