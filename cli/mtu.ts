@@ -14,7 +14,7 @@ import { intOption, readSecretFile, UsageError } from "./responder.ts";
 const BOUND_TEXT: Record<string, string> = {
   timeout: "one byte more never got through (no ICMP: black hole or filtered)",
   icmp: "one byte more drew an ICMP too-big",
-  local: "one byte more was refused by the local stack (kernel path MTU, from ICMP)",
+  local: "one byte more was refused by the local stack (EMSGSIZE: local link MTU, or the path MTU the kernel learnt from ICMP)",
   max: "the local limit was reached (route/interface MTU or --max): the path may take more",
 };
 
