@@ -172,7 +172,8 @@ export function analyzeIkeSa(st: IkeSaState, ctx: IkeContext): { diag: IkeSaDiag
   // Outcome.
   const errors = findings.filter((f) => f.severity === "error");
   const deleteMsg = st.msgs.find((m) => !m.response && m.facts.deletes.some((d) => d.protocol === "IKE" || (st.version === 1 && d.protocol === "ISAKMP")));
-  const authOk = authResp && authResp.protection !== "encrypted" && authResp.facts.auth && !authResp.errors.length;
+  // The responder authenticated itself (AUTH present, no AUTHENTICATION_FAILED): the IKE SA is up even if the CHILD SA failed.
+  const authOk = authResp && authResp.protection !== "encrypted" && authResp.facts.auth && !authResp.errors.includes("AUTHENTICATION_FAILED");
   const createdByRekey = st.version === 2 && exs.length > 0 && exs[0].exchange !== "IKE_SA_INIT";
   const established = createdByRekey || !!authOk || !!espSeen || !!childLater ||
     (st.version === 1 && st.msgs.some((m) => m.exchange === "Quick Mode" && m.dir === "R->I"));
