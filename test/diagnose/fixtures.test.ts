@@ -6,6 +6,7 @@
  * payloads, DELETE) and without (timing).
  */
 import { describe, expect, test } from "bun:test";
+import type { RekeyLink } from "../../lib/diagnose/types.ts";
 import { diagnoseFixture, problems, withCode } from "./helpers.ts";
 
 const F1 = "strongswan/f1_ikev2_auth_failed/f1_ikev2_auth_failed.pcap";
@@ -182,7 +183,7 @@ describe("good captures: no false failure", () => {
 });
 
 describe("d_ikev2_rekey: the rekey chain", () => {
-  const expected = [
+  const expected: Omit<RekeyLink, "method">[] = [
     { kind: "child", oldSa: "d1889345/beedfff3", newSa: "dbec7992/62e6ac4c", createNo: 33, createResponseNo: 34, deleteNo: 35 },
     { kind: "child", oldSa: "dbec7992/62e6ac4c", newSa: "058125df/41537f72", createNo: 61, createResponseNo: 62, deleteNo: 63 },
     { kind: "ike", oldSa: "732f456e372e0504/002796ec5b5d1dec", newSa: "83c718ec824dc24e/a73b891646eba9dd", createNo: 77, createResponseNo: 78, deleteNo: 79 },
