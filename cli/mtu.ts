@@ -76,7 +76,10 @@ export function mtuCommand(): Command {
     .option("--timeout <ms>", "minimum probe timeout in ms (default 50; the timeout adapts to the RTT)")
     .option("--json", "one JSON object (the whole result)")
     .addHelpText("after", `
-Probe sizes are whole IP packets. Exit status 0 when the MTU was found, 4 when not.
+Probe sizes are whole IP packets (DF set). Without ICMP (black hole) a size counts as too big
+after --tries unanswered probes; an ICMP too-big is used as a hint and verified. The kernel's
+cached path MTU to the peer caps the search (flush it with \`ip route flush cache\`).
+Exit status 0 when the MTU was found, 4 when not.
 Example:
   vpnkit mtu 192.0.2.7 --secret-file probe.secret
   vpnkit mtu vpn.example.net -6 --secret-file probe.secret --json`)

@@ -25,7 +25,7 @@
 #   scripts/lab.sh exec b vpnkit responder --secret-file /tmp/s &
 #   scripts/lab.sh exec a vpnkit mtu 10.91.2.1 --secret-file /tmp/s
 #   scripts/lab.sh down
-set -euo pipefail
+set -eEuo pipefail
 
 PREFIX="${LAB_PREFIX:-vm}"
 MTU=1500 MTU_A=1500 LOSS="" RATE="" ICMP=on
@@ -160,5 +160,5 @@ case "$cmd" in
   icmp)
     case "${1:-}" in on|off) icmp "$1" ;; *) die "icmp on|off" ;; esac ;;
   status) status ;;
-  *) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; [ -z "$cmd" ] || [ "$cmd" = help ] || [ "$cmd" = -h ] || exit 2 ;;
+  *) sed -n '2,/^set -eEuo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; [ -z "$cmd" ] || [ "$cmd" = help ] || [ "$cmd" = -h ] || exit 2 ;;
 esac
