@@ -5,3 +5,4 @@
 export { Diagnoser } from "./diagnoser.ts";
 export { renderDiagnosisJson, renderDiagnosisText, type DiagnosisTextOptions } from "./render.ts";
 export type * from "./types.ts";
+export { diagnoseCapture, type DiagnoseCaptureOptions } from "./run.ts";
