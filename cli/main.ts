@@ -7,6 +7,8 @@ import { Command, CommanderError } from "@commander-js/extra-typings";
 import { version } from "./version.ts";
 import { decodeCommand } from "./decode.ts";
 import { upCommand, statusCommand } from "./up.ts";
+import { mtuCommand } from "./mtu.ts";
+import { responderCommand } from "./responder.ts";
 import { EXIT } from "./exit.ts";
 
 export function buildProgram(): Command {
@@ -22,11 +24,15 @@ Examples:
   vpnkit decode capture.pcap              one line per packet (ESP, AH, IKEv1, IKEv2, NAT-T)
   vpnkit decode -v capture.pcapng         full field tree
   tcpdump -w - -i eth0 udp | vpnkit decode -
+  vpnkit mtu 192.0.2.2 --secret-file s    path MTU to a peer running \`vpnkit responder\`
+  vpnkit responder --secret-file s        answer authenticated MTU probes (UDP 4501)
   vpnkit help decode                      help for one command`,
     );
   program.addCommand(decodeCommand());
   program.addCommand(upCommand());
   program.addCommand(statusCommand());
+  program.addCommand(mtuCommand());
+  program.addCommand(responderCommand());
   return program;
 }
 
