@@ -1,0 +1,191 @@
+/**
+ * The diagnoser on synthetic captures (real IKEv2 bytes from the encoder,
+ * raw IPv4 frames through the real Decoder) for the cases no fixture has:
+ * INVALID_KE_PAYLOAD with and without a retry, answered retransmissions,
+ * ESP sequence gaps and replays, missing NAT-keepalives; plus the memory
+ * bounds and robustness on mutated real packets.
+ */
+import { describe, expect, test } from "bun:test";
+import { openCapture } from "../../lib/capture/index.ts";
+import { Decoder } from "../../lib/decode/pipeline.ts";
+import { Diagnoser } from "../../lib/diagnose/diagnoser.ts";
+import { renderDiagnosisJson, renderDiagnosisText } from "../../lib/diagnose/render.ts";
+import { MAX_IKE_SAS, MAX_TIMELINE } from "../../lib/diagnose/state.ts";
+import type { HeaderSpec } from "../../lib/ike/v2/encode/message.ts";
+import type { PayloadSpec } from "../../lib/ike/v2/encode/payloads.ts";
+import { FIX } from "../decode/helpers.ts";
+import { diagnoseFrames, espFrame, ikeFrame, keepaliveFrame, problems, SPI_I, SPI_R, withCode, ZERO_SPI } from "./helpers.ts";
+
+const A = "198.18.0.1";
+const B = "198.18.0.2";
+const IKE_PROPOSAL: PayloadSpec = {
+  type: "sa",
+  proposals: [{ protocol: 1, spi: new Uint8Array(0), transforms: [{ type: 1, id: 20, keyLength: 256 }, { type: 2, id: 5 }, { type: 4, id: 31 }, { type: 4, id: 19 }] }],
+};
+const nonce: PayloadSpec = { type: "nonce", nonce: new Uint8Array(32).fill(7) };
+const ke = (group: number): PayloadSpec => ({ type: "ke", group, data: new Uint8Array(group === 31 ? 32 : 64).fill(3) });
+const hdr = (ispi: Uint8Array, rspi: Uint8Array, exchange: number, initiator: boolean, response: boolean, messageId: number): HeaderSpec => ({ ispi, rspi, exchange, initiator, response, messageId });
+const initReq = (ispi: Uint8Array, group: number) => ikeFrame(A, B, hdr(ispi, ZERO_SPI, 34, true, false, 0), [IKE_PROPOSAL, ke(group), nonce]);
+const invalidKe = (ispi: Uint8Array, want: number) => ikeFrame(B, A, hdr(ispi, ZERO_SPI, 34, false, true, 0), [{ type: "notify", notifyType: 17, data: new Uint8Array([want >> 8, want & 0xff]) }]);
+const initResp = (ispi: Uint8Array, group: number) => ikeFrame(B, A, hdr(ispi, SPI_R, 34, false, true, 0), [IKE_PROPOSAL, ke(group), nonce]);
+
+describe("INVALID_KE_PAYLOAD", () => {
+  test("group offered → group requested → retry seen and answered (warning)", () => {
+    const retrySpi = new Uint8Array([0xaa, 2, 3, 4, 5, 6, 7, 8]);
+    const d = diagnoseFrames([
+      { t: 1000, data: initReq(SPI_I, 31) },
+      { t: 1000.01, data: invalidKe(SPI_I, 19) },
+      { t: 1000.02, data: initReq(retrySpi, 19) },
+      { t: 1000.03, data: initResp(retrySpi, 19) },
+    ]);
+    const [f] = withCode(d, "INVALID_KE_PAYLOAD");
+    expect(f.severity).toBe("warning");
+    expect(f.data).toEqual({ offeredGroup: 31, requestedGroup: 19, retryNo: 3, retrySucceeded: true });
+    expect(f.packets).toEqual([1, 2, 3, 4]);
+    expect(f.summary).toContain("Curve25519");
+    expect(f.summary).toContain("the retry succeeded");
+  });
+
+  test("no retry: error", () => {
+    const d = diagnoseFrames([
+      { t: 1000, data: initReq(SPI_I, 31) },
+      { t: 1000.01, data: invalidKe(SPI_I, 19) },
+    ]);
+    const [f] = withCode(d, "INVALID_KE_PAYLOAD");
+    expect(f.severity).toBe("error");
+    expect(f.data).toMatchObject({ offeredGroup: 31, requestedGroup: 19, retryNo: null, retrySucceeded: false });
+    expect(d.ikeSas[0].state).toBe("failed");
+  });
+
+  test("a retry with the same SPI is a new attempt, not a retransmission", () => {
+    const d = diagnoseFrames([
+      { t: 1000, data: initReq(SPI_I, 31) },
+      { t: 1000.01, data: invalidKe(SPI_I, 19) },
+      { t: 1000.02, data: initReq(SPI_I, 19) },
+      { t: 1000.03, data: initResp(SPI_I, 19) },
+    ]);
+    expect(d.ikeSas).toHaveLength(1);
+    expect(d.ikeSas[0].timeline.some((t) => t.retransmission)).toBe(false);
+    expect(withCode(d, "INVALID_KE_PAYLOAD")[0].data).toMatchObject({ retryNo: 3, retrySucceeded: true });
+    expect(withCode(d, "NO_RESPONSE")).toEqual([]);
+  });
+});
+
+test("retransmissions that were answered: IKE_RETRANSMIT warning with every copy", () => {
+  const d = diagnoseFrames([
+    { t: 1000, data: initReq(SPI_I, 19) },
+    { t: 1002, data: initReq(SPI_I, 19) },
+    { t: 1005.6, data: initReq(SPI_I, 19) },
+    { t: 1005.61, data: initResp(SPI_I, 19) },
+  ]);
+  const [f] = withCode(d, "IKE_RETRANSMIT");
+  expect(f.severity).toBe("warning");
+  expect(f.packets).toEqual([1, 2, 3, 4]);
+  expect(f.summary).toContain("3 times");
+  expect(withCode(d, "NO_RESPONSE")).toEqual([]);
+});
+
+describe("ESP", () => {
+  test("sequence gaps and duplicates, with packet numbers", () => {
+    const frames: { t: number; data: Uint8Array }[] = [];
+    let t = 2000;
+    for (const seq of [1, 2, 3, 7, 8, 8, 9]) frames.push({ t: (t += 0.1), data: espFrame(A, B, 0x11111111, seq) });
+    for (const seq of [1, 2, 3, 4, 5, 6, 7]) frames.push({ t: (t += 0.1), data: espFrame(B, A, 0x22222222, seq) });
+    const d = diagnoseFrames(frames);
+    const [gap] = withCode(d, "ESP_SEQ_GAP");
+    expect(gap.espSpis).toEqual(["11111111"]);
+    expect(gap.data).toMatchObject({ missing: 3 });
+    expect(gap.evidence[0].text).toContain("seq 4..6 (3) missing between packet 3 and packet 4");
+    const [dup] = withCode(d, "ESP_REPLAY");
+    expect(dup.espSpis).toEqual(["11111111"]);
+    expect(dup.data).toEqual({ duplicates: 1 });
+    expect(withCode(d, "ESP_ONE_WAY")).toEqual([]);
+  });
+
+  test("a short one-way burst at the end is only a warning", () => {
+    const d = diagnoseFrames([{ t: 1, data: espFrame(A, B, 0x33333333, 1) }]);
+    expect(withCode(d, "ESP_ONE_WAY")[0].severity).toBe("warning");
+  });
+});
+
+describe("NAT-keepalives", () => {
+  // NAT_DETECTION_SOURCE_IP that cannot match: the initiator is behind a NAT (as seen here).
+  const natdBad: PayloadSpec = { type: "notify", notifyType: 16388, data: new Uint8Array(20).fill(0x5a) };
+  const frames = (keepalives: boolean) => {
+    const f: { t: number; data: Uint8Array }[] = [
+      { t: 100, data: ikeFrame(A, B, hdr(SPI_I, ZERO_SPI, 34, true, false, 0), [IKE_PROPOSAL, ke(19), nonce, natdBad]) },
+      { t: 100.01, data: initResp(SPI_I, 19) },
+      { t: 100.02, data: espFrame(A, B, 0x44444444, 1) },
+      { t: 100.03, data: espFrame(B, A, 0x55555555, 1) },
+    ];
+    if (keepalives) for (let t = 120; t < 160; t += 20) f.push({ t, data: keepaliveFrame(A, B) });
+    f.push({ t: 160, data: espFrame(A, B, 0x44444444, 2) }, { t: 160.01, data: espFrame(B, A, 0x55555555, 2) });
+    return f;
+  };
+
+  test("NAT detected, 60 s of silence from the NATed side: NAT_KEEPALIVE_MISSING", () => {
+    const d = diagnoseFrames(frames(false));
+    expect(d.ikeSas[0].nat).toMatchObject({ initiatorBehindNat: true, responderBehindNat: false });
+    const [f] = withCode(d, "NAT_KEEPALIVE_MISSING");
+    expect(f.severity).toBe("warning");
+    expect(f.data).toMatchObject({ side: A, keepalives: 0 });
+    expect(f.evidence.some((e) => e.packet === 5 && e.text.includes("between packet 3 and packet 5"))).toBe(true);
+  });
+
+  test("keepalives every 20 s: no finding", () => {
+    const d = diagnoseFrames(frames(true));
+    expect(withCode(d, "NAT_KEEPALIVE_MISSING")).toEqual([]);
+  });
+});
+
+describe("bounds and robustness", () => {
+  test("IKE SAs beyond the cap are counted, not kept; timelines are capped", () => {
+    const frames: { t: number; data: Uint8Array }[] = [];
+    for (let i = 0; i < MAX_IKE_SAS + 50; i++) {
+      const spi = new Uint8Array(8);
+      new DataView(spi.buffer).setUint32(4, i + 1);
+      frames.push({ t: 1000 + i * 0.001, data: initReq(spi, 19) });
+    }
+    for (let i = 0; i < MAX_TIMELINE + 20; i++) frames.push({ t: 2000 + i, data: initReq(SPI_I, 19) });
+    const d = diagnoseFrames(frames);
+    expect(d.ikeSas).toHaveLength(MAX_IKE_SAS);
+    expect(d.ikeSasUntracked).toBe(50 + MAX_TIMELINE + 20);
+    const dec = new Decoder();
+    const dia = new Diagnoser();
+    frames.slice(-(MAX_TIMELINE + 20)).forEach((f, i) => dia.observe(dec.decode({ no: i + 1, iface: 0, linkType: 101, tsSec: 2000 + i, tsNsec: 0, caplen: f.data.length, len: f.data.length, data: f.data })));
+    const r = dia.report();
+    expect(r.ikeSas[0].timeline).toHaveLength(MAX_TIMELINE);
+    expect(r.ikeSas[0].timelineOmitted).toBe(20);
+  });
+
+  test("mutated real packets: observe and report never throw, renderers run", async () => {
+    const files = ["made/d_ikev2_rekey/d_ikev2_rekey.pcap", "made/f6_ikev2_ipfrag_dropped/f6_ikev2_ipfrag_dropped.pcap", "made/c_ikev2_cert_frag/c_ikev2_cert_frag.pcap"];
+    let seed = 12345;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+    for (const f of files) {
+      const reader = await openCapture(FIX + f);
+      const recs = [];
+      for await (const b of reader.batches()) for (const r of b) recs.push({ ...r, data: Uint8Array.prototype.slice.call(r.data) });
+      for (let round = 0; round < 20; round++) {
+        const dec = new Decoder();
+        const dia = new Diagnoser();
+        for (const r of recs) {
+          const data = r.data.slice();
+          const flips = 1 + Math.floor(rnd() * 4);
+          for (let k = 0; k < flips; k++) data[Math.floor(rnd() * data.length)] = Math.floor(rnd() * 256);
+          const cut = rnd() < 0.2 ? Math.floor(rnd() * data.length) : data.length;
+          dia.observe(dec.decode({ ...r, data: data.subarray(0, cut), caplen: cut }));
+        }
+        const rep = dia.report();
+        expect(() => renderDiagnosisText(rep)).not.toThrow();
+        expect(JSON.parse(renderDiagnosisJson(rep)).packets).toBe(recs.length);
+      }
+    }
+  });
+});
+
+test("no IKE or ESP at all", () => {
+  const d = diagnoseFrames([]);
+  expect(problems(d)).toEqual([]);
+  expect(d.verdict).toBe("no IKE or ESP traffic in this capture");
+});
