@@ -4,7 +4,7 @@
  * @module
  */
 import { toHex } from "../core/bytes.ts";
-import type { EspKey, Ikev1Key, Ikev2Key, ParsedKeys } from "./types.ts";
+import { canonAddr, type EspKey, type Ikev1Key, type Ikev2Key, type ParsedKeys } from "./types.ts";
 
 const hex = (x: Uint8Array | string): string => (typeof x === "string" ? x.toLowerCase() : toHex(x));
 
@@ -22,6 +22,9 @@ export class KeyStore {
   /** Add parsed keys. Later keys for the same SA do not replace earlier ones (first wins). */
   add(k: ParsedKeys): void {
     for (const e of k.esp) {
+      // Addresses compare as the decoder prints them (RFC 5952 for IPv6).
+      if (e.src !== undefined) e.src = canonAddr(e.src) ?? e.src;
+      if (e.dst !== undefined) e.dst = canonAddr(e.dst) ?? e.dst;
       if (e.spi === undefined) this.defaults.push(e);
       else {
         const l = this.bySpi.get(e.spi);
