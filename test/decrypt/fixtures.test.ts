@@ -50,8 +50,9 @@ function facts(p: DecodedPacket) {
       if (x.kind === "notify") f["isakmp.notify.msgtype"].push(String(x.notifyType));
       else if (x.kind === "id") f["isakmp.id.type"].push(String(x.idType));
       else if (x.kind === "auth") f["isakmp.auth.method"].push(String(x.method));
-      else if (x.kind === "ts") for (const s of x.selectors) if (s.type === 7) { f["isakmp.ts.start_ipv4"].push(s.start!); f["isakmp.ts.end_ipv4"].push(s.end!); }
-      else if (x.kind === "cp") f["isakmp.cfg.type"].push(String(x.cfgType));
+      else if (x.kind === "ts") {
+        for (const s of x.selectors) if (s.type === 7) { f["isakmp.ts.start_ipv4"].push(s.start!); f["isakmp.ts.end_ipv4"].push(s.end!); }
+      } else if (x.kind === "cp") f["isakmp.cfg.type"].push(String(x.cfgType));
     }
   };
   const v1 = (pls: IsakmpPayload[]) => {
