@@ -1,8 +1,9 @@
 /**
  * Interop smoke test: our IkeSa initiator (driven by a tiny node:dgram loop,
- * interop-driver.ts) against a real strongSwan charon responder, over loopback inside
- * a network namespace "vi4ike<pid>" (deleted afterwards). Establish with PSK,
- * check `swanctl --list-sas`, rekey the Child SA, DPD, delete.
+ * interop-driver.ts) against a real strongSwan charon responder, over a veth pair
+ * between network namespaces "vi4c<pid>" (charon) and "vi4u<pid>" (us), deleted afterwards. Establish with PSK,
+ * check `swanctl --list-sas`, rekey the Child SA, DPD, delete. Then the other way round:
+ * charon initiates to our IkeSa responder (interop-responder.ts), rekeys and terminates.
  * charon uses kernel-libipsec (the kernel here may lack XFRM); its TUN device lives in the namespace.
  * Needs root, ip(8), charon and swanctl; skips with a reason otherwise (fails with CI=true).
  */
@@ -13,7 +14,8 @@ import { tmpdir } from "node:os";
 import { createInterface } from "node:readline";
 
 const CHARON = "/usr/lib/ipsec/charon";
-const NS = `vi4ike${process.pid % 100000}`;
+const NS = `vi4c${process.pid % 1000000}`; // charon
+const NS2 = `vi4u${process.pid % 1000000}`; // our side (driver processes)
 const why = process.getuid?.() !== 0 ? "not root" : !existsSync(CHARON) ? "no charon" : !existsSync("/usr/sbin/swanctl") && spawnSync("which", ["swanctl"]).status !== 0 ? "no swanctl" : spawnSync("ip", ["netns", "list"]).status !== 0 ? "no ip netns" : "";
 if (why && process.env.CI === "true") throw new Error(`interop prerequisite missing: ${why}`);
 const maybe = why ? test.skip : test;
@@ -33,6 +35,7 @@ function cleanup(): void {
     try { process.kill(charon.pid, "SIGTERM"); } catch { /* gone */ }
   }
   sh(["ip", "netns", "del", NS]);
+  sh(["ip", "netns", "del", NS2]);
   if (dir && !process.env.VPNKIT_KEEP) rmSync(dir, { recursive: true, force: true });
 }
 afterAll(cleanup);
@@ -42,7 +45,13 @@ const PSK = "vpnkit-interop-psk-0123456789";
 describe("strongSwan interop (our initiator, charon responder)", () => {
   maybe("IKE_SA_INIT + IKE_AUTH (PSK), Child SA rekey, DPD, delete", async () => {
     expect(sh(["ip", "netns", "add", NS]).status).toBe(0);
-    sh(["ip", "-n", NS, "link", "set", "lo", "up"]);
+    expect(sh(["ip", "netns", "add", NS2]).status).toBe(0);
+    expect(sh(["ip", "link", "add", `${NS}e`, "netns", NS, "type", "veth", "peer", "name", `${NS2}e`, "netns", NS2]).status).toBe(0);
+    for (const [ns, a] of [[NS, "192.0.2.1/24"], [NS2, "192.0.2.2/24"]]) {
+      sh(["ip", "-n", ns, "link", "set", "lo", "up"]);
+      sh(["ip", "-n", ns, "addr", "add", a, "dev", `${ns}e`]);
+      sh(["ip", "-n", ns, "link", "set", `${ns}e`, "up"]);
+    }
     // libipsec routes the remote subnet via its TUN with a local source address from our subnet
     sh(["ip", "-n", NS, "addr", "add", "10.2.0.1/24", "dev", "lo"]);
     mkdirSync(`${dir}/run`, { recursive: true });
@@ -62,8 +71,8 @@ describe("strongSwan interop (our initiator, charon responder)", () => {
 `);
     writeFileSync(`${dir}/swanctl.conf`, `connections {
   vi {
-    local_addrs = 127.0.0.1
-    remote_addrs = 127.0.0.2
+    local_addrs = 192.0.2.1
+    remote_addrs = 192.0.2.2
     version = 2
     proposals = aes256gcm16-prfsha256-x25519
     local { auth = psk
@@ -89,12 +98,12 @@ secrets { ike-vi { id-1 = vf1@example.org
     expect(load.status).toBe(0);
 
     const cfg = {
-      local: { address: "127.0.0.2", port: 5500 }, remote: { address: "127.0.0.1", port: 500 },
+      local: { address: "192.0.2.2", port: 5500 }, remote: { address: "192.0.2.1", port: 500 },
       localId: "vf1@example.org", remoteId: "vf2@example.org", psk: PSK,
       ikeProposals: ["aes256gcm16-prfsha256-x25519"], espProposals: ["aes256gcm16"],
       localTs: ["10.1.0.0/24"], remoteTs: ["10.2.0.0/24"], retransmitTimeout: 1000, retransmitTries: 3,
     };
-    const drv = spawn("ip", ["netns", "exec", NS, process.execPath, new URL("./interop-driver.ts", import.meta.url).pathname, JSON.stringify(cfg)], { stdio: ["pipe", "pipe", "inherit"] });
+    const drv = spawn("ip", ["netns", "exec", NS2, process.execPath, new URL("./interop-driver.ts", import.meta.url).pathname, JSON.stringify(cfg)], { stdio: ["pipe", "pipe", "inherit"] });
     const rl = createInterface({ input: drv.stdout! });
     const steps: Record<string, unknown>[] = [];
     const logs: string[] = [];
@@ -135,6 +144,72 @@ secrets { ike-vi { id-1 = vf1@example.org
       expect(del?.ok).toBe(true);
       expect(swanctl("--list-sas").out).not.toContain("ESTABLISHED");
     } finally {
+      drv.kill();
+    }
+  }, 90000);
+  maybe("charon initiator → our responder: establish, Child SA rekey, IKE SA rekey, terminate", async () => {
+    expect(existsSync(`${dir}/charon.vici`)).toBe(true); // charon from the first test
+    writeFileSync(`${dir}/swanctl-i.conf`, `connections {
+  vir {
+    local_addrs = 192.0.2.1
+    remote_addrs = 192.0.2.2
+    version = 2
+    proposals = aes128gcm16-prfsha256-ecp256
+    local { auth = psk
+      id = vf2@example.org }
+    remote { auth = psk
+      id = vf1@example.org }
+    children { netr {
+      local_ts = 10.2.0.0/24
+      remote_ts = 10.1.0.0/24
+      esp_proposals = chacha20poly1305-x25519
+    } }
+  }
+}
+secrets { ike-vi { id-1 = vf1@example.org
+    id-2 = vf2@example.org
+    secret = "${PSK}" } }
+`);
+    expect(swanctl("--load-all", "--file", `${dir}/swanctl-i.conf`).status).toBe(0);
+    const cfg = {
+      local: { address: "192.0.2.2", port: 500 }, remote: { address: "192.0.2.1", port: 500 },
+      localId: "vf1@example.org", remoteId: "vf2@example.org", psk: PSK,
+      ikeProposals: ["aes256gcm16-prfsha256-x25519", "aes128gcm16-prfsha256-ecp256"], espProposals: ["aes256gcm16-x25519", "chacha20poly1305-x25519"],
+      localTs: ["10.1.0.0/24"], remoteTs: ["10.2.0.0/24"], dpdDelay: 0,
+    };
+    const drv = spawn("ip", ["netns", "exec", NS2, process.execPath, new URL("./interop-responder.ts", import.meta.url).pathname, JSON.stringify(cfg)], { stdio: ["pipe", "pipe", "inherit"] });
+    const events: Record<string, unknown>[] = [];
+    createInterface({ input: drv.stdout! }).on("line", (l) => events.push(JSON.parse(l)));
+    const wait = async (pred: () => boolean) => {
+      for (let k = 0; k < 200 && !pred(); k++) await Bun.sleep(100);
+      if (!pred()) console.error(JSON.stringify(events, null, 1) + "\n" + readFileSync(`${dir}/charon.log`, "utf8").slice(-3000));
+      return pred();
+    };
+    const n = (t: string) => events.filter((e) => e.event === t).length;
+    try {
+      expect(await wait(() => n("ready") === 1)).toBe(true);
+      const init = sh(["ip", "netns", "exec", NS, "swanctl", "--initiate", "--child", "netr", "--timeout", "20", "--uri", `unix://${dir}/charon.vici`]);
+      expect(init.out).toContain("initiate completed successfully");
+      expect(await wait(() => n("install-child") === 1 && n("established") === 1)).toBe(true);
+      const first = events.find((e) => e.event === "install-child") as { spiIn: number; spiOut: number; cipher: string };
+      expect(first.cipher).toBe("chacha20poly1305");
+      const sas = swanctl("--list-sas", "--ike", "vir").out;
+      expect(sas).toContain("AES_GCM_16-128/PRF_HMAC_SHA2_256/ECP_256");
+      expect(sas).toContain((first.spiIn >>> 0).toString(16).padStart(8, "0"));
+      // charon rekeys the Child SA (PFS with x25519) ...
+      expect(swanctl("--rekey", "--child", "netr").status).toBe(0);
+      expect(await wait(() => n("install-child") === 2 && n("remove-child") === 1)).toBe(true);
+      const second = events.filter((e) => e.event === "install-child")[1] as { rekeyOf: { spiIn: number } };
+      expect(second.rekeyOf.spiIn).toBe(first.spiIn);
+      // ... and the IKE SA
+      expect(swanctl("--rekey", "--ike", "vir").status).toBe(0);
+      expect(await wait(() => n("ike-rekeyed") === 1)).toBe(true);
+      expect(swanctl("--list-sas", "--ike", "vir").out).toContain("ESTABLISHED");
+      expect(n("failed")).toBe(0);
+      expect(swanctl("--terminate", "--ike", "vir", "--timeout", "20").status).toBe(0);
+      expect(await wait(() => n("closed") === 1)).toBe(true);
+    } finally {
+      drv.stdin!.write("quit\n");
       drv.kill();
     }
   }, 90000);
