@@ -4,8 +4,8 @@
  * retransmissions, encrypted outcomes without keys).
  * @module
  */
-import { sha1 } from "@noble/hashes/legacy.js";
-import { concat, fromHex, toHex } from "../core/bytes.ts";
+import { fromHex, toHex } from "../core/bytes.ts";
+import { natdHash } from "../ike/v2/sa/crypto.ts";
 import { parseIp } from "../tunnel/selectors.ts";
 import { authKind } from "./describe.ts";
 import type { MsgFacts, NotifyFact } from "./facts.ts";
@@ -438,12 +438,13 @@ function unansweredFinding(st: IkeSaState, ex: Exchange, exs: Exchange[], ctx: I
   });
 }
 
-function natdHash(ispi: string, rspi: string, ip: string, port: number): string | undefined {
+/** Does one NAT_DETECTION hash list match address:port as seen in the capture? Undefined when it cannot be computed. */
+function natdMatches(m: MsgRec, hashes: string[], ip: string, port: number): boolean | undefined {
   const a = parseIp(ip);
-  const s1 = fromHex(ispi);
-  const s2 = fromHex(rspi);
+  const s1 = fromHex(m.ispiHex);
+  const s2 = fromHex(m.rspiHex);
   if (!a || !s1 || !s2) return undefined;
-  return toHex(sha1(concat(s1, s2, a.addr, new Uint8Array([port >> 8, port & 0xff]))));
+  return hashes.includes(toHex(natdHash(s1, s2, a.addr, port)));
 }
 
 /** NAT between the peers from the NAT_DETECTION hashes of IKE_SA_INIT (RFC 7296 §2.23). */
@@ -453,21 +454,14 @@ function natDetection(req: MsgRec | undefined, resp: MsgRec | undefined): IkeSaD
   for (const m of [req, resp]) {
     if (!m || m.srcPort === undefined || m.dstPort === undefined) continue;
     const fromI = m.dir === "I->R";
-    if (m.facts.natdSrc.length) {
+    // A source hash that does not match puts the sender behind a NAT; a destination hash, the receiver.
+    for (const [hashes, ip, port, senderSide] of [[m.facts.natdSrc, m.src, m.srcPort, true], [m.facts.natdDst, m.dst, m.dstPort, false]] as const) {
+      if (!hashes.length) continue;
       any = true;
-      const h = natdHash(m.ispiHex, m.rspiHex, m.src, m.srcPort);
-      if (h && !m.facts.natdSrc.includes(h)) {
-        if (fromI) iNat = true; else rNat = true;
-        evidence.push(m.no);
-      }
-    }
-    if (m.facts.natdDst.length) {
-      any = true;
-      const h = natdHash(m.ispiHex, m.rspiHex, m.dst, m.dstPort);
-      if (h && !m.facts.natdDst.includes(h)) {
-        if (fromI) rNat = true; else iNat = true;
-        evidence.push(m.no);
-      }
+      if (natdMatches(m, hashes, ip, port) !== false) continue;
+      if (fromI === senderSide) iNat = true;
+      else rNat = true;
+      evidence.push(m.no);
     }
   }
   if (!any) return undefined;

@@ -19,7 +19,7 @@ import type { IcmpLayer } from "../net/icmp.ts";
 import type { Icmpv6Layer } from "../net/icmpv6.ts";
 import { espDecryption, ikev2Content, innerLayers, isakmpContent, outerLayers } from "./access.ts";
 import { ikev2Facts, isakmpFacts, type MsgFacts, tokens } from "./facts.ts";
-import type { TimelineEntry } from "./types.ts";
+import type { IkeSaIdentity, TimelineEntry } from "./types.ts";
 
 export const MAX_IKE_SAS = 1024;
 export const MAX_TIMELINE = 128;
@@ -45,14 +45,7 @@ export interface MsgRec extends TimelineEntry {
 }
 
 /** One IKE SA being observed. */
-export interface IkeSaState {
-  version: 1 | 2;
-  ispi: string;
-  rspi: string;
-  initiator: string;
-  responder: string;
-  firstNo: number;
-  lastNo: number;
+export interface IkeSaState extends IkeSaIdentity {
   firstTime: number;
   lastTime: number;
   msgs: MsgRec[];

@@ -7,6 +7,10 @@
  * values seen in them) and what to do about it.
  * @module
  */
+import type { IkeSaReport } from "../decode/ike-tracker.ts";
+
+/** Which IKE SA (the same fields as the `--stats` report). */
+export type IkeSaIdentity = Pick<IkeSaReport, "version" | "ispi" | "rspi" | "initiator" | "responder" | "firstNo" | "lastNo">;
 
 /** Stable cause codes. */
 export type CauseCode =
@@ -122,14 +126,7 @@ export interface ChildSaInfo {
 }
 
 /** One IKE SA. */
-export interface IkeSaDiagnosis {
-  version: 1 | 2;
-  ispi: string;
-  rspi: string;
-  initiator: string;
-  responder: string;
-  firstNo: number;
-  lastNo: number;
+export interface IkeSaDiagnosis extends IkeSaIdentity {
   firstTime: number;
   lastTime: number;
   timeline: TimelineEntry[];

@@ -29,15 +29,16 @@ const initReq = (ispi: Uint8Array, group: number) => ikeFrame(A, B, hdr(ispi, ZE
 const invalidKe = (ispi: Uint8Array, want: number) => ikeFrame(B, A, hdr(ispi, ZERO_SPI, 34, false, true, 0), [{ type: "notify", notifyType: 17, data: new Uint8Array([want >> 8, want & 0xff]) }]);
 const initResp = (ispi: Uint8Array, group: number) => ikeFrame(B, A, hdr(ispi, SPI_R, 34, false, true, 0), [IKE_PROPOSAL, ke(group), nonce]);
 
+/** IKE_SA_INIT with Curve25519, INVALID_KE_PAYLOAD asking for ECP-256, then (with `retrySpi`) the retry and its answer. */
+const keRetry = (retrySpi?: Uint8Array) => {
+  const f = [{ t: 1000, data: initReq(SPI_I, 31) }, { t: 1000.01, data: invalidKe(SPI_I, 19) }];
+  if (retrySpi) f.push({ t: 1000.02, data: initReq(retrySpi, 19) }, { t: 1000.03, data: initResp(retrySpi, 19) });
+  return diagnoseFrames(f);
+};
+
 describe("INVALID_KE_PAYLOAD", () => {
   test("group offered → group requested → retry seen and answered (warning)", () => {
-    const retrySpi = new Uint8Array([0xaa, 2, 3, 4, 5, 6, 7, 8]);
-    const d = diagnoseFrames([
-      { t: 1000, data: initReq(SPI_I, 31) },
-      { t: 1000.01, data: invalidKe(SPI_I, 19) },
-      { t: 1000.02, data: initReq(retrySpi, 19) },
-      { t: 1000.03, data: initResp(retrySpi, 19) },
-    ]);
+    const d = keRetry(new Uint8Array([0xaa, 2, 3, 4, 5, 6, 7, 8]));
     const [f] = withCode(d, "INVALID_KE_PAYLOAD");
     expect(f.severity).toBe("warning");
     expect(f.data).toEqual({ offeredGroup: 31, requestedGroup: 19, retryNo: 3, retrySucceeded: true });
@@ -47,10 +48,7 @@ describe("INVALID_KE_PAYLOAD", () => {
   });
 
   test("no retry: error", () => {
-    const d = diagnoseFrames([
-      { t: 1000, data: initReq(SPI_I, 31) },
-      { t: 1000.01, data: invalidKe(SPI_I, 19) },
-    ]);
+    const d = keRetry();
     const [f] = withCode(d, "INVALID_KE_PAYLOAD");
     expect(f.severity).toBe("error");
     expect(f.data).toMatchObject({ offeredGroup: 31, requestedGroup: 19, retryNo: null, retrySucceeded: false });
@@ -58,12 +56,7 @@ describe("INVALID_KE_PAYLOAD", () => {
   });
 
   test("a retry with the same SPI is a new attempt, not a retransmission", () => {
-    const d = diagnoseFrames([
-      { t: 1000, data: initReq(SPI_I, 31) },
-      { t: 1000.01, data: invalidKe(SPI_I, 19) },
-      { t: 1000.02, data: initReq(SPI_I, 19) },
-      { t: 1000.03, data: initResp(SPI_I, 19) },
-    ]);
+    const d = keRetry(SPI_I);
     expect(d.ikeSas).toHaveLength(1);
     expect(d.ikeSas[0].timeline.some((t) => t.retransmission)).toBe(false);
     expect(withCode(d, "INVALID_KE_PAYLOAD")[0].data).toMatchObject({ retryNo: 3, retrySucceeded: true });
