@@ -16,9 +16,10 @@ export function missingPrereq(): string | null {
   if (process.platform !== "linux") return "not Linux";
   if (typeof process.getuid === "function" && process.getuid() !== 0) return "not root (needs CAP_NET_ADMIN for netns/TUN)";
   if (!existsSync("/dev/net/tun")) return "no /dev/net/tun";
-  for (const t of ["ip", "ping", "iperf3", "tcpdump", "tshark"]) {
+  for (const t of ["ip", "ping", "iperf3", "tcpdump", "tshark", "python3"]) {
     if (spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0) return `${t} not installed`;
   }
+  if (spawnSync("python3", ["-c", "import cryptography.hazmat.primitives.ciphers.aead"]).status !== 0) return "python3 cryptography not installed";
   return null;
 }
 
