@@ -12,8 +12,6 @@
  * payload chain parses completely (else: "wrong key or IV?").
  * @module
  */
-import * as nodeCrypto from "node:crypto";
-import { cbc } from "@noble/ciphers/aes.js";
 import { md5, sha1 } from "@noble/hashes/legacy.js";
 import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
 import type { Anomaly } from "../core/anomaly.ts";
@@ -22,6 +20,7 @@ import type { KeyStore } from "../keys/store.ts";
 import { decodeIsakmpPayloads, type IsakmpMessage, type IsakmpPayload } from "../ike/v1/message.ts";
 import type { Ipv4Layer } from "../net/ipv4.ts";
 import type { Ipv6Layer } from "../net/ipv6.ts";
+import { blockCipher } from "../ike/v2/sk-crypto.ts";
 import type { Ikev1Decrypted } from "./types.ts";
 
 const MAX_SAS = 1024;
@@ -58,22 +57,6 @@ function attrs(pl: IsakmpPayload): { enc?: number; bits?: number; hash?: number 
     else if (a.type === 14) out.bits = a.value;
   }
   return out;
-}
-
-function cbcDecrypt(alg: number, key: Uint8Array, iv: Uint8Array, ct: Uint8Array): Uint8Array {
-  const name = alg === 5 ? "des-ede3-cbc" : `aes-${key.length * 8}-cbc`;
-  try {
-    if (nodeCrypto.getCiphers().includes(name)) {
-      const d = nodeCrypto.createDecipheriv(name, key, iv);
-      d.setAutoPadding(false);
-      const out = Buffer.concat([d.update(ct), d.final()]);
-      return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-    }
-  } catch {
-    // fall through to noble (AES only)
-  }
-  if (alg === 5) throw new Error("3DES is not available in this runtime");
-  return cbc(key, iv, { disablePadding: true }).decrypt(ct);
 }
 
 export class Ikev1Decryptor {
@@ -157,7 +140,7 @@ export class Ikev1Decryptor {
     }
     let pt: Uint8Array;
     try {
-      pt = cbcDecrypt(alg, key.encKey.subarray(0, klen), iv, ct);
+      pt = blockCipher(alg === 7 ? "aes-cbc" : "3des-cbc", key.encKey.subarray(0, klen), iv, ct, false);
     } catch (e) {
       d.reason = `decrypt error: ${(e as Error).message}`;
       return d;

@@ -16,7 +16,7 @@
 import type { DecodeEncr } from "../esp/decrypt.ts";
 import type { SkEncr, SkInteg, SkParams } from "../ike/v2/sk-crypto.ts";
 import { espParams, skIntegFromName, skParams } from "./algorithms.ts";
-import { canonAddr, emptyKeys, KeyFileError, keyHex, type ParsedKeys, spiNumber } from "./types.ts";
+import { canonAddr, emptyKeys, forEachKeyLine, KeyFileError, keyHex, type ParsedKeys, spiNumber } from "./types.ts";
 
 function secret(s: string): Uint8Array | null {
   if (/^0x/i.test(s)) return keyHex(s);
@@ -135,12 +135,7 @@ export function looksLikeTcpdump(line: string): boolean {
 /** Parse a tcpdump secrets file's text. */
 export function parseTcpdumpFile(text: string, file: string): ParsedKeys {
   const out = emptyKeys();
-  const lines = text.split(/\r?\n/);
-  for (let n = 1; n <= lines.length; n++) {
-    const line = lines[n - 1].trim();
-    if (!line || line.startsWith("#")) continue;
-    parseLine(line, file, n, out);
-  }
+  forEachKeyLine(text, file, (line, n) => parseLine(line, file, n, out));
   return out;
 }
 

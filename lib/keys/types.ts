@@ -113,3 +113,13 @@ export function canonAddr(s: string): string | null {
 export function keyLenProblem(what: string, key: Uint8Array, lens: number[]): string | null {
   return lens.includes(key.length) ? null : `${what} key is ${key.length} bytes, expected ${lens.join(" or ")}`;
 }
+
+/** Call `fn` for each non-empty, non-`#` line (trimmed), with its 1-based number and an error maker. */
+export function forEachKeyLine(text: string, file: string, fn: (line: string, n: number, err: (reason: string) => KeyFileError) => void): void {
+  const lines = text.split(/\r?\n/);
+  for (let n = 1; n <= lines.length; n++) {
+    const line = lines[n - 1].trim();
+    if (!line || line.startsWith("#")) continue;
+    fn(line, n, (r) => new KeyFileError(file, n, r));
+  }
+}

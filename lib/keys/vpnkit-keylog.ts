@@ -14,7 +14,7 @@
  */
 import type { SkEncr, SkInteg } from "../ike/v2/sk-crypto.ts";
 import { espParams, skParams } from "./algorithms.ts";
-import { canonAddr, emptyKeys, KeyFileError, keyHex, type ParsedKeys, spiNumber } from "./types.ts";
+import { canonAddr, emptyKeys, forEachKeyLine, keyHex, type ParsedKeys, spiNumber } from "./types.ts";
 
 function cipher(name: string): { sk: SkEncr; icv?: number } | null {
   const n = name.toLowerCase();
@@ -40,11 +40,7 @@ export function looksLikeKeylog(line: string): boolean {
 /** Parse vpnkit key log text. */
 export function parseVpnkitKeylog(text: string, file: string): ParsedKeys {
   const out = emptyKeys();
-  const lines = text.split(/\r?\n/);
-  for (let n = 1; n <= lines.length; n++) {
-    const t = lines[n - 1].trim();
-    if (!t || t.startsWith("#")) continue;
-    const err = (r: string) => new KeyFileError(file, n, r);
+  forEachKeyLine(text, file, (t, n, err) => {
     const w = t.split(/\s+/);
     const origin = { file, line: n, format: "vpnkit-keylog" as const };
     if (w[0] === "ESP") {
@@ -84,6 +80,6 @@ export function parseVpnkitKeylog(text: string, file: string): ParsedKeys {
     } else {
       throw err(`unknown key log record "${w[0]}"`);
     }
-  }
+  });
   return out;
 }

@@ -7,7 +7,7 @@
 import type { DecodeEncr, DecodeInteg } from "../esp/decrypt.ts";
 import type { SkEncr } from "../ike/v2/sk-crypto.ts";
 import { espParams, skIntegFromName, skParams } from "./algorithms.ts";
-import { canonAddr, emptyKeys, KeyFileError, keyHex, type KeyFormat, type ParsedKeys, spiNumber } from "./types.ts";
+import { canonAddr, emptyKeys, forEachKeyLine, type KeyFileError, keyHex, type KeyFormat, type ParsedKeys, spiNumber } from "./types.ts";
 
 /** Split one UAT line into fields (quotes removed, `\"` and `\\` unescaped). */
 export function uatFields(line: string): string[] {
@@ -33,6 +33,15 @@ export function uatFields(line: string): string[] {
     }
   }
   return out;
+}
+
+/** Each UAT record of `text` as fields, checked to have `count` of them. */
+function forEachRecord(text: string, file: string, format: KeyFormat, count: number, fn: (f: string[], n: number, err: (reason: string) => KeyFileError) => void): void {
+  forEachKeyLine(text, file, (line, n, err) => {
+    const f = uatFields(line);
+    if (f.length !== count) throw err(`${format} record needs ${count} fields, has ${f.length}`);
+    fn(f, n, err);
+  });
 }
 
 /** True when `line` looks like a record of `format`. */
@@ -84,13 +93,7 @@ function ikev2Encr(name: string): SkEncr | string {
 /** Parse Wireshark `esp_sa` text. */
 export function parseEspSa(text: string, file: string): ParsedKeys {
   const out = emptyKeys();
-  const lines = text.split(/\r?\n/);
-  for (let n = 1; n <= lines.length; n++) {
-    const line = lines[n - 1].trim();
-    if (!line || line.startsWith("#")) continue;
-    const err = (r: string) => new KeyFileError(file, n, r);
-    const f = uatFields(line);
-    if (f.length !== 8) throw err(`esp_sa record needs 8 fields, has ${f.length}`);
+  forEachRecord(text, file, "esp_sa", 8, (f, n, err) => {
     const [, src, dst, spiText, encName, encKeyText, authName, authKeyText] = f;
     let spi: number | undefined;
     if (spiText !== "*" && spiText !== "") {
@@ -119,20 +122,14 @@ export function parseEspSa(text: string, file: string): ParsedKeys {
       ...(a.skip ? { icvSkip: a.skip } : {}),
       origin: { file, line: n, format: "esp_sa" },
     });
-  }
+  });
   return out;
 }
 
 /** Parse Wireshark `ikev2_decryption_table` text. */
 export function parseIkev2Table(text: string, file: string): ParsedKeys {
   const out = emptyKeys();
-  const lines = text.split(/\r?\n/);
-  for (let n = 1; n <= lines.length; n++) {
-    const line = lines[n - 1].trim();
-    if (!line || line.startsWith("#")) continue;
-    const err = (r: string) => new KeyFileError(file, n, r);
-    const f = uatFields(line);
-    if (f.length !== 8) throw err(`ikev2_decryption_table record needs 8 fields, has ${f.length}`);
+  forEachRecord(text, file, "ikev2_decryption_table", 8, (f, n, err) => {
     const [ispi, rspi, ei, er, encName, ai, ar, integName] = f;
     if (!/^[0-9a-f]{16}$/i.test(ispi)) throw err("initiator SPI must be 16 hex digits");
     if (!/^[0-9a-f]{16}$/i.test(rspi)) throw err("responder SPI must be 16 hex digits");
@@ -150,25 +147,19 @@ export function parseIkev2Table(text: string, file: string): ParsedKeys {
     const r = skParams(encr as SkEncr, hex(er, "SK_er"), integ, integ === "none" ? undefined : hex(ar, "SK_ar"), "SK_er/SK_ar:");
     if (typeof r === "string") throw err(r);
     out.ikev2.push({ ispi: ispi.toLowerCase(), rspi: rspi.toLowerCase(), initiator: i, responder: r, origin: { file, line: n, format: "ikev2_decryption_table" } });
-  }
+  });
   return out;
 }
 
 /** Parse Wireshark `ikev1_decryption_table` text (initiator cookie, encryption key). */
 export function parseIkev1Table(text: string, file: string): ParsedKeys {
   const out = emptyKeys();
-  const lines = text.split(/\r?\n/);
-  for (let n = 1; n <= lines.length; n++) {
-    const line = lines[n - 1].trim();
-    if (!line || line.startsWith("#")) continue;
-    const err = (r: string) => new KeyFileError(file, n, r);
-    const f = uatFields(line);
-    if (f.length !== 2) throw err(`ikev1_decryption_table record needs 2 fields, has ${f.length}`);
+  forEachRecord(text, file, "ikev1_decryption_table", 2, (f, n, err) => {
     if (!/^[0-9a-f]{16}$/i.test(f[0])) throw err("initiator cookie must be 16 hex digits");
     const k = keyHex(f[1]);
     if (!k || k.length === 0) throw err("encryption key is not hex");
     if (![8, 16, 24, 32].includes(k.length) && k.length < 8) throw err(`encryption key is ${k.length} bytes`);
     out.ikev1.push({ icookie: f[0].toLowerCase(), encKey: k, origin: { file, line: n, format: "ikev1_decryption_table" } });
-  }
+  });
   return out;
 }

@@ -114,8 +114,12 @@ function nodeHas(alg: string): boolean {
 
 const view = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
-/** Unauthenticated block/stream transform (no padding handling). */
-function blockCipher(encr: "aes-cbc" | "aes-ctr" | "3des-cbc", key: Uint8Array, iv: Uint8Array, data: Uint8Array, encrypt: boolean): Uint8Array {
+/**
+ * Unauthenticated AES-CBC / AES-CTR (key ‖ 4-byte nonce, RFC 3686 counter block) / 3DES-CBC,
+ * no padding handling: node:crypto when it has the cipher, else noble (AES only). Throws
+ * when the runtime has no 3DES. Also used for IKEv1 (lib/decrypt/ikev1.ts).
+ */
+export function blockCipher(encr: "aes-cbc" | "aes-ctr" | "3des-cbc", key: Uint8Array, iv: Uint8Array, data: Uint8Array, encrypt: boolean): Uint8Array {
   let k = key, v = iv;
   if (encr === "aes-ctr") {
     // RFC 5930 / RFC 3686: counter block = nonce(4) ‖ IV(8) ‖ 1.
