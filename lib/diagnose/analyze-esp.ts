@@ -125,6 +125,31 @@ export function analyzeEsp(s: DiagnoseState, ikeDiags: IkeSaDiagnosis[]): { esp:
   }
   const knownNew = new Set(rekeys.map((l) => l.newSa));
 
+  // IKE rekeys: decrypted, else by timing (a new IKE SA that did not start with IKE_SA_INIT).
+  const ikeLinks: RekeyLink[] = [...ikeRekeys];
+  for (const st of sas) {
+    if (st.version !== 2) continue;
+    const first = st.msgs[0];
+    const name = ikeName(st);
+    if (!first || first.exchange === "IKE_SA_INIT" || ikeLinks.some((l) => l.newSa === name)) continue;
+    let best: { st: IkeSaState; ex: Exchange } | undefined;
+    for (const o of sas) {
+      if (o === st || endsKey(o.initiator, o.responder) !== endsKey(st.initiator, st.responder)) continue;
+      for (const e of exchangesOf(o)) {
+        const r = e.responses[0];
+        if (e.exchange !== "CREATE_CHILD_SA" || !r || r.time > first.time) continue;
+        if (e.requests[0]?.facts.sa && e.requests[0].facts.sa.protocol !== "IKE") continue;
+        if (!best || r.time > best.ex.responses[0].time) best = { st: o, ex: e };
+      }
+    }
+    if (!best) continue;
+    const link: RekeyLink = { kind: "ike", oldSa: ikeName(best.st), newSa: name, createNo: best.ex.requests[0]?.no, createResponseNo: best.ex.responses[0].no, method: "timing" };
+    if (!link.createNo) delete link.createNo;
+    const r0 = best.ex.responses[0];
+    const del = best.st.msgs.find((m) => !m.response && m.exchange === "INFORMATIONAL" && m.time >= r0.time && m.time <= r0.time + 10);
+    if (del) link.deleteNo = del.no;
+    ikeLinks.push(link);
+  }
   // Child rekeys by timing, for ESP pairs not explained by decrypted messages.
   const pairs: Pair[] = [];
   const paired = new Set<number>();
@@ -144,7 +169,8 @@ export function analyzeEsp(s: DiagnoseState, ikeDiags: IkeSaDiagnosis[]): { esp:
     for (const e of exchangesOf(st)) {
       if (e.exchange === "CREATE_CHILD_SA" && e.responses.length && e.requests.length) {
         const rq = e.requests[0].facts.sa;
-        if (!rq || rq.protocol !== "IKE") ccsa.push({ st, ex: e });
+        // Not an IKE rekey: neither decrypted as one nor followed by a new IKE SA (timing links above).
+        if ((!rq || rq.protocol !== "IKE") && !ikeLinks.some((l) => l.createResponseNo === e.responses[0].no)) ccsa.push({ st, ex: e });
       }
       if (e.exchange === "INFORMATIONAL" && e.requests.length) infos.push(e.requests[0]);
     }
@@ -174,31 +200,6 @@ export function analyzeEsp(s: DiagnoseState, ikeDiags: IkeSaDiagnosis[]): { esp:
     rekeys.push(link);
   }
 
-  // IKE rekeys: decrypted, else by timing (a new IKE SA that did not start with IKE_SA_INIT).
-  const ikeLinks: RekeyLink[] = [...ikeRekeys];
-  for (const st of sas) {
-    if (st.version !== 2) continue;
-    const first = st.msgs[0];
-    const name = ikeName(st);
-    if (!first || first.exchange === "IKE_SA_INIT" || ikeLinks.some((l) => l.newSa === name)) continue;
-    let best: { st: IkeSaState; ex: Exchange } | undefined;
-    for (const o of sas) {
-      if (o === st || endsKey(o.initiator, o.responder) !== endsKey(st.initiator, st.responder)) continue;
-      for (const e of exchangesOf(o)) {
-        const r = e.responses[0];
-        if (e.exchange !== "CREATE_CHILD_SA" || !r || r.time > first.time) continue;
-        if (e.requests[0]?.facts.sa && e.requests[0].facts.sa.protocol !== "IKE") continue;
-        if (!best || r.time > best.ex.responses[0].time) best = { st: o, ex: e };
-      }
-    }
-    if (!best) continue;
-    const link: RekeyLink = { kind: "ike", oldSa: ikeName(best.st), newSa: name, createNo: best.ex.requests[0]?.no, createResponseNo: best.ex.responses[0].no, method: "timing" };
-    if (!link.createNo) delete link.createNo;
-    const r0 = best.ex.responses[0];
-    const del = best.st.msgs.find((m) => !m.response && m.exchange === "INFORMATIONAL" && m.time >= r0.time && m.time <= r0.time + 10);
-    if (del) link.deleteNo = del.no;
-    ikeLinks.push(link);
-  }
   for (const l of ikeLinks) {
     const d = l.deleteNo === undefined ? undefined : l.deleteNo;
     if (d === undefined) {

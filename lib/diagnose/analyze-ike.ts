@@ -202,7 +202,7 @@ export function analyzeIkeSa(st: IkeSaState, ctx: IkeContext): { diag: IkeSaDiag
   const diag: IkeSaDiagnosis = {
     version: st.version, ispi: st.ispi, rspi: st.rspi, initiator: st.initiator, responder: st.responder,
     firstNo: st.firstNo, lastNo: st.lastNo, firstTime: st.firstTime, lastTime: st.lastTime,
-    timeline: st.msgs.map(({ owner: _o, facts: _f, ispiHex: _i, rspiHex: _r, skf: _s, retry: _rt, ...t }) => ({ ...t, packets: [...t.packets] })),
+    timeline: st.msgs.map(({ owner: _o, facts: _f, ispiHex: _i, rspiHex: _r, skf: _s, skfTotal: _st, retry: _rt, ...t }) => ({ ...t, packets: [...t.packets] })),
     timelineOmitted: st.omitted, state, outcome, deleted: !!deleteMsg, findings: [],
   };
   const nat = natDetection(initReq, initResp);
@@ -370,7 +370,8 @@ function unansweredFinding(st: IkeSaState, ex: Exchange, exs: Exchange[], ctx: I
   const peer = first.dst;
   const port = first.dstPort;
   const intervals = reqs.slice(1).map((r, i) => dur(r.time - reqs[i].time));
-  const evidence: Evidence[] = reqs.map((r) => ev(r, `${r.exchange} request mid ${r.messageId} to ${r.dst}${r.dstPort ? `:${r.dstPort}` : ""} (${r.length} bytes)${r.retransmission ? ` — retransmission ${r.retransmission}` : ""}${r.fragmentOnly ? " — only the first IP fragment reached the capture" : ""}`));
+  const skfText = (r: MsgRec) => (r.skf && r.skfTotal && r.skf.size < r.skfTotal ? ` — only ${r.skf.size} of ${r.skfTotal} IKE fragments seen` : "");
+  const evidence: Evidence[] = reqs.map((r) => ev(r, `${r.exchange} request mid ${r.messageId} to ${r.dst}${r.dstPort ? `:${r.dstPort}` : ""} (${r.length} bytes)${r.retransmission ? ` — retransmission ${r.retransmission}` : ""}${r.fragmentOnly ? " — only the first IP fragment reached the capture" : ""}${skfText(r)}`));
   const fragOnly = reqs.filter((r) => r.fragmentOnly);
   const icmp = ctx.icmp.filter((i) => i.time >= first.time && i.src === peer && i.dst === first.src);
   const reasm = icmp.filter((i) => (!i.v6 && i.type === 11 && i.code === 1) || (i.v6 && i.type === 3 && i.code === 1));

@@ -38,8 +38,9 @@ export interface MsgRec extends TimelineEntry {
   /** IKE_SA_INIT: the message's SPIs (hex), for NAT-D checks. */
   ispiHex: string;
   rspiHex: string;
-  /** SKF fragment numbers seen for this message. */
+  /** SKF fragment numbers seen for this message, and how many there are. */
   skf?: Set<number>;
+  skfTotal?: number;
   /** A different message with the same message ID (IKE_SA_INIT retry after INVALID_KE_PAYLOAD or COOKIE). */
   retry?: boolean;
 }
@@ -206,9 +207,10 @@ export class DiagnoseState {
     if (c.protection === "decrypted" || c.protection === "integrity-bad") this.keysUsed = true;
     // A reassembled datagram completes the entry made from its first fragment.
     if (reassembledFrom) {
-      const e = this.pendingFrag.get(reassembledFrom[0]);
-      if (e) {
-        this.pendingFrag.delete(reassembledFrom[0]);
+      const first = reassembledFrom.find((n) => this.pendingFrag.has(n));
+      const e = first === undefined ? undefined : this.pendingFrag.get(first);
+      if (e && first !== undefined) {
+        this.pendingFrag.delete(first);
         e.fragmentOnly = undefined;
         e.packets = [...reassembledFrom];
         e.note = `IP fragments ${reassembledFrom.join(", ")} reassembled`;
@@ -263,6 +265,7 @@ export class DiagnoseState {
         return;
       }
       rec.skf = new Set([n]);
+      rec.skfTotal = c.fragment.total;
       rec.note = `1 of ${c.fragment.total} IKE fragments (RFC 7383)`;
     }
     if (prev) {

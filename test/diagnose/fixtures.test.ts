@@ -207,3 +207,15 @@ describe("d_ikev2_rekey: the rekey chain", () => {
     expect(d.espSas.map((e) => e.ikeSa)).toEqual([...Array(6).fill("732f456e372e0504/002796ec5b5d1dec"), ...Array(2).fill("83c718ec824dc24e/a73b891646eba9dd")]);
   });
 });
+
+test("d_ikev2_rekey_dpd: the timing chain agrees with the decrypted one (IKE rekey CREATE_CHILD_SA not taken for a CHILD rekey)", async () => {
+  const F = "made/d_ikev2_rekey_dpd/d_ikev2_rekey_dpd.pcap";
+  const strip = (d: { rekeys: RekeyLink[] }) => d.rekeys.map(({ method: _m, ...r }) => r);
+  const dec = strip(await diagnoseFixture(F, ALL_KEYS));
+  const timing = await diagnoseFixture(F);
+  expect(dec.map((r) => r.createNo)).toEqual([21, 35, 41, 51]);
+  // The last CHILD SA (rekeyed at #51) carried no ESP: timing cannot see it.
+  const withEsp = dec.filter((r) => r.kind === "ike" || r.newSa.split("/").every((spi) => timing.espSas.some((e) => e.spi === spi)));
+  expect(strip(timing)).toEqual(withEsp);
+  expect(withEsp).toHaveLength(3);
+});
