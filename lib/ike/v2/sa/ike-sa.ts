@@ -26,6 +26,8 @@ import { skOpen, skSeal, type SkParams } from "../sk-crypto.ts";
 import { childKeymat, deriveIkeKeys, natdHash, pskAuth, sha256Bytes, signedOctets, wipeIkeKeys, type IkeKeys } from "./crypto.ts";
 import { newKeyExchange, type KeyExchange, type Rng } from "./dh.ts";
 import { idBody, identityMatches, parseIdentity, type Identity } from "./identity.ts";
+import { certMatchesIdentity, checkPeerCertificate, loadPrivateKey, loadPublicKey, signAuth, verifyAuth } from "./auth-sig.ts";
+import { X509Certificate, type KeyObject } from "node:crypto";
 import {
   acceptChosen, DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS, espCipher, keyLengths, parseProposal, selectProposal,
   skAlgorithms, suiteName, suiteToProposal, type Suite,
@@ -43,6 +45,8 @@ const N = {
 } as const;
 const CP_REQUEST = 1, CP_REPLY = 2, CP_IP4 = 1, CP_IP4_DNS = 3;
 const NO_SPI = new Uint8Array(8);
+/** SIGNATURE_HASH_ALGORITHMS (RFC 7427): SHA2-256, SHA2-384, SHA2-512, Identity (Ed25519). */
+const SIG_HASH: PayloadSpec = { type: "notify", notifyType: 16431, data: new Uint8Array([0, 2, 0, 3, 0, 4, 0, 5]) };
 
 type State = "idle" | "init-sent" | "auth-sent" | "init-done" | "established" | "deleting" | "dead";
 
@@ -80,10 +84,11 @@ interface Parsed {
   tsr?: TrafficSelector[];
   cp?: Extract<Ikev2Payload, { kind: "cp" }>;
   deletes: Extract<Ikev2Payload, { kind: "delete" }>[];
+  certs: Uint8Array[];
 }
 
 function parse(payloads: Ikev2Payload[]): Parsed {
-  const r: Parsed = { notifies: [], deletes: [] };
+  const r: Parsed = { notifies: [], deletes: [], certs: [] };
   for (const p of payloads) {
     switch (p.kind) {
       case "notify": r.notifies.push(p); break;
@@ -95,6 +100,7 @@ function parse(payloads: Ikev2Payload[]): Parsed {
       case "ts": if (p.type === 44) r.tsi ??= tsFromDecoded(p.selectors); else r.tsr ??= tsFromDecoded(p.selectors); break;
       case "cp": r.cp ??= p; break;
       case "delete": r.deletes.push(p); break;
+      case "cert": if (p.encoding === 4) r.certs.push(p.data); break;
     }
   }
   return r;
@@ -157,6 +163,8 @@ export class IkeSa {
   private readonly localId: Identity;
   private readonly remoteId: Identity | null;
   private readonly psk: Uint8Array;
+  private readonly privateKey: KeyObject | null;
+  private readonly certs: Uint8Array[];
 
   private suite: Suite | null = null;
   private keys: IkeKeys | null = null;
@@ -194,7 +202,12 @@ export class IkeSa {
     this.remoteTs = (cfg.remoteTs ?? ["0.0.0.0/0"]).map(tsFromText);
     this.localId = parseIdentity(cfg.localId);
     this.remoteId = cfg.remoteId && cfg.remoteId !== "%any" ? parseIdentity(cfg.remoteId) : null;
-    this.psk = typeof cfg.psk === "string" ? new TextEncoder().encode(cfg.psk) : cfg.psk.slice();
+    this.psk = cfg.psk === undefined ? new Uint8Array(0) : typeof cfg.psk === "string" ? new TextEncoder().encode(cfg.psk) : cfg.psk.slice();
+    this.privateKey = cfg.privateKey ? loadPrivateKey(cfg.privateKey) : null;
+    this.certs = [cfg.certificate, ...(cfg.intermediates ?? [])].filter((c): c is string => !!c).map((c) => new Uint8Array(new X509Certificate(c).raw));
+    if (!this.privateKey && !this.psk.length) throw new Error("IKE SA config: neither psk nor privateKey given");
+    if (cfg.peerCa) for (const c of cfg.peerCa) new X509Certificate(c); // fail early on bad PEM
+    if (cfg.peerPublicKey) loadPublicKey(cfg.peerPublicKey);
     this.lastHeard = now;
     if (cfg.forceEncap) this.natt = false;
   }
@@ -398,6 +411,7 @@ export class IkeSa {
       { type: "ke", group, data: this.ke.publicValue },
       { type: "nonce", nonce: this.ni },
       ...this.natdPayloads(NO_SPI),
+      SIG_HASH,
     );
     this.state = "init-sent";
     this.myMid = 0;
@@ -510,21 +524,39 @@ export class IkeSa {
 
   // ---------------------------------------------------------------- IKE_AUTH (initiator)
 
-  private myAuth(): Uint8Array {
+  /** Our ID, [CERT...], AUTH payloads. */
+  private myIdAuth(): PayloadSpec[] {
     const k = this.keys!;
     const octets = this.initiator
       ? signedOctets(this.suite!.prf!, this.initRequest, this.nr, k.skpi, idBody(this.localId))
       : signedOctets(this.suite!.prf!, this.initResponse, this.ni, k.skpr, idBody(this.localId));
-    return pskAuth(this.suite!.prf!, this.psk, octets);
+    const out: PayloadSpec[] = [{ type: this.initiator ? "idi" : "idr", idType: this.localId.idType, data: this.localId.data }];
+    for (const c of this.certs) out.push({ type: "cert", encoding: 4, data: c });
+    if (this.privateKey) out.push({ type: "auth", method: 14, data: signAuth(this.privateKey, octets) });
+    else out.push({ type: "auth", method: 2, data: pskAuth(this.suite!.prf!, this.psk, octets) });
+    return out;
   }
 
-  private peerAuthOk(id: Identity, auth: Extract<Ikev2Payload, { kind: "auth" }>): boolean {
-    if (auth.method !== 2) return false;
+  /** Check the peer's AUTH; null when it verifies, else the reason. */
+  private peerAuthError(id: Identity, idText: string, auth: Extract<Ikev2Payload, { kind: "auth" }>, certs: Uint8Array[]): string | null {
     const k = this.keys!;
     const octets = this.initiator
       ? signedOctets(this.suite!.prf!, this.initResponse, this.ni, k.skpr, idBody(id))
       : signedOctets(this.suite!.prf!, this.initRequest, this.nr, k.skpi, idBody(id));
-    return ctEqual(pskAuth(this.suite!.prf!, this.psk, octets), auth.data);
+    if (auth.method === 2) {
+      if (!this.psk.length) return `peer "${idText}" uses a pre-shared key but none is configured`;
+      return ctEqual(pskAuth(this.suite!.prf!, this.psk, octets), auth.data) ? null : `AUTH of "${idText}" (pre-shared key) does not verify: wrong PSK?`;
+    }
+    let pub: KeyObject;
+    if (certs.length && this.cfg.peerCa?.length) {
+      const r = checkPeerCertificate(certs[0], certs.slice(1), this.cfg.peerCa, (this.cfg.wallClock ?? Date.now)());
+      if ("error" in r) return `certificate of "${idText}" not trusted: ${r.error}`;
+      if (!certMatchesIdentity(r.cert, id.idType, id.data, idText)) return `certificate of "${idText}" does not name that identity`;
+      pub = r.key;
+    } else if (this.cfg.peerPublicKey) pub = loadPublicKey(this.cfg.peerPublicKey);
+    else return `peer "${idText}" authenticates with ${auth.methodName} but no CA or public key is configured for it`;
+    const err = verifyAuth(pub, auth, octets);
+    return err ? `AUTH of "${idText}" (${auth.signatureAlgorithm?.oidName ?? auth.methodName}): ${err}` : null;
   }
 
   private newSpi(): number {
@@ -540,12 +572,10 @@ export class IkeSa {
     this.firstChildSpi = spi;
     const firstChild = this.espSuites.map((s) => ({ ...s, ke: undefined }));
     const tsi = this.cfg.requestVirtualIp ? [tsAny(4)] : this.localTs;
-    const payloads: PayloadSpec[] = [
-      { type: "idi", idType: this.localId.idType, data: this.localId.data },
-      { type: "notify", notifyType: N.INITIAL_CONTACT },
-    ];
+    const [idi, ...certAuth] = this.myIdAuth();
+    const payloads: PayloadSpec[] = [idi, { type: "notify", notifyType: N.INITIAL_CONTACT }];
     if (this.remoteId) payloads.push({ type: "idr", idType: this.remoteId.idType, data: this.remoteId.data });
-    payloads.push({ type: "auth", method: 2, data: this.myAuth() });
+    payloads.push(...certAuth);
     if (this.cfg.requestVirtualIp) payloads.push({ type: "cp", cfgType: CP_REQUEST, attributes: [{ type: CP_IP4, value: new Uint8Array(0) }, { type: CP_IP4_DNS, value: new Uint8Array(0) }] });
     payloads.push(
       { type: "sa", proposals: dedupe(firstChild).map((s, i) => suiteToProposal(s, u32Bytes(spi), i + 1)) },
@@ -574,9 +604,10 @@ export class IkeSa {
       this.fail(`IKE_AUTH failed: peer identity "${p.idr.text}" is not the configured "${this.cfg.remoteId}"`, N.AUTHENTICATION_FAILED, now);
       return;
     }
-    if (!this.peerAuthOk(id, p.auth)) {
+    const authErr = this.peerAuthError(id, p.idr.text, p.auth, p.certs);
+    if (authErr) {
       this.authFailedInformational(now);
-      this.fail(`IKE_AUTH failed: the responder's AUTH (method ${p.auth.methodName}) does not verify: wrong PSK?`, N.AUTHENTICATION_FAILED, now);
+      this.fail(`IKE_AUTH failed: ${authErr}`, N.AUTHENTICATION_FAILED, now);
       return;
     }
     this.peerId = id;
@@ -734,6 +765,7 @@ export class IkeSa {
       { type: "ke", group: ke.group, data: ke.publicValue },
       { type: "nonce", nonce: this.nr },
       ...this.natdPayloads(this.spir),
+      SIG_HASH,
     ];
     this.deriveKeys(shared);
     shared.fill(0);
@@ -776,19 +808,16 @@ export class IkeSa {
       return;
     }
     const id: Identity = { idType: p.idi.idType, data: p.idi.data.slice() };
-    if ((this.remoteId && !identityMatches(this.remoteId, id)) || !this.peerAuthOk(id, p.auth)) {
-      const reason = this.remoteId && !identityMatches(this.remoteId, id)
-        ? `peer identity "${p.idi.text}" is not the configured "${this.cfg.remoteId}"`
-        : `AUTH of "${p.idi.text}" (method ${p.auth.methodName}) does not verify: wrong PSK?`;
+    const reason = this.remoteId && !identityMatches(this.remoteId, id)
+      ? `peer identity "${p.idi.text}" is not the configured "${this.cfg.remoteId}"`
+      : this.peerAuthError(id, p.idi.text, p.auth, p.certs);
+    if (reason) {
       this.respond(msg, datagram, [{ type: "notify", notifyType: N.AUTHENTICATION_FAILED }], now);
       this.fail(`IKE_AUTH failed: ${reason}; sent AUTHENTICATION_FAILED`, N.AUTHENTICATION_FAILED, now);
       return;
     }
     this.peerId = id;
-    const reply: PayloadSpec[] = [
-      { type: "idr", idType: this.localId.idType, data: this.localId.data },
-      { type: "auth", method: 2, data: this.myAuth() },
-    ];
+    const reply: PayloadSpec[] = this.myIdAuth();
     // Child SA (errors here do not fail the IKE SA)
     let remoteTs = this.remoteTs;
     if (p.cp && p.cp.cfgType === CP_REQUEST && p.cp.attributes.some((a) => a.type === CP_IP4)) {

@@ -10,3 +10,4 @@ export * from "./dh.ts";
 export * from "./proposals.ts";
 export * from "./ts.ts";
 export * from "./identity.ts";
+export * from "./auth-sig.ts";

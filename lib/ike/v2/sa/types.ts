@@ -23,8 +23,20 @@ export interface IkeSaConfig {
   localId: string;
   /** Peer identity we require; undefined or "%any" accepts any. */
   remoteId?: string;
-  /** Pre-shared key (UTF-8 text or bytes). */
-  psk: string | Uint8Array;
+  /** Pre-shared key (UTF-8 text or bytes): AUTH method 2, and what a PSK peer is checked with. */
+  psk?: string | Uint8Array;
+  /** Authenticate with RFC 7427 signatures using this private key (PEM) instead of the PSK. */
+  privateKey?: string;
+  /** Our certificate (PEM), sent in a CERT payload (its subject/SAN should match `localId`). */
+  certificate?: string;
+  /** Intermediate CA certificates (PEM) sent after our certificate. */
+  intermediates?: string[];
+  /** Trust anchors for a signature-authenticating peer: CA certificates or the peer's own certificate (PEM). */
+  peerCa?: string[];
+  /** Trust this public key (PEM SPKI or certificate) for a signature-authenticating peer without a CERT payload. */
+  peerPublicKey?: string;
+  /** Wall clock (ms since the epoch) for certificate validity; default Date.now (the `now` arguments may be monotonic). */
+  wallClock?: () => number;
   /** IKE proposals, strongSwan syntax; default {@link DEFAULT_IKE_PROPOSALS}. */
   ikeProposals?: string[];
   /** ESP proposals (AEAD only; add a group such as "-x25519" for PFS on rekeys); default {@link DEFAULT_ESP_PROPOSALS}. */
