@@ -316,6 +316,10 @@ export class IkeSa {
     this.ke?.destroy();
     this.ke = null;
     this.psk.fill(0);
+    if (this.pendingIkeRekey) {
+      this.pendingIkeRekey.shared.fill(0);
+      this.pendingIkeRekey = null;
+    }
     this.outstanding = null;
     this.queue = [];
     this.out.push({ type: "closed", reason });
@@ -1155,6 +1159,11 @@ export class IkeSa {
   /** Timers: retransmissions, liveness checks, NAT keep-alives. Call it every second or so. */
   tick(now: number): Action[] {
     if (this.state === "dead") return this.flush();
+    if (this.state === "init-done" && now - this.lastHeard >= (this.cfg.halfOpenTimeout ?? 30000)) {
+      this.log("warn", `half-open IKE SA: no IKE_AUTH from ${this.remote.address}:${this.remote.port} within ${this.cfg.halfOpenTimeout ?? 30000} ms`);
+      this.die("half-open timeout");
+      return this.flush();
+    }
     const o = this.outstanding;
     if (o && now >= o.nextAt) {
       const max = this.cfg.retransmitTries ?? 5;

@@ -61,6 +61,8 @@ export interface IkeSaConfig {
   retransmitTries?: number;
   /** Liveness check after this many ms without a message from the peer; 0 = off (default 30000). */
   dpdDelay?: number;
+  /** Responder: drop a half-open SA (IKE_SA_INIT done, no IKE_AUTH) after this many ms (default 30000). */
+  halfOpenTimeout?: number;
   /** NAT keep-alive interval in ms when we are behind a NAT (default 20000). */
   natKeepalive?: number;
   /** Use UDP encapsulation even without a NAT (strongSwan's encap=yes). */

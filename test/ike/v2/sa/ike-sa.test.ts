@@ -169,6 +169,20 @@ describe("failures", () => {
   });
 });
 
+describe("half-open SAs", () => {
+  test("responder drops an SA that never gets IKE_AUTH", () => {
+    const l = new Loop(baseCfg("i"), baseCfg("r"));
+    l.drop = (w) => w.from === "i" && l.sent.length >= 2;
+    l.run();
+    expect(l.r.state).toBe("init-done");
+    l.tick(29000);
+    expect(l.r.state).toBe("init-done");
+    l.tick(1000);
+    expect(l.r.state).toBe("dead");
+    expect(l.of("r", "closed")[0].reason).toBe("half-open timeout");
+  });
+});
+
 describe("retransmission and cached responses", () => {
   test("lost IKE_AUTH response: initiator retransmits, responder replays the cached response", () => {
     const l = new Loop(baseCfg("i"), baseCfg("r"));

@@ -1,0 +1,50 @@
+/**
+ * Robustness: mutated and random datagrams fed to initiator and responder at every
+ * stage of a negotiation never throw, never hit the internal-error path, and never
+ * produce an install/established action for an unauthenticated message.
+ */
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import type { Action } from "../../../../lib/ike/v2/sa/ike-sa.ts";
+import { baseCfg, Loop } from "./harness.ts";
+
+function noInternalError(acts: Action[]): void {
+  for (const a of acts) if (a.type === "log") expect(a.msg).not.toContain("internal error");
+}
+
+describe("IkeSa.receive on hostile input", () => {
+  // record a complete exchange once: its datagrams are the seeds for mutation
+  const ref = new Loop(baseCfg("i"), baseCfg("r"));
+  ref.run();
+  const seeds = ref.sent.map((w) => w.data);
+
+  test("mutated real messages at each stage (fast-check)", () => {
+    fc.assert(fc.property(
+      fc.nat({ max: seeds.length - 1 }), fc.nat({ max: 3 }),
+      fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), { minLength: 1, maxLength: 8 }),
+      fc.nat({ max: 40 }), (si, stage, flips, cut) => {
+        const l = new Loop(baseCfg("i"), baseCfg("r"));
+        l.run(stage); // advance the real exchange to some stage
+        const d = seeds[si].slice(0, Math.max(0, seeds[si].length - cut));
+        for (const [pos, v] of flips) if (d.length) d[pos % d.length] ^= v || 1;
+        for (const side of ["i", "r"] as const) {
+          const sa = side === "i" ? l.i : l.r;
+          const before = l.of(side, "install-child").length + l.of(side, "established").length;
+          const acts = sa.receive(d, { address: "198.18.0.1", port: 500 }, l.now);
+          noInternalError(acts);
+          l.take(side, acts);
+          // a corrupted message cannot complete authentication
+          if (si >= 2) expect(l.of(side, "install-child").length + l.of(side, "established").length).toBe(before);
+        }
+        l.run();
+      },
+    ), { numRuns: 300 });
+  });
+
+  test("random bytes", () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 0, maxLength: 300 }), (d) => {
+      const l = new Loop(baseCfg("i"), baseCfg("r"));
+      for (const sa of [l.i, l.r]) noInternalError(sa.receive(d, { address: "198.18.0.1", port: 500 }, l.now));
+    }), { numRuns: 300 });
+  });
+});
