@@ -124,7 +124,8 @@ export function analyzeIkeSa(st: IkeSaState, ctx: IkeContext): { diag: IkeSaDiag
     if (answered(ex) || ex.requests.length === 0) continue;
     // IKEv1 Informational exchanges are one-way notifications: no answer is expected.
     if (st.version === 1 && ex.exchange.startsWith("Informational")) continue;
-    if (st.version === 1 && exs.some((o) => o !== ex && answered(o) && o.requests[0].time > ex.requests[0].time)) continue;
+    // IKEv1 answers (and errors) may come in another exchange: anything from the responder later counts.
+    if (st.version === 1 && st.msgs.some((x) => x.dir === "R->I" && x.time >= ex.requests[0].time)) continue;
     findings.push(unansweredFinding(st, ex, exs, ctx));
   }
 
@@ -226,19 +227,24 @@ function errorFinding(st: IkeSaState, ex: Exchange, m: MsgRec, n: NotifyFact, ex
   /** Evidence in reading order: the request, details about it, then the message carrying the error. */
   const withDetails = (details: Evidence[], after: Evidence[] = []): Evidence[] => [...base.slice(0, -1), ...details, base[base.length - 1], ...after];
   const v1 = st.version === 1;
-  // IKEv2 numbers; IKEv1 uses the same numbers for these three.
-  switch (n.type) {
+  // IKEv1 reports errors in a separate Informational exchange: the offer is in the
+  // last Quick Mode request before it (phase 2), else in the first message (phase 1).
+  const quick = v1 ? [...st.msgs].reverse().find((x) => x.exchange === "Quick Mode" && x.dir === "I->R" && x.time <= m.time) : undefined;
+  const offerMsg = v1 ? quick ?? st.msgs[0] : req;
+  const phase2 = v1 && !!quick;
+  // IKEv2 numbers; IKEv1 uses the same numbers for these.
+  switch (v1 && n.type === 18 && phase2 ? 38 : n.type) {
     case 14: {
-      const ike = m.exchange === "IKE_SA_INIT" || (v1 && ex.owner === "I" && m.exchange !== "Quick Mode") || req?.facts.sa?.protocol === "IKE";
+      const ike = v1 ? !phase2 : m.exchange === "IKE_SA_INIT" || req?.facts.sa?.protocol === "IKE";
       const code = ike ? "NO_PROPOSAL_CHOSEN_IKE" : "NO_PROPOSAL_CHOSEN_CHILD";
-      const offered = offeredText(req?.facts);
+      const offered = offeredText(offerMsg?.facts);
       const expl: string[] = [
         ike ? "The responder accepted none of the IKE (phase 1) proposals the initiator offered: the encryption, integrity/PRF or key-exchange (DH) algorithms do not match its configuration."
           : "The IKE SA itself was negotiated, but the responder accepted none of the ESP/AH (CHILD SA) proposals: encryption, integrity, PFS group or ESN do not match its configuration.",
       ];
-      const details: Evidence[] = req && offered.length ? offered.map((o) => ev(req, `offered ${o}`)) : [];
+      const details: Evidence[] = offerMsg && offered.length ? offered.map((o) => ev(offerMsg, `offered ${o}`)) : [];
       const after: Evidence[] = [];
-      if (!offered.length && req && req.protection === "encrypted") expl.push(`The offer is inside the encrypted ${req.exchange} request (packet ${req.no}): to see it, ${keysHint(st)}.`);
+      if (!offered.length && offerMsg && offerMsg.protection === "encrypted") expl.push(`The offer is inside the encrypted ${offerMsg.exchange} request (packet ${offerMsg.no}): to see it, ${keysHint(st)}.`);
       expl.push("What the responder would accept is not on the wire: it only answers NO_PROPOSAL_CHOSEN. Its log shows it (strongSwan: \"received proposals: ...\" / \"configured proposals: ...\").");
       if (!ike) {
         const agreed = exs.find((e) => e.exchange === "IKE_SA_INIT")?.responses.find((r) => r.facts.sa);
@@ -250,7 +256,7 @@ function errorFinding(st: IkeSaState, ex: Exchange, m: MsgRec, n: NotifyFact, ex
         suggestions: [ike
           ? "Give both sides at least one common IKE proposal (strongSwan swanctl.conf: connections.<name>.proposals; ipsec.conf: ike=)."
           : "Give both sides at least one common ESP proposal (strongSwan swanctl.conf: children.<name>.esp_proposals; ipsec.conf: esp=), including the same PFS setting."],
-        data: { offered: req?.facts.sa?.proposals ?? null, accepted: null, offeredKnown: !!req?.facts.sa, requestNo: req?.no, responseNo: m.no },
+        data: { offered: offerMsg?.facts.sa?.proposals ?? null, accepted: null, offeredKnown: !!offerMsg?.facts.sa, requestNo: offerMsg?.no, responseNo: m.no },
       });
     }
     case 17: {
@@ -303,6 +309,14 @@ function errorFinding(st: IkeSaState, ex: Exchange, m: MsgRec, n: NotifyFact, ex
         if (fr?.idr) after.push(ev(authResp, `responder's identity IDr: ${fr.idr}`));
         if (fr?.auth) after.push(ev(authResp, `responder authenticates with: ${fr.auth.name}`));
       }
+      if (v1) {
+        return finding("AUTH_FAILED", "error", `authentication failed: ${where}`, {
+          ikeSa: name, evidence: base,
+          explanation: ["IKEv1 phase 1 authentication failed: with pre-shared keys the two secrets (or the identities they are looked up by) differ; with certificates the peer did not accept the certificate or identity."],
+          suggestions: ["Compare the pre-shared keys and identities on both sides; the rejecting peer's log names the reason."],
+          data: { rejectedBy: m.dir === "R->I" ? "responder" : "initiator", likelyCause: null },
+        });
+      }
       const byResponder = m.response && m.exchange === "IKE_AUTH";
       const kind = byResponder ? (fi?.auth ? authKind(fi.auth.method) : undefined) : (fr?.auth ? authKind(fr.auth.method) : undefined);
       const expl: string[] = [byResponder
@@ -339,7 +353,9 @@ function errorFinding(st: IkeSaState, ex: Exchange, m: MsgRec, n: NotifyFact, ex
       if (f?.tsi !== undefined && req) details.push(ev(req, `proposed TSi (initiator side): ${f.tsi}`));
       if (f?.tsr !== undefined && req) details.push(ev(req, `proposed TSr (responder side): ${f.tsr}`));
       const evidence = withDetails(details);
-      const expl = ["The responder found no CHILD SA configuration whose traffic selectors (local/remote subnets) match the proposed ones; the IKE SA is up but no tunnel is created."];
+      const expl = [v1
+        ? `${n.name} after Quick Mode: the peer has no phase 2 configuration for the proposed IDs (local/remote subnets).`
+        : "The responder found no CHILD SA configuration whose traffic selectors (local/remote subnets) match the proposed ones; the IKE SA is up but no tunnel is created."];
       if (!f?.tsi && req?.protection === "encrypted") expl.push(`The proposed selectors are in the encrypted request (packet ${req.no}): to see them, ${keysHint(st)}.`);
       return finding("TS_UNACCEPTABLE", "error", `traffic selectors not accepted: ${where}`, {
         ikeSa: name, explanation: expl, evidence,

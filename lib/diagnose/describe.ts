@@ -8,6 +8,7 @@ import { toHex } from "../core/bytes.ts";
 import type { Ikev2Proposal, Ikev2SaPayload } from "../ike/v2/payloads/sa.ts";
 import type { Ikev2TsPayload, Ikev2TrafficSelector } from "../ike/v2/payloads/ts.ts";
 import type { Ikev2Payload } from "../ike/v2/message.ts";
+import type { SaPayload } from "../ike/v1/payloads/sa.ts";
 
 /** A proposal as structured data (for --json) and text. */
 export interface ProposalText {
@@ -45,6 +46,23 @@ export function describeProposal(p: Ikev2Proposal): ProposalText {
 /** Describe every proposal of an SA payload. */
 export function describeSa(sa: Ikev2SaPayload): ProposalText[] {
   return sa.proposals.map(describeProposal);
+}
+
+/**
+ * Describe an IKEv1 SA payload: in IKEv1 every transform is a complete
+ * alternative, so each becomes one entry (its attributes grouped by name).
+ */
+export function describeIsakmpSa(sa: SaPayload): ProposalText[] {
+  const out: ProposalText[] = [];
+  for (const p of sa.proposals) {
+    for (const t of p.transforms) {
+      const transforms: Record<string, string[]> = { TRANSFORM: [t.transformIdName] };
+      for (const a of t.attributes) (transforms[a.typeName] ??= []).push(a.valueName ?? String(a.value ?? ""));
+      const attrs = t.attributes.map((a) => `${a.typeName} ${a.valueName ?? a.value ?? ""}`).join(", ");
+      out.push({ num: p.proposalNumber, protocol: p.protocolName, spi: toHex(p.spi), transforms, text: `${p.protocolName} #${p.proposalNumber} transform ${t.transformNumber}: ${t.transformIdName}${attrs ? `; ${attrs}` : ""}` });
+    }
+  }
+  return out;
 }
 
 /** First payload of a kind. */

@@ -8,7 +8,7 @@ import { toHex } from "../core/bytes.ts";
 import type { Ikev2Payload } from "../ike/v2/message.ts";
 import type { IsakmpPayload } from "../ike/v1/message.ts";
 import { ikev2PayloadToken } from "../ike/v2/summary.ts";
-import { describeSa, type ProposalText, tsText } from "./describe.ts";
+import { describeIsakmpSa, describeSa, type ProposalText, tsText } from "./describe.ts";
 
 /** A notify, reduced to what the diagnosis uses. */
 export interface NotifyFact {
@@ -97,11 +97,12 @@ export function ikev2Facts(pls: Ikev2Payload[]): MsgFacts {
   return f;
 }
 
-/** Facts from IKEv1 payloads (notifies and deletes; proposals as transform text). */
+/** Facts from IKEv1 payloads: SA proposals, notifies, deletes. */
 export function isakmpFacts(pls: IsakmpPayload[]): MsgFacts {
   const f: MsgFacts = { notifies: [], deletes: [], natdSrc: [], natdDst: [], certs: 0, eap: false };
   for (const p of pls) {
-    if (p.kind === "notify") f.notifies.push({ type: p.notifyType, name: p.notifyName, error: p.error });
+    if (p.kind === "sa" && !f.sa) f.sa = { protocol: p.proposals[0]?.protocolName ?? "?", proposals: describeIsakmpSa(p) };
+    else if (p.kind === "notify") f.notifies.push({ type: p.notifyType, name: p.notifyName, error: p.error });
     else if (p.kind === "delete") f.deletes.push({ protocol: p.protocolName, spis: p.spis.map((s) => toHex(s)) });
     else if (p.kind === "cert") f.certs++;
   }

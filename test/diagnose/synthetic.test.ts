@@ -14,7 +14,7 @@ import { MAX_IKE_SAS, MAX_TIMELINE } from "../../lib/diagnose/state.ts";
 import type { HeaderSpec } from "../../lib/ike/v2/encode/message.ts";
 import type { PayloadSpec } from "../../lib/ike/v2/encode/payloads.ts";
 import { FIX } from "../decode/helpers.ts";
-import { diagnoseFrames, espFrame, ikeFrame, keepaliveFrame, problems, SPI_I, SPI_R, withCode, ZERO_SPI } from "./helpers.ts";
+import { diagnoseFrames, espFrame, ikeFrame, keepaliveFrame, problems, SPI_I, SPI_R, udpFrame, withCode, ZERO_SPI } from "./helpers.ts";
 
 const A = "198.18.0.1";
 const B = "198.18.0.2";
@@ -181,4 +181,34 @@ test("no IKE or ESP at all", () => {
   const d = diagnoseFrames([]);
   expect(problems(d)).toEqual([]);
   expect(d.verdict).toBe("no IKE or ESP traffic in this capture");
+});
+
+test("IKEv1: NO-PROPOSAL-CHOSEN in an Informational after Main Mode 1: phase 1 mismatch, the offer from the real first message", async () => {
+  // Main Mode message 1 of the real capture e1, then a cleartext Informational with notify 14.
+  const reader = await openCapture(`${FIX}strongswan/e1_ikev1_main_psk/e1_ikev1_main_psk.pcap`);
+  let first: Uint8Array | undefined;
+  for await (const b of reader.batches()) for (const r of b) if (r.no === 3) first = Uint8Array.prototype.slice.call(r.data);
+  const p = new Decoder().decode({ no: 3, iface: 0, linkType: 1, tsSec: 0, tsNsec: 0, caplen: first!.length, len: first!.length, data: first! });
+  const udp = p.layers.find((l) => l.layer === "udp") as unknown as { payloadOffset: number; payloadEnd: number };
+  const mm1 = first!.slice(udp.payloadOffset, udp.payloadEnd);
+  const info = new Uint8Array(28 + 12);
+  info.set(mm1.subarray(0, 8), 0); // initiator cookie
+  info[16] = 11; // next payload: Notification
+  info[17] = 0x10; // version 1.0
+  info[18] = 5; // Informational
+  info.set([0x12, 0x34, 0x56, 0x78], 20);
+  info[27] = info.length;
+  info.set([0, 0, 0, 12, 0, 0, 0, 1, 1, 0, 0, 14], 28); // DOI 1, ISAKMP, no SPI, NO-PROPOSAL-CHOSEN
+  const d = diagnoseFrames([
+    { t: 10, data: udpFrame(A, B, 500, 500, mm1) },
+    { t: 10.01, data: udpFrame(B, A, 500, 500, info) },
+  ]);
+  const [f] = withCode(d, "NO_PROPOSAL_CHOSEN_IKE");
+  expect(f.severity).toBe("error");
+  expect(f.packets).toEqual([1, 2]);
+  const offered = f.data!.offered as { protocol: string; text: string }[];
+  expect(offered.length).toBeGreaterThan(0);
+  expect(offered[0].protocol).toBe("ISAKMP");
+  expect(offered[0].text).toContain("Encryption-Algorithm");
+  expect(d.ikeSas[0].version).toBe(1);
 });
