@@ -60,6 +60,23 @@ describe("wrong keys", () => {
   }
 });
 
+test("wrong IKEv1 key: no encrypted message is shown, each says why", async () => {
+  for (const d of [`${M}/e2_ikev1_aggressive_psk`, `${S}/e1_ikev1_main_psk`]) {
+    const name = d.slice(d.lastIndexOf("/") + 1);
+    const ks = new KeyStore(parseKeyText(readFileSync(`${d}/ikev1_decryption_table`, "utf8").replace(/,([0-9a-f]+)$/m, (_m, k: string) => "," + k.replace(/[0-9a-f]/g, (c) => (parseInt(c, 16) ^ 9).toString(16))), "ikev1_decryption_table"));
+    let n = 0;
+    for (const p of await decodeAll(`${d}/${name}.pcap`, ks)) {
+      const m = p.layers.find((l) => l.layer === "isakmp") as (LayerBase & { flags: { encryption: boolean }; decrypted?: { payloads?: unknown[]; reason?: string } }) | undefined;
+      if (!m?.flags.encryption) continue;
+      expect(m.decrypted?.payloads).toBeUndefined();
+      expect(m.decrypted?.reason).toMatch(/do not parse|phase 1 was not decrypted/);
+      expect(summaryLine(p)).toContain("encrypted (");
+      n++;
+    }
+    expect(n).toBeGreaterThan(3);
+  }
+});
+
 test("SKF: c_ikev2_cert_frag IKE_AUTH request reassembled from 10 fragments, response from 3", async () => {
   const pkts = await decodeAll(`${M}/c_ikev2_cert_frag/c_ikev2_cert_frag.pcap`, store(`${M}/c_ikev2_cert_frag/ikev2_decryption_table`));
   const done = pkts.flatMap((p) => {
