@@ -244,6 +244,7 @@ export function analyzeEsp(s: DiagnoseState, ikeDiags: IkeSaDiagnosis[]): { esp:
       const expected = child ? (child.spiReq === r.spiHex ? child.spiResp : child.spiReq) : undefined;
       const back = reports.filter((o) => o.src === r.dst && o.dst === r.src && tOf(o.last) >= tOf(r.first) && tOf(o.first) <= tOf(r.last));
       const expl = [`${r.packets} ESP packets went from ${r.src} to ${r.dst} over ${dur(tOf(r.last) - tOf(r.first))}, and no ESP came back from ${r.dst}${expected ? ` on the reverse SA (SPI ${expected}, negotiated in packet ${child!.createResponseNo})` : ""}.`];
+      if (!s.directions.has(`${r.dst}>${r.src}`)) expl.push(`Not a single packet from ${r.dst} to ${r.src} is in the capture (not even IKE): check first that the capture sees both directions (capture filter, one-way tap or mirror port).`);
       if (back.length) expl.push(`ESP from ${r.dst} to ${r.src} did flow on other SPIs (${back.map((o) => o.spiHex).join(", ")}): the peers may disagree on which SA is current (a rekey or restart on one side only).`);
       if (x?.inner.size) {
         for (const [k, v] of x.inner) ev.push({ text: `inside (decrypted): ${v} × ${k}` });

@@ -52,6 +52,9 @@ export function exchangesOf(st: IkeSaState): Exchange[] {
 
 const saName = (st: IkeSaState) => `${st.ispi}/${st.rspi}`;
 
+/** Outcome wording for an IKE SA first seen after its IKE_SA_INIT (the diagnoser names the rekey when it finds one). */
+export const MIDWAY = "first seen after its setup: created by a rekey, or up before the capture started";
+
 function ev(m: MsgRec, text: string): Evidence {
   return { packet: m.no, time: m.time, text };
 }
@@ -175,8 +178,9 @@ export function analyzeIkeSa(st: IkeSaState, ctx: IkeContext): { diag: IkeSaDiag
   const deleteMsg = st.msgs.find((m) => !m.response && m.facts.deletes.some((d) => d.protocol === "IKE" || (st.version === 1 && d.protocol === "ISAKMP")));
   // The responder authenticated itself (AUTH present, no AUTHENTICATION_FAILED): the IKE SA is up even if the CHILD SA failed.
   const authOk = authResp && authResp.protection !== "encrypted" && authResp.facts.auth && !authResp.errors.includes("AUTHENTICATION_FAILED");
-  const createdByRekey = st.version === 2 && exs.length > 0 && exs[0].exchange !== "IKE_SA_INIT";
-  const established = createdByRekey || !!authOk || !!espSeen || !!childLater ||
+  // First seen in a later exchange: created by a rekey (linked later) or up before the capture started.
+  const midway = st.version === 2 && exs.length > 0 && exs[0].exchange !== "IKE_SA_INIT";
+  const established = midway || !!authOk || !!espSeen || !!childLater ||
     (st.version === 1 && st.msgs.some((m) => m.exchange === "Quick Mode" && m.dir === "R->I"));
   let state: IkeSaDiagnosis["state"];
   let outcome: string;
@@ -186,7 +190,7 @@ export function analyzeIkeSa(st: IkeSaState, ctx: IkeContext): { diag: IkeSaDiag
     outcome = (authOk && e.code !== "AUTH_FAILED" ? "IKE SA established, but " : "") + e.summary;
   } else if (established) {
     state = "established";
-    const how = createdByRekey ? "created by a rekey"
+    const how = midway ? MIDWAY
       : authOk ? `IKE_AUTH response packet ${authResp!.no} carries AUTH without error`
       : espSeen ? `ESP followed from packet ${espSeen.no}`
       : childLater ? `CREATE_CHILD_SA answered at packet ${childLater.responses[0].no}` : "Quick Mode completed";

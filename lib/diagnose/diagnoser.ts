@@ -17,7 +17,7 @@
  */
 import type { DecodedPacket } from "../decode/layer.ts";
 import { analyzeEsp } from "./analyze-esp.ts";
-import { analyzeIkeSa } from "./analyze-ike.ts";
+import { analyzeIkeSa, MIDWAY } from "./analyze-ike.ts";
 import { DiagnoseState } from "./state.ts";
 import type { Diagnosis, Finding, IkeSaDiagnosis } from "./types.ts";
 
@@ -63,7 +63,7 @@ export class Diagnoser {
     const esp = analyzeEsp(s, ikeSas);
     findings.push(...esp.findings);
     for (const d of ikeSas) {
-      if (d.rekeyOf && d.state === "established") d.outcome = d.outcome.replace("created by a rekey", `created by rekeying IKE SA ${d.rekeyOf}`);
+      if (d.rekeyOf) d.outcome = d.outcome.replace(MIDWAY, `created by rekeying IKE SA ${d.rekeyOf}`);
       if (d.rekeyedBy) d.outcome += `; replaced by IKE SA ${d.rekeyedBy}`;
       for (const f of esp.findings) if (f.ikeSa === `${d.ispi}/${d.rspi}` && !d.findings.includes(f.code)) d.findings.push(f.code);
     }

@@ -99,6 +99,8 @@ export class DiagnoseState {
   readonly espExtra = new Map<string, EspExtra>();
   readonly icmp: IcmpRec[] = [];
   readonly flows = new Map<string, FlowRec>();
+  /** Outer address pairs seen ("src>dst"), to tell a one-direction capture from one-way traffic. */
+  readonly directions = new Set<string>();
   /** First-fragment packet number → timeline entry waiting for reassembly. */
   private readonly pendingFrag = new Map<number, MsgRec>();
   packets = 0;
@@ -156,6 +158,7 @@ export class DiagnoseState {
           break;
       }
     }
+    if (ip && this.directions.size < MAX_FLOWS) this.directions.add(`${ip.src}>${ip.dst}`);
     if (ip && udp && natt && !partial) this.flow(p, t, ip, udp, natt);
   }
 

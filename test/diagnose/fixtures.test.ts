@@ -6,7 +6,9 @@
  * payloads, DELETE) and without (timing).
  */
 import { describe, expect, test } from "bun:test";
+import { Diagnoser } from "../../lib/diagnose/diagnoser.ts";
 import type { RekeyLink } from "../../lib/diagnose/types.ts";
+import { decodeFile, FIX } from "../decode/helpers.ts";
 import { diagnoseFixture, problems, withCode } from "./helpers.ts";
 
 const F1 = "strongswan/f1_ikev2_auth_failed/f1_ikev2_auth_failed.pcap";
@@ -218,4 +220,30 @@ test("d_ikev2_rekey_dpd: the timing chain agrees with the decrypted one (IKE rek
   const withEsp = dec.filter((r) => r.kind === "ike" || r.newSa.split("/").every((spi) => timing.espSas.some((e) => e.spi === spi)));
   expect(strip(timing)).toEqual(withEsp);
   expect(withEsp).toHaveLength(3);
+});
+
+describe("partial views of a good capture", () => {
+  const load = () => decodeFile(`${FIX}made/d_ikev2_rekey/d_ikev2_rekey.pcap`);
+
+  test("a capture that starts mid-way: the IKE SA is up, not failed; the chain goes on", async () => {
+    const { packets } = await load();
+    const dia = new Diagnoser();
+    for (const p of packets.slice(39)) dia.observe(p);
+    const d = dia.report();
+    expect(problems(d)).toEqual([]);
+    expect(d.ikeSas[0].state).toBe("established");
+    expect(d.ikeSas[0].outcome).toContain("up before the capture started");
+    expect(d.ikeSas[1].outcome).toContain("created by rekeying IKE SA 732f456e372e0504/002796ec5b5d1dec");
+    expect(d.rekeys.map((r) => r.createNo)).toEqual([61, 77, 93]);
+  });
+
+  test("a capture of one direction only: one-way ESP, and the hint that the capture may see one direction", async () => {
+    const { packets } = await load();
+    const dia = new Diagnoser();
+    for (const p of packets) if (p.layers.some((l) => (l as { src?: string }).src === "192.0.2.1")) dia.observe(p);
+    const d = dia.report();
+    const one = withCode(d, "ESP_ONE_WAY");
+    expect(one.map((f) => f.espSpis![0])).toEqual(["d1889345", "dbec7992", "058125df", "5c76699d"]);
+    expect(one[0].explanation.join(" ")).toContain("check first that the capture sees both directions");
+  });
 });
