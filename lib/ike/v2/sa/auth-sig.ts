@@ -8,6 +8,7 @@
  * @module
  */
 import { createPrivateKey, createPublicKey, sign, verify, X509Certificate, type KeyObject } from "node:crypto";
+import { sha1 } from "@noble/hashes/legacy.js";
 import { concat, fromHex } from "../../../core/bytes.ts";
 import type { Ikev2AuthPayload } from "../payloads/auth.ts";
 
@@ -149,4 +150,9 @@ export function certMatchesIdentity(cert: X509Certificate, idType: number, data:
     case 9: return cert.subject.split("\n").join(", ") === idText;
     default: void data; return false;
   }
+}
+
+/** CERTREQ data (RFC 7296 §3.7): SHA-1 hashes of the CA certificates' SubjectPublicKeyInfo, concatenated. */
+export function certreqData(caPems: readonly string[]): Uint8Array {
+  return concat(...caPems.map((p) => sha1(new Uint8Array(new X509Certificate(p).publicKey.export({ type: "spki", format: "der" })))));
 }

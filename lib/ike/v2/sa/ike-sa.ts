@@ -26,7 +26,7 @@ import { skOpen, skSeal, type SkParams } from "../sk-crypto.ts";
 import { childKeymat, deriveIkeKeys, natdHash, pskAuth, sha256Bytes, signedOctets, wipeIkeKeys, type IkeKeys } from "./crypto.ts";
 import { newKeyExchange, type KeyExchange, type Rng } from "./dh.ts";
 import { idBody, identityMatches, parseIdentity, type Identity } from "./identity.ts";
-import { certMatchesIdentity, checkPeerCertificate, loadPrivateKey, loadPublicKey, signAuth, verifyAuth } from "./auth-sig.ts";
+import { certMatchesIdentity, certreqData, checkPeerCertificate, loadPrivateKey, loadPublicKey, signAuth, verifyAuth } from "./auth-sig.ts";
 import { X509Certificate, type KeyObject } from "node:crypto";
 import {
   acceptChosen, DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS, espCipher, keyLengths, parseProposal, selectProposal,
@@ -528,6 +528,11 @@ export class IkeSa {
 
   // ---------------------------------------------------------------- IKE_AUTH (initiator)
 
+  /** CERTREQ naming our trust anchors for the peer (asks it to send its certificate). */
+  private certreq(): PayloadSpec[] {
+    return this.cfg.peerCa?.length ? [{ type: "certreq", encoding: 4, data: certreqData(this.cfg.peerCa) }] : [];
+  }
+
   /** Our ID, [CERT...], AUTH payloads. */
   private myIdAuth(): PayloadSpec[] {
     const k = this.keys!;
@@ -577,7 +582,7 @@ export class IkeSa {
     const firstChild = this.espSuites.map((s) => ({ ...s, ke: undefined }));
     const tsi = this.cfg.requestVirtualIp ? [tsAny(4)] : this.localTs;
     const [idi, ...certAuth] = this.myIdAuth();
-    const payloads: PayloadSpec[] = [idi, { type: "notify", notifyType: N.INITIAL_CONTACT }];
+    const payloads: PayloadSpec[] = [idi, ...this.certreq(), { type: "notify", notifyType: N.INITIAL_CONTACT }];
     if (this.remoteId) payloads.push({ type: "idr", idType: this.remoteId.idType, data: this.remoteId.data });
     payloads.push(...certAuth);
     if (this.cfg.requestVirtualIp) payloads.push({ type: "cp", cfgType: CP_REQUEST, attributes: [{ type: CP_IP4, value: new Uint8Array(0) }, { type: CP_IP4_DNS, value: new Uint8Array(0) }] });
@@ -769,6 +774,7 @@ export class IkeSa {
       { type: "ke", group: ke.group, data: ke.publicValue },
       { type: "nonce", nonce: this.nr },
       ...this.natdPayloads(this.spir),
+      ...this.certreq(),
       SIG_HASH,
     ];
     this.deriveKeys(shared);

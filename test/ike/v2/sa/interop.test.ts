@@ -42,6 +42,31 @@ afterAll(cleanup);
 
 const PSK = "vpnkit-interop-psk-0123456789";
 
+/** swanctl.conf with one connection from charon (192.0.2.1, id vf2/sw) to us (192.0.2.2) and the PSK secret. */
+function swanctlConf(o: { name: string; child: string; proposals: string; esp: string; auth: string; local: string; remote: string; psk?: boolean }): string {
+  return `connections {
+  ${o.name} {
+    local_addrs = 192.0.2.1
+    remote_addrs = 192.0.2.2
+    version = 2
+    proposals = ${o.proposals}
+    local { auth = ${o.auth}
+      ${o.local} }
+    remote { auth = ${o.auth}
+      ${o.remote} }
+    children { ${o.child} {
+      local_ts = 10.2.0.0/24
+      remote_ts = 10.1.0.0/24
+      esp_proposals = ${o.esp}
+    } }
+  }
+}
+` + (o.psk === false ? "" : `secrets { ike-vi { id-1 = vf1@example.org
+    id-2 = vf2@example.org
+    secret = "${PSK}" } }
+`);
+}
+
 describe("strongSwan interop (our initiator, charon responder)", () => {
   maybe("IKE_SA_INIT + IKE_AUTH (PSK), Child SA rekey, DPD, delete", async () => {
     expect(sh(["ip", "netns", "add", NS]).status).toBe(0);
@@ -56,12 +81,13 @@ describe("strongSwan interop (our initiator, charon responder)", () => {
     sh(["ip", "-n", NS, "addr", "add", "10.2.0.1/24", "dev", "lo"]);
     mkdirSync(`${dir}/run`, { recursive: true });
     writeFileSync(`${dir}/strongswan.conf`, `charon {
-  load = random nonce openssl aes sha1 sha2 hmac gcm chapoly curve25519 kdf kernel-libipsec kernel-netlink socket-default vici
+  load = random nonce openssl aes sha1 sha2 hmac gcm chapoly curve25519 kdf pem pkcs1 pkcs8 x509 pubkey constraints revocation kernel-libipsec kernel-netlink socket-default vici
   port = 500
   port_nat_t = 4500
   install_routes = no
   plugins { vici { socket = unix://${dir}/charon.vici } }
   filelog { vi { path = ${dir}/charon.log
+    flush_line = yes
     default = 1
     ike = 2
     cfg = 2
@@ -69,27 +95,7 @@ describe("strongSwan interop (our initiator, charon responder)", () => {
   syslog { daemon { default = -1 } }
 }
 `);
-    writeFileSync(`${dir}/swanctl.conf`, `connections {
-  vi {
-    local_addrs = 192.0.2.1
-    remote_addrs = 192.0.2.2
-    version = 2
-    proposals = aes256gcm16-prfsha256-x25519
-    local { auth = psk
-      id = vf2@example.org }
-    remote { auth = psk
-      id = vf1@example.org }
-    children { net {
-      local_ts = 10.2.0.0/24
-      remote_ts = 10.1.0.0/24
-      esp_proposals = aes256gcm16,aes128gcm16-x25519
-    } }
-  }
-}
-secrets { ike-vi { id-1 = vf1@example.org
-    id-2 = vf2@example.org
-    secret = "${PSK}" } }
-`);
+    writeFileSync(`${dir}/swanctl.conf`, swanctlConf({ name: "vi", child: "net", proposals: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16,aes128gcm16-x25519", auth: "psk", local: "id = vf2@example.org", remote: "id = vf1@example.org" }));
     charon = spawn("ip", ["netns", "exec", NS, "unshare", "-m", "--propagation", "private", "sh", "-c",
       `mount -t tmpfs vi4run /run && exec env STRONGSWAN_CONF=${dir}/strongswan.conf ${CHARON}`], { stdio: "ignore" });
     for (let k = 0; k < 50 && !existsSync(`${dir}/charon.vici`); k++) await Bun.sleep(200);
@@ -149,27 +155,7 @@ secrets { ike-vi { id-1 = vf1@example.org
   }, 90000);
   maybe("charon initiator → our responder: establish, Child SA rekey, IKE SA rekey, terminate", async () => {
     expect(existsSync(`${dir}/charon.vici`)).toBe(true); // charon from the first test
-    writeFileSync(`${dir}/swanctl-i.conf`, `connections {
-  vir {
-    local_addrs = 192.0.2.1
-    remote_addrs = 192.0.2.2
-    version = 2
-    proposals = aes128gcm16-prfsha256-ecp256
-    local { auth = psk
-      id = vf2@example.org }
-    remote { auth = psk
-      id = vf1@example.org }
-    children { netr {
-      local_ts = 10.2.0.0/24
-      remote_ts = 10.1.0.0/24
-      esp_proposals = chacha20poly1305-x25519
-    } }
-  }
-}
-secrets { ike-vi { id-1 = vf1@example.org
-    id-2 = vf2@example.org
-    secret = "${PSK}" } }
-`);
+    writeFileSync(`${dir}/swanctl-i.conf`, swanctlConf({ name: "vir", child: "netr", proposals: "aes128gcm16-prfsha256-ecp256", esp: "chacha20poly1305-x25519", auth: "psk", local: "id = vf2@example.org", remote: "id = vf1@example.org" }));
     expect(swanctl("--load-all", "--file", `${dir}/swanctl-i.conf`).status).toBe(0);
     const cfg = {
       local: { address: "192.0.2.2", port: 500 }, remote: { address: "192.0.2.1", port: 500 },
@@ -210,6 +196,45 @@ secrets { ike-vi { id-1 = vf1@example.org
       expect(await wait(() => n("closed") === 1)).toBe(true);
     } finally {
       drv.stdin!.write("quit\n");
+      drv.kill();
+    }
+  }, 90000);
+  maybe("certificates: our initiator (Ed25519 cert) ↔ charon (RSA cert, PKCS#1 signature), one CA", async () => {
+    expect(existsSync(`${dir}/charon.vici`)).toBe(true);
+    if (!existsSync("/usr/bin/pki")) throw new Error("strongSwan pki missing");
+    const c = `${dir}/cert`;
+    for (const sub of ["x509", "x509ca", "private"]) mkdirSync(`${c}/${sub}`, { recursive: true });
+    const pki = (cmd: string) => expect(sh(["sh", "-c", cmd]).status).toBe(0);
+    pki(`pki --gen --type ecdsa --size 256 --outform pem > ${c}/ca.key`);
+    pki(`pki --self --ca --lifetime 30 --in ${c}/ca.key --type ecdsa --dn "C=XX, O=vpnkit, CN=interop CA" --outform pem > ${c}/x509ca/ca.crt`);
+    pki(`pki --gen --type rsa --size 2048 --outform pem > ${c}/private/sw.key`);
+    pki(`pki --pub --in ${c}/private/sw.key --type rsa | pki --issue --lifetime 30 --cacert ${c}/x509ca/ca.crt --cakey ${c}/ca.key --dn "C=XX, O=vpnkit, CN=sw.example.org" --san sw.example.org --outform pem > ${c}/x509/sw.crt`);
+    pki(`pki --gen --type ed25519 --outform pem > ${c}/us.key`);
+    pki(`pki --pub --in ${c}/us.key --type priv | pki --issue --lifetime 30 --cacert ${c}/x509ca/ca.crt --cakey ${c}/ca.key --dn "C=XX, O=vpnkit, CN=us.example.org" --san us.example.org --outform pem > ${c}/us.crt`);
+    writeFileSync(`${c}/swanctl.conf`, swanctlConf({ name: "vic", child: "netc", proposals: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16", auth: "pubkey", local: "certs = sw.crt\n      id = sw.example.org", remote: "id = us.example.org", psk: false }));
+    expect(swanctl("--load-all", "--file", `${c}/swanctl.conf`).status).toBe(0);
+    const f = (p: string) => readFileSync(p, "utf8");
+    const cfg = {
+      local: { address: "192.0.2.2", port: 5502 }, remote: { address: "192.0.2.1", port: 500 },
+      localId: "us.example.org", remoteId: "sw.example.org", privateKey: f(`${c}/us.key`), certificate: f(`${c}/us.crt`), peerCa: [f(`${c}/x509ca/ca.crt`)],
+      ikeProposals: ["aes256gcm16-prfsha256-x25519"], espProposals: ["aes256gcm16"],
+      localTs: ["10.1.0.0/24"], remoteTs: ["10.2.0.0/24"], retransmitTimeout: 1000, retransmitTries: 3,
+    };
+    const drv = spawn("ip", ["netns", "exec", NS2, process.execPath, new URL("./interop-driver.ts", import.meta.url).pathname, JSON.stringify(cfg)], { stdio: ["pipe", "pipe", "inherit"] });
+    const lines: Record<string, unknown>[] = [];
+    createInterface({ input: drv.stdout! }).on("line", (l) => lines.push(JSON.parse(l)));
+    try {
+      for (let k = 0; k < 200 && !lines.some((x) => x.step === "established"); k++) await Bun.sleep(100);
+      const est = lines.find((x) => x.step === "established");
+      if (!est?.ok) console.error(JSON.stringify(lines, null, 1) + "\n" + f(`${dir}/charon.log`).slice(-3000));
+      expect(est?.ok).toBe(true);
+      const sas = swanctl("--list-sas", "--ike", "vic").out;
+      expect(sas).toContain("ESTABLISHED");
+      expect(sas).toContain("us.example.org");
+      expect(f(`${dir}/charon.log`)).toContain("authentication of 'us.example.org' with ED25519 successful");
+    } finally {
+      drv.stdin!.write("go\ngo\n");
+      await Bun.sleep(500);
       drv.kill();
     }
   }, 90000);
