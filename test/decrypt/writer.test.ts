@@ -40,7 +40,7 @@ describe("DecryptedWriter", () => {
           const m = /^decrypted from packet (\d+): ESP spi 0x([0-9a-f]{8}) seq (\d+), ICV good$/.exec(comment)!;
           expect(m).not.toBeNull();
           const orig = pkts[Number(m[1]) - 1];
-          const esp = orig.layers.find((l) => l.layer === "esp") as { spi: number; seq: number } & object;
+          const esp = orig.layers.find((l) => l.layer === "esp") as unknown as { spi: number; seq: number };
           expect(parseInt(m[2], 16)).toBe(esp.spi);
           expect(Number(m[3])).toBe(esp.seq);
           // tshark sees the inner IPv4 ICMP echo (the outer of h_ikev2_ipv6_outer is IPv6: not here).
