@@ -311,6 +311,8 @@ export class IkeSa {
     for (const c of this.children) this.out.push({ type: "remove-child", spiIn: c.spiIn, spiOut: c.spiOut, reason });
     this.children = [];
     this.state = "dead";
+    const pool = this.cfg.virtualIpPool;
+    if (this.virtualIp && pool && !Array.isArray(pool) && !this.initiator) pool.release(ipv4Text(this.virtualIp));
     if (this.keys) wipeIkeKeys(this.keys);
     this.keys = null;
     this.ke?.destroy();
@@ -830,18 +832,25 @@ export class IkeSa {
     const reply: PayloadSpec[] = this.myIdAuth();
     // Child SA (errors here do not fail the IKE SA)
     let remoteTs = this.remoteTs;
-    if (p.cp && p.cp.cfgType === CP_REQUEST && p.cp.attributes.some((a) => a.type === CP_IP4)) {
-      const vip = this.allocateVip();
+    let vipFailure = false;
+    if (p.cp && p.cp.cfgType === CP_REQUEST && p.cp.attributes.some((a) => a.type === CP_IP4) && this.cfg.virtualIpPool) {
+      const vip = this.allocateVip(p.idi.text);
       if (vip) {
         this.virtualIp = vip;
         remoteTs = [tsHost(vip)];
         const attrs = [{ type: CP_IP4, value: vip }, ...(this.cfg.dns ?? []).map((d) => ({ type: CP_IP4_DNS, value: ipBytes(d) }))];
         reply.push({ type: "cp", cfgType: CP_REPLY, attributes: attrs });
+      } else {
+        vipFailure = true;
+        this.log("error", `no virtual IP left for "${p.idi.text}" (INTERNAL_ADDRESS_FAILURE)`);
+        this.out.push({ type: "failed", scope: "child", reason: "virtual IP pool exhausted", notify: "INTERNAL_ADDRESS_FAILURE" });
       }
     }
     this.ni2 = this.ni;
     this.nr2 = this.nr;
-    const child = this.negotiateChildResponder(p, this.espSuites.map((s) => ({ ...s, ke: undefined })), remoteTs, true);
+    const child: ReturnType<IkeSa["negotiateChildResponder"]> = vipFailure
+      ? { error: { type: "notify", notifyType: N.INTERNAL_ADDRESS_FAILURE } }
+      : this.negotiateChildResponder(p, this.espSuites.map((s) => ({ ...s, ke: undefined })), remoteTs, true);
     this.state = "established";
     this.out.push({ type: "established", localId: this.cfg.localId, remoteId: p.idi.text, proposal: suiteName(this.suite!), natt: this.natt });
     this.log("info", `IKE SA established with ${p.idi.text} (${suiteName(this.suite!)})`);
@@ -851,9 +860,10 @@ export class IkeSa {
     if (!("error" in child)) child.install();
   }
 
-  private allocateVip(): Uint8Array | null {
-    const pool = this.cfg.virtualIpPool ?? [];
-    return pool.length ? ipBytes(pool[0]) : null;
+  private allocateVip(peer: string): Uint8Array | null {
+    const pool = this.cfg.virtualIpPool!;
+    const a = Array.isArray(pool) ? pool[0] ?? null : pool.allocate(peer);
+    return a ? ipBytes(a) : null;
   }
 
   /**
@@ -947,6 +957,11 @@ export class IkeSa {
       }
     }
     const err = firstError(p);
+    if (err?.notifyType === N.AUTHENTICATION_FAILED) {
+      this.respond(msg, datagram, [], now);
+      this.fail("peer rejected our authentication (AUTHENTICATION_FAILED): check the PSK, keys and identities", N.AUTHENTICATION_FAILED, now);
+      return;
+    }
     if (err && this.state !== "established") {
       this.respond(msg, datagram, [], now);
       this.fail(`peer reported ${err.notifyName}`, err.notifyType, now);

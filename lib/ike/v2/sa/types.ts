@@ -47,8 +47,12 @@ export interface IkeSaConfig {
   remoteTs?: string[];
   /** Initiator: ask for a virtual IPv4 address and DNS servers (CP CFG_REQUEST). */
   requestVirtualIp?: boolean;
-  /** Responder: addresses handed out on a CP request (first free one; one per IKE SA). */
-  virtualIpPool?: string[];
+  /**
+   * Responder: virtual IPv4 addresses for CP requests. A list hands out its first address
+   * (one client); a {@link VirtualIpPool} shared by all responders allocates per IKE SA and
+   * gets the address back when the SA dies. Exhausted → INTERNAL_ADDRESS_FAILURE.
+   */
+  virtualIpPool?: string[] | VirtualIpPool;
   /** Responder: DNS servers sent with a virtual IP. */
   dns?: string[];
   /** Responder: demand a COOKIE (RFC 7296 §2.6) before keeping any state; the secret keys the cookie hash. */
@@ -71,6 +75,13 @@ export interface IkeSaConfig {
   keylog?: boolean;
   /** Name of the Child SA (for logs). Default "child". */
   childName?: string;
+}
+
+/** Address allocator shared by responder IKE SAs. */
+export interface VirtualIpPool {
+  /** A free address for `peer` (its identity text), or null when none is left. */
+  allocate(peer: string): string | null;
+  release(address: string): void;
 }
 
 /** A negotiated Child SA, as the tunnel engine installs it (SaDatabase). */

@@ -84,6 +84,36 @@ describe("IKE_SA_INIT + IKE_AUTH (PSK) for each proposal", () => {
 });
 
 describe("failures", () => {
+  test("initiator rejects the responder's identity → INFORMATIONAL AUTHENTICATION_FAILED tears down the responder", () => {
+    const l = new Loop(baseCfg("i", { remoteId: "someone-else@example.org" }), baseCfg("r"));
+    l.run();
+    expect(l.of("i", "failed")[0].reason).toContain("is not the configured");
+    expect(l.of("r", "established").length).toBe(1);
+    expect(l.of("r", "failed")[0]).toMatchObject({ scope: "ike", notify: "AUTHENTICATION_FAILED" });
+    expect(l.of("r", "remove-child").length).toBe(1);
+    expect(l.r.state).toBe("dead");
+  });
+
+  test("NO_PROPOSAL_CHOSEN response has the shape strongSwan sends (fixture f2)", async () => {
+    const { readFileSync } = await import("node:fs");
+    const pcap = new Uint8Array(readFileSync(new URL("../../../../fixtures/strongswan/f2_ikev2_ike_no_proposal/f2_ikev2_ike_no_proposal.pcap", import.meta.url)));
+    // last record of the capture: Ethernet/IPv4/UDP(500) with the responder's answer
+    const n = pcap.length;
+    let ike: Uint8Array | null = null;
+    for (let off = 24; off + 16 <= n;) {
+      const incl = pcap[off + 8] | (pcap[off + 9] << 8) | (pcap[off + 10] << 16) | (pcap[off + 11] << 24);
+      const frame = pcap.subarray(off + 16, off + 16 + incl);
+      if (frame.length > 42 && frame[12] === 8 && frame[13] === 0 && frame[23] === 17) ike = frame.subarray(14 + (frame[14] & 15) * 4 + 8);
+      off += 16 + incl;
+    }
+    const theirs = decodeIkev2(ike!, 0, ike!.length, [])!;
+    const l = new Loop(baseCfg("i", { ikeProposals: ["aes128gcm16-prfsha256-ecp256"] }), baseCfg("r", { ikeProposals: ["aes256gcm16-prfsha384-ecp384"] }));
+    l.run();
+    const ours = decodeIkev2(l.sent[1].data, 0, l.sent[1].data.length, [])!;
+    const shape = (m: typeof ours) => ({ ex: m.exchange, flags: m.flags.raw, mid: m.messageId, rspi: toHex(m.rspi), pl: m.payloads.map((p) => (p.kind === "notify" ? [p.notifyName, p.protocol, p.spi.length, p.data.length] : p.kind)) });
+    expect(shape(ours)).toEqual(shape(theirs));
+  });
+
   test("wrong PSK → AUTHENTICATION_FAILED on both sides, one clear line each", () => {
     const l = new Loop(baseCfg("i"), baseCfg("r", { psk: "something else" }));
     l.run();
@@ -315,6 +345,21 @@ describe("after establishment", () => {
     l.run();
     expect(l.of("i", "failed")).toEqual([]);
     expectPair(l.of("i", "install-child")[0].child, l.of("r", "install-child")[0].child);
+  });
+
+  test("virtual IP pool shared by responders; exhausted → INTERNAL_ADDRESS_FAILURE; released when the SA dies", () => {
+    const free = ["10.9.0.7"];
+    const pool = { allocate: () => free.shift() ?? null, release: (a: string) => { free.push(a); } };
+    const r = { virtualIpPool: pool, remoteTs: ["10.9.0.0/24"] };
+    const a = up({ requestVirtualIp: true, localTs: undefined }, r);
+    expect(a.of("i", "virtual-ip")[0].address).toBe("10.9.0.7");
+    const b = new Loop(baseCfg("i", { requestVirtualIp: true, localTs: undefined }), baseCfg("r", r), 2);
+    b.run();
+    expect(b.of("r", "failed")[0]).toMatchObject({ scope: "child", notify: "INTERNAL_ADDRESS_FAILURE" });
+    expect(b.of("i", "failed")[0]).toMatchObject({ scope: "child" });
+    a.take("i", a.i.delete(a.now));
+    a.run();
+    expect(free).toEqual(["10.9.0.7"]);
   });
 
   test("virtual IP via CP", () => {
