@@ -123,25 +123,26 @@ export function analyzeIkeSa(st: IkeSaState, ctx: IkeContext): { diag: IkeSaDiag
 
   // 3. Unanswered requests: no response at all, or lost IP fragments.
   const answered = (e: Exchange) => e.responses.length > 0;
-  for (const ex of exs) {
-    if (answered(ex) || ex.requests.length === 0) continue;
-    // IKEv1 Informational exchanges are one-way notifications: no answer is expected.
-    if (st.version === 1 && ex.exchange.startsWith("Informational")) continue;
-    // IKEv1 answers (and errors) may come in another exchange: anything from the responder later counts.
-    if (st.version === 1 && st.msgs.some((x) => x.dir === "R->I" && x.time >= ex.requests[0].time)) continue;
-    findings.push(unansweredFinding(st, ex, exs, ctx));
+  if (st.version === 2) {
+    for (const ex of exs) if (!answered(ex) && ex.requests.length) findings.push(unansweredFinding(st, ex, exs, ctx));
+  } else {
+    const open = v1Unanswered(st);
+    if (open) findings.push(unansweredFinding(st, open, exs, ctx));
   }
 
   // 4. Retransmissions that were answered in the end.
-  for (const ex of exs) {
-    const copies = ex.requests.filter((m) => m.retransmission !== undefined);
-    if (!copies.length || !answered(ex)) continue;
-    const first = ex.requests[0];
-    const resp = ex.responses[0];
-    findings.push(finding("IKE_RETRANSMIT", "warning", `${ex.exchange} request was sent ${times(copies.length + 1)} before it was answered (${dur(resp.time - first.time)})`, {
+  for (const first of st.msgs) {
+    if (first.retransmission !== undefined || (st.version === 2 && first.response)) continue;
+    const copies = st.msgs.filter((m) => m.retransmitOf === first.no);
+    if (!copies.length) continue;
+    const resp = st.version === 2
+      ? exs.find((e) => e.requests.includes(first))?.responses[0]
+      : st.msgs.find((m) => m.dir !== first.dir && m.time > first.time);
+    if (!resp) continue;
+    findings.push(finding("IKE_RETRANSMIT", "warning", `${first.exchange} request was sent ${times(copies.length + 1)} before it was answered (${dur(resp.time - first.time)})`, {
       ikeSa: name,
       explanation: ["The first copies (or their answers) were lost or the peer was slow: packet loss on the path, or a busy responder."],
-      evidence: [...ex.requests.map((m) => ev(m, `${m.retransmission ? `retransmission ${m.retransmission}` : "first copy"} of ${m.exchange} request mid ${m.messageId}`)), ev(resp, `response`)],
+      evidence: [...[first, ...copies].map((m) => ev(m, `${m.retransmission ? `retransmission ${m.retransmission}` : "first copy"} of ${m.exchange} request mid ${m.messageId}`)), ev(resp, "answer")],
     }));
   }
 
@@ -378,6 +379,27 @@ function errorFinding(st: IkeSaState, ex: Exchange, m: MsgRec, n: NotifyFact, ex
   }
 }
 
+/**
+ * IKEv1: the initiator's last message that expected an answer and got none
+ * (with its retransmissions). Answers and errors may come in another exchange,
+ * so anything from the responder afterwards counts; Informational messages
+ * and the final message of Aggressive and Quick Mode expect no answer.
+ */
+function v1Unanswered(st: IkeSaState): Exchange | undefined {
+  const fromI = st.msgs.filter((m) => m.dir === "I->R" && m.retransmission === undefined);
+  for (let i = fromI.length - 1; i >= 0; i--) {
+    const m = fromI[i];
+    if (m.exchange.startsWith("Informational")) continue;
+    const final = (m.exchange === "Aggressive" || m.exchange === "Quick Mode") &&
+      st.msgs.some((x) => x.dir === "R->I" && x.exchange === m.exchange && x.messageId === m.messageId && x.time <= m.time);
+    if (final) return undefined;
+    if (st.msgs.some((x) => x.dir === "R->I" && x.time >= m.time)) return undefined;
+    const requests = st.msgs.filter((x) => x === m || x.retransmitOf === m.no);
+    return { exchange: m.exchange, messageId: m.messageId, owner: "I", requests, responses: [] };
+  }
+  return undefined;
+}
+
 function fragSupported(m: MsgRec | undefined): boolean {
   return !!m && m.facts.notifies.some((n) => n.type === 16430);
 }
@@ -427,7 +449,7 @@ function unansweredFinding(st: IkeSaState, ex: Exchange, exs: Exchange[], ctx: I
   const sugg: string[] = [];
   let summary: string;
   const sentText = `${times(reqs.length)} over ${dur(last.time - first.time)}${intervals.length ? ` (gaps ${intervals.join(", ")})` : ""}`;
-  if (ex.exchange === "IKE_SA_INIT" || (st.version === 1 && exs.indexOf(ex) === 0)) {
+  if (ex.exchange === "IKE_SA_INIT" || (st.version === 1 && first === st.msgs[0])) {
     summary = `no response from ${peer} to ${ex.exchange}: sent ${sentText}`;
     expl.push(`The responder never answered, not even the first message. Either UDP ${port ?? 500} to ${peer} is blocked (firewall, ACL, cloud security group), the responder is down or not listening, or its answers are dropped on the way back.`);
     if (unreach.length) expl.push(`ICMP "${unreach[0].text}" came back from ${unreach[0].src}: the packets reach ${peer}, but nothing accepts them there (no IKE daemon on that port, or a firewall rejecting).`);
@@ -437,6 +459,9 @@ function unansweredFinding(st: IkeSaState, ex: Exchange, exs: Exchange[], ctx: I
     if (ex.exchange === "IKE_AUTH" && port === 4500) {
       expl.push(`IKE_SA_INIT on UDP 500 was answered, but IKE_AUTH, sent to UDP 4500, got no answer: UDP 4500 is likely blocked, or the message was dropped for its size.`);
       sugg.push("Allow UDP 4500 in both directions between the peers.");
+    } else if (st.version === 1 && ex.exchange.includes("Main Mode") && first.protection === "encrypted") {
+      expl.push("This is Main Mode message 5, the first encrypted one (identity and HASH). A responder that cannot decrypt it stays silent: the most likely cause is that the pre-shared keys differ (the encryption key is derived from the PSK).");
+      sugg.push("Compare the pre-shared keys on both sides (and the identities they are selected by); the responder's log shows an error decrypting or verifying message 5.");
     } else if (established) {
       expl.push("The IKE SA was up, then the peer stopped answering: it went down, restarted (and forgot the SA), or the path broke.");
       sugg.push("Check the peer is alive and reachable; with DPD the SA is closed after the retransmissions run out.");

@@ -212,3 +212,20 @@ test("IKEv1: NO-PROPOSAL-CHOSEN in an Informational after Main Mode 1: phase 1 m
   expect(offered[0].text).toContain("Encryption-Algorithm");
   expect(d.ikeSas[0].version).toBe(1);
 });
+
+test("IKEv1 Main Mode message 5 retransmitted without answer (real e1 messages): NO_RESPONSE, most likely a PSK mismatch", async () => {
+  const reader = await openCapture(`${FIX}strongswan/e1_ikev1_main_psk/e1_ikev1_main_psk.pcap`);
+  const recs = [];
+  for await (const b of reader.batches()) for (const r of b) if (r.no >= 3 && r.no <= 7) recs.push({ ...r, data: Uint8Array.prototype.slice.call(r.data) as Uint8Array });
+  const mm5 = recs[recs.length - 1];
+  recs.push({ ...mm5, no: 8, tsSec: mm5.tsSec + 2 }, { ...mm5, no: 9, tsSec: mm5.tsSec + 5 });
+  const dec = new Decoder();
+  const dia = new Diagnoser();
+  for (const r of recs) dia.observe(dec.decode(r));
+  const d = dia.report();
+  const [f] = withCode(d, "NO_RESPONSE");
+  expect(f.severity).toBe("error");
+  expect(f.data).toMatchObject({ exchange: "Identity Protection (Main Mode)", requests: [7, 8, 9] });
+  expect(f.explanation.join(" ")).toContain("pre-shared keys differ");
+  expect(problems(d).map((x) => `${x.code}: ${x.summary}`)).toEqual([`NO_RESPONSE: ${f.summary}`]);
+});
