@@ -161,6 +161,9 @@ cp "$tmp/$asset" "$prefix/.vpnkit.$$" 2>/dev/null || die "cannot write to $prefi
 chmod 755 "$prefix/.vpnkit.$$"
 mv -f "$prefix/.vpnkit.$$" "$dest" || { rm -f "$prefix/.vpnkit.$$"; die "cannot install $dest"; }
 echo "vpnkit install: installed $dest (sha256 $actual)"
+if [ "$target" = linux-x64-musl ] && ! ls /usr/lib/libstdc++.so.6 /lib/libstdc++.so.6 >/dev/null 2>&1; then
+  echo "vpnkit install: note: the musl build needs libstdc++ (Alpine: apk add libstdc++)"
+fi
 case ":$PATH:" in
   *":$prefix:"*) ;;
   *) echo "vpnkit install: note: $prefix is not in PATH" ;;
