@@ -123,9 +123,14 @@ export async function startPair(o: PairOptions): Promise<{ a: Side; b: Side; sto
   const stop = async () => {
     for (const s of [a, b]) if (s.proc.exitCode === null) s.proc.kill("SIGTERM");
     for (const s of [a, b]) {
-      if (s.proc.exitCode !== null) continue;
-      await Promise.race([new Promise((r) => s.proc.once("exit", r)), new Promise((r) => setTimeout(r, 3000))]);
-      if (s.proc.exitCode === null) s.proc.kill("SIGKILL");
+      if (s.proc.exitCode !== null || s.proc.signalCode !== null) continue;
+      const exited = new Promise((r) => s.proc.once("exit", r));
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+      if (s.proc.exitCode === null && s.proc.signalCode === null) {
+        console.warn(`[warn] vpnkit up in ${s.ns} did not exit within 3 s of SIGTERM: SIGKILL`);
+        s.proc.kill("SIGKILL");
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+      }
     }
   };
   const deadline = Date.now() + 15_000;

@@ -304,6 +304,13 @@ function ip(args: string[]): void {
 /** Set MTU, addresses, bring the link up and add routes (through the `ip` tool). */
 export function configureLink(dev: string, cfg: LinkConfig): void {
   ip(["link", "set", "dev", dev, "mtu", String(cfg.mtu)]);
+  // No IPv6 link-local address: the kernel would otherwise send router/MLD solicitations
+  // into the tunnel (dropped by policy, but noise in the counters). Best effort.
+  try {
+    ip(["link", "set", "dev", dev, "addrgenmode", "none"]);
+  } catch {
+    // older iproute2 / IPv6 disabled
+  }
   for (const a of cfg.addresses) {
     const v6 = a.includes(":");
     ip([v6 ? "-6" : "-4", "addr", "add", a, "dev", dev, ...(v6 ? ["nodad"] : [])]);

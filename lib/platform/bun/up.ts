@@ -27,7 +27,12 @@ function spiText(n: number): string {
   return "0x" + (n >>> 0).toString(16).padStart(8, "0");
 }
 
-export async function startTunnel(cfg: TunnelConfig, log: (msg: string) => void = () => {}): Promise<RunningTunnel> {
+export interface StartOptions {
+  /** Datagrams with the non-ESP marker on the UDP port (IKE, RFC 3948): unused until IKE lands. */
+  onIke?: (buf: Uint8Array, addr: string, port: number) => void;
+}
+
+export async function startTunnel(cfg: TunnelConfig, log: (msg: string) => void = () => {}, opts: StartOptions = {}): Promise<RunningTunnel> {
   const cleanup: (() => void)[] = [];
   const undo = () => {
     while (cleanup.length) {
@@ -84,6 +89,7 @@ export async function startTunnel(cfg: TunnelConfig, log: (msg: string) => void 
       // it passes the reverse-path check since that address is routed into the tunnel.
       icmpTooBig: (inner, mtu) => buildIcmpTooBig(inner, mtu),
       keepaliveMs: Math.round(cfg.keepaliveSec * 1000),
+      onIke: opts.onIke,
     });
     const ticker = setInterval(() => db.tick(), 1000);
     cleanup.push(() => clearInterval(ticker));
