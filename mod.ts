@@ -28,6 +28,19 @@
  * for (const a of anomalies) console.log(`${a.layer}@${a.offset}: ${a.reason}`);
  * ```
  *
+ * @example Decrypt ESP and IKE with keys users already have
+ * ```ts
+ * import { openCapture, Decoder, summaryLine, loadKeyStore } from "./mod.ts";
+ *
+ * // Wireshark esp_sa / ikev2_decryption_table, tcpdump -E, ip xfrm state, charon logs, vpnkit key logs
+ * const keys = loadKeyStore(["fixtures/strongswan/a_ikev2_psk_gcm_natt/esp_sa"]);
+ * const dec = new Decoder({ keys });
+ * const reader = await openCapture("fixtures/strongswan/a_ikev2_psk_gcm_natt/a_ikev2_psk_gcm_natt.pcap");
+ * for await (const batch of reader.batches()) {
+ *   for (const rec of batch) console.log(summaryLine(dec.decode(rec))); // "... ESP spi 0xc4ba5861 seq 1 len 120 ICV good → 198.51.100.1 > 203.0.113.1 ICMP ..."
+ * }
+ * ```
+ *
  * @example Seal and open ESP with manual keys
  * ```ts
  * import { OutboundSa, InboundSa } from "./mod.ts";
@@ -91,6 +104,10 @@ export { isakmpSummary } from "./lib/ike/v1/summary.ts";
 export { ikeVersion } from "./lib/ike/version.ts";
 export { knownVendorId } from "./lib/ike/vendor-ids.ts";
 
+// Keys and decryption (decode)
+export { loadKeyStore, loadKeyFile, loadInlineKeys, parseKeyText, detectKeyFormat, KeyStore, KeyFileError } from "./lib/keys/mod.ts";
+export { skOpen, skSeal } from "./lib/ike/v2/sk-crypto.ts";
+
 // ESP data plane (no I/O)
 export {
   OutboundSa,
@@ -102,3 +119,6 @@ export {
   buildIcmpTooBig,
   openEspForDecode,
 } from "./lib/esp/mod.ts";
+
+// Probes (path MTU search and its authenticated responder; cores without I/O)
+export { MtuSearch, MtuResponder, attachResponder, runMtuProbe, mtuReport } from "./lib/probe/mod.ts";

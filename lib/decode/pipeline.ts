@@ -170,6 +170,8 @@ export class Decoder {
         left.push(`incomplete IP datagram ${x.key.replace(/\|/g, " ")}: fragments in packets ${x.fragments.join(", ")}; ${x.missing}`);
       }
     }
+    // RFC 7383 messages whose SKF fragments never all arrived (only tracked with keys)
+    if (this.v2Dec) for (const m of this.v2Dec.incomplete()) left.push(`incomplete ${m}`);
     return left;
   }
 

@@ -13,3 +13,14 @@ Deno.test("mod.ts decodes a real strongSwan capture on Deno", async () => {
   if (st.ikeSas.length !== 1 || st.ikeSas[0].outcome !== "established") throw new Error(JSON.stringify(st.ikeSas));
   if (st.espSas.length !== 2) throw new Error("expected 2 ESP SAs");
 });
+
+Deno.test("mod.ts decrypts ESP with a Wireshark esp_sa file on Deno", async () => {
+  const { loadKeyStore } = await import("../../mod.ts");
+  const base = new URL("../../fixtures/strongswan/a_ikev2_psk_gcm_natt/", import.meta.url).pathname;
+  const keys = loadKeyStore([`${base}esp_sa`]);
+  const reader = await openCapture(`${base}a_ikev2_psk_gcm_natt.pcap`);
+  const dec = new Decoder({ keys });
+  let good = 0;
+  for await (const batch of reader.batches()) for (const r of batch) if (summaryLine(dec.decode(r)).includes("ICV good")) good++;
+  if (good !== 8) throw new Error(`expected 8 ESP packets with a good ICV, got ${good}`);
+});
