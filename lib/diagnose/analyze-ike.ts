@@ -250,7 +250,15 @@ function errorFinding(st: IkeSaState, ex: Exchange, m: MsgRec, n: NotifyFact, ex
       const details: Evidence[] = offerMsg && offered.length ? offered.map((o) => ev(offerMsg, `offered ${o}`)) : [];
       const after: Evidence[] = [];
       if (!offered.length && offerMsg && offerMsg.protection === "encrypted") expl.push(`The offer is inside the encrypted ${offerMsg.exchange} request (packet ${offerMsg.no}): to see it, ${keysHint(st)}.`);
-      expl.push("What the responder would accept is not on the wire: it only answers NO_PROPOSAL_CHOSEN. Its log shows it (strongSwan: \"received proposals: ...\" / \"configured proposals: ...\").");
+      // What the same responder accepted in another negotiation of this capture, if any.
+      const acceptedMsg = acceptedElsewhere(ctx.all, m.src, ike, m);
+      const acc = acceptedMsg?.facts.sa;
+      if (acceptedMsg && acc) {
+        for (const p of acc.proposals) after.push(ev(acceptedMsg, `the same responder (${m.src}) accepted ${p.text} in another negotiation of this capture`));
+        expl.push(`The responder's side is known from packet ${acceptedMsg.no}, where it accepted a proposal: compare it with the offer above.`);
+      } else {
+        expl.push("What the responder would accept is not on the wire: it only answers NO_PROPOSAL_CHOSEN. Its log shows it (strongSwan: \"received proposals: ...\" / \"configured proposals: ...\").");
+      }
       if (!ike) {
         const agreed = exs.find((e) => e.exchange === "IKE_SA_INIT")?.responses.find((r) => r.facts.sa);
         if (agreed?.facts.sa) for (const p of agreed.facts.sa.proposals) after.push(ev(agreed, `for comparison, the IKE SA was agreed as ${p.text}`));
@@ -261,7 +269,7 @@ function errorFinding(st: IkeSaState, ex: Exchange, m: MsgRec, n: NotifyFact, ex
         suggestions: [ike
           ? "Give both sides at least one common IKE proposal (strongSwan swanctl.conf: connections.<name>.proposals; ipsec.conf: ike=)."
           : "Give both sides at least one common ESP proposal (strongSwan swanctl.conf: children.<name>.esp_proposals; ipsec.conf: esp=), including the same PFS setting."],
-        data: { offered: offerMsg?.facts.sa?.proposals ?? null, accepted: null, offeredKnown: !!offerMsg?.facts.sa, requestNo: offerMsg?.no, responseNo: m.no },
+        data: { offered: offerMsg?.facts.sa?.proposals ?? null, accepted: acc?.proposals ?? null, acceptedNo: acceptedMsg?.no ?? null, offeredKnown: !!offerMsg?.facts.sa, requestNo: offerMsg?.no, responseNo: m.no },
       });
     }
     case 17: {
@@ -396,6 +404,17 @@ function v1Unanswered(st: IkeSaState): Exchange | undefined {
     if (st.msgs.some((x) => x.dir === "R->I" && x.time >= m.time)) return undefined;
     const requests = st.msgs.filter((x) => x === m || x.retransmitOf === m.no);
     return { exchange: m.exchange, messageId: m.messageId, owner: "I", requests, responses: [] };
+  }
+  return undefined;
+}
+
+/** A response from `responder` carrying an accepted SA of the same level (IKE or CHILD), other than `not`. */
+function acceptedElsewhere(all: IkeSaState[], responder: string, ike: boolean, not: MsgRec): MsgRec | undefined {
+  for (const st of all) {
+    for (const m of st.msgs) {
+      if (m === not || m.src !== responder || !m.response || !m.facts.sa || m.errors.length) continue;
+      if ((m.facts.sa.protocol === "IKE" || m.facts.sa.protocol === "ISAKMP") === ike) return m;
+    }
   }
   return undefined;
 }

@@ -229,3 +229,21 @@ test("IKEv1 Main Mode message 5 retransmitted without answer (real e1 messages):
   expect(f.explanation.join(" ")).toContain("pre-shared keys differ");
   expect(problems(d).map((x) => `${x.code}: ${x.summary}`)).toEqual([`NO_RESPONSE: ${f.summary}`]);
 });
+
+test("NO_PROPOSAL_CHOSEN side by side: what the same responder accepted in a later negotiation", () => {
+  const cbc: PayloadSpec = { type: "sa", proposals: [{ protocol: 1, spi: new Uint8Array(0), transforms: [{ type: 1, id: 12, keyLength: 128 }, { type: 3, id: 2 }, { type: 2, id: 2 }, { type: 4, id: 2 }] }] };
+  const second = new Uint8Array([0xbb, 2, 3, 4, 5, 6, 7, 8]);
+  const d = diagnoseFrames([
+    { t: 100, data: ikeFrame(A, B, hdr(SPI_I, ZERO_SPI, 34, true, false, 0), [cbc, ke(2), nonce]) },
+    { t: 100.01, data: ikeFrame(B, A, hdr(SPI_I, ZERO_SPI, 34, false, true, 0), [{ type: "notify", notifyType: 14 }]) },
+    { t: 160, data: initReq(second, 19) },
+    { t: 160.01, data: initResp(second, 19) },
+  ]);
+  const [f] = withCode(d, "NO_PROPOSAL_CHOSEN_IKE");
+  const offered = f.data!.offered as { text: string }[];
+  const accepted = f.data!.accepted as { text: string }[];
+  expect(offered.map((p) => p.text)).toEqual(["IKE #1: ENCR AES_CBC 128-bit; INTEG HMAC_SHA1_96; PRF HMAC_SHA1; KE 1024-bit MODP Group"]);
+  expect(accepted.map((p) => p.text)).toEqual(["IKE #1: ENCR AES_GCM_16 256-bit; PRF HMAC_SHA2_256; KE Curve25519, 256-bit random ECP group"]);
+  expect(f.data!.acceptedNo).toBe(4);
+  expect(f.packets).toEqual([1, 2, 4]);
+});
