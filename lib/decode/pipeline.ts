@@ -27,6 +27,9 @@ import { TcpEncapParser } from "../ipsec/tcpencap.ts";
 import { EspTracker, type EspObservation, type EspSaReport, type EspSaPair } from "../ipsec/esp-tracker.ts";
 import { ikeVersion } from "../ike/version.ts";
 import { decodeIkev2, type Ikev2Message } from "../ike/v2/message.ts";
+import { validateIkev2 } from "../ike/v2/validate.ts";
+import { validateIsakmp } from "../ike/v1/validate.ts";
+import { IsakmpRoles } from "../ike/v1/roles.ts";
 import { ikev2PayloadToken } from "../ike/v2/summary.ts";
 import { decodeIsakmp, type IsakmpMessage } from "../ike/v1/message.ts";
 import { isakmpSummary } from "../ike/v1/summary.ts";
@@ -84,6 +87,7 @@ export class Decoder {
   private readonly streams = new TcpStreams();
   private readonly encap = new Map<string, TcpEncapParser>();
   readonly esp = new EspTracker();
+  private readonly roles = new IsakmpRoles();
   readonly ike = new IkeTracker();
   private fragHeld = 0;
   private fragDone = 0;
@@ -363,12 +367,19 @@ export class Decoder {
       const m = decodeIkev2(b, off, end, p.anomalies);
       if (!m) return;
       p.layers.push(m);
+      // meaning, checked separately from structure (principle 3)
+      for (const a of validateIkev2(m)) p.anomalies.push(a);
       const d = this.v2Dec !== undefined && !this.partial ? this.v2Dec.decrypt(b, m, p.no, p.anomalies) : undefined;
       if (!this.partial) this.ike.observe(ikev2Event(p, m, ip, d));
     } else if (v === 1) {
-      const m = decodeIsakmp(b, off, end, p.anomalies);
+      const m = decodeIsakmp(b, off, end, p.anomalies) as (IsakmpMessage & { role?: "I" | "R" }) | null;
       if (!m) return;
       p.layers.push(m);
+      validateIsakmp(m, p.anomalies);
+      if (!this.partial) {
+        const role = this.roles.role(m, ip.src);
+        if (role) m.role = role;
+      }
       const d = this.v1Dec !== undefined && !this.partial ? this.v1Dec.decrypt(b, m, ip, p.anomalies) : undefined;
       if (!this.partial) this.ike.observe(isakmpEvent(p, m, ip, d));
     } else if (end - off > 0) {

@@ -93,8 +93,8 @@ function ikeText(l: LayerBase): string {
     else if (d.reason) s += ` (${d.reason})`;
     return s;
   }
-  const m = l as IsakmpMessage & { decrypted?: Ikev1Decrypted };
-  const s = `IKEv1 ${isakmpSummary(m, { decrypted: m.decrypted?.payloads })} ${cookiePair(m)}`;
+  const m = l as IsakmpMessage & { decrypted?: Ikev1Decrypted; role?: "I" | "R" };
+  const s = `IKEv1 ${isakmpSummary(m, { role: m.role, decrypted: m.decrypted?.payloads })} ${cookiePair(m)}`;
   return m.decrypted?.reason && !m.decrypted.payloads ? `${s} (${m.decrypted.reason})` : s;
 }
 
