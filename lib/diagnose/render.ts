@@ -52,11 +52,35 @@ function findingLines(f: Finding, width: number): string[] {
       out.push(...wrap(e.text, "      " + " ".repeat(head.length), width, `    ${head}`));
     }
   }
+  out.push(...proposalTable(f));
   if (f.suggestions.length) {
     out.push("  What to do:");
     for (const s of f.suggestions) out.push(...wrap(s, "      ", width, "    - "));
   }
   return out;
+}
+
+interface PropData { protocol: string; num: number; transforms: Record<string, string[]> }
+
+/** Offered vs accepted proposals side by side (NO_PROPOSAL_CHOSEN findings). */
+function proposalTable(f: Finding): string[] {
+  const offered = f.data?.offered as PropData[] | null | undefined;
+  if (!offered?.length) return [];
+  const accepted = (f.data?.accepted as PropData[] | null | undefined) ?? [];
+  const head = accepted.length ? `accepted by the responder (packet ${f.data?.acceptedNo})` : "accepted by the responder: unknown (it only said NO_PROPOSAL_CHOSEN)";
+  const rows: [string, string, string][] = [];
+  const acc = accepted[0];
+  offered.forEach((p, i) => {
+    const types = [...new Set([...Object.keys(p.transforms), ...(i === 0 && acc ? Object.keys(acc.transforms) : [])])];
+    types.forEach((t, j) => rows.push([j === 0 ? `${p.protocol} #${p.num}` : "", `${t} ${(p.transforms[t] ?? ["-"]).join(", ")}`, i === 0 && acc ? `${t} ${(acc.transforms[t] ?? ["-"]).join(", ")}` : ""]));
+  });
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  const w1 = Math.max("offered by the initiator".length, ...rows.map((r) => r[1].length));
+  return [
+    "  Proposals:",
+    `    ${"".padEnd(w0)}  ${"offered by the initiator".padEnd(w1)} | ${head}`,
+    ...rows.map((r) => `    ${r[0].padEnd(w0)}  ${r[1].padEnd(w1)} | ${r[2]}`.trimEnd()),
+  ];
 }
 
 function timelineLine(t: TimelineEntry): string {

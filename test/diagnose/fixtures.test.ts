@@ -247,3 +247,11 @@ describe("partial views of a good capture", () => {
     expect(one[0].explanation.join(" ")).toContain("check first that the capture sees both directions");
   });
 });
+
+test("text: the f2 offer side by side with the unknown responder side", async () => {
+  const { renderDiagnosisText } = await import("../../lib/diagnose/render.ts");
+  const text = renderDiagnosisText(await diagnoseFixture(F2)).join("\n");
+  expect(text).toContain("offered by the initiator | accepted by the responder: unknown (it only said NO_PROPOSAL_CHOSEN)");
+  expect(text).toMatch(/IKE #1 +ENCR AES_GCM_16 256-bit +\|/);
+  expect(text).toContain("IKE_SA_INIT response mid 0 [ N(NO_PROP) ] 36 B  (ERROR NO_PROPOSAL_CHOSEN)");
+});
