@@ -70,6 +70,12 @@ interface Child {
   tsRemote: TrafficSelector[];
   /** True once a rekey or delete of it is under way. */
   retiring?: boolean;
+  /** Our CREATE_CHILD_SA rekeying it is on the wire (its Ni), for collision handling (RFC 7296 §2.8.1). */
+  ourRekeyNonce?: Uint8Array;
+  /** The peer rekeyed it: the Child SA that created and that exchange's nonces. */
+  rekeyedByPeer?: { child: Child; nonces: Uint8Array[] };
+  /** Our Delete for it is queued or on the wire. */
+  deleting?: boolean;
 }
 
 interface Parsed {
@@ -687,7 +693,7 @@ export class IkeSa {
     return true;
   }
 
-  private installChild(suite: Suite, spiIn: number, spiOut: number, tsLocal: TrafficSelector[], tsRemote: TrafficSelector[], shared: Uint8Array | undefined, rekeyOf: Child | undefined): void {
+  private installChild(suite: Suite, spiIn: number, spiOut: number, tsLocal: TrafficSelector[], tsRemote: TrafficSelector[], shared: Uint8Array | undefined, rekeyOf: Child | undefined): Child {
     const kl = keyLengths(suite);
     const km = childKeymat(this.suite!.prf!, this.keys!.skd, this.ni2, this.nr2, kl.encr, 0, shared);
     // initiator of this exchange: i2r is outbound
@@ -700,8 +706,12 @@ export class IkeSa {
     };
     if (rekeyOf) info.rekeyOf = { spiIn: rekeyOf.spiIn, spiOut: rekeyOf.spiOut };
     this.out.push({ type: "install-child", child: info });
+    this.lastInstalled = child;
     this.log("info", `Child SA ${this.cfg.childName ?? "child"} ${rekeyOf ? "rekeyed" : "established"}: SPIs ${hex32(spiIn)}_i ${hex32(spiOut)}_o, ${suiteName(suite)}, TS ${tsLocal.map(tsText).join(",")} === ${tsRemote.map(tsText).join(",")}`);
+    return child;
   }
+
+  private lastInstalled: Child | null = null;
 
   /** Nonces of the exchange that creates the Child SA (set per exchange). */
   private ni2: Uint8Array = new Uint8Array(0);
@@ -931,6 +941,12 @@ export class IkeSa {
         return;
       }
     }
+    if (rekeyOf?.deleting) {
+      // RFC 7296 §2.25.1: we are closing it
+      this.log("info", `CREATE_CHILD_SA: peer rekeys Child SA ${hex32(rekeyOf.spiIn)}_i that we are deleting (TEMPORARY_FAILURE)`);
+      this.respond(msg, datagram, [{ type: "notify", notifyType: N.TEMPORARY_FAILURE }], now);
+      return;
+    }
     this.ni2 = p.nonce.slice();
     this.nr2 = this.rng(32);
     const res = this.negotiateChildResponder(p, this.espSuites, this.virtualIp ? [tsHost(this.virtualIp)] : this.remoteTs, false, rekeyOf);
@@ -938,7 +954,11 @@ export class IkeSa {
     const [sa, ...rest] = res.payloads;
     this.respond(msg, datagram, [sa, { type: "nonce", nonce: this.nr2 }, ...rest], now);
     res.install();
-    if (rekeyOf) rekeyOf.retiring = true;
+    if (rekeyOf) {
+      rekeyOf.retiring = true;
+      rekeyOf.rekeyedByPeer = { child: this.lastInstalled!, nonces: [this.ni2, this.nr2] };
+      if (rekeyOf.ourRekeyNonce) this.log("info", `rekey collision on Child SA ${hex32(rekeyOf.spiIn)}_i`);
+    }
   }
 
   private responderInfo(msg: Ikev2Message, datagram: Uint8Array, p: Parsed, now: number): void {
@@ -1093,9 +1113,13 @@ export class IkeSa {
 
   private childRequest(tsi: TrafficSelector[], tsr: TrafficSelector[], old: Child | undefined, group?: number, tries = 0): Pending {
     return () => {
-      if (old && !this.children.includes(old)) return null;
+      if (old && (!this.children.includes(old) || old.rekeyedByPeer || old.deleting)) {
+        if (old) old.retiring = !!(old.rekeyedByPeer || old.deleting);
+        return null; // the peer rekeyed it meanwhile, or it is being deleted
+      }
       const spi = this.newSpi();
       const ni = this.rng(32);
+      if (old) old.ourRekeyNonce = ni;
       const suites = this.espSuites.map((s) => (group !== undefined && s.ke !== undefined ? { ...s, ke: group } : s));
       const g = suites.find((s) => s.ke !== undefined)?.ke;
       const ke = g !== undefined ? newKeyExchange(g, this.rng) ?? undefined : undefined;
@@ -1117,12 +1141,30 @@ export class IkeSa {
             this.queue.unshift(this.childRequest(tsi, tsr, old, want, tries + 1));
             return;
           }
+          const err = firstError(p);
+          if (old && (err?.notifyType === N.TEMPORARY_FAILURE || err?.notifyType === N.CHILD_SA_NOT_FOUND)) {
+            ke?.destroy();
+            old.ourRekeyNonce = undefined;
+            this.log("info", `rekey of Child SA ${hex32(old.spiIn)}_i refused with ${err.notifyName}: the peer is rekeying or deleting it`);
+            return;
+          }
           this.ni2 = ni;
           this.nr2 = p.nonce ?? new Uint8Array(0);
           this.exchangeInitiator = true;
           const ok = !!p.nonce && this.finishChild(p, spi, suites, tsi, tsr, ke, old, now);
-          if (!ok) { if (old) old.retiring = false; return; }
-          if (old) this.queue.unshift(this.deleteRequest(old));
+          if (old) old.ourRekeyNonce = undefined;
+          if (!ok) { if (old && !old.rekeyedByPeer && !old.deleting && this.children.includes(old)) old.retiring = false; return; }
+          if (!old) return;
+          const mine = this.lastInstalled!;
+          if (old.rekeyedByPeer) {
+            // Collision (RFC 7296 §2.8.1): the exchange holding the lowest of the four nonces made the
+            // redundant SA, and its initiator deletes that SA; the winner's initiator deletes the old one.
+            const lowestIsOurs = lowestNonceIn([ni, this.nr2], old.rekeyedByPeer.nonces);
+            this.log("info", `rekey collision on Child SA ${hex32(old.spiIn)}_i: ${lowestIsOurs ? "ours is redundant, deleting it" : "ours wins, deleting the old SA"}`);
+            this.queue.unshift(this.deleteRequest(lowestIsOurs ? mine : old));
+            return;
+          }
+          this.queue.unshift(this.deleteRequest(old));
         },
       };
     };
@@ -1132,6 +1174,7 @@ export class IkeSa {
     return () => {
       if (!this.children.includes(c)) return null;
       c.retiring = true;
+      c.deleting = true;
       return {
         exchange: EX_INFO,
         payloads: [{ type: "delete", protocol: 3, spiSize: 4, spis: [u32Bytes(c.spiIn)] }],
@@ -1213,6 +1256,19 @@ export class IkeSa {
     }
     return this.flush();
   }
+}
+
+/** Compare byte strings as strongSwan does (memcmp of the common prefix, then length). */
+function cmpBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
+/** True when the lowest of all nonces is one of `ours`. */
+function lowestNonceIn(ours: Uint8Array[], theirs: Uint8Array[]): boolean {
+  const minOf = (l: Uint8Array[]) => l.reduce((m, x) => (cmpBytes(x, m) < 0 ? x : m));
+  return cmpBytes(minOf(ours), minOf(theirs)) < 0;
 }
 
 function hex32(n: number): string {

@@ -280,6 +280,49 @@ describe("after establishment", () => {
     });
   }
 
+  const outcomes = new Set<string>();
+  for (const seed of [1, 2, 3, 4, 5, 6]) {
+    test(`simultaneous Child SA rekey from both sides (collision, RFC 7296 §2.8.1), seed ${seed}`, () => {
+      const l = new Loop(baseCfg("i"), baseCfg("r"), seed);
+      l.run();
+      const c = l.of("i", "install-child")[0].child;
+      l.clear();
+      l.take("i", l.i.rekeyChild(c.spiIn, l.now));
+      l.take("r", l.r.rekeyChild(c.spiOut, l.now));
+      l.run();
+      expect(l.of("i", "failed")).toEqual([]);
+      expect(l.of("r", "failed")).toEqual([]);
+      expect(l.i.childSas.length).toBe(1);
+      expect(l.r.childSas.length).toBe(1);
+      const si = l.i.childSas[0], sr = l.r.childSas[0];
+      expect([si.spiIn, si.spiOut]).toEqual([sr.spiOut, sr.spiIn]);
+      expect(si.spiIn).not.toBe(c.spiIn);
+      // what was installed and not removed must be that pair, with matching keys
+      const live = (side: "i" | "r") => l.of(side, "install-child").map((a) => a.child).filter((x) => !l.of(side, "remove-child").some((r) => r.spiIn === x.spiIn));
+      expect(live("i").length).toBe(1);
+      expectPair(live("i")[0], live("r")[0]);
+      expect(l.of("i", "remove-child").map((r) => r.spiIn)).toContain(c.spiIn);
+      for (const a of l.of("i", "log")) if (a.msg.includes("rekey collision on") && a.msg.includes(":")) outcomes.add(a.msg.includes("ours wins") ? "win" : a.msg.includes("redundant") ? "lose" : "seen");
+    });
+  }
+  test("the collision seeds exercise both outcomes", () => {
+    expect(outcomes.has("win") && outcomes.has("lose")).toBe(true);
+  });
+
+  test("peer rekeys a Child SA we are deleting → TEMPORARY_FAILURE, no failure reported", () => {
+    const l = new Loop(baseCfg("i"), baseCfg("r"));
+    l.run();
+    const c = l.of("i", "install-child")[0].child;
+    l.clear();
+    l.take("i", l.i.deleteChild(c.spiIn, l.now));
+    l.take("r", l.r.rekeyChild(c.spiOut, l.now));
+    l.run();
+    expect(l.of("i", "failed")).toEqual([]);
+    expect(l.of("r", "failed")).toEqual([]);
+    expect(l.i.childSas.length).toBe(0);
+    expect(l.r.childSas.length).toBe(0);
+  });
+
   test("second Child SA via initiateChild", () => {
     const l = up();
     l.clear();
