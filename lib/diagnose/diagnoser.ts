@@ -26,13 +26,17 @@ const RANK = { error: 0, warning: 1, info: 2 } as const;
 /** Streaming diagnostics over decoded packets. */
 export class Diagnoser {
   private readonly s = new DiagnoseState();
+  private failed: number[] = [];
+  private failedCount = 0;
 
   /** Take one decoded packet (packets must come in capture order). */
   observe(p: DecodedPacket): void {
     try {
       this.s.observe(p);
     } catch {
-      // Bookkeeping must never stop a decode; a packet that trips it is skipped.
+      // Bookkeeping must never stop a decode: the packet is skipped, and the report says so.
+      this.failedCount++;
+      if (this.failed.length < 16) this.failed.push(p.no);
     }
   }
 
@@ -79,6 +83,7 @@ export class Diagnoser {
       espSas: esp.esp,
       rekeys: esp.rekeys,
       findings,
+      internalErrors: { count: this.failedCount, packets: [...this.failed] },
     };
   }
 }

@@ -122,6 +122,7 @@ export function renderDiagnosisText(d: Diagnosis, opts: DiagnosisTextOptions = {
   const span = d.packets ? `${clock(d.firstTime)} .. ${clock(d.lastTime)} UTC (${dur(d.lastTime - d.firstTime)})` : "";
   out.push(`Capture: ${d.packets} packets ${span}; ${d.keysUsed ? "decrypted with the keys given" : "no keys given (encrypted content not visible)"}`);
   out.push(...wrap(d.verdict, "         ", width, "Verdict: "));
+  if (d.internalErrors.count) out.push(`Note: ${d.internalErrors.count} packet(s) could not be analysed (internal error; packets ${d.internalErrors.packets.join(", ")}): please report this.`);
   const shown = d.findings.filter((f) => opts.info !== false || f.severity !== "info");
   out.push("");
   out.push(`== Findings (${shown.length}) ==`);

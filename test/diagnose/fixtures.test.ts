@@ -7,6 +7,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { Diagnoser } from "../../lib/diagnose/diagnoser.ts";
+import { renderDiagnosisText } from "../../lib/diagnose/render.ts";
 import type { RekeyLink } from "../../lib/diagnose/types.ts";
 import { decodeFile, FIX } from "../decode/helpers.ts";
 import { diagnoseFixture, problems, withCode } from "./helpers.ts";
@@ -249,7 +250,6 @@ describe("partial views of a good capture", () => {
 });
 
 test("text: the f2 offer side by side with the unknown responder side", async () => {
-  const { renderDiagnosisText } = await import("../../lib/diagnose/render.ts");
   const text = renderDiagnosisText(await diagnoseFixture(F2)).join("\n");
   expect(text).toContain("offered by the initiator | accepted by the responder: unknown (it only said NO_PROPOSAL_CHOSEN)");
   expect(text).toMatch(/IKE #1 +ENCR AES_GCM_16 256-bit +\|/);

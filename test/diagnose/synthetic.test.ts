@@ -170,6 +170,7 @@ describe("bounds and robustness", () => {
           dia.observe(dec.decode({ ...r, data: data.subarray(0, cut), caplen: cut }));
         }
         const rep = dia.report();
+        expect(rep.internalErrors.count).toBe(0);
         expect(() => renderDiagnosisText(rep)).not.toThrow();
         expect(JSON.parse(renderDiagnosisJson(rep)).packets).toBe(recs.length);
       }
