@@ -390,6 +390,32 @@ describe("after establishment", () => {
     expectPair(l.of("i", "install-child")[0].child, l.of("r", "install-child")[0].child);
   });
 
+  test("rekey the IKE SA from the responder: roles swap, both keep working", () => {
+    const l = up();
+    const c = l.of("i", "install-child")[0].child;
+    l.clear();
+    l.take("r", l.r.rekeyIke(l.now));
+    l.run();
+    expect(l.of("i", "ike-rekeyed").length).toBe(1);
+    expect(l.of("r", "ike-rekeyed").length).toBe(1);
+    expect(l.r.initiator).toBe(true);
+    expect(l.i.initiator).toBe(false);
+    l.clear();
+    l.take("i", l.i.dpd(l.now));
+    l.take("r", l.r.rekeyChild(c.spiOut, l.now));
+    l.run();
+    l.take("i", l.i.rekeyIke(l.now));
+    l.run();
+    expect(l.of("i", "failed")).toEqual([]);
+    expect(l.of("r", "failed")).toEqual([]);
+    expect(l.of("i", "ike-rekeyed").length).toBe(1);
+    expect(l.i.initiator).toBe(true);
+    expectPair(l.of("i", "install-child")[0].child, l.of("r", "install-child")[0].child);
+    l.take("i", l.i.delete(l.now));
+    l.run();
+    expect(l.r.state).toBe("dead");
+  });
+
   test("virtual IP pool shared by responders; exhausted → INTERNAL_ADDRESS_FAILURE; released when the SA dies", () => {
     const free = ["10.9.0.7"];
     const pool = { allocate: () => free.shift() ?? null, release: (a: string) => { free.push(a); } };
