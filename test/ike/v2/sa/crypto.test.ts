@@ -133,3 +133,31 @@ describe("key exchange groups", () => {
     });
   }
 });
+
+describe("IKE SA rekey derivation against strongSwan (d_ikev2_rekey, RFC 7296 §2.18)", () => {
+  test("SKEYSEED = prf(SK_d old, g^ir | Ni | Nr); new SK_* from prf+(SKEYSEED, Ni | Nr | SPIi | SPIr)", async () => {
+    const { decryptGolden } = await import("../decrypt.ts");
+    const { decodeIkev2Payloads } = await import("../../../../lib/ike/v2/message.ts");
+    const kj = JSON.parse(readFileSync(DIR + "keys.json", "utf8")).ikev2 as Record<string, string>[];
+    // the CREATE_CHILD_SA exchange whose SA payload proposes protocol IKE
+    let req: { ni: Uint8Array; spii: Uint8Array } | null = null, resp: { nr: Uint8Array; spir: Uint8Array } | null = null;
+    for (const d of decryptGolden("made_d_rekey", "fixtures/made/d_ikev2_rekey/d_ikev2_rekey")) {
+      if (d.msg.exchange !== 36) continue;
+      const pl = decodeIkev2Payloads(d.plain, 0, d.plain.length, d.firstType, [], "ikev2.sk");
+      const sa = pl.find((p) => p.kind === "sa");
+      const no = pl.find((p) => p.kind === "nonce");
+      if (!sa || sa.kind !== "sa" || sa.proposals[0].protocol !== 1 || !no || no.kind !== "nonce") continue;
+      if (d.msg.flags.response) resp = { nr: no.nonce, spir: sa.proposals[0].spi };
+      else req = { ni: no.nonce, spii: sa.proposals[0].spi };
+    }
+    expect(req && resp).toBeTruthy();
+    expect(toHex(req!.spii)).toBe(kj[1].ispi);
+    expect(toHex(resp!.spir)).toBe(kj[1].rspi);
+    const keys = deriveIkeKeys({
+      prf: 5, encrKeyLength: 20, integKeyLength: 0, ni: req!.ni, nr: resp!.nr, shared: first("shared Diffie Hellman secret", 1),
+      spii: req!.spii, spir: resp!.spir, rekey: { skd: fromHex(kj[0].sk_d)!, prf: 5 },
+    });
+    expect(toHex(keys.skeyseed)).toBe(toHex(first("SKEYSEED", 1)));
+    expect([toHex(keys.skd), toHex(keys.skei), toHex(keys.sker), toHex(keys.skpi), toHex(keys.skpr)]).toEqual([kj[1].sk_d, kj[1].sk_ei, kj[1].sk_er, kj[1].sk_pi, kj[1].sk_pr]);
+  });
+});
