@@ -147,8 +147,10 @@ export function analyzeIkeSa(st: IkeSaState, ctx: IkeContext): { diag: IkeSaDiag
   }
 
   // 5. Encrypted outcome without keys.
-  const authResp = auth?.responses[0];
-  const authReq = auth?.requests[0];
+  // With EAP or multiple authentication rounds there are several IKE_AUTH exchanges: the last answered one decides.
+  const lastAuth = [...exs].reverse().find((e) => e.exchange === "IKE_AUTH" && e.responses.length) ?? auth;
+  const authResp = lastAuth?.responses[0];
+  const authReq = lastAuth?.requests[0];
   const decided = findings.some((f) => f.severity === "error");
   let espSeen: { no: number; time: number } | undefined;
   if (authResp) espSeen = ctx.espAfter(st.initiator, st.responder, authResp.time);
@@ -157,20 +159,28 @@ export function analyzeIkeSa(st: IkeSaState, ctx: IkeContext): { diag: IkeSaDiag
   if (!decided && authResp && authResp.protection === "encrypted" && !espSeen && !childLater) {
     const info = later.find((e) => e.exchange === "INFORMATIONAL");
     const small = authResp.length < 140;
+    // The IKE SA ends with an INFORMATIONAL soon after IKE_AUTH (a DELETE, most likely): it was given up.
+    const lastMsg = st.msgs[st.msgs.length - 1];
+    const endsSoon = !!info && info.requests[0].time - authResp.time < 10 && lastMsg.exchange === "INFORMATIONAL" && later.every((e) => e.exchange === "INFORMATIONAL");
+    const sure = small || endsSoon;
     const evid: Evidence[] = [];
     if (authReq) evid.push(ev(authReq, `IKE_AUTH request, encrypted (${authReq.length} bytes)`));
     evid.push(ev(authResp, `IKE_AUTH response, encrypted (${authResp.length} bytes)${small ? ": too small for IDr + AUTH, so most likely only an error notify" : ""}`));
     if (info) evid.push(ev(info.requests[0], `INFORMATIONAL request ${dur(info.requests[0].time - authResp.time)} after IKE_AUTH (encrypted; likely a DELETE of the IKE SA)`));
-    findings.push(finding("ENCRYPTED_NEED_KEYS", "error", `IKE_AUTH of IKE SA ${name} was answered, but no tunnel came up; the reason is inside the encrypted IKE_AUTH response (packet ${authResp.no})`, {
+    const summary = sure
+      ? `IKE_AUTH of IKE SA ${name} was answered, but no tunnel came up; the reason is inside the encrypted IKE_AUTH response (packet ${authResp.no})`
+      : `IKE_AUTH of IKE SA ${name} was answered, but no ESP followed in the capture; whether the tunnel came up is inside the encrypted IKE_AUTH response (packet ${authResp.no})`;
+    findings.push(finding("ENCRYPTED_NEED_KEYS", sure ? "error" : "warning", summary, {
       ikeSa: name,
       explanation: [
-        "No ESP and no further CHILD SA followed the IKE_AUTH exchange, so authentication or the CHILD SA negotiation most likely failed.",
+        sure ? "No ESP and no further CHILD SA followed the IKE_AUTH exchange, and the IKE SA was given up soon after (or the answer is too small to be a success): authentication or the CHILD SA negotiation failed."
+          : "No ESP and no further CHILD SA followed the IKE_AUTH exchange. Either the tunnel is up and simply carried no traffic while capturing, or authentication / the CHILD SA negotiation failed.",
         "The error (for example AUTHENTICATION_FAILED, NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE) is in the encrypted part of the response and cannot be read without keys.",
         small ? "The response is small, which points to an error notify alone: typically AUTHENTICATION_FAILED." : "The response is large enough to carry IDr and AUTH, which points to a CHILD SA problem (NO_PROPOSAL_CHOSEN or TS_UNACCEPTABLE) after successful authentication.",
       ],
       evidence: evid,
       suggestions: [`To see the exact cause, ${keysHint(st)}.`, "Or read the responder's log around this time (strongSwan: `journalctl -u strongswan` / charon.log)."],
-      data: { responseNo: authResp.no, responseLength: authResp.length },
+      data: { responseNo: authResp.no, responseLength: authResp.length, endedSoonAfter: endsSoon },
     }));
   }
 
@@ -189,6 +199,9 @@ export function analyzeIkeSa(st: IkeSaState, ctx: IkeContext): { diag: IkeSaDiag
     const e = errors[0];
     state = e.code === "NO_RESPONSE" || e.code === "IKE_FRAGMENT_LOSS" ? "no-response" : e.code === "ENCRYPTED_NEED_KEYS" ? "unknown" : "failed";
     outcome = (authOk && e.code !== "AUTH_FAILED" ? "IKE SA established, but " : "") + e.summary;
+  } else if (findings.some((f) => f.code === "ENCRYPTED_NEED_KEYS")) {
+    state = "unknown";
+    outcome = findings.find((f) => f.code === "ENCRYPTED_NEED_KEYS")!.summary;
   } else if (established) {
     state = "established";
     const how = midway ? MIDWAY

@@ -255,3 +255,15 @@ test("text: the f2 offer side by side with the unknown responder side", async ()
   expect(text).toMatch(/IKE #1 +ENCR AES_GCM_16 256-bit +\|/);
   expect(text).toContain("IKE_SA_INIT response mid 0 [ N(NO_PROP) ] 36 B  (ERROR NO_PROPOSAL_CHOSEN)");
 });
+
+test("a good setup without traffic (a, IKE only, no keys): not an error, only a warning that keys would tell", async () => {
+  const { packets } = await decodeFile(`${FIX}strongswan/a_ikev2_psk_gcm_natt/a_ikev2_psk_gcm_natt.pcap`);
+  const dia = new Diagnoser();
+  for (const p of packets.slice(0, 6)) dia.observe(p);
+  const d = dia.report();
+  expect(d.findings.filter((f) => f.severity === "error")).toEqual([]);
+  const [f] = withCode(d, "ENCRYPTED_NEED_KEYS");
+  expect(f.severity).toBe("warning");
+  expect(f.summary).toContain("no ESP followed in the capture");
+  expect(d.ikeSas[0].state).toBe("unknown");
+});
