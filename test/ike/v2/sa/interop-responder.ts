@@ -22,7 +22,8 @@ function run(actions: Action[]): void {
         else sock.send(Buffer.from(a.data), a.to.port, a.to.address);
         break;
       case "install-child":
-        say({ event: a.type, spiIn: a.child.spiIn, spiOut: a.child.spiOut, rekeyOf: a.child.rekeyOf, cipher: a.child.cipher });
+        // test keys only: the test compares them with the ones charon logged
+        say({ event: a.type, spiIn: a.child.spiIn, spiOut: a.child.spiOut, rekeyOf: a.child.rekeyOf, cipher: a.child.cipher, keyIn: Buffer.from(a.child.keyIn).toString("hex"), keyOut: Buffer.from(a.child.keyOut).toString("hex") });
         break;
       case "log":
         if (a.level !== "debug") say({ event: "log", msg: a.msg });

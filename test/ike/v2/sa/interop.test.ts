@@ -42,6 +42,24 @@ afterAll(cleanup);
 
 const PSK = "vpnkit-interop-psk-0123456789";
 
+/** ESP keys charon logged (chd = 4: "encryption initiator/responder key" hex dumps), as hex. */
+function charonEspKeys(log: string): Set<string> {
+  const out = new Set<string>();
+  const lines = log.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const m = lines[i].match(/\] encryption (?:initiator|responder) key => (\d+) bytes/);
+    if (!m) continue;
+    let hex = "";
+    for (let j = i + 1; j < lines.length && hex.length < 2 * Number(m[1]); j++) {
+      const d = lines[j].match(/\]\s+\d+: ((?:[0-9A-F]{2} ?)+)/);
+      if (!d) break;
+      hex += d[1].replace(/ /g, "").toLowerCase();
+    }
+    out.add(hex);
+  }
+  return out;
+}
+
 /** swanctl.conf with one connection from charon (192.0.2.1, id vf2/sw) to us (192.0.2.2) and the PSK secret. */
 function swanctlConf(o: { name: string; child: string; proposals: string; esp: string; auth: string; local: string; remote: string; psk?: boolean }): string {
   return `connections {
@@ -90,6 +108,7 @@ describe("strongSwan interop (our initiator, charon responder)", () => {
     flush_line = yes
     default = 1
     ike = 2
+    chd = 4
     cfg = 2
     enc = 1 } }
   syslog { daemon { default = -1 } }
@@ -187,6 +206,12 @@ describe("strongSwan interop (our initiator, charon responder)", () => {
       expect(await wait(() => n("install-child") === 2 && n("remove-child") === 1)).toBe(true);
       const second = events.filter((e) => e.event === "install-child")[1] as { rekeyOf: { spiIn: number } };
       expect(second.rekeyOf.spiIn).toBe(first.spiIn);
+      // our KEYMAT (first Child SA, and the PFS rekey) equals the keys charon installed
+      const theirs = charonEspKeys(readFileSync(`${dir}/charon.log`, "utf8"));
+      for (const e of events.filter((x) => x.event === "install-child") as { keyIn: string; keyOut: string }[]) {
+        expect(theirs.has(e.keyIn)).toBe(true);
+        expect(theirs.has(e.keyOut)).toBe(true);
+      }
       // ... and the IKE SA
       expect(swanctl("--rekey", "--ike", "vir").status).toBe(0);
       expect(await wait(() => n("ike-rekeyed") === 1)).toBe(true);
