@@ -8,7 +8,7 @@
 import type { EspSaReport } from "../ipsec/esp-tracker.ts";
 import { exchangesOf, type Exchange } from "./analyze-ike.ts";
 import { dur, finding } from "./finding.ts";
-import { type DiagnoseState, type FlowRec, type IkeSaState, KEEPALIVE_IDLE_SEC, type MsgRec } from "./state.ts";
+import { type DiagnoseState, type IkeSaState, KEEPALIVE_IDLE_SEC, type MsgRec } from "./state.ts";
 import type { EspSaDiagnosis, Evidence, Finding, IkeSaDiagnosis, RekeyLink } from "./types.ts";
 
 const tOf = (r: { tsSec: number; tsNsec: number }) => r.tsSec + r.tsNsec / 1e9;
@@ -288,30 +288,42 @@ export function analyzeEsp(s: DiagnoseState, ikeDiags: IkeSaDiagnosis[]): { esp:
     esp.push(d);
   }
 
-  // Missing NAT-keepalives.
+  // Missing NAT-keepalives: the side(s) behind a NAT per NAT_DETECTION, or, when the capture
+  // has no IKE_SA_INIT for the peers, both ends of UDP-encapsulated ESP.
+  const flows = [...s.flows.values()];
+  const candidates: { side: string; peer: string; ike?: IkeSaState; why: string; packets: number[] }[] = [];
+  const covered = new Set<string>();
   for (const st of sas) {
-    const diag = ikeDiags.find((x) => x.ispi === st.ispi);
-    const nat = diag?.nat;
-    if (!nat || (!nat.initiatorBehindNat && !nat.responderBehindNat)) continue;
-    const side = nat.initiatorBehindNat ? st.initiator : st.responder;
-    const peer = nat.initiatorBehindNat ? st.responder : st.initiator;
-    const flows: FlowRec[] = [...s.flows.values()].filter((f) => f.src === side && f.dst === peer);
-    const espBoth = flows.some((f) => f.esp > 0) || [...s.flows.values()].some((f) => f.src === peer && f.dst === side && f.esp > 0);
-    if (!espBoth) continue;
+    const nat = ikeDiags.find((x) => x.ispi === st.ispi)?.nat;
+    if (!nat) continue;
+    covered.add(endsKey(st.initiator, st.responder));
+    if (nat.initiatorBehindNat) candidates.push({ side: st.initiator, peer: st.responder, ike: st, why: `NAT_DETECTION hashes put the initiator (${st.initiator}) behind a NAT (or UDP encapsulation was forced)`, packets: nat.evidence });
+    if (nat.responderBehindNat) candidates.push({ side: st.responder, peer: st.initiator, ike: st, why: `NAT_DETECTION hashes put the responder (${st.responder}) behind a NAT (or UDP encapsulation was forced)`, packets: nat.evidence });
+  }
+  for (const f of flows) {
+    if (f.esp === 0 || covered.has(endsKey(f.src, f.dst)) || candidates.some((c) => c.side === f.src && c.peer === f.dst)) continue;
+    candidates.push({ side: f.src, peer: f.dst, why: `ESP is UDP-encapsulated (port ${f.dport}), so a NAT may be in between (no IKE_SA_INIT in the capture to tell)`, packets: [] });
+  }
+  const seenPair = new Set<string>();
+  for (const c of candidates) {
+    if (seenPair.has(`${c.side}>${c.peer}`)) continue;
+    seenPair.add(`${c.side}>${c.peer}`);
+    const espUsed = flows.some((f) => f.esp > 0 && endsKey(f.src, f.dst) === endsKey(c.side, c.peer));
+    if (!espUsed) continue;
     for (const f of flows) {
-      if (!f.idle.length) continue;
+      if (f.src !== c.side || f.dst !== c.peer || !f.idle.length) continue;
       const worst = f.idle.reduce((a, b) => (b.sec > a.sec ? b : a));
-      findings.push(finding("NAT_KEEPALIVE_MISSING", "warning", `NAT detected and ${side} sent nothing to ${peer} for ${dur(worst.sec)} (no NAT-keepalives): the NAT mapping may expire`, {
-        ikeSa: ikeName(st),
+      findings.push(finding("NAT_KEEPALIVE_MISSING", "warning", `${c.ike ? "NAT detected" : "UDP-encapsulated ESP"} and ${c.side} sent nothing to ${c.peer} for ${dur(worst.sec)} (no NAT-keepalives): the NAT mapping may expire`, {
+        ikeSa: c.ike ? ikeName(c.ike) : undefined,
         evidence: [
-          { packet: st.msgs[0]?.no, text: `NAT_DETECTION hashes show ${nat.initiatorBehindNat ? "the initiator" : "the responder"} (${side}) behind a NAT (or UDP encapsulation forced)` },
-          ...f.idle.map((g) => ({ packet: g.toNo, text: `${dur(g.sec)} of silence from ${side}:${f.sport} to ${peer}:${f.dport} between packet ${g.fromNo} and packet ${g.toNo}` })),
-          { text: `${f.keepalives} NAT-keepalive${f.keepalives === 1 ? "" : "s"} seen from ${side}` },
+          { packet: c.ike?.msgs[0]?.no, text: c.why },
+          ...f.idle.map((g) => ({ packet: g.toNo, text: `${dur(g.sec)} of silence from ${c.side}:${f.sport} to ${c.peer}:${f.dport} between packet ${g.fromNo} and packet ${g.toNo}` })),
+          { text: `${f.keepalives} NAT-keepalive${f.keepalives === 1 ? "" : "s"} seen from ${c.side}` },
         ],
-        packets: [...nat.evidence, ...f.idle.map((g) => g.fromNo)],
-        explanation: [`The side behind the NAT must send a NAT-keepalive (one 0xFF byte on UDP 4500) after ${KEEPALIVE_IDLE_SEC - 1} s of silence so the NAT keeps its mapping; here nothing was sent for ${dur(worst.sec)}. When the mapping expires, ESP from the peer no longer gets through until ${side} sends again.`],
+        packets: [...c.packets, ...f.idle.map((g) => g.fromNo)],
+        explanation: [`The side behind a NAT must send a NAT-keepalive (one 0xFF byte on UDP 4500) after ${KEEPALIVE_IDLE_SEC - 1} s of silence so the NAT keeps its mapping; here nothing was sent for ${dur(worst.sec)}. When the mapping expires, ESP from the peer no longer gets through until ${c.side} sends again.`],
         suggestions: ["Enable NAT-keepalives on the side behind the NAT (strongSwan: charon.keep_alive = 20s, the default; do not set it to 0), or enable DPD."],
-        data: { side, idle: f.idle, keepalives: f.keepalives },
+        data: { side: c.side, idle: f.idle, keepalives: f.keepalives, natConfirmed: !!c.ike },
       }));
     }
   }

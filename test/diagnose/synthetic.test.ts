@@ -248,3 +248,16 @@ test("NO_PROPOSAL_CHOSEN side by side: what the same responder accepted in a lat
   expect(f.data!.acceptedNo).toBe(4);
   expect(f.packets).toEqual([1, 2, 4]);
 });
+
+test("NAT-keepalives without IKE_SA_INIT in the capture: UDP-encapsulated ESP idle for 40 s", () => {
+  const d = diagnoseFrames([
+    { t: 10, data: espFrame(A, B, 0x66666666, 1) },
+    { t: 10.01, data: espFrame(B, A, 0x77777777, 1) },
+    { t: 50, data: espFrame(A, B, 0x66666666, 2) },
+    { t: 50.01, data: espFrame(B, A, 0x77777777, 2) },
+  ]);
+  const f = withCode(d, "NAT_KEEPALIVE_MISSING");
+  expect(f.map((x) => x.data!.side)).toEqual([A, B]);
+  expect(f[0].data!.natConfirmed).toBe(false);
+  expect(f[0].summary).toContain("UDP-encapsulated ESP");
+});
