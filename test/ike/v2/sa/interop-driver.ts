@@ -54,7 +54,8 @@ sock.bind(cfg.local.port, cfg.local.address, async () => {
   const count = (t: string) => seen.filter((a) => a.type === t).length;
   const ok1 = await until(() => count("install-child") === 1 || count("failed") > 0 || sa.state === "dead");
   const child = seen.find((a) => a.type === "install-child") as Extract<Action, { type: "install-child" }> | undefined;
-  say({ step: "established", ok: ok1 && !!child && sa.state === "established", spiIn: child?.child.spiIn, spiOut: child?.child.spiOut });
+  const hex = (b?: Uint8Array) => (b ? Buffer.from(b).toString("hex") : undefined); // test keys, compared with charon's log
+  say({ step: "established", ok: ok1 && !!child && sa.state === "established", spiIn: child?.child.spiIn, spiOut: child?.child.spiOut, keyIn: hex(child?.child.keyIn), keyOut: hex(child?.child.keyOut) });
   await nextLine();
   if (child) {
     run(sa.rekeyChild(child.child.spiIn, Date.now()));
@@ -62,7 +63,7 @@ sock.bind(cfg.local.port, cfg.local.address, async () => {
     run(sa.dpd(Date.now()));
     await until(() => !(sa as unknown as { outstanding: unknown }).outstanding);
     const nc = seen.filter((a) => a.type === "install-child")[1] as Extract<Action, { type: "install-child" }> | undefined;
-    say({ step: "rekeyed", ok: !!nc && count("remove-child") === 1, spiIn: nc?.child.spiIn, spiOut: nc?.child.spiOut });
+    say({ step: "rekeyed", ok: !!nc && count("remove-child") === 1, spiIn: nc?.child.spiIn, spiOut: nc?.child.spiOut, keyIn: hex(nc?.child.keyIn), keyOut: hex(nc?.child.keyOut) });
     await nextLine();
   }
   run(sa.delete(Date.now()));

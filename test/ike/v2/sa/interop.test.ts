@@ -42,20 +42,20 @@ afterAll(cleanup);
 
 const PSK = "vpnkit-interop-psk-0123456789";
 
-/** ESP keys charon logged (chd = 4: "encryption initiator/responder key" hex dumps), as hex. */
-function charonEspKeys(log: string): Set<string> {
-  const out = new Set<string>();
+/** ESP keys charon logged (chd = 4: "encryption initiator/responder key" hex dumps), as hex, by direction. */
+function charonEspKeys(log: string): { i2r: Set<string>; r2i: Set<string> } {
+  const out = { i2r: new Set<string>(), r2i: new Set<string>() };
   const lines = log.split("\n");
   for (let i = 0; i < lines.length; i++) {
-    const m = lines[i].match(/\] encryption (?:initiator|responder) key => (\d+) bytes/);
+    const m = lines[i].match(/\] encryption (initiator|responder) key => (\d+) bytes/);
     if (!m) continue;
     let hex = "";
-    for (let j = i + 1; j < lines.length && hex.length < 2 * Number(m[1]); j++) {
+    for (let j = i + 1; j < lines.length && hex.length < 2 * Number(m[2]); j++) {
       const d = lines[j].match(/\]\s+\d+: ((?:[0-9A-F]{2} ?)+)/);
       if (!d) break;
       hex += d[1].replace(/ /g, "").toLowerCase();
     }
-    out.add(hex);
+    (m[1] === "initiator" ? out.i2r : out.r2i).add(hex);
   }
   return out;
 }
@@ -164,6 +164,12 @@ describe("strongSwan interop (our initiator, charon responder)", () => {
       const newBlock = sas2.split("  net: #").find((x) => x.includes((rk!.spiOut! >>> 0).toString(16).padStart(8, "0")))!;
       expect(newBlock).toContain("INSTALLED");
       expect(newBlock).toContain((rk!.spiIn! >>> 0).toString(16).padStart(8, "0"));
+      // we initiated both exchanges: charon's initiator→responder key is our outbound key
+      const theirs = charonEspKeys(readFileSync(`${dir}/charon.log`, "utf8"));
+      for (const x of [est, rk] as unknown as { keyIn: string; keyOut: string }[]) {
+        expect(theirs.i2r.has(x.keyOut)).toBe(true);
+        expect(theirs.r2i.has(x.keyIn)).toBe(true);
+      }
       drv.stdin!.write("go\n");
       const del = await step("deleted");
       expect(del?.ok).toBe(true);
@@ -206,11 +212,14 @@ describe("strongSwan interop (our initiator, charon responder)", () => {
       expect(await wait(() => n("install-child") === 2 && n("remove-child") === 1)).toBe(true);
       const second = events.filter((e) => e.event === "install-child")[1] as { rekeyOf: { spiIn: number } };
       expect(second.rekeyOf.spiIn).toBe(first.spiIn);
-      // our KEYMAT (first Child SA, and the PFS rekey) equals the keys charon installed
+      // our KEYMAT (first Child SA, and the PFS rekey) equals the keys charon installed; charon
+      // initiated both exchanges, so its initiator→responder key is our inbound key
       const theirs = charonEspKeys(readFileSync(`${dir}/charon.log`, "utf8"));
-      for (const e of events.filter((x) => x.event === "install-child") as { keyIn: string; keyOut: string }[]) {
-        expect(theirs.has(e.keyIn)).toBe(true);
-        expect(theirs.has(e.keyOut)).toBe(true);
+      const ours = events.filter((x) => x.event === "install-child") as { keyIn: string; keyOut: string }[];
+      expect(ours.length).toBe(2);
+      for (const e of ours) {
+        expect(theirs.i2r.has(e.keyIn)).toBe(true);
+        expect(theirs.r2i.has(e.keyOut)).toBe(true);
       }
       // ... and the IKE SA
       expect(swanctl("--rekey", "--ike", "vir").status).toBe(0);
