@@ -61,7 +61,7 @@ function charonEspKeys(log: string): { i2r: Set<string>; r2i: Set<string> } {
 }
 
 /** swanctl.conf with one connection from charon (192.0.2.1, id vf2/sw) to us (192.0.2.2) and the PSK secret. */
-function swanctlConf(o: { name: string; child: string; proposals: string; esp: string; auth: string; local: string; remote: string; psk?: boolean }): string {
+function swanctlConf(o: { name: string; child: string; proposals: string; esp: string; auth: string; local: string; remote: string; psk?: boolean; localTs?: string }): string {
   return `connections {
   ${o.name} {
     local_addrs = 192.0.2.1
@@ -73,7 +73,7 @@ function swanctlConf(o: { name: string; child: string; proposals: string; esp: s
     remote { auth = ${o.auth}
       ${o.remote} }
     children { ${o.child} {
-      local_ts = 10.2.0.0/24
+      local_ts = ${o.localTs ?? "10.2.0.0/24"}
       remote_ts = 10.1.0.0/24
       esp_proposals = ${o.esp}
     } }
@@ -85,7 +85,7 @@ function swanctlConf(o: { name: string; child: string; proposals: string; esp: s
 `);
 }
 
-describe("strongSwan interop (our initiator, charon responder)", () => {
+describe("strongSwan interop", () => {
   maybe("IKE_SA_INIT + IKE_AUTH (PSK), Child SA rekey, DPD, delete", async () => {
     expect(sh(["ip", "netns", "add", NS]).status).toBe(0);
     expect(sh(["ip", "netns", "add", NS2]).status).toBe(0);
@@ -269,6 +269,74 @@ describe("strongSwan interop (our initiator, charon responder)", () => {
     } finally {
       drv.stdin!.write("go\ngo\n");
       await Bun.sleep(500);
+      drv.kill();
+    }
+  }, 90000);
+  /** Run interop-driver.ts (our initiator) until its "established" step; returns its output lines. */
+  async function initiate(cfg: object): Promise<Record<string, unknown>[]> {
+    const drv = spawn("ip", ["netns", "exec", NS2, process.execPath, new URL("./interop-driver.ts", import.meta.url).pathname, JSON.stringify(cfg)], { stdio: ["pipe", "pipe", "inherit"] });
+    const lines: Record<string, unknown>[] = [];
+    createInterface({ input: drv.stdout! }).on("line", (l) => lines.push(JSON.parse(l)));
+    for (let k = 0; k < 200 && !lines.some((x) => x.step === "established"); k++) await Bun.sleep(100);
+    drv.kill();
+    return lines;
+  }
+
+  maybe("failures against charon: INVALID_KE retry, wrong PSK, no proposal, TS mismatch — one clear line each", async () => {
+    expect(existsSync(`${dir}/charon.vici`)).toBe(true);
+    writeFileSync(`${dir}/swanctl-f.conf`, swanctlConf({ name: "vif", child: "netf", proposals: "aes256gcm16-prfsha256-ecp256", esp: "aes256gcm16", auth: "psk", local: "id = vf2@example.org", remote: "id = vf1@example.org" }));
+    expect(swanctl("--load-all", "--file", `${dir}/swanctl-f.conf`).status).toBe(0);
+    let port = 5600;
+    const cfg = (over: object) => ({
+      local: { address: "192.0.2.2", port: port++ }, remote: { address: "192.0.2.1", port: 500 },
+      localId: "vf1@example.org", remoteId: "vf2@example.org", psk: PSK,
+      ikeProposals: ["aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha256-ecp256"], espProposals: ["aes256gcm16"],
+      localTs: ["10.1.0.0/24"], remoteTs: ["10.2.0.0/24"], retransmitTimeout: 1000, retransmitTries: 2, ...over,
+    });
+    const errors = (l: Record<string, unknown>[]) => l.filter((x) => typeof x.log === "string" && / (IKE_AUTH|IKE_SA_INIT) failed|not established/.test(x.log as string));
+    // INVALID_KE_PAYLOAD: we lead with x25519, charon wants ECP-256
+    let l = await initiate(cfg({}));
+    expect(l.find((x) => x.step === "established")?.ok).toBe(true);
+    expect(l.some((x) => String(x.log).includes("responder wants group 19 (INVALID_KE_PAYLOAD)"))).toBe(true);
+    // wrong PSK
+    l = await initiate(cfg({ psk: "not the psk" }));
+    expect(l.find((x) => x.failed)?.notify).toBe("AUTHENTICATION_FAILED");
+    expect(errors(l).length).toBe(1);
+    // no common IKE proposal
+    l = await initiate(cfg({ ikeProposals: ["aes128-sha256-modp2048"] }));
+    expect(l.find((x) => x.failed)?.notify).toBe("NO_PROPOSAL_CHOSEN");
+    expect(errors(l).length).toBe(1);
+    // traffic selectors charon does not accept: the IKE SA comes up, the Child SA does not
+    l = await initiate(cfg({ remoteTs: ["10.99.0.0/24"] }));
+    expect(l.find((x) => x.failed)?.notify).toBe("TS_UNACCEPTABLE");
+    expect(l.some((x) => String(x.log).includes("IKE SA established"))).toBe(true);
+    expect(errors(l).length).toBe(1);
+  }, 90000);
+
+  maybe("charon initiator asks for a virtual IP: our responder assigns it (CP) and narrows TSi", async () => {
+    expect(existsSync(`${dir}/charon.vici`)).toBe(true);
+    writeFileSync(`${dir}/swanctl-v.conf`, swanctlConf({ name: "viv", child: "netv", proposals: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16", auth: "psk", local: "id = vf2@example.org", remote: "id = vf1@example.org", localTs: "dynamic" })
+      .replace("    local { auth", "    vips = 0.0.0.0\n    local { auth"));
+    expect(swanctl("--load-all", "--file", `${dir}/swanctl-v.conf`).status).toBe(0);
+    const cfg = {
+      local: { address: "192.0.2.2", port: 500 }, remote: { address: "192.0.2.1", port: 500 },
+      localId: "vf1@example.org", remoteId: "vf2@example.org", psk: PSK, localTs: ["10.1.0.0/24"], remoteTs: ["10.77.0.0/24"],
+      virtualIpPool: ["10.77.0.9"], dns: ["10.77.0.1"], dpdDelay: 0,
+    };
+    const drv = spawn("ip", ["netns", "exec", NS2, process.execPath, new URL("./interop-responder.ts", import.meta.url).pathname, JSON.stringify(cfg)], { stdio: ["pipe", "pipe", "inherit"] });
+    const events: Record<string, unknown>[] = [];
+    createInterface({ input: drv.stdout! }).on("line", (l) => events.push(JSON.parse(l)));
+    try {
+      for (let k = 0; k < 100 && !events.some((e) => e.event === "ready"); k++) await Bun.sleep(100);
+      const init = sh(["ip", "netns", "exec", NS, "swanctl", "--initiate", "--child", "netv", "--timeout", "20", "--uri", `unix://${dir}/charon.vici`]);
+      expect(init.out).toContain("installing new virtual IP 10.77.0.9");
+      expect(init.out).toContain("initiate completed successfully");
+      const sas = swanctl("--list-sas", "--ike", "viv").out;
+      expect(sas).toContain("10.77.0.9/32");
+      for (let k = 0; k < 50 && !events.some((e) => e.event === "install-child"); k++) await Bun.sleep(100);
+      expect(events.some((e) => e.event === "install-child")).toBe(true);
+    } finally {
+      drv.stdin!.write("quit\n");
       drv.kill();
     }
   }, 90000);
