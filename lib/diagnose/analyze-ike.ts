@@ -10,7 +10,7 @@ import { parseIp } from "../tunnel/selectors.ts";
 import { authKind } from "./describe.ts";
 import type { MsgFacts, NotifyFact } from "./facts.ts";
 import { dur, finding, pkts, times } from "./finding.ts";
-import type { IcmpRec, IkeSaState, MsgRec } from "./state.ts";
+import type { IcmpRec, IkeSaState, MsgRec, OrphanFragments } from "./state.ts";
 import type { Evidence, Finding, IkeSaDiagnosis } from "./types.ts";
 
 /** A request and its responses (one message ID of one sender). */
@@ -25,6 +25,8 @@ export interface Exchange {
 /** What the IKE analysis needs from the rest of the capture. */
 export interface IkeContext {
   icmp: IcmpRec[];
+  /** Datagrams seen only as non-first fragments. */
+  orphans: OrphanFragments[];
   /** Capture end (time of the last packet). */
   end: number;
   /** Whether ESP was seen between two addresses after a time: returns the first such packet. */
@@ -51,6 +53,7 @@ export function exchangesOf(st: IkeSaState): Exchange[] {
 }
 
 const saName = (st: IkeSaState) => `${st.ispi}/${st.rspi}`;
+const endsOf = (a: string, b: string) => (a < b ? `${a}|${b}` : `${b}|${a}`);
 
 /** Outcome wording for an IKE SA first seen after its IKE_SA_INIT (the diagnoser names the rekey when it finds one). */
 export const MIDWAY = "first seen after its setup: created by a rekey, or up before the capture started";
@@ -128,6 +131,26 @@ export function analyzeIkeSa(st: IkeSaState, ctx: IkeContext): { diag: IkeSaDiag
   } else {
     const open = v1Unanswered(st);
     if (open) findings.push(unansweredFinding(st, open, exs, ctx));
+  }
+
+  // 3b. Datagrams between the peers whose first IP fragment never arrived (the IKE message itself stays invisible).
+  const orphans = ctx.orphans.filter((o) => o.time >= st.firstTime && endsOf(o.src, o.dst) === endsOf(st.initiator, st.responder));
+  const lastAnswered = exs.length > 0 && answered(exs[exs.length - 1]);
+  if (orphans.length && lastAnswered && !exs.some((e) => e.exchange === "IKE_AUTH" && answered(e)) && !findings.some((f) => f.code === "IKE_FRAGMENT_LOSS")) {
+    const reasm = ctx.icmp.filter((i) => i.time >= orphans[0].time && ((!i.v6 && i.type === 11 && i.code === 1) || (i.v6 && i.type === 3 && i.code === 1)));
+    const evidence: Evidence[] = orphans.map((o) => ({ packet: o.packets[0], time: o.time, text: `${o.src} -> ${o.dst} IP ID 0x${o.id.toString(16)}: fragments in ${pkts(o.packets)} (${o.bytes} bytes and more), first fragment never seen` }));
+    for (const i of reasm) evidence.push({ packet: i.no, time: i.time, text: `${i.src} -> ${i.dst} ICMP ${i.text}` });
+    findings.push(finding("IKE_FRAGMENT_LOSS", "error", `after ${exs[exs.length - 1].exchange}, ${orphans.length} large datagram${orphans.length > 1 ? "s" : ""} between the peers arrived without ${orphans.length > 1 ? "their" : "its"} first IP fragment; most likely the IKE_AUTH message, lost to IP fragmentation`, {
+      ikeSa: name, evidence, packets: orphans.flatMap((o) => o.packets),
+      explanation: [
+        "The first fragment carries the UDP and IKE headers; it never reached the capture point, so the datagram cannot be reassembled and the message it carried is lost. After IKE_SA_INIT this is almost always the (large, certificate-carrying) IKE_AUTH request or response.",
+      ],
+      suggestions: [
+        "Enable IKEv2 fragmentation (RFC 7383) on both peers: strongSwan swanctl.conf `fragmentation = yes` (ipsec.conf `fragmentation=yes`).",
+        "Or fix the path: something drops IP fragments (firewall, NAT, MTU blackhole); lower the MTU or send smaller messages.",
+      ],
+      data: { orphanDatagrams: orphans.map((o) => ({ src: o.src, dst: o.dst, id: o.id, packets: o.packets })), icmpReassembly: reasm.map((i) => i.no) },
+    }));
   }
 
   // 4. Retransmissions that were answered in the end.

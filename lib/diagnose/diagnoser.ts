@@ -46,9 +46,11 @@ export class Diagnoser {
     const ikeSas: IkeSaDiagnosis[] = [];
     const findings: Finding[] = [];
     const espReports = s.esp.report();
+    const orphans = s.orphanList();
     for (const st of s.ikeOrder) {
       const r = analyzeIkeSa(st, {
         icmp: s.icmp,
+        orphans,
         end: s.lastTime,
         all: s.ikeOrder,
         espAfter: (a, b, t) => {

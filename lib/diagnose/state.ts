@@ -80,6 +80,17 @@ export interface FlowRec {
   idle: { fromNo: number; toNo: number; sec: number }[];
 }
 
+/** An IP datagram seen only as non-first fragments (its first fragment never arrived). */
+export interface OrphanFragments {
+  src: string;
+  dst: string;
+  id: number;
+  packets: number[];
+  time: number;
+  /** Highest fragment end seen (bytes of IP payload). */
+  bytes: number;
+}
+
 /** Extra per-ESP-SA data the tracker does not keep. */
 export interface EspExtra {
   icv: { good: number; bad: number; none: number };
@@ -101,6 +112,8 @@ export class DiagnoseState {
   readonly flows = new Map<string, FlowRec>();
   /** Outer address pairs seen ("src>dst"), to tell a one-direction capture from one-way traffic. */
   readonly directions = new Set<string>();
+  /** Datagrams with fragments but no first fragment (yet). */
+  readonly orphans = new Map<string, OrphanFragments>();
   /** First-fragment packet number → timeline entry waiting for reassembly. */
   private readonly pendingFrag = new Map<number, MsgRec>();
   packets = 0;
@@ -159,7 +172,40 @@ export class DiagnoseState {
       }
     }
     if (ip && this.directions.size < MAX_FLOWS) this.directions.add(`${ip.src}>${ip.dst}`);
+    if (ip) this.fragment(p, t, ip, !!reassembledFrom);
     if (ip && udp && natt && !partial) this.flow(p, t, ip, udp, natt);
+  }
+
+  /** Track fragments whose first fragment is missing (keyed by addresses and IP ID). */
+  private fragment(p: DecodedPacket, t: number, ip: Ipv4Layer | Ipv6Layer, done: boolean): void {
+    let off: number, id: number, len: number;
+    if (ip.layer === "ipv4") {
+      if (!ip.mf && ip.fragOffset === 0) return;
+      off = ip.fragOffset; id = ip.id; len = ip.payloadEnd - ip.payloadOffset;
+    } else {
+      if (!ip.fragment) return;
+      off = ip.fragment.offset; id = ip.fragment.id; len = ip.payloadEnd - ip.payloadOffset;
+    }
+    const k = `${ip.src}|${ip.dst}|${id}`;
+    if (done || off === 0) {
+      this.orphans.delete(k);
+      if (off === 0 && !done) this.orphans.set(k, { src: ip.src, dst: ip.dst, id, packets: [], time: t, bytes: -1 });
+      return;
+    }
+    let o = this.orphans.get(k);
+    if (!o) {
+      if (this.orphans.size >= MAX_PENDING_FRAGS) return;
+      o = { src: ip.src, dst: ip.dst, id, packets: [], time: t, bytes: 0 };
+      this.orphans.set(k, o);
+    }
+    if (o.bytes < 0) return; // its first fragment was seen: not an orphan
+    if (o.packets.length < 16) o.packets.push(p.no);
+    o.bytes = Math.max(o.bytes, off + len);
+  }
+
+  /** Datagrams seen only as non-first fragments. */
+  orphanList(): OrphanFragments[] {
+    return [...this.orphans.values()].filter((o) => o.bytes > 0);
   }
 
   private icmpError(p: DecodedPacket, t: number, ip: Ipv4Layer | Ipv6Layer, l: IcmpLayer | Icmpv6Layer): void {

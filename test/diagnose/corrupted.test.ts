@@ -50,7 +50,22 @@ test("an encrypted IKE_AUTH response that fails its integrity check: IKE_INTEGRI
   const d = await diagnoseFlipped("strongswan/f1_ikev2_auth_failed", ["ikev2_decryption_table"], [6]);
   const [f] = withCode(d, "IKE_INTEGRITY_FAILED");
   expect(f.severity).toBe("error");
-  expect(f.packets).toEqual([6]);
+  expect(f.packets).toEqual([6, 7]);
   expect(withCode(d, "AUTH_FAILED")).toEqual([]);
   expect(d.ikeSas[0].timeline.find((t) => t.no === 6)!.protection).toBe("integrity-bad");
+});
+
+test("IKE_AUTH whose first IP fragment was lost (i_ikev2_ipfrag without packet 5, cut after 7): IKE_FRAGMENT_LOSS from the orphan fragments", async () => {
+  const reader = await openCapture(`${FIX}made/i_ikev2_ipfrag/i_ikev2_ipfrag.pcap`);
+  const dec = new Decoder();
+  const dia = new Diagnoser();
+  for await (const b of reader.batches()) {
+    for (const r of b) if (r.no !== 5 && r.no <= 7) dia.observe(dec.decode({ ...r, data: Uint8Array.prototype.slice.call(r.data) as Uint8Array }));
+  }
+  const d = dia.report();
+  const [f] = withCode(d, "IKE_FRAGMENT_LOSS");
+  expect(f.severity).toBe("error");
+  expect(f.packets).toEqual([6, 7]);
+  expect(f.data!.orphanDatagrams).toEqual([{ src: "192.0.2.1", dst: "192.0.2.2", id: 0x6f95, packets: [6, 7] }]);
+  expect(f.summary).toContain("most likely the IKE_AUTH message");
 });
