@@ -46,3 +46,11 @@ test("usage errors exit 2 with one line", () => {
   expect(badKeys.code).toBe(2);
   expect(badKeys.err.startsWith("vpnkit diagnose: ")).toBe(true);
 });
+
+test("--keys with charon's own log (.gz): f3 gives the CHILD SA proposal mismatch", () => {
+  const dir = `${FIX}made/f3_ikev2_child_no_proposal/`;
+  const r = run("--keys", `${dir}charon-vf1.log.gz`, "--json", `${dir}f3_ikev2_child_no_proposal.pcap`);
+  expect(r.code).toBe(0);
+  const d = JSON.parse(r.out);
+  expect(d.findings.map((f: { code: string }) => f.code)).toEqual(["NO_PROPOSAL_CHOSEN_CHILD"]);
+});
