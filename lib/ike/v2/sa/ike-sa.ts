@@ -132,12 +132,6 @@ function spiNum(b: Uint8Array): number {
   return b.length === 4 ? u32(b, 0) : -1;
 }
 
-function idText(id: Identity): string {
-  if (id.idType === 1) return ipv4Text(id.data);
-  if (id.idType === 2 || id.idType === 3) return new TextDecoder().decode(id.data);
-  return `${id.idType}:${toHex(id.data)}`;
-}
-
 /** Default random source: node-neutral Web Crypto. */
 export const defaultRng: Rng = (n) => {
   const b = new Uint8Array(n);
@@ -191,9 +185,9 @@ export class IkeSa {
   private lastHeard = 0;
   private lastSent = 0;
   private children: Child[] = [];
-  private firstChildSpi = 0;
   private virtualIp: Uint8Array | null = null;
-  private peerId: Identity | null = null;
+  /** The virtual IP came from our pool (we are the responder that assigned it). */
+  private vipFromPool = false;
   private out: Action[] = [];
 
   private constructor(initiator: boolean, cfg: IkeSaConfig, now: number, rng: Rng) {
@@ -318,7 +312,7 @@ export class IkeSa {
     this.children = [];
     this.state = "dead";
     const pool = this.cfg.virtualIpPool;
-    if (this.virtualIp && pool && !Array.isArray(pool) && !this.initiator) pool.release(ipv4Text(this.virtualIp));
+    if (this.virtualIp && this.vipFromPool && pool && !Array.isArray(pool)) pool.release(ipv4Text(this.virtualIp));
     if (this.keys) wipeIkeKeys(this.keys);
     this.keys = null;
     this.ke?.destroy();
@@ -586,7 +580,6 @@ export class IkeSa {
   private sendAuth(now: number): void {
     this.state = "auth-sent";
     const spi = this.newSpi();
-    this.firstChildSpi = spi;
     const firstChild = this.espSuites.map((s) => ({ ...s, ke: undefined }));
     const tsi = this.cfg.requestVirtualIp ? [tsAny(4)] : this.localTs;
     const [idi, ...certAuth] = this.myIdAuth();
@@ -627,7 +620,6 @@ export class IkeSa {
       this.fail(`IKE_AUTH failed: ${authErr}`, N.AUTHENTICATION_FAILED, now);
       return;
     }
-    this.peerId = id;
     this.state = "established";
     this.out.push({ type: "established", localId: this.cfg.localId, remoteId: p.idr.text, proposal: suiteName(this.suite!), natt: this.natt });
     this.log("info", `IKE SA established with ${p.idr.text} (${suiteName(this.suite!)})`);
@@ -838,7 +830,6 @@ export class IkeSa {
       this.fail(`IKE_AUTH failed: ${reason}; sent AUTHENTICATION_FAILED`, N.AUTHENTICATION_FAILED, now);
       return;
     }
-    this.peerId = id;
     const reply: PayloadSpec[] = this.myIdAuth();
     // Child SA (errors here do not fail the IKE SA)
     let remoteTs = this.remoteTs;
@@ -847,6 +838,7 @@ export class IkeSa {
       const vip = this.allocateVip(p.idi.text);
       if (vip) {
         this.virtualIp = vip;
+        this.vipFromPool = true;
         remoteTs = [tsHost(vip)];
         const attrs = [{ type: CP_IP4, value: vip }, ...(this.cfg.dns ?? []).map((d) => ({ type: CP_IP4_DNS, value: ipBytes(d) }))];
         reply.push({ type: "cp", cfgType: CP_REPLY, attributes: attrs });
