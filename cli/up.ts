@@ -5,7 +5,6 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import { ConfigError, loadConfigFile, mergeRaw, type RawConfig, validateConfig } from "../lib/tunnel/config.ts";
-import { startTunnel } from "../lib/platform/bun/up.ts";
 
 export { statusCommand } from "./status.ts";
 
@@ -70,8 +69,14 @@ export function upCommand(): Command {
         }
         throw e;
       }
+      if (process.platform !== "linux") {
+        process.stderr.write(`vpnkit up: needs Linux (TUN device via /dev/net/tun); this is ${process.platform}\n`);
+        process.exit(1);
+      }
       let t;
       try {
+        // lazy: bun:ffi/libc only when the command runs (the module must load off Linux)
+        const { startTunnel } = await import("../lib/platform/bun/up.ts");
         t = await startTunnel(cfg, (m) => process.stderr.write(m + "\n"));
       } catch (e) {
         process.stderr.write(`vpnkit up: ${(e as Error).message}\n`);

@@ -3,7 +3,7 @@
  * starting a pair of `vpnkit up` child processes, captures. Every name starts with "vt".
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readStatus, type TunnelStatus } from "../../lib/tunnel/control.ts";
@@ -42,13 +42,52 @@ export function nsx(ns: string, cmd: string, args: string[], opts: { allowFail?:
 
 export const NS = ["vt1", "vt2", "vt3"];
 
+const LOCK = "/run/vpnkit-vt-netns.lock";
+let owned = false;
+
+/**
+ * One test run at a time owns vt1/vt2/vt3: a lock file holding the owner's pid. A live
+ * owner makes this run fail with a clear message; a dead owner's lock is taken over.
+ */
+function lock(): void {
+  for (let i = 0; i < 2; i++) {
+    try {
+      writeFileSync(LOCK, String(process.pid), { flag: "wx" });
+      owned = true;
+      return;
+    } catch {
+      let pid = 0;
+      try {
+        pid = Number(readFileSync(LOCK, "utf8"));
+      } catch {
+        // vanished: retry
+      }
+      if (pid > 0 && pid !== process.pid) {
+        try {
+          process.kill(pid, 0);
+          throw new Error(`namespaces vt1/vt2 are in use by another test run (pid ${pid}, ${LOCK})`);
+        } catch (e) {
+          if ((e as Error).message.startsWith("namespaces")) throw e;
+        }
+      }
+      rmSync(LOCK, { force: true });
+    }
+  }
+  throw new Error(`cannot take ${LOCK}`);
+}
+
+/** Delete vt1/vt2/vt3 and release the lock, only when this process owns them. */
 export function topoDown(): void {
+  if (!owned) return;
   for (const n of NS) sh("ip", ["netns", "del", n], { allowFail: true });
+  rmSync(LOCK, { force: true });
+  owned = false;
 }
 
 /** vt1 (vt1a) <-> vt2 (vt2a): 192.0.2.1/24, 2001:db8::1/64 <-> .2 / ::2; link MTU `mtu`. */
 export function topoUp(mtu = 1500): void {
-  topoDown();
+  lock();
+  for (const n of NS) sh("ip", ["netns", "del", n], { allowFail: true });
   sh("ip", ["netns", "add", "vt1"]);
   sh("ip", ["netns", "add", "vt2"]);
   sh("ip", ["link", "add", "vt1a", "netns", "vt1", "type", "veth", "peer", "name", "vt2a", "netns", "vt2"]);

@@ -1,6 +1,8 @@
 /**
- * Minimal libc bindings through bun:ffi (Linux, glibc or musl).
- * Only used by the Bun platform adapters (TUN device).
+ * Minimal libc bindings through bun:ffi (Linux, glibc or musl), loaded lazily: importing
+ * this module never dlopens anything (command modules must load on macOS/Windows too);
+ * the first use of `libc` / `getLibc()` does, and throws "cannot load libc" off Linux.
+ * Used by the Bun platform adapters (TUN device, probe socket).
  * @module
  */
 import { dlopen, FFIType, read as ffiRead } from "bun:ffi";
@@ -27,16 +29,27 @@ function openLibc() {
   throw new Error(`cannot load libc: ${String(last)}`);
 }
 
-export const libc = openLibc().symbols;
+export type LibcSymbols = ReturnType<typeof openLibc>["symbols"];
+let cached: LibcSymbols | null = null;
+
+/** The libc symbols (dlopen on first call). Hot paths should keep the returned object. */
+export function getLibc(): LibcSymbols {
+  return (cached ??= openLibc().symbols);
+}
+
+/** Lazy view of {@link getLibc}: `libc.read(...)` loads libc on first use. */
+export const libc: LibcSymbols = new Proxy({} as LibcSymbols, {
+  get: (_t, k) => (getLibc() as unknown as Record<string | symbol, unknown>)[k],
+});
 
 /** Current thread's errno. */
 export function errno(): number {
-  const p = libc.__errno_location();
+  const p = getLibc().__errno_location();
   return p === null ? 0 : ffiRead.i32(p, 0);
 }
 
 export function strerror(e: number): string {
-  return String(libc.strerror(e));
+  return String(getLibc().strerror(e));
 }
 
 export const O_RDWR = 2;

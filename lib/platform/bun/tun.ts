@@ -32,7 +32,7 @@
 import { ptr, type Pointer } from "bun:ffi";
 import { execFileSync } from "node:child_process";
 import type { PacketDevice } from "../../tunnel/engine.ts";
-import { EACCES, EAGAIN, EINTR, EPERM, errno, libc, O_CLOEXEC, O_NONBLOCK, O_RDWR, strerror } from "./libc.ts";
+import { EACCES, EAGAIN, EINTR, EPERM, errno, getLibc, type LibcSymbols, O_CLOEXEC, O_NONBLOCK, O_RDWR, strerror } from "./libc.ts";
 
 const TUNSETIFF = 0x400454ca;
 const IFF_TUN = 0x0001;
@@ -147,6 +147,7 @@ export class TunDevice implements PacketDevice {
   readonly stats: TunStats = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, txErrors: 0, readErrors: 0, wakeups: 0 };
   private readonly rbuf = new Uint8Array(65536);
   private readonly rptr: Pointer;
+  private readonly libc: LibcSymbols = getLibc();
   private readonly batch: number;
   private readonly mode: "epoll" | "poll";
   private worker: Worker | null = null;
@@ -165,6 +166,7 @@ export class TunDevice implements PacketDevice {
 
   /** Open /dev/net/tun and create (or attach to) the interface. */
   static open(opts: TunOpenOptions = {}): TunDevice {
+    const libc = getLibc();
     const name = opts.name ?? "";
     const nameBytes = new TextEncoder().encode(name);
     if (nameBytes.length >= IFNAMSIZ) throw new Error(`TUN name "${name}" longer than ${IFNAMSIZ - 1} bytes`);
@@ -221,7 +223,7 @@ export class TunDevice implements PacketDevice {
     let n = 0;
     let again = false;
     for (; n < this.batch; n++) {
-      const r = Number(libc.read(this.fd, this.rptr, buf.length));
+      const r = Number(this.libc.read(this.fd, this.rptr, buf.length));
       if (r < 0) {
         const e = errno();
         if (e === EINTR) continue;
@@ -257,7 +259,7 @@ export class TunDevice implements PacketDevice {
   /** Write one IP packet. Returns false when the kernel refused it (counted). */
   write(pkt: Uint8Array): boolean {
     if (this.closed || pkt.length === 0) return false;
-    const r = Number(libc.write(this.fd, pkt, pkt.length));
+    const r = Number(this.libc.write(this.fd, pkt, pkt.length));
     if (r < 0) {
       this.stats.txErrors++;
       return false;
@@ -280,7 +282,7 @@ export class TunDevice implements PacketDevice {
     this.worker = null;
     // The worker sees the stop flag within 250 ms; terminate does not wait for poll().
     if (w) setTimeout(() => w.terminate(), 300).unref?.();
-    libc.close(this.fd);
+    this.libc.close(this.fd);
   }
 }
 
