@@ -189,6 +189,8 @@ export class IkeSa {
   /** The virtual IP came from our pool (we are the responder that assigned it). */
   private vipFromPool = false;
   private out: Action[] = [];
+  /** Latest `now` seen (constructor, receive, tick): the default for the API methods' `now`. */
+  private clock: number;
 
   private constructor(initiator: boolean, cfg: IkeSaConfig, now: number, rng: Rng) {
     this.initiator = initiator;
@@ -209,7 +211,7 @@ export class IkeSa {
     if (cfg.peerCa) for (const c of cfg.peerCa) new X509Certificate(c); // fail early on bad PEM
     if (cfg.peerPublicKey) loadPublicKey(cfg.peerPublicKey);
     this.lastHeard = now;
-    if (cfg.forceEncap) this.natt = false;
+    this.clock = now;
   }
 
   /** Create an initiator; the returned actions carry the IKE_SA_INIT request. Throws on a bad configuration. */
@@ -331,6 +333,7 @@ export class IkeSa {
 
   /** Process one IKE datagram from `from`. Never throws on wire data. */
   receive(datagram: Uint8Array, from: Endpoint, now: number): Action[] {
+    this.clock = now;
     try {
       this.receiveInner(datagram, from, now);
     } catch (e) {
@@ -1047,7 +1050,7 @@ export class IkeSa {
   }
 
   /** Rekey the IKE SA (RFC 7296 §2.18): CREATE_CHILD_SA, then Delete of the old SA, then this object carries the new one. */
-  rekeyIke(now: number): Action[] {
+  rekeyIke(now: number = this.clock): Action[] {
     if (this.state !== "established") return this.flush();
     this.request(() => {
       const spii = this.rng(8), ni = this.rng(32);
@@ -1086,7 +1089,8 @@ export class IkeSa {
   // ---------------------------------------------------------------- initiator-side API
 
   /** Create an additional Child SA with these selectors (default: the configured ones). */
-  initiateChild(now: number, tsLocal?: string[], tsRemote?: string[]): Action[] {
+  initiateChild(ts: { local?: string[]; remote?: string[] } = {}, now: number = this.clock): Action[] {
+    const tsLocal = ts.local, tsRemote = ts.remote;
     if (this.state !== "established") { this.log("warn", "initiateChild: IKE SA not established"); return this.flush(); }
     const tsi = tsLocal ? tsLocal.map(tsFromText) : this.virtualIp ? [tsHost(this.virtualIp)] : this.localTs;
     const tsr = tsRemote ? tsRemote.map(tsFromText) : this.remoteTs;
@@ -1095,7 +1099,7 @@ export class IkeSa {
   }
 
   /** Rekey the Child SA whose inbound SPI is `spiIn` (REKEY_SA); the old one is deleted once the new one is up. */
-  rekeyChild(spiIn: number, now: number): Action[] {
+  rekeyChild(spiIn: number, now: number = this.clock): Action[] {
     const old = this.children.find((c) => c.spiIn === spiIn && !c.retiring);
     if (this.state !== "established" || !old) { this.log("warn", `rekeyChild: no Child SA ${hex32(spiIn)}`); return this.flush(); }
     old.retiring = true;
@@ -1181,7 +1185,7 @@ export class IkeSa {
   }
 
   /** Delete the Child SA whose inbound SPI is `spiIn`. */
-  deleteChild(spiIn: number, now: number): Action[] {
+  deleteChild(spiIn: number, now: number = this.clock): Action[] {
     const c = this.children.find((x) => x.spiIn === spiIn);
     if (!c || this.state !== "established") { this.log("warn", `deleteChild: no Child SA ${hex32(spiIn)}`); return this.flush(); }
     this.request(this.deleteRequest(c), now);
@@ -1189,7 +1193,7 @@ export class IkeSa {
   }
 
   /** Delete the IKE SA (and with it every Child SA). */
-  delete(now: number): Action[] {
+  delete(now: number = this.clock): Action[] {
     if (this.state === "dead") return this.flush();
     if (this.state !== "established") { this.die("deleted locally"); return this.flush(); }
     this.state = "deleting";
@@ -1203,7 +1207,7 @@ export class IkeSa {
   }
 
   /** Send a liveness check (empty INFORMATIONAL) now. */
-  dpd(now: number): Action[] {
+  dpd(now: number = this.clock): Action[] {
     if (this.state === "established") this.request(this.dpdRequest(), now);
     return this.flush();
   }
@@ -1214,6 +1218,7 @@ export class IkeSa {
 
   /** Timers: retransmissions, liveness checks, NAT keep-alives. Call it every second or so. */
   tick(now: number): Action[] {
+    this.clock = now;
     if (this.state === "dead") return this.flush();
     if (this.state === "init-done" && now - this.lastHeard >= (this.cfg.halfOpenTimeout ?? 30000)) {
       this.log("warn", `half-open IKE SA: no IKE_AUTH from ${this.remote.address}:${this.remote.port} within ${this.cfg.halfOpenTimeout ?? 30000} ms`);

@@ -326,7 +326,7 @@ describe("after establishment", () => {
   test("second Child SA via initiateChild", () => {
     const l = up();
     l.clear();
-    l.take("i", l.i.initiateChild(l.now, ["198.51.100.0/25"], ["203.0.113.0/25"]));
+    l.take("i", l.i.initiateChild({ local: ["198.51.100.0/25"], remote: ["203.0.113.0/25"] }, l.now));
     l.run();
     const ni = l.of("i", "install-child"), nr = l.of("r", "install-child");
     expectPair(ni[0].child, nr[0].child);
@@ -337,7 +337,7 @@ describe("after establishment", () => {
   test("DPD: empty INFORMATIONAL answered; periodic check after dpdDelay", () => {
     const l = up({ dpdDelay: 10000 }, { dpdDelay: 0 });
     l.clear();
-    l.take("i", l.i.dpd(l.now));
+    l.take("i", l.i.dpd()); // `now` defaults to the last time the SA saw
     l.run();
     expect(l.sent.length).toBe(6);
     l.tick(5000);
