@@ -127,7 +127,19 @@ export function analyzeIkeSa(st: IkeSaState, ctx: IkeContext): { diag: IkeSaDiag
   // 3. Unanswered requests: no response at all, or lost IP fragments.
   const answered = (e: Exchange) => e.responses.length > 0;
   if (st.version === 2) {
-    for (const ex of exs) if (!answered(ex) && ex.requests.length) findings.push(unansweredFinding(st, ex, exs, ctx));
+    for (const ex of exs) {
+      if (answered(ex) || !ex.requests.length) continue;
+      // The same sender went on with later message IDs, which needs this answer (window 1): the capture missed it.
+      const goneOn = exs.find((o) => o.owner === ex.owner && o.messageId > ex.messageId && answered(o) && o.requests.length > 0);
+      if (goneOn) {
+        findings.push(finding("NO_RESPONSE", "info", `the response to ${ex.exchange} mid ${ex.messageId} (packet ${ex.requests[0].no}) is not in the capture, but the exchange with mid ${goneOn.messageId} went on: the capture missed it`, {
+          ikeSa: name, evidence: [ev(ex.requests[0], msgLine(ex.requests[0])), ev(goneOn.requests[0], msgLine(goneOn.requests[0]))],
+          data: { exchange: ex.exchange, requests: ex.requests.map((r) => r.no), port: ex.requests[0].dstPort ?? null },
+        }));
+        continue;
+      }
+      findings.push(unansweredFinding(st, ex, exs, ctx));
+    }
   } else {
     const open = v1Unanswered(st);
     if (open) findings.push(unansweredFinding(st, open, exs, ctx));

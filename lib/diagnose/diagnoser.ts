@@ -47,8 +47,20 @@ export class Diagnoser {
     const findings: Finding[] = [];
     const espReports = s.esp.report();
     const orphans = s.orphanList();
+    const failed = [...this.failed];
+    let failedCount = this.failedCount;
+    /** An analysis bug must not take the report down: the SA is left out and the report says so. */
+    const guard = <T>(firstNo: number, f: () => T): T | undefined => {
+      try {
+        return f();
+      } catch {
+        failedCount++;
+        if (failed.length < 16) failed.push(firstNo);
+        return undefined;
+      }
+    };
     for (const st of s.ikeOrder) {
-      const r = analyzeIkeSa(st, {
+      const r = guard(st.firstNo, () => analyzeIkeSa(st, {
         icmp: s.icmp,
         orphans,
         end: s.lastTime,
@@ -62,11 +74,12 @@ export class Diagnoser {
           }
           return best;
         },
-      });
+      }));
+      if (!r) continue;
       ikeSas.push(r.diag);
       findings.push(...r.findings);
     }
-    const esp = analyzeEsp(s, ikeSas);
+    const esp = guard(espReports[0]?.first.no ?? 0, () => analyzeEsp(s, ikeSas)) ?? { esp: [], rekeys: [], findings: [] };
     findings.push(...esp.findings);
     for (const d of ikeSas) {
       if (d.rekeyOf) d.outcome = d.outcome.replace(MIDWAY, `created by rekeying IKE SA ${d.rekeyOf}`);
@@ -85,7 +98,7 @@ export class Diagnoser {
       espSas: esp.esp,
       rekeys: esp.rekeys,
       findings,
-      internalErrors: { count: this.failedCount, packets: [...this.failed] },
+      internalErrors: { count: failedCount, packets: failed },
     };
   }
 }

@@ -202,6 +202,6 @@ export interface Diagnosis {
   rekeys: RekeyLink[];
   /** Errors first, then warnings, then info; in order of the first packet within each. */
   findings: Finding[];
-  /** Packets the diagnoser could not take (a bug: please report); the first 16 numbers. */
+  /** Packets (or SAs, by first packet) the diagnoser could not analyse (a bug: please report); the first 16 numbers. */
   internalErrors: { count: number; packets: number[] };
 }

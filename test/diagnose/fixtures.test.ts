@@ -267,3 +267,14 @@ test("a good setup without traffic (a, IKE only, no keys): not an error, only a 
   expect(f.summary).toContain("no ESP followed in the capture");
   expect(d.ikeSas[0].state).toBe("unknown");
 });
+
+test("a response missing from the capture while the exchanges go on: info, not a failure", async () => {
+  const { packets } = await decodeFile(`${FIX}made/d_ikev2_rekey/d_ikev2_rekey.pcap`);
+  const dia = new Diagnoser();
+  for (const p of packets) if (p.no !== 34) dia.observe(p); // the CREATE_CHILD_SA response
+  const d = dia.report();
+  expect(problems(d)).toEqual([]);
+  const [f] = withCode(d, "NO_RESPONSE");
+  expect(f.severity).toBe("info");
+  expect(f.packets).toEqual([33, 35]);
+});

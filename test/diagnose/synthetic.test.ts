@@ -11,6 +11,7 @@ import { Decoder } from "../../lib/decode/pipeline.ts";
 import { Diagnoser } from "../../lib/diagnose/diagnoser.ts";
 import { renderDiagnosisJson, renderDiagnosisText } from "../../lib/diagnose/render.ts";
 import { MAX_IKE_SAS, MAX_TIMELINE } from "../../lib/diagnose/state.ts";
+import { loadKeyStore } from "../../lib/keys/load.ts";
 import type { HeaderSpec } from "../../lib/ike/v2/encode/message.ts";
 import type { PayloadSpec } from "../../lib/ike/v2/encode/payloads.ts";
 import { FIX } from "../decode/helpers.ts";
@@ -260,4 +261,39 @@ test("NAT-keepalives without IKE_SA_INIT in the capture: UDP-encapsulated ESP id
   expect(f.map((x) => x.data!.side)).toEqual([A, B]);
   expect(f[0].data!.natConfirmed).toBe(false);
   expect(f[0].summary).toContain("UDP-encapsulated ESP");
+});
+
+test("real captures with packets dropped, duplicated and swapped (with and without keys): report never fails", async () => {
+  const cases: [string, string[]][] = [
+    ["made/d_ikev2_rekey/d_ikev2_rekey.pcap", ["ikev2_decryption_table", "esp_sa"]],
+    ["made/e2_ikev1_aggressive_psk/e2_ikev1_aggressive_psk.pcap", ["ikev1_decryption_table", "esp_sa"]],
+    ["made/c_ikev2_cert_frag/c_ikev2_cert_frag.pcap", ["ikev2_decryption_table"]],
+    ["made/f6_ikev2_ipfrag_dropped/f6_ikev2_ipfrag_dropped.pcap", []],
+    ["strongswan/f1_ikev2_auth_failed/f1_ikev2_auth_failed.pcap", ["ikev2_decryption_table"]],
+    ["strongswan/e1_ikev1_main_psk/e1_ikev1_main_psk.pcap", []],
+  ];
+  let seed = 777;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+  for (const [f, keys] of cases) {
+    const dir = FIX + f.slice(0, f.lastIndexOf("/") + 1);
+    const reader = await openCapture(FIX + f);
+    const recs = [];
+    for await (const b of reader.batches()) for (const r of b) recs.push({ ...r, data: Uint8Array.prototype.slice.call(r.data) as Uint8Array });
+    for (let round = 0; round < 30; round++) {
+      const list = [];
+      for (const r of recs) {
+        const x = rnd();
+        if (x < 0.15) continue;
+        list.push(r);
+        if (x > 0.93) list.push(r);
+      }
+      for (let i = 0; i + 1 < list.length; i++) if (rnd() < 0.1) [list[i], list[i + 1]] = [list[i + 1], list[i]];
+      const dec = new Decoder(keys.length && round % 2 ? { keys: loadKeyStore(keys.map((k) => dir + k)) } : {});
+      const dia = new Diagnoser();
+      list.forEach((r, i) => dia.observe(dec.decode({ ...r, no: i + 1, data: r.data.slice() })));
+      const rep = dia.report();
+      expect(rep.internalErrors, `${f} round ${round}`).toEqual({ count: 0, packets: [] });
+      renderDiagnosisText(rep);
+    }
+  }
 });
