@@ -297,3 +297,14 @@ test("real captures with packets dropped, duplicated and swapped (with and witho
     }
   }
 });
+
+test("IKE_SA_INIT answered on 500, IKE_AUTH on 4500 never answered: NO_RESPONSE pointing at UDP 4500", () => {
+  const sk: PayloadSpec = { type: "raw", payloadType: 46, body: new Uint8Array(200).fill(0x42) };
+  const auth = (t: number) => ({ t, data: ikeFrame(A, B, hdr(SPI_I, SPI_R, 35, true, false, 1), [sk], true) });
+  const d = diagnoseFrames([{ t: 50, data: initReq(SPI_I, 19) }, { t: 50.01, data: initResp(SPI_I, 19) }, auth(50.02), auth(52.02), auth(55.6)]);
+  const [f] = withCode(d, "NO_RESPONSE");
+  expect(f.severity).toBe("error");
+  expect(f.data).toMatchObject({ exchange: "IKE_AUTH", requests: [3, 4, 5], port: 4500 });
+  expect(f.explanation[0]).toContain("UDP 4500 is likely blocked");
+  expect(d.ikeSas[0].state).toBe("no-response");
+});
