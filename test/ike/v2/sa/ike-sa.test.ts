@@ -280,18 +280,24 @@ describe("after establishment", () => {
     });
   }
 
+  /** Both sides act on the first Child SA at the same moment; no failure may result. */
+  function crossed(seed: number, onI: (l: Loop, c: ChildSaInfo) => void, onR: (l: Loop, c: ChildSaInfo) => void): { l: Loop; c: ChildSaInfo } {
+    const l = new Loop(baseCfg("i"), baseCfg("r"), seed);
+    l.run();
+    const c = l.of("i", "install-child")[0].child;
+    l.clear();
+    onI(l, c);
+    onR(l, c);
+    l.run();
+    expect(l.of("i", "failed")).toEqual([]);
+    expect(l.of("r", "failed")).toEqual([]);
+    return { l, c };
+  }
+
   const outcomes = new Set<string>();
   for (const seed of [1, 2, 3, 4, 5, 6]) {
     test(`simultaneous Child SA rekey from both sides (collision, RFC 7296 §2.8.1), seed ${seed}`, () => {
-      const l = new Loop(baseCfg("i"), baseCfg("r"), seed);
-      l.run();
-      const c = l.of("i", "install-child")[0].child;
-      l.clear();
-      l.take("i", l.i.rekeyChild(c.spiIn, l.now));
-      l.take("r", l.r.rekeyChild(c.spiOut, l.now));
-      l.run();
-      expect(l.of("i", "failed")).toEqual([]);
-      expect(l.of("r", "failed")).toEqual([]);
+      const { l, c } = crossed(seed, (l, c) => l.take("i", l.i.rekeyChild(c.spiIn)), (l, c) => l.take("r", l.r.rekeyChild(c.spiOut)));
       expect(l.i.childSas.length).toBe(1);
       expect(l.r.childSas.length).toBe(1);
       const si = l.i.childSas[0], sr = l.r.childSas[0];
@@ -310,15 +316,7 @@ describe("after establishment", () => {
   });
 
   test("peer rekeys a Child SA we are deleting → TEMPORARY_FAILURE, no failure reported", () => {
-    const l = new Loop(baseCfg("i"), baseCfg("r"));
-    l.run();
-    const c = l.of("i", "install-child")[0].child;
-    l.clear();
-    l.take("i", l.i.deleteChild(c.spiIn, l.now));
-    l.take("r", l.r.rekeyChild(c.spiOut, l.now));
-    l.run();
-    expect(l.of("i", "failed")).toEqual([]);
-    expect(l.of("r", "failed")).toEqual([]);
+    const { l } = crossed(1, (l, c) => l.take("i", l.i.deleteChild(c.spiIn)), (l, c) => l.take("r", l.r.rekeyChild(c.spiOut)));
     expect(l.i.childSas.length).toBe(0);
     expect(l.r.childSas.length).toBe(0);
   });
