@@ -105,7 +105,8 @@ export class Diagnoser {
 
 function verdict(findings: Finding[], ike: IkeSaDiagnosis[], esp: number): string {
   const top = findings.find((f) => f.severity === "error");
-  if (top) return `${top.code}: ${top.summary}`;
+  const more = findings.filter((f) => f.severity !== "info").length - 1;
+  if (top) return `${top.code}: ${top.summary}${more > 0 ? ` (+${more} more finding${more > 1 ? "s" : ""})` : ""}`;
   const warn = findings.find((f) => f.severity === "warning");
   const up = ike.filter((d) => d.state === "established").length;
   const base = ike.length || esp
