@@ -18,14 +18,29 @@
 import type { DecodedPacket } from "../decode/layer.ts";
 import { analyzeEsp } from "./analyze-esp.ts";
 import { analyzeIkeSa, MIDWAY } from "./analyze-ike.ts";
+import type { EspTracker } from "../ipsec/esp-tracker.ts";
 import { DiagnoseState } from "./state.ts";
 import type { Diagnosis, Finding, IkeSaDiagnosis } from "./types.ts";
 
 const RANK = { error: 0, warning: 1, info: 2 } as const;
 
+/** Diagnoser options. */
+export interface DiagnoserOptions {
+  /**
+   * The Decoder's ESP tracker (`decoder.esp`), which the pipeline already feeds with every
+   * ESP packet: shared instead of keeping a second one. Give it only when every packet the
+   * Decoder decodes is also observed here.
+   */
+  esp?: EspTracker;
+}
+
 /** Streaming diagnostics over decoded packets. */
 export class Diagnoser {
-  private readonly s = new DiagnoseState();
+  private readonly s: DiagnoseState;
+
+  constructor(opts: DiagnoserOptions = {}) {
+    this.s = new DiagnoseState(opts.esp);
+  }
   private failed: number[] = [];
   private failedCount = 0;
 

@@ -106,7 +106,9 @@ export class DiagnoseState {
   readonly ike = new Map<string, IkeSaState>();
   readonly ikeOrder: IkeSaState[] = [];
   ikeUntracked = 0;
-  readonly esp = new EspTracker();
+  readonly esp: EspTracker;
+  /** The tracker is the Decoder's (already fed by the pipeline): do not feed it again. */
+  private readonly sharedEsp: boolean;
   readonly espExtra = new Map<string, EspExtra>();
   readonly icmp: IcmpRec[] = [];
   readonly flows = new Map<string, FlowRec>();
@@ -118,6 +120,12 @@ export class DiagnoseState {
   private readonly pendingFrag = new Map<number, MsgRec>();
   packets = 0;
   firstTime = 0;
+
+  constructor(esp?: EspTracker) {
+    this.esp = esp ?? new EspTracker();
+    this.sharedEsp = esp !== undefined;
+  }
+
   lastTime = 0;
   keysUsed = false;
 
@@ -362,7 +370,7 @@ export class DiagnoseState {
 
   private espPacket(p: DecodedPacket, t: number, ip: Ipv4Layer | Ipv6Layer, udp: UdpLayer | undefined, e: EspLayer): void {
     if (e.seq === null) return;
-    this.esp.observe({ spi: e.spi, src: ip.src, dst: ip.dst, sport: udp?.srcPort, dport: udp?.dstPort }, e.seq, e.length, p.no, p.tsSec, p.tsNsec);
+    if (!this.sharedEsp) this.esp.observe({ spi: e.spi, src: ip.src, dst: ip.dst, sport: udp?.srcPort, dport: udp?.dstPort }, e.seq, e.length, p.no, p.tsSec, p.tsNsec);
     const d = espDecryption(e);
     if (!d) return;
     this.keysUsed = true;

@@ -278,3 +278,16 @@ test("a response missing from the capture while the exchanges go on: info, not a
   expect(f.severity).toBe("info");
   expect(f.packets).toEqual([33, 35]);
 });
+
+test("sharing the Decoder's ESP tracker gives the same diagnosis as a private one", async () => {
+  for (const f of ["made/d_ikev2_rekey/d_ikev2_rekey.pcap", "made/f7_esp_one_way/f7_esp_one_way.pcap"]) {
+    const { packets, decoder } = await decodeFile(FIX + f);
+    const own = new Diagnoser();
+    const shared = new Diagnoser({ esp: decoder.esp });
+    for (const p of packets) {
+      own.observe(p);
+      shared.observe(p);
+    }
+    expect(shared.report()).toEqual(own.report());
+  }
+});
