@@ -9,7 +9,10 @@
 #   bash scripts/capture/make_bench_capture.sh /tmp/vpnkit-bench
 # A 5M-packet file is built from 5 copies (mergecap -a) to show whether memory
 # stays flat. tshark -V / -T json are measured on a 200k-packet prefix (they
-# run at 16–44k packets/s). Prints a markdown table (packets/s, peak RSS).
+# run at 16–44k packets/s). Decryption (issue 5): vpnkit --keys and tshark with
+# the same esp_sa / ikev2_decryption_table (a temporary Wireshark profile) on
+# the 1M file. Prints a markdown table (packets/s, peak RSS) per round;
+# ROUNDS=n repeats the whole set (default 1). Compare rows of the same round.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CAP=${1:-/tmp/vpnkit-bench/bench_aes256gcm16.pcap}
@@ -35,8 +38,18 @@ run() {
   awk -v l="$label" -v n="$n" -v s="$s" -v kb="$kb" 'BEGIN{printf "| %s | %d | %.2f | %.0f | %.0f |\n", l, n, s, n/s, kb/1024}'
 }
 
+KEYDIR=$(dirname "$CAP")
+PROF=$(mktemp -d /tmp/vpnkit-wsprof.XXXXXX)
+trap 'rm -rf "$PROF"' EXIT
+for u in esp_sa ikev2_decryption_table; do [ -f "$KEYDIR/$u" ] && cp "$KEYDIR/$u" "$PROF/"; done
+printf 'esp.enable_encryption_decode: TRUE\nesp.enable_authentication_check: TRUE\n' > "$PROF/preferences"
+
 echo "Machine: $(nproc) cores, $(uname -r); vpnkit $($VPNKIT --version); $(tcpdump --version 2>&1 | head -1); $(tshark -v 2>/dev/null | head -1)"
 echo "Capture: $CAP ($N1 packets, $(du -h "$CAP" | cut -f1))"
+echo
+for round in $(seq 1 "${ROUNDS:-1}"); do
+echo
+echo "Round $round (load $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
 echo "| tool | packets | seconds | packets/s | peak RSS MB |"
 echo "|---|---|---|---|---|"
@@ -52,3 +65,8 @@ run "vpnkit decode -v, 200k prefix" "$NS" "$VPNKIT" decode -v "$SMALL"
 run "tshark -n -V -r, 200k prefix" "$NS" tshark -n -V -r "$SMALL"
 run "vpnkit decode --json, 200k prefix" "$NS" "$VPNKIT" decode --json "$SMALL"
 run "tshark -n -T json -r, 200k prefix" "$NS" tshark -n -T json -r "$SMALL"
+if [ -f "$KEYDIR/esp_sa" ]; then
+  run "vpnkit decode --keys (decrypt, summary), $N1 pkts" "$N1" "$VPNKIT" decode --keys "$KEYDIR/esp_sa" --keys "$KEYDIR/ikev2_decryption_table" "$CAP"
+  run "tshark -n -r with the same keys, $N1 pkts" "$N1" env WIRESHARK_CONFIG_DIR="$PROF" tshark -n -r "$CAP"
+fi
+done
