@@ -45,9 +45,13 @@ export function childName(spis: string[], reports: EspSaReport[]): string {
   return [...spis].sort((a, b) => firstNo(a) - firstNo(b) || (a < b ? -1 : 1)).join("/");
 }
 
+/** Exchanges that create CHILD SAs (IKEv1: Quick Mode). */
 function isChildExchange(e: Exchange): boolean {
-  return e.exchange === "IKE_AUTH" || e.exchange === "CREATE_CHILD_SA";
+  return e.exchange === "IKE_AUTH" || e.exchange === "CREATE_CHILD_SA" || e.exchange === "Quick Mode";
 }
+
+/** An SA payload for the IKE SA itself (IKEv2 IKE rekey, IKEv1 phase 1). */
+const isIkeProtocol = (p: string) => p === "IKE" || p === "ISAKMP";
 
 /** CHILD SAs and IKE rekeys read from decrypted IKE messages. */
 function decryptedChildren(sas: IkeSaState[]): { children: Child[]; ikeRekeys: RekeyLink[] } {
@@ -63,7 +67,8 @@ function decryptedChildren(sas: IkeSaState[]): { children: Child[]; ikeRekeys: R
       const rq = req?.facts.sa?.proposals[0];
       const rs = resp?.facts.sa?.proposals[0];
       if (!req || !resp || !rq || !rs) continue;
-      if (rq.protocol === "IKE") {
+      if (isIkeProtocol(rq.protocol)) {
+        if (e.exchange !== "CREATE_CHILD_SA") continue;
         ikeRekeys.push({ kind: "ike", oldSa: ikeName(st), newSa: `${rq.spi}/${rs.spi}`, createNo: req.no, createResponseNo: resp.no, method: "decrypted" });
         continue;
       }
@@ -138,7 +143,7 @@ export function analyzeEsp(s: DiagnoseState, ikeDiags: IkeSaDiagnosis[]): { esp:
       for (const e of exchangesOf(o)) {
         const r = e.responses[0];
         if (e.exchange !== "CREATE_CHILD_SA" || !r || r.time > first.time) continue;
-        if (e.requests[0]?.facts.sa && e.requests[0].facts.sa.protocol !== "IKE") continue;
+        if (e.requests[0]?.facts.sa && !isIkeProtocol(e.requests[0].facts.sa.protocol)) continue;
         if (!best || r.time > best.ex.responses[0].time) best = { st: o, ex: e };
       }
     }
@@ -167,10 +172,10 @@ export function analyzeEsp(s: DiagnoseState, ikeDiags: IkeSaDiagnosis[]): { esp:
   const infos: MsgRec[] = [];
   for (const st of sas) {
     for (const e of exchangesOf(st)) {
-      if (e.exchange === "CREATE_CHILD_SA" && e.responses.length && e.requests.length) {
+      if ((e.exchange === "CREATE_CHILD_SA" || e.exchange === "Quick Mode") && e.responses.length && e.requests.length) {
         const rq = e.requests[0].facts.sa;
         // Not an IKE rekey: neither decrypted as one nor followed by a new IKE SA (timing links above).
-        if ((!rq || rq.protocol !== "IKE") && !ikeLinks.some((l) => l.createResponseNo === e.responses[0].no)) ccsa.push({ st, ex: e });
+        if ((!rq || !isIkeProtocol(rq.protocol)) && !ikeLinks.some((l) => l.createResponseNo === e.responses[0].no)) ccsa.push({ st, ex: e });
       }
       if (e.exchange === "INFORMATIONAL" && e.requests.length) infos.push(e.requests[0]);
     }
@@ -204,7 +209,7 @@ export function analyzeEsp(s: DiagnoseState, ikeDiags: IkeSaDiagnosis[]): { esp:
     const d = l.deleteNo === undefined ? undefined : l.deleteNo;
     if (d === undefined) {
       const old = sas.find((x) => ikeName(x) === l.oldSa);
-      const del = old?.msgs.find((m) => !m.response && m.facts.deletes.some((x) => x.protocol === "IKE"));
+      const del = old?.msgs.find((m) => !m.response && m.facts.deletes.some((x) => isIkeProtocol(x.protocol)));
       if (del) l.deleteNo = del.no;
     }
     const o = ikeDiags.find((x) => `${x.ispi}/${x.rspi}` === l.oldSa);
