@@ -47,9 +47,12 @@ export function encodeIkev2Message(h: HeaderSpec, payloads: readonly PayloadSpec
   return out;
 }
 
-/** Header-only prefix for `skSeal` (lib/ike/v2/sk-crypto.ts): Next Payload = SK (46), length filled in by skSeal. */
-export function skPrefix(h: HeaderSpec): Uint8Array {
+/**
+ * Header-only prefix for `skSeal` (lib/ike/v2/sk-crypto.ts): Next Payload = SK (46), or
+ * SKF (53) for a fragment (RFC 7383); the length is filled in by skSeal.
+ */
+export function skPrefix(h: HeaderSpec, next: 46 | 53 = 46): Uint8Array {
   const out = new Uint8Array(IKEV2_HEADER_LEN);
-  writeIkev2Header(out, h, 46, IKEV2_HEADER_LEN);
+  writeIkev2Header(out, h, next, IKEV2_HEADER_LEN);
   return out;
 }

@@ -22,7 +22,7 @@ import { decodeIkev2, decodeIkev2Payloads, type Ikev2Message, type Ikev2Payload 
 import type { Ikev2NotifyPayload } from "../payloads/notify.ts";
 import type { Ikev2Proposal } from "../payloads/sa.ts";
 import { NOTIFY_TYPES } from "../registry.ts";
-import { skOpen, skSeal, type SkParams } from "../sk-crypto.ts";
+import { skOpen, skOverhead, skSeal, type SkParams } from "../sk-crypto.ts";
 import { childKeymat, deriveIkeKeys, natdHash, pskAuth, sha256Bytes, signedOctets, wipeIkeKeys, type IkeKeys } from "./crypto.ts";
 import { newKeyExchange, type KeyExchange, type Rng } from "./dh.ts";
 import { idBody, identityMatches, parseIdentity, type Identity } from "./identity.ts";
@@ -41,11 +41,12 @@ const EX_INIT = 34, EX_AUTH = 35, EX_CHILD = 36, EX_INFO = 37;
 const N = {
   UNSUPPORTED_CRITICAL_PAYLOAD: 1, INVALID_SYNTAX: 7, NO_PROPOSAL_CHOSEN: 14, INVALID_KE_PAYLOAD: 17, AUTHENTICATION_FAILED: 24,
   TS_UNACCEPTABLE: 38, INVALID_SELECTORS: 39, TEMPORARY_FAILURE: 43, CHILD_SA_NOT_FOUND: 44, INTERNAL_ADDRESS_FAILURE: 36,
-  INITIAL_CONTACT: 16384, NATD_SRC: 16388, NATD_DST: 16389, COOKIE: 16390, REKEY_SA: 16393,
+  INITIAL_CONTACT: 16384, NATD_SRC: 16388, NATD_DST: 16389, COOKIE: 16390, REKEY_SA: 16393, FRAG_SUP: 16430,
 } as const;
 const CP_REQUEST = 1, CP_REPLY = 2, CP_IP4 = 1, CP_IP4_DNS = 3;
 const NO_SPI = new Uint8Array(8);
 /** SIGNATURE_HASH_ALGORITHMS (RFC 7427): SHA2-256, SHA2-384, SHA2-512, Identity (Ed25519). */
+const FRAG_SUP: PayloadSpec = { type: "notify", notifyType: 16430 };
 const SIG_HASH: PayloadSpec = { type: "notify", notifyType: 16431, data: new Uint8Array([0, 2, 0, 3, 0, 4, 0, 5]) };
 
 type State = "idle" | "init-sent" | "auth-sent" | "init-done" | "established" | "deleting" | "dead";
@@ -53,7 +54,8 @@ type State = "idle" | "init-sent" | "auth-sent" | "init-done" | "established" | 
 interface Outstanding {
   mid: number;
   exchange: number;
-  data: Uint8Array;
+  /** The message, or its fragments (RFC 7383). */
+  data: Uint8Array[];
   tries: number;
   nextAt: number;
   onResponse: (msg: Ikev2Message, payloads: Ikev2Payload[], now: number) => void;
@@ -181,7 +183,12 @@ export class IkeSa {
   private peerMid = 0;
   private outstanding: Outstanding | null = null;
   private queue: Pending[] = [];
-  private cachedResponse: { mid: number; request: Uint8Array; data: Uint8Array } | null = null;
+  /** Last response and the request it answered (its first fragment when fragmented). */
+  private cachedResponse: { mid: number; request: Uint8Array; data: Uint8Array[] } | null = null;
+  /** Both sides announced FRAGMENTATION_SUPPORTED. */
+  private fragOk = false;
+  /** Fragments being reassembled: one request and one response at a time (window size 1 each way). */
+  private frags: ({ key: string; total: number; parts: (Uint8Array | undefined)[]; first: number; firstDatagram: Uint8Array; have: number } | null)[] = [null, null];
   private lastHeard = 0;
   private lastSent = 0;
   private children: Child[] = [];
@@ -245,9 +252,24 @@ export class IkeSa {
     this.out.push({ type: "log", level, msg: `${this.initiator ? "initiator" : "responder"} ${toHex(this.spii)}: ${msg}` });
   }
 
-  private send(data: Uint8Array, now: number): void {
+  private send(data: Uint8Array[], now: number): void {
     this.lastSent = now;
-    this.out.push({ type: "send", data, to: { ...this.remote }, natt: this.natt });
+    for (const d of data) this.out.push({ type: "send", data: d, to: { ...this.remote }, natt: this.natt });
+  }
+
+  private nextIv(params: SkParams): Uint8Array {
+    if (params.encr === "aes-cbc") return this.rng(16);
+    // counter IV: never repeats under one key (retransmissions resend the same bytes)
+    const iv = new Uint8Array(8);
+    let c = ++this.ivCounter;
+    for (let i = 7; i >= 0; i--, c >>= 8n) iv[i] = Number(c & 0xffn);
+    return iv;
+  }
+
+  /** Largest IKE message we may send in one datagram. */
+  private messageLimit(): number {
+    const ip = this.remote.address.includes(":") ? 40 : 20;
+    return (this.cfg.fragmentSize ?? 1280) - ip - 8 - (this.natt ? 4 : 0);
   }
 
   private skParams(outbound: boolean): SkParams {
@@ -257,20 +279,25 @@ export class IkeSa {
     return { encr: alg.encr, integ: alg.integ, encKey: mine ? k.skei : k.sker, integKey: alg.integ === "none" ? undefined : mine ? k.skai : k.skar };
   }
 
-  private build(exchange: number, response: boolean, mid: number, payloads: PayloadSpec[]): Uint8Array {
+  /** Build a message (IKE_SA_INIT in clear, else SK-encrypted, fragmented when needed and agreed). */
+  private build(exchange: number, response: boolean, mid: number, payloads: PayloadSpec[]): Uint8Array[] {
     const h: HeaderSpec = { ispi: this.spii, rspi: this.spir, exchange, initiator: this.initiator, response, messageId: mid };
-    if (exchange === EX_INIT) return encodeIkev2Message(h, payloads);
+    if (exchange === EX_INIT) return [encodeIkev2Message(h, payloads)];
     const chain = encodePayloadChain(payloads);
     const params = this.skParams(true);
-    let iv: Uint8Array;
-    if (params.encr === "aes-cbc") iv = this.rng(16);
-    else {
-      // counter IV: never repeats under one key (retransmissions resend the same bytes)
-      iv = new Uint8Array(8);
-      let c = ++this.ivCounter;
-      for (let i = 7; i >= 0; i--, c >>= 8n) iv[i] = Number(c & 0xffn);
+    const whole = skSeal(params, skPrefix(h), chain.first, chain.bytes, { iv: this.nextIv(params) });
+    const limit = this.messageLimit();
+    if (!this.fragOk || whole.length <= limit) return [whole];
+    // RFC 7383: split the plaintext chain; each SKF message fits the limit
+    const ov = skOverhead(params)!;
+    const room = Math.max(16, limit - 28 - 8 - ov.ivLen - ov.icvLen - ov.block);
+    const total = Math.ceil(chain.bytes.length / room);
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < total; i++) {
+      const part = chain.bytes.subarray(i * room, Math.min(chain.bytes.length, (i + 1) * room));
+      out.push(skSeal(params, skPrefix(h, 53), i === 0 ? chain.first : 0, part, { iv: this.nextIv(params), fragment: { number: i + 1, total } }));
     }
-    return skSeal(params, skPrefix(h), chain.first, chain.bytes, { iv });
+    return out;
   }
 
   /** Queue a request (window size 1). */
@@ -342,7 +369,8 @@ export class IkeSa {
     return this.flush();
   }
 
-  private receiveInner(datagram: Uint8Array, from: Endpoint, now: number): void {
+  private receiveInner(input: Uint8Array, from: Endpoint, now: number): void {
+    let datagram = input;
     if (this.state === "dead") return;
     const an: Anomaly[] = [];
     const msg = decodeIkev2(datagram, 0, datagram.length, an);
@@ -373,12 +401,29 @@ export class IkeSa {
     }
     let payloads = msg.payloads;
     if (msg.exchange !== EX_INIT) {
-      const sk = msg.payloads.find((p) => p.kind === "sk");
-      if (!sk || !this.keys) { this.log("debug", `dropped: ${msg.exchangeName} without SK payload`); return; }
-      const r = skOpen(this.skParams(false), datagram.subarray(0, msg.length), sk.offset, sk.offset + sk.length);
+      const sk = msg.payloads[msg.payloads.length - 1];
+      if (!sk || (sk.kind !== "sk" && sk.kind !== "skf") || !this.keys) { this.log("debug", `dropped: ${msg.exchangeName} without SK payload`); return; }
+      const r = skOpen(this.skParams(false), datagram.subarray(0, msg.length), sk.offset, sk.offset + sk.length, sk.kind);
       if (!r.ok || !r.plaintext) { this.log("debug", `dropped: ${msg.exchangeName} ${msg.messageId}: integrity check failed (${r.reason ?? "bad ICV"})`); return; }
+      let plain = r.plaintext, first = sk.nextPayload;
+      if (sk.kind === "skf") {
+        const n = sk.fragmentNumber, total = sk.totalFragments;
+        if (total < 1 || total > 64 || n < 1 || n > total) { this.log("debug", `dropped: fragment ${n}/${total}`); return; }
+        const slot = msg.flags.response ? 1 : 0, key = `${msg.messageId}`;
+        let f = this.frags[slot];
+        if (!f || f.key !== key || f.total !== total) {
+          f = this.frags[slot] = { key, total, parts: new Array(total), first: 0, firstDatagram: new Uint8Array(0), have: 0 };
+        }
+        if (!f.parts[n - 1]) { f.parts[n - 1] = plain.slice(); f.have++; }
+        if (n === 1) { f.first = sk.nextPayload; f.firstDatagram = datagram.slice(0, msg.length); }
+        if (f.have < total) return;
+        this.frags[slot] = null;
+        plain = concat(...(f.parts as Uint8Array[]));
+        first = f.first;
+        datagram = f.firstDatagram; // what a retransmission of this request is recognised by
+      }
       const inner: Anomaly[] = [];
-      payloads = decodeIkev2Payloads(r.plaintext, 0, r.plaintext.length, sk.nextPayload, inner, "ikev2.sk");
+      payloads = decodeIkev2Payloads(plain, 0, plain.length, first, inner, "ikev2.sk");
       if (inner.length) this.log("debug", `anomalies in decrypted payloads: ${inner.map((a) => a.reason).join("; ")}`);
       // authenticated from here on
       if (!sameEndpoint(from, this.remote)) {
@@ -421,14 +466,15 @@ export class IkeSa {
       { type: "nonce", nonce: this.ni },
       ...this.natdPayloads(NO_SPI),
       SIG_HASH,
+      ...(this.cfg.fragmentation === false ? [] : [FRAG_SUP]),
     );
     this.state = "init-sent";
     this.myMid = 0;
     const h: HeaderSpec = { ispi: this.spii, rspi: NO_SPI, exchange: EX_INIT, initiator: true, response: false, messageId: 0 };
     const data = encodeIkev2Message(h, payloads);
     this.initRequest = data;
-    this.outstanding = { mid: 0, exchange: EX_INIT, data, tries: 0, nextAt: now + this.timeout(0), onResponse: (m, p, t) => this.initiatorInitResponse(m, p, t) };
-    this.send(data, now);
+    this.outstanding = { mid: 0, exchange: EX_INIT, data: [data], tries: 0, nextAt: now + this.timeout(0), onResponse: (m, p, t) => this.initiatorInitResponse(m, p, t) };
+    this.send([data], now);
   }
 
   private natdPayloads(rspi: Uint8Array): PayloadSpec[] {
@@ -494,6 +540,7 @@ export class IkeSa {
     this.spir = msg.rspi.slice();
     this.nr = p.nonce.slice();
     this.suite = chosen;
+    this.fragOk = this.cfg.fragmentation !== false && notifyOf(p, N.FRAG_SUP) !== undefined;
     this.initResponse = this.lastRaw.slice();
     this.deriveKeys(shared);
     shared.fill(0);
@@ -784,17 +831,19 @@ export class IkeSa {
       ...this.certreq(),
       SIG_HASH,
     ];
+    this.fragOk = this.cfg.fragmentation !== false && notifyOf(p, N.FRAG_SUP) !== undefined;
+    if (this.fragOk) reply.push(FRAG_SUP);
     this.deriveKeys(shared);
     shared.fill(0);
     ke.destroy();
     const h: HeaderSpec = { ispi: this.spii, rspi: this.spir, exchange: EX_INIT, initiator: false, response: true, messageId: 0 };
     const data = encodeIkev2Message(h, reply);
     this.initResponse = data;
-    this.cachedResponse = { mid: 0, request: this.initRequest, data };
+    this.cachedResponse = { mid: 0, request: this.initRequest, data: [data] };
     this.peerMid = 1;
     this.state = "init-done";
     this.lastHeard = now;
-    this.send(data, now);
+    this.send([data], now);
     if (this.localBehindNat || this.remoteBehindNat) this.natt = true; // the peer switches to 4500 for IKE_AUTH
   }
 

@@ -71,6 +71,10 @@ export interface IkeSaConfig {
   natKeepalive?: number;
   /** Use UDP encapsulation even without a NAT (strongSwan's encap=yes). */
   forceEncap?: boolean;
+  /** IKE fragmentation (RFC 7383): announce FRAGMENTATION_SUPPORTED and fragment large encrypted messages (default true). */
+  fragmentation?: boolean;
+  /** Largest IP datagram a sent IKE message (or fragment) may make, in bytes (default 1280, strongSwan's). */
+  fragmentSize?: number;
   /** Emit `keylog` actions with the IKE SA keys (only when a key log was asked for). */
   keylog?: boolean;
   /** Name of the Child SA (for logs). Default "child". */

@@ -14,6 +14,12 @@ import { decodeAuthPayload } from "../../../../lib/ike/v2/payloads/auth.ts";
 import { encodePayload } from "../../../../lib/ike/v2/encode/payloads.ts";
 import { baseCfg, Loop } from "./harness.ts";
 
+function expectPairOk(l: Loop): void {
+  const ci = l.of("i", "install-child")[0].child, cr = l.of("r", "install-child")[0].child;
+  expect([ci.spiIn, ci.spiOut]).toEqual([cr.spiOut, cr.spiIn]);
+  expect(Buffer.from(ci.keyIn).equals(Buffer.from(cr.keyOut))).toBe(true);
+}
+
 const pem = (k: KeyObject, t: "private" | "public") => (t === "private" ? k.export({ type: "pkcs8", format: "pem" }) : k.export({ type: "spki", format: "pem" })).toString();
 
 function pair(kind: string): { priv: string; pub: string } {
@@ -48,6 +54,33 @@ describe("RFC 7427 signatures with trusted public keys", () => {
       void decodeIkev2Payloads;
     });
   }
+
+  test("IKE fragmentation (RFC 7383): RSA-signed IKE_AUTH split into SKF fragments; a lost fragment is recovered", () => {
+    const a = pair("rsa"), b = pair("rsa");
+    const l = new Loop(
+      baseCfg("i", { psk: undefined, privateKey: a.priv, peerPublicKey: b.pub, fragmentSize: 300 }),
+      baseCfg("r", { psk: undefined, privateKey: b.priv, peerPublicKey: a.pub, fragmentSize: 300 }),
+    );
+    let dropped = false;
+    // lose the second fragment of the IKE_AUTH response once
+    l.drop = (w) => {
+      const skf = w.data[16] === 53 && w.data[18] === 35 && (w.data[19] & 0x20) !== 0 && w.data[32] === 0 && w.data[33] === 2;
+      if (skf && !dropped) { dropped = true; return true; }
+      return false;
+    };
+    l.run();
+    expect(dropped).toBe(true);
+    expect(l.of("i", "established").length).toBe(0);
+    l.tick(4000);
+    l.run();
+    expect(l.of("i", "failed")).toEqual([]);
+    expect(l.of("r", "failed")).toEqual([]);
+    expect(l.of("i", "established").length).toBe(1);
+    expectPairOk(l);
+    const frags = l.sent.filter((w) => w.data[16] === 53);
+    expect(frags.length).toBeGreaterThan(4);
+    for (const w of frags) expect(w.data.length).toBeLessThanOrEqual(300 - 28); // 300 minus IPv4 and UDP headers
+  });
 
   test("initiator signs, responder uses a PSK", () => {
     const a = pair("ed25519");

@@ -103,6 +103,7 @@ describe("strongSwan interop", () => {
   port = 500
   port_nat_t = 4500
   install_routes = no
+  fragment_size = 600
   plugins { vici { socket = unix://${dir}/charon.vici } }
   filelog { vi { path = ${dir}/charon.log
     flush_line = yes
@@ -251,6 +252,7 @@ describe("strongSwan interop", () => {
     const cfg = {
       local: { address: "192.0.2.2", port: 5502 }, remote: { address: "192.0.2.1", port: 500 },
       localId: "us.example.org", remoteId: "sw.example.org", privateKey: f(`${c}/us.key`), certificate: f(`${c}/us.crt`), peerCa: [f(`${c}/x509ca/ca.crt`)],
+      fragmentSize: 600, // IKE_AUTH both ways in RFC 7383 fragments
       ikeProposals: ["aes256gcm16-prfsha256-x25519"], espProposals: ["aes256gcm16"],
       localTs: ["10.1.0.0/24"], remoteTs: ["10.2.0.0/24"], retransmitTimeout: 1000, retransmitTries: 3,
     };
@@ -265,7 +267,10 @@ describe("strongSwan interop", () => {
       const sas = swanctl("--list-sas", "--ike", "vic").out;
       expect(sas).toContain("ESTABLISHED");
       expect(sas).toContain("us.example.org");
-      expect(f(`${dir}/charon.log`)).toContain("authentication of 'us.example.org' with ED25519 successful");
+      const log = f(`${dir}/charon.log`);
+      expect(log).toContain("authentication of 'us.example.org' with ED25519 successful");
+      expect(log).toMatch(/IKE_AUTH request 1 \[ EF\(1\/\d\) \]/); // we sent fragments
+      expect(log).toMatch(/IKE_AUTH response 1 \[ EF\(1\/\d\) \]/); // and reassembled charon's
     } finally {
       drv.stdin!.write("go\ngo\n");
       await Bun.sleep(500);
