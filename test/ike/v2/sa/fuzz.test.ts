@@ -41,6 +41,29 @@ describe("IkeSa.receive on hostile input", () => {
     ), { numRuns: 300 });
   });
 
+  test("mutated SKF fragments (RFC 7383) at each stage (fast-check)", () => {
+    const cfg = (side: "i" | "r") => baseCfg(side, { fragmentSize: 200, ikeProposals: ["aes128-sha256-ecp256"] });
+    const ref2 = new Loop(cfg("i"), cfg("r"));
+    ref2.run();
+    const frags = ref2.sent.filter((w) => w.data[16] === 53).map((w) => w.data);
+    expect(frags.length).toBeGreaterThan(2);
+    fc.assert(fc.property(
+      fc.nat({ max: frags.length - 1 }), fc.nat({ max: 6 }), fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), { maxLength: 4 }),
+      (fi, stage, flips) => {
+        const l = new Loop(cfg("i"), cfg("r"));
+        l.run(stage);
+        const d = frags[fi].slice();
+        for (const [pos, v] of flips) d[pos % d.length] ^= v || 1;
+        for (const side of ["i", "r"] as const) {
+          const acts = (side === "i" ? l.i : l.r).receive(d, { address: "192.0.2.9", port: 4500 }, l.now);
+          noInternalError(acts);
+          l.take(side, acts);
+        }
+        l.run();
+      },
+    ), { numRuns: 150 });
+  });
+
   test("random bytes", () => {
     fc.assert(fc.property(fc.uint8Array({ minLength: 0, maxLength: 300 }), (d) => {
       const l = new Loop(baseCfg("i"), baseCfg("r"));
