@@ -364,12 +364,15 @@ function errorFinding(st: IkeSaState, ex: Exchange, m: MsgRec, n: NotifyFact, ex
         if (fi?.idi) details.push(ev(authReq, `initiator's identity IDi: ${fi.idi}`));
         if (fi?.idr) details.push(ev(authReq, `identity the initiator expects of the responder (IDr): ${fi.idr}`));
         if (fi?.auth) details.push(ev(authReq, `initiator authenticates with: ${fi.auth.name}${fi.certs ? ` (${fi.certs} certificate${fi.certs > 1 ? "s" : ""} sent)` : ""}`));
+        for (const c of fi?.certNames ?? []) details.push(ev(authReq, `initiator's certificate: ${c}`));
         if (fi?.eap) details.push(ev(authReq, "EAP in use"));
       }
       if (authResp && authResp !== m) {
         if (fr?.idr) after.push(ev(authResp, `responder's identity IDr: ${fr.idr}`));
         if (fr?.auth) after.push(ev(authResp, `responder authenticates with: ${fr.auth.name}`));
+        for (const c of fr?.certNames ?? []) after.push(ev(authResp, `responder's certificate: ${c}`));
       }
+      if (authResp && !fr?.idr && authResp.protection !== "encrypted") after.push(ev(authResp, "the responder sent no identity or AUTH of its own: it rejected the initiator before authenticating itself"));
       if (v1) {
         return finding("AUTH_FAILED", "error", `authentication failed: ${where}`, {
           ikeSa: name, evidence: base,

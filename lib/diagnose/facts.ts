@@ -39,6 +39,8 @@ export interface MsgFacts {
   natdSrc: string[];
   natdDst: string[];
   certs: number;
+  /** X.509 certificates sent: "subject (issued by issuer)", at most 4. */
+  certNames: string[];
   eap: boolean;
 }
 
@@ -49,7 +51,7 @@ export function tokens(pls: Ikev2Payload[]): string {
 
 /** Facts from IKEv2 payloads (cleartext plus decrypted). */
 export function ikev2Facts(pls: Ikev2Payload[]): MsgFacts {
-  const f: MsgFacts = { notifies: [], deletes: [], natdSrc: [], natdDst: [], certs: 0, eap: false };
+  const f: MsgFacts = { notifies: [], deletes: [], natdSrc: [], natdDst: [], certs: 0, certNames: [], eap: false };
   for (const p of pls) {
     switch (p.kind) {
       case "sa":
@@ -71,6 +73,7 @@ export function ikev2Facts(pls: Ikev2Payload[]): MsgFacts {
         break;
       case "cert":
         f.certs++;
+        if (p.subject !== undefined && f.certNames.length < 4) f.certNames.push(`${p.subject}${p.issuer !== undefined ? ` (issued by ${p.issuer})` : ""}`);
         break;
       case "eap":
         f.eap = true;
@@ -99,7 +102,7 @@ export function ikev2Facts(pls: Ikev2Payload[]): MsgFacts {
 
 /** Facts from IKEv1 payloads: SA proposals, notifies, deletes. */
 export function isakmpFacts(pls: IsakmpPayload[]): MsgFacts {
-  const f: MsgFacts = { notifies: [], deletes: [], natdSrc: [], natdDst: [], certs: 0, eap: false };
+  const f: MsgFacts = { notifies: [], deletes: [], natdSrc: [], natdDst: [], certs: 0, certNames: [], eap: false };
   for (const p of pls) {
     if (p.kind === "sa" && !f.sa) f.sa = { protocol: p.proposals[0]?.protocolName ?? "?", proposals: describeIsakmpSa(p) };
     else if (p.kind === "notify") f.notifies.push({ type: p.notifyType, name: p.notifyName, error: p.error });
