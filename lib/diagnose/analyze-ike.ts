@@ -429,7 +429,9 @@ function errorFinding(st: IkeSaState, ex: Exchange, m: MsgRec, n: NotifyFact, ex
     }
     default: {
       const note = v1 ? undefined : OTHER_ERRORS[n.type];
-      return finding("IKE_ERROR_NOTIFY", "error", `${where}${note ? `: ${note}` : ""}`, {
+      // Races around rekeys and deletes: worth knowing, rarely why a tunnel is down.
+      const minor = !v1 && (n.type === 11 || n.type === 43 || n.type === 44);
+      return finding("IKE_ERROR_NOTIFY", minor ? "warning" : "error", `${where}${note ? `: ${note}` : ""}`, {
         ikeSa: name, evidence: base,
         explanation: [note ? `${n.name}: ${note}.` : `The peer reported the error ${n.name} (${n.type}).`],
         data: { notify: n.name, type: n.type },
