@@ -143,7 +143,11 @@ export const defaultRng: Rng = (n) => {
 
 /** One IKE SA (and its Child SAs), initiator or responder. */
 export class IkeSa {
-  readonly initiator: boolean;
+  /** Original initiator of the current IKE SA (swaps when the peer initiated an IKE SA rekey). */
+  get initiator(): boolean {
+    return this.isInitiator;
+  }
+  private isInitiator: boolean;
   state: State = "idle";
   /** IKE SPIs (8 bytes each). */
   spii: Uint8Array = NO_SPI;
@@ -200,7 +204,7 @@ export class IkeSa {
   private clock: number;
 
   private constructor(initiator: boolean, cfg: IkeSaConfig, now: number, rng: Rng) {
-    this.initiator = initiator;
+    this.isInitiator = initiator;
     this.cfg = cfg;
     this.rng = rng;
     this.remote = { ...cfg.remote };
@@ -1082,7 +1086,7 @@ export class IkeSa {
     this.pendingIkeRekey = null;
     const old = { skd: this.keys!.skd.slice(), prf: this.suite!.prf! };
     wipeIkeKeys(this.keys!);
-    (this as { initiator: boolean }).initiator = r.initiator;
+    this.isInitiator = r.initiator;
     this.spii = r.spii;
     this.spir = r.spir;
     this.ni = r.ni;
