@@ -120,5 +120,8 @@ export {
   openEspForDecode,
 } from "./lib/esp/mod.ts";
 
+// Diagnostics (what went wrong in a capture)
+export { Diagnoser, diagnoseCapture, renderDiagnosisText, renderDiagnosisJson } from "./lib/diagnose/mod.ts";
+
 // Probes (path MTU search and its authenticated responder; cores without I/O)
 export { MtuSearch, MtuResponder, attachResponder, runMtuProbe, mtuReport } from "./lib/probe/mod.ts";

@@ -2,25 +2,17 @@
  * `vpnkit decode`: argument parsing and terminal concerns only. The decode
  * loop, dissectors and renderers live in lib/decode.
  */
-import { Command, Option, InvalidArgumentError } from "@commander-js/extra-typings";
+import { Command, Option } from "@commander-js/extra-typings";
 import { openCapture } from "../lib/capture/index.ts";
 import { type CaptureAnomaly, CaptureFormatError } from "../lib/capture/types.ts";
 import { runDecode, type RunDecodeOptions } from "../lib/decode/run.ts";
 import { parseFilter } from "../lib/decode/filter.ts";
 import { EXIT } from "./exit.ts";
-import { KeyFileError, loadKeyStore, type KeyStore } from "../lib/keys/mod.ts";
+import { loadKeysOption, many, portList } from "./args.ts";
+import { Diagnoser, renderDiagnosisJson, renderDiagnosisText } from "../lib/diagnose/mod.ts";
 import { createPcapngFileWriter, type PcapngWriter } from "../lib/capture/pcapng-writer.ts";
 import { DecryptedWriter } from "../lib/decrypt/writer.ts";
 
-function port(v: string, prev: number[] = []): number[] {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError(`not a port number: ${v}`);
-  return [...prev, n];
-}
-
-function collect(v: string, prev: string[] = []): string[] {
-  return [...prev, v];
-}
 
 export function decodeCommand() {
   return new Command("decode")
@@ -29,17 +21,18 @@ export function decodeCommand() {
     .option("-v, --verbose", "print the full field tree of every packet (like tshark -V)")
     .option("--json", "print NDJSON: one object per packet (schema: docs/json-schema.md)")
     .option("--stats", "print a summary per IKE SA and per ESP SA instead of per-packet lines")
-    .option("--spi <hex>", "only packets with this ESP/AH SPI (repeatable)", collect)
-    .option("--ike-spi <hex>", "only IKE messages with this initiator or responder SPI (repeatable)", collect)
-    .option("--exchange <name|number>", "only IKE messages of this exchange type, e.g. IKE_AUTH or 34 (repeatable)", collect)
-    .option("--ike-port <port>", "extra UDP port carrying IKE (like 500; repeatable)", port)
-    .option("--natt-port <port>", "extra UDP port carrying NAT-T: ESP, IKE behind the non-ESP marker, keepalives (like 4500; repeatable)", port)
-    .option("--tcp-port <port>", "extra TCP port carrying RFC 9329 IKE/ESP over TCP (default 4500; repeatable)", port)
+    .option("--spi <hex>", "only packets with this ESP/AH SPI (repeatable)", many)
+    .option("--ike-spi <hex>", "only IKE messages with this initiator or responder SPI (repeatable)", many)
+    .option("--exchange <name|number>", "only IKE messages of this exchange type, e.g. IKE_AUTH or 34 (repeatable)", many)
+    .option("--ike-port <port>", "extra UDP port carrying IKE (like 500; repeatable)", portList)
+    .option("--natt-port <port>", "extra UDP port carrying NAT-T: ESP, IKE behind the non-ESP marker, keepalives (like 4500; repeatable)", portList)
+    .option("--tcp-port <port>", "extra TCP port carrying RFC 9329 IKE/ESP over TCP (default 4500; repeatable)", portList)
     .option("--no-reassemble", "do not reassemble IP fragments")
-    .option("--keys <file>", "decrypt with the keys in FILE: tcpdump -E secrets, Wireshark esp_sa / ikev2_decryption_table / ikev1_decryption_table, ip xfrm state output, charon log (ike=4, chd=4; .gz ok), vpnkit key log; format detected (repeatable)", collect)
-    .option("--keys-inline <secrets>", "decrypt with a tcpdump -E string: \"spi@addr algo:0xkey,...\" or \"file NAME\" (repeatable)", collect)
+    .option("--keys <file>", "decrypt with the keys in FILE: tcpdump -E secrets, Wireshark esp_sa / ikev2_decryption_table / ikev1_decryption_table, ip xfrm state output, charon log (ike=4, chd=4; .gz ok), vpnkit key log; format detected (repeatable)", many)
+    .option("--keys-inline <secrets>", "decrypt with a tcpdump -E string: \"spi@addr algo:0xkey,...\" or \"file NAME\" (repeatable)", many)
     .option("--write-decrypted <out.pcapng>", "write the decrypted inner packets to a pcapng file (needs --keys or --keys-inline)")
     .option("--write-all", "with --write-decrypted: also write every original packet")
+    .option("--explain", "after the packets, explain what went wrong (the same diagnosis as `vpnkit diagnose`)")
     .option("--strict", `exit with code ${EXIT.ANOMALIES} when any packet had an anomaly`)
     .addOption(new Option("--progress", "show progress on stderr (default: when stderr is a terminal)"))
     .addOption(new Option("--no-progress", "never show progress"))
@@ -80,17 +73,8 @@ Exit codes: 0 ok, 2 usage error or not a capture, 3 anomalies with --strict.`,
         process.exitCode = EXIT.USAGE;
         return;
       }
-      let keys: KeyStore | undefined;
-      if (o.keys?.length || o.keysInline?.length) {
-        try {
-          keys = loadKeyStore(o.keys ?? [], o.keysInline ?? []);
-        } catch (e) {
-          if (!(e instanceof KeyFileError)) throw e;
-          process.stderr.write(`vpnkit decode: ${e.message}\n`);
-          process.exitCode = EXIT.USAGE;
-          return;
-        }
-      }
+      const keys = loadKeysOption("decode", o);
+      if (keys === null) return;
       if ((o.writeDecrypted && !keys) || (o.writeAll && !o.writeDecrypted)) {
         process.stderr.write(`vpnkit decode: ${o.writeAll && !o.writeDecrypted ? "--write-all needs --write-decrypted" : "--write-decrypted needs --keys or --keys-inline"}\n`);
         process.exitCode = EXIT.USAGE;
@@ -137,10 +121,22 @@ Exit codes: 0 ok, 2 usage error or not a capture, 3 anomalies with --strict.`,
         const dw = new DecryptedWriter(pw, { all: !!o.writeAll });
         opts.packetHook = (rec, p) => dw.packet(rec, p);
       }
+      const dia = o.explain ? new Diagnoser() : undefined;
+      if (dia) {
+        const prev = opts.packetHook;
+        opts.packetHook = (rec, p) => {
+          dia.observe(p);
+          return prev?.(rec, p);
+        };
+      }
       let res;
       try {
         res = await runDecode(reader, process.stdout, { ...opts, shouldStop: () => interrupted });
         if (pw) await pw.close();
+        if (dia) {
+          const d = dia.report();
+          process.stdout.write(o.json ? renderDiagnosisJson(d, false) + "\n" : "\n" + renderDiagnosisText(d, { timeline: false }).join("\n") + "\n");
+        }
       } catch (e) {
         if (!pw) throw e;
         process.stderr.write(`vpnkit decode: cannot write ${o.writeDecrypted}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);

@@ -2,22 +2,13 @@
  * `vpnkit diagnose`: argument parsing and terminal concerns only. The
  * diagnostics engine and renderers live in lib/diagnose.
  */
-import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
+import { Command } from "@commander-js/extra-typings";
 import { openCapture } from "../lib/capture/index.ts";
 import { CaptureFormatError } from "../lib/capture/types.ts";
 import { diagnoseCapture, renderDiagnosisJson, renderDiagnosisText } from "../lib/diagnose/mod.ts";
-import { KeyFileError, loadKeyStore, type KeyStore } from "../lib/keys/mod.ts";
+import { loadKeysOption, many, portList } from "./args.ts";
 import { EXIT } from "./exit.ts";
 
-function portList(v: string, prev: number[] = []): number[] {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError(`not a port number: ${v}`);
-  return [...prev, n];
-}
-
-function many(v: string, prev: string[] = []): string[] {
-  return [...prev, v];
-}
 
 export function diagnoseCommand() {
   return new Command("diagnose")
@@ -53,17 +44,8 @@ Exit codes: 0 ok, 2 usage error or not a capture, 3 an error was found with --st
         process.exitCode = EXIT.USAGE;
         return;
       }
-      let keys: KeyStore | undefined;
-      if (o.keys?.length || o.keysInline?.length) {
-        try {
-          keys = loadKeyStore(o.keys ?? [], o.keysInline ?? []);
-        } catch (e) {
-          if (!(e instanceof KeyFileError)) throw e;
-          process.stderr.write(`vpnkit diagnose: ${e.message}\n`);
-          process.exitCode = EXIT.USAGE;
-          return;
-        }
-      }
+      const keys = loadKeysOption("diagnose", o);
+      if (keys === null) return;
       let reader;
       try {
         reader = await openCapture(capture, { batchSize: 512 });

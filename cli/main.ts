@@ -8,6 +8,7 @@ import { version } from "./version.ts";
 import { decodeCommand } from "./decode.ts";
 import { upCommand, statusCommand } from "./up.ts";
 import { mtuCommand } from "./mtu.ts";
+import { diagnoseCommand } from "./diagnose.ts";
 import { responderCommand } from "./responder.ts";
 import { EXIT } from "./exit.ts";
 
@@ -24,11 +25,13 @@ Examples:
   vpnkit decode capture.pcap              one line per packet (ESP, AH, IKEv1, IKEv2, NAT-T)
   vpnkit decode -v capture.pcapng         full field tree
   tcpdump -w - -i eth0 udp | vpnkit decode -
+  vpnkit diagnose --keys charon.log capture.pcap   what went wrong, in plain words
   vpnkit mtu 192.0.2.2 --secret-file s    path MTU to a peer running \`vpnkit responder\`
   vpnkit responder --secret-file s        answer authenticated MTU probes (UDP 4501)
   vpnkit help decode                      help for one command`,
     );
   program.addCommand(decodeCommand());
+  program.addCommand(diagnoseCommand());
   program.addCommand(upCommand());
   program.addCommand(statusCommand());
   program.addCommand(mtuCommand());

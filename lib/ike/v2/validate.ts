@@ -51,6 +51,15 @@ export function validateIkev2(msg: Ikev2Message): Anomaly[] {
   if (msg.majorVersion !== 2) out.push({ layer: LAYER, offset: at + 17, reason: `not IKEv2 (major version ${msg.majorVersion})` });
   if (isZero(msg.ispi)) out.push({ layer: LAYER, offset: at, reason: "initiator SPI is zero" });
 
+  // Offers (requests) number their proposals from 1; a response echoes the accepted one's number.
+  if (!resp) {
+    for (const p of msg.payloads) {
+      if (p.kind === "sa" && p.proposals.length && p.proposals[0].num !== 1) {
+        out.push({ layer: LAYER, offset: p.proposals[0].offset + 4, reason: `first proposal number is ${p.proposals[0].num}, must be 1` });
+      }
+    }
+  }
+
   switch (msg.exchange) {
     case 34: { // IKE_SA_INIT
       if (msg.messageId !== 0) out.push({ layer: LAYER, offset: at + 20, reason: `IKE_SA_INIT with message ID ${msg.messageId}, must be 0` });

@@ -115,8 +115,17 @@ describe("SA payload checks", () => {
     const p = one(33, "02 00 0010 02 01 00 02  00 00 0008 01 00 000c", an);
     expect(p.kind).toBe("sa");
     const reasons = an.map((a) => a.reason);
-    expect(reasons).toContain("first proposal number is 2, must be 1");
+    // Numbering from 1 is a rule for offers only (a response echoes the accepted
+    // proposal's number, RFC 7296 3.3.1), so it is checked by validateIkev2, below.
+    expect(reasons).not.toContain("first proposal number is 2, must be 1");
     expect(reasons).toContain("proposal #2 declares 2 transforms, found 1");
+    const msg = (response: boolean) => ({
+      layer: "ikev2", offset: 0, length: 28, ispi: new Uint8Array(8).fill(1), rspi: new Uint8Array(8), nextPayload: 33,
+      nextPayloadName: "SA", majorVersion: 2, minorVersion: 0, exchange: 36, exchangeName: "IKE_AUTH",
+      flags: { initiator: !response, response, higherVersion: false, raw: 0 }, messageId: 1, declaredLength: 28, payloads: [p],
+    }) as unknown as Parameters<typeof validateIkev2>[0];
+    expect(validateIkev2(msg(false)).map((a) => a.reason)).toContain("first proposal number is 2, must be 1");
+    expect(validateIkev2(msg(true)).map((a) => a.reason)).not.toContain("first proposal number is 2, must be 1");
     expect(reasons.some((r) => /Last Substruc 2/.test(r))).toBe(true);
   });
   test("TLV attribute and ESP SPI", () => {

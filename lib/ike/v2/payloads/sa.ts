@@ -139,8 +139,9 @@ export function decodeSaPayload(
     };
     if (b[p + 1] !== 0) an.push({ layer, offset: p + 1, reason: "proposal reserved field not zero" });
     const prev = out.proposals[out.proposals.length - 1];
-    if (!prev && num !== 1) an.push({ layer, offset: p + 4, reason: `first proposal number is ${num}, must be 1` });
-    else if (prev && num !== prev.num + 1) an.push({ layer, offset: p + 4, reason: `proposal number ${num} does not follow ${prev.num}` });
+    // "first proposal number must be 1" holds for offers only: a response keeps the
+    // accepted proposal's number (RFC 7296 3.3.1), so validateIkev2 checks it there.
+    if (prev && num !== prev.num + 1) an.push({ layer, offset: p + 4, reason: `proposal number ${num} does not follow ${prev.num}` });
     decodeTransforms(b, spiEnd, prEnd, an, layer, pr);
     out.proposals.push(pr);
     const isLast = prEnd >= pend;

@@ -1,0 +1,32 @@
+/** Argument helpers shared by the commands (port lists, repeatable options, --keys). */
+import { InvalidArgumentError } from "@commander-js/extra-typings";
+import { KeyFileError, loadKeyStore, type KeyStore } from "../lib/keys/mod.ts";
+import { EXIT } from "./exit.ts";
+
+/** commander parser for a repeatable port option. */
+export function portList(v: string, prev: number[] = []): number[] {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError(`not a port number: ${v}`);
+  return [...prev, n];
+}
+
+/** commander parser for a repeatable string option. */
+export function many(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}
+
+/**
+ * Load `--keys` / `--keys-inline`. Returns the store, undefined when none were
+ * given, or null after printing the error (exit code already set to 2).
+ */
+export function loadKeysOption(cmd: string, o: { keys?: string[]; keysInline?: string[] }): KeyStore | undefined | null {
+  if (!o.keys?.length && !o.keysInline?.length) return undefined;
+  try {
+    return loadKeyStore(o.keys ?? [], o.keysInline ?? []);
+  } catch (e) {
+    if (!(e instanceof KeyFileError)) throw e;
+    process.stderr.write(`vpnkit ${cmd}: ${e.message}\n`);
+    process.exitCode = EXIT.USAGE;
+    return null;
+  }
+}
