@@ -61,4 +61,5 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.main) await main();
+// No top-level await: `bun build --compile --bytecode` (release builds) does not allow it.
+if (import.meta.main) void main();
