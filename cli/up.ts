@@ -34,6 +34,8 @@ export function upCommand(): Command {
     .option("--keepalive <sec>", "NAT-keepalive interval in seconds, 0 = off (default 20)")
     .option("--keylog <file>", "append SA keys to FILE (vpnkit format) and FILE.esp_sa (Wireshark)")
     .option("--control <path>", "control socket path (default /run/vpnkit-<tun>.sock)")
+    .option("--transport <udp|tcp>", "outer transport: udp (ESP-in-UDP, default) or tcp (RFC 9329 framing)")
+    .option("--tcp-role <client|server>", "with --transport tcp: server listens on --local:--port, client connects to --remote:--remote-port")
     .action(async (o) => {
       const num = (s: string | undefined) => (s === undefined ? undefined : /^\d+(\.\d+)?$/.test(s) ? Number(s) : s);
       const over: RawConfig = {
@@ -49,6 +51,8 @@ export function upCommand(): Command {
         keepalive: num(o.keepalive),
         keylog: o.keylog,
         control: o.control,
+        transport: o.transport,
+        tcp_role: o.tcpRole,
         sa: {
           cipher: o.cipher,
           spi_out: o.spiOut,

@@ -19,6 +19,8 @@
  * | `keepalive` | number | 20 | NAT-keepalive interval in seconds (0 = off) |
  * | `keylog` | string | none | append installed SAs (vpnkit format) and FILE.esp_sa (Wireshark) |
  * | `control` | string | "/run/vpnkit-<tun_name>.sock" | unix control socket for `vpnkit status` |
+ * | `transport` | string | "udp" | outer transport: "udp" (ESP-in-UDP, RFC 3948) or "tcp" (RFC 9329 framing) |
+ * | `tcp_role` | string | required with tcp | "server" listens on local:local_port, "client" connects to remote:remote_port |
  * | `sa.cipher` | string | required | "aes128gcm16" \| "aes256gcm16" \| "chacha20poly1305" |
  * | `sa.spi_out` | string/int | required | SPI of the outbound SA (hex "0x..." or decimal) |
  * | `sa.spi_in` | string/int | required | SPI of the inbound SA |
@@ -53,6 +55,8 @@ export interface RawConfig {
   keepalive?: unknown;
   keylog?: unknown;
   control?: unknown;
+  transport?: unknown;
+  tcp_role?: unknown;
   sa?: {
     cipher?: unknown;
     spi_out?: unknown;
@@ -94,6 +98,9 @@ export interface TunnelConfig {
   keepaliveSec: number;
   keylog: string | null;
   control: string;
+  /** Outer transport; with "tcp", `tcpRole` says who connects (the tunnel MTU is derived as for UDP). */
+  transport: "udp" | "tcp";
+  tcpRole: "client" | "server" | null;
   sa: ManualSa;
 }
 
@@ -265,6 +272,13 @@ export function validateConfig(raw: RawConfig, readFile: (p: string) => Uint8Arr
   }
   const keylog = str(raw.keylog, "keylog", false) ?? null;
   const control = str(raw.control, "control", false) ?? `/run/vpnkit-${tunName}.sock`;
+  const transport = str(raw.transport, "transport", false) ?? "udp";
+  if (transport !== "udp" && transport !== "tcp") throw new ConfigError("transport", `must be "udp" or "tcp", not "${transport}"`);
+  const roleS = str(raw.tcp_role, "tcp_role", false);
+  if (roleS !== undefined && roleS !== "client" && roleS !== "server") throw new ConfigError("tcp_role", `must be "client" or "server", not "${roleS}"`);
+  if (transport === "tcp" && roleS === undefined) throw new ConfigError("tcp_role", 'missing: with transport "tcp" one side is "server" (listens on local:local_port) and the other "client" (connects to remote:remote_port)');
+  if (transport === "udp" && roleS !== undefined) throw new ConfigError("tcp_role", 'only with transport "tcp"');
+  const tcpRole = transport === "tcp" ? roleS as "client" | "server" : null;
   const keyOut = key(sa.key_out, sa.key_out_file, "key_out", cipher, readFile);
   let keyIn: Uint8Array;
   try {
@@ -275,7 +289,7 @@ export function validateConfig(raw: RawConfig, readFile: (p: string) => Uint8Arr
   }
   return {
     local, localPort, remote, remotePort, outer, pathMtu, tunnelMtu: tMtu, tunMtu, tunName, tunAddr, routes, localSubnets,
-    keepaliveSec, keylog, control,
+    keepaliveSec, keylog, control, transport, tcpRole,
     sa: { cipher, spiOut, spiIn, keyOut, keyIn, esn: sa.esn === true, replayWindow },
   };
 }

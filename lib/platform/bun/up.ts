@@ -13,11 +13,12 @@ import { TunnelEngine, type TunnelChild } from "../../tunnel/engine.ts";
 import { KeyLog } from "../../tunnel/keylog.ts";
 import { configureLink, removeLink, TunDevice } from "./tun.ts";
 import { BunUdpSocket, NodeDgramSocket } from "./udp.ts";
+import { TcpTransport } from "./tcp-transport.ts";
 
 export interface RunningTunnel {
   engine: TunnelEngine;
   tun: TunDevice;
-  udp: BunUdpSocket | NodeDgramSocket;
+  udp: BunUdpSocket | NodeDgramSocket | TcpTransport;
   status(): TunnelStatus;
   /** Idempotent teardown: engine, control socket, TUN (and its addresses/routes), UDP, keys zeroed. */
   stop(): void;
@@ -51,7 +52,9 @@ export async function startTunnel(cfg: TunnelConfig, log: (msg: string) => void 
     cleanup.push(() => tun.close());
     configureLink(tun.name, { mtu: cfg.tunMtu, addresses: cfg.tunAddr, routes: cfg.routes.map((r) => r.text) });
 
-    const udp = process.env.VPNKIT_UDP_IMPL === "dgram"
+    const udp = cfg.transport === "tcp"
+      ? await TcpTransport.start({ role: cfg.tcpRole ?? "client", local: cfg.local, localPort: cfg.localPort, remote: cfg.remote, remotePort: cfg.remotePort, log })
+      : process.env.VPNKIT_UDP_IMPL === "dgram"
       ? await NodeDgramSocket.bind(cfg.local, cfg.localPort)
       : await BunUdpSocket.bind(cfg.local, cfg.localPort);
     cleanup.push(() => udp.close());
@@ -124,7 +127,7 @@ export async function startTunnel(cfg: TunnelConfig, log: (msg: string) => void 
     engine.start();
     cleanup.push(() => engine.stop());
     log(
-      `vpnkit up: ${tun.name} ${cfg.tunAddr.join(",")} mtu ${cfg.tunMtu} (tunnel ${cfg.tunnelMtu}), ESP-in-UDP ` +
+      `vpnkit up: ${tun.name} ${cfg.tunAddr.join(",")} mtu ${cfg.tunMtu} (tunnel ${cfg.tunnelMtu}), ESP-in-${cfg.transport === "tcp" ? `TCP (${cfg.tcpRole})` : "UDP"} ` +
         `${cfg.local}:${cfg.localPort} -> ${cfg.remote}:${cfg.remotePort}, ${sa.cipher} spi out ${spiText(sa.spiOut)} in ${spiText(sa.spiIn)}, control ${cfg.control}`,
     );
     let stopped = false;
