@@ -5,6 +5,7 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import { ConfigError, loadConfigFile, mergeRaw, type RawConfig, validateConfig } from "../lib/tunnel/config.ts";
+import { isIkeConfig, mergeRawIke, validateIkeConfig } from "../lib/tunnel/config.ts";
 
 export { statusCommand } from "./status.ts";
 
@@ -36,6 +37,20 @@ export function upCommand(): Command {
     .option("--control <path>", "control socket path (default /run/vpnkit-<tun>.sock)")
     .option("--transport <udp|tcp>", "outer transport: udp (ESP-in-UDP, default) or tcp (RFC 9329 framing)")
     .option("--tcp-role <client|server>", "with --transport tcp: server listens on --local:--port, client connects to --remote:--remote-port")
+    // IKEv2 mode (issue 4): any of these switches from manual keys to negotiation
+    .option("--peer <addr>", "IKEv2: the peer's address (same as --remote)")
+    .option("--psk-file <file>", "IKEv2: pre-shared key file")
+    .option("--local-ts <cidr>", "IKEv2: local traffic selector (repeatable)", collect, [] as string[])
+    .option("--remote-ts <cidr>", "IKEv2: remote traffic selector (repeatable)", collect, [] as string[])
+    .option("--ike-proposal <p>", "IKEv2: IKE proposal, e.g. aes256gcm16-prfsha256-x25519 (repeatable)", collect, [] as string[])
+    .option("--esp-proposal <p>", "IKEv2: ESP proposal: aes256gcm16 | aes128gcm16 | chacha20poly1305 [-x25519 PFS] (repeatable)", collect, [] as string[])
+    .option("--local-id <id>", "IKEv2: our identity (default: --local)")
+    .option("--remote-id <id>", "IKEv2: the identity the peer must prove (default: any)")
+    .option("--responder", "IKEv2: wait for the peer to initiate")
+    .option("--dpd <sec>", "IKEv2: liveness check after SEC idle seconds, 0 = off (default 30)")
+    .option("--retry", "IKEv2 initiator: start over when negotiation fails or the SA dies")
+    .option("--rekey <sec>", "IKEv2: rekey the Child SA every SEC seconds, 0 = never (default 3600)")
+    .option("--ike-rekey <sec>", "IKEv2: rekey the IKE SA every SEC seconds, 0 = never (default 14400)")
     .action(async (o) => {
       const num = (s: string | undefined) => (s === undefined ? undefined : /^\d+(\.\d+)?$/.test(s) ? Number(s) : s);
       const over: RawConfig = {
@@ -62,6 +77,25 @@ export function upCommand(): Command {
           esn: o.esn ? true : undefined,
         },
       };
+      const ikeOver = {
+        psk_file: o.pskFile, local_ts: o.localTs.length ? o.localTs : undefined, remote_ts: o.remoteTs.length ? o.remoteTs : undefined,
+        ike_proposal: o.ikeProposal.length ? o.ikeProposal : undefined, esp_proposal: o.espProposal.length ? o.espProposal : undefined,
+        local_id: o.localId, remote_id: o.remoteId, responder: o.responder ? true : undefined, dpd: num(o.dpd),
+        retry: o.retry ? true : undefined, rekey: num(o.rekey), ike_rekey: num(o.ikeRekey),
+      };
+      if (o.peer !== undefined) over.remote = o.peer;
+      const ikeBase = o.config ? (() => {
+        try {
+          return loadConfigFile(o.config);
+        } catch (e) {
+          process.stderr.write(`vpnkit up: ${(e as Error).message}\n`);
+          process.exit(2);
+        }
+      })() : {};
+      if (o.peer !== undefined || isIkeConfig(mergeRawIke(ikeBase, ikeOver))) {
+        await upIke(mergeRawIke(mergeRaw(ikeBase, over), ikeOver));
+        return;
+      }
       let cfg;
       try {
         const base = o.config ? loadConfigFile(o.config) : {};
@@ -97,4 +131,48 @@ export function upCommand(): Command {
       process.on("exit", () => tunnel.stop());
     });
   return cmd as unknown as Command;
+}
+
+/** `vpnkit up` in IKEv2 mode: exit 2 on a config error, 4 when negotiation fails for good. */
+async function upIke(raw: RawConfig): Promise<void> {
+  let cfg;
+  try {
+    cfg = validateIkeConfig(raw);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`vpnkit up: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  if (process.platform !== "linux") {
+    process.stderr.write(`vpnkit up: needs Linux (TUN device via /dev/net/tun); this is ${process.platform}\n`);
+    process.exit(1);
+  }
+  const debug = !!process.env.VPNKIT_DEBUG;
+  const t0 = performance.now();
+  const log = (level: string, msg: string) => {
+    if (level === "debug" && !debug) return;
+    process.stderr.write(`${(performance.now() - t0).toFixed(0).padStart(6)}ms ${level === "info" ? "" : level + ": "}${msg}\n`);
+  };
+  let t;
+  try {
+    const { startIkeTunnel } = await import("../lib/platform/bun/ike-up.ts");
+    t = await startIkeTunnel(cfg, log);
+  } catch (e) {
+    process.stderr.write(`vpnkit up: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+  const tunnel = t;
+  let exiting = false;
+  const stop = async (why: string, code: number) => {
+    if (exiting) return;
+    exiting = true;
+    if (why) process.stderr.write(`vpnkit up: ${why}, tearing down\n`);
+    await tunnel.stop();
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void stop("SIGINT", 0));
+  process.on("SIGTERM", () => void stop("SIGTERM", 0));
+  void tunnel.fatal.then(() => stop("", 4));
 }

@@ -57,6 +57,8 @@ export interface RawConfig {
   control?: unknown;
   transport?: unknown;
   tcp_role?: unknown;
+  /** IKEv2 mode (`vpnkit up --peer ...`): see {@link IkeSettings}; exclusive with `sa`. */
+  ike?: RawIke;
   sa?: {
     cipher?: unknown;
     spi_out?: unknown;
@@ -68,6 +70,23 @@ export interface RawConfig {
     esn?: unknown;
     replay_window?: unknown;
   };
+}
+
+/** The raw `[ike]` section. */
+export interface RawIke {
+  psk?: unknown;
+  psk_file?: unknown;
+  local_id?: unknown;
+  remote_id?: unknown;
+  local_ts?: unknown;
+  remote_ts?: unknown;
+  ike_proposal?: unknown;
+  esp_proposal?: unknown;
+  responder?: unknown;
+  dpd?: unknown;
+  retry?: unknown;
+  rekey?: unknown;
+  ike_rekey?: unknown;
 }
 
 export interface ManualSa {
@@ -291,5 +310,147 @@ export function validateConfig(raw: RawConfig, readFile: (p: string) => Uint8Arr
     local, localPort, remote, remotePort, outer, pathMtu, tunnelMtu: tMtu, tunMtu, tunName, tunAddr, routes, localSubnets,
     keepaliveSec, keylog, control, transport, tcpRole,
     sa: { cipher, spiOut, spiIn, keyOut, keyIn, esn: sa.esn === true, replayWindow },
+  };
+}
+
+// ------------------------------------------------------------------ IKEv2 mode
+
+/**
+ * IKEv2 settings (`[ike]` section, or `vpnkit up --peer ...`). Keys:
+ *
+ * | key | type | default | meaning |
+ * |---|---|---|---|
+ * | `ike.psk_file` / `ike.psk` | path / string | one required | pre-shared key (file: its text, trailing newline dropped) |
+ * | `ike.local_id` / `ike.remote_id` | string | local address / any | identities (strongSwan syntax: "a@b", "host.example", "192.0.2.1") |
+ * | `ike.local_ts` / `ike.remote_ts` | string[] | required | traffic selectors (CIDR) |
+ * | `ike.ike_proposal` | string[] | aes256gcm16-prfsha256-x25519 | IKE proposals, strongSwan syntax |
+ * | `ike.esp_proposal` | string[] | aes256gcm16, chacha20poly1305 | ESP proposals (AEAD) |
+ * | `ike.responder` | bool | false | wait for the peer to initiate |
+ * | `ike.dpd` | number | 30 | liveness check after this many idle seconds (0 = off) |
+ * | `ike.retry` | bool | false | initiator: start over (after 5 s) when the IKE SA fails or dies |
+ * | `ike.rekey` | number | 3600 | rekey the Child SA every N seconds (0 = never; initiator and responder) |
+ * | `ike.ike_rekey` | number | 14400 | rekey the IKE SA every N seconds (0 = never) |
+ *
+ * In IKEv2 mode `local` defaults to the wildcard address, `routes` to `remote_ts`,
+ * `local_subnets` to `local_ts`, and `tun_addr` to the host prefixes (/32, /128) of `local_ts`.
+ * IKE and ESP share one UDP socket (`local_port`, default 4500): every IKE message carries
+ * the non-ESP marker (RFC 3948), also IKE_SA_INIT; the peer must use UDP/4500 and force
+ * UDP encapsulation (strongSwan: `remote_port = 4500`, `encap = yes`).
+ */
+export interface IkeSettings {
+  psk: Uint8Array;
+  localId: string;
+  remoteId: string | undefined;
+  localTs: string[];
+  remoteTs: string[];
+  ikeProposals: string[];
+  espProposals: string[];
+  responder: boolean;
+  dpdSec: number;
+  retry: boolean;
+  rekeySec: number;
+  ikeRekeySec: number;
+}
+
+/** A validated IKEv2-mode tunnel configuration (no manual SA). */
+export type IkeTunnelConfig = Omit<TunnelConfig, "sa"> & { ike: IkeSettings };
+
+/** True when the raw configuration asks for IKEv2 (an `[ike]` section or IKE flags). */
+export function isIkeConfig(raw: RawConfig): boolean {
+  return raw.ike !== undefined && Object.values(raw.ike).some((v) => v !== undefined);
+}
+
+/** Overlay IKE flags on the file's `[ike]` section (undefined keys ignored). */
+export function mergeRawIke(base: RawConfig, over: RawIke): RawConfig {
+  const ike: RawIke = { ...(base.ike ?? {}) };
+  for (const [k, v] of Object.entries(over)) if (v !== undefined) (ike as Record<string, unknown>)[k] = v;
+  if (over.psk_file !== undefined) delete ike.psk;
+  return { ...base, ike };
+}
+
+function num(v: unknown, key: string, dflt: number, max: number): number {
+  if (v === undefined || v === null) return dflt;
+  const n = typeof v === "string" && /^\d+(\.\d+)?$/.test(v) ? Number(v) : v;
+  if (typeof n !== "number" || !(n >= 0) || n > max) throw new ConfigError(key, `must be seconds between 0 and ${max}`);
+  return n;
+}
+
+function bool(v: unknown, key: string): boolean {
+  if (v === undefined || v === null) return false;
+  if (typeof v !== "boolean") throw new ConfigError(key, "must be true or false");
+  return v;
+}
+
+/**
+ * Validate an IKEv2-mode configuration. The outer/TUN keys are checked by
+ * {@link validateConfig} itself (run with a throw-away manual SA whose keys are zeroed
+ * right away, so both modes share every rule); the `[ike]` section here.
+ */
+export function validateIkeConfig(raw: RawConfig, readFile: (p: string) => Uint8Array = (p) => readFileSync(p)): IkeTunnelConfig {
+  if (raw.sa !== undefined && Object.values(raw.sa).some((v) => v !== undefined)) throw new ConfigError("sa", "manual keys ([sa], --spi-*, --key-*) and IKEv2 ([ike], --peer, --psk-file) are exclusive");
+  const ike = raw.ike ?? {};
+  const localTs = strList(ike.local_ts, "ike.local_ts");
+  if (!localTs || localTs.length === 0) throw new ConfigError("ike.local_ts", "missing (our inner prefixes, e.g. 10.1.0.0/24)");
+  const remoteTs = strList(ike.remote_ts, "ike.remote_ts");
+  if (!remoteTs || remoteTs.length === 0) throw new ConfigError("ike.remote_ts", "missing (the peer's inner prefixes, e.g. 10.2.0.0/24)");
+  for (const [k, l] of [["ike.local_ts", localTs], ["ike.remote_ts", remoteTs]] as const) {
+    for (const t of l) if (!parseCidr(t.includes("/") ? t : t + (t.includes(":") ? "/128" : "/32"))) throw new ConfigError(k, `not a prefix: ${t}`);
+  }
+  const remote = str(raw.remote, "remote (--peer)", true);
+  const ri = parseIp(remote);
+  if (!ri) throw new ConfigError("remote", `not an IP address: ${remote}`);
+  const hostTs = localTs.filter((t) => /\/(32|128)$/.test(t) || !t.includes("/")).map((t) => (t.includes("/") ? t : t + (t.includes(":") ? "/128" : "/32")));
+  const filled: RawConfig = {
+    ...raw,
+    local: raw.local ?? (ri.family === 4 ? "0.0.0.0" : "::"),
+    routes: raw.routes ?? remoteTs,
+    local_subnets: raw.local_subnets ?? localTs,
+    tun_addr: raw.tun_addr ?? (hostTs.length ? hostTs : undefined),
+    sa: { cipher: "aes256gcm16", spi_out: 256, spi_in: 257, key_out: "00".repeat(36), key_in: "00".repeat(36) },
+  };
+  if (filled.tun_addr === undefined) throw new ConfigError("tun_addr", "missing (our inner address with prefix, e.g. 10.1.0.1/24; only a host local_ts gives a default)");
+  const base = validateConfig(filled, readFile);
+  base.sa.keyOut.fill(0);
+  base.sa.keyIn.fill(0);
+  const { sa: _unused, ...rest } = base;
+  if (rest.transport !== "udp") throw new ConfigError("transport", "IKEv2 mode runs over UDP only (ESP-in-UDP and IKE on one socket); TCP is for manual keys so far");
+
+  let psk: Uint8Array;
+  if (ike.psk !== undefined && ike.psk_file !== undefined) throw new ConfigError("ike.psk", "give either ike.psk or ike.psk_file, not both");
+  if (ike.psk_file !== undefined) {
+    const f = str(ike.psk_file, "ike.psk_file", true);
+    let rawPsk: Uint8Array;
+    try {
+      rawPsk = readFile(f);
+    } catch (e) {
+      throw new ConfigError("ike.psk_file", `cannot read ${f}: ${(e as Error).message}`);
+    }
+    let n = rawPsk.length;
+    while (n > 0 && (rawPsk[n - 1] === 0x0a || rawPsk[n - 1] === 0x0d)) n--;
+    psk = new Uint8Array(rawPsk.subarray(0, n)); // a copy (Buffer#slice would be a view)
+    rawPsk.fill(0);
+  } else if (ike.psk !== undefined) {
+    psk = new TextEncoder().encode(str(ike.psk, "ike.psk", true));
+  } else {
+    throw new ConfigError("ike.psk_file", "missing (--psk-file, or ike.psk / ike.psk_file in the file)");
+  }
+  if (psk.length === 0) throw new ConfigError("ike.psk_file", "the pre-shared key is empty");
+  const ikeProposals = strList(ike.ike_proposal, "ike.ike_proposal") ?? ["aes256gcm16-prfsha256-x25519"];
+  const espProposals = strList(ike.esp_proposal, "ike.esp_proposal") ?? ["aes256gcm16", "chacha20poly1305"];
+  for (const p of espProposals) {
+    if (!/^(aes128gcm16|aes256gcm16|chacha20poly1305)(-|$)/.test(p)) throw new ConfigError("ike.esp_proposal", `"${p}": the data plane does AEAD only (aes128gcm16, aes256gcm16, chacha20poly1305)`);
+  }
+  const localId = str(ike.local_id, "ike.local_id", false) ?? (rest.local === "0.0.0.0" || rest.local === "::" ? "%any" : rest.local);
+  if (localId === "%any") throw new ConfigError("ike.local_id", "missing (needed when local is the wildcard address)");
+  return {
+    ...rest,
+    ike: {
+      psk, localId, remoteId: str(ike.remote_id, "ike.remote_id", false), localTs, remoteTs, ikeProposals, espProposals,
+      responder: bool(ike.responder, "ike.responder"),
+      dpdSec: num(ike.dpd, "ike.dpd", 30, 86400),
+      retry: bool(ike.retry, "ike.retry"),
+      rekeySec: num(ike.rekey, "ike.rekey", 3600, 86400 * 7),
+      ikeRekeySec: num(ike.ike_rekey, "ike.ike_rekey", 14400, 86400 * 7),
+    },
   };
 }

@@ -77,3 +77,70 @@ export class KeyLog {
     appendFileSync(ws, espSaLine(sa) + "\n", { mode: 0o600 });
   }
 }
+
+// ------------------------------------------------------------------ IKEv2 SA keys
+
+/**
+ * IKEv2 SA keys (from an IkeSa `keylog` action). FILE gets the vpnkit line
+ *
+ *     IKEv2 <ispi> <rspi> <encr> 0x<SK_ei> 0x<SK_er> <integ> <0x<SK_ai>|-> <0x<SK_ar>|->
+ *
+ * (encr: aes128gcm16 / aes256gcm16 / chacha20poly1305 / aes128 / aes256 (CBC); integ: none,
+ * sha1, sha256, sha384, sha512; SK_e* include the salt for AEAD), and FILE.ikev2_decryption_table
+ * the same SA in Wireshark's `ikev2_decryption_table` UAT format.
+ */
+export interface KeylogIke {
+  ispi: Uint8Array;
+  rspi: Uint8Array;
+  encr: import("../ike/v2/sk-crypto.ts").SkEncr;
+  integ: import("../ike/v2/sk-crypto.ts").SkInteg;
+  encrKeyBits: number;
+  skei: Uint8Array;
+  sker: Uint8Array;
+  skai: Uint8Array;
+  skar: Uint8Array;
+}
+
+function ikeEncrName(k: KeylogIke): { vpnkit: string; wireshark: string } | null {
+  const bits = k.encrKeyBits;
+  const gcm = /^aes-gcm-(8|12|16)$/.exec(k.encr);
+  if (gcm) return { vpnkit: `aes${bits}gcm${gcm[1]}`, wireshark: `AES-GCM-${bits} with ${gcm[1]} octet ICV [RFC5282]` };
+  if (k.encr === "chacha20-poly1305") return { vpnkit: "chacha20poly1305", wireshark: "CHACHA20-POLY1305 [RFC7634]" };
+  if (k.encr === "aes-cbc") return { vpnkit: `aes${bits}`, wireshark: `AES-CBC-${bits} [RFC3602]` };
+  return null;
+}
+
+const IKE_INTEG: Record<string, { vpnkit: string; wireshark: string }> = {
+  "none": { vpnkit: "none", wireshark: "NONE [RFC4306]" },
+  "hmac-sha1-96": { vpnkit: "sha1", wireshark: "HMAC_SHA1_96 [RFC2404]" },
+  "hmac-sha2-256-128": { vpnkit: "sha256", wireshark: "HMAC_SHA2_256_128 [RFC4868]" },
+  "hmac-sha2-384-192": { vpnkit: "sha384", wireshark: "HMAC_SHA2_384_192 [RFC4868]" },
+  "hmac-sha2-512-256": { vpnkit: "sha512", wireshark: "HMAC_SHA2_512_256 [RFC4868]" },
+};
+
+/** vpnkit IKEv2 key log line, or null for an algorithm the key log cannot name. */
+export function ikeKeylogLine(k: KeylogIke): string | null {
+  const e = ikeEncrName(k), i = IKE_INTEG[k.integ];
+  if (!e || !i) return null;
+  const opt = (b: Uint8Array) => (b.length ? "0x" + toHex(b) : "-");
+  return `IKEv2 ${toHex(k.ispi)} ${toHex(k.rspi)} ${e.vpnkit} 0x${toHex(k.skei)} 0x${toHex(k.sker)} ${i.vpnkit} ${opt(k.skai)} ${opt(k.skar)}`;
+}
+
+/** Wireshark ikev2_decryption_table UAT line, or null. */
+export function ikev2TableLine(k: KeylogIke): string | null {
+  const e = ikeEncrName(k), i = IKE_INTEG[k.integ];
+  if (!e || !i) return null;
+  return [toHex(k.ispi), toHex(k.rspi), toHex(k.skei), toHex(k.sker), e.wireshark, toHex(k.skai), toHex(k.skar), i.wireshark].map((f) => `"${f}"`).join(",");
+}
+
+/** Append IKE SA keys to FILE and FILE.ikev2_decryption_table; false when the algorithm has no key-log name. */
+export function keylogAddIke(path: string, k: KeylogIke): boolean {
+  const line = ikeKeylogLine(k), ws = ikev2TableLine(k);
+  if (!line || !ws) return false;
+  ensure(path);
+  appendFileSync(path, line + "\n", { mode: 0o600 });
+  const wsPath = path + ".ikev2_decryption_table";
+  ensure(wsPath, "# vpnkit key log (Wireshark ikev2_decryption_table UAT)\n");
+  appendFileSync(wsPath, ws + "\n", { mode: 0o600 });
+  return true;
+}

@@ -1,0 +1,273 @@
+/**
+ * Interop harness: strongSwan charon (kernel-libipsec, own strongswan.conf, vici socket
+ * and private /run) in namespace vk1, `vpnkit up` (IKEv2 mode) in vk2, joined by the
+ * veth pair vk1e/vk2e. Every name starts with "vk"; one run at a time (lock file).
+ *
+ *   vk1: vk1e 192.0.2.1/24 (outer), vk1d 10.2.0.1/24 (inner, a namespace-local veth)
+ *   vk2: vk2e 192.0.2.2/24 (outer), TUN vktun 10.1.0.1/24 (vpnkit)
+ */
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const ROOT = join(import.meta.dir, "../..");
+export const BUN = process.execPath;
+export const CHARON = "/usr/lib/ipsec/charon";
+export const PSK = "vpnkit-interop-psk-0123456789";
+const LOCK = "/run/vpnkit-vk-netns.lock";
+
+/** Null when the interop tests can run, else why not. */
+export function missingPrereq(): string | null {
+  if (process.platform !== "linux") return "not Linux";
+  if (process.getuid?.() !== 0) return "not root (needs network namespaces and a TUN device)";
+  if (!existsSync("/dev/net/tun")) return "no /dev/net/tun";
+  if (!existsSync(CHARON)) return `no strongSwan charon at ${CHARON}`;
+  for (const t of ["ip", "swanctl", "ping", "tcpdump", "unshare"]) {
+    if (spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0) return `${t} not installed`;
+  }
+  return null;
+}
+
+export function sh(cmd: string, args: string[], opts: { allowFail?: boolean; timeout?: number } = {}): string {
+  try {
+    return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: opts.timeout ?? 30_000 });
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; message: string };
+    if (opts.allowFail) return (err.stdout ?? "") + (err.stderr ?? "");
+    throw new Error(`${cmd} ${args.join(" ")}: ${err.stderr || err.message}`);
+  }
+}
+
+export const nsx = (ns: string, cmd: string, args: string[], opts: { allowFail?: boolean; timeout?: number } = {}) =>
+  sh("ip", ["netns", "exec", ns, cmd, ...args], opts);
+
+function lock(): void {
+  for (let i = 0; i < 2; i++) {
+    try {
+      writeFileSync(LOCK, String(process.pid), { flag: "wx" });
+      return;
+    } catch {
+      let pid = 0;
+      try {
+        pid = Number(readFileSync(LOCK, "utf8"));
+      } catch {
+        // vanished
+      }
+      if (pid > 0 && pid !== process.pid) {
+        let alive = true;
+        try {
+          process.kill(pid, 0);
+        } catch {
+          alive = false;
+        }
+        if (alive) throw new Error(`namespaces vk1/vk2 are in use by another test run (pid ${pid}, ${LOCK})`);
+      }
+      rmSync(LOCK, { force: true });
+    }
+  }
+  throw new Error(`cannot take ${LOCK}`);
+}
+
+export function topoDown(): void {
+  for (const ns of ["vk1", "vk2"]) spawnSync("ip", ["netns", "del", ns]);
+  try {
+    if (readFileSync(LOCK, "utf8") === String(process.pid)) rmSync(LOCK, { force: true });
+  } catch {
+    // no lock
+  }
+}
+
+export function topoUp(): void {
+  lock();
+  for (const ns of ["vk1", "vk2"]) spawnSync("ip", ["netns", "del", ns]);
+  sh("ip", ["netns", "add", "vk1"]);
+  sh("ip", ["netns", "add", "vk2"]);
+  sh("ip", ["link", "add", "vk1e", "netns", "vk1", "type", "veth", "peer", "name", "vk2e", "netns", "vk2"]);
+  for (const [ns, a] of [["vk1", "192.0.2.1/24"], ["vk2", "192.0.2.2/24"]]) {
+    sh("ip", ["-n", ns, "link", "set", "lo", "up"]);
+    sh("ip", ["-n", ns, "addr", "add", a, "dev", `${ns}e`]);
+    sh("ip", ["-n", ns, "link", "set", `${ns}e`, "up"]);
+  }
+  // the kernel here has no "dummy": a veth pair local to vk1 holds charon's inner address
+  sh("ip", ["-n", "vk1", "link", "add", "vk1d", "type", "veth", "peer", "name", "vk1dp"]);
+  sh("ip", ["-n", "vk1", "link", "set", "vk1d", "up"]);
+  sh("ip", ["-n", "vk1", "link", "set", "vk1dp", "up"]);
+  sh("ip", ["-n", "vk1", "addr", "add", "10.2.0.1/24", "dev", "vk1d"]);
+}
+
+export interface Charon {
+  dir: string;
+  proc: ChildProcess;
+  swanctl(...args: string[]): { status: number | null; out: string };
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/** Start charon in vk1 with its own config, vici socket and /run; `dir` receives its log. */
+export async function startCharon(dir: string): Promise<Charon> {
+  mkdirSync(dir, { recursive: true });
+  const vici = join(dir, "charon.vici");
+  writeFileSync(join(dir, "strongswan.conf"), `charon {
+  load = random nonce openssl aes sha1 sha2 hmac gcm chapoly curve25519 kdf pem pkcs1 pkcs8 x509 pubkey constraints revocation kernel-libipsec kernel-netlink socket-default vici
+  port = 500
+  port_nat_t = 4500
+  install_routes = yes
+  retransmit_tries = 2
+  retransmit_timeout = 1.0
+  plugins { vici { socket = unix://${vici} } }
+  filelog { vk { path = ${dir}/charon.log
+    flush_line = yes
+    default = 1
+    ike = 2
+    chd = 2
+    cfg = 2
+    knl = 1
+    enc = 1 } }
+  syslog { daemon { default = -1 } }
+}
+`);
+  const proc = spawn("ip", ["netns", "exec", "vk1", "unshare", "-m", "--propagation", "private", "sh", "-c",
+    `mount -t tmpfs vkrun /run && exec env STRONGSWAN_CONF=${dir}/strongswan.conf ${CHARON}`], { stdio: "ignore" });
+  for (let k = 0; k < 50 && !existsSync(vici); k++) await Bun.sleep(200);
+  if (!existsSync(vici)) throw new Error("charon did not create its vici socket");
+  const swanctl = (...args: string[]) => {
+    const r = spawnSync("ip", ["netns", "exec", "vk1", "swanctl", ...args, "--uri", `unix://${vici}`], { timeout: 30_000, encoding: "utf8" });
+    return { status: r.status, out: (r.stdout ?? "") + (r.stderr ?? "") };
+  };
+  return {
+    dir, proc, swanctl,
+    log: () => (existsSync(join(dir, "charon.log")) ? readFileSync(join(dir, "charon.log"), "utf8") : ""),
+    async stop() {
+      if (proc.exitCode !== null) return;
+      proc.kill("SIGTERM");
+      for (let k = 0; k < 50 && proc.exitCode === null; k++) await Bun.sleep(100);
+      if (proc.exitCode === null) proc.kill("SIGKILL");
+    },
+  };
+}
+
+/** swanctl.conf: one connection between charon (192.0.2.1, 10.2.0.0/24) and vpnkit (192.0.2.2, 10.1.0.0/24). */
+export function swanctlConf(o: { name: string; ike: string; esp: string; localTs?: string; remoteTs?: string; psk?: string; initiator?: boolean; dpd?: number; rekey?: number }): string {
+  return `connections {
+  ${o.name} {
+    local_addrs = 192.0.2.1
+    remote_addrs = 192.0.2.2
+    remote_port = 4500
+    encap = yes
+    version = 2
+    proposals = ${o.ike}
+    ${o.dpd ? `dpd_delay = ${o.dpd}s` : ""}
+    local { auth = psk
+      id = sw@example.org }
+    remote { auth = psk
+      id = vk@example.org }
+    children { ${o.name}c {
+      local_ts = ${o.localTs ?? "10.2.0.0/24"}
+      remote_ts = ${o.remoteTs ?? "10.1.0.0/24"}
+      esp_proposals = ${o.esp}
+      ${o.rekey ? `rekey_time = ${o.rekey}s` : "rekey_time = 0"}
+      ${o.initiator ? "" : "start_action = none"}
+    } }
+  }
+}
+secrets { ike-vk { id-1 = sw@example.org
+    id-2 = vk@example.org
+    secret = "${o.psk ?? PSK}" } }
+`;
+}
+
+export interface Vpnkit {
+  proc: ChildProcess;
+  lines: string[];
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+  waitFor(re: RegExp, ms: number): Promise<string | null>;
+  stop(): Promise<number | null>;
+}
+
+/** `vpnkit up` in vk2 (through cli/main.ts), stderr collected line by line. */
+export function startVpnkit(args: string[]): Vpnkit {
+  const proc = spawn("ip", ["netns", "exec", "vk2", BUN, join(ROOT, "cli/main.ts"), "up", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const lines: string[] = [];
+  let wake: (() => void) | null = null;
+  const onData = (b: Buffer) => {
+    for (const l of b.toString("utf8").split("\n")) if (l.trim()) lines.push(l);
+    wake?.();
+  };
+  proc.stdout!.on("data", onData);
+  proc.stderr!.on("data", onData);
+  const exited = new Promise<number | null>((r) => proc.on("exit", (c) => {
+    r(c);
+    wake?.();
+  }));
+  return {
+    proc, lines, exited,
+    async waitFor(re, ms) {
+      const end = Date.now() + ms;
+      while (Date.now() < end) {
+        const hit = lines.find((l) => re.test(l));
+        if (hit) return hit;
+        if (proc.exitCode !== null) return null;
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, 100);
+        });
+      }
+      return lines.find((l) => re.test(l)) ?? null;
+    },
+    async stop() {
+      if (proc.exitCode === null) proc.kill("SIGTERM");
+      const t = setTimeout(() => proc.exitCode === null && proc.kill("SIGKILL"), 5000);
+      const c = await exited;
+      clearTimeout(t);
+      return c;
+    },
+  };
+}
+
+export interface Capture {
+  stop(): Promise<void>;
+}
+
+export async function capture(ns: string, iface: string, file: string): Promise<Capture> {
+  const p = spawn("ip", ["netns", "exec", ns, "tcpdump", "-Z", "root", "-n", "-U", "-s", "0", "-i", iface, "-w", file, "udp"], { stdio: "ignore" });
+  for (let k = 0; k < 30 && !existsSync(file); k++) await Bun.sleep(100);
+  await Bun.sleep(300);
+  return {
+    async stop() {
+      await Bun.sleep(300);
+      p.kill("SIGINT");
+      for (let k = 0; k < 30 && p.exitCode === null; k++) await Bun.sleep(100);
+      if (p.exitCode === null) p.kill("SIGKILL");
+    },
+  };
+}
+
+/** `vpnkit decode --json --keys KEYLOG`: counts of decrypted ESP / IKE and any failure. */
+export function decodeWithKeys(pcap: string, keylog: string): { esp: number; espGood: number; ike: number; ikeGood: number; bad: string[] } {
+  const out = sh(BUN, [join(ROOT, "cli/main.ts"), "decode", "--json", "--keys", keylog, pcap], { timeout: 60_000 });
+  const r = { esp: 0, espGood: 0, ike: 0, ikeGood: 0, bad: [] as string[] };
+  for (const line of out.split("\n")) {
+    if (!line.trim()) continue;
+    const pkt = JSON.parse(line) as { number?: number; layers?: Record<string, unknown>[] };
+    const walk = (o: unknown): void => {
+      if (!o || typeof o !== "object") return;
+      const x = o as Record<string, unknown>;
+      if (x.layer === "esp") {
+        r.esp++;
+        const d = x.decrypt as { icv?: string } | undefined;
+        if (d?.icv === "good") r.espGood++;
+        else r.bad.push(`packet ${pkt.number}: ESP ${JSON.stringify(d ?? "not decrypted")}`);
+      }
+      if ((x.kind === "sk" || x.kind === "skf" || x.type === "sk") && "decrypted" in x) {
+        r.ike++;
+        const d = x.decrypted as { integrity?: string };
+        if (d?.integrity === "good") r.ikeGood++;
+        else r.bad.push(`packet ${pkt.number}: SK ${JSON.stringify(d)}`);
+      }
+      for (const v of Object.values(x)) if (v && typeof v === "object") walk(v);
+    };
+    walk(pkt);
+  }
+  return r;
+}
