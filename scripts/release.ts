@@ -8,6 +8,7 @@
  * stamped from git) with Bun's cross-compilation, which fetches the target's runtime
  * from npm (@oven/bun-<platform>) on first use. Outputs:
  *   dist/release/vpnkit-<version>-<target>[.exe]
+ *   dist/release/vpnkit.1, vpnkit.bash, vpnkit.zsh, vpnkit.fish   (man page, completions)
  *   dist/release/SHA256SUMS            (`sha256sum -c` format)
  * scripts/install.sh picks an asset from SHA256SUMS by its "-<target>" suffix.
  */
@@ -60,12 +61,29 @@ export interface Asset {
   seconds: number;
 }
 
+/** The man page and the completion scripts of the program as it is now; returns [sha256, file] pairs. */
+export async function writeDocs(out: string, version: string): Promise<[string, string][]> {
+  // imported here, not at the top: the release helpers must not load the whole CLI
+  const { buildProgram } = await import("../cli/main.ts");
+  const { manPage } = await import("../cli/man.ts");
+  const { completionScript, SHELLS } = await import("../cli/completion.ts");
+  const program = buildProgram();
+  const files: [string, string][] = [[join(out, "vpnkit.1"), manPage(program, version)]];
+  for (const shell of Object.keys(SHELLS) as (keyof typeof SHELLS)[]) {
+    files.push([join(out, `vpnkit.${shell}`), completionScript(program, shell)]);
+  }
+  return files.map(([file, text]) => {
+    writeFileSync(file, text);
+    return [createHash("sha256").update(text).digest("hex"), file];
+  });
+}
+
 /** Build `targets` into `out` with scripts/build.ts; returns the assets and the stamped version. */
 export async function release(targets: Target[], outDir: string): Promise<{ version: string; assets: Asset[] }> {
   const out = resolve(outDir);
   mkdirSync(out, { recursive: true });
   // stale assets from an earlier version must not end up in SHA256SUMS
-  for (const f of readdirSync(out)) if (f.startsWith("vpnkit-") || f === "SHA256SUMS" || f.startsWith(".building-")) rmSync(join(out, f));
+  for (const f of readdirSync(out)) if (/^(vpnkit[-.]|SHA256SUMS$|\.building-)/.test(f)) rmSync(join(out, f));
   let version = "";
   const assets: Asset[] = [];
   for (const target of targets) {
@@ -87,7 +105,8 @@ export async function release(targets: Target[], outDir: string): Promise<{ vers
     assets.push({ target, file, bytes: statSync(file).size, sha256: await sha256File(file), seconds });
     console.log(`${basename(file)}  ${(statSync(file).size / 2 ** 20).toFixed(1)} MiB  ${seconds.toFixed(1)} s`);
   }
-  const sums = assets.map((a) => `${a.sha256}  ${basename(a.file)}\n`).join("");
+  const docs = await writeDocs(out, version);
+  const sums = [...assets.map((a): [string, string] => [a.sha256, a.file]), ...docs].map(([h, f]) => `${h}  ${basename(f)}\n`).join("");
   writeFileSync(join(out, "SHA256SUMS"), sums);
   return { version, assets };
 }

@@ -57,10 +57,10 @@ describe.skipIf(!enabled)("release (every target)", () => {
 
   test("SHA256SUMS verifies with sha256sum -c", () => {
     const sums = readFileSync(join(out, "SHA256SUMS"), "utf8");
-    expect(sums.trim().split("\n")).toHaveLength(assets.length);
+    expect(sums.trim().split("\n")).toHaveLength(assets.length + 4); // + vpnkit.1 and three completion scripts
     const r = run(["sha256sum", "-c", "--strict", "SHA256SUMS"], { cwd: out });
     expect(r.code).toBe(0);
-  });
+  }, 120_000); // ~600 MiB to hash
 
   test("the host's executable runs: --version and decode", () => {
     const host = hostTarget();
@@ -72,5 +72,15 @@ describe.skipIf(!enabled)("release (every target)", () => {
     const d = run([a.file, "decode", "fixtures/strongswan/a_ikev2_psk_gcm_natt/a_ikev2_psk_gcm_natt.pcap"]);
     expect(d.code).toBe(0);
     expect(d.stdout).toContain("IKE_SA_INIT");
-  });
+  }, 60_000);
+
+  test("install.sh installs the host's executable from the release folder", () => {
+    const host = hostTarget();
+    if (!host) return;
+    const prefix = join(out, "prefix");
+    const r = run(["sh", "scripts/install.sh", "--base-url", out, "--prefix", prefix], { env: { ...process.env, VPNKIT_TARGET: "" } });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(run([join(prefix, "vpnkit"), "--version"]).stdout.trim()).toBe(version);
+  }, 60_000);
 });
