@@ -89,11 +89,14 @@ export async function release(targets: Target[], outDir: string): Promise<{ vers
   for (const target of targets) {
     const t0 = performance.now();
     const tmp = join(out, `.building-${target}${target.startsWith("windows") ? ".exe" : ""}`);
-    const log = execFileSync(
-      process.execPath,
-      ["scripts/build.ts", "--release", "--target", TARGETS[target], "--outfile", tmp],
-      { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
-    );
+    const buildArgs = ["scripts/build.ts", "--release", "--target", TARGETS[target], "--outfile", tmp];
+    let log: string;
+    try {
+      log = execFileSync(process.execPath, buildArgs, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    } catch (e) {
+      // its stderr is above; a top-level-await error means build.ts lacks --format=esm with --bytecode
+      throw new Error(`release: \`bun ${buildArgs.join(" ")}\` failed (${(e as Error).message.split("\n")[0]})`);
+    }
     // scripts/build.ts ends with: built <outfile> (vpnkit <version>, <target>)
     const v = /\(vpnkit ([^,)\s]+)/.exec(log)?.[1];
     if (!v) throw new Error(`cannot read the version from scripts/build.ts output:\n${log}`);
