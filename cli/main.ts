@@ -10,6 +10,7 @@ import { upCommand, statusCommand } from "./up.ts";
 import { mtuCommand } from "./mtu.ts";
 import { diagnoseCommand } from "./diagnose.ts";
 import { responderCommand } from "./responder.ts";
+import { meltdownCommand } from "./meltdown.ts";
 import { EXIT } from "./exit.ts";
 
 export function buildProgram(): Command {
@@ -36,6 +37,7 @@ Examples:
   program.addCommand(statusCommand());
   program.addCommand(mtuCommand());
   program.addCommand(responderCommand());
+  program.addCommand(meltdownCommand());
   return program;
 }
 
