@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start-up time and size of the vpnkit executable: the plain build (scripts/build.ts)
 # against the release build (scripts/build.ts --release: --bytecode --minify), plus
-# Bun's own floor (an empty program compiled the same two ways).
+# Bun's own floor (an empty program compiled the same two ways), and the release flags
+# with --format=esm (build.ts's --bytecode output is CommonJS).
 #
 #   bash bench/startup/run.sh [runs] [rounds]   (default 100 runs per command, in 5 rounds)
 #
@@ -22,12 +23,14 @@ editcap -r fixtures/strongswan/a_ikev2_psk_gcm_natt/a_ikev2_psk_gcm_natt.pcap "$
 
 "$bun" scripts/build.ts --outfile "$out/vpnkit-plain" >/dev/null
 "$bun" scripts/build.ts --release --outfile "$out/vpnkit-release" >/dev/null
+# the same release flags with ESM output instead of Bun's default CommonJS for --bytecode
+"$bun" build cli/main.ts --compile --bytecode --minify --format=esm --outfile "$out/vpnkit-release-esm" >/dev/null
 echo 'console.log("0")' > "$out/empty.ts"
 "$bun" build "$out/empty.ts" --compile --outfile "$out/empty-plain" >/dev/null
 "$bun" build "$out/empty.ts" --compile --bytecode --minify --format=esm --outfile "$out/empty-release" >/dev/null
 
 cmds=()
-for v in plain release; do
+for v in plain release release-esm; do
   cmds+=("$out/vpnkit-$v --version" "$out/vpnkit-$v decode $out/10.pcap")
 done
 cmds+=("$out/empty-plain" "$out/empty-release")
