@@ -283,11 +283,16 @@ export class IkeDriver {
         const msg = `${a.scope === "ike" ? "IKE SA" : "Child SA"} failed: ${a.reason}${a.notify && !a.reason.includes(a.notify) ? ` (${a.notify})` : ""}`;
         this.lastError = msg;
         log("error", msg);
+        // the initiator's first Child SA failed (IKE_AUTH or CREATE_CHILD_SA): no tunnel, so
+        // delete the IKE SA as strongSwan does; `closed` then retries or gives up
+        if (a.scope === "child" && sa.initiator && sa.state === "established" && ![...this.installed.values()].some((c) => c.sa === sa)) {
+          queueMicrotask(() => this.run(sa, sa.delete(this.now())));
+        }
         break;
       }
       case "log":
-        // the core logs a failure once more at "error": the `failed` action is the one line
-        if (a.level === "error" && failedReasons.some((r) => a.msg.endsWith(r))) break;
+        // the core also logs a failure at "error": the `failed` action makes the one line
+        if (a.level === "error" && failedReasons.length > 0) break;
         log(a.level, a.msg);
         break;
       case "keylog":

@@ -152,6 +152,7 @@ export function swanctlConf(o: { name: string; ike: string; esp: string; localTs
   ${o.name} {
     local_addrs = 192.0.2.1
     remote_addrs = 192.0.2.2
+    local_port = 4500
     remote_port = 4500
     encap = yes
     version = 2
@@ -230,14 +231,23 @@ export interface Capture {
 }
 
 export async function capture(ns: string, iface: string, file: string): Promise<Capture> {
-  const p = spawn("ip", ["netns", "exec", ns, "tcpdump", "-Z", "root", "-n", "-U", "-s", "0", "-i", iface, "-w", file, "udp"], { stdio: "ignore" });
-  for (let k = 0; k < 30 && !existsSync(file); k++) await Bun.sleep(100);
-  await Bun.sleep(300);
+  // --immediate-mode: no TPACKET_V3 block timeout, so nothing is left in the ring at SIGINT
+  const p = spawn("ip", ["netns", "exec", ns, "tcpdump", "--immediate-mode", "-Z", "root", "-n", "-U", "-s", "0", "-i", iface, "-w", file, "udp"], { stdio: ["ignore", "ignore", "pipe"] });
+  const exited = new Promise<void>((r) => p.on("exit", () => r()));
+  let err = "";
+  const listening = new Promise<void>((r) => p.stderr!.on("data", (b: Buffer) => {
+    err += b.toString();
+    if (err.includes("listening on")) r();
+  }));
+  await Promise.race([listening, exited, Bun.sleep(5000)]);
+  let stopped = false;
   return {
     async stop() {
-      await Bun.sleep(300);
+      if (stopped) return;
+      stopped = true;
+      await Bun.sleep(200);
       p.kill("SIGINT");
-      for (let k = 0; k < 30 && p.exitCode === null; k++) await Bun.sleep(100);
+      await Promise.race([exited, Bun.sleep(5000)]);
       if (p.exitCode === null) p.kill("SIGKILL");
     },
   };
@@ -249,7 +259,7 @@ export function decodeWithKeys(pcap: string, keylog: string): { esp: number; esp
   const r = { esp: 0, espGood: 0, ike: 0, ikeGood: 0, bad: [] as string[] };
   for (const line of out.split("\n")) {
     if (!line.trim()) continue;
-    const pkt = JSON.parse(line) as { number?: number; layers?: Record<string, unknown>[] };
+    const pkt = JSON.parse(line) as { no?: number; layers?: Record<string, unknown>[] };
     const walk = (o: unknown): void => {
       if (!o || typeof o !== "object") return;
       const x = o as Record<string, unknown>;
@@ -257,13 +267,13 @@ export function decodeWithKeys(pcap: string, keylog: string): { esp: number; esp
         r.esp++;
         const d = x.decrypt as { icv?: string } | undefined;
         if (d?.icv === "good") r.espGood++;
-        else r.bad.push(`packet ${pkt.number}: ESP ${JSON.stringify(d ?? "not decrypted")}`);
+        else r.bad.push(`packet ${pkt.no}: ESP ${JSON.stringify(d ?? "not decrypted")}`);
       }
-      if ((x.kind === "sk" || x.kind === "skf" || x.type === "sk") && "decrypted" in x) {
+      if (x.kind === "sk" || x.kind === "skf") {
         r.ike++;
         const d = x.decrypted as { integrity?: string };
         if (d?.integrity === "good") r.ikeGood++;
-        else r.bad.push(`packet ${pkt.number}: SK ${JSON.stringify(d)}`);
+        else r.bad.push(`packet ${pkt.no}: SK ${JSON.stringify(d)}`);
       }
       for (const v of Object.values(x)) if (v && typeof v === "object") walk(v);
     };
