@@ -5,7 +5,7 @@ import { completionCommand } from "../../cli/completion.ts";
 import { manCommand } from "../../cli/man.ts";
 
 export function program(): CommandUnknownOpts {
-  const p = buildProgram() as unknown as CommandUnknownOpts;
+  const p: CommandUnknownOpts = buildProgram();
   const has = (n: string) => p.commands.some((c) => c.name() === n);
   if (!has("completion")) p.addCommand(completionCommand(program));
   if (!has("man")) p.addCommand(manCommand(program));
