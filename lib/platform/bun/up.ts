@@ -47,7 +47,9 @@ export async function startTunnel(cfg: TunnelConfig, log: (msg: string) => void 
   try {
     // Bench knobs (bench/tunnel/README.md): TUN reader wake-up and UDP implementation.
     const reader = process.env.VPNKIT_TUN_READER === "poll" ? "poll" : "epoll";
-    const tun = TunDevice.open({ name: cfg.tunName, reader });
+    // TSO super-packet reads + GRO-like coalesced writes (VPNKIT_TUN_OFFLOAD=0: plain TUN).
+    const offload = process.env.VPNKIT_TUN_OFFLOAD !== "0";
+    const tun = TunDevice.open({ name: cfg.tunName, reader, offload });
     cleanup.push(() => removeLink(tun.name));
     cleanup.push(() => tun.close());
     configureLink(tun.name, { mtu: cfg.tunMtu, addresses: cfg.tunAddr, routes: cfg.routes.map((r) => r.text) });
@@ -117,6 +119,9 @@ export async function startTunnel(cfg: TunnelConfig, log: (msg: string) => void 
         tunTxPackets: tun.stats.txPackets,
         tunTxErrors: tun.stats.txErrors,
         tunWakeups: tun.stats.wakeups,
+        tunRxSuper: tun.stats.rxSuper,
+        tunRxBad: tun.stats.rxBad,
+        tunTxMerged: tun.stats.txMerged,
         udpSendErrors: udp.stats.sendErrors,
       },
     });
