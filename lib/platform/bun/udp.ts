@@ -3,7 +3,82 @@
  * `sendBatch` uses `sendMany` (one call for a burst of datagrams).
  * @module
  */
+import { dlopen, FFIType } from "bun:ffi";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import type { DatagramSocket } from "../../tunnel/engine.ts";
+
+const SOL_SOCKET = 1;
+const SO_SNDBUF = 7;
+const SO_RCVBUF = 8;
+const SO_SNDBUFFORCE = 32;
+const SO_RCVBUFFORCE = 33;
+/** Socket buffer size asked for (the kernel doubles it); the default ~208 KiB overflows under load. */
+export const UDP_BUFFER_BYTES = 4 << 20;
+
+let setsockoptFn: ((fd: number, level: number, name: number, val: Uint8Array, len: number) => number) | null = null;
+function setsockoptInt(fd: number, level: number, name: number, v: number): boolean {
+  if (setsockoptFn === null) {
+    for (const n of ["libc.so.6", "libc.musl-x86_64.so.1", "libc.so"]) {
+      try {
+        const l = dlopen(n, { setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 } });
+        setsockoptFn = (a, b, c, d, e) => l.symbols.setsockopt(a, b, c, d, e);
+        break;
+      } catch {
+        // next name
+      }
+    }
+    if (setsockoptFn === null) return false;
+  }
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setInt32(0, v, true);
+  return setsockoptFn(fd, level, name, b, 4) === 0;
+}
+
+/**
+ * The fd of our own UDP socket bound to `port` (Bun.udpSocket does not expose it): the
+ * socket inodes of that local port in /proc/self/net/udp{,6}, matched against /proc/self/fd.
+ * -1 when not found (not Linux, /proc missing).
+ */
+export function findUdpSocketFd(port: number): number {
+  try {
+    const inodes = new Set<string>();
+    const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+    for (const f of ["/proc/self/net/udp", "/proc/self/net/udp6"]) {
+      let text = "";
+      try {
+        text = readFileSync(f, "utf8");
+      } catch {
+        continue;
+      }
+      for (const line of text.split("\n").slice(1)) {
+        const cols = line.trim().split(/\s+/);
+        if (cols.length > 9 && cols[1].endsWith(":" + hexPort)) inodes.add(cols[9]);
+      }
+    }
+    if (inodes.size === 0) return -1;
+    for (const name of readdirSync("/proc/self/fd")) {
+      let l = "";
+      try {
+        l = readlinkSync(`/proc/self/fd/${name}`);
+      } catch {
+        continue;
+      }
+      const m = /^socket:\[(\d+)\]$/.exec(l);
+      if (m && inodes.has(m[1])) return Number(name);
+    }
+  } catch {
+    // not Linux
+  }
+  return -1;
+}
+
+/** Raise SO_RCVBUF/SO_SNDBUF (the FORCE variants with CAP_NET_ADMIN, else capped by rmem_max). */
+export function growSocketBuffers(fd: number, bytes: number): boolean {
+  if (fd < 0) return false;
+  const r = setsockoptInt(fd, SOL_SOCKET, SO_RCVBUFFORCE, bytes) || setsockoptInt(fd, SOL_SOCKET, SO_RCVBUF, bytes);
+  const w = setsockoptInt(fd, SOL_SOCKET, SO_SNDBUFFORCE, bytes) || setsockoptInt(fd, SOL_SOCKET, SO_SNDBUF, bytes);
+  return r && w;
+}
 
 export interface UdpStats {
   sendErrors: number;
@@ -42,6 +117,11 @@ export class BunUdpSocket implements DatagramSocket {
       throw new Error(`cannot bind UDP ${address.includes(":") ? `[${address}]` : address}:${port}: ${(e as Error).message}`);
     }
     return s;
+  }
+
+  /** The socket's fd (found through /proc), or -1. */
+  fd(): number {
+    return findUdpSocketFd(this.sock.port);
   }
 
   get port(): number {

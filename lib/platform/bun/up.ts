@@ -12,7 +12,7 @@ import { ControlServer, type TunnelStatus } from "../../tunnel/control.ts";
 import { TunnelEngine, type TunnelChild } from "../../tunnel/engine.ts";
 import { KeyLog } from "../../tunnel/keylog.ts";
 import { configureLink, removeLink, TunDevice } from "./tun.ts";
-import { BunUdpSocket, NodeDgramSocket } from "./udp.ts";
+import { BunUdpSocket, growSocketBuffers, NodeDgramSocket, UDP_BUFFER_BYTES } from "./udp.ts";
 import { TcpTransport } from "./tcp-transport.ts";
 
 export interface RunningTunnel {
@@ -60,6 +60,10 @@ export async function startTunnel(cfg: TunnelConfig, log: (msg: string) => void 
       ? await NodeDgramSocket.bind(cfg.local, cfg.localPort)
       : await BunUdpSocket.bind(cfg.local, cfg.localPort);
     cleanup.push(() => udp.close());
+    // Bigger socket buffers: the default (~208 KiB) overflows in bursts (UDP RcvbufErrors,
+    // then TCP retransmits inside the tunnel). VPNKIT_UDP_BUF=0 keeps the default.
+    const bufBytes = Number(process.env.VPNKIT_UDP_BUF ?? UDP_BUFFER_BYTES);
+    if (udp instanceof BunUdpSocket && bufBytes > 0 && !growSocketBuffers(udp.fd(), bufBytes)) log("vpnkit up: could not enlarge the UDP socket buffers");
 
     const db = new SaDatabase();
     cleanup.push(() => db.destroy());
