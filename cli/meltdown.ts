@@ -35,6 +35,7 @@ export function meltdownCommand(): Command {
     .option("--openvpn", "lab: also measure OpenVPN over UDP and over TCP in the same topology")
     .option("-t, --duration <s>", "seconds per transfer (default 10)", "10")
     .option("--cc <name>", "inner TCP congestion control (iperf3 -C); default: the system's")
+    .option("--outer-cc-shim <so>", "lab: LD_PRELOAD shim (pa_tcpcc.c) that applies --cc to the tunnels' outer TCP sockets too")
     .option("--prefix <p>", "lab namespace prefix (vx...)", "vxm")
     .option("--html <file>", "write an HTML report with SVG plots")
     .option("--json", "print the runs as JSON")
@@ -51,8 +52,11 @@ export function meltdownCommand(): Command {
       let path: string;
       if (o.lab) {
         if (peer) usage("PEER and --lab are exclusive");
+        if (o.outerCcShim && !o.cc) usage("--outer-cc-shim needs --cc");
         if (delay > 0 && !o.padelay) usage("--delay needs --padelay PATH (build padelay.c with gcc; this kernel has no netem)");
-        const lab = new Lab({ prefix: o.prefix, rateMbit: rate > 0 ? rate : null, delayMs: delay, padelay: o.padelay ?? null, vpnkit: selfCommand(), log });
+        const lab = new Lab({ prefix: o.prefix, rateMbit: rate > 0 ? rate : null, delayMs: delay, padelay: o.padelay ?? null, vpnkit: selfCommand(), log,
+          outerCc: o.outerCcShim && o.cc ? { shim: o.outerCcShim, cc: o.cc } : null,
+        });
         const onSig = () => {
           lab.destroy();
           process.exit(EXIT.INTERRUPTED ?? 130);
@@ -88,7 +92,7 @@ export function meltdownCommand(): Command {
         runs.push(await measureDirect({ tunnel: "vpnkit-tcp", transport: "tcp", peer, inner: o.tcpInner, durationSec: dur, cc: o.cc ?? null }));
       }
       const meta: MeltdownMeta = {
-        path, cc: o.cc ?? "system default", durationSec: dur, command: ["vpnkit", ...process.argv.slice(2)].join(" "), date: new Date().toISOString(),
+        path, cc: o.cc ? `${o.cc} (inner${o.outerCcShim ? " and outer" : "; outer TCP: system default"})` : "system default", durationSec: dur, command: ["vpnkit", ...process.argv.slice(2)].join(" "), date: new Date().toISOString(),
       };
       if (o.json) process.stdout.write(JSON.stringify({ meta, runs }) + "\n");
       else {

@@ -12,7 +12,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type MeltdownRun, parseIperfJson, parsePingAvg, parseSsRetrans, toRun, type Transport } from "./measure.ts";
+import { type MeltdownRun, parseIperfJson, parsePingAvg, parseSsCc, parseSsRetrans, toRun, type Transport } from "./measure.ts";
 
 export interface LabOptions {
   /** Namespace prefix, must start with "vx" (default "vxm"). */
@@ -25,6 +25,12 @@ export interface LabOptions {
   padelay?: string | null;
   /** Command that runs vpnkit, e.g. [bun, cli/main.ts] or [dist/vpnkit]. */
   vpnkit: string[];
+  /**
+   * Outer TCP congestion control for the tunnel processes: an LD_PRELOAD shim that sets
+   * TCP_CONGESTION=$PA_TCP_CC on every TCP socket (anchors-perf/src/pa_tcpcc.c). A namespace
+   * cannot pick a default outside the host's tcp_allowed_congestion_control.
+   */
+  outerCc?: { shim: string; cc: string } | null;
   log?: (m: string) => void;
 }
 
@@ -73,6 +79,11 @@ export class Lab {
 
   ns(ns: string, cmd: string, args: string[], timeoutMs = 30_000, allowFail = false): string {
     return run("ip", ["netns", "exec", ns, cmd, ...args], timeoutMs, allowFail);
+  }
+
+  private tunnelEnv(): Record<string, string> | undefined {
+    const c = this.o.outerCc;
+    return c ? { LD_PRELOAD: c.shim, PA_TCP_CC: c.cc } : undefined;
   }
 
   spawnIn(ns: string, cmd: string, args: string[], env?: Record<string, string>): ChildProcess {
@@ -153,7 +164,7 @@ export class Lab {
         "--tun-name", `${this.p}t${transport}`, "--tun-addr", `${meIn}/30`, "--route", `${peerIn}/32`,
         "--control", join(dir, `${ns}.sock`), "--keepalive", "0",
         ...(transport === "tcp" ? ["--transport", "tcp", "--tcp-role", role] : []),
-      ]);
+      ], this.tunnelEnv());
     const pb = side(this.b, OUTER_B, OUTER_A, INNER_B, INNER_A, kba, kab, "0xc0de2002", "0xc0de2001", "server");
     const pa = side(this.a, OUTER_A, OUTER_B, INNER_A, INNER_B, kab, kba, "0xc0de2001", "0xc0de2002", "client");
     let out = "";
@@ -183,13 +194,13 @@ export class Lab {
       "--dev", `${this.p}o${transport}`, ...common,
       ...(transport === "udp" ? ["--proto", "udp", "--local", OUTER_B, "--lport", "1194", "--remote", OUTER_A, "1194"] : ["--proto", "tcp-server", "--local", OUTER_B, "--lport", "1194"]),
       "--ifconfig", INNER_B, INNER_A, "--tls-server", "--cert", join(dir, "s.crt"), "--key", join(dir, "s.key"), "--peer-fingerprint", fp(join(dir, "c.crt")),
-    ]);
+    ], this.tunnelEnv());
     run("sleep", ["0.5"]);
     const pa = this.spawnIn(this.a, "openvpn", [
       "--dev", `${this.p}o${transport}`, ...common,
       ...(transport === "udp" ? ["--proto", "udp", "--local", OUTER_A, "--lport", "1194", "--remote", OUTER_B, "1194"] : ["--proto", "tcp-client", "--remote", OUTER_B, "1194", "--connect-retry", "1"]),
       "--ifconfig", INNER_A, INNER_B, "--tls-client", "--cert", join(dir, "c.crt"), "--key", join(dir, "c.key"), "--peer-fingerprint", fp(join(dir, "s.crt")),
-    ]);
+    ], this.tunnelEnv());
     let out = "";
     for (const p of [pa, pb]) {
       p.stdout!.on("data", (x) => (out = (out + x).slice(-20000)));
@@ -233,10 +244,13 @@ export class Lab {
       c.stdout!.on("data", (x) => (s += x));
       c.once("exit", () => res(s));
     });
-    const after = t.transport === "tcp" ? parseSsRetrans(this.ns(this.a, "ss", ssArgs, 5000, true)) : null;
+    const ssAfter = t.transport === "tcp" ? this.ns(this.a, "ss", ssArgs, 5000, true) : "";
+    const after = t.transport === "tcp" ? parseSsRetrans(ssAfter) : null;
     await stopProc(srv);
     this.setLoss(t.transport, t.port, 0);
-    return toRun({ tunnel: t.name, transport: t.transport, loss, idleRttMs: idle, outerBefore: before, outerAfter: after, r: parseIperfJson(out) });
+    const res = toRun({ tunnel: t.name, transport: t.transport, loss, idleRttMs: idle, outerBefore: before, outerAfter: after, r: parseIperfJson(out) });
+    if (t.transport === "tcp") res.outerCc = parseSsCc(ssAfter);
+    return res;
   }
 
   down(): void {

@@ -73,6 +73,12 @@ export function parseSsRetrans(text: string): number | null {
   return seen ? n : null;
 }
 
+/** Congestion control of the first connection in `ss -tin` output ("cubic", "bbr", ...), or null. */
+export function parseSsCc(text: string): string | null {
+  const m = /^\s+(?:ts\s+)?(?:sack\s+)?(?:ecn\s+)?(?:ecnseen\s+)?(?:fastopen\s+)?([a-z][a-z0-9_]*)\s+wscale:/m.exec(text);
+  return m ? m[1] : null;
+}
+
 /** Average RTT (ms) from `ping -q` output, or null. */
 export function parsePingAvg(text: string): number | null {
   const m = /= [\d.]+\/([\d.]+)\/[\d.]+/.exec(text);
@@ -91,6 +97,8 @@ export interface MeltdownRun {
   innerRetr: number | null;
   /** Outer TCP retransmissions during the transfer (sender side); null for UDP or unknown. */
   outerRetr: number | null;
+  /** Congestion control of the outer TCP connection (from ss), TCP transport only. */
+  outerCc?: string | null;
   idleRttMs: number | null;
   loadedRttMs: number | null;
   /** loadedRttMs / idleRttMs. */
@@ -109,7 +117,10 @@ export function toRun(o: { tunnel: string; transport: Transport; loss: number | 
   const stalled = ivs.filter((iv) => iv.bps === 0);
   let stallSec = 0;
   for (let i = 0; i < ivs.length; i++) if (ivs[i].bps === 0) stallSec += ivs[i].t - (i > 0 ? ivs[i - 1].t : 0);
-  const outer = o.transport === "tcp" && o.outerBefore !== null && o.outerAfter !== null ? Math.max(0, o.outerAfter - o.outerBefore) : null;
+  // a smaller count afterwards means a new connection (reconnect): its count is a lower bound
+  const outer = o.transport === "tcp" && o.outerBefore !== null && o.outerAfter !== null
+    ? (o.outerAfter >= o.outerBefore ? o.outerAfter - o.outerBefore : o.outerAfter)
+    : null;
   return {
     tunnel: o.tunnel,
     transport: o.transport,

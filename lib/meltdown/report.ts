@@ -16,13 +16,15 @@ export interface MeltdownMeta {
 }
 
 const f1 = (x: number | null | undefined, d = 1) => (x === null || x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(d));
+/** Outer retransmissions, with the outer connection's congestion control when known. */
+const outerText = (r: MeltdownRun) => (r.transport === "udp" ? "n/a" : `${r.outerRetr ?? "?"}${r.outerCc ? ` (${r.outerCc})` : ""}`);
 const lossText = (l: number | null) => (l === null ? "path" : `${+(l * 100).toFixed(2)}%`);
 
 export function renderTable(runs: MeltdownRun[]): string {
   const head = ["tunnel", "loss", "goodput Mbit/s", "inner retr", "outer retr", "idle RTT ms", "loaded RTT ms", "RTT x", "stalls (s)"];
   const rows = runs.map((r) => [
     r.tunnel, lossText(r.loss), r.error ? `ERR` : f1(r.goodputMbps), r.innerRetr === null ? "-" : String(r.innerRetr),
-    r.transport === "udp" ? "n/a" : r.outerRetr === null ? "?" : String(r.outerRetr),
+    outerText(r),
     f1(r.idleRttMs, 2), f1(r.loadedRttMs, 1), f1(r.rttInflation, 1), `${r.stalls} (${f1(r.stallSec)})`,
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -34,7 +36,7 @@ export function renderTable(runs: MeltdownRun[]): string {
 export function renderMarkdown(runs: MeltdownRun[]): string {
   const out = ["| tunnel | outer loss | goodput Mbit/s | inner retr | outer retr | idle RTT ms | loaded RTT ms | RTT inflation | stalls (s) |", "|---|---|---|---|---|---|---|---|---|"];
   for (const r of runs) {
-    out.push(`| ${r.tunnel} | ${lossText(r.loss)} | ${r.error ? "ERR" : f1(r.goodputMbps)} | ${r.innerRetr ?? "-"} | ${r.transport === "udp" ? "n/a" : r.outerRetr ?? "?"} | ${f1(r.idleRttMs, 2)} | ${f1(r.loadedRttMs)} | ${f1(r.rttInflation)} | ${r.stalls} (${f1(r.stallSec)}) |`);
+    out.push(`| ${r.tunnel} | ${lossText(r.loss)} | ${r.error ? "ERR" : f1(r.goodputMbps)} | ${r.innerRetr ?? "-"} | ${outerText(r)} | ${f1(r.idleRttMs, 2)} | ${f1(r.loadedRttMs)} | ${f1(r.rttInflation)} | ${r.stalls} (${f1(r.stallSec)}) |`);
   }
   return out.join("\n");
 }
@@ -125,7 +127,7 @@ export function renderHtml(runs: MeltdownRun[], meta: MeltdownMeta): string {
   const yMax = Math.max(1e6, ...runs.flatMap((r) => r.intervals.map((i) => i.bps))) * 1.05;
   const plots = losses.map((l) => svgPlot(runs.filter((r) => r.loss === l), `outer loss ${lossText(l)}`, yMax)).join("\n");
   const rows = runs.map((r) =>
-    `<tr><td>${esc(r.tunnel)}</td><td>${lossText(r.loss)}</td><td>${r.error ? "ERR: " + esc(r.error) : f1(r.goodputMbps)}</td><td>${r.innerRetr ?? "-"}</td><td>${r.transport === "udp" ? "n/a" : r.outerRetr ?? "?"}</td><td>${f1(r.idleRttMs, 2)}</td><td>${f1(r.loadedRttMs)}</td><td>${f1(r.rttInflation)}</td><td>${r.stalls} (${f1(r.stallSec)} s)</td></tr>`
+    `<tr><td>${esc(r.tunnel)}</td><td>${lossText(r.loss)}</td><td>${r.error ? "ERR: " + esc(r.error) : f1(r.goodputMbps)}</td><td>${r.innerRetr ?? "-"}</td><td>${outerText(r)}</td><td>${f1(r.idleRttMs, 2)}</td><td>${f1(r.loadedRttMs)}</td><td>${f1(r.rttInflation)}</td><td>${r.stalls} (${f1(r.stallSec)} s)</td></tr>`
   ).join("\n");
   return `<!doctype html><html><head><meta charset="utf-8"><title>vpnkit meltdown</title>
 <style>body{font-family:sans-serif;max-width:1000px;margin:1em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}td:first-child{text-align:left}svg{margin:4px;border:1px solid #ddd}</style></head><body>

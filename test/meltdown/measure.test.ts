@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseIperfJson, parsePingAvg, parseSsRetrans, toRun } from "../../lib/meltdown/measure.ts";
+import { parseIperfJson, parsePingAvg, parseSsCc, parseSsRetrans, toRun } from "../../lib/meltdown/measure.ts";
 import { renderChart, renderHtml, renderMarkdown, renderTable, verdict } from "../../lib/meltdown/report.ts";
 
 // shapes as printed by iperf3 3.12 -J --get-server-output (trimmed), ss 6.x, ping
@@ -38,6 +38,8 @@ describe("meltdown measure", () => {
   test("ss retrans totals, with and without the State column; none listed = null", () => {
     expect(parseSsRetrans(SS_STATE)).toBe(17);
     expect(parseSsRetrans(SS_ALL)).toBe(7);
+    expect(parseSsCc(SS_STATE)).toBe("cubic");
+    expect(parseSsCc("\t ts sack bbr wscale:7,7 rto:201")).toBe("bbr");
     expect(parseSsRetrans("Recv-Q Send-Q Local Address:Port Peer Address:PortProcess\n")).toBeNull();
   });
   test("ping average", () => {
