@@ -32,9 +32,14 @@ NS=200000
 # run LABEL PACKETS CMD...: prints "| label | packets | s | packets/s | peak MB |"
 run() {
   local label=$1 n=$2; shift 2
-  local out
-  out=$( { /usr/bin/time -f "%e %M" "$@" > /dev/null 2>/dev/null; } 2>&1 | tail -1)
-  local s=${out% *} kb=${out#* }
+  local tf
+  tf=$(mktemp)
+  /usr/bin/time -o "$tf" -f "%e %M" "$@" > /dev/null 2>/dev/null || true
+  local out s kb
+  out=$(tail -1 "$tf"); rm -f "$tf"
+  s=${out% *}; kb=${out#* }
+  awk -v l="$label" -v n="$n" -v s="$s" -v kb="$kb" 'BEGIN{printf "| %s | %d | %.2f | %.0f | %.0f |\n", l, n, s, n/s, kb/1024}'
+}
   awk -v l="$label" -v n="$n" -v s="$s" -v kb="$kb" 'BEGIN{printf "| %s | %d | %.2f | %.0f | %.0f |\n", l, n, s, n/s, kb/1024}'
 }
 
