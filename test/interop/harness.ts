@@ -38,6 +38,21 @@ export function sh(cmd: string, args: string[], opts: { allowFail?: boolean; tim
   }
 }
 
+/** Like {@link nsx} but without blocking the event loop (child output keeps flowing meanwhile). */
+export function nsxAsync(ns: string, cmd: string, args: string[], timeoutMs = 60_000): Promise<string> {
+  return new Promise((resolve) => {
+    const p = spawn("ip", ["netns", "exec", ns, cmd, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    p.stdout!.on("data", (b: Buffer) => (out += b.toString()));
+    p.stderr!.on("data", (b: Buffer) => (out += b.toString()));
+    const t = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
+    p.on("exit", () => {
+      clearTimeout(t);
+      resolve(out);
+    });
+  });
+}
+
 export const nsx = (ns: string, cmd: string, args: string[], opts: { allowFail?: boolean; timeout?: number } = {}) =>
   sh("ip", ["netns", "exec", ns, cmd, ...args], opts);
 
@@ -166,7 +181,9 @@ export function swanctlConf(o: { name: string; ike: string; esp: string; localTs
       local_ts = ${o.localTs ?? "10.2.0.0/24"}
       remote_ts = ${o.remoteTs ?? "10.1.0.0/24"}
       esp_proposals = ${o.esp}
-      ${o.rekey ? `rekey_time = ${o.rekey}s` : "rekey_time = 0"}
+      ${o.rekey ? `rekey_time = ${o.rekey}s
+      life_time = ${2 * o.rekey}s
+      rand_time = 0s` : "rekey_time = 0"}
       ${o.initiator ? "" : "start_action = none"}
     } }
   }

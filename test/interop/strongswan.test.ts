@@ -10,11 +10,11 @@
  * fails instead under CI=true.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  capture, type Charon, decodeWithKeys, missingPrereq, nsx, PSK, startCharon, startVpnkit, swanctlConf, topoDown, topoUp, type Vpnkit,
+  capture, type Charon, decodeWithKeys, missingPrereq, nsx, nsxAsync, PSK, startCharon, startVpnkit, swanctlConf, topoDown, topoUp, type Vpnkit,
 } from "./harness.ts";
 
 const reason = missingPrereq();
@@ -250,3 +250,66 @@ run("vpnkit up (IKEv2) against strongSwan", () => {
   }, 30000);
 });
 
+
+run("vpnkit up (IKEv2) against strongSwan: rekeying and liveness", () => {
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "vk-interop-rk-"));
+    topoUp();
+    charon = await startCharon(join(dir, "charon"));
+  });
+  afterAll(async () => {
+    for (const v of running) await v.stop();
+    await charon?.stop();
+    topoDown();
+    if (dir && !process.env.VPNKIT_KEEP) rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const role of ["initiator", "responder"] as const) {
+    test(`vpnkit ${role}: Child SA rekeyed every 4 s by ${role === "initiator" ? "vpnkit" : "charon"}, IKE SA rekeyed (${role === "initiator" ? "by vpnkit at 7 s" : "by charon, swanctl --rekey"}), DPD every 2 s; 14 s of pings without loss; every SA decrypts`, async () => {
+      const tag = `rekey-${role}`;
+      const ike = "aes256gcm16-prfsha256-x25519", esp = "aes256gcm16";
+      // the side that rekeys: vpnkit (--rekey/--ike-rekey) or charon (rekey_time); the other never starts one
+      const name = load({ ike, esp, initiator: role === "responder", rekey: role === "responder" ? 4 : undefined, dpd: 2 });
+      const pcap = join(dir, `${tag}.pcap`);
+      const cap = await capture("vk2", "vk2e", pcap);
+      const extra = role === "initiator" ? ["--rekey", "4", "--ike-rekey", "7", "--dpd", "2"] : ["--rekey", "0", "--ike-rekey", "0", "--dpd", "2"];
+      const { args, keylog } = vpnkitArgs({ tag, responder: role === "responder", ike, esp, extra });
+      const v = startVpnkit(args);
+      running.push(v);
+      try {
+        if (role === "responder") {
+          expect(await v.waitFor(/IKEv2 responder: waiting/, 10000), dump(v)).not.toBeNull();
+          expect(charon!.swanctl("--initiate", "--child", `${name}c`, "--timeout", "10").status).toBe(0);
+        }
+        expect(await v.waitFor(/Child SA installed/, 15000), dump(v)).not.toBeNull();
+        const ping = await nsxAsync("vk2", "ping", ["-c", "60", "-i", "0.2", "-W", "2", "10.2.0.1"]);
+        if (role === "responder") charon!.swanctl("--rekey", "--ike", name); // charon's IKE SA rekey (rekey_time covers the Child SA)
+        const ping2 = await nsxAsync("vk2", "ping", ["-c", "10", "-i", "0.2", "-W", "2", "10.2.0.1"]);
+        await Bun.sleep(200);
+        const rekeys = v.lines.filter((l) => /Child SA rekeyed/.test(l)).length;
+        console.log(`[rekey] ${tag}: ${rekeys} Child SA rekeys, ${v.lines.filter((l) => /IKE SA rekeyed/.test(l)).length} IKE SA rekeys; ${/(\d+)% packet loss/.exec(ping)?.[0]} + ${/(\d+)% packet loss/.exec(ping2)?.[0]}`);
+        expect(ping, dump(v)).toContain(" 0% packet loss");
+        expect(ping2, dump(v)).toContain(" 0% packet loss");
+        expect(rekeys).toBeGreaterThanOrEqual(2);
+        expect(v.lines.some((l) => /IKE SA rekeyed/.test(l)), dump(v)).toBe(true);
+        expect(v.lines.filter((l) => /\berror: /.test(l)), dump(v)).toEqual([]);
+        const sas = charon!.swanctl("--list-sas").out;
+        expect(sas).toContain("ESTABLISHED");
+        expect(sas).toContain("INSTALLED, TUNNEL-in-UDP");
+        expect(await v.stop()).toBe(0);
+        await cap.stop();
+        const d = decodeWithKeys(pcap, keylog);
+        const spis = new Set(readFileSync(keylog, "utf8").split("\n").filter((l) => l.startsWith("ESP ")).map((l) => l.split(" ")[3]));
+        console.log(`[decode] ${tag}: IKE SK ${d.ikeGood}/${d.ike} integrity good, ESP ${d.espGood}/${d.esp} ICV good, ${spis.size} ESP SAs in the key log`);
+        expect(d.bad).toEqual([]);
+        expect(spis.size).toBeGreaterThanOrEqual(6); // 3+ Child SAs, both directions
+        expect(d.esp).toBeGreaterThanOrEqual(140);
+        // DPD: charon logs its liveness checks being answered, and answers ours
+        expect(charon!.log()).toMatch(/parsed INFORMATIONAL (request|response) \d+ \[ \]/);
+      } finally {
+        await v.stop();
+        await cap.stop();
+      }
+    }, 90000);
+  }
+});
