@@ -130,7 +130,8 @@ export function ikeKeylogLine(k: KeylogIke): string | null {
 export function ikev2TableLine(k: KeylogIke): string | null {
   const e = ikeEncrName(k), i = IKE_INTEG[k.integ];
   if (!e || !i) return null;
-  return [toHex(k.ispi), toHex(k.rspi), toHex(k.skei), toHex(k.sker), e.wireshark, toHex(k.skai), toHex(k.skar), i.wireshark].map((f) => `"${f}"`).join(",");
+  // hex-bytes fields unquoted, names quoted: what Wireshark itself writes (quoted hex is refused)
+  return [toHex(k.ispi), toHex(k.rspi), toHex(k.skei), toHex(k.sker), `"${e.wireshark}"`, toHex(k.skai), toHex(k.skar), `"${i.wireshark}"`].join(",");
 }
 
 /** Append IKE SA keys to FILE and FILE.ikev2_decryption_table; false when the algorithm has no key-log name. */

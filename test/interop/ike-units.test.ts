@@ -1,0 +1,269 @@
+/**
+ * Unit tests (no root, no strongSwan) for the IKEv2 mode of `vpnkit up`: the `[ike]`
+ * configuration, the IKE key-log lines (read back by lib/keys), selector → prefix
+ * conversion, and two IkeDrivers (initiator ↔ responder) over in-memory sockets:
+ * establish, ESP between the installed SAs, make-before-break Child SA rekey, failure
+ * lines, delete.
+ */
+import { describe, expect, test } from "bun:test";
+import { SaDatabase } from "../../lib/esp/sadb.ts";
+import { parseVpnkitKeylog } from "../../lib/keys/vpnkit-keylog.ts";
+import { parseIkev2Table } from "../../lib/keys/wireshark.ts";
+import { tsFromText } from "../../lib/ike/v2/sa/ts.ts";
+import { ConfigError, type IkeTunnelConfig, isIkeConfig, mergeRawIke, type RawConfig, validateIkeConfig } from "../../lib/tunnel/config.ts";
+import type { TunnelChild } from "../../lib/tunnel/engine.ts";
+import { IkeDriver, tsToCidrs } from "../../lib/tunnel/ike-driver.ts";
+import { ikeKeylogLine, ikev2TableLine, type KeylogIke } from "../../lib/tunnel/keylog.ts";
+
+const enc = new TextEncoder();
+const files: Record<string, Uint8Array> = { "/psk": enc.encode("secret-psk-1234\n"), "/empty": new Uint8Array(0) };
+const readFile = (p: string) => {
+  const f = files[p];
+  if (!f) throw new Error("ENOENT");
+  return new Uint8Array(f); // a copy, as readFileSync gives
+};
+
+function raw(over: Partial<RawConfig["ike"]> = {}, top: RawConfig = {}): RawConfig {
+  return mergeRawIke({ local: "192.0.2.2", remote: "192.0.2.1", tun_addr: ["10.1.0.1/24"], ...top }, {
+    psk_file: "/psk", local_ts: ["10.1.0.0/24"], remote_ts: ["10.2.0.0/24"], local_id: "vk@example.org", remote_id: "sw@example.org", ...over,
+  });
+}
+
+describe("[ike] configuration", () => {
+  test("defaults and derived keys", () => {
+    const c = validateIkeConfig(raw(), readFile);
+    expect(new TextDecoder().decode(c.ike.psk)).toBe("secret-psk-1234"); // trailing newline dropped
+    expect(c.ike.ikeProposals).toEqual(["aes256gcm16-prfsha256-x25519"]);
+    expect(c.ike.espProposals).toEqual(["aes256gcm16", "chacha20poly1305"]);
+    expect(c.ike.responder).toBe(false);
+    expect(c.ike.dpdSec).toBe(30);
+    expect(c.routes.map((r) => r.text)).toEqual(["10.2.0.0/24"]);
+    expect(c.localSubnets.map((r) => r.text)).toEqual(["10.1.0.0/24"]);
+    expect(c.localPort).toBe(4500);
+    expect(c.remotePort).toBe(4500);
+    expect("sa" in c).toBe(false);
+  });
+  test("flags override the file; a host local_ts gives tun_addr; the wildcard local needs an id", () => {
+    const r = mergeRawIke({ remote: "192.0.2.1", ike: { psk: "x", local_ts: ["10.9.9.9/32"], remote_ts: ["0.0.0.0/0"], local_id: "me@x" } }, { responder: true, dpd: 5, esp_proposal: ["chacha20poly1305"] });
+    expect(isIkeConfig(r)).toBe(true);
+    const c = validateIkeConfig(r, readFile);
+    expect(c.local).toBe("0.0.0.0");
+    expect(c.tunAddr).toEqual(["10.9.9.9/32"]);
+    expect(c.ike.responder).toBe(true);
+    expect(c.ike.dpdSec).toBe(5);
+    expect(c.ike.espProposals).toEqual(["chacha20poly1305"]);
+    expect(() => validateIkeConfig(mergeRawIke(r, { local_id: undefined }), readFile)).not.toThrow(); // file value kept
+    const noId = { ...r, ike: { ...r.ike, local_id: undefined } };
+    expect(() => validateIkeConfig(noId, readFile)).toThrow(/ike.local_id/);
+  });
+  test("errors name the key", () => {
+    const err = (r: RawConfig) => {
+      try {
+        validateIkeConfig(r, readFile);
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        return (e as Error).message;
+      }
+      return "no error";
+    };
+    expect(err(raw({ psk_file: "/nope" }))).toContain("ike.psk_file: cannot read /nope");
+    expect(err(raw({ psk_file: "/empty" }))).toContain("empty");
+    expect(err({ ...raw(), ike: { ...raw().ike, psk_file: undefined } })).toContain("ike.psk_file: missing");
+    expect(err({ ...raw(), ike: { ...raw().ike, local_ts: undefined } })).toContain("ike.local_ts: missing");
+    expect(err({ ...raw(), ike: { ...raw().ike, remote_ts: undefined } })).toContain("ike.remote_ts: missing");
+    expect(err(raw({ remote_ts: ["10.2.0.0/33"] }))).toContain("ike.remote_ts: not a prefix");
+    expect(err(raw({ esp_proposal: ["aes128-sha256"] }))).toContain("AEAD only");
+    expect(err({ ...raw(), sa: { cipher: "aes256gcm16" } })).toContain("exclusive");
+    expect(err({ ...raw(), remote: undefined })).toContain("remote (--peer): missing");
+    expect(err(raw({ dpd: -1 }))).toContain("ike.dpd");
+    expect(err(raw({ responder: "yes" }))).toContain("ike.responder");
+  });
+  test("the manual-key files stay manual", () => {
+    expect(isIkeConfig({ local: "a", sa: { cipher: "aes256gcm16" } })).toBe(false);
+    expect(isIkeConfig(mergeRawIke({}, { psk_file: undefined }))).toBe(false);
+  });
+});
+
+describe("IKE key log lines", () => {
+  const gcm: KeylogIke = {
+    ispi: Uint8Array.from({ length: 8 }, (_, i) => i + 1), rspi: Uint8Array.from({ length: 8 }, (_, i) => 0xf0 + i),
+    encr: "aes-gcm-16", integ: "none", encrKeyBits: 256,
+    skei: new Uint8Array(36).fill(0x11), sker: new Uint8Array(36).fill(0x22), skai: new Uint8Array(0), skar: new Uint8Array(0),
+  };
+  const cbc: KeylogIke = { ...gcm, encr: "aes-cbc", integ: "hmac-sha2-256-128", encrKeyBits: 128, skei: new Uint8Array(16).fill(1), sker: new Uint8Array(16).fill(2), skai: new Uint8Array(32).fill(3), skar: new Uint8Array(32).fill(4) };
+  test("vpnkit format, read back by lib/keys", () => {
+    expect(ikeKeylogLine(gcm)).toBe(`IKEv2 0102030405060708 f0f1f2f3f4f5f6f7 aes256gcm16 0x${"11".repeat(36)} 0x${"22".repeat(36)} none - -`);
+    for (const k of [gcm, cbc]) {
+      const p = parseVpnkitKeylog(ikeKeylogLine(k)!, "k");
+      expect(p.ikev2.length).toBe(1);
+      expect(p.ikev2[0].ispi).toBe("0102030405060708");
+      expect(p.ikev2[0].initiator.encKey).toEqual(k.skei);
+      expect(p.ikev2[0].responder.encKey).toEqual(k.sker);
+      if (k.integ !== "none") expect(p.ikev2[0].responder.integKey).toEqual(k.skar);
+    }
+  });
+  test("Wireshark ikev2_decryption_table (hex unquoted, names quoted), read back by lib/keys", () => {
+    expect(ikev2TableLine(cbc)).toBe(`0102030405060708,f0f1f2f3f4f5f6f7,${"01".repeat(16)},${"02".repeat(16)},"AES-CBC-128 [RFC3602]",${"03".repeat(32)},${"04".repeat(32)},"HMAC_SHA2_256_128 [RFC4868]"`);
+    for (const k of [gcm, cbc]) {
+      const p = parseIkev2Table(ikev2TableLine(k)!, "t");
+      expect(p.ikev2.length).toBe(1);
+      expect(p.ikev2[0].initiator.encKey).toEqual(k.skei);
+      expect(p.ikev2[0].initiator.encr).toBe(k.encr);
+    }
+  });
+  test("an algorithm without a key-log name gives null", () => {
+    expect(ikeKeylogLine({ ...gcm, encr: "3des-cbc" })).toBeNull();
+  });
+});
+
+describe("traffic selector → prefixes", () => {
+  const t = (s: string) => tsToCidrs(tsFromText(s)).map((c) => c.text);
+  test("exact prefixes and ranges", () => {
+    expect(t("10.2.0.0/24")).toEqual(["10.2.0.0/24"]);
+    expect(t("0.0.0.0/0")).toEqual(["0.0.0.0/0"]);
+    expect(t("10.2.0.7")).toEqual(["10.2.0.7/32"]);
+    expect(t("2001:db8::/32")).toEqual(["2001:db8::/32"]);
+    expect(t("::/0")).toEqual(["::/0"]);
+    const r = tsFromText("10.0.0.1/32");
+    r.end = Uint8Array.from([10, 0, 0, 6]);
+    expect(tsToCidrs(r).map((c) => c.text)).toEqual(["10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/31", "10.0.0.6/32"]);
+  });
+});
+
+// ------------------------------------------------------------------ two drivers in memory
+
+interface Side {
+  driver: IkeDriver;
+  db: SaDatabase;
+  child: TunnelChild;
+  logs: { level: string; msg: string }[];
+  fatal: string[];
+}
+
+function pair(o: { psk2?: string; remoteTs2?: string[] } = {}): { i: Side; r: Side; settle: () => Promise<void>; step: () => Promise<void> } {
+  const cfg = (me: string, peer: string, responder: boolean, psk: string, lts: string[], rts: string[]): IkeTunnelConfig =>
+    validateIkeConfig(mergeRawIke({ local: me, remote: peer, tun_addr: ["10.1.0.1/24"] }, {
+      psk: psk, local_ts: lts, remote_ts: rts, local_id: me, remote_id: peer, responder, ike_proposal: ["aes128-sha256-ecp256"], esp_proposal: ["chacha20poly1305"],
+    }), readFile);
+  const queue: (() => void)[] = [];
+  const mk = (c: IkeTunnelConfig, deliver: (b: Uint8Array) => void): Side => {
+    const db = new SaDatabase();
+    const child: TunnelChild = { name: "t", local: [], remote: [], outbound: null, inbound: [], mtu: 1400 };
+    const logs: Side["logs"] = [];
+    const fatal: string[] = [];
+    const driver = new IkeDriver({
+      cfg: c, db, child, reindex: () => {}, send: (b) => queue.push(() => deliver(b.slice())),
+      log: (level, msg) => logs.push({ level, msg }), onFatal: (r) => fatal.push(r),
+      setInterval: () => 0, clearInterval: () => {},
+    });
+    return { driver, db, child, logs, fatal };
+  };
+  // eslint-disable-next-line prefer-const
+  let i: Side, r: Side;
+  i = mk(cfg("192.0.2.2", "192.0.2.1", false, "psk-one", ["10.1.0.0/24"], ["10.2.0.0/24"]), (b) => r.driver.onDatagram(b, "192.0.2.2", 4500));
+  r = mk(cfg("192.0.2.1", "192.0.2.2", true, o.psk2 ?? "psk-one", ["10.2.0.0/24"], o.remoteTs2 ?? ["10.1.0.0/24"]), (b) => i.driver.onDatagram(b, "192.0.2.1", 4500));
+  const settle = async () => {
+    for (let k = 0; k < 1000 && queue.length; k++) {
+      queue.shift()!();
+      await Promise.resolve();
+    }
+  };
+  const step = async () => {
+    queue.shift()?.();
+    await Promise.resolve();
+  };
+  return { i, r, settle, step };
+}
+
+describe("IkeDriver ↔ IkeDriver (in memory)", () => {
+  test("establish, ESP both ways, make-before-break Child SA rekey, delete", async () => {
+    const { i, r, settle } = pair();
+    r.driver.start();
+    i.driver.start();
+    await settle();
+    expect(i.child.outbound, JSON.stringify([i.logs, r.logs], null, 1)).not.toBeNull();
+    expect(r.child.outbound).not.toBeNull();
+    expect(i.child.outbound!.spi).toBe(r.child.inbound[0].spi);
+    expect(r.child.outbound!.spi).toBe(i.child.inbound[0].spi);
+    expect(i.child.remote.map((c) => c.text)).toEqual(["10.2.0.0/24"]);
+    const inner = Uint8Array.from({ length: 40 }, (_, k) => (k === 0 ? 0x45 : k));
+    const esp = i.child.outbound!.seal(inner, 4)!;
+    const opened = r.child.inbound[0].open(esp);
+    expect(opened.ok).toBe(true);
+
+    const oldIn = i.child.inbound[0].spi;
+    i.driver.rekeyChild(oldIn, "test");
+    // CREATE_CHILD_SA, then the Delete of the old SA: one inbound SA left on each side
+    await settle();
+    expect(i.child.inbound.length).toBe(1);
+    expect(r.child.inbound.length).toBe(1);
+    expect(i.child.inbound[0].spi).not.toBe(oldIn);
+    expect(i.db.lookupInbound(oldIn)).toBeUndefined(); // destroyed
+    expect(i.child.outbound!.spi).toBe(r.child.inbound[0].spi);
+    expect(r.child.inbound[0].open(i.child.outbound!.seal(inner, 4)!).ok).toBe(true);
+    expect(i.logs.some((l) => l.msg.startsWith("Child SA rekeyed"))).toBe(true);
+
+    await i.driver.stop(200);
+    await settle();
+    expect(i.child.outbound).toBeNull();
+    expect(r.child.outbound).toBeNull();
+    expect(r.child.inbound.length).toBe(0);
+    expect(i.logs.filter((l) => l.level === "error")).toEqual([]);
+    expect(r.logs.filter((l) => l.level === "error")).toEqual([]);
+    expect(i.fatal).toEqual([]);
+    await r.driver.stop(0);
+  });
+
+  test("the initiator's rekey keeps the old inbound SA until the Delete (make before break)", async () => {
+    const { i, r, settle, step } = pair();
+    r.driver.start();
+    i.driver.start();
+    await settle();
+    const oldIn = i.child.inbound[0].spi;
+    const oldOut = i.child.outbound!.spi;
+    const inner = Uint8Array.from({ length: 40 }, (_, k) => (k === 0 ? 0x45 : k));
+    const fromPeerOld = r.child.outbound!.seal(inner, 4)!; // sealed by the old SA, arrives late
+    i.driver.rekeyChild(oldIn, "test");
+    await step(); // CREATE_CHILD_SA request → responder installs the new SA
+    expect(r.child.inbound.length).toBe(2);
+    await step(); // response → initiator installs the new SA, keeps the old inbound one
+    expect(i.child.inbound.length).toBe(2);
+    expect(i.child.outbound!.spi).not.toBe(oldOut);
+    expect(i.child.inbound.find((sa) => sa.spi === oldIn)!.open(fromPeerOld).ok).toBe(true);
+    await step(); // INFORMATIONAL Delete of the old SA → responder removes it
+    expect(r.child.inbound.length).toBe(1);
+    await step(); // its answer → initiator removes it
+    expect(i.child.inbound.length).toBe(1);
+    expect(i.child.inbound[0].spi).not.toBe(oldIn);
+    expect(i.db.lookupInbound(oldIn)).toBeUndefined();
+    await i.driver.stop(0);
+    await r.driver.stop(0);
+  });
+
+  test("wrong PSK: one error line at each end, the initiator gives up (fatal)", async () => {
+    const { i, r, settle } = pair({ psk2: "psk-two" });
+    r.driver.start();
+    i.driver.start();
+    await settle();
+    const ie = i.logs.filter((l) => l.level === "error");
+    const re = r.logs.filter((l) => l.level === "error");
+    expect(ie.length).toBe(1);
+    expect(re.length).toBe(1);
+    expect(ie[0].msg).toContain("AUTHENTICATION_FAILED");
+    expect(i.fatal.length).toBe(1);
+    expect(r.fatal).toEqual([]); // the responder keeps waiting
+    expect(i.child.outbound).toBeNull();
+  });
+
+  test("TS mismatch: one error line each; the initiator deletes the IKE SA and gives up", async () => {
+    const { i, r, settle } = pair({ remoteTs2: ["10.9.0.0/24"] });
+    r.driver.start();
+    i.driver.start();
+    await settle();
+    const ie = i.logs.filter((l) => l.level === "error");
+    expect(ie.length).toBe(1);
+    expect(ie[0].msg).toContain("TS_UNACCEPTABLE");
+    expect(r.logs.filter((l) => l.level === "error").length).toBe(1);
+    expect(i.fatal.length).toBe(1);
+  });
+});
