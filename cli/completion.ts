@@ -286,11 +286,14 @@ export function completionScript(program: CommandUnknownOpts, shell: Shell): str
   return SHELLS[shell](commandTree(program));
 }
 
+/** Builds the whole program (every command); may be async when commands load lazily. */
+export type ProgramBuilder = () => CommandUnknownOpts | Promise<CommandUnknownOpts>;
+
 /**
  * The `completion` command. `buildProgram` is called when the command runs, so the
  * script covers the whole program, this command included.
  */
-export function completionCommand(buildProgram: () => CommandUnknownOpts) {
+export function completionCommand(buildProgram: ProgramBuilder) {
   return new Command("completion")
     .description("print a shell completion script (bash, zsh or fish)")
     .addArgument(new Argument("<shell>", "bash, zsh or fish").choices(Object.keys(SHELLS) as Shell[]))
@@ -303,8 +306,8 @@ Examples:
   vpnkit completion zsh > "\${fpath[1]}/_vpnkit"             # zsh (restart it)
   vpnkit completion fish > ~/.config/fish/completions/vpnkit.fish`,
     )
-    .action((shell) => {
-      process.stdout.write(completionScript(buildProgram(), shell));
+    .action(async (shell) => {
+      process.stdout.write(completionScript(await buildProgram(), shell));
       process.exitCode = EXIT.OK;
     });
 }

@@ -6,7 +6,7 @@
  *   vpnkit man > /usr/local/share/man/man1/vpnkit.1
  */
 import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
-import { commandTree, type CommandSpec, type OptionSpec } from "./completion.ts";
+import { commandTree, type CommandSpec, type OptionSpec, type ProgramBuilder } from "./completion.ts";
 import { EXIT } from "./exit.ts";
 import { version } from "./version.ts";
 
@@ -89,11 +89,11 @@ export function manPage(program: CommandUnknownOpts, ver: string = version): str
 }
 
 /** The `man` command. `buildProgram` is called when it runs, so the page covers every command. */
-export function manCommand(buildProgram: () => CommandUnknownOpts) {
+export function manCommand(buildProgram: ProgramBuilder) {
   return new Command("man")
     .description("print the man page (roff); view it with: vpnkit man | man -l -")
-    .action(() => {
-      process.stdout.write(manPage(buildProgram()));
+    .action(async () => {
+      process.stdout.write(manPage(await buildProgram()));
       process.exitCode = EXIT.OK;
     });
 }

@@ -76,6 +76,20 @@ describe("completion", () => {
   });
 });
 
+test("the completion and man commands print through the program", async () => {
+  const out: string[] = [];
+  const write = process.stdout.write;
+  process.stdout.write = ((s: string) => (out.push(s), true)) as typeof process.stdout.write;
+  try {
+    await program().parseAsync(["completion", "fish"], { from: "user" });
+    await program().parseAsync(["man"], { from: "user" });
+  } finally {
+    process.stdout.write = write;
+  }
+  expect(out[0]).toStartWith("# fish completion for vpnkit");
+  expect(out[1]).toContain(".SH COMMANDS");
+});
+
 describe("man page", () => {
   const page = manPage(program(), "1.2.3");
 
