@@ -7,7 +7,8 @@
  *   vk2: vk2e 192.0.2.2/24 (outer), TUN vktun 10.1.0.1/24 (vpnkit)
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export const ROOT = join(import.meta.dir, "../..");
@@ -272,7 +273,7 @@ export async function capture(ns: string, iface: string, file: string): Promise<
 
 /** `vpnkit decode --json --keys KEYLOG`: counts of decrypted ESP / IKE and any failure. */
 export function decodeWithKeys(pcap: string, keylog: string): { esp: number; espGood: number; ike: number; ikeGood: number; bad: string[] } {
-  const out = sh(BUN, [join(ROOT, "cli/main.ts"), "decode", "--json", "--keys", keylog, pcap], { timeout: 60_000 });
+  const out = execFileSync(BUN, [join(ROOT, "cli/main.ts"), "decode", "--json", "--keys", keylog, pcap], { encoding: "utf8", timeout: 120_000, maxBuffer: 1 << 29, stdio: ["ignore", "pipe", "pipe"] });
   const r = { esp: 0, espGood: 0, ike: 0, ikeGood: 0, bad: [] as string[] };
   for (const line of out.split("\n")) {
     if (!line.trim()) continue;
@@ -297,4 +298,25 @@ export function decodeWithKeys(pcap: string, keylog: string): { esp: number; esp
     walk(pkt);
   }
   return r;
+}
+
+/** tshark with a profile holding the key log's Wireshark tables: IKE messages decrypted, ESP ICVs good. Null without tshark. */
+export function tsharkCheck(pcap: string, keylog: string): { ikeDecrypted: number; espGood: number; espBad: number; chacha: boolean } | null {
+  if (spawnSync("sh", ["-c", "command -v tshark"]).status !== 0) return null;
+  const prof = mkdtempSync(join(tmpdir(), "vkws-"));
+  try {
+    if (existsSync(keylog + ".ikev2_decryption_table")) copyFileSync(keylog + ".ikev2_decryption_table", join(prof, "ikev2_decryption_table"));
+    if (existsSync(keylog + ".esp_sa")) copyFileSync(keylog + ".esp_sa", join(prof, "esp_sa"));
+    writeFileSync(join(prof, "preferences"), "esp.enable_encryption_decode: TRUE\nesp.enable_authentication_check: TRUE\n");
+    const env = { ...process.env, WIRESHARK_CONFIG_DIR: prof };
+    const v = execFileSync("tshark", ["-n", "-r", pcap, "-Y", "isakmp", "-V"], { encoding: "utf8", env, stdio: ["ignore", "pipe", "ignore"], timeout: 60_000, maxBuffer: 1 << 26 });
+    const ikeDecrypted = (v.match(/^\s+Decrypted Data \(/gm) ?? []).length;
+    const f = execFileSync("tshark", ["-n", "-r", pcap, "-Y", "esp", "-T", "fields", "-e", "esp.icv_good", "-e", "esp.icv_bad"], { encoding: "utf8", env, stdio: ["ignore", "pipe", "ignore"], timeout: 60_000 });
+    const rows = f.trim().split("\n").filter(Boolean);
+    const m = /(\d+)\.(\d+)/.exec(execFileSync("tshark", ["--version"], { encoding: "utf8" }));
+    const chacha = m !== null && (Number(m[1]) > 4 || (Number(m[1]) === 4 && Number(m[2]) >= 2));
+    return { ikeDecrypted, espGood: rows.filter((r) => r.split("\t")[0] === "1").length, espBad: rows.filter((r) => r.split("\t")[1] === "1").length, chacha };
+  } finally {
+    rmSync(prof, { recursive: true, force: true });
+  }
 }

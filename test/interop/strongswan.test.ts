@@ -4,17 +4,21 @@
  * see harness.ts. Both roles, IKE aes256gcm16-prfsha256-x25519 and aes128-sha256-ecp256,
  * ESP aes256gcm16 and chacha20poly1305: the tunnel comes up, ping passes both ways,
  * `swanctl --list-sas` shows the SA, SIGTERM deletes it on both ends, and the capture of
- * the run decodes with `vpnkit decode --keys <keylog>` (every IKE integrity and ESP ICV good).
+ * the run decodes with `vpnkit decode --keys <keylog>` (every IKE integrity and ESP ICV good),
+ * and with tshark from the Wireshark tables written next to the key log. iperf3 -t 2 (20 Mbit/s)
+ * in the aes256gcm16 cases. Rekeying: Child SA every 4 s and IKE SA rekeys, from either side,
+ * DPD every 2 s, pings without loss across them.
  * Failures (wrong PSK, no common proposal, TS mismatch): one clear error line from vpnkit,
  * the expected notify at charon. Skips with a reason when not root / charon missing;
  * fails instead under CI=true.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  capture, type Charon, decodeWithKeys, missingPrereq, nsx, nsxAsync, PSK, startCharon, startVpnkit, swanctlConf, topoDown, topoUp, type Vpnkit,
+  capture, type Charon, decodeWithKeys, missingPrereq, nsx, nsxAsync, PSK, tsharkCheck, startCharon, startVpnkit, swanctlConf, topoDown, topoUp, type Vpnkit,
 } from "./harness.ts";
 
 const reason = missingPrereq();
@@ -65,6 +69,18 @@ async function pingUntil(ns: string, dst: string, ms: number): Promise<boolean> 
   return false;
 }
 
+/** iperf3 TCP for 2 s at 20 Mbit/s (keeps the capture small) from vk2 (vpnkit) to charon's inner address; received bits/s. */
+async function iperf(): Promise<number> {
+  const srv = spawn("ip", ["netns", "exec", "vk1", "iperf3", "-s", "-1", "-B", "10.2.0.1", "-p", "5298"], { stdio: "ignore" });
+  try {
+    await Bun.sleep(400);
+    const out = await nsxAsync("vk2", "iperf3", ["-c", "10.2.0.1", "-p", "5298", "-t", "2", "-b", "20M", "-J"], 20000);
+    return (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second;
+  } finally {
+    if (srv.exitCode === null) srv.kill("SIGTERM");
+  }
+}
+
 function dump(v: Vpnkit | null): string {
   return `--- vpnkit ---\n${v?.lines.join("\n") ?? ""}\n--- charon (tail) ---\n${charon?.log().slice(-4000) ?? ""}`;
 }
@@ -113,6 +129,12 @@ run("vpnkit up (IKEv2) against strongSwan", () => {
         expect(nsx("vk2", "ping", ["-c", "3", "-i", "0.2", "-W", "2", "10.2.0.1"], { allowFail: true })).toContain(" 0% packet loss");
         expect(nsx("vk1", "ping", ["-c", "3", "-i", "0.2", "-W", "2", "-I", "10.2.0.1", "10.1.0.1"], { allowFail: true })).toContain(" 0% packet loss");
 
+        if (c.ike === "aes256gcm16-prfsha256-x25519" && c.esp === "aes256gcm16") {
+          // iperf3 -t 2, vpnkit side sending; its packets are in the capture and are decrypted below too
+          const bps = await iperf();
+          console.log(`[iperf3] ${tag}: ${(bps / 1e6).toFixed(0)} Mbit/s vk2 -> vk1 through the tunnel`);
+          expect(bps).toBeGreaterThan(15e6);
+        }
         const sas = charon!.swanctl("--list-sas").out;
         expect(sas).toContain("ESTABLISHED");
         expect(sas).toContain("INSTALLED, TUNNEL-in-UDP");
@@ -132,6 +154,14 @@ run("vpnkit up (IKEv2) against strongSwan", () => {
         expect(d.bad).toEqual([]);
         expect(d.ike).toBeGreaterThanOrEqual(4); // IKE_AUTH and INFORMATIONAL Delete, request and response each
         expect(d.esp).toBeGreaterThanOrEqual(14); // probe ping + 3 pings each way: request and reply each
+        // Wireshark's own tables from the same key log (FILE.ikev2_decryption_table, FILE.esp_sa)
+        const ws = tsharkCheck(pcap, keylog);
+        if (ws) {
+          console.log(`[tshark] ${tag}: IKE ${ws.ikeDecrypted} decrypted, ESP ${ws.espGood} ICV good, ${ws.espBad} bad`);
+          expect(ws.ikeDecrypted).toBe(d.ike);
+          expect(ws.espBad).toBe(0);
+          if (c.esp !== "chacha20poly1305" || ws.chacha) expect(ws.espGood).toBe(d.esp);
+        }
       } finally {
         await v.stop();
         await cap.stop();
@@ -304,6 +334,12 @@ run("vpnkit up (IKEv2) against strongSwan: rekeying and liveness", () => {
         expect(d.bad).toEqual([]);
         expect(spis.size).toBeGreaterThanOrEqual(6); // 3+ Child SAs, both directions
         expect(d.esp).toBeGreaterThanOrEqual(140);
+        const ws = tsharkCheck(pcap, keylog);
+        if (ws) {
+          console.log(`[tshark] ${tag}: IKE ${ws.ikeDecrypted} decrypted, ESP ${ws.espGood} ICV good, ${ws.espBad} bad`);
+          expect(ws.ikeDecrypted).toBe(d.ike); // both IKE SAs (the rekeyed one too)
+          expect(ws.espGood).toBe(d.esp);
+        }
         // DPD: charon logs its liveness checks being answered, and answers ours
         expect(charon!.log()).toMatch(/parsed INFORMATIONAL (request|response) \d+ \[ \]/);
       } finally {
