@@ -15,6 +15,6 @@ mock.module("bun:ffi", () => ({
 
 test("cli/main.ts and every command module load without libc", async () => {
   const { buildProgram } = await import("../../cli/main.ts");
-  const names = buildProgram().commands.map((c) => c.name());
+  const names = (await buildProgram()).commands.map((c) => c.name());
   expect(names).toContain("decode");
 });

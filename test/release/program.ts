@@ -1,11 +1,14 @@
-/** The program under test: buildProgram() plus the completion and man commands if cli/main.ts does not register them yet. */
+/**
+ * The program under test: buildProgram() (sync, or async when commands load lazily) plus
+ * the completion and man commands if cli/main.ts does not register them yet.
+ */
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import { buildProgram } from "../../cli/main.ts";
 import { completionCommand } from "../../cli/completion.ts";
 import { manCommand } from "../../cli/man.ts";
 
-export function program(): CommandUnknownOpts {
-  const p: CommandUnknownOpts = buildProgram();
+export async function program(): Promise<CommandUnknownOpts> {
+  const p: CommandUnknownOpts = await buildProgram();
   const has = (n: string) => p.commands.some((c) => c.name() === n);
   if (!has("completion")) p.addCommand(completionCommand(program));
   if (!has("man")) p.addCommand(manCommand(program));
@@ -13,7 +16,7 @@ export function program(): CommandUnknownOpts {
 }
 
 /** Every command (depth-first) with its option flags, read from commander directly. */
-export function everyCommand(c: CommandUnknownOpts = program()): { path: string[]; options: string[] }[] {
+export function everyCommand(c: CommandUnknownOpts): { path: string[]; options: string[] }[] {
   const out: { path: string[]; options: string[] }[] = [];
   const visit = (cmd: CommandUnknownOpts, path: string[]) => {
     out.push({ path, options: cmd.options.flatMap((o) => [o.short, o.long].filter((x): x is string => !!x)) });
