@@ -64,6 +64,8 @@ export async function startTunnel(cfg: TunnelConfig, log: (msg: string) => void 
     // then TCP retransmits inside the tunnel). VPNKIT_UDP_BUF=0 keeps the default.
     const bufBytes = Number(process.env.VPNKIT_UDP_BUF ?? UDP_BUFFER_BYTES);
     if (udp instanceof BunUdpSocket && bufBytes > 0 && !growSocketBuffers(udp.fd(), bufBytes)) log("vpnkit up: could not enlarge the UDP socket buffers");
+    // UDP GSO for batched sends (VPNKIT_UDP_GSO=0: sendMany).
+    if (udp instanceof BunUdpSocket && process.env.VPNKIT_UDP_GSO !== "0") udp.enableGso();
 
     const db = new SaDatabase();
     cleanup.push(() => db.destroy());
@@ -127,6 +129,7 @@ export async function startTunnel(cfg: TunnelConfig, log: (msg: string) => void 
         tunRxBad: tun.stats.rxBad,
         tunTxMerged: tun.stats.txMerged,
         udpSendErrors: udp.stats.sendErrors,
+        udpGsoSends: udp instanceof BunUdpSocket ? udp.gsoSends : 0,
       },
     });
     const control = new ControlServer(cfg.control, status);
