@@ -78,12 +78,24 @@ class NodeAeadProvider implements AeadProvider {
     return NODE_GCM_AVAILABLE && (cipher === "aes128gcm16" || cipher === "aes256gcm16");
   }
 
+  /** Two-entry cache in front of the WeakMap (a tunnel uses one outbound and one inbound key). */
+  private k0: Uint8Array | null = null;
+  private o0: KeyObject | null = null;
+  private k1: Uint8Array | null = null;
+  private o1: KeyObject | null = null;
+
   private keyObject(key: Uint8Array): KeyObject {
+    if (key === this.k0) return this.o0!;
+    if (key === this.k1) return this.o1!;
     let k = this.keys.get(key);
     if (k === undefined) {
       k = nodeCrypto.createSecretKey(key);
       this.keys.set(key, k);
     }
+    this.k1 = this.k0;
+    this.o1 = this.o0;
+    this.k0 = key;
+    this.o0 = k;
     return k;
   }
 
@@ -130,6 +142,14 @@ class NodeAeadProvider implements AeadProvider {
   forget(key: Uint8Array): void {
     // A KeyObject's memory cannot be wiped from JS; dropping the last reference is all we can do.
     this.keys.delete(key);
+    if (this.k0 === key) {
+      this.k0 = null;
+      this.o0 = null;
+    }
+    if (this.k1 === key) {
+      this.k1 = null;
+      this.o1 = null;
+    }
   }
 }
 
