@@ -169,6 +169,29 @@ run("vpnkit up (IKEv2) against strongSwan", () => {
     }, 60000);
   }
 
+  test("--retry: vpnkit initiator retries after NO_PROPOSAL_CHOSEN and after charon deletes the IKE SA", async () => {
+    load({ ike: "aes128-sha256-ecp256", esp: "aes256gcm16" }); // no match at first
+    const { args } = vpnkitArgs({ tag: "retry", ike: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16", extra: ["--retry"] });
+    const v = startVpnkit(args);
+    running.push(v);
+    try {
+      expect(await v.waitFor(/NO_PROPOSAL_CHOSEN/, 10000), dump(v)).not.toBeNull();
+      expect(await v.waitFor(/retrying in 5 s/, 2000), dump(v)).not.toBeNull();
+      const name = load({ ike: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16" });
+      expect(await v.waitFor(/Child SA installed/, 10000), dump(v)).not.toBeNull();
+      expect(await pingUntil("vk2", "10.2.0.1", 3000)).toBe(true);
+      const before = v.lines.filter((l) => /Child SA installed/.test(l)).length;
+      expect(charon!.swanctl("--terminate", "--ike", name, "--timeout", "5").status).toBe(0);
+      for (let k = 0; k < 120 && v.lines.filter((l) => /Child SA installed/.test(l)).length === before; k++) await Bun.sleep(100);
+      expect(v.lines.filter((l) => /Child SA installed/.test(l)).length, dump(v)).toBe(before + 1);
+      expect(v.lines.some((l) => /IKE SA closed: deleted by peer/.test(l))).toBe(true);
+      expect(await pingUntil("vk2", "10.2.0.1", 3000)).toBe(true);
+      expect(v.proc.exitCode).toBeNull();
+    } finally {
+      expect(await v.stop()).toBe(0);
+    }
+  }, 40000);
+
   // ------------------------------------------------------------------ failures
 
   test("wrong PSK, vpnkit initiator: exit 4, one error line (AUTHENTICATION_FAILED); charon: MAC mismatch, sends AUTH_FAILED", async () => {
