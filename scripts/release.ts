@@ -67,7 +67,7 @@ export async function writeDocs(out: string, version: string): Promise<[string, 
   const { buildProgram } = await import("../cli/main.ts");
   const { manPage } = await import("../cli/man.ts");
   const { completionScript, SHELLS } = await import("../cli/completion.ts");
-  const program = buildProgram();
+  const program = await buildProgram(); // sync today; async once commands load lazily
   const files: [string, string][] = [[join(out, "vpnkit.1"), manPage(program, version)]];
   for (const shell of Object.keys(SHELLS) as (keyof typeof SHELLS)[]) {
     files.push([join(out, `vpnkit.${shell}`), completionScript(program, shell)]);
