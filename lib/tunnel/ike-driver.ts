@@ -283,6 +283,8 @@ export class IkeDriver {
         const msg = `${a.scope === "ike" ? "IKE SA" : "Child SA"} failed: ${a.reason}${a.notify && !a.reason.includes(a.notify) ? ` (${a.notify})` : ""}`;
         this.lastError = msg;
         log("error", msg);
+        // a failed rekey: try again one rekey interval later instead of never
+        if (a.scope === "child") for (const c of this.installed.values()) if (c.sa === sa && c.rekeying) { c.rekeying = false; c.at = this.now(); }
         // the initiator's first Child SA failed (IKE_AUTH or CREATE_CHILD_SA): no tunnel, so
         // delete the IKE SA as strongSwan does; `closed` then retries or gives up
         if (a.scope === "child" && sa.initiator && sa.state === "established" && ![...this.installed.values()].some((c) => c.sa === sa)) {
