@@ -1,6 +1,6 @@
 /** `vpnkit completion`, `vpnkit man` and cli/color.ts. */
-import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { completionScript, type Shell } from "../../cli/completion.ts";
@@ -12,6 +12,7 @@ import { run, runnable } from "./util.ts";
 
 const root = await program();
 const dir = mkdtempSync(join(tmpdir(), "vpnkit-cli-test-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function script(shell: Shell): string {
   const file = join(dir, `vpnkit.${shell}`);
   writeFileSync(file, completionScript(root, shell));
