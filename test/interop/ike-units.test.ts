@@ -6,6 +6,10 @@
  * lines, delete.
  */
 import { describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { SaDatabase } from "../../lib/esp/sadb.ts";
 import { parseVpnkitKeylog } from "../../lib/keys/vpnkit-keylog.ts";
 import { parseIkev2Table } from "../../lib/keys/wireshark.ts";
@@ -265,5 +269,32 @@ describe("IkeDriver ↔ IkeDriver (in memory)", () => {
     expect(ie[0].msg).toContain("TS_UNACCEPTABLE");
     expect(r.logs.filter((l) => l.level === "error").length).toBe(1);
     expect(i.fatal.length).toBe(1);
+  });
+});
+
+describe("vpnkit up (IKEv2 flags / [ike] file): configuration errors exit 2 with one line, before any privilege is needed", () => {
+  const cli = (args: string[]) => {
+    const r = spawnSync(process.execPath, [join(import.meta.dir, "../../cli/main.ts"), "up", ...args], { encoding: "utf8", timeout: 30_000 });
+    return { code: r.status, err: r.stderr.trim() };
+  };
+  test("flags", () => {
+    const r = cli(["--peer", "192.0.2.1", "--local", "192.0.2.2", "--local-ts", "10.1.0.0/24", "--remote-ts", "10.2.0.0/24", "--tun-addr", "10.1.0.1/24"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe("vpnkit up: config: ike.psk_file: missing (--psk-file, or ike.psk / ike.psk_file in the file)");
+    const m = cli(["--peer", "192.0.2.1", "--psk-file", "/nonexistent/psk", "--local-ts", "10.1.0.0/24", "--remote-ts", "10.2.0.0/24", "--spi-out", "0x1000"]);
+    expect(m.code).toBe(2);
+    expect(m.err).toContain("exclusive");
+  });
+  test("[ike] section in a TOML file", () => {
+    const d = mkdtempSync(join(tmpdir(), "vk-units-"));
+    try {
+      const f = join(d, "c.toml");
+      writeFileSync(f, 'local = "192.0.2.2"\nremote = "192.0.2.1"\ntun_addr = ["10.1.0.1/24"]\n[ike]\npsk = "x"\nlocal_ts = ["10.1.0.0/24"]\n');
+      const r = cli(["-c", f]);
+      expect(r.code).toBe(2);
+      expect(r.err).toBe("vpnkit up: config: ike.remote_ts: missing (the peer's inner prefixes, e.g. 10.2.0.0/24)");
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 });

@@ -38,10 +38,31 @@ let charon: Charon | null = null;
 let conn = 0;
 const running: Vpnkit[] = [];
 
-function vpnkitArgs(o: { tag: string; responder?: boolean; ike: string; esp: string; psk?: string; remoteTs?: string; extra?: string[] }): { args: string[]; keylog: string } {
+function vpnkitArgs(o: { tag: string; responder?: boolean; ike: string; esp: string; psk?: string; remoteTs?: string; extra?: string[]; toml?: boolean }): { args: string[]; keylog: string } {
   const keylog = join(dir, `${o.tag}.keys`);
   const pskFile = join(dir, `${o.tag}.psk`);
   writeFileSync(pskFile, (o.psk ?? PSK) + "\n", { mode: 0o600 });
+  if (o.toml) {
+    // the same settings from a TOML file ([ike] section, lib/tunnel/example.toml)
+    const file = join(dir, `${o.tag}.toml`);
+    writeFileSync(file, `local = "192.0.2.2"
+remote = "192.0.2.1"
+tun_name = "vktun"
+tun_addr = ["10.1.0.1/24"]
+keylog = "${keylog}"
+control = "${join(dir, `${o.tag}.sock`)}"
+[ike]
+psk_file = "${pskFile}"
+local_id = "vk@example.org"
+remote_id = "sw@example.org"
+local_ts = ["10.1.0.0/24"]
+remote_ts = ["${o.remoteTs ?? "10.2.0.0/24"}"]
+ike_proposal = ["${o.ike}"]
+esp_proposal = ["${o.esp}"]
+responder = ${o.responder ? "true" : "false"}
+`);
+    return { args: ["-c", file, ...(o.extra ?? [])], keylog };
+  }
   const args = [
     "--local", "192.0.2.2", "--peer", "192.0.2.1", "--psk-file", pskFile,
     "--local-ts", "10.1.0.0/24", "--remote-ts", o.remoteTs ?? "10.2.0.0/24", "--tun-addr", "10.1.0.1/24", "--tun-name", "vktun",
@@ -98,21 +119,21 @@ run("vpnkit up (IKEv2) against strongSwan", () => {
     if (dir && !process.env.VPNKIT_KEEP) rmSync(dir, { recursive: true, force: true });
   });
 
-  const cases: { role: "initiator" | "responder"; ike: string; esp: string }[] = [
+  const cases: { role: "initiator" | "responder"; ike: string; esp: string; toml?: boolean }[] = [
     { role: "initiator", ike: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16" },
     { role: "responder", ike: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16" },
     { role: "initiator", ike: "aes128-sha256-ecp256", esp: "chacha20poly1305" },
     { role: "responder", ike: "aes128-sha256-ecp256", esp: "chacha20poly1305" },
-    { role: "initiator", ike: "aes128-sha256-ecp256", esp: "aes256gcm16" },
-    { role: "responder", ike: "aes256gcm16-prfsha256-x25519", esp: "chacha20poly1305" },
+    { role: "initiator", ike: "aes128-sha256-ecp256", esp: "aes256gcm16", toml: true },
+    { role: "responder", ike: "aes256gcm16-prfsha256-x25519", esp: "chacha20poly1305", toml: true },
   ];
   for (const c of cases) {
-    test(`vpnkit ${c.role}, IKE ${c.ike}, ESP ${c.esp}: up, ping both ways, list-sas, delete, capture decrypts with the key log`, async () => {
+    test(`vpnkit ${c.role}, IKE ${c.ike}, ESP ${c.esp}${c.toml ? " (TOML config)" : ""}: up, ping both ways, list-sas, delete, capture decrypts with the key log`, async () => {
       const tag = `${c.role}-${c.ike}-${c.esp}`;
       const name = load({ ike: c.ike, esp: c.esp, initiator: c.role === "responder" });
       const pcap = join(dir, `${tag}.pcap`);
       const cap = await capture("vk2", "vk2e", pcap);
-      const { args, keylog } = vpnkitArgs({ tag, responder: c.role === "responder", ike: c.ike, esp: c.esp });
+      const { args, keylog } = vpnkitArgs({ tag, responder: c.role === "responder", ike: c.ike, esp: c.esp, toml: c.toml });
       const t0 = performance.now();
       const v = startVpnkit(args);
       running.push(v);
