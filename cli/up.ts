@@ -51,6 +51,9 @@ export function upCommand(): Command {
     .option("--retry", "IKEv2 initiator: start over when negotiation fails or the SA dies")
     .option("--rekey <sec>", "IKEv2: rekey the Child SA every SEC seconds, 0 = never (default 3600)")
     .option("--ike-rekey <sec>", "IKEv2: rekey the IKE SA every SEC seconds, 0 = never (default 14400)")
+    .option("--cert <file>", "IKEv2: our certificate (PEM); with --key: authenticate with a signature instead of the PSK")
+    .option("--key <file>", "IKEv2: our private key (PEM)")
+    .option("--ca <file>", "IKEv2: CA certificate (PEM) trusted for the peer's certificate (repeatable)", collect, [] as string[])
     .action(async (o) => {
       const num = (s: string | undefined) => (s === undefined ? undefined : /^\d+(\.\d+)?$/.test(s) ? Number(s) : s);
       const over: RawConfig = {
@@ -82,6 +85,7 @@ export function upCommand(): Command {
         ike_proposal: o.ikeProposal.length ? o.ikeProposal : undefined, esp_proposal: o.espProposal.length ? o.espProposal : undefined,
         local_id: o.localId, remote_id: o.remoteId, responder: o.responder ? true : undefined, dpd: num(o.dpd),
         retry: o.retry ? true : undefined, rekey: num(o.rekey), ike_rekey: num(o.ikeRekey),
+        cert: o.cert, key: o.key, ca: o.ca.length ? o.ca : undefined,
       };
       if (o.peer !== undefined) over.remote = o.peer;
       const ikeBase = o.config ? (() => {

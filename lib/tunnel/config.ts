@@ -87,6 +87,9 @@ export interface RawIke {
   retry?: unknown;
   rekey?: unknown;
   ike_rekey?: unknown;
+  cert?: unknown;
+  key?: unknown;
+  ca?: unknown;
 }
 
 export interface ManualSa {
@@ -330,6 +333,8 @@ export function validateConfig(raw: RawConfig, readFile: (p: string) => Uint8Arr
  * | `ike.retry` | bool | false | initiator: start over (after 5 s) when the IKE SA fails or dies |
  * | `ike.rekey` | number | 3600 | rekey the Child SA every N seconds (0 = never; initiator and responder) |
  * | `ike.ike_rekey` | number | 14400 | rekey the IKE SA every N seconds (0 = never) |
+ * | `ike.cert` / `ike.key` | path / path | none | our certificate and private key (PEM): authenticate with signatures (RFC 7427) instead of the PSK |
+ * | `ike.ca` | path[] | none | trust anchors (PEM) for a peer that authenticates with a certificate |
  *
  * In IKEv2 mode `local` defaults to the wildcard address, `routes` to `remote_ts`,
  * `local_subnets` to `local_ts`, and `tun_addr` to the host prefixes (/32, /128) of `local_ts`.
@@ -350,6 +355,10 @@ export interface IkeSettings {
   retry: boolean;
   rekeySec: number;
   ikeRekeySec: number;
+  /** PEM texts: our certificate and private key (signature authentication), and the CAs we trust. */
+  certificate?: string;
+  privateKey?: string;
+  peerCa?: string[];
 }
 
 /** A validated IKEv2-mode tunnel configuration (no manual SA). */
@@ -415,7 +424,23 @@ export function validateIkeConfig(raw: RawConfig, readFile: (p: string) => Uint8
   const { sa: _unused, ...rest } = base;
   if (rest.transport !== "udp") throw new ConfigError("transport", "IKEv2 mode runs over UDP only (ESP-in-UDP and IKE on one socket); TCP is for manual keys so far");
 
-  let psk: Uint8Array;
+  const pem = (v: unknown, key: string): string | undefined => {
+    const f = str(v, key, false);
+    if (f === undefined) return undefined;
+    let text: string;
+    try {
+      text = new TextDecoder().decode(readFile(f));
+    } catch (e) {
+      throw new ConfigError(key, `cannot read ${f}: ${(e as Error).message}`);
+    }
+    if (!text.includes("-----BEGIN ")) throw new ConfigError(key, `${f} is not PEM`);
+    return text;
+  };
+  const certificate = pem(ike.cert, "ike.cert");
+  const privateKey = pem(ike.key, "ike.key");
+  if ((certificate === undefined) !== (privateKey === undefined)) throw new ConfigError(certificate ? "ike.key" : "ike.cert", "give both ike.cert and ike.key (--cert, --key)");
+  const peerCa = (strList(ike.ca, "ike.ca") ?? []).map((f) => pem(f, "ike.ca")!);
+  let psk: Uint8Array = new Uint8Array(0);
   if (ike.psk !== undefined && ike.psk_file !== undefined) throw new ConfigError("ike.psk", "give either ike.psk or ike.psk_file, not both");
   if (ike.psk_file !== undefined) {
     const f = str(ike.psk_file, "ike.psk_file", true);
@@ -431,10 +456,10 @@ export function validateIkeConfig(raw: RawConfig, readFile: (p: string) => Uint8
     rawPsk.fill(0);
   } else if (ike.psk !== undefined) {
     psk = new TextEncoder().encode(str(ike.psk, "ike.psk", true));
-  } else {
+  } else if (!certificate) {
     throw new ConfigError("ike.psk_file", "missing (--psk-file, or ike.psk / ike.psk_file in the file)");
   }
-  if (psk.length === 0) throw new ConfigError("ike.psk_file", "the pre-shared key is empty");
+  if (psk.length === 0 && (ike.psk !== undefined || ike.psk_file !== undefined)) throw new ConfigError("ike.psk_file", "the pre-shared key is empty");
   const ikeProposals = strList(ike.ike_proposal, "ike.ike_proposal") ?? ["aes256gcm16-prfsha256-x25519"];
   const espProposals = strList(ike.esp_proposal, "ike.esp_proposal") ?? ["aes256gcm16", "chacha20poly1305"];
   for (const p of espProposals) {
@@ -451,6 +476,7 @@ export function validateIkeConfig(raw: RawConfig, readFile: (p: string) => Uint8
       retry: bool(ike.retry, "ike.retry"),
       rekeySec: num(ike.rekey, "ike.rekey", 3600, 86400 * 7),
       ikeRekeySec: num(ike.ike_rekey, "ike.ike_rekey", 14400, 86400 * 7),
+      certificate, privateKey, peerCa: peerCa.length ? peerCa : undefined,
     },
   };
 }

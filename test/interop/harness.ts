@@ -163,7 +163,18 @@ export async function startCharon(dir: string): Promise<Charon> {
 }
 
 /** swanctl.conf: one connection between charon (192.0.2.1, 10.2.0.0/24) and vpnkit (192.0.2.2, 10.1.0.0/24). */
-export function swanctlConf(o: { name: string; ike: string; esp: string; localTs?: string; remoteTs?: string; psk?: string; initiator?: boolean; dpd?: number; rekey?: number }): string {
+export function swanctlConf(o: { name: string; ike: string; esp: string; localTs?: string; remoteTs?: string; psk?: string; initiator?: boolean; dpd?: number; rekey?: number; certs?: boolean }): string {
+  if (o.certs) {
+    // signature authentication: charon's cert sw.crt (x509/, key in private/), ours issued by the CA in x509ca/
+    return baseConf(o, "auth = pubkey\n      certs = sw.crt\n      id = sw.example.org", "auth = pubkey\n      id = vk.example.org");
+  }
+  return baseConf(o, "auth = psk\n      id = sw@example.org", "auth = psk\n      id = vk@example.org") + `secrets { ike-vk { id-1 = sw@example.org
+    id-2 = vk@example.org
+    secret = "${o.psk ?? PSK}" } }
+`;
+}
+
+function baseConf(o: Parameters<typeof swanctlConf>[0], local: string, remote: string): string {
   return `connections {
   ${o.name} {
     local_addrs = 192.0.2.1
@@ -174,10 +185,8 @@ export function swanctlConf(o: { name: string; ike: string; esp: string; localTs
     version = 2
     proposals = ${o.ike}
     ${o.dpd ? `dpd_delay = ${o.dpd}s` : ""}
-    local { auth = psk
-      id = sw@example.org }
-    remote { auth = psk
-      id = vk@example.org }
+    local { ${local} }
+    remote { ${remote} }
     children { ${o.name}c {
       local_ts = ${o.localTs ?? "10.2.0.0/24"}
       remote_ts = ${o.remoteTs ?? "10.1.0.0/24"}
@@ -189,9 +198,6 @@ export function swanctlConf(o: { name: string; ike: string; esp: string; localTs
     } }
   }
 }
-secrets { ike-vk { id-1 = sw@example.org
-    id-2 = vk@example.org
-    secret = "${o.psk ?? PSK}" } }
 `;
 }
 

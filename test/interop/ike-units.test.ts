@@ -82,6 +82,18 @@ describe("[ike] configuration", () => {
     expect(err(raw({ dpd: -1 }))).toContain("ike.dpd");
     expect(err(raw({ responder: "yes" }))).toContain("ike.responder");
   });
+  test("certificates instead of the PSK", () => {
+    files["/c.pem"] = enc.encode("-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n");
+    files["/k.pem"] = enc.encode("-----BEGIN PRIVATE KEY-----\nMA==\n-----END PRIVATE KEY-----\n");
+    const noPsk = { ...raw(), ike: { ...raw().ike, psk_file: undefined } };
+    const c = validateIkeConfig(mergeRawIke(noPsk, { cert: "/c.pem", key: "/k.pem", ca: ["/c.pem"] }), readFile);
+    expect(c.ike.psk.length).toBe(0);
+    expect(c.ike.certificate).toContain("BEGIN CERTIFICATE");
+    expect(c.ike.privateKey).toContain("BEGIN PRIVATE KEY");
+    expect(c.ike.peerCa?.length).toBe(1);
+    expect(() => validateIkeConfig(mergeRawIke(noPsk, { cert: "/c.pem" }), readFile)).toThrow("ike.key: give both");
+    expect(() => validateIkeConfig(mergeRawIke(noPsk, { cert: "/psk", key: "/k.pem" }), readFile)).toThrow("ike.cert: /psk is not PEM");
+  });
   test("the manual-key files stay manual", () => {
     expect(isIkeConfig({ local: "a", sa: { cipher: "aes256gcm16" } })).toBe(false);
     expect(isIkeConfig(mergeRawIke({}, { psk_file: undefined }))).toBe(false);

@@ -14,11 +14,11 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  capture, type Charon, decodeWithKeys, missingPrereq, nsx, nsxAsync, PSK, tsharkCheck, startCharon, startVpnkit, swanctlConf, topoDown, topoUp, type Vpnkit,
+  capture, type Charon, decodeWithKeys, missingPrereq, nsx, nsxAsync, PSK, sh, tsharkCheck, startCharon, startVpnkit, swanctlConf, topoDown, topoUp, type Vpnkit,
 } from "./harness.ts";
 
 const reason = missingPrereq();
@@ -72,7 +72,7 @@ responder = ${o.responder ? "true" : "false"}
   return { args, keylog };
 }
 
-function load(o: { ike: string; esp: string; psk?: string; localTs?: string; initiator?: boolean; dpd?: number; rekey?: number }): string {
+function load(o: { ike: string; esp: string; psk?: string; localTs?: string; initiator?: boolean; dpd?: number; rekey?: number; certs?: boolean }): string {
   const name = `vk${++conn}`;
   const file = join(dir, `${name}.swanctl.conf`);
   writeFileSync(file, swanctlConf({ name, ...o }));
@@ -212,6 +212,47 @@ run("vpnkit up (IKEv2) against strongSwan", () => {
       expect(await v.stop()).toBe(0);
     }
   }, 40000);
+
+  for (const role of ["initiator", "responder"] as const) {
+    test(`certificates, vpnkit ${role}: vpnkit Ed25519 cert ↔ charon RSA cert (one CA), ping both ways`, async () => {
+      const pki = (cmd: string) => sh("sh", ["-c", cmd]);
+      if (!existsSync(join(dir, "x509ca/ca.crt"))) {
+        for (const sub of ["x509", "x509ca", "private", "vk"]) mkdirSync(join(dir, sub), { recursive: true });
+        pki(`pki --gen --type ecdsa --size 256 --outform pem > ${dir}/vk/ca.key`);
+        pki(`pki --self --ca --lifetime 30 --in ${dir}/vk/ca.key --type ecdsa --dn "C=XX, O=vpnkit, CN=vk interop CA" --outform pem > ${dir}/x509ca/ca.crt`);
+        pki(`pki --gen --type rsa --size 2048 --outform pem > ${dir}/private/sw.key`);
+        pki(`pki --pub --in ${dir}/private/sw.key --type rsa | pki --issue --lifetime 30 --cacert ${dir}/x509ca/ca.crt --cakey ${dir}/vk/ca.key --dn "C=XX, O=vpnkit, CN=sw.example.org" --san sw.example.org --outform pem > ${dir}/x509/sw.crt`);
+        pki(`pki --gen --type ed25519 --outform pem > ${dir}/vk/vk.key`);
+        pki(`pki --pub --in ${dir}/vk/vk.key --type priv | pki --issue --lifetime 30 --cacert ${dir}/x509ca/ca.crt --cakey ${dir}/vk/ca.key --dn "C=XX, O=vpnkit, CN=vk.example.org" --san vk.example.org --outform pem > ${dir}/vk/vk.crt`);
+      }
+      const name = load({ ike: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16", initiator: role === "responder", certs: true });
+      const mark = charon!.log().length;
+      const tag = `cert-${role}`;
+      const args = [
+        "--local", "192.0.2.2", "--peer", "192.0.2.1", "--cert", `${dir}/vk/vk.crt`, "--key", `${dir}/vk/vk.key`, "--ca", `${dir}/x509ca/ca.crt`,
+        "--local-ts", "10.1.0.0/24", "--remote-ts", "10.2.0.0/24", "--tun-addr", "10.1.0.1/24", "--tun-name", "vktun",
+        "--local-id", "vk.example.org", "--remote-id", "sw.example.org", "--control", join(dir, `${tag}.sock`), ...(role === "responder" ? ["--responder"] : []),
+      ];
+      const v = startVpnkit(args);
+      running.push(v);
+      try {
+        if (role === "responder") {
+          expect(await v.waitFor(/IKEv2 responder: waiting/, 10000), dump(v)).not.toBeNull();
+          const init = charon!.swanctl("--initiate", "--child", `${name}c`, "--timeout", "10");
+          expect(init.status, init.out + dump(v)).toBe(0);
+        }
+        expect(await v.waitFor(/Child SA installed/, 15000), dump(v)).not.toBeNull();
+        expect(await pingUntil("vk2", "10.2.0.1", 5000), dump(v)).toBe(true);
+        expect(nsx("vk1", "ping", ["-c", "3", "-i", "0.2", "-W", "2", "-I", "10.2.0.1", "10.1.0.1"], { allowFail: true })).toContain(" 0% packet loss");
+        const log = charon!.log().slice(mark);
+        expect(log).toContain("authentication of 'vk.example.org' with ED25519 successful");
+        expect(charon!.swanctl("--list-sas").out).toContain("remote 'vk.example.org' @ 192.0.2.2[4500]");
+        expect(v.lines.filter((l) => /\berror: /.test(l)), dump(v)).toEqual([]);
+      } finally {
+        expect(await v.stop()).toBe(0);
+      }
+    }, 60000);
+  }
 
   // ------------------------------------------------------------------ failures
 
