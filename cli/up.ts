@@ -54,6 +54,7 @@ export function upCommand(): Command {
     .option("--cert <file>", "IKEv2: our certificate (PEM); with --key: authenticate with a signature instead of the PSK")
     .option("--key <file>", "IKEv2: our private key (PEM)")
     .option("--ca <file>", "IKEv2: CA certificate (PEM) trusted for the peer's certificate (repeatable)", collect, [] as string[])
+    .option("--virtual-ip", "IKEv2 initiator (road warrior): ask the peer for an inner address and put it on the TUN")
     .action(async (o) => {
       const num = (s: string | undefined) => (s === undefined ? undefined : /^\d+(\.\d+)?$/.test(s) ? Number(s) : s);
       const over: RawConfig = {
@@ -85,7 +86,7 @@ export function upCommand(): Command {
         ike_proposal: o.ikeProposal.length ? o.ikeProposal : undefined, esp_proposal: o.espProposal.length ? o.espProposal : undefined,
         local_id: o.localId, remote_id: o.remoteId, responder: o.responder ? true : undefined, dpd: num(o.dpd),
         retry: o.retry ? true : undefined, rekey: num(o.rekey), ike_rekey: num(o.ikeRekey),
-        cert: o.cert, key: o.key, ca: o.ca.length ? o.ca : undefined,
+        cert: o.cert, key: o.key, ca: o.ca.length ? o.ca : undefined, virtual_ip: o.virtualIp ? true : undefined,
       };
       if (o.peer !== undefined) over.remote = o.peer;
       const ikeBase = o.config ? (() => {

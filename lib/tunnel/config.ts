@@ -90,6 +90,7 @@ export interface RawIke {
   cert?: unknown;
   key?: unknown;
   ca?: unknown;
+  virtual_ip?: unknown;
 }
 
 export interface ManualSa {
@@ -335,6 +336,7 @@ export function validateConfig(raw: RawConfig, readFile: (p: string) => Uint8Arr
  * | `ike.ike_rekey` | number | 14400 | rekey the IKE SA every N seconds (0 = never) |
  * | `ike.cert` / `ike.key` | path / path | none | our certificate and private key (PEM): authenticate with signatures (RFC 7427) instead of the PSK |
  * | `ike.ca` | path[] | none | trust anchors (PEM) for a peer that authenticates with a certificate |
+ * | `ike.virtual_ip` | bool | false | initiator (road warrior): ask the peer for an inner IPv4 address (CP); it is put on the TUN and is our traffic selector; `tun_addr` and `local_ts` may then be left out |
  *
  * In IKEv2 mode `local` defaults to the wildcard address, `routes` to `remote_ts`,
  * `local_subnets` to `local_ts`, and `tun_addr` to the host prefixes (/32, /128) of `local_ts`.
@@ -359,6 +361,8 @@ export interface IkeSettings {
   certificate?: string;
   privateKey?: string;
   peerCa?: string[];
+  /** Ask for a virtual IPv4 address (initiator). */
+  virtualIp: boolean;
 }
 
 /** A validated IKEv2-mode tunnel configuration (no manual SA). */
@@ -398,8 +402,10 @@ function bool(v: unknown, key: string): boolean {
 export function validateIkeConfig(raw: RawConfig, readFile: (p: string) => Uint8Array = (p) => readFileSync(p)): IkeTunnelConfig {
   if (raw.sa !== undefined && Object.values(raw.sa).some((v) => v !== undefined)) throw new ConfigError("sa", "manual keys ([sa], --spi-*, --key-*) and IKEv2 ([ike], --peer, --psk-file) are exclusive");
   const ike = raw.ike ?? {};
-  const localTs = strList(ike.local_ts, "ike.local_ts");
-  if (!localTs || localTs.length === 0) throw new ConfigError("ike.local_ts", "missing (our inner prefixes, e.g. 10.1.0.0/24)");
+  const virtualIp = bool(ike.virtual_ip, "ike.virtual_ip");
+  if (virtualIp && ike.responder === true) throw new ConfigError("ike.virtual_ip", "only an initiator asks for a virtual IP");
+  const localTs = strList(ike.local_ts, "ike.local_ts") ?? (virtualIp ? [] : undefined);
+  if (!localTs || (localTs.length === 0 && !virtualIp)) throw new ConfigError("ike.local_ts", "missing (our inner prefixes, e.g. 10.1.0.0/24)");
   const remoteTs = strList(ike.remote_ts, "ike.remote_ts");
   if (!remoteTs || remoteTs.length === 0) throw new ConfigError("ike.remote_ts", "missing (the peer's inner prefixes, e.g. 10.2.0.0/24)");
   for (const [k, l] of [["ike.local_ts", localTs], ["ike.remote_ts", remoteTs]] as const) {
@@ -413,8 +419,9 @@ export function validateIkeConfig(raw: RawConfig, readFile: (p: string) => Uint8
     ...raw,
     local: raw.local ?? (ri.family === 4 ? "0.0.0.0" : "::"),
     routes: raw.routes ?? remoteTs,
-    local_subnets: raw.local_subnets ?? localTs,
-    tun_addr: raw.tun_addr ?? (hostTs.length ? hostTs : undefined),
+    local_subnets: raw.local_subnets ?? (localTs.length ? localTs : undefined),
+    // with a virtual IP the TUN gets its address later; this placeholder only passes the shared checks
+    tun_addr: raw.tun_addr ?? (hostTs.length ? hostTs : virtualIp ? ["127.0.0.2/32"] : undefined),
     sa: { cipher: "aes256gcm16", spi_out: 256, spi_in: 257, key_out: "00".repeat(36), key_in: "00".repeat(36) },
   };
   if (filled.tun_addr === undefined) throw new ConfigError("tun_addr", "missing (our inner address with prefix, e.g. 10.1.0.1/24; only a host local_ts gives a default)");
@@ -422,6 +429,10 @@ export function validateIkeConfig(raw: RawConfig, readFile: (p: string) => Uint8
   base.sa.keyOut.fill(0);
   base.sa.keyIn.fill(0);
   const { sa: _unused, ...rest } = base;
+  if (virtualIp && raw.tun_addr === undefined && hostTs.length === 0) {
+    rest.tunAddr = [];
+    if (raw.local_subnets === undefined) rest.localSubnets = [];
+  }
   if (rest.transport !== "udp") throw new ConfigError("transport", "IKEv2 mode runs over UDP only (ESP-in-UDP and IKE on one socket); TCP is for manual keys so far");
 
   const pem = (v: unknown, key: string): string | undefined => {
@@ -477,6 +488,7 @@ export function validateIkeConfig(raw: RawConfig, readFile: (p: string) => Uint8
       rekeySec: num(ike.rekey, "ike.rekey", 3600, 86400 * 7),
       ikeRekeySec: num(ike.ike_rekey, "ike.ike_rekey", 14400, 86400 * 7),
       certificate, privateKey, peerCa: peerCa.length ? peerCa : undefined,
+      virtualIp,
     },
   };
 }

@@ -44,6 +44,8 @@ export interface IkeDriverOptions {
   log: (level: LogLevel, msg: string) => void;
   /** The IKE SA failed for good (initiator without `retry`): one line already logged. */
   onFatal?: (reason: string) => void;
+  /** The peer assigned us a virtual IPv4 address (road warrior): put it on the TUN. */
+  onVirtualIp?: (address: string) => void;
   /** A Child SA was installed (first one and every rekey). */
   onChild?: (info: { spiIn: number; spiOut: number; cipher: string; rekey: boolean }) => void;
   now?: () => number;
@@ -121,6 +123,8 @@ export class IkeDriver {
   /** When the first Child SA came up (ms, driver clock), for "time to tunnel". */
   firstChildAt: number | null = null;
   startedAt = 0;
+  /** Virtual IP assigned by the peer, if any. */
+  virtualIp: string | null = null;
   /** Last failure (for status). */
   lastError: string | null = null;
 
@@ -145,7 +149,8 @@ export class IkeDriver {
       peerCa: k.peerCa,
       ikeProposals: k.ikeProposals,
       espProposals: k.espProposals,
-      localTs: k.localTs,
+      localTs: k.localTs.length ? k.localTs : undefined,
+      requestVirtualIp: k.virtualIp,
       remoteTs: k.remoteTs,
       dpdDelay: Math.round(k.dpdSec * 1000),
       forceEncap: true,
@@ -319,7 +324,9 @@ export class IkeDriver {
         // one socket, NAT-T forced: nothing to switch
         break;
       case "virtual-ip":
-        log("info", `virtual IP ${a.address} offered (not configured on the TUN)`);
+        log("info", `virtual IP ${a.address}${a.dns.length ? `, DNS ${a.dns.join(" ")} (not configured)` : ""}`);
+        this.virtualIp = a.address;
+        this.o.onVirtualIp?.(a.address);
         break;
     }
   }
@@ -405,12 +412,13 @@ export class IkeDriver {
   }
 
   /** Status for the control socket. */
-  status(): { state: string; ikeSas: { spi: string; role: string; state: string }[]; childSas: { spiIn: string; spiOut: string; cipher: string }[]; lastError: string | null } {
+  status(): { state: string; ikeSas: { spi: string; role: string; state: string }[]; childSas: { spiIn: string; spiOut: string; cipher: string }[]; virtualIp: string | null; lastError: string | null } {
     const cur = [...this.installed.values()];
     return {
       state: cur.length ? "up" : this.sas.some((e) => e.sa.state !== "dead") ? "negotiating" : "down",
       ikeSas: this.sas.map((e) => ({ spi: `${hexBytes(e.sa.spii)}_i ${hexBytes(e.sa.spir)}_r`, role: e.sa.initiator ? "initiator" : "responder", state: e.sa.state })),
       childSas: cur.map((c) => ({ spiIn: hex32(c.spiIn), spiOut: hex32(c.spiOut), cipher: c.cipher })),
+      virtualIp: this.virtualIp,
       lastError: this.lastError,
     };
   }

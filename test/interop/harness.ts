@@ -163,7 +163,7 @@ export async function startCharon(dir: string): Promise<Charon> {
 }
 
 /** swanctl.conf: one connection between charon (192.0.2.1, 10.2.0.0/24) and vpnkit (192.0.2.2, 10.1.0.0/24). */
-export function swanctlConf(o: { name: string; ike: string; esp: string; localTs?: string; remoteTs?: string; psk?: string; initiator?: boolean; dpd?: number; rekey?: number; certs?: boolean }): string {
+export function swanctlConf(o: { name: string; ike: string; esp: string; localTs?: string; remoteTs?: string; psk?: string; initiator?: boolean; dpd?: number; rekey?: number; certs?: boolean; pool?: string }): string {
   if (o.certs) {
     // signature authentication: charon's cert sw.crt (x509/, key in private/), ours issued by the CA in x509ca/
     return baseConf(o, "auth = pubkey\n      certs = sw.crt\n      id = sw.example.org", "auth = pubkey\n      id = vk.example.org");
@@ -185,6 +185,7 @@ function baseConf(o: Parameters<typeof swanctlConf>[0], local: string, remote: s
     version = 2
     proposals = ${o.ike}
     ${o.dpd ? `dpd_delay = ${o.dpd}s` : ""}
+    ${o.pool ? "pools = vkpool" : ""}
     local { ${local} }
     remote { ${remote} }
     children { ${o.name}c {
@@ -198,7 +199,7 @@ function baseConf(o: Parameters<typeof swanctlConf>[0], local: string, remote: s
     } }
   }
 }
-`;
+${o.pool ? `pools { vkpool { addrs = ${o.pool} } }\n` : ""}`;
 }
 
 export interface Vpnkit {

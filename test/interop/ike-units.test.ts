@@ -94,6 +94,15 @@ describe("[ike] configuration", () => {
     expect(() => validateIkeConfig(mergeRawIke(noPsk, { cert: "/c.pem" }), readFile)).toThrow("ike.key: give both");
     expect(() => validateIkeConfig(mergeRawIke(noPsk, { cert: "/psk", key: "/k.pem" }), readFile)).toThrow("ike.cert: /psk is not PEM");
   });
+  test("road warrior: virtual_ip makes tun_addr and local_ts optional; responder refuses it", () => {
+    const rw = mergeRawIke({ local: "192.0.2.2", remote: "192.0.2.1" }, { psk: "x", remote_ts: ["10.2.0.0/24"], virtual_ip: true });
+    const c = validateIkeConfig(rw, readFile);
+    expect(c.ike.virtualIp).toBe(true);
+    expect(c.tunAddr).toEqual([]);
+    expect(c.localSubnets).toEqual([]);
+    expect(c.ike.localTs).toEqual([]);
+    expect(() => validateIkeConfig(mergeRawIke(rw, { responder: true }), readFile)).toThrow("only an initiator");
+  });
   test("the manual-key files stay manual", () => {
     expect(isIkeConfig({ local: "a", sa: { cipher: "aes256gcm16" } })).toBe(false);
     expect(isIkeConfig(mergeRawIke({}, { psk_file: undefined }))).toBe(false);

@@ -72,7 +72,7 @@ responder = ${o.responder ? "true" : "false"}
   return { args, keylog };
 }
 
-function load(o: { ike: string; esp: string; psk?: string; localTs?: string; initiator?: boolean; dpd?: number; rekey?: number; certs?: boolean }): string {
+function load(o: { ike: string; esp: string; psk?: string; localTs?: string; initiator?: boolean; dpd?: number; rekey?: number; certs?: boolean; pool?: string; remoteTs?: string }): string {
   const name = `vk${++conn}`;
   const file = join(dir, `${name}.swanctl.conf`);
   writeFileSync(file, swanctlConf({ name, ...o }));
@@ -253,6 +253,30 @@ run("vpnkit up (IKEv2) against strongSwan", () => {
       }
     }, 60000);
   }
+
+  test("road warrior: vpnkit --virtual-ip gets 10.1.0.77 from charon's pool, puts it on the TUN, ping both ways", async () => {
+    load({ ike: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16", pool: "10.1.0.77/32", remoteTs: "dynamic" });
+    const tag = "rw";
+    const pskFile = join(dir, `${tag}.psk`);
+    writeFileSync(pskFile, PSK + "\n", { mode: 0o600 });
+    const v = startVpnkit([
+      "--local", "192.0.2.2", "--peer", "192.0.2.1", "--psk-file", pskFile, "--virtual-ip", "--remote-ts", "10.2.0.0/24", "--tun-name", "vktun",
+      "--local-id", "vk@example.org", "--remote-id", "sw@example.org", "--control", join(dir, `${tag}.sock`),
+    ]);
+    running.push(v);
+    try {
+      expect(await v.waitFor(/Child SA installed/, 15000), dump(v)).not.toBeNull();
+      expect(v.lines.some((l) => /virtual IP 10\.1\.0\.77/.test(l)), dump(v)).toBe(true);
+      expect(nsx("vk2", "ip", ["-4", "addr", "show", "dev", "vktun"])).toContain("inet 10.1.0.77/32");
+      expect(await pingUntil("vk2", "10.2.0.1", 5000), dump(v)).toBe(true);
+      expect(nsx("vk1", "ping", ["-c", "3", "-i", "0.2", "-W", "2", "-I", "10.2.0.1", "10.1.0.77"], { allowFail: true })).toContain(" 0% packet loss");
+      const sas = charon!.swanctl("--list-sas").out;
+      expect(sas).toContain("remote 10.1.0.77/32");
+      expect(v.lines.filter((l) => /\berror: /.test(l)), dump(v)).toEqual([]);
+    } finally {
+      expect(await v.stop()).toBe(0);
+    }
+  }, 40000);
 
   // ------------------------------------------------------------------ failures
 

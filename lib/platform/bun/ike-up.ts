@@ -75,6 +75,13 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
       reindex: () => engine.reindex(),
       log,
       onFatal: (r) => onFatal(r),
+      onVirtualIp: (addr) => {
+        try {
+          configureLink(tun.name, { mtu: cfg.tunMtu, addresses: [`${addr}/32`], routes: cfg.routes.map((r) => r.text) });
+        } catch (e) {
+          log("error", `cannot put the virtual IP on ${tun.name}: ${(e as Error).message}`);
+        }
+      },
     });
     const drv = driver;
     const ticker = setInterval(() => db.tick(), 1000);
