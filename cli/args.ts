@@ -1,6 +1,6 @@
 /** Argument helpers shared by the commands (port lists, repeatable options, --keys). */
 import { InvalidArgumentError } from "@commander-js/extra-typings";
-import { KeyFileError, loadKeyStore, type KeyStore } from "../lib/keys/mod.ts";
+import type { KeyStore } from "../lib/keys/mod.ts";
 import { EXIT } from "./exit.ts";
 
 /** commander parser for a repeatable port option. */
@@ -19,8 +19,10 @@ export function many(v: string, prev: string[] = []): string[] {
  * Load `--keys` / `--keys-inline`. Returns the store, undefined when none were
  * given, or null after printing the error (exit code already set to 2).
  */
-export function loadKeysOption(cmd: string, o: { keys?: string[]; keysInline?: string[] }): KeyStore | undefined | null {
+export async function loadKeysOption(cmd: string, o: { keys?: string[]; keysInline?: string[] }): Promise<KeyStore | undefined | null> {
   if (!o.keys?.length && !o.keysInline?.length) return undefined;
+  // loaded on demand: the key parsers and decryptors cost start-up time
+  const { KeyFileError, loadKeyStore } = await import("../lib/keys/mod.ts");
   try {
     return loadKeyStore(o.keys ?? [], o.keysInline ?? []);
   } catch (e) {

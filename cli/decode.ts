@@ -9,9 +9,7 @@ import { runDecode, type RunDecodeOptions } from "../lib/decode/run.ts";
 import { parseFilter } from "../lib/decode/filter.ts";
 import { EXIT } from "./exit.ts";
 import { loadKeysOption, many, portList } from "./args.ts";
-import { Diagnoser, renderDiagnosisJson, renderDiagnosisText } from "../lib/diagnose/mod.ts";
-import { createPcapngFileWriter, type PcapngWriter } from "../lib/capture/pcapng-writer.ts";
-import { DecryptedWriter } from "../lib/decrypt/writer.ts";
+import type { PcapngWriter } from "../lib/capture/pcapng-writer.ts";
 
 
 export function decodeCommand() {
@@ -73,7 +71,8 @@ Exit codes: 0 ok, 2 usage error or not a capture, 3 anomalies with --strict.`,
         process.exitCode = EXIT.USAGE;
         return;
       }
-      const keys = loadKeysOption("decode", o);
+      // keys, decryption output and diagnostics load only when asked for (start-up time)
+      const keys = await loadKeysOption("decode", o);
       if (keys === null) return;
       if ((o.writeDecrypted && !keys) || (o.writeAll && !o.writeDecrypted)) {
         process.stderr.write(`vpnkit decode: ${o.writeAll && !o.writeDecrypted ? "--write-all needs --write-decrypted" : "--write-decrypted needs --keys or --keys-inline"}\n`);
@@ -117,11 +116,14 @@ Exit codes: 0 ok, 2 usage error or not a capture, 3 anomalies with --strict.`,
       process.once("SIGINT", onSig);
       let pw: PcapngWriter | undefined;
       if (o.writeDecrypted) {
+        const { createPcapngFileWriter } = await import("../lib/capture/pcapng-writer.ts");
+        const { DecryptedWriter } = await import("../lib/decrypt/writer.ts");
         pw = createPcapngFileWriter(o.writeDecrypted, { userAppl: "vpnkit decode --write-decrypted" });
         const dw = new DecryptedWriter(pw, { all: !!o.writeAll });
         opts.packetHook = (rec, p) => dw.packet(rec, p);
       }
-      const dia = o.explain ? new Diagnoser() : undefined;
+      const diag = o.explain ? await import("../lib/diagnose/mod.ts") : undefined;
+      const dia = diag ? new diag.Diagnoser() : undefined;
       if (dia) {
         const prev = opts.packetHook;
         opts.packetHook = (rec, p) => {
@@ -135,7 +137,7 @@ Exit codes: 0 ok, 2 usage error or not a capture, 3 anomalies with --strict.`,
         if (pw) await pw.close();
         if (dia) {
           const d = dia.report();
-          process.stdout.write(o.json ? renderDiagnosisJson(d, false) + "\n" : "\n" + renderDiagnosisText(d, { timeline: false }).join("\n") + "\n");
+          process.stdout.write(o.json ? diag!.renderDiagnosisJson(d, false) + "\n" : "\n" + diag!.renderDiagnosisText(d, { timeline: false }).join("\n") + "\n");
         }
       } catch (e) {
         if (!pw) throw e;

@@ -44,7 +44,7 @@ Exit codes: 0 ok, 2 usage error or not a capture, 3 an error was found with --st
         process.exitCode = EXIT.USAGE;
         return;
       }
-      const keys = loadKeysOption("diagnose", o);
+      const keys = await loadKeysOption("diagnose", o);
       if (keys === null) return;
       let reader;
       try {

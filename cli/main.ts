@@ -3,17 +3,29 @@
  * vpnkit command-line entry point. Commands live in cli/*.ts; this file only
  * assembles them. Exit codes are documented in README.md ("Exit codes").
  */
-import { Command, CommanderError } from "@commander-js/extra-typings";
+import { Command, CommanderError, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { version } from "./version.ts";
-import { decodeCommand } from "./decode.ts";
-import { upCommand, statusCommand } from "./up.ts";
-import { mtuCommand } from "./mtu.ts";
-import { diagnoseCommand } from "./diagnose.ts";
-import { responderCommand } from "./responder.ts";
-import { meltdownCommand } from "./meltdown.ts";
 import { EXIT } from "./exit.ts";
 
-export function buildProgram(): Command {
+/**
+ * Every command, loaded on demand: a command module (and the lib/ code it imports) is
+ * evaluated only when that command runs, or when the whole tree is needed (help,
+ * completion, man). Keeps `vpnkit --version` and each command's start-up small.
+ */
+const COMMANDS: Record<string, () => Promise<CommandUnknownOpts>> = {
+  decode: async () => (await import("./decode.ts")).decodeCommand(),
+  diagnose: async () => (await import("./diagnose.ts")).diagnoseCommand(),
+  up: async () => (await import("./up.ts")).upCommand(),
+  status: async () => (await import("./status.ts")).statusCommand(),
+  mtu: async () => (await import("./mtu.ts")).mtuCommand(),
+  responder: async () => (await import("./responder.ts")).responderCommand(),
+  meltdown: async () => (await import("./meltdown.ts")).meltdownCommand(),
+  completion: async () => (await import("./completion.ts")).completionCommand(buildProgram),
+  man: async () => (await import("./man.ts")).manCommand(buildProgram),
+};
+
+/** The program with the commands `only` names (default: all of them). */
+export async function buildProgram(only: string[] = Object.keys(COMMANDS)): Promise<Command> {
   const program = new Command()
     .name("vpnkit")
     .description("IPsec in user space, and the tools to see what goes wrong.")
@@ -31,18 +43,16 @@ Examples:
   vpnkit responder --secret-file s        answer authenticated MTU probes (UDP 4501)
   vpnkit help decode                      help for one command`,
     );
-  program.addCommand(decodeCommand());
-  program.addCommand(diagnoseCommand());
-  program.addCommand(upCommand());
-  program.addCommand(statusCommand());
-  program.addCommand(mtuCommand());
-  program.addCommand(responderCommand());
-  program.addCommand(meltdownCommand());
+  for (const c of await Promise.all(only.map((n) => COMMANDS[n]!()))) program.addCommand(c);
   return program;
 }
 
 async function main(): Promise<void> {
-  const program = buildProgram();
+  // Load only what the command line needs: nothing for --version, one command module
+  // for `vpnkit <command> ...`, all of them for help and anything else.
+  const first = process.argv[2] ?? "";
+  const only = first === "-V" || first === "--version" ? [] : Object.hasOwn(COMMANDS, first) ? [first] : undefined;
+  const program = await buildProgram(only);
   // Usage errors in any (sub)command must surface here, to exit with code 2.
   const override = (c: Command): void => {
     c.exitOverride();

@@ -36,9 +36,9 @@ import { isakmpSummary } from "../ike/v1/summary.ts";
 import type { DecodedPacket, LayerBase } from "./layer.ts";
 import { IkeTracker, type IkeEvent, type IkeSaReport } from "./ike-tracker.ts";
 import type { KeyStore } from "../keys/store.ts";
-import { EspDecryptor } from "../decrypt/esp.ts";
-import { Ikev2Decryptor } from "../decrypt/ikev2.ts";
-import { Ikev1Decryptor } from "../decrypt/ikev1.ts";
+import type { EspDecryptor } from "../decrypt/esp.ts";
+import type { Ikev2Decryptor } from "../decrypt/ikev2.ts";
+import type { Ikev1Decryptor } from "../decrypt/ikev1.ts";
 import type { EspDecryptInfo, Ikev1Decrypted, Ikev2Decrypted, InnerLayer } from "../decrypt/types.ts";
 import { fastSummaryLine } from "./fast-summary.ts";
 
@@ -108,9 +108,10 @@ export class Decoder {
     this.reassemble = opts.reassemble !== false;
     this.fastPath = opts.fastPath !== false && !opts.keys;
     if (opts.keys) {
-      if (opts.keys.hasEsp) this.espDec = new EspDecryptor(opts.keys);
-      this.v2Dec = new Ikev2Decryptor(opts.keys);
-      this.v1Dec = new Ikev1Decryptor(opts.keys);
+      const d = opts.keys.decryptors();
+      this.espDec = d.esp;
+      this.v2Dec = d.ikev2;
+      this.v1Dec = d.ikev1;
     }
   }
 

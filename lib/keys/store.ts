@@ -5,6 +5,16 @@
  */
 import { toHex } from "../core/bytes.ts";
 import { canonAddr, type EspKey, type Ikev1Key, type Ikev2Key, type ParsedKeys } from "./types.ts";
+import { EspDecryptor } from "../decrypt/esp.ts";
+import { Ikev2Decryptor } from "../decrypt/ikev2.ts";
+import { Ikev1Decryptor } from "../decrypt/ikev1.ts";
+
+/** The stateful decryptors the decode pipeline uses for one capture. */
+export interface Decryptors {
+  esp?: EspDecryptor;
+  ikev2: Ikev2Decryptor;
+  ikev1: Ikev1Decryptor;
+}
 
 const hex = (x: Uint8Array | string): string => (typeof x === "string" ? x.toLowerCase() : toHex(x));
 
@@ -49,6 +59,15 @@ export class KeyStore {
   /** Number of SAs (ESP, IKEv2, IKEv1) held. */
   get size(): number {
     return this.count;
+  }
+
+  /**
+   * Fresh decryptors bound to this store. They live here, not in the decode
+   * pipeline, so that decoding without keys never loads the crypto code
+   * (start-up time of `vpnkit decode`).
+   */
+  decryptors(): Decryptors {
+    return { esp: this.hasEsp ? new EspDecryptor(this) : undefined, ikev2: new Ikev2Decryptor(this), ikev1: new Ikev1Decryptor(this) };
   }
 
   get hasEsp(): boolean {
