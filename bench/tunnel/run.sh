@@ -12,6 +12,7 @@
 # Cases: vpnkit:<cipher>, vpnkit-dgram:<cipher> (node:dgram socket), vpnkit-poll:<cipher> (poll reader),
 # vpnkit-plain:<cipher> (TUN without IFF_VNET_HDR offload, default UDP socket buffers),
 # vpnkit-offload:<cipher> (offload, default UDP socket buffers), vpnkit-nogso:<cipher> (no UDP GSO: sendMany),
+# vpnkit-nodeaead:<cipher> (lib/esp's default AEAD: node:crypto GCM / noble ChaCha, instead of libcrypto via ffi),
 # vpnkit-base:<cipher> (the tree at $VPNKIT_BASE_ROOT, e.g. an older commit, for before/after in one run),
 # wireguard, openvpn:udp, strongswan:aes|chacha, baseline. REPEAT runs all cases in interleaved rounds.
 set -u
@@ -49,6 +50,7 @@ for c in $CASES; do
     vpnkit-plain) VPNKIT_TUN_OFFLOAD=0 VPNKIT_UDP_BUF=0 VK_TAG=plain timeout 300 ./run_vpnkit.sh "$arg" ;;
     vpnkit-offload) VPNKIT_UDP_BUF=0 VK_TAG=offload timeout 300 ./run_vpnkit.sh "$arg" ;;
     vpnkit-nogso) VPNKIT_UDP_GSO=0 VK_TAG=nogso timeout 300 ./run_vpnkit.sh "$arg" ;;
+    vpnkit-nodeaead) VPNKIT_AEAD=default VK_TAG=nodeaead timeout 300 ./run_vpnkit.sh "$arg" ;;
     vpnkit-base) VPNKIT_ROOT=${VPNKIT_BASE_ROOT:?set VPNKIT_BASE_ROOT} VK_TAG=base timeout 300 ./run_vpnkit.sh "$arg" ;;
     wireguard) command -v wireguard-go >/dev/null && timeout 300 ./run_wireguard.sh || echo "wireguard-go missing" >&2 ;;
     openvpn) command -v openvpn >/dev/null && timeout 300 ./run_openvpn.sh "$arg" || echo "openvpn missing" >&2 ;;

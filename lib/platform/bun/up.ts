@@ -5,12 +5,14 @@
  * {@link RunningTunnel.stop}).
  * @module
  */
+import { selectAeadProvider } from "../../esp/aead.ts";
 import { buildIcmpTooBig } from "../../esp/icmp.ts";
 import { SaDatabase } from "../../esp/sadb.ts";
 import type { TunnelConfig } from "../../tunnel/config.ts";
 import { ControlServer, type TunnelStatus } from "../../tunnel/control.ts";
 import { TunnelEngine, type TunnelChild } from "../../tunnel/engine.ts";
 import { KeyLog } from "../../tunnel/keylog.ts";
+import { libcryptoAead } from "./aead-ffi.ts";
 import { configureLink, removeLink, TunDevice } from "./tun.ts";
 import { BunUdpSocket, growSocketBuffers, NodeDgramSocket, UDP_BUFFER_BYTES } from "./udp.ts";
 import { TcpTransport } from "./tcp-transport.ts";
@@ -67,7 +69,10 @@ export async function startTunnel(cfg: TunnelConfig, log: (msg: string) => void 
     // UDP GSO for batched sends (VPNKIT_UDP_GSO=0: sendMany).
     if (udp instanceof BunUdpSocket && process.env.VPNKIT_UDP_GSO !== "0") udp.enableGso();
 
-    const db = new SaDatabase();
+    // AEAD through libcrypto (bun:ffi, one EVP context per key) unless VPNKIT_AEAD=default or
+    // libcrypto is missing; lib/esp's default (node:crypto GCM / noble ChaCha) otherwise.
+    const useFfi = process.env.VPNKIT_AEAD !== "default";
+    const db = new SaDatabase({ crypto: (c) => (useFfi ? libcryptoAead(c) : null) ?? selectAeadProvider(c) });
     cleanup.push(() => db.destroy());
     const sa = cfg.sa;
     const outSa = db.installOutbound({ spi: sa.spiOut, cipher: sa.cipher, keyMaterial: sa.keyOut, esn: sa.esn });
