@@ -7,7 +7,6 @@ import { Command } from "@commander-js/extra-typings";
 import { DEFAULT_RESPONDER_PORT } from "../lib/probe/responder.ts";
 import type { MtuRun } from "../lib/probe/run.ts";
 import type { MtuReport } from "../lib/probe/report.ts";
-import { measurePathMtu } from "../lib/platform/bun/probe-socket.ts";
 import { EXIT } from "./exit.ts";
 import { intOption, readSecretFile, UsageError } from "./responder.ts";
 
@@ -85,6 +84,13 @@ Example:
   vpnkit mtu vpn.example.net -6 --secret-file probe.secret --json`)
     .action(async (peer, o) => {
       const warn = (m: string) => process.stderr.write(`vpnkit mtu: ${m}\n`);
+      if (process.platform !== "linux") {
+        warn(`needs Linux (DF probes via IP_MTU_DISCOVER / IP_RECVERR); this is ${process.platform}`);
+        process.exitCode = EXIT.USAGE;
+        return;
+      }
+      // the ffi socket loads only here (libc is Linux-only)
+      const { measurePathMtu } = await import("../lib/platform/bun/probe-socket.ts");
       const ac = new AbortController();
       const onInt = () => ac.abort();
       process.on("SIGINT", onInt);

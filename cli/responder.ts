@@ -61,6 +61,11 @@ Example:
   vpnkit mtu PEER --secret-file probe.secret              # on this side`)
     .action(async (o) => {
       const warn = (m: string) => process.stderr.write(`vpnkit responder: ${m}\n`);
+      if (process.platform !== "linux") {
+        warn(`needs Linux (UDP socket options via libc); this is ${process.platform}`);
+        process.exitCode = EXIT.USAGE;
+        return;
+      }
       let running;
       try {
         const secret = readSecretFile(o.secretFile, warn);
