@@ -40,8 +40,6 @@ run() {
   s=${out% *}; kb=${out#* }
   awk -v l="$label" -v n="$n" -v s="$s" -v kb="$kb" 'BEGIN{printf "| %s | %d | %.2f | %.0f | %.0f |\n", l, n, s, n/s, kb/1024}'
 }
-  awk -v l="$label" -v n="$n" -v s="$s" -v kb="$kb" 'BEGIN{printf "| %s | %d | %.2f | %.0f | %.0f |\n", l, n, s, n/s, kb/1024}'
-}
 
 KEYDIR=$(dirname "$CAP")
 PROF=$(mktemp -d /tmp/vpnkit-wsprof.XXXXXX)
