@@ -91,6 +91,8 @@ export interface RawIke {
   key?: unknown;
   ca?: unknown;
   virtual_ip?: unknown;
+  retransmit_timeout?: unknown;
+  retransmit_tries?: unknown;
 }
 
 export interface ManualSa {
@@ -336,6 +338,7 @@ export function validateConfig(raw: RawConfig, readFile: (p: string) => Uint8Arr
  * | `ike.ike_rekey` | number | 14400 | rekey the IKE SA every N seconds (0 = never) |
  * | `ike.cert` / `ike.key` | path / path | none | our certificate and private key (PEM): authenticate with signatures (RFC 7427) instead of the PSK |
  * | `ike.ca` | path[] | none | trust anchors (PEM) for a peer that authenticates with a certificate |
+ * | `ike.retransmit_timeout` / `ike.retransmit_tries` | number / int | 4 / 5 | first retransmission after N s (then ×1.8 each), give up after this many retransmissions (a dead peer found by DPD is given up then) |
  * | `ike.virtual_ip` | bool | false | initiator (road warrior): ask the peer for an inner IPv4 address (CP); it is put on the TUN and is our traffic selector; `tun_addr` and `local_ts` may then be left out |
  *
  * In IKEv2 mode `local` defaults to the wildcard address, `routes` to `remote_ts`,
@@ -363,6 +366,8 @@ export interface IkeSettings {
   peerCa?: string[];
   /** Ask for a virtual IPv4 address (initiator). */
   virtualIp: boolean;
+  retransmitSec: number;
+  retransmitTries: number;
 }
 
 /** A validated IKEv2-mode tunnel configuration (no manual SA). */
@@ -489,6 +494,8 @@ export function validateIkeConfig(raw: RawConfig, readFile: (p: string) => Uint8
       ikeRekeySec: num(ike.ike_rekey, "ike.ike_rekey", 14400, 86400 * 7),
       certificate, privateKey, peerCa: peerCa.length ? peerCa : undefined,
       virtualIp,
+      retransmitSec: num(ike.retransmit_timeout, "ike.retransmit_timeout", 4, 600),
+      retransmitTries: int(ike.retransmit_tries, "ike.retransmit_tries", 5, 0, 20),
     },
   };
 }

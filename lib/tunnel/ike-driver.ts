@@ -151,6 +151,8 @@ export class IkeDriver {
       espProposals: k.espProposals,
       localTs: k.localTs.length ? k.localTs : undefined,
       requestVirtualIp: k.virtualIp,
+      retransmitTimeout: Math.max(100, Math.round(k.retransmitSec * 1000)),
+      retransmitTries: k.retransmitTries,
       remoteTs: k.remoteTs,
       dpdDelay: Math.round(k.dpdSec * 1000),
       forceEncap: true,

@@ -212,8 +212,8 @@ export interface Vpnkit {
 }
 
 /** `vpnkit up` in vk2 (through cli/main.ts), stderr collected line by line. */
-export function startVpnkit(args: string[]): Vpnkit {
-  const proc = spawn("ip", ["netns", "exec", "vk2", BUN, join(ROOT, "cli/main.ts"), "up", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+export function startVpnkit(args: string[], env: Record<string, string> = {}): Vpnkit {
+  const proc = spawn("ip", ["netns", "exec", "vk2", BUN, join(ROOT, "cli/main.ts"), "up", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   const lines: string[] = [];
   let wake: (() => void) | null = null;
   const onData = (b: Buffer) => {

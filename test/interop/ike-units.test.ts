@@ -41,6 +41,8 @@ describe("[ike] configuration", () => {
     expect(c.ike.espProposals).toEqual(["aes256gcm16", "chacha20poly1305"]);
     expect(c.ike.responder).toBe(false);
     expect(c.ike.dpdSec).toBe(30);
+    expect(c.ike.retransmitSec).toBe(4);
+    expect(c.ike.retransmitTries).toBe(5);
     expect(c.routes.map((r) => r.text)).toEqual(["10.2.0.0/24"]);
     expect(c.localSubnets.map((r) => r.text)).toEqual(["10.1.0.0/24"]);
     expect(c.localPort).toBe(4500);

@@ -457,4 +457,32 @@ run("vpnkit up (IKEv2) against strongSwan: rekeying and liveness", () => {
       }
     }, 90000);
   }
+  // Runs on the node:dgram UDP adapter: lib/platform/bun/udp.ts gives Bun.udpSocket no `error`
+  // handler, so the ICMP host-unreachable this test provokes (EHOSTUNREACH from the socket's
+  // error queue) kills the process there (exit 1) — a data-plane bug reported to udp.ts's owner.
+  test("DPD: the peer goes silent (link down) → vpnkit's liveness check is retransmitted, then one error line and exit 4 (node:dgram adapter)", async () => {
+    load({ ike: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16" });
+    const tag = "dpd";
+    const { args } = vpnkitArgs({ tag, ike: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16", toml: true });
+    writeFileSync(args[1], readFileSync(args[1], "utf8") + "dpd = 1\nretransmit_timeout = 0.5\nretransmit_tries = 2\n");
+    const v = startVpnkit(args, { VPNKIT_UDP_IMPL: "dgram" });
+    running.push(v);
+    try {
+      expect(await v.waitFor(/Child SA installed/, 15000), dump(v)).not.toBeNull();
+      expect(await pingUntil("vk2", "10.2.0.1", 3000)).toBe(true);
+      await Bun.sleep(2500); // a liveness check or two, answered
+      expect(v.proc.exitCode).toBeNull();
+      sh("ip", ["-n", "vk1", "link", "set", "vk1e", "down"]);
+      const t0 = Date.now();
+      const code = await Promise.race([v.exited, Bun.sleep(15000).then(() => "timeout")]);
+      console.log(`[dpd] peer silent -> vpnkit gave up after ${Date.now() - t0} ms`);
+      expect(code, dump(v)).toBe(4);
+      const errors = v.lines.filter((l) => /\berror: /.test(l));
+      expect(errors.length, dump(v)).toBe(1);
+      expect(errors[0]).toMatch(/not responding: INFORMATIONAL request \d+ unanswered after 2 retransmissions/);
+    } finally {
+      sh("ip", ["-n", "vk1", "link", "set", "vk1e", "up"]);
+      await v.stop();
+    }
+  }, 40000);
 });
