@@ -40,7 +40,7 @@ import type { EspDecryptor } from "../decrypt/esp.ts";
 import type { Ikev2Decryptor } from "../decrypt/ikev2.ts";
 import type { Ikev1Decryptor } from "../decrypt/ikev1.ts";
 import type { EspDecryptInfo, Ikev1Decrypted, Ikev2Decrypted, InnerLayer } from "../decrypt/types.ts";
-import { fastSummaryLine } from "./fast-summary.ts";
+import { fastJsonLine, fastSummaryLine, fastTreeBlock, type FastPathContext } from "./fast-summary.ts";
 
 /** Pipeline options (the CLI's --ike-port, --natt-port, --tcp-port, --no-reassemble). */
 export interface DecoderOptions {
@@ -155,15 +155,29 @@ export class Decoder {
    * {@link decode} would advance it.
    */
   fastSummary(rec: CaptureRecord): string | null {
+    return this.fast(rec, fastSummaryLine);
+  }
+
+  /** The `--json` line from the fast path, or null (see {@link fastSummary}). */
+  fastJson(rec: CaptureRecord): string | null {
+    return this.fast(rec, fastJsonLine);
+  }
+
+  /** The `-v` block from the fast path, or null (see {@link fastSummary}). */
+  fastTree(rec: CaptureRecord): string | null {
+    return this.fast(rec, fastTreeBlock);
+  }
+
+  private fast(rec: CaptureRecord, render: (ctx: FastPathContext, rec: CaptureRecord) => string | null): string | null {
     if (!this.fastPath) return null;
     if (rec.tsSec - this.lastTs >= 1) {
       // decode() would run reassembly expiry here; only skip it when nothing is in flight
       if (this.v4frag.stats().inFlight || this.v6frag.stats().inFlight) return null;
-      const line = fastSummaryLine(this, rec);
-      if (line !== null) this.lastTs = rec.tsSec;
-      return line;
+      const out = render(this, rec);
+      if (out !== null) this.lastTs = rec.tsSec;
+      return out;
     }
-    return fastSummaryLine(this, rec);
+    return render(this, rec);
   }
 
   /** End of input: notes on state that never completed (IP datagrams missing fragments). */

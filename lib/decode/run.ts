@@ -69,14 +69,24 @@ export async function runDecode(reader: CaptureReader, out: WritableLike, opts: 
     else w.line(renderTree(p, packetHeaderLine(p)) + "\n");
   };
 
-  // Summary fast path: only when every packet is printed as a summary line.
+  // Fast paths (lib/decode/fast-summary.ts): only when every packet is printed.
   const f = opts.filter;
-  const fast = opts.mode === "summary" && perPacket && !f.spis && !f.ikeSpis && !f.exchanges && !opts.packetHook;
+  const fast = perPacket && !f.spis && !f.ikeSpis && !f.exchanges && !opts.packetHook;
+  const render = !fast
+    ? null
+    : opts.mode === "summary"
+    ? (r: CaptureRecord) => dec.fastSummary(r)
+    : opts.mode === "json"
+    ? (r: CaptureRecord) => dec.fastJson(r)
+    : (r: CaptureRecord) => {
+      const t = dec.fastTree(r);
+      return t === null ? null : t + "\n";
+    };
   const hook = opts.packetHook;
   for await (const batch of reader.batches()) {
     for (let i = 0; i < batch.length; i++) {
-      if (fast) {
-        const line = dec.fastSummary(batch[i]);
+      if (render) {
+        const line = render(batch[i]);
         if (line !== null) {
           res.packets = batch[i].no;
           res.shown++;

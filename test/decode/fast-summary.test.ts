@@ -6,7 +6,9 @@ import { existsSync, readdirSync } from "node:fs";
 import { openCapture } from "../../lib/capture/index.ts";
 import type { CaptureRecord } from "../../lib/capture/types.ts";
 import { Decoder } from "../../lib/decode/pipeline.ts";
-import { summaryLine } from "../../lib/decode/summary.ts";
+import { summaryLine, packetHeaderLine } from "../../lib/decode/summary.ts";
+import { packetJson } from "../../lib/decode/render-json.ts";
+import { renderTree } from "../../lib/decode/render-tree.ts";
 import { FIX } from "./helpers.ts";
 
 async function records(path: string, limit = Infinity): Promise<CaptureRecord[]> {
@@ -21,16 +23,34 @@ async function records(path: string, limit = Infinity): Promise<CaptureRecord[]>
   return out;
 }
 
+type Mode = "summary" | "json" | "tree";
+const FAST: Record<Mode, (d: Decoder, r: CaptureRecord) => string | null> = {
+  summary: (d, r) => d.fastSummary(r),
+  json: (d, r) => d.fastJson(r),
+  tree: (d, r) => d.fastTree(r),
+};
+const FULL: Record<Mode, (d: Decoder, r: CaptureRecord) => string> = {
+  summary: (d, r) => summaryLine(d.decode(r)),
+  json: (d, r) => packetJson(d.decode(r)),
+  tree: (d, r) => {
+    const p = d.decode(r);
+    return renderTree(p, packetHeaderLine(p));
+  },
+};
+
+/** Every output mode: the fast path's text equals the full decoder's, packet for packet. */
 function compare(recs: CaptureRecord[]): number {
-  const a = new Decoder(), b = new Decoder();
   let fastHits = 0;
-  for (const rec of recs) {
-    const fast = a.fastSummary(rec);
-    const la = fast ?? summaryLine(a.decode(rec));
-    if (fast !== null) fastHits++;
-    expect(la).toBe(summaryLine(b.decode(rec)));
+  for (const mode of ["summary", "json", "tree"] as Mode[]) {
+    const a = new Decoder(), b = new Decoder();
+    for (const rec of recs) {
+      const fast = FAST[mode](a, rec);
+      const la = fast ?? FULL[mode](a, rec);
+      if (fast !== null) fastHits++;
+      expect(la).toBe(FULL[mode](b, rec));
+    }
   }
-  return fastHits;
+  return fastHits / 3;
 }
 
 const files: string[] = [];
