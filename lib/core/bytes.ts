@@ -7,6 +7,11 @@
 const HEX: string[] = [];
 for (let i = 0; i < 256; i++) HEX[i] = (i < 16 ? "0" : "") + i.toString(16);
 
+/** Two lower-case hex digits of a byte value. */
+export function hex2(v: number): string {
+  return HEX[v & 0xff];
+}
+
 /** Lower-case hex of `b` (no separators). */
 export function toHex(b: Uint8Array, start = 0, end = b.length): string {
   let s = "";

@@ -13,7 +13,7 @@
  * mutated packets and on the benchmark capture.
  * @module
  */
-import { ipv4Text, toHex } from "../core/bytes.ts";
+import { hex2, ipv4Text, toHex } from "../core/bytes.ts";
 import type { CaptureRecord } from "../capture/types.ts";
 import type { EspTracker } from "../ipsec/esp-tracker.ts";
 import type { IpsecPorts } from "../ipsec/natt.ts";
@@ -102,8 +102,8 @@ export function fastSummaryLine(ctx: FastPathContext, rec: CaptureRecord): strin
   return s;
 }
 
-function mac(h: string): string {
-  return `${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}:${h.slice(6, 8)}:${h.slice(8, 10)}:${h.slice(10, 12)}`;
+function macAt(b: Uint8Array, o: number): string {
+  return `${hex2(b[o])}:${hex2(b[o + 1])}:${hex2(b[o + 2])}:${hex2(b[o + 3])}:${hex2(b[o + 4])}:${hex2(b[o + 5])}`;
 }
 
 /** The NDJSON line (as `packetJson(decode(rec))`), or null. */
@@ -135,10 +135,10 @@ export function fastTreeBlock(ctx: FastPathContext, rec: CaptureRecord): string 
   if (!f) return null;
   const b = rec.data;
   const fl = (b[20] << 8) | b[21];
-  const hex4 = (o: number) => `0x${((b[o] << 8) | b[o + 1]).toString(16).padStart(4, "0")}`;
+  const hex4 = (o: number) => `0x${hex2(b[o])}${hex2(b[o + 1])}`;
   let s =
     `packet ${rec.no}: ${isoTime(rec.tsSec, rec.tsNsec)}, ${rec.caplen}/${rec.len} bytes, iface ${rec.iface}, linktype 1\n` +
-    `  eth @0, 14 bytes\n    dst: ${mac(toHex(b, 0, 6))}\n    src: ${mac(toHex(b, 6, 12))}\n    vlans: []\n    etherType: IPv4 (2048)\n` +
+    `  eth @0, 14 bytes\n    dst: ${macAt(b, 0)}\n    src: ${macAt(b, 6)}\n    vlans: []\n    etherType: IPv4 (2048)\n` +
     `  ipv4 @14, 20 bytes\n    version: 4\n    headerLength: 20\n    dscp: ${b[15] >>> 2}\n    ecn: ${b[15] & 3}\n    totalLength: ${f.total}\n    id: ${(b[18] << 8) | b[19]}\n` +
     `    flags: ${fl >>> 13}\n    reservedFlag: false\n    df: ${(fl & 0x4000) !== 0}\n    mf: false\n    fragOffset: 0\n    ttl: ${b[22]}\n    proto: UDP (17)\n` +
     `    checksum: ${hex4(24)}\n    checksumOk: true\n    src: ${f.src}\n    dst: ${f.dst}\n    options: []\n    truncated: false\n` +
