@@ -1,0 +1,1 @@
+node_modules/.bin/bun cli/main.ts meltdown --lab --rate 100 --loss 0,0.5,1,2,5 -t 10 --openvpn --delay 20 --padelay $TMP/padelay --cc cubic --outer-cc-shim $TMP/tcpcc.so
