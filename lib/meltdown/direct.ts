@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { run } from "./lab.ts";
-import { type MeltdownRun, parseIperfJson, parsePingAvg, parseSsRetrans, toRun, type Transport } from "./measure.ts";
+import { type MeltdownRun, parseIperfJson, parsePingAvg, parseSsCc, parseSsRetrans, toRun, type Transport } from "./measure.ts";
 
 export interface DirectOptions {
   tunnel: string;
@@ -31,6 +31,9 @@ export async function measureDirect(o: DirectOptions): Promise<MeltdownRun> {
     c.stdout!.on("data", (x) => (s += x));
     c.once("exit", () => res(s));
   });
-  const after = o.transport === "tcp" ? parseSsRetrans(run("ss", ssArgs, 5000, true)) : null;
-  return toRun({ tunnel: o.tunnel, transport: o.transport, loss: null, idleRttMs: idle, outerBefore: before, outerAfter: after, r: parseIperfJson(out) });
+  const ssAfter = o.transport === "tcp" ? run("ss", ssArgs, 5000, true) : "";
+  const after = o.transport === "tcp" ? parseSsRetrans(ssAfter) : null;
+  const res = toRun({ tunnel: o.tunnel, transport: o.transport, loss: null, idleRttMs: idle, outerBefore: before, outerAfter: after, r: parseIperfJson(out) });
+  if (o.transport === "tcp") res.outerCc = parseSsCc(ssAfter);
+  return res;
 }

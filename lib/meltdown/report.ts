@@ -18,7 +18,7 @@ export interface MeltdownMeta {
 const f1 = (x: number | null | undefined, d = 1) => (x === null || x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(d));
 /** Outer retransmissions, with the outer connection's congestion control when known. */
 const outerText = (r: MeltdownRun) => (r.transport === "udp" ? "n/a" : `${r.outerRetr ?? "?"}${r.outerCc ? ` (${r.outerCc})` : ""}`);
-const lossText = (l: number | null) => (l === null ? "path" : `${+(l * 100).toFixed(2)}%`);
+const lossText = (l: number | null) => (l === null ? "none added" : `${+(l * 100).toFixed(2)}%`);
 
 export function renderTable(runs: MeltdownRun[]): string {
   const head = ["tunnel", "loss", "goodput Mbit/s", "inner retr", "outer retr", "idle RTT ms", "loaded RTT ms", "RTT x", "stalls (s)"];
