@@ -15,7 +15,7 @@ function collect(v: string, prev: string[]): string[] {
 
 export function upCommand(): Command {
   const cmd = new Command("up")
-    .description("bring up a manual-key ESP-in-UDP tunnel on a TUN device (needs root or CAP_NET_ADMIN)")
+    .description("bring up an IPsec tunnel on a TUN device: IKEv2 (--peer, --responder) or manual keys; ESP in UDP or TCP (needs root or CAP_NET_ADMIN)")
     .option("-c, --config <file>", "TOML configuration (see lib/tunnel/example.toml); flags override it")
     .option("--local <addr>", "local outer address (IPv4 or IPv6)")
     .option("--port <n>", "local UDP port (default 4500)")
