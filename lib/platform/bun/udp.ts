@@ -262,6 +262,12 @@ export class BunUdpSocket implements DatagramSocket {
               }
             }
           },
+          // ICMP errors for earlier sends (EHOSTUNREACH, ECONNREFUSED, ...) arrive here;
+          // without a handler Bun throws them and the tunnel process dies. A tunnel must
+          // survive an unreachable peer (DPD decides when it is gone), so count and go on.
+          error: () => {
+            s.stats.sendErrors++;
+          },
         },
       });
     } catch (e) {
