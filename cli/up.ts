@@ -55,6 +55,8 @@ export function upCommand(): Command {
     .option("--key <file>", "IKEv2: our private key (PEM)")
     .option("--ca <file>", "IKEv2: CA certificate (PEM) trusted for the peer's certificate (repeatable)", collect, [] as string[])
     .option("--virtual-ip", "IKEv2 initiator (road warrior): ask the peer for an inner address and put it on the TUN")
+    .option("--pool <cidr>", "IKEv2 responder (road-warrior server): give clients that ask a virtual IPv4 address from CIDR")
+    .option("--dns <addr>", "IKEv2 responder with --pool: DNS server sent with the virtual IP (repeatable)", collect, [] as string[])
     .action(async (o) => {
       const num = (s: string | undefined) => (s === undefined ? undefined : /^\d+(\.\d+)?$/.test(s) ? Number(s) : s);
       const over: RawConfig = {
@@ -87,6 +89,7 @@ export function upCommand(): Command {
         local_id: o.localId, remote_id: o.remoteId, responder: o.responder ? true : undefined, dpd: num(o.dpd),
         retry: o.retry ? true : undefined, rekey: num(o.rekey), ike_rekey: num(o.ikeRekey),
         cert: o.cert, key: o.key, ca: o.ca.length ? o.ca : undefined, virtual_ip: o.virtualIp ? true : undefined,
+        pool: o.pool, dns: o.dns.length ? o.dns : undefined,
       };
       if (o.peer !== undefined) over.remote = o.peer;
       const ikeBase = o.config ? (() => {

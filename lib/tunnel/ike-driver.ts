@@ -23,7 +23,7 @@
 import type { SaDatabase } from "../esp/sadb.ts";
 import type { InboundSa, OutboundSa } from "../esp/sa.ts";
 import { IkeSa } from "../ike/v2/sa/ike-sa.ts";
-import type { Action, ChildSaInfo, IkeSaConfig } from "../ike/v2/sa/types.ts";
+import type { Action, ChildSaInfo, IkeSaConfig, VirtualIpPool } from "../ike/v2/sa/types.ts";
 import type { TrafficSelector } from "../ike/v2/sa/ts.ts";
 import type { IkeTunnelConfig } from "./config.ts";
 import type { TunnelChild } from "./engine.ts";
@@ -106,6 +106,53 @@ function hex32(n: number): string {
   return "0x" + (n >>> 0).toString(16).padStart(8, "0");
 }
 
+/**
+ * Virtual IPv4 pool for a responder (`ike.pool`): every host address of the prefix except
+ * the network and broadcast addresses (for prefixes shorter than /31) and `exclude` (e.g. a
+ * DNS server inside it). A peer identity that comes back gets its previous address when it
+ * is still free; an address returns to the pool when its IKE SA dies.
+ */
+export class PrefixPool implements VirtualIpPool {
+  private readonly free: string[] = [];
+  private readonly used = new Set<string>();
+  private readonly last = new Map<string, string>();
+  readonly size: number;
+
+  constructor(cidr: string, exclude: string[] = []) {
+    const c = parseCidr(cidr);
+    if (!c || c.family !== 4) throw new Error(`pool: not an IPv4 prefix: ${cidr}`);
+    const base = ((c.addr[0] << 24) | (c.addr[1] << 16) | (c.addr[2] << 8) | c.addr[3]) >>> 0;
+    const n = 2 ** (32 - c.prefix);
+    const skipEnds = c.prefix < 31;
+    for (let i = skipEnds ? 1 : 0; i < (skipEnds ? n - 1 : n) && this.free.length < 65536; i++) {
+      const v = (base + i) >>> 0;
+      const t = `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+      if (!exclude.includes(t)) this.free.push(t);
+    }
+    this.size = this.free.length;
+  }
+
+  allocate(peer: string): string | null {
+    const prev = this.last.get(peer);
+    let a: string | undefined;
+    if (prev && !this.used.has(prev)) a = prev;
+    else a = this.free.find((x) => !this.used.has(x));
+    if (!a) return null;
+    this.used.add(a);
+    this.last.set(peer, a);
+    return a;
+  }
+
+  release(address: string): void {
+    this.used.delete(address);
+  }
+
+  /** Addresses handed out right now. */
+  inUse(): string[] {
+    return [...this.used];
+  }
+}
+
 const TICK_MS = 500;
 const RETRY_MS = 5000;
 
@@ -127,10 +174,13 @@ export class IkeDriver {
   virtualIp: string | null = null;
   /** Last failure (for status). */
   lastError: string | null = null;
+  /** Responder: the virtual IP pool (`ike.pool`), shared by all IKE SAs. */
+  readonly pool: PrefixPool | null;
 
   constructor(o: IkeDriverOptions) {
     this.o = o;
     this.cfg = o.cfg;
+    this.pool = o.cfg.ike.responder && o.cfg.ike.pool ? new PrefixPool(o.cfg.ike.pool, o.cfg.ike.dns ?? []) : null;
     this.now = o.now ?? Date.now;
     this.keylog = o.cfg.keylog ? new KeyLog(o.cfg.keylog) : null;
   }
@@ -151,6 +201,7 @@ export class IkeDriver {
       espProposals: k.espProposals,
       localTs: k.localTs.length ? k.localTs : undefined,
       requestVirtualIp: k.virtualIp,
+      ...(this.pool ? { virtualIpPool: this.loggedPool(this.pool), dns: k.dns ?? [] } : {}),
       retransmitTimeout: Math.max(100, Math.round(k.retransmitSec * 1000)),
       retransmitTries: k.retransmitTries,
       remoteTs: k.remoteTs,
@@ -162,13 +213,28 @@ export class IkeDriver {
     };
   }
 
+  /** The pool as the core sees it, with one log line per lease and release. */
+  private loggedPool(p: PrefixPool): VirtualIpPool {
+    return {
+      allocate: (peer) => {
+        const a = p.allocate(peer);
+        if (a) this.o.log("info", `virtual IP ${a} assigned to "${peer}"${this.cfg.ike.dns?.length ? `, DNS ${this.cfg.ike.dns.join(" ")}` : ""}`);
+        return a;
+      },
+      release: (a) => {
+        p.release(a);
+        this.o.log("info", `virtual IP ${a} released`);
+      },
+    };
+  }
+
   /** Start: the initiator sends IKE_SA_INIT; the responder waits for one. */
   start(): void {
     this.startedAt = this.now();
     const si = this.o.setInterval ?? ((fn, ms) => setInterval(fn, ms));
     this.timer = si(() => this.tick(), TICK_MS);
     if (!this.cfg.ike.responder) this.initiate();
-    else this.o.log("info", `IKEv2 responder: waiting for ${this.cfg.remote}:${this.cfg.remotePort} on UDP ${this.cfg.localPort}`);
+    else this.o.log("info", `IKEv2 responder: waiting for ${this.cfg.remote}:${this.cfg.remotePort} on UDP ${this.cfg.localPort}${this.pool ? `; virtual IPs from ${this.cfg.ike.pool} (${this.pool.size} addresses)${this.cfg.ike.dns?.length ? `, DNS ${this.cfg.ike.dns.join(" ")}` : ""}` : ""}`);
   }
 
   private initiate(): void {

@@ -111,6 +111,32 @@ export function topoUp(): void {
   sh("ip", ["-n", "vk1", "addr", "add", "10.2.0.1/24", "dev", "vk1d"]);
 }
 
+/**
+ * The same topology as {@link topoUp} in namespaces `a` (charon side: `${a}e` 192.0.2.1/24,
+ * `${a}d` 10.2.0.1/24) and `b` (vpnkit side: `${b}e` 192.0.2.2/24), for test files that run
+ * next to the vk1/vk2 ones; names must start with "vk". Deleted again by {@link topoDownPair}.
+ */
+export function topoUpPair(a: string, b: string): void {
+  if (!a.startsWith("vk") || !b.startsWith("vk")) throw new Error("namespace names must start with vk");
+  topoDownPair(a, b);
+  sh("ip", ["netns", "add", a]);
+  sh("ip", ["netns", "add", b]);
+  sh("ip", ["link", "add", `${a}e`, "netns", a, "type", "veth", "peer", "name", `${b}e`, "netns", b]);
+  for (const [ns, addr] of [[a, "192.0.2.1/24"], [b, "192.0.2.2/24"]]) {
+    sh("ip", ["-n", ns, "link", "set", "lo", "up"]);
+    sh("ip", ["-n", ns, "addr", "add", addr, "dev", `${ns}e`]);
+    sh("ip", ["-n", ns, "link", "set", `${ns}e`, "up"]);
+  }
+  sh("ip", ["-n", a, "link", "add", `${a}d`, "type", "veth", "peer", "name", `${a}dp`]);
+  sh("ip", ["-n", a, "link", "set", `${a}d`, "up"]);
+  sh("ip", ["-n", a, "link", "set", `${a}dp`, "up"]);
+  sh("ip", ["-n", a, "addr", "add", "10.2.0.1/24", "dev", `${a}d`]);
+}
+
+export function topoDownPair(a: string, b: string): void {
+  for (const ns of [a, b]) if (ns.startsWith("vk")) spawnSync("ip", ["netns", "del", ns]);
+}
+
 export interface Charon {
   dir: string;
   proc: ChildProcess;
@@ -120,17 +146,18 @@ export interface Charon {
 }
 
 /** Start charon in vk1 with its own config, vici socket and /run; `dir` receives its log. */
-export async function startCharon(dir: string): Promise<Charon> {
+export async function startCharon(dir: string, ns = "vk1", extra: { plugins?: string; conf?: string } = {}): Promise<Charon> {
   mkdirSync(dir, { recursive: true });
   const vici = join(dir, "charon.vici");
   writeFileSync(join(dir, "strongswan.conf"), `charon {
-  load = random nonce openssl aes sha1 sha2 hmac gcm chapoly curve25519 kdf pem pkcs1 pkcs8 x509 pubkey constraints revocation kernel-libipsec kernel-netlink socket-default vici
+  load = random nonce openssl aes sha1 sha2 hmac gcm chapoly curve25519 kdf pem pkcs1 pkcs8 x509 pubkey constraints revocation kernel-libipsec kernel-netlink socket-default vici${extra.plugins ? " " + extra.plugins : ""}
   port = 500
   port_nat_t = 4500
   install_routes = yes
   retransmit_tries = 2
   retransmit_timeout = 1.0
-  plugins { vici { socket = unix://${vici} } }
+  plugins { vici { socket = unix://${vici} }
+    ${extra.conf ?? ""} }
   filelog { vk { path = ${dir}/charon.log
     flush_line = yes
     default = 1
@@ -142,12 +169,12 @@ export async function startCharon(dir: string): Promise<Charon> {
   syslog { daemon { default = -1 } }
 }
 `);
-  const proc = spawn("ip", ["netns", "exec", "vk1", "unshare", "-m", "--propagation", "private", "sh", "-c",
+  const proc = spawn("ip", ["netns", "exec", ns, "unshare", "-m", "--propagation", "private", "sh", "-c",
     `mount -t tmpfs vkrun /run && exec env STRONGSWAN_CONF=${dir}/strongswan.conf ${CHARON}`], { stdio: "ignore" });
   for (let k = 0; k < 50 && !existsSync(vici); k++) await Bun.sleep(200);
   if (!existsSync(vici)) throw new Error("charon did not create its vici socket");
   const swanctl = (...args: string[]) => {
-    const r = spawnSync("ip", ["netns", "exec", "vk1", "swanctl", ...args, "--uri", `unix://${vici}`], { timeout: 30_000, encoding: "utf8" });
+    const r = spawnSync("ip", ["netns", "exec", ns, "swanctl", ...args, "--uri", `unix://${vici}`], { timeout: 30_000, encoding: "utf8" });
     return { status: r.status, out: (r.stdout ?? "") + (r.stderr ?? "") };
   };
   return {
@@ -212,8 +239,8 @@ export interface Vpnkit {
 }
 
 /** `vpnkit up` in vk2 (through cli/main.ts), stderr collected line by line. */
-export function startVpnkit(args: string[], env: Record<string, string> = {}): Vpnkit {
-  const proc = spawn("ip", ["netns", "exec", "vk2", BUN, join(ROOT, "cli/main.ts"), "up", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+export function startVpnkit(args: string[], env: Record<string, string> = {}, ns = "vk2"): Vpnkit {
+  const proc = spawn("ip", ["netns", "exec", ns, BUN, join(ROOT, "cli/main.ts"), "up", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   const lines: string[] = [];
   let wake: (() => void) | null = null;
   const onData = (b: Buffer) => {

@@ -16,7 +16,7 @@ import { parseIkev2Table } from "../../lib/keys/wireshark.ts";
 import { tsFromText } from "../../lib/ike/v2/sa/ts.ts";
 import { ConfigError, type IkeTunnelConfig, isIkeConfig, mergeRawIke, type RawConfig, validateIkeConfig } from "../../lib/tunnel/config.ts";
 import type { TunnelChild } from "../../lib/tunnel/engine.ts";
-import { IkeDriver, tsToCidrs } from "../../lib/tunnel/ike-driver.ts";
+import { IkeDriver, PrefixPool, tsToCidrs } from "../../lib/tunnel/ike-driver.ts";
 import { ikeKeylogLine, ikev2TableLine, type KeylogIke } from "../../lib/tunnel/keylog.ts";
 
 const enc = new TextEncoder();
@@ -319,5 +319,35 @@ describe("vpnkit up (IKEv2 flags / [ike] file): configuration errors exit 2 with
     } finally {
       rmSync(d, { recursive: true, force: true });
     }
+  });
+});
+
+describe("road-warrior server: ike.pool / ike.dns", () => {
+  test("config: pool and DNS on a responder; remote_ts defaults to the pool; rejected elsewhere", () => {
+    const c = validateIkeConfig(raw({ responder: true, pool: "10.3.0.0/28", dns: ["10.3.0.53"], remote_ts: undefined }), readFile);
+    expect(c.ike.pool).toBe("10.3.0.0/28");
+    expect(c.ike.dns).toEqual(["10.3.0.53"]);
+    expect(c.ike.remoteTs).toEqual(["10.3.0.0/28"]);
+    expect(c.routes.map((r) => r.text)).toEqual(["10.3.0.0/28"]);
+    expect(validateIkeConfig(raw(), readFile).ike.pool).toBeUndefined();
+    expect(() => validateIkeConfig(raw({ pool: "10.3.0.0/28" }), readFile)).toThrow(/ike.pool: only a responder/);
+    expect(() => validateIkeConfig(raw({ responder: true, pool: "2001:db8::/120" }), readFile)).toThrow(/ike.pool: not an IPv4 prefix/);
+    expect(() => validateIkeConfig(raw({ responder: true, pool: "10.3.0.0/28", dns: ["nope"] }), readFile)).toThrow(/ike.dns: not an IPv4 address/);
+    expect(() => validateIkeConfig(raw({ responder: true, dns: ["10.3.0.53"] }), readFile)).toThrow(/ike.dns: .*ike.pool/);
+  });
+
+  test("PrefixPool: hosts without network/broadcast, exclusions, exhaustion, release, same peer same address", () => {
+    const p = new PrefixPool("10.3.0.0/29", ["10.3.0.2"]);
+    expect(p.size).toBe(5); // .1 .3 .4 .5 .6
+    expect(p.allocate("a")).toBe("10.3.0.1");
+    expect(p.allocate("b")).toBe("10.3.0.3");
+    for (const x of ["c", "d", "e"]) expect(p.allocate(x)).not.toBeNull();
+    expect(p.allocate("f")).toBeNull();
+    p.release("10.3.0.1");
+    p.release("10.3.0.3");
+    expect(p.allocate("b")).toBe("10.3.0.3"); // its previous address again
+    expect(p.allocate("f")).toBe("10.3.0.1");
+    expect(new PrefixPool("10.3.0.4/31").size).toBe(2);
+    expect(new PrefixPool("10.3.0.9/32").allocate("x")).toBe("10.3.0.9");
   });
 });
