@@ -145,7 +145,7 @@ export function fastTreeBlock(ctx: FastPathContext, rec: CaptureRecord): string 
     `  udp @34, 8 bytes\n    srcPort: ${f.sport}\n    dstPort: ${f.dport}\n    udpLength: ${f.ulen}\n    checksum: ${hex4(40)}\n    truncated: false\n`;
   if (f.keepalive) return s + `  natt @42, 1 bytes\n    kind: keepalive\n    off: ${34 + f.ulen}`;
   const plen = f.have - 8;
-  const payload = plen <= 48 ? `${toHex(b, 50, 50 + plen)} (${plen} bytes)` : `${toHex(b, 50, 98)}… (${plen} bytes)`;
+  const payload = plen <= 48 ? `${toHex(b, 50, 50 + plen)} (${plen} bytes)` : `${toHex(b, 50, 98)}... (${plen} bytes)`;
   s += `  natt @42, 0 bytes\n    kind: esp\n    off: 42\n  esp @42, ${f.have} bytes\n    spi: ${spiHex(f.spi)}\n    seq: ${f.seq}\n    payload: ${payload}`;
   if (f.status) s += `\n    seqInfo:\n      status: ${f.status}\n      missing: ${f.missing}`;
   return s;

@@ -47,7 +47,7 @@ function typeNameKey(key: string): string | null {
 
 function hexField(b: Uint8Array): string {
   if (b.length <= HEX_MAX) return `${toHex(b)} (${b.length} bytes)`;
-  return `${toHex(b, 0, HEX_MAX)}… (${b.length} bytes)`;
+  return `${toHex(b, 0, HEX_MAX)}... (${b.length} bytes)`;
 }
 
 function macText(b: Uint8Array): string {
