@@ -30,6 +30,7 @@ export function decodeCommand() {
     .option("--keys-inline <secrets>", "decrypt with a tcpdump -E string: \"spi@addr algo:0xkey,...\" or \"file NAME\" (repeatable)", many)
     .option("--write-decrypted <out.pcapng>", "write the decrypted inner packets to a pcapng file (needs --keys or --keys-inline)")
     .option("--write-all", "with --write-decrypted: also write every original packet")
+    .option("--show-unverified", "also decode IKEv2 plaintext whose integrity check FAILED (CBC only; marked 'integrity BAD'), e.g. to inspect crafted or damaged captures")
     .option("--explain", "after the packets, explain what went wrong (the same diagnosis as `vpnkit diagnose`)")
     .option("--strict", `exit with code ${EXIT.ANOMALIES} when any packet had an anomaly`)
     .addOption(new Option("--progress", "show progress on stderr (default: when stderr is a terminal)"))
@@ -105,6 +106,7 @@ Exit codes: 0 ok, 2 usage error or not a capture, 3 anomalies with --strict.`,
           tcpPorts: o.tcpPort ?? [],
           reassemble: o.reassemble !== false,
           keys,
+          showUnverified: !!o.showUnverified,
         },
         progress: showProgress ? progressPrinter(reader.totalBytes) : undefined,
         captureAnomalies,

@@ -49,6 +49,12 @@ export interface DecoderOptions {
   /** TCP ports carrying RFC 9329 (default 4500). */
   tcpPorts?: number[];
   reassemble?: boolean;
+  /**
+   * Also decode IKEv2 plaintext whose integrity check FAILED (CBC ciphers only; AEAD cannot
+   * decrypt without its tag). Such payloads carry `integrity: "bad"` and a reason. Off by
+   * default: unauthenticated plaintext is never shown unless asked for.
+   */
+  showUnverified?: boolean;
   /** Allow the summary fast path (default true; the decrypting pipeline turns it off). */
   fastPath?: boolean;
   /** Keys for ESP / IKE decryption (`--keys`, `--keys-inline`); with them the fast path is off. */
@@ -108,7 +114,7 @@ export class Decoder {
     this.reassemble = opts.reassemble !== false;
     this.fastPath = opts.fastPath !== false && !opts.keys;
     if (opts.keys) {
-      const d = opts.keys.decryptors();
+      const d = opts.keys.decryptors({ unverified: opts.showUnverified === true });
       this.espDec = d.esp;
       this.v2Dec = d.ikev2;
       this.v1Dec = d.ikev1;

@@ -29,7 +29,8 @@ interface Pending {
 export class Ikev2Decryptor {
   private readonly pending = new Map<string, Pending>();
 
-  constructor(private readonly keys: KeyStore) {}
+  /** `unverified`: also decode CBC plaintext whose integrity check failed (marked integrity BAD). */
+  constructor(private readonly keys: KeyStore, private readonly opts: { unverified?: boolean } = {}) {}
 
   /**
    * Decrypt the SK/SKF payload of `m` (decoded from `b`) when keys are known; sets
@@ -44,9 +45,15 @@ export class Ikev2Decryptor {
     const params = m.flags.initiator ? k.initiator : k.responder;
     const msg = b.subarray(m.offset, m.offset + m.length);
     const pl = last as (Ikev2SkPayload | Ikev2SkfPayload) & { decrypted?: Ikev2Decrypted };
-    const r = skOpen(params, msg, pl.offset - m.offset, pl.offset - m.offset + pl.length, pl.kind);
+    const r = skOpen(params, msg, pl.offset - m.offset, pl.offset - m.offset + pl.length, pl.kind, { unverified: this.opts.unverified });
     const d: Ikev2Decrypted = { integrity: r.integrity };
     pl.decrypted = d;
+    if (!r.ok && r.plaintext && pl.kind === "sk") {
+      // integrity BAD, shown on request: decoded like any plaintext, flagged by integrity + reason
+      d.reason = r.reason;
+      d.payloads = decodeIkev2Payloads(r.plaintext, 0, r.plaintext.length, pl.nextPayload, an, "ikev2.unverified");
+      return d;
+    }
     if (!r.ok) {
       d.reason = r.integrity === "bad" ? (r.reason?.startsWith("ICV") ? "integrity check failed (wrong keys, or corrupted)" : r.reason) : r.reason;
       return d;

@@ -66,8 +66,8 @@ export class KeyStore {
    * pipeline, so that decoding without keys never loads the crypto code
    * (start-up time of `vpnkit decode`).
    */
-  decryptors(): Decryptors {
-    return { esp: this.hasEsp ? new EspDecryptor(this) : undefined, ikev2: new Ikev2Decryptor(this), ikev1: new Ikev1Decryptor(this) };
+  decryptors(opts: { unverified?: boolean } = {}): Decryptors {
+    return { esp: this.hasEsp ? new EspDecryptor(this) : undefined, ikev2: new Ikev2Decryptor(this, opts), ikev1: new Ikev1Decryptor(this) };
   }
 
   get hasEsp(): boolean {

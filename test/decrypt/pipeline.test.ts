@@ -181,6 +181,27 @@ describe("tcpdump -E cases", () => {
           expect(Buffer.compare(mac, msg.subarray(msg.length - 12))).not.toBe(0);
         }
         expect(out).toContain("v2IDi");
+        // Asked for explicitly, the unverified plaintext decodes to what tcpdump prints
+        // ("v2IDi: ... fqdn:west", "v2auth: ... method=rsasig"), still flagged integrity BAD.
+        const uv = await (async () => {
+          const { openCapture } = await import("../../lib/capture/index.ts");
+          const dec = new Decoder({ keys: ks, showUnverified: true });
+          const r = await openCapture(`${T}/${input}`);
+          const ps = [];
+          for await (const b of r.batches()) for (const rec of b) ps.push(dec.decode({ ...rec, data: rec.data.slice() }));
+          return ps;
+        })();
+        const um = uv[1].layers.find((l) => l.layer === "ikev2") as Ikev2Message;
+        const usk = um.payloads[um.payloads.length - 1] as LayerBase & { decrypted?: Ikev2Decrypted };
+        expect(usk.decrypted?.integrity).toBe("bad");
+        const pls = usk.decrypted?.payloads ?? [];
+        const idi = pls.find((x) => x.kind === "id") as { text: string; idTypeName: string } | undefined;
+        expect(idi?.idTypeName).toBe("ID_FQDN");
+        expect(idi?.text).toBe("west");
+        expect(out).toContain("fqdn:west");
+        const auth = pls.find((x) => x.kind === "auth") as { method: number } | undefined;
+        expect(auth?.method).toBe(1); // RSA Digital Signature
+        expect(out).toContain("method=rsasig");
         return;
       }
       const want = out.split("\n").filter(Boolean).map((line) => {

@@ -44,7 +44,7 @@ export interface SkParams {
 export interface SkOpenResult {
   /** True when integrity verified and the plaintext is trustworthy. */
   ok: boolean;
-  /** Inner payloads (padding and pad length removed); only when ok. */
+  /** Inner payloads (padding and pad length removed); when ok, or unverified on request (ok false, integrity "bad"). */
   plaintext?: Uint8Array;
   integrity: "good" | "bad";
   /** Why not ok (or a remark when ok, e.g. non-zero-free padding is allowed and not reported). */
@@ -154,15 +154,15 @@ function aeadNonce(encKey: Uint8Array, iv: Uint8Array): { key: Uint8Array; nonce
  * IKE message, its header at index 0; the ICV is the last bytes of the payload. Never
  * throws.
  */
-export function skOpen(params: SkParams, msg: Uint8Array, skPayloadOffset: number, skPayloadEnd: number, kind: "sk" | "skf" = "sk"): SkOpenResult {
+export function skOpen(params: SkParams, msg: Uint8Array, skPayloadOffset: number, skPayloadEnd: number, kind: "sk" | "skf" = "sk", opts: { unverified?: boolean } = {}): SkOpenResult {
   try {
-    return open(params, msg, skPayloadOffset, skPayloadEnd, kind);
+    return open(params, msg, skPayloadOffset, skPayloadEnd, kind, opts.unverified === true);
   } catch (e) {
     return { ok: false, integrity: "bad", reason: `decrypt error: ${e instanceof Error ? e.message : String(e)}` };
   }
 }
 
-function open(p: SkParams, msg: Uint8Array, off: number, end: number, kind: "sk" | "skf"): SkOpenResult {
+function open(p: SkParams, msg: Uint8Array, off: number, end: number, kind: "sk" | "skf", unverified: boolean): SkOpenResult {
   const s = shape(p);
   if (typeof s === "string") return { ok: false, integrity: "bad", reason: s };
   const hdr = kind === "skf" ? 8 : 4;
@@ -189,9 +189,16 @@ function open(p: SkParams, msg: Uint8Array, off: number, end: number, kind: "sk"
   } else {
     const i = INTEG[p.integ as Exclude<SkInteg, "none">];
     const mac = hmac(i.hash, p.integKey!, msg.subarray(0, icvOff));
-    if (!ctEqual(mac.subarray(0, i.len), icv)) return { ok: false, integrity: "bad", reason: "ICV does not verify (wrong keys, or corrupted)" };
-    if (ct.length % s.block !== 0) return { ok: false, integrity: "good", reason: `ciphertext length ${ct.length} is not a multiple of the ${s.block}-byte block` };
+    const good = ctEqual(mac.subarray(0, i.len), icv);
+    if (!good && !unverified) return { ok: false, integrity: "bad", reason: "ICV does not verify (wrong keys, or corrupted)" };
+    if (ct.length % s.block !== 0) return { ok: false, integrity: good ? "good" : "bad", reason: `ciphertext length ${ct.length} is not a multiple of the ${s.block}-byte block` };
     pt = p.encr === "null" ? ct : blockCipher(p.encr as "aes-cbc", p.encKey, iv, ct, false);
+    if (!good) {
+      // Asked for explicitly (--show-unverified): the plaintext is returned, but never as ok.
+      const padLen = pt[pt.length - 1];
+      if (padLen > pt.length - 1) return { ok: false, integrity: "bad", reason: "ICV does not verify, and the padding is invalid" };
+      return { ok: false, integrity: "bad", plaintext: pt.subarray(0, pt.length - 1 - padLen), reason: "ICV does not verify: plaintext shown unverified, on request" };
+    }
   }
   const padLen = pt[pt.length - 1];
   if (padLen > pt.length - 1) return { ok: false, integrity: "good", reason: `pad length ${padLen} exceeds the ${pt.length}-byte plaintext` };
