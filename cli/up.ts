@@ -6,6 +6,8 @@
 import { Command } from "@commander-js/extra-typings";
 import { ConfigError, loadConfigFile, mergeRaw, type RawConfig, validateConfig } from "../lib/tunnel/config.ts";
 import { isIkeConfig, mergeRawIke, validateIkeConfig } from "../lib/tunnel/config.ts";
+import { type MtuResponderSettings, type RawMtuResponder, validateMtuResponder } from "../lib/tunnel/config.ts";
+import { readSecretFile, UsageError } from "./responder.ts";
 
 export { statusCommand } from "./status.ts";
 
@@ -57,6 +59,8 @@ export function upCommand(): Command {
     .option("--virtual-ip", "IKEv2 initiator (road warrior): ask the peer for an inner address and put it on the TUN")
     .option("--pool <cidr>", "IKEv2 responder (road-warrior server): give clients that ask a virtual IPv4 address from CIDR")
     .option("--dns <addr>", "IKEv2 responder with --pool: DNS server sent with the virtual IP (repeatable)", collect, [] as string[])
+    .option("--mtu-responder-secret-file <file>", "once up, answer `vpnkit mtu` probes on the tunnel's inner address with this shared secret")
+    .option("--mtu-responder-port <n>", "UDP port of that responder (default 4501)")
     .action(async (o) => {
       const num = (s: string | undefined) => (s === undefined ? undefined : /^\d+(\.\d+)?$/.test(s) ? Number(s) : s);
       const over: RawConfig = {
@@ -92,6 +96,7 @@ export function upCommand(): Command {
         pool: o.pool, dns: o.dns.length ? o.dns : undefined,
       };
       if (o.peer !== undefined) over.remote = o.peer;
+      const mrOver: RawMtuResponder = { secret_file: o.mtuResponderSecretFile, port: num(o.mtuResponderPort) };
       const ikeBase = o.config ? (() => {
         try {
           return loadConfigFile(o.config);
@@ -101,13 +106,15 @@ export function upCommand(): Command {
         }
       })() : {};
       if (o.peer !== undefined || isIkeConfig(mergeRawIke(ikeBase, ikeOver))) {
-        await upIke(mergeRawIke(mergeRaw(ikeBase, over), ikeOver));
+        await upIke(mergeRawIke(mergeRaw(ikeBase, over), ikeOver), mrOver);
         return;
       }
       let cfg;
+      let mr: MtuResponderSettings | null = null;
       try {
         const base = o.config ? loadConfigFile(o.config) : {};
         cfg = validateConfig(mergeRaw(base, over));
+        mr = validateMtuResponder(base, mrOver);
       } catch (e) {
         if (e instanceof ConfigError) {
           process.stderr.write(`vpnkit up: ${e.message}\n`);
@@ -119,6 +126,7 @@ export function upCommand(): Command {
         process.stderr.write(`vpnkit up: needs Linux (TUN device via /dev/net/tun); this is ${process.platform}\n`);
         process.exit(1);
       }
+      const mrSecret = mtuResponderSecret(mr);
       let t;
       try {
         // lazy: bun:ffi/libc only when the command runs (the module must load off Linux)
@@ -129,23 +137,30 @@ export function upCommand(): Command {
         process.exit(1);
       }
       const tunnel = t;
+      const stopMr = await startMtuResponder(mr, mrSecret, cfg.tunAddr, () => tunnel.stop());
       const stop = (sig: string) => {
         process.stderr.write(`vpnkit up: ${sig}, tearing down\n`);
+        stopMr();
         tunnel.stop();
         process.exit(0);
       };
       process.on("SIGINT", () => stop("SIGINT"));
       process.on("SIGTERM", () => stop("SIGTERM"));
-      process.on("exit", () => tunnel.stop());
+      process.on("exit", () => {
+        stopMr();
+        tunnel.stop();
+      });
     });
   return cmd as unknown as Command;
 }
 
 /** `vpnkit up` in IKEv2 mode: exit 2 on a config error, 4 when negotiation fails for good. */
-async function upIke(raw: RawConfig): Promise<void> {
+async function upIke(raw: RawConfig, mrOver: RawMtuResponder = {}): Promise<void> {
   let cfg;
+  let mr: MtuResponderSettings | null = null;
   try {
     cfg = validateIkeConfig(raw);
+    mr = validateMtuResponder(raw, mrOver);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`vpnkit up: ${e.message}\n`);
@@ -157,6 +172,7 @@ async function upIke(raw: RawConfig): Promise<void> {
     process.stderr.write(`vpnkit up: needs Linux (TUN device via /dev/net/tun); this is ${process.platform}\n`);
     process.exit(1);
   }
+  const mrSecret = mtuResponderSecret(mr);
   const debug = !!process.env.VPNKIT_DEBUG;
   const t0 = performance.now();
   const log = (level: string, msg: string) => {
@@ -172,15 +188,56 @@ async function upIke(raw: RawConfig): Promise<void> {
     process.exit(1);
   }
   const tunnel = t;
+  const stopMr = await startMtuResponder(mr, mrSecret, cfg.tunAddr, () => void tunnel.stop());
   let exiting = false;
   const stop = async (why: string, code: number) => {
     if (exiting) return;
     exiting = true;
     if (why) process.stderr.write(`vpnkit up: ${why}, tearing down\n`);
+    stopMr();
     await tunnel.stop();
     process.exit(code);
   };
   process.on("SIGINT", () => void stop("SIGINT", 0));
   process.on("SIGTERM", () => void stop("SIGTERM", 0));
   void tunnel.fatal.then(() => stop("", 4));
+}
+
+/** Read the MTU responder's secret before the tunnel comes up (a bad file: exit 2). */
+function mtuResponderSecret(mr: MtuResponderSettings | null): Uint8Array | null {
+  if (!mr) return null;
+  try {
+    return readSecretFile(mr.secretFile, (m) => process.stderr.write(`vpnkit up: mtu responder: ${m}\n`));
+  } catch (e) {
+    process.stderr.write(`vpnkit up: mtu_responder.secret_file: ${(e as Error).message}\n`);
+    process.exit(e instanceof UsageError ? 2 : 1);
+  }
+}
+
+/**
+ * Issue 6: once the tunnel is up, answer `vpnkit mtu` probes (lib/probe responder on its own
+ * UDP socket) bound to the first inner address, so it is reached only through the tunnel;
+ * the wildcard when no inner address is known yet (IKEv2 virtual IP). Returns its stop
+ * function (idempotent). A failure to bind stops the tunnel and exits 1.
+ */
+async function startMtuResponder(mr: MtuResponderSettings | null, secret: Uint8Array | null, tunAddr: string[], stopTunnel: () => void): Promise<() => void> {
+  if (!mr || !secret) return () => {};
+  const address = tunAddr.length ? tunAddr[0].split("/")[0] : "::";
+  try {
+    const { startResponder } = await import("../lib/platform/bun/probe-socket.ts");
+    const r = await startResponder({ secret, port: mr.port, address });
+    secret.fill(0);
+    process.stderr.write(`vpnkit up: answering MTU probes on ${address.includes(":") ? `[${address}]` : address}:${r.port}\n`);
+    let stopped = false;
+    return () => {
+      if (stopped) return;
+      stopped = true;
+      r.stop();
+    };
+  } catch (e) {
+    secret.fill(0);
+    process.stderr.write(`vpnkit up: mtu responder on ${address} port ${mr.port}: ${(e as Error).message}\n`);
+    stopTunnel();
+    process.exit(1);
+  }
 }

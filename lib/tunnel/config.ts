@@ -521,3 +521,43 @@ export function validateIkeConfig(raw: RawConfig, readFile: (p: string) => Uint8
     },
   };
 }
+
+// ------------------------------------------------------------------ MTU responder (issue 6)
+
+/** The raw `[mtu_responder]` section (manual-key and IKEv2 mode alike). */
+export interface RawMtuResponder {
+  secret_file?: unknown;
+  port?: unknown;
+}
+
+/**
+ * `vpnkit up` also serves `vpnkit mtu` probes once the tunnel is up (lib/probe responder,
+ * authenticated and rate-limited, its own UDP socket, stopped with the tunnel):
+ *
+ * | key | type | default | meaning |
+ * |---|---|---|---|
+ * | `mtu_responder.secret_file` | path | none (no responder) | shared secret, same file as `vpnkit mtu --secret-file` |
+ * | `mtu_responder.port` | int | 4501 | UDP port of the responder |
+ *
+ * The socket is bound to the tunnel's first inner address (`tun_addr`), so the responder is
+ * reached only through the tunnel and measures the tunnel's inner path MTU; in IKEv2 mode
+ * without a known inner address (virtual IP) it binds the wildcard.
+ */
+export interface MtuResponderSettings {
+  secretFile: string;
+  port: number;
+}
+
+/** Validate `[mtu_responder]` with flags (`--mtu-responder-secret-file`, `--mtu-responder-port`) overriding it; null = off. */
+export function validateMtuResponder(raw: RawConfig, over: RawMtuResponder = {}): MtuResponderSettings | null {
+  const file = (raw as { mtu_responder?: unknown }).mtu_responder;
+  if (file !== undefined && (typeof file !== "object" || file === null || Array.isArray(file))) throw new ConfigError("mtu_responder", "must be a table");
+  const m = { ...(file as RawMtuResponder | undefined) };
+  for (const [k, v] of Object.entries(over)) if (v !== undefined) (m as Record<string, unknown>)[k] = v;
+  const secretFile = str(m.secret_file, "mtu_responder.secret_file", false);
+  if (secretFile === undefined) {
+    if (m.port !== undefined) throw new ConfigError("mtu_responder.port", "needs mtu_responder.secret_file (--mtu-responder-secret-file)");
+    return null;
+  }
+  return { secretFile, port: int(m.port, "mtu_responder.port", 4501, 1, 65535) };
+}
