@@ -15,6 +15,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { tunnelMtu } from "../../lib/esp/mtu.ts";
+import { ConfigError, parseConfigText, validateMtuResponder } from "../../lib/tunnel/config.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 const BUN = process.execPath;
@@ -115,6 +116,57 @@ async function stopProc(pr: Proc | null): Promise<void> {
     await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
   }
 }
+
+describe("mtu_responder config (no namespaces)", () => {
+  test("off unless a secret file is given; flags override the file; port defaults to 4501", () => {
+    expect(validateMtuResponder({})).toBeNull();
+    const raw = parseConfigText('[mtu_responder]\nsecret_file = "/etc/vpnkit/probe.secret"\n');
+    expect(validateMtuResponder(raw)).toEqual({ secretFile: "/etc/vpnkit/probe.secret", port: 4501 });
+    expect(validateMtuResponder(raw, { port: 4600 })).toEqual({ secretFile: "/etc/vpnkit/probe.secret", port: 4600 });
+    expect(validateMtuResponder({}, { secret_file: "s", port: "4502" })).toEqual({ secretFile: "s", port: 4502 });
+    expect(validateMtuResponder(parseConfigText("[mtu_responder]\nsecret_file = \"f\"\nport = 4503\n"))).toEqual({ secretFile: "f", port: 4503 });
+  });
+  test("errors name the key", () => {
+    const err = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return e instanceof ConfigError ? e.key : `not a ConfigError: ${e}`;
+      }
+      return "no error";
+    };
+    expect(err(() => validateMtuResponder({}, { port: 4501 }))).toBe("mtu_responder.port");
+    expect(err(() => validateMtuResponder({}, { secret_file: "s", port: 0 }))).toBe("mtu_responder.port");
+    expect(err(() => validateMtuResponder({}, { secret_file: "s", port: "x" }))).toBe("mtu_responder.port");
+    expect(err(() => validateMtuResponder({}, { secret_file: 3 }))).toBe("mtu_responder.secret_file");
+    expect(err(() => validateMtuResponder(parseConfigText('mtu_responder = "x"\n')))).toBe("mtu_responder");
+  });
+  test("vpnkit up: a bad responder option is a usage error (exit 2, one line) before any tunnel is made", () => {
+    const d = mkdtempSync(join(tmpdir(), "vr-cfg-"));
+    try {
+      const k = join(d, "k");
+      writeFileSync(k, "12".repeat(36) + "\n", { mode: 0o600 });
+      const base = ["up", "--local", "192.0.2.1", "--remote", "192.0.2.2", "--cipher", "aes256gcm16", "--spi-out", "0x1000", "--spi-in", "0x2000",
+        "--key-out-file", k, "--key-in-file", k, "--tun-addr", "10.96.0.1/30", "--route", "10.96.0.2/32", "--tun-name", "vrcfg0", "--control", join(d, "c.sock")];
+      const up = (...extra: string[]) => spawnSync(BUN, [UP, ...base, ...extra], { encoding: "utf8", timeout: 30_000 });
+      const noSecret = up("--mtu-responder-port", "4600");
+      expect({ status: noSecret.status, err: noSecret.stderr.trim() }).toEqual({
+        status: 2, err: "vpnkit up: config: mtu_responder.port: needs mtu_responder.secret_file (--mtu-responder-secret-file)",
+      });
+      const missing = up("--mtu-responder-secret-file", join(d, "nope"));
+      expect(missing.status).toBe(2);
+      expect(missing.stderr).toContain("mtu_responder.secret_file: cannot read secret file");
+      const short = join(d, "short");
+      writeFileSync(short, "abc\n", { mode: 0o600 });
+      const tooShort = up("--mtu-responder-secret-file", short);
+      expect(tooShort.status).toBe(2);
+      expect(tooShort.stderr).toContain("too short");
+      expect(existsSync(join(d, "c.sock"))).toBe(false);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
 
 const measured: string[] = [];
 
