@@ -271,4 +271,32 @@ run("vpnkit mtu through a vpnkit tunnel (namespaces vr1/vr2)", () => {
       expect(b.p.exitCode).toBe(0);
     }, 60_000);
   }
+
+  test(`IKEv2 (PSK, aes256gcm16): the responder side serves MTU probes too; through the tunnel exactly ${TUNNEL_MTU}`, async () => {
+    const psk = join(dir, "psk");
+    writeFileSync(psk, "tunnel mtu test psk 0123456789\n", { mode: 0o600 });
+    const mk = (ns: "vr1" | "vr2", peer: "vr1" | "vr2", extra: string[]) =>
+      spawnLogged([
+        "netns", "exec", ns, BUN, UP, "up", "--local", OUTER[ns], "--psk-file", psk, "--esp-proposal", "aes256gcm16",
+        "--local-ts", `${INNER[ns]}/32`, "--remote-ts", `${INNER[peer]}/32`, "--tun-name", `${ns}tun`,
+        "--control", join(dir, `${ns}.sock`), "--mtu", "1500", ...extra,
+      ]);
+    const b = mk("vr2", "vr1", ["--responder", "--remote", OUTER.vr1, "--mtu-responder-secret-file", secret]);
+    tunnels.push(b);
+    try {
+      await waitFor(b, `answering MTU probes on ${INNER.vr2}:4501`, "vpnkit up --responder in vr2");
+      const a = mk("vr1", "vr2", ["--peer", OUTER.vr2]);
+      tunnels.push(a);
+      await waitFor(a, "Child SA installed", "vpnkit up --peer in vr1");
+      sh("ip", "netns", "exec", "vr1", "ip", "route", "flush", "cache");
+      const r = mtu(INNER.vr2, secret, ["--max", "1500"]);
+      expect(r.json, `${r.stderr}\nvr1:\n${a.log()}\nvr2:\n${b.log()}`).not.toBeNull();
+      const j = r.json!;
+      measured.push(`inner ${INNER.vr2}, IKEv2, --max 1500: pathMtu ${j.pathMtu}, ${j.durationMs.toFixed(0)} ms / ${r.wallMs.toFixed(0)} ms wall, ${j.probes} probes, ${j.rounds} rounds, bound ${j.bound}`);
+      expect({ status: r.status, ok: j.ok, pathMtu: j.pathMtu }).toEqual({ status: 0, ok: true, pathMtu: TUNNEL_MTU });
+    } finally {
+      await stopPair();
+    }
+    expect(b.p.exitCode).toBe(0);
+  }, 60_000);
 });
