@@ -7,13 +7,17 @@
  *  - DPD and return: charon is killed; vpnkit (DPD 1 s, --retry, node:dgram adapter, see the
  *    DPD test in strongswan.test.ts) reports the dead peer in one error line, keeps retrying;
  *    charon restarts; vpnkit negotiates again and ping passes.
+ *  - rekey under load: 500 pings/s for 60 s (30000, `ping -i 0.002`) from vpnkit's side to
+ *    charon's inner address, once without rekeys (baseline), once with charon rekeying the
+ *    Child SA every 10 s (vpnkit responder), once with vpnkit rekeying every 10 s (vpnkit
+ *    initiator); a rekey run may lose at most the baseline's loss plus 0.1 % of the packets.
  * Skips with a reason when not root / charon missing; fails instead under CI=true.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Charon, missingPrereq, nsx, PSK, startCharon, startVpnkit, swanctlConf, topoDownPair, topoUpPair, type Vpnkit } from "./harness.ts";
+import { type Charon, missingPrereq, nsx, nsxAsync, PSK, startCharon, startVpnkit, swanctlConf, topoDownPair, topoUpPair, type Vpnkit } from "./harness.ts";
 
 const A = "vk5", B = "vk6";
 const reason = missingPrereq();
@@ -98,6 +102,113 @@ run("vpnkit up (IKEv2): road-warrior server, DPD and return (vk5/vk6)", () => {
     } finally {
       expect(await v.stop()).toBe(0);
       await c.stop();
+    }
+  }, 60000);
+
+  // ------------------------------------------------------------------ rekey under load
+  const FLOOD = { count: 30000, interval: "0.002", deadline: 75 }; // 500/s for 60 s
+  const TOLERANCE = 0.001; // of the packets sent: one in a thousand
+  const flood: Record<string, { sent: number; received: number; rekeys: number }> = {};
+
+  function baseArgs(tag: string, extra: string[], dpd = "0"): string[] {
+    const pskFile = join(dir, `${tag}.psk`);
+    writeFileSync(pskFile, PSK + "\n", { mode: 0o600 });
+    return [
+      "--local", "192.0.2.2", "--peer", "192.0.2.1", "--psk-file", pskFile, "--local-ts", "10.1.0.0/24", "--remote-ts", "10.2.0.0/24",
+      "--tun-addr", "10.1.0.1/24", "--tun-name", "vktun", "--local-id", "vk@example.org", "--remote-id", "sw@example.org",
+      "--ike-proposal", "aes256gcm16-prfsha256-x25519", "--esp-proposal", "aes256gcm16", "--control", join(dir, `${tag}.sock`), "--dpd", dpd, ...extra,
+    ];
+  }
+
+  for (const mode of ["baseline", "charon rekeys", "vpnkit rekeys"] as const) {
+    test(`rekey under load, ${mode}: ${FLOOD.count} pings at 500/s (60 s) from vpnkit's side${mode === "baseline" ? ", no rekeys" : ", Child SA rekeyed every 10 s"}`, async () => {
+      const tag = mode.replace(" ", "-");
+      const c = await startCharon(join(dir, `charon-${tag}`), A);
+      charons.push(c);
+      const charonRekeys = mode === "charon rekeys";
+      loadConf(c, `vk${tag.replace("-", "")}`, swanctlConf({ name: `vk${tag.replace("-", "")}`, ike: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16", rekey: charonRekeys ? 10 : undefined }));
+      const v = startVpnkit(baseArgs(tag, charonRekeys ? ["--responder", "--rekey", "0", "--ike-rekey", "0"] : ["--rekey", mode === "vpnkit rekeys" ? "10" : "0", "--ike-rekey", "0"]), {}, B);
+      running.push(v);
+      try {
+        if (charonRekeys) {
+          expect(await v.waitFor(/IKEv2 responder: waiting/, 10000), dump(v, c)).not.toBeNull();
+          const init = c.swanctl("--initiate", "--child", `vk${tag.replace("-", "")}c`, "--timeout", "15");
+          expect(init.status, init.out + dump(v, c)).toBe(0);
+        }
+        expect(await v.waitFor(/Child SA installed/, 15000), dump(v, c)).not.toBeNull();
+        expect(await pingUntil(B, ["10.2.0.1"], 5000), dump(v, c)).toBe(true);
+        const before = v.lines.filter((l) => /Child SA rekeyed/.test(l)).length;
+        const out = await nsxAsync(B, "ping", ["-q", "-n", "-i", FLOOD.interval, "-c", String(FLOOD.count), "-w", String(FLOOD.deadline), "-W", "1", "10.2.0.1"], (FLOOD.deadline + 15) * 1000);
+        const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
+        expect(m, out).not.toBeNull();
+        const r = { sent: Number(m![1]), received: Number(m![2]), rekeys: v.lines.filter((l) => /Child SA rekeyed/.test(l)).length - before };
+        flood[mode] = r;
+        console.log(`[rekey-load] ${mode}: sent ${r.sent}, received ${r.received}, lost ${r.sent - r.received} (${((100 * (r.sent - r.received)) / r.sent).toFixed(3)} %), Child SA rekeys during the flood ${r.rekeys}`);
+        expect(r.sent, out).toBeGreaterThanOrEqual(FLOOD.count * 0.9);
+        if (mode === "baseline") expect(r.rekeys).toBe(0);
+        else {
+          expect(r.rekeys, dump(v, c)).toBeGreaterThanOrEqual(5);
+          const base = flood.baseline;
+          expect(base, "the baseline run must pass first").toBeDefined();
+          const lossBase = (base.sent - base.received) / base.sent;
+          const loss = (r.sent - r.received) / r.sent;
+          expect(loss, `rekey run lost ${(loss * 100).toFixed(3)} %, baseline ${(lossBase * 100).toFixed(3)} %`).toBeLessThanOrEqual(lossBase + TOLERANCE);
+        }
+        expect(v.lines.filter((l) => /\berror: /.test(l)), dump(v, c)).toEqual([]);
+      } finally {
+        await v.stop();
+        await c.stop();
+      }
+    }, 130000);
+  }
+
+  // ------------------------------------------------------------------ DPD and return
+  // node:dgram adapter: Bun.udpSocket in udp.ts has no error handler yet (see strongswan.test.ts)
+  test("DPD and return: charon killed -> vpnkit (dpd 1 s) reports the dead peer in one line; charon restarted -> --retry negotiates again, ping passes", async () => {
+    const name = "vkdpdr";
+    const conf = swanctlConf({ name, ike: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16" });
+    const c1 = await startCharon(join(dir, "charon-dpd1"), A);
+    charons.push(c1);
+    loadConf(c1, name, conf);
+    const toml = join(dir, "dpdr.toml");
+    // retransmissions: 0.5 s, then x1.8; give up after 2 -> dead after dpd + 0.5 + 0.9 + 1.62 s
+    writeFileSync(toml, "[ike]\nretransmit_timeout = 0.5\nretransmit_tries = 2\n");
+    const v = startVpnkit(["-c", toml, ...baseArgs("dpdr", ["--rekey", "0", "--ike-rekey", "0", "--retry"], "1")], { VPNKIT_UDP_IMPL: "dgram" }, B);
+    running.push(v);
+    let c2: Charon | null = null;
+    try {
+      expect(await v.waitFor(/Child SA installed/, 15000), dump(v, c1)).not.toBeNull();
+      expect(await pingUntil(B, ["10.2.0.1"], 5000), dump(v, c1)).toBe(true);
+      await Bun.sleep(2500); // liveness checks, answered
+      expect(v.lines.filter((l) => /\berror: /.test(l)), dump(v, c1)).toEqual([]);
+      c1.proc.kill("SIGKILL");
+      const t0 = Date.now();
+      const dead = await v.waitFor(/\berror: .*not responding/, 15000);
+      const noticed = Date.now() - t0;
+      console.log(`[dpd-return] charon killed -> vpnkit: "${dead?.replace(/^\s*\d+ms /, "")}" after ${noticed} ms (dpd 1 s + retransmissions 0.5/0.9/1.62 s)`);
+      expect(dead, dump(v, c1)).not.toBeNull();
+      expect(noticed).toBeLessThan(1000 + 3020 + 1500); // dpd + retransmission budget + two 500 ms ticks and slack
+      expect(v.lines.filter((l) => /\berror: /.test(l)).length, dump(v, c1)).toBe(1);
+      expect(await v.waitFor(/retrying in 5 s/, 3000), dump(v, c1)).not.toBeNull();
+      expect(v.proc.exitCode).toBeNull();
+      await Bun.sleep(1500);
+      c2 = await startCharon(join(dir, "charon-dpd2"), A);
+      charons.push(c2);
+      loadConf(c2, name, conf);
+      const t1 = Date.now();
+      const installedBefore = v.lines.filter((l) => /Child SA installed/.test(l)).length;
+      for (let k = 0; k < 300 && v.lines.filter((l) => /Child SA installed/.test(l)).length === installedBefore; k++) await Bun.sleep(100);
+      const back = Date.now() - t1;
+      console.log(`[dpd-return] charon restarted -> Child SA installed again after ${back} ms (retry every 5 s)`);
+      expect(v.lines.filter((l) => /Child SA installed/.test(l)).length, dump(v, c2)).toBe(installedBefore + 1);
+      expect(await pingUntil(B, ["10.2.0.1"], 5000), dump(v, c2)).toBe(true);
+      const p = nsx(B, "ping", ["-c", "5", "-i", "0.2", "-W", "2", "10.2.0.1"], { allowFail: true });
+      expect(p, p).toContain(" 0% packet loss");
+      expect(c2.swanctl("--list-sas").out).toContain("ESTABLISHED");
+    } finally {
+      await v.stop();
+      await c1.stop();
+      await c2?.stop();
     }
   }, 60000);
 });
