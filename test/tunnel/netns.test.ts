@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { tunnelMtu } from "../../lib/esp/mtu.ts";
 import type { EspCipherName } from "../../lib/esp/types.ts";
 import {
-  BUN, capture, linkStats, missingPrereq, nsx, ROOT, setLinkMtu, sh, SPI_12, SPI_21, startPair, status, topoDown, topoUp, tsharkEsp,
+  BUN, capture, linkStats, missingPrereq, nsx, PYTHON, ROOT, setLinkMtu, sh, SPI_12, SPI_21, startPair, status, topoDown, topoUp, tsharkEsp,
 } from "./nsutil.ts";
 
 const reason = missingPrereq();
@@ -88,7 +88,7 @@ run("vpnkit up in network namespaces", () => {
             console.warn(`[note] ${cipher}: tshark < 4.2 cannot decrypt ChaCha20-Poly1305 ESP; checked with the Python oracle only`);
           }
           // independent oracle (Python cryptography) with the vpnkit-format key log: every ICV good
-          const oracle = JSON.parse(sh("python3", [join(ROOT, "test/tunnel/esp-oracle.py"), pcap, a.keylog]));
+          const oracle = JSON.parse(sh(PYTHON!, [join(ROOT, "test/tunnel/esp-oracle.py"), pcap, a.keylog]));
           expect(oracle.total).toBe(rows.length);
           expect(oracle.bad).toBe(0);
           expect(oracle.good).toBe(rows.length);

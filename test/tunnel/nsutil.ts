@@ -19,9 +19,17 @@ export function missingPrereq(): string | null {
   for (const t of ["ip", "ping", "iperf3", "tcpdump", "tshark", "python3"]) {
     if (spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0) return `${t} not installed`;
   }
-  if (spawnSync("python3", ["-c", "import cryptography.hazmat.primitives.ciphers.aead"]).status !== 0) return "python3 cryptography not installed";
+  if (PYTHON === null) return "python3 with the cryptography module not installed (Debian: python3-cryptography)";
   return null;
 }
+
+/** A python3 that has the `cryptography` module (the ESP oracle): PATH's first, else Debian's. */
+export const PYTHON: string | null = (() => {
+  for (const py of ["python3", "/usr/bin/python3"]) {
+    if (spawnSync(py, ["-c", "import cryptography.hazmat.primitives.ciphers.aead"]).status === 0) return py;
+  }
+  return null;
+})();
 
 export function sh(cmd: string, args: string[], opts: { allowFail?: boolean; timeout?: number } = {}): string {
   try {
