@@ -57,15 +57,15 @@ export function nsxAsync(ns: string, cmd: string, args: string[], timeoutMs = 60
 export const nsx = (ns: string, cmd: string, args: string[], opts: { allowFail?: boolean; timeout?: number } = {}) =>
   sh("ip", ["netns", "exec", ns, cmd, ...args], opts);
 
-function lock(): void {
+function lock(file: string = LOCK, what = "vk1/vk2"): void {
   for (let i = 0; i < 2; i++) {
     try {
-      writeFileSync(LOCK, String(process.pid), { flag: "wx" });
+      writeFileSync(file, String(process.pid), { flag: "wx" });
       return;
     } catch {
       let pid = 0;
       try {
-        pid = Number(readFileSync(LOCK, "utf8"));
+        pid = Number(readFileSync(file, "utf8"));
       } catch {
         // vanished
       }
@@ -76,12 +76,12 @@ function lock(): void {
         } catch {
           alive = false;
         }
-        if (alive) throw new Error(`namespaces vk1/vk2 are in use by another test run (pid ${pid}, ${LOCK})`);
+        if (alive) throw new Error(`namespaces ${what} are in use by another test run (pid ${pid}, ${file})`);
       }
-      rmSync(LOCK, { force: true });
+      rmSync(file, { force: true });
     }
   }
-  throw new Error(`cannot take ${LOCK}`);
+  throw new Error(`cannot take ${file}`);
 }
 
 export function topoDown(): void {
@@ -118,7 +118,8 @@ export function topoUp(): void {
  */
 export function topoUpPair(a: string, b: string): void {
   if (!a.startsWith("vk") || !b.startsWith("vk")) throw new Error("namespace names must start with vk");
-  topoDownPair(a, b);
+  lock(`/run/vpnkit-${a}-${b}-netns.lock`, `${a}/${b}`);
+  for (const ns of [a, b]) spawnSync("ip", ["netns", "del", ns]);
   sh("ip", ["netns", "add", a]);
   sh("ip", ["netns", "add", b]);
   sh("ip", ["link", "add", `${a}e`, "netns", a, "type", "veth", "peer", "name", `${b}e`, "netns", b]);
@@ -134,7 +135,17 @@ export function topoUpPair(a: string, b: string): void {
 }
 
 export function topoDownPair(a: string, b: string): void {
+  const f = `/run/vpnkit-${a}-${b}-netns.lock`;
+  let mine = false;
+  try {
+    mine = readFileSync(f, "utf8") === String(process.pid);
+  } catch {
+    // no lock: nobody else holds these namespaces
+    mine = true;
+  }
+  if (!mine) return; // another run's namespaces: leave them alone
   for (const ns of [a, b]) if (ns.startsWith("vk")) spawnSync("ip", ["netns", "del", ns]);
+  rmSync(f, { force: true });
 }
 
 export interface Charon {

@@ -59,7 +59,7 @@ run("vpnkit up (IKEv2): road-warrior server, DPD and return (vk5/vk6)", () => {
     for (const c of charons) await c.stop();
     topoDownPair(A, B);
     if (dir && !process.env.VPNKIT_KEEP) rmSync(dir, { recursive: true, force: true });
-  });
+  }, 30000);
 
   test("road-warrior server: vpnkit --responder --pool 10.3.0.0/28 --dns 10.3.0.53; charon (vips = 0.0.0.0) gets 10.3.0.1, list-sas shows it, ping from the virtual IP both ways", async () => {
     // the resolve plugin writes the DNS servers it receives to a file of ours (resolvconf absent)
@@ -182,12 +182,13 @@ run("vpnkit up (IKEv2): road-warrior server, DPD and return (vk5/vk6)", () => {
       await Bun.sleep(2500); // liveness checks, answered
       expect(v.lines.filter((l) => /\berror: /.test(l)), dump(v, c1)).toEqual([]);
       c1.proc.kill("SIGKILL");
+      charons.splice(charons.indexOf(c1), 1); // gone for good (stop() waits for an exit code a signal never sets)
       const t0 = Date.now();
       const dead = await v.waitFor(/\berror: .*not responding/, 15000);
       const noticed = Date.now() - t0;
       console.log(`[dpd-return] charon killed -> vpnkit: "${dead?.replace(/^\s*\d+ms /, "")}" after ${noticed} ms (dpd 1 s + retransmissions 0.5/0.9/1.62 s)`);
       expect(dead, dump(v, c1)).not.toBeNull();
-      expect(noticed).toBeLessThan(1000 + 3020 + 1500); // dpd + retransmission budget + two 500 ms ticks and slack
+      expect(noticed).toBeLessThan(1000 + 3020 + 2000); // dpd + retransmission budget, + 2 s for the 500 ms timer ticks on a loaded VM
       expect(v.lines.filter((l) => /\berror: /.test(l)).length, dump(v, c1)).toBe(1);
       expect(await v.waitFor(/retrying in 5 s/, 3000), dump(v, c1)).not.toBeNull();
       expect(v.proc.exitCode).toBeNull();
@@ -207,7 +208,7 @@ run("vpnkit up (IKEv2): road-warrior server, DPD and return (vk5/vk6)", () => {
       expect(c2.swanctl("--list-sas").out).toContain("ESTABLISHED");
     } finally {
       await v.stop();
-      await c1.stop();
+      if (c1.proc.signalCode === null) await c1.stop();
       await c2?.stop();
     }
   }, 60000);
