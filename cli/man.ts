@@ -92,6 +92,13 @@ export function manPage(program: CommandUnknownOpts, ver: string = version): str
 export function manCommand(buildProgram: ProgramBuilder) {
   return new Command("man")
     .description("print the man page (roff); view it with: vpnkit man | man -l -")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  vpnkit man | man -l -
+  vpnkit man > /usr/local/share/man/man1/vpnkit.1`,
+    )
     .action(async () => {
       process.stdout.write(manPage(await buildProgram()));
       process.exitCode = EXIT.OK;

@@ -40,6 +40,15 @@ export function meltdownCommand(): Command {
     .option("--html <file>", "write an HTML report with SVG plots")
     .option("--json", "print the runs as JSON")
     .option("--markdown", "print the table as Markdown")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  vpnkit meltdown --lab --loss 0,1,5                        no added delay, 100 Mbit/s
+  vpnkit meltdown --lab --delay 20 --padelay ./padelay --loss 0,0.5,2 --cc cubic --html report.html
+  vpnkit meltdown --lab --openvpn --loss 2 -t 5            OpenVPN UDP/TCP in the same lab
+  vpnkit meltdown 192.0.2.2 --udp-inner 10.9.0.2 --tcp-inner 10.9.1.2   through running tunnels`,
+    )
     .action(async (peer, o) => {
       const dur = Number(o.duration);
       if (!(dur >= 1 && dur <= 120)) usage("--duration must be 1..120 seconds");

@@ -27,6 +27,14 @@ export function statusCommand(): Command {
     .description("show a running tunnel's counters (from its control socket)")
     .option("-s, --socket <path>", "control socket", "/run/vpnkit-vpnkit0.sock")
     .option("--json", "print the raw JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  vpnkit status                                   counters of the tunnel on vpnkit0
+  vpnkit status --socket /run/vpnkit-vk0.sock     another tunnel (--tun-name vk0)
+  vpnkit status --json | jq .counters.drops       drops by reason (icv, replay, noSa, tooBig, ...)`,
+    )
     .action(async (o) => {
       let s: TunnelStatus;
       try {
