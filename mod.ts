@@ -125,3 +125,10 @@ export { Diagnoser, diagnoseCapture, renderDiagnosisText, renderDiagnosisJson } 
 
 // Probes (path MTU search and its authenticated responder; cores without I/O)
 export { MtuSearch, MtuResponder, attachResponder, runMtuProbe, mtuReport } from "./lib/probe/mod.ts";
+
+// IKEv2 protocol core (no I/O: an IkeSa consumes datagrams and returns actions) and encoders
+export { IkeSa } from "./lib/ike/v2/sa/ike-sa.ts";
+export type { Action as IkeAction, IkeSaConfig } from "./lib/ike/v2/sa/types.ts";
+export { encodeIkev2Message, encodePayload } from "./lib/ike/v2/encode/mod.ts";
+export { IkeDriver } from "./lib/tunnel/ike-driver.ts";
+export { TunnelEngine } from "./lib/tunnel/engine.ts";
