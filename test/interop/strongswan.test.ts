@@ -90,12 +90,17 @@ async function pingUntil(ns: string, dst: string, ms: number): Promise<boolean> 
   return false;
 }
 
-/** iperf3 TCP for 2 s at 20 Mbit/s (keeps the capture small) from vk2 (vpnkit) to charon's inner address; received bits/s. */
-async function iperf(): Promise<number> {
-  const srv = spawn("ip", ["netns", "exec", "vk1", "iperf3", "-s", "-1", "-B", "10.2.0.1", "-p", "5298"], { stdio: "ignore" });
+/**
+ * iperf3 TCP for 2 s at 20 Mbit/s (keeps the capture small) through the tunnel; received bits/s.
+ * "up": vk2 (vpnkit) sends to charon's inner address; "down": charon's side sends to vpnkit's.
+ */
+async function iperf(dir: "up" | "down" = "up"): Promise<number> {
+  const [srvNs, srvAddr, cliNs] = dir === "up" ? ["vk1", "10.2.0.1", "vk2"] : ["vk2", "10.1.0.1", "vk1"];
+  const srv = spawn("ip", ["netns", "exec", srvNs, "iperf3", "-s", "-1", "-B", srvAddr, "-p", "5298"], { stdio: "ignore" });
   try {
     await Bun.sleep(400);
-    const out = await nsxAsync("vk2", "iperf3", ["-c", "10.2.0.1", "-p", "5298", "-t", "2", "-b", "20M", "-J"], 20000);
+    const bind = dir === "up" ? [] : ["-B", "10.2.0.1"];
+    const out = await nsxAsync(cliNs, "iperf3", ["-c", srvAddr, ...bind, "-p", "5298", "-t", "2", "-b", "20M", "-J"], 20000);
     return (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second;
   } finally {
     if (srv.exitCode === null) srv.kill("SIGTERM");
@@ -128,7 +133,7 @@ run("vpnkit up (IKEv2) against strongSwan", () => {
     { role: "responder", ike: "aes256gcm16-prfsha256-x25519", esp: "chacha20poly1305", toml: true },
   ];
   for (const c of cases) {
-    test(`vpnkit ${c.role}, IKE ${c.ike}, ESP ${c.esp}${c.toml ? " (TOML config)" : ""}: up, ping both ways, list-sas, delete, capture decrypts with the key log`, async () => {
+    test(`vpnkit ${c.role}, IKE ${c.ike}, ESP ${c.esp}${c.toml ? " (TOML config)" : ""}: up, ping and iperf3 both ways, list-sas, delete, capture decrypts with the key log`, async () => {
       const tag = `${c.role}-${c.ike}-${c.esp}`;
       const name = load({ ike: c.ike, esp: c.esp, initiator: c.role === "responder" });
       const pcap = join(dir, `${tag}.pcap`);
@@ -150,10 +155,10 @@ run("vpnkit up (IKEv2) against strongSwan", () => {
         expect(nsx("vk2", "ping", ["-c", "3", "-i", "0.2", "-W", "2", "10.2.0.1"], { allowFail: true })).toContain(" 0% packet loss");
         expect(nsx("vk1", "ping", ["-c", "3", "-i", "0.2", "-W", "2", "-I", "10.2.0.1", "10.1.0.1"], { allowFail: true })).toContain(" 0% packet loss");
 
-        if (c.ike === "aes256gcm16-prfsha256-x25519" && c.esp === "aes256gcm16") {
-          // iperf3 -t 2, vpnkit side sending; its packets are in the capture and are decrypted below too
-          const bps = await iperf();
-          console.log(`[iperf3] ${tag}: ${(bps / 1e6).toFixed(0)} Mbit/s vk2 -> vk1 through the tunnel`);
+        // iperf3 -t 2 both ways; the packets are in the capture and are decrypted below too
+        for (const d of ["up", "down"] as const) {
+          const bps = await iperf(d);
+          console.log(`[iperf3] ${tag}: ${(bps / 1e6).toFixed(0)} Mbit/s ${d === "up" ? "vk2 -> vk1" : "vk1 -> vk2"} through the tunnel`);
           expect(bps).toBeGreaterThan(15e6);
         }
         const sas = charon!.swanctl("--list-sas").out;
@@ -214,7 +219,7 @@ run("vpnkit up (IKEv2) against strongSwan", () => {
   }, 40000);
 
   for (const role of ["initiator", "responder"] as const) {
-    test(`certificates, vpnkit ${role}: vpnkit Ed25519 cert ↔ charon RSA cert (one CA), ping both ways`, async () => {
+    test(`certificates, vpnkit ${role}: vpnkit Ed25519 cert ↔ charon RSA cert (one CA), ping and iperf3 both ways`, async () => {
       const pki = (cmd: string) => sh("sh", ["-c", cmd]);
       if (!existsSync(join(dir, "x509ca/ca.crt"))) {
         for (const sub of ["x509", "x509ca", "private", "vk"]) mkdirSync(join(dir, sub), { recursive: true });
@@ -244,6 +249,7 @@ run("vpnkit up (IKEv2) against strongSwan", () => {
         expect(await v.waitFor(/Child SA installed/, 15000), dump(v)).not.toBeNull();
         expect(await pingUntil("vk2", "10.2.0.1", 5000), dump(v)).toBe(true);
         expect(nsx("vk1", "ping", ["-c", "3", "-i", "0.2", "-W", "2", "-I", "10.2.0.1", "10.1.0.1"], { allowFail: true })).toContain(" 0% packet loss");
+        for (const d of ["up", "down"] as const) expect(await iperf(d), dump(v)).toBeGreaterThan(15e6);
         const log = charon!.log().slice(mark);
         expect(log).toContain("authentication of 'vk.example.org' with ED25519 successful");
         expect(charon!.swanctl("--list-sas").out).toContain("remote 'vk.example.org' @ 192.0.2.2[4500]");
