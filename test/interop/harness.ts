@@ -7,6 +7,7 @@
  *   vk2: vk2e 192.0.2.2/24 (outer), TUN vktun 10.1.0.1/24 (vpnkit)
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { releaseNetnsLock, takeNetnsLock } from "../netns-lock.ts";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -58,39 +59,12 @@ export const nsx = (ns: string, cmd: string, args: string[], opts: { allowFail?:
   sh("ip", ["netns", "exec", ns, cmd, ...args], opts);
 
 function lock(file: string = LOCK, what = "vk1/vk2"): void {
-  for (let i = 0; i < 2; i++) {
-    try {
-      writeFileSync(file, String(process.pid), { flag: "wx" });
-      return;
-    } catch {
-      let pid = 0;
-      try {
-        pid = Number(readFileSync(file, "utf8"));
-      } catch {
-        // vanished
-      }
-      if (pid > 0 && pid !== process.pid) {
-        let alive = true;
-        try {
-          process.kill(pid, 0);
-        } catch {
-          alive = false;
-        }
-        if (alive) throw new Error(`namespaces ${what} are in use by another test run (pid ${pid}, ${file})`);
-      }
-      rmSync(file, { force: true });
-    }
-  }
-  throw new Error(`cannot take ${file}`);
+  takeNetnsLock(file, what);
 }
 
 export function topoDown(): void {
   for (const ns of ["vk1", "vk2"]) spawnSync("ip", ["netns", "del", ns]);
-  try {
-    if (readFileSync(LOCK, "utf8") === String(process.pid)) rmSync(LOCK, { force: true });
-  } catch {
-    // no lock
-  }
+  releaseNetnsLock(LOCK);
 }
 
 export function topoUp(): void {

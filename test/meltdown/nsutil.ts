@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readStatus } from "../../lib/tunnel/control.ts";
+import { releaseNetnsLock, takeNetnsLock } from "../netns-lock.ts";
 import { BUN, ROOT, sh } from "../tunnel/nsutil.ts";
 
 export const NS = ["vxt1", "vxt2"];
@@ -13,36 +14,14 @@ const LOCK = "/run/vpnkit-vxt-netns.lock";
 let owned = false;
 
 function lock(): void {
-  for (let i = 0; i < 2; i++) {
-    try {
-      writeFileSync(LOCK, String(process.pid), { flag: "wx" });
-      owned = true;
-      return;
-    } catch {
-      let pid = 0;
-      try {
-        pid = Number(readFileSync(LOCK, "utf8"));
-      } catch {
-        // vanished
-      }
-      if (pid > 0 && pid !== process.pid) {
-        try {
-          process.kill(pid, 0);
-          throw new Error(`namespaces vxt1/vxt2 are in use by another test run (pid ${pid}, ${LOCK})`);
-        } catch (e) {
-          if ((e as Error).message.startsWith("namespaces")) throw e;
-        }
-      }
-      rmSync(LOCK, { force: true });
-    }
-  }
-  throw new Error(`cannot take ${LOCK}`);
+  takeNetnsLock(LOCK, "vxt1/vxt2");
+  owned = true;
 }
 
 export function topoDown(): void {
   if (!owned) return;
   for (const n of NS) sh("ip", ["netns", "del", n], { allowFail: true });
-  rmSync(LOCK, { force: true });
+  releaseNetnsLock(LOCK);
   owned = false;
 }
 

@@ -6,6 +6,7 @@ import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_pr
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { releaseNetnsLock, takeNetnsLock } from "../netns-lock.ts";
 import { readStatus, type TunnelStatus } from "../../lib/tunnel/control.ts";
 
 export const ROOT = join(import.meta.dir, "../..");
@@ -53,42 +54,17 @@ export const NS = ["vt1", "vt2", "vt3"];
 const LOCK = "/run/vpnkit-vt-netns.lock";
 let owned = false;
 
-/**
- * One test run at a time owns vt1/vt2/vt3: a lock file holding the owner's pid. A live
- * owner makes this run fail with a clear message; a dead owner's lock is taken over.
- */
+/** One test run at a time owns vt1/vt2/vt3 (test/netns-lock.ts). */
 function lock(): void {
-  for (let i = 0; i < 2; i++) {
-    try {
-      writeFileSync(LOCK, String(process.pid), { flag: "wx" });
-      owned = true;
-      return;
-    } catch {
-      let pid = 0;
-      try {
-        pid = Number(readFileSync(LOCK, "utf8"));
-      } catch {
-        // vanished: retry
-      }
-      if (pid > 0 && pid !== process.pid) {
-        try {
-          process.kill(pid, 0);
-          throw new Error(`namespaces vt1/vt2 are in use by another test run (pid ${pid}, ${LOCK})`);
-        } catch (e) {
-          if ((e as Error).message.startsWith("namespaces")) throw e;
-        }
-      }
-      rmSync(LOCK, { force: true });
-    }
-  }
-  throw new Error(`cannot take ${LOCK}`);
+  takeNetnsLock(LOCK, "vt1/vt2");
+  owned = true;
 }
 
 /** Delete vt1/vt2/vt3 and release the lock, only when this process owns them. */
 export function topoDown(): void {
   if (!owned) return;
   for (const n of NS) sh("ip", ["netns", "del", n], { allowFail: true });
-  rmSync(LOCK, { force: true });
+  releaseNetnsLock(LOCK);
   owned = false;
 }
 
