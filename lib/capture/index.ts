@@ -1,6 +1,6 @@
 /**
- * Capture input and output: `openCapture` / `openCaptureStream` (pcap via
- * pcap-parser, pcapng hand-written, gzip, stdin) and the pcapng writer.
+ * Capture input and output: `openCapture` / `openCaptureStream` (classic pcap
+ * and pcapng, both hand-written; gzip; stdin) and the pcapng writer.
  * @module
  */
 export * from "./types.ts";

@@ -1,4 +1,8 @@
-/** Minimal types for the npm package `pcap-parser` 0.2.x (CommonJS, untyped). */
+/**
+ * Minimal types for the npm package `pcap-parser` 0.2.x (CommonJS, untyped).
+ * lib/ no longer imports it: it is the test oracle (test/capture/pcap-parser-oracle.ts)
+ * and a bench baseline (bench/capture/read.ts).
+ */
 declare module "pcap-parser" {
   import type { EventEmitter } from "node:events";
   export interface PcapGlobalHeader {

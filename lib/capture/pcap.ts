@@ -1,29 +1,25 @@
 /**
- * Classic pcap through the npm package `pcap-parser` (0.2.x).
+ * Classic pcap reader (hand-written; the libpcap file format, 2.x).
  *
- * pcap-parser is a push parser on a Node Readable. We hand it a tiny
- * stream-like shim and emit 'data' on it ourselves, synchronously, one chunk
- * at a time: every record the chunk completes is delivered before `feed`
- * returns, and nothing is read ahead of the consumer.
+ * All four magics (µs and ns, both byte orders). The 24-byte global header is
+ * validated by {@link parsePcapHeader} before this parser is created. Records
+ * are parsed in place in the chunk they arrived in and returned as views into
+ * it; only a record that straddles a chunk boundary is copied, exactly once,
+ * into a buffer of its own size (allocated when its 16-byte header is complete),
+ * so a record spread over many small chunks costs O(record), never O(n²).
  *
- * Its weaknesses and how they are guarded here:
- * - only the microsecond magic: for the nanosecond magic (0xa1b23c4d, both
- *   byte orders) the magic of the first chunk is rewritten to the µs one and
- *   `timestampMicroseconds` is read as nanoseconds;
- * - its version check (`major != 2 && minor != 4`) accepts e.g. 3.4 or 2.0:
- *   the global header is validated by {@link parsePcapHeader} first;
- * - a hostile `capturedLength` would make it buffer forever: checked on
- *   'packetHeader'; above {@link PCAP_MAX_CAPLEN} the reader stops with an anomaly;
- * - a truncated final record is silently dropped by it: detected at end of
- *   input from our own byte accounting and reported at its file offset;
- * - it concatenates its leftover with each new chunk (`new Buffer(a+b)`), which
- *   is O(chunk) per chunk but O(n²) for a record spanning many small chunks:
- *   callers feed large chunks (the file source reads 512 KiB at a time).
+ * Never throws on wire data:
+ * - a record capture length above {@link PCAP_MAX_CAPLEN} is an anomaly at the
+ *   record's offset and the reader stops (it would otherwise buffer forever);
+ * - a capture length above the header's snaplen is a soft anomaly;
+ * - a truncated final record or record header is reported at end of input, at
+ *   the offset of that record.
+ *
+ * This replaced the npm package `pcap-parser` on the hot path (about 2.7× our
+ * CPU per packet, see bench/capture/RESULTS.md); pcap-parser is now the
+ * differential test oracle (test/capture/pcap-oracle.test.ts).
  * @module
  */
-import { Buffer } from "node:buffer";
-import { EventEmitter } from "node:events";
-import pcapParser from "pcap-parser";
 import { u16, u16le, u32, u32le } from "../core/bytes.ts";
 import { CaptureFormatError, type AnomalySink, type CaptureRecord, type ChunkParser } from "./types.ts";
 
@@ -64,151 +60,218 @@ export function parsePcapHeader(b: Uint8Array): PcapHeader {
   const r16 = le ? u16le : u16;
   const r32 = le ? u32le : u32;
   const major = r16(b, 4), minor = r16(b, 6);
-  // libpcap reads every 2.x file; pcap-parser's own check is buggy (see module doc).
+  // libpcap reads every 2.x file (pcap-parser's check, `major != 2 && minor != 4`, accepts 3.4).
   if (major !== 2) throw new CaptureFormatError(`unsupported pcap version ${major}.${minor} (only 2.x)`);
   const field = r32(b, 20);
   return { le, nanosecond, major, minor, snaplen: r32(b, 16), linkType: field & 0x0fffffff, linkTypeField: field };
 }
 
-/** pcap-parser's per-record header ('packetHeader' event). */
-interface PcapPacketHeader {
-  timestampSeconds: number;
-  timestampMicroseconds: number;
-  capturedLength: number;
-  originalLength: number;
-}
+/** Size of a record header. */
+const REC_HDR = 16;
 
-/** pcap-parser's 'packet' event. */
-interface PcapPacket {
-  header: PcapPacketHeader;
-  data: Buffer;
-}
-
-/**
- * pcap-parser's entry point, typed here rather than trusted from the import:
- * Deno infers types from its JavaScript (and misses util.inherits), tsc uses
- * ./pcap-parser.d.ts.
- */
-const parsePcap = (pcapParser as unknown as { parse(input: EventEmitter): EventEmitter }).parse;
-
-/** The minimum a Readable needs to offer pcap-parser. */
-class FeedShim extends EventEmitter {
-  pause(): void {}
-  resume(): void {}
-}
-
-function asBuffer(c: Uint8Array): Buffer {
-  return Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
-}
-
-/** Internal state of pcap-parser 0.2.1 that we touch to stop it (guarded). */
-interface ParserInternals {
-  errored?: boolean;
-  state?: () => boolean;
-}
-
-/** Chunk parser for classic pcap, driving pcap-parser. */
+/** Chunk parser for classic pcap (hand-written). */
 export class PcapChunkParser implements ChunkParser {
-  private readonly shim = new FeedShim();
-  private readonly parser: EventEmitter;
-  private out: CaptureRecord[] = [];
+  private readonly le: boolean;
+  /** 1 for the ns magic, 1000 for µs. */
+  private readonly fracMul: number;
+  private readonly snaplen: number;
+  private readonly linkType: number;
+  /** Capture lengths above this need {@link checkCaplen}: min(snaplen or ∞, PCAP_MAX_CAPLEN). */
+  private readonly limit: number;
   private no = 0;
-  /** Bytes handed to pcap-parser. */
-  private fed = 0;
-  /** Bytes of complete records (incl. the global header). */
-  private consumed = 24;
-  private pendingCaplen = -1;
+  /** Stream offset of the next unparsed byte (start of a record, or of the carried one). */
+  private base = 24;
+  /** Global-header bytes still to skip. */
+  private skip = 24;
+  /** Header of a record split across chunks (while fewer than 16 bytes are known). */
+  private readonly hdr = new Uint8Array(REC_HDR);
+  /** The whole split record once its header is known (16 + caplen bytes), else null. */
+  private rec: Uint8Array | null = null;
+  /** Bytes of the split record held (in `hdr` or `rec`); 0 when none. */
+  private held = 0;
   private stopped = false;
-  private first = true;
 
-  constructor(private readonly hdr: PcapHeader, private readonly onAnomaly: AnomalySink) {
-    this.parser = parsePcap(this.shim);
-    this.parser.on("error", (e: Error) => this.stop(this.consumed, `pcap-parser: ${e.message}`));
-    this.parser.on("packetHeader", (h: PcapPacketHeader) => this.onHeader(h));
-    this.parser.on("packet", (p: PcapPacket) => this.onPacket(p));
+  constructor(h: PcapHeader, private readonly onAnomaly: AnomalySink) {
+    this.le = h.le;
+    this.fracMul = h.nanosecond ? 1 : 1000;
+    this.snaplen = h.snaplen;
+    this.linkType = h.linkType;
+    this.limit = h.snaplen > 0 ? Math.min(h.snaplen, PCAP_MAX_CAPLEN) : PCAP_MAX_CAPLEN;
   }
 
-  private stop(offset: number, reason: string): void {
-    if (this.stopped) return;
-    this.stopped = true;
-    const p = this.parser as unknown as ParserInternals;
-    p.errored = true; // makes its onData ignore further input
-    p.state = () => false; // ends its parse loop over the current buffer
-    this.onAnomaly({ no: this.no + 1, layer: "pcap", offset, reason });
-  }
-
-  private onHeader(h: PcapPacketHeader): void {
-    if (this.stopped) return;
-    const cl = h.capturedLength;
+  /**
+   * Check a record's capture length when its header is complete: false (and
+   * the parser stopped) when it is hostile; a soft anomaly above snaplen.
+   */
+  private checkCaplen(cl: number): boolean {
     if (cl > PCAP_MAX_CAPLEN) {
-      this.stop(this.consumed, `record capture length ${cl} exceeds ${PCAP_MAX_CAPLEN}; stopping`);
-      return;
-    }
-    if (this.hdr.snaplen > 0 && cl > this.hdr.snaplen) {
+      this.stopped = true;
+      this.rec = null;
+      this.held = 0;
       this.onAnomaly({
         no: this.no + 1,
         layer: "pcap",
-        offset: this.consumed + 8,
-        reason: `record capture length ${cl} exceeds snaplen ${this.hdr.snaplen}`,
+        offset: this.base,
+        reason: `record capture length ${cl} exceeds ${PCAP_MAX_CAPLEN}; stopping`,
+      });
+      return false;
+    }
+    if (this.snaplen > 0 && cl > this.snaplen) {
+      this.onAnomaly({
+        no: this.no + 1,
+        layer: "pcap",
+        offset: this.base + 8,
+        reason: `record capture length ${cl} exceeds snaplen ${this.snaplen}`,
       });
     }
-    this.pendingCaplen = cl;
+    return true;
   }
 
-  private onPacket(p: PcapPacket): void {
-    if (this.stopped) return;
-    const h = p.header;
-    const d = p.data;
-    let sec = h.timestampSeconds;
-    let ns = this.hdr.nanosecond ? h.timestampMicroseconds : h.timestampMicroseconds * 1000;
+  /** u32 of the file's byte order. */
+  private r32(b: Uint8Array, o: number): number {
+    return this.le
+      ? (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0
+      : ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+  }
+
+  /** Append the record whose header starts at b[p] (caplen `cl`, data complete). */
+  private emit(b: Uint8Array, p: number, cl: number, out: CaptureRecord[]): void {
+    let sec = this.r32(b, p);
+    let ns = this.r32(b, p + 4) * this.fracMul;
     if (ns >= 1e9) {
       sec += Math.floor(ns / 1e9);
       ns %= 1e9;
     }
-    this.out.push({
+    out.push({
       no: ++this.no,
       iface: 0,
-      linkType: this.hdr.linkType,
+      linkType: this.linkType,
       tsSec: sec,
       tsNsec: ns,
-      caplen: d.length,
-      len: h.originalLength,
-      data: new Uint8Array(d.buffer, d.byteOffset, d.length),
+      caplen: cl,
+      len: this.r32(b, p + 12),
+      data: b.subarray(p + REC_HDR, p + REC_HDR + cl),
     });
-    this.consumed += 16 + d.length;
-    this.pendingCaplen = -1;
   }
 
   feed(chunk: Uint8Array, out: CaptureRecord[]): boolean {
     if (this.stopped) return false;
-    if (chunk.length === 0) return true;
-    let buf = asBuffer(chunk);
-    if (this.first) {
-      this.first = false;
-      if (this.hdr.nanosecond) {
-        // pcap-parser only knows a1b2c3d4 / d4c3b2a1: rewrite (on a copy).
-        buf = Buffer.from(buf);
-        const m = this.hdr.le ? PCAP_MAGIC_US_LE : PCAP_MAGIC_US_BE;
-        buf[0] = m >>> 24;
-        buf[1] = (m >>> 16) & 0xff;
-        buf[2] = (m >>> 8) & 0xff;
-        buf[3] = m & 0xff;
-      }
+    const n = chunk.length;
+    if (n === 0) return true;
+    // A plain Uint8Array view of the chunk (a Buffer's subarray would be a
+    // Buffer, whose slice() does not copy): record data are subarrays of it.
+    const b = chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, n);
+    let p = 0;
+    if (this.skip > 0) {
+      p = Math.min(this.skip, n);
+      this.skip -= p;
+      if (this.skip > 0) return true;
     }
-    this.out = out;
-    this.fed += buf.length;
-    this.shim.emit("data", buf);
-    return !this.stopped;
+    if (this.held > 0) {
+      p = this.fillSplit(b, p, n);
+      if (this.stopped) return false;
+      const rec = this.rec;
+      if (rec === null || this.held < rec.length) return true; // the whole chunk went into it
+      this.emit(rec, 0, rec.length - REC_HDR, out);
+      this.base += rec.length;
+      this.rec = null;
+      this.held = 0;
+    }
+    // The hot loop: whole records inside this chunk.
+    const le = this.le;
+    const fracMul = this.fracMul;
+    const limit = this.limit;
+    const linkType = this.linkType;
+    let no = this.no;
+    let base = this.base;
+    while (n - p >= REC_HDR) {
+      let sec: number, frac: number, cl: number, len: number;
+      if (le) {
+        sec = (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0;
+        frac = (b[p + 4] | (b[p + 5] << 8) | (b[p + 6] << 16) | (b[p + 7] << 24)) >>> 0;
+        cl = (b[p + 8] | (b[p + 9] << 8) | (b[p + 10] << 16) | (b[p + 11] << 24)) >>> 0;
+        len = (b[p + 12] | (b[p + 13] << 8) | (b[p + 14] << 16) | (b[p + 15] << 24)) >>> 0;
+      } else {
+        sec = ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+        frac = ((b[p + 4] << 24) | (b[p + 5] << 16) | (b[p + 6] << 8) | b[p + 7]) >>> 0;
+        cl = ((b[p + 8] << 24) | (b[p + 9] << 16) | (b[p + 10] << 8) | b[p + 11]) >>> 0;
+        len = ((b[p + 12] << 24) | (b[p + 13] << 16) | (b[p + 14] << 8) | b[p + 15]) >>> 0;
+      }
+      if (cl > limit) {
+        this.no = no;
+        this.base = base;
+        if (!this.checkCaplen(cl)) return false;
+      }
+      const end = p + REC_HDR + cl;
+      if (end > n) break;
+      let ns = frac * fracMul;
+      if (ns >= 1e9) {
+        sec += Math.floor(ns / 1e9);
+        ns %= 1e9;
+      }
+      out.push({
+        no: ++no,
+        iface: 0,
+        linkType,
+        tsSec: sec,
+        tsNsec: ns,
+        caplen: cl,
+        len,
+        data: b.subarray(p + REC_HDR, end),
+      });
+      base += REC_HDR + cl;
+      p = end;
+    }
+    this.no = no;
+    this.base = base;
+    if (p < n) this.startSplit(b, p, n);
+    return true;
+  }
+
+  /**
+   * Keep the tail b[p, n) of a record split across chunks. When its header is
+   * complete (its capture length already checked in the loop), the record's
+   * own buffer is allocated now.
+   */
+  private startSplit(b: Uint8Array, p: number, n: number): void {
+    const have = n - p;
+    if (have >= REC_HDR) {
+      const rec = new Uint8Array(REC_HDR + this.r32(b, p + 8));
+      rec.set(b.subarray(p, n));
+      this.rec = rec;
+    } else {
+      this.hdr.set(b.subarray(p, n));
+    }
+    this.held = have;
+  }
+
+  /** Add bytes from b[p, n) to the split record; returns the new position. */
+  private fillSplit(b: Uint8Array, p: number, n: number): number {
+    if (this.rec === null) {
+      const take = Math.min(REC_HDR - this.held, n - p);
+      this.hdr.set(b.subarray(p, p + take), this.held);
+      this.held += take;
+      p += take;
+      if (this.held < REC_HDR) return p;
+      const cl = this.r32(this.hdr, 8);
+      if (!this.checkCaplen(cl)) return p;
+      const rec = new Uint8Array(REC_HDR + cl);
+      rec.set(this.hdr);
+      this.rec = rec;
+    }
+    const rec = this.rec;
+    const take = Math.min(rec.length - this.held, n - p);
+    if (take > 0) rec.set(b.subarray(p, p + take), this.held);
+    this.held += take;
+    return p + take;
   }
 
   end(_out: CaptureRecord[]): void {
-    if (this.stopped) return;
-    const left = this.fed - this.consumed;
-    if (left <= 0) return;
-    const reason = this.pendingCaplen >= 0 || left >= 16
-      ? `truncated record: capture length ${this.pendingCaplen}, have ${left - 16} of it`
-      : `truncated record header: have ${left} of 16 bytes`;
+    if (this.stopped || this.held === 0) return;
+    const reason = this.rec !== null
+      ? `truncated record: capture length ${this.rec.length - REC_HDR}, have ${this.held - REC_HDR} of it`
+      : `truncated record header: have ${this.held} of ${REC_HDR} bytes`;
     this.stopped = true;
-    this.onAnomaly({ no: this.no + 1, layer: "pcap", offset: this.consumed, reason });
+    this.onAnomaly({ no: this.no + 1, layer: "pcap", offset: this.base, reason });
   }
 }

@@ -36,7 +36,7 @@ async function formatError(b: Uint8Array): Promise<string> {
   throw new Error("expected CaptureFormatError");
 }
 
-describe("classic pcap (pcap-parser)", () => {
+describe("classic pcap", () => {
   for (const le of [true, false]) {
     for (const ns of [false, true]) {
       test(`magic ${ns ? "ns" : "µs"} ${le ? "little" : "big"}-endian`, async () => {
