@@ -1,46 +1,89 @@
 /**
  * Fast paths for the commonest packet in a busy capture: ESP in UDP on a
  * NAT-T port over Ethernet/IPv4 (or a NAT-keepalive). The summary line, the
- * `-v` tree and the NDJSON object are printed straight from the bytes, as
- * tcpdump prints while it parses.
+ * `-v` tree and the NDJSON object are written straight from the packet bytes
+ * into the output buffer ({@link ByteWriter}), as tcpdump prints while it
+ * parses.
+ *
+ * Most of that text depends only on the flow: MAC and IP addresses, ports,
+ * DSCP/ECN, flags, TTL and SPI. Each flow's constant text is encoded once
+ * into byte segments (a small direct-mapped cache keyed by exactly those
+ * header bytes, compared in full on every hit), so a packet costs a few
+ * segment copies plus its own fields: number, time (the date/time prefix is
+ * cached per second), lengths, id, checksums, sequence number, payload hex.
  *
  * They only answer when the packet is well-formed in every respect the full
  * decoder checks (IPv4 header checksum, lengths, no fragment, no reserved
  * bits, a valid SPI and room for the ESP trailer); anything else returns
- * null and the caller runs the full decoder. They feed the same ESP tracker,
+ * false and the caller runs the full decoder. They feed the same ESP tracker,
  * so sequence flags match. test/decode/fast-summary.test.ts proves each
  * output is identical to the full decoder's rendering, on every fixture, on
- * mutated packets and on the benchmark capture.
+ * mutated packets, on interleaved flows and on the benchmark capture.
  * @module
  */
 import { hex2, ipv4Text, toHex } from "../core/bytes.ts";
 import type { CaptureRecord } from "../capture/types.ts";
-import type { EspTracker } from "../ipsec/esp-tracker.ts";
+import type { EspSaKeyInfo, EspTracker } from "../ipsec/esp-tracker.ts";
 import type { IpsecPorts } from "../ipsec/natt.ts";
-import { isoTime, padNo, spiHex, timeOfDay } from "./summary.ts";
+import { ascii, type ByteWriter, putDec, putDecPad, putHex, putSeg } from "./output.ts";
+import { isoTime, spiHex, timeOfDay } from "./summary.ts";
 
-/** What the fast paths need from the Decoder. */
-export interface FastPathContext {
-  ports: IpsecPorts;
-  esp: EspTracker;
-}
+/** Most bytes one fast-path packet writes (segments are bounded: addresses and numbers are). */
+const MAX_OUT = 2048;
+/** Payload bytes shown in full in `-v` before `...` (render-tree's HEX_MAX). */
+const HEX_MAX = 48;
+/** Flow cache slots (direct-mapped; a power of two up to 256). */
+const SLOTS = 256;
+/** Bytes of the flow key: MACs 12, TOS, flags, TTL, addresses 8, ports 4, kind, SPI 4. */
+const KEY_LEN = 32;
 
-/** One well-formed NAT-T packet, parsed. */
-interface Fast {
+/** One flow's constant text, per output mode (built when first needed). */
+interface Flow {
+  key: Uint8Array;
   src: string;
   dst: string;
-  sport: number;
-  dport: number;
-  total: number;
-  ulen: number;
-  /** UDP payload bytes (ESP length, or 1 for a keepalive). */
-  have: number;
   keepalive: boolean;
-  spi: number;
-  seq: number;
-  /** ESP tracker verdict when not in order (gap, duplicate, ...). */
-  status?: string;
-  missing: number;
+  sa: EspSaKeyInfo;
+  /** Summary: `A.P > B.Q NAT-T ESP spi 0x… seq ` (or `… NAT-keepalive\n`). */
+  sum: Uint8Array | null;
+  /** -v: eth … `totalLength: `, `flags: ` … `checksum: 0x`, `checksumOk` … `udpLength: `, ` bytes\n    spi: … seq: `. */
+  tree: Uint8Array[] | null;
+  /** --json: from `,"layers":[` on, split around the per-packet numbers. */
+  json: Uint8Array[] | null;
+}
+
+const T_ID = ascii("\n    id: ");
+const T_UCSUM = ascii("\n    checksum: 0x");
+const T_ESP = ascii("\n    truncated: false\n  natt @42, 0 bytes\n    kind: esp\n    off: 42\n  esp @42, ");
+const T_KEEP = ascii("\n    truncated: false\n  natt @42, 1 bytes\n    kind: keepalive\n    off: ");
+const T_PAYLOAD = ascii("\n    payload: ");
+const T_SEQINFO = ascii("\n    seqInfo:\n      status: ");
+const T_MISSING = ascii("\n      missing: ");
+const T_HEAD = ascii("packet ");
+const T_IFACE = ascii(" bytes, iface ");
+const T_LINK = ascii(", linktype 1\n");
+const S_LEN = ascii(" len ");
+const S_GAP = ascii(" (gap: ");
+const S_MISSING = ascii(" missing)");
+const J_NO = ascii('{"no":');
+const J_TS = ascii(',"ts":"');
+const J_IFACE = ascii('","iface":');
+const J_CAPLEN = ascii(',"linkType":1,"caplen":');
+const J_LEN = ascii(',"len":');
+const J_ID = ascii(',"id":');
+const J_UCSUM = ascii(',"checksum":');
+const J_UEND = ascii(',"payloadOffset":42,"payloadEnd":');
+const J_ESP = ascii(',"truncated":false},{"layer":"natt","offset":42,"length":0,"kind":"esp","off":42},{"layer":"esp","offset":42,"length":');
+const J_KEEP = ascii(',"truncated":false},{"layer":"natt","offset":42,"length":1,"kind":"keepalive","off":');
+const J_SEQINFO = ascii(',"seqInfo":{"status":"');
+const J_MISSING = ascii('","missing":');
+const J_PLEN = ascii(',"payloadLength":');
+const J_END = ascii('}],"anomalies":[]}\n');
+const J_KEEPEND = ascii('}],"anomalies":[]}\n');
+
+function putAscii(buf: Uint8Array, p: number, s: string): number {
+  for (let i = 0; i < s.length; i++) buf[p + i] = s.charCodeAt(i);
+  return p + s.length;
 }
 
 function checksumOk(b: Uint8Array, off: number): boolean {
@@ -50,103 +93,349 @@ function checksumOk(b: Uint8Array, off: number): boolean {
   return s === 0xffff;
 }
 
-function parse(ctx: FastPathContext, rec: CaptureRecord): Fast | null {
-  if (rec.linkType !== 1 || rec.comment !== undefined) return null;
-  const b = rec.data;
-  const n = b.length;
-  // Ethernet II, IPv4, no VLAN; IPv4 without options
-  if (n < 42 || b[12] !== 0x08 || b[13] !== 0x00 || b[14] !== 0x45) return null;
-  const total = (b[16] << 8) | b[17];
-  if (total < 28 || 14 + total > n) return null;
-  // flags: reserved, MF, offset all zero (DF may be set); UDP
-  if ((b[20] & 0xbf) !== 0 || b[21] !== 0 || b[23] !== 17) return null;
-  if (!checksumOk(b, 14)) return null;
-  const sport = (b[34] << 8) | b[35];
-  const dport = (b[36] << 8) | b[37];
-  const ulen = (b[38] << 8) | b[39];
-  if (ulen < 8 || 34 + ulen > 14 + total) return null;
-  // classifyUdp(): destination first, NAT-T before IKE
-  const { natt, ike } = ctx.ports;
-  if (!(natt.has(dport) || (!ike.has(dport) && natt.has(sport)))) return null;
-  const have = ulen - 8;
-  const f: Fast = { src: "", dst: "", sport, dport, total, ulen, have, keepalive: false, spi: 0, seq: 0, missing: 0 };
-  if (have === 1) {
-    if (b[42] !== 0xff) return null;
-    f.keepalive = true;
-  } else {
-    if (have < 10) return null;
-    f.spi = ((b[42] << 24) >>> 0) + ((b[43] << 16) | (b[44] << 8) | b[45]);
-    if (f.spi <= 255) return null; // zero = non-ESP marker (IKE); 1-255 reserved (an anomaly)
-    f.seq = ((b[46] << 24) >>> 0) + ((b[47] << 16) | (b[48] << 8) | b[49]);
-  }
-  f.src = ipv4Text(b, 26);
-  f.dst = ipv4Text(b, 30);
-  if (!f.keepalive) {
-    const o = ctx.esp.observe({ spi: f.spi, src: f.src, dst: f.dst, sport, dport }, f.seq, have, rec.no, rec.tsSec, rec.tsNsec);
-    if (o.status !== "in-order" && o.status !== "first") {
-      f.status = o.status;
-      f.missing = o.missing;
-    }
-  }
-  return f;
-}
-
-/** The summary line, or null when the full decoder must handle this packet. */
-export function fastSummaryLine(ctx: FastPathContext, rec: CaptureRecord): string | null {
-  const f = parse(ctx, rec);
-  if (!f) return null;
-  const head = `${padNo(rec.no)} ${timeOfDay(rec.tsSec, rec.tsNsec)} ${f.src}.${f.sport} > ${f.dst}.${f.dport} `;
-  if (f.keepalive) return head + "NAT-keepalive";
-  let s = `${head}NAT-T ESP spi ${spiHex(f.spi)} seq ${f.seq} len ${f.have}`;
-  if (f.status) s += f.status === "gap" ? ` (gap: ${f.missing} missing)` : ` (${f.status})`;
-  return s;
-}
-
 function macAt(b: Uint8Array, o: number): string {
   return `${hex2(b[o])}:${hex2(b[o + 1])}:${hex2(b[o + 2])}:${hex2(b[o + 3])}:${hex2(b[o + 4])}:${hex2(b[o + 5])}`;
 }
 
-/** The NDJSON line (as `packetJson(decode(rec))`), or null. */
-export function fastJsonLine(ctx: FastPathContext, rec: CaptureRecord): string | null {
-  const f = parse(ctx, rec);
-  if (!f) return null;
-  const b = rec.data;
-  const n = b.length;
-  const fl = (b[20] << 8) | b[21];
-  const natt = f.keepalive ? `{"layer":"natt","offset":42,"length":1,"kind":"keepalive","off":${34 + f.ulen}}` : `{"layer":"natt","offset":42,"length":0,"kind":"esp","off":42}`;
-  let esp = "";
-  if (!f.keepalive) {
-    esp = `,{"layer":"esp","offset":42,"length":${f.have},"spi":${f.spi},"seq":${f.seq}`;
-    if (f.status) esp += `,"seqInfo":{"status":"${f.status}","missing":${f.missing}}`;
-    esp += `,"payloadLength":${f.have - 8}}`;
+/**
+ * The fast paths of one Decoder: the flow cache, the per-second time
+ * prefixes, and the three writers. Its state never changes what is printed,
+ * only how fast.
+ */
+export class FastPaths {
+  private readonly slots: (Flow | undefined)[];
+  /** Slot index = top byte of the flow hash & mask. */
+  private readonly mask: number;
+  // per-packet results of match()
+  private total = 0;
+  private ulen = 0;
+  private have = 0;
+  private seq = 0;
+  /** ESP tracker verdict when not in order (gap, duplicate, ...), else "". */
+  private status = "";
+  private missing = 0;
+  // time prefixes, cached per second
+  private hmsSec = NaN;
+  private hms: Uint8Array = new Uint8Array(0);
+  private isoSec = NaN;
+  private iso: Uint8Array = new Uint8Array(0);
+  private tsSec = NaN;
+  private ts: Uint8Array = new Uint8Array(0);
+
+  /** `slots`: flow cache size (tests use 1 to make every flow change a collision). */
+  constructor(private readonly ports: IpsecPorts, private readonly esp: EspTracker, slots = SLOTS) {
+    const bits = Math.max(0, Math.min(8, Math.round(Math.log2(slots))));
+    this.slots = new Array(1 << bits);
+    this.mask = (1 << bits) - 1;
   }
-  return (
-    `{"no":${rec.no},"ts":"${rec.tsSec}.${String(rec.tsNsec).padStart(9, "0")}","iface":${rec.iface},"linkType":1,"caplen":${rec.caplen},"len":${rec.len},"layers":[` +
-    `{"layer":"eth","offset":0,"length":14,"dst":"${toHex(b, 0, 6)}","src":"${toHex(b, 6, 12)}","vlans":[],"etherType":2048,"etherTypeName":"IPv4","payloadOffset":14,"payloadEnd":${n}},` +
-    `{"layer":"ipv4","offset":14,"length":20,"version":4,"headerLength":20,"dscp":${b[15] >>> 2},"ecn":${b[15] & 3},"totalLength":${f.total},"id":${(b[18] << 8) | b[19]},"flags":${fl >>> 13},"reservedFlag":false,"df":${(fl & 0x4000) !== 0},"mf":false,"fragOffset":0,"ttl":${b[22]},"proto":17,"protoName":"UDP","checksum":${(b[24] << 8) | b[25]},"checksumOk":true,"src":"${f.src}","dst":"${f.dst}","options":[],"payloadOffset":34,"payloadEnd":${14 + f.total},"truncated":false},` +
-    `{"layer":"udp","offset":34,"length":8,"srcPort":${f.sport},"dstPort":${f.dport},"udpLength":${f.ulen},"checksum":${(b[40] << 8) | b[41]},"payloadOffset":42,"payloadEnd":${34 + f.ulen},"truncated":false},` +
-    natt + esp + `],"anomalies":[]}`
-  );
+
+  /**
+   * The flow of a well-formed NAT-T packet (and the tracker fed), or null.
+   * Sets total/ulen/have/seq/status/missing.
+   */
+  private match(rec: CaptureRecord): Flow | null {
+    if (rec.linkType !== 1 || rec.comment !== undefined) return null;
+    const b = rec.data;
+    const n = b.length;
+    // Ethernet II, IPv4, no VLAN; IPv4 without options
+    if (n < 42 || b[12] !== 0x08 || b[13] !== 0x00 || b[14] !== 0x45) return null;
+    const total = (b[16] << 8) | b[17];
+    if (total < 28 || 14 + total > n) return null;
+    // flags: reserved, MF, offset all zero (DF may be set); UDP
+    if ((b[20] & 0xbf) !== 0 || b[21] !== 0 || b[23] !== 17) return null;
+    if (!checksumOk(b, 14)) return null;
+    const ulen = (b[38] << 8) | b[39];
+    if (ulen < 8 || 34 + ulen > 14 + total) return null;
+    const have = ulen - 8;
+    const keepalive = have === 1;
+    if (keepalive) {
+      if (b[42] !== 0xff) return null;
+    } else {
+      if (have < 10) return null;
+      // zero = non-ESP marker (IKE); 1-255 reserved (an anomaly)
+      if (b[42] === 0 && b[43] === 0 && b[44] === 0) return null;
+    }
+    const ports = ((b[34] << 24) | (b[35] << 16) | (b[36] << 8) | b[37]) >>> 0;
+    const spi = keepalive ? 0 : ((b[42] << 24) | (b[43] << 16) | (b[44] << 8) | b[45]) >>> 0;
+    const h = Math.imul(
+      ((b[26] << 24) | (b[27] << 16) | (b[28] << 8) | b[29]) ^ Math.imul((b[30] << 24) | (b[31] << 16) | (b[32] << 8) | b[33], 0x85ebca6b) ^ Math.imul(ports, 0x9e3779b1) ^ spi ^ (b[22] << 8) ^ b[11],
+      0xc2b2ae35,
+    ) >>> 24 & this.mask;
+    let f = this.slots[h];
+    if (f === undefined || !sameFlow(f.key, b, keepalive)) {
+      const sport = ports >>> 16, dport = ports & 0xffff;
+      // classifyUdp(): destination first, NAT-T before IKE
+      const { natt, ike } = this.ports;
+      if (!(natt.has(dport) || (!ike.has(dport) && natt.has(sport)))) return null;
+      f = newFlow(b, keepalive, spi, sport, dport);
+      this.slots[h] = f;
+    }
+    this.total = total;
+    this.ulen = ulen;
+    this.have = have;
+    this.status = "";
+    if (!keepalive) {
+      const seq = ((b[46] << 24) | (b[47] << 16) | (b[48] << 8) | b[49]) >>> 0;
+      this.seq = seq;
+      const o = this.esp.observe(f.sa, seq, have, rec.no, rec.tsSec, rec.tsNsec);
+      if (o.status !== "in-order" && o.status !== "first") {
+        this.status = o.status;
+        this.missing = o.missing;
+      }
+    }
+    return f;
+  }
+
+  /** The summary line (as `summaryLine(decode(rec))` + newline); false when the full decoder must handle this packet. */
+  summary(w: ByteWriter, rec: CaptureRecord): boolean {
+    const f = this.match(rec);
+    if (f === null) return false;
+    const seg = f.sum ?? (f.sum = summarySegment(f));
+    w.ensure(MAX_OUT);
+    const buf = w.buf;
+    let p = w.pos;
+    // padNo: right-aligned in 6 columns
+    const no = rec.no;
+    if (no < 100000) {
+      const digits = no < 10 ? 1 : no < 100 ? 2 : no < 1000 ? 3 : no < 10000 ? 4 : 5;
+      for (let i = digits; i < 6; i++) buf[p++] = 32;
+    }
+    p = putDec(buf, p, no);
+    buf[p++] = 32;
+    const sec = rec.tsSec;
+    if (sec !== this.hmsSec) {
+      this.hms = ascii(timeOfDay(sec, 0).slice(0, -6));
+      this.hmsSec = sec;
+    }
+    p = putSeg(buf, p, this.hms);
+    p = putDecPad(buf, p, Math.floor(rec.tsNsec / 1000), 6);
+    buf[p++] = 32;
+    p = putSeg(buf, p, seg);
+    if (!f.keepalive) {
+      p = putDec(buf, p, this.seq);
+      p = putSeg(buf, p, S_LEN);
+      p = putDec(buf, p, this.have);
+      const st = this.status;
+      if (st !== "") {
+        if (st === "gap") {
+          p = putSeg(buf, p, S_GAP);
+          p = putDec(buf, p, this.missing);
+          p = putSeg(buf, p, S_MISSING);
+        } else {
+          buf[p++] = 32;
+          buf[p++] = 40;
+          p = putAscii(buf, p, st);
+          buf[p++] = 41;
+        }
+      }
+      buf[p++] = 10;
+    }
+    w.pos = p;
+    return true;
+  }
+
+  /** The NDJSON line (as `packetJson(decode(rec))` + newline), or false. */
+  json(w: ByteWriter, rec: CaptureRecord): boolean {
+    const f = this.match(rec);
+    if (f === null) return false;
+    const s = f.json ?? (f.json = jsonSegments(f));
+    const b = rec.data;
+    w.ensure(MAX_OUT);
+    const buf = w.buf;
+    let p = w.pos;
+    p = putSeg(buf, p, J_NO);
+    p = putDec(buf, p, rec.no);
+    p = putSeg(buf, p, J_TS);
+    const sec = rec.tsSec;
+    if (sec !== this.tsSec) {
+      this.ts = ascii(`${sec}.`);
+      this.tsSec = sec;
+    }
+    p = putSeg(buf, p, this.ts);
+    p = putDecPad(buf, p, rec.tsNsec, 9);
+    p = putSeg(buf, p, J_IFACE);
+    p = putDec(buf, p, rec.iface);
+    p = putSeg(buf, p, J_CAPLEN);
+    p = putDec(buf, p, rec.caplen);
+    p = putSeg(buf, p, J_LEN);
+    p = putDec(buf, p, rec.len);
+    p = putSeg(buf, p, s[0]); // ,"layers":[{eth …"payloadEnd":
+    p = putDec(buf, p, b.length);
+    p = putSeg(buf, p, s[1]); // },{ipv4 …"totalLength":
+    p = putDec(buf, p, this.total);
+    p = putSeg(buf, p, J_ID);
+    p = putDec(buf, p, (b[18] << 8) | b[19]);
+    p = putSeg(buf, p, s[2]); // ,"flags" … "checksum":
+    p = putDec(buf, p, (b[24] << 8) | b[25]);
+    p = putSeg(buf, p, s[3]); // ,"checksumOk" … "payloadEnd":
+    p = putDec(buf, p, 14 + this.total);
+    p = putSeg(buf, p, s[4]); // ,"truncated":false},{udp … "udpLength":
+    p = putDec(buf, p, this.ulen);
+    p = putSeg(buf, p, J_UCSUM);
+    p = putDec(buf, p, (b[40] << 8) | b[41]);
+    p = putSeg(buf, p, J_UEND);
+    p = putDec(buf, p, 34 + this.ulen);
+    if (f.keepalive) {
+      p = putSeg(buf, p, J_KEEP);
+      p = putDec(buf, p, 34 + this.ulen);
+      p = putSeg(buf, p, J_KEEPEND);
+    } else {
+      p = putSeg(buf, p, J_ESP);
+      p = putDec(buf, p, this.have);
+      p = putSeg(buf, p, s[5]); // ,"spi":…,"seq":
+      p = putDec(buf, p, this.seq);
+      if (this.status !== "") {
+        p = putSeg(buf, p, J_SEQINFO);
+        p = putAscii(buf, p, this.status);
+        p = putSeg(buf, p, J_MISSING);
+        p = putDec(buf, p, this.missing);
+        buf[p++] = 125;
+      }
+      p = putSeg(buf, p, J_PLEN);
+      p = putDec(buf, p, this.have - 8);
+      p = putSeg(buf, p, J_END);
+    }
+    w.pos = p;
+    return true;
+  }
+
+  /** The `-v` block (as `renderTree(decode(rec), packetHeaderLine(...))` + blank line), or false. */
+  tree(w: ByteWriter, rec: CaptureRecord): boolean {
+    const f = this.match(rec);
+    if (f === null) return false;
+    const s = f.tree ?? (f.tree = treeSegments(f));
+    const b = rec.data;
+    w.ensure(MAX_OUT);
+    const buf = w.buf;
+    let p = w.pos;
+    p = putSeg(buf, p, T_HEAD);
+    p = putDec(buf, p, rec.no);
+    buf[p++] = 58; // ':'
+    buf[p++] = 32;
+    const sec = rec.tsSec;
+    if (sec !== this.isoSec) {
+      this.iso = ascii(isoTime(sec, 0).slice(0, -10));
+      this.isoSec = sec;
+    }
+    p = putSeg(buf, p, this.iso);
+    p = putDecPad(buf, p, rec.tsNsec, 9);
+    buf[p++] = 90; // 'Z'
+    buf[p++] = 44; // ','
+    buf[p++] = 32;
+    p = putDec(buf, p, rec.caplen);
+    buf[p++] = 47; // '/'
+    p = putDec(buf, p, rec.len);
+    p = putSeg(buf, p, T_IFACE);
+    p = putDec(buf, p, rec.iface);
+    p = putSeg(buf, p, T_LINK);
+    p = putSeg(buf, p, s[0]); // eth … totalLength:
+    p = putDec(buf, p, this.total);
+    p = putSeg(buf, p, T_ID);
+    p = putDec(buf, p, (b[18] << 8) | b[19]);
+    p = putSeg(buf, p, s[1]); // flags … checksum: 0x
+    p = putHex(buf, p, b, 24, 26);
+    p = putSeg(buf, p, s[2]); // checksumOk … udpLength:
+    p = putDec(buf, p, this.ulen);
+    p = putSeg(buf, p, T_UCSUM);
+    p = putHex(buf, p, b, 40, 42);
+    if (f.keepalive) {
+      p = putSeg(buf, p, T_KEEP);
+      p = putDec(buf, p, 34 + this.ulen);
+    } else {
+      p = putSeg(buf, p, T_ESP);
+      p = putDec(buf, p, this.have);
+      p = putSeg(buf, p, s[3]); // bytes, spi, seq:
+      p = putDec(buf, p, this.seq);
+      p = putSeg(buf, p, T_PAYLOAD);
+      const plen = this.have - 8;
+      if (plen <= HEX_MAX) {
+        p = putHex(buf, p, b, 50, 50 + plen);
+      } else {
+        p = putHex(buf, p, b, 50, 50 + HEX_MAX);
+        buf[p++] = 46;
+        buf[p++] = 46;
+        buf[p++] = 46;
+      }
+      buf[p++] = 32;
+      buf[p++] = 40; // '('
+      p = putDec(buf, p, plen);
+      p = putAscii(buf, p, " bytes)");
+      if (this.status !== "") {
+        p = putSeg(buf, p, T_SEQINFO);
+        p = putAscii(buf, p, this.status);
+        p = putSeg(buf, p, T_MISSING);
+        p = putDec(buf, p, this.missing);
+      }
+    }
+    buf[p++] = 10;
+    buf[p++] = 10;
+    w.pos = p;
+    return true;
+  }
 }
 
-/** The `-v` block (as `renderTree(decode(rec), packetHeaderLine(...))`), or null. */
-export function fastTreeBlock(ctx: FastPathContext, rec: CaptureRecord): string | null {
-  const f = parse(ctx, rec);
-  if (!f) return null;
-  const b = rec.data;
-  const fl = (b[20] << 8) | b[21];
-  const hex4 = (o: number) => `0x${hex2(b[o])}${hex2(b[o + 1])}`;
-  let s =
-    `packet ${rec.no}: ${isoTime(rec.tsSec, rec.tsNsec)}, ${rec.caplen}/${rec.len} bytes, iface ${rec.iface}, linktype 1\n` +
-    `  eth @0, 14 bytes\n    dst: ${macAt(b, 0)}\n    src: ${macAt(b, 6)}\n    vlans: []\n    etherType: IPv4 (2048)\n` +
-    `  ipv4 @14, 20 bytes\n    version: 4\n    headerLength: 20\n    dscp: ${b[15] >>> 2}\n    ecn: ${b[15] & 3}\n    totalLength: ${f.total}\n    id: ${(b[18] << 8) | b[19]}\n` +
-    `    flags: ${fl >>> 13}\n    reservedFlag: false\n    df: ${(fl & 0x4000) !== 0}\n    mf: false\n    fragOffset: 0\n    ttl: ${b[22]}\n    proto: UDP (17)\n` +
-    `    checksum: ${hex4(24)}\n    checksumOk: true\n    src: ${f.src}\n    dst: ${f.dst}\n    options: []\n    truncated: false\n` +
-    `  udp @34, 8 bytes\n    srcPort: ${f.sport}\n    dstPort: ${f.dport}\n    udpLength: ${f.ulen}\n    checksum: ${hex4(40)}\n    truncated: false\n`;
-  if (f.keepalive) return s + `  natt @42, 1 bytes\n    kind: keepalive\n    off: ${34 + f.ulen}`;
-  const plen = f.have - 8;
-  const payload = plen <= 48 ? `${toHex(b, 50, 50 + plen)} (${plen} bytes)` : `${toHex(b, 50, 98)}... (${plen} bytes)`;
-  s += `  natt @42, 0 bytes\n    kind: esp\n    off: 42\n  esp @42, ${f.have} bytes\n    spi: ${spiHex(f.spi)}\n    seq: ${f.seq}\n    payload: ${payload}`;
-  if (f.status) s += `\n    seqInfo:\n      status: ${f.status}\n      missing: ${f.missing}`;
-  return s;
+/** The cached flow is the one in `b` (every byte of the key compared). */
+function sameFlow(k: Uint8Array, b: Uint8Array, keepalive: boolean): boolean {
+  for (let i = 0; i < 12; i++) if (k[i] !== b[i]) return false;
+  if (k[12] !== b[15] || k[13] !== b[20] || k[14] !== b[22]) return false;
+  for (let i = 0; i < 12; i++) if (k[15 + i] !== b[26 + i]) return false;
+  if (keepalive) return k[27] === 1;
+  return k[27] === 0 && k[28] === b[42] && k[29] === b[43] && k[30] === b[44] && k[31] === b[45];
+}
+
+function newFlow(b: Uint8Array, keepalive: boolean, spi: number, sport: number, dport: number): Flow {
+  const key = new Uint8Array(KEY_LEN);
+  key.set(b.subarray(0, 12), 0);
+  key[12] = b[15];
+  key[13] = b[20];
+  key[14] = b[22];
+  key.set(b.subarray(26, 38), 15);
+  key[27] = keepalive ? 1 : 0;
+  if (!keepalive) key.set(b.subarray(42, 46), 28);
+  const src = ipv4Text(b, 26), dst = ipv4Text(b, 30);
+  return { key, src, dst, keepalive, sa: { spi, src, dst, sport, dport }, sum: null, tree: null, json: null };
+}
+
+// The segments below are built from the flow key alone (key offsets: see newFlow).
+
+function summarySegment(f: Flow): Uint8Array {
+  const { src, dst, sport, dport } = f.sa;
+  const head = `${src}.${sport} > ${dst}.${dport} `;
+  return ascii(f.keepalive ? head + "NAT-keepalive\n" : `${head}NAT-T ESP spi ${spiHex(f.sa.spi)} seq `);
+}
+
+function treeSegments(f: Flow): Uint8Array[] {
+  const k = f.key;
+  const tos = k[12], fl = k[13] << 8;
+  const { src, dst, sport, dport } = f.sa;
+  return [
+    ascii(
+      `  eth @0, 14 bytes\n    dst: ${macAt(k, 0)}\n    src: ${macAt(k, 6)}\n    vlans: []\n    etherType: IPv4 (2048)\n` +
+        `  ipv4 @14, 20 bytes\n    version: 4\n    headerLength: 20\n    dscp: ${tos >>> 2}\n    ecn: ${tos & 3}\n    totalLength: `,
+    ),
+    ascii(
+      `\n    flags: ${fl >>> 13}\n    reservedFlag: false\n    df: ${(fl & 0x4000) !== 0}\n    mf: false\n    fragOffset: 0\n    ttl: ${k[14]}\n    proto: UDP (17)\n    checksum: 0x`,
+    ),
+    ascii(
+      `\n    checksumOk: true\n    src: ${src}\n    dst: ${dst}\n    options: []\n    truncated: false\n` +
+        `  udp @34, 8 bytes\n    srcPort: ${sport}\n    dstPort: ${dport}\n    udpLength: `,
+    ),
+    ascii(` bytes\n    spi: ${spiHex(f.sa.spi)}\n    seq: `),
+  ];
+}
+
+function jsonSegments(f: Flow): Uint8Array[] {
+  const k = f.key;
+  const tos = k[12], fl = k[13] << 8;
+  const { src, dst, sport, dport } = f.sa;
+  return [
+    ascii(
+      `,"layers":[{"layer":"eth","offset":0,"length":14,"dst":"${toHex(k, 0, 6)}","src":"${toHex(k, 6, 12)}","vlans":[],"etherType":2048,"etherTypeName":"IPv4","payloadOffset":14,"payloadEnd":`,
+    ),
+    ascii(`},{"layer":"ipv4","offset":14,"length":20,"version":4,"headerLength":20,"dscp":${tos >>> 2},"ecn":${tos & 3},"totalLength":`),
+    ascii(`,"flags":${fl >>> 13},"reservedFlag":false,"df":${(fl & 0x4000) !== 0},"mf":false,"fragOffset":0,"ttl":${k[14]},"proto":17,"protoName":"UDP","checksum":`),
+    ascii(`,"checksumOk":true,"src":"${src}","dst":"${dst}","options":[],"payloadOffset":34,"payloadEnd":`),
+    ascii(`,"truncated":false},{"layer":"udp","offset":34,"length":8,"srcPort":${sport},"dstPort":${dport},"udpLength":`),
+    ascii(`,"spi":${f.sa.spi},"seq":`),
+  ];
 }

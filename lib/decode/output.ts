@@ -1,6 +1,11 @@
 /**
- * Output sink for the decode loop: batches text into large writes and
- * honours back-pressure, so memory stays flat when stdout is a slow pipe.
+ * Output sink for the decode loop: text is appended as UTF-8 bytes to one
+ * reusable buffer and handed to the destination in large chunks, honouring
+ * back-pressure, so memory stays flat when stdout is a slow pipe.
+ *
+ * The fast paths (lib/decode/fast-summary.ts) write ASCII straight into
+ * {@link ByteWriter.buf}; everything else goes through {@link ByteWriter.text}
+ * (TextEncoder, so non-ASCII text stays correct UTF-8).
  * Runtime-neutral: wraps any Node-style writable (process.stdout, a file stream).
  * @module
  */
@@ -11,28 +16,169 @@ export interface WritableLike {
   once(event: "drain", cb: () => void): unknown;
 }
 
-/** Buffers lines and flushes them in chunks of about `highWater` characters. */
-export class LineWriter {
-  // One growing string: JSC/V8 concatenate into ropes cheaply, and the rope
-  // is flattened once, when written (Array#join was 18% of summary mode).
-  private buf = "";
-  constructor(private readonly out: WritableLike, private readonly highWater = 1 << 16) {}
+const encoder = new TextEncoder();
 
-  /** Queue one line (without its newline). */
+/** Default buffer size; a chunk is handed on once `highWater` bytes are queued. */
+const SIZE = 1 << 20;
+
+/**
+ * A byte buffer with ASCII append primitives. Writers that know their size
+ * bound call {@link ensure} once, then store into `buf` from `pos` and
+ * advance `pos` themselves.
+ */
+export class ByteWriter {
+  /** The buffer being filled (replaced after each flush: the old one belongs to the destination). */
+  buf: Uint8Array;
+  /** Bytes queued in `buf`. */
+  pos = 0;
+
+  constructor(private readonly out: WritableLike, private readonly highWater = 1 << 18, private readonly size = SIZE) {
+    this.buf = new Uint8Array(Math.max(size, highWater * 2));
+  }
+
+  /** Make room for `n` more bytes (grows the buffer; a batch may exceed the high-water mark). */
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.pos + n) cap *= 2;
+    const b = new Uint8Array(cap);
+    b.set(this.buf.subarray(0, this.pos));
+    this.buf = b;
+  }
+
+  /** Append a string as UTF-8. */
+  text(s: string): void {
+    const n = s.length;
+    this.ensure(n * 3);
+    const buf = this.buf;
+    let p = this.pos;
+    if (n < 128) {
+      // short lines: a plain loop beats a native call; leave it at the first non-ASCII char
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[p + i] = c;
+      }
+      if (i === n) {
+        this.pos = p + n;
+        return;
+      }
+    }
+    p += encoder.encodeInto(s, buf.subarray(p)).written;
+    this.pos = p;
+  }
+
+  /** Append a string and a newline. */
   line(s: string): void {
-    this.buf += s + "\n";
+    this.text(s);
+    this.ensure(1);
+    this.buf[this.pos++] = 10;
   }
 
-  /** True when enough text is queued that the caller should `flush()`. */
+  /** Append bytes. */
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /** True when enough is queued that the caller should `flush()`. */
   get full(): boolean {
-    return this.buf.length >= this.highWater;
+    return this.pos >= this.highWater;
   }
 
-  /** Write queued text; resolves when the destination can take more. */
+  /** Hand the queued bytes to the destination; resolves when it can take more. */
   async flush(): Promise<void> {
-    if (this.buf.length === 0) return;
-    const text = this.buf;
-    this.buf = "";
-    if (!this.out.write(text)) await new Promise<void>((r) => this.out.once("drain", r));
+    if (this.pos === 0) return;
+    // The destination may keep the chunk until it is written: never reuse it.
+    const chunk = this.buf.subarray(0, this.pos);
+    this.buf = new Uint8Array(Math.max(this.size, this.highWater * 2));
+    this.pos = 0;
+    if (!this.out.write(chunk)) await new Promise<void>((r) => this.out.once("drain", r));
   }
+}
+
+/** Text of everything written to a {@link ByteWriter} (tests, small outputs). */
+export function collectText(): { out: WritableLike; text(): string } {
+  const parts: Uint8Array[] = [];
+  const dec = new TextDecoder();
+  return {
+    out: {
+      write(chunk) {
+        parts.push(typeof chunk === "string" ? encoder.encode(chunk) : chunk);
+        return true;
+      },
+      once() {},
+    },
+    text() {
+      let s = "";
+      for (const p of parts) s += dec.decode(p, { stream: true });
+      return s + dec.decode();
+    },
+  };
+}
+
+// ---- ASCII primitives: store at buf[p], return the position after ----------
+
+/** Unsigned decimal of a non-negative integer. */
+export function putDec(buf: Uint8Array, p: number, n: number): number {
+  if (n < 10) {
+    buf[p] = 48 + n;
+    return p + 1;
+  }
+  let len = 2;
+  for (let t = n; t >= 100; t = Math.floor(t / 10)) len++;
+  const end = p + len;
+  if (n <= 0x7fffffff) {
+    for (let i = end - 1; i >= p; i--) {
+      const q = (n / 10) | 0;
+      buf[i] = 48 + (n - q * 10);
+      n = q;
+    }
+  } else {
+    for (let i = end - 1; i >= p; i--) {
+      const q = Math.floor(n / 10);
+      buf[i] = 48 + (n - q * 10);
+      n = q;
+    }
+  }
+  return end;
+}
+
+/** Decimal, left-padded with zeros to at least `width` digits (`String(n).padStart(width, "0")`). */
+export function putDecPad(buf: Uint8Array, p: number, n: number, width: number): number {
+  let len = 1;
+  for (let t = n; t >= 10; t = Math.floor(t / 10)) len++;
+  for (; len < width; width--) buf[p++] = 48;
+  return putDec(buf, p, n);
+}
+
+/** ASCII code of each lower-case hex digit. */
+const HEXC = new Uint8Array(16);
+for (let i = 0; i < 16; i++) HEXC[i] = i < 10 ? 48 + i : 87 + i;
+
+/** Lower-case hex of `b[start..end)`. */
+export function putHex(buf: Uint8Array, p: number, b: Uint8Array, start: number, end: number): number {
+  for (let i = start; i < end; i++) {
+    const v = b[i];
+    buf[p] = HEXC[v >>> 4];
+    buf[p + 1] = HEXC[v & 15];
+    p += 2;
+  }
+  return p;
+}
+
+/** Copy a pre-encoded segment. */
+export function putSeg(buf: Uint8Array, p: number, seg: Uint8Array): number {
+  const n = seg.length;
+  if (n < 24) {
+    for (let i = 0; i < n; i++) buf[p + i] = seg[i];
+  } else buf.set(seg, p);
+  return p + n;
+}
+
+/** ASCII string → bytes (segments built once). */
+export function ascii(s: string): Uint8Array {
+  return encoder.encode(s);
 }

@@ -40,7 +40,8 @@ import type { EspDecryptor } from "../decrypt/esp.ts";
 import type { Ikev2Decryptor } from "../decrypt/ikev2.ts";
 import type { Ikev1Decryptor } from "../decrypt/ikev1.ts";
 import type { EspDecryptInfo, Ikev1Decrypted, Ikev2Decrypted, InnerLayer } from "../decrypt/types.ts";
-import { fastJsonLine, fastSummaryLine, fastTreeBlock, type FastPathContext } from "./fast-summary.ts";
+import { FastPaths } from "./fast-summary.ts";
+import type { ByteWriter } from "./output.ts";
 
 /** Pipeline options (the CLI's --ike-port, --natt-port, --tcp-port, --no-reassemble). */
 export interface DecoderOptions {
@@ -57,6 +58,8 @@ export interface DecoderOptions {
   showUnverified?: boolean;
   /** Allow the summary fast path (default true; the decrypting pipeline turns it off). */
   fastPath?: boolean;
+  /** @internal Flow cache slots of the fast paths (tests: 1). */
+  fastPathSlots?: number;
   /** Keys for ESP / IKE decryption (`--keys`, `--keys-inline`); with them the fast path is off. */
   keys?: KeyStore;
 }
@@ -107,12 +110,16 @@ export class Decoder {
   private readonly v1Dec?: Ikev1Decryptor;
   /** ESP-in-ESP nesting while decoding decrypted inner packets. */
   private espNest = 0;
+  /** Flow cache and writers of the fast paths (made on first use). */
+  private fastPaths?: FastPaths;
+  private readonly fastPathSlots?: number;
 
   constructor(opts: DecoderOptions = {}) {
     this.ports = makeIpsecPorts({ ike: opts.ikePorts ?? [], natt: opts.nattPorts ?? [] });
     this.tcpPorts = new Set([4500, ...(opts.tcpPorts ?? [])]);
     this.reassemble = opts.reassemble !== false;
     this.fastPath = opts.fastPath !== false && !opts.keys;
+    this.fastPathSlots = opts.fastPathSlots;
     if (opts.keys) {
       const d = opts.keys.decryptors({ unverified: opts.showUnverified === true });
       this.espDec = d.esp;
@@ -155,35 +162,36 @@ export class Decoder {
   }
 
   /**
-   * The summary line from the fast path (lib/decode/fast-summary.ts), or null
-   * when this packet needs the full decoder. Only valid in summary mode
-   * without decryption; state (ESP tracker, time) advances exactly as
-   * {@link decode} would advance it.
+   * Write the summary line (with its newline) from the fast path
+   * (lib/decode/fast-summary.ts); false when this packet needs the full
+   * decoder. Only valid in summary mode without decryption; state (ESP
+   * tracker, time) advances exactly as {@link decode} would advance it.
    */
-  fastSummary(rec: CaptureRecord): string | null {
-    return this.fast(rec, fastSummaryLine);
+  fastSummary(w: ByteWriter, rec: CaptureRecord): boolean {
+    return this.fast(w, rec, 0);
   }
 
-  /** The `--json` line from the fast path, or null (see {@link fastSummary}). */
-  fastJson(rec: CaptureRecord): string | null {
-    return this.fast(rec, fastJsonLine);
+  /** Write the `--json` line from the fast path, or false (see {@link fastSummary}). */
+  fastJson(w: ByteWriter, rec: CaptureRecord): boolean {
+    return this.fast(w, rec, 1);
   }
 
-  /** The `-v` block from the fast path, or null (see {@link fastSummary}). */
-  fastTree(rec: CaptureRecord): string | null {
-    return this.fast(rec, fastTreeBlock);
+  /** Write the `-v` block (and the blank line after it) from the fast path, or false (see {@link fastSummary}). */
+  fastTree(w: ByteWriter, rec: CaptureRecord): boolean {
+    return this.fast(w, rec, 2);
   }
 
-  private fast(rec: CaptureRecord, render: (ctx: FastPathContext, rec: CaptureRecord) => string | null): string | null {
-    if (!this.fastPath) return null;
+  private fast(w: ByteWriter, rec: CaptureRecord, mode: 0 | 1 | 2): boolean {
+    if (!this.fastPath) return false;
+    const fp = (this.fastPaths ??= new FastPaths(this.ports, this.esp, this.fastPathSlots));
     if (rec.tsSec - this.lastTs >= 1) {
       // decode() would run reassembly expiry here; only skip it when nothing is in flight
-      if (this.v4frag.stats().inFlight || this.v6frag.stats().inFlight) return null;
-      const out = render(this, rec);
-      if (out !== null) this.lastTs = rec.tsSec;
-      return out;
+      if (this.v4frag.stats().inFlight || this.v6frag.stats().inFlight) return false;
+      const ok = mode === 0 ? fp.summary(w, rec) : mode === 1 ? fp.json(w, rec) : fp.tree(w, rec);
+      if (ok) this.lastTs = rec.tsSec;
+      return ok;
     }
-    return render(this, rec);
+    return mode === 0 ? fp.summary(w, rec) : mode === 1 ? fp.json(w, rec) : fp.tree(w, rec);
   }
 
   /** End of input: notes on state that never completed (IP datagrams missing fragments). */

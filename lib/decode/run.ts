@@ -7,7 +7,7 @@ import type { CaptureAnomaly, CaptureReader, CaptureRecord } from "../capture/ty
 import { Decoder, type DecoderOptions } from "./pipeline.ts";
 import type { DecodedPacket } from "./layer.ts";
 import { type PacketFilter, matchFilter } from "./filter.ts";
-import { LineWriter, type WritableLike } from "./output.ts";
+import { ByteWriter, type WritableLike } from "./output.ts";
 import { summaryLine, packetHeaderLine } from "./summary.ts";
 import { renderTree } from "./render-tree.ts";
 import { packetJson, statsJson } from "./render-json.ts";
@@ -39,7 +39,7 @@ export interface RunDecodeResult {
 /** Decode a whole capture, writing text to `out`. */
 export async function runDecode(reader: CaptureReader, out: WritableLike, opts: RunDecodeOptions): Promise<RunDecodeResult> {
   const dec = new Decoder(opts.decoder);
-  const w = new LineWriter(out);
+  const w = new ByteWriter(out);
   const res: RunDecodeResult = { packets: 0, shown: 0, anomalousPackets: 0, anomalies: 0 };
   // Capture-level anomalies: the reader's onAnomaly pushes into this queue
   // (see captureAnomalyQueue); they are printed between batches.
@@ -66,37 +66,35 @@ export async function runDecode(reader: CaptureReader, out: WritableLike, opts: 
     res.shown++;
     if (opts.mode === "summary") w.line(summaryLine(p));
     else if (opts.mode === "json") w.line(packetJson(p));
-    else w.line(renderTree(p, packetHeaderLine(p)) + "\n");
+    else {
+      w.line(renderTree(p, packetHeaderLine(p)));
+      w.line("");
+    }
   };
 
   // Fast paths (lib/decode/fast-summary.ts): only when every packet is printed.
+  // They write straight into w and return false when the full decoder is needed.
   const f = opts.filter;
   const fast = perPacket && !f.spis && !f.ikeSpis && !f.exchanges && !opts.packetHook;
   const render = !fast
     ? null
     : opts.mode === "summary"
-    ? (r: CaptureRecord) => dec.fastSummary(r)
+    ? (r: CaptureRecord) => dec.fastSummary(w, r)
     : opts.mode === "json"
-    ? (r: CaptureRecord) => dec.fastJson(r)
-    : (r: CaptureRecord) => {
-      const t = dec.fastTree(r);
-      return t === null ? null : t + "\n";
-    };
+    ? (r: CaptureRecord) => dec.fastJson(w, r)
+    : (r: CaptureRecord) => dec.fastTree(w, r);
   const hook = opts.packetHook;
   for await (const batch of reader.batches()) {
     for (let i = 0; i < batch.length; i++) {
-      if (render) {
-        const line = render(batch[i]);
-        if (line !== null) {
-          res.packets = batch[i].no;
-          res.shown++;
-          w.line(line);
-          continue;
-        }
+      const rec = batch[i];
+      if (render !== null && render(rec)) {
+        res.packets = rec.no;
+        res.shown++;
+        continue;
       }
-      const p = dec.decode(batch[i]);
+      const p = dec.decode(rec);
       emit(p);
-      if (hook) await hook(batch[i], p);
+      if (hook) await hook(rec, p);
     }
     if (fileAnoms.length) emitFileAnoms();
     if (w.full) await w.flush();

@@ -9,6 +9,7 @@ import { Decoder } from "../../lib/decode/pipeline.ts";
 import { summaryLine, packetHeaderLine } from "../../lib/decode/summary.ts";
 import { packetJson } from "../../lib/decode/render-json.ts";
 import { renderTree } from "../../lib/decode/render-tree.ts";
+import { ByteWriter, collectText } from "../../lib/decode/output.ts";
 import { FIX } from "./helpers.ts";
 
 async function records(path: string, limit = Infinity): Promise<CaptureRecord[]> {
@@ -24,31 +25,61 @@ async function records(path: string, limit = Infinity): Promise<CaptureRecord[]>
 }
 
 type Mode = "summary" | "json" | "tree";
-const FAST: Record<Mode, (d: Decoder, r: CaptureRecord) => string | null> = {
-  summary: (d, r) => d.fastSummary(r),
-  json: (d, r) => d.fastJson(r),
-  tree: (d, r) => d.fastTree(r),
+const FAST: Record<Mode, (d: Decoder, w: ByteWriter, r: CaptureRecord) => boolean> = {
+  summary: (d, w, r) => d.fastSummary(w, r),
+  json: (d, w, r) => d.fastJson(w, r),
+  tree: (d, w, r) => d.fastTree(w, r),
 };
+/** The full decoder's text for one packet, as runDecode writes it. */
 const FULL: Record<Mode, (d: Decoder, r: CaptureRecord) => string> = {
-  summary: (d, r) => summaryLine(d.decode(r)),
-  json: (d, r) => packetJson(d.decode(r)),
+  summary: (d, r) => summaryLine(d.decode(r)) + "\n",
+  json: (d, r) => packetJson(d.decode(r)) + "\n",
   tree: (d, r) => {
     const p = d.decode(r);
-    return renderTree(p, packetHeaderLine(p));
+    return renderTree(p, packetHeaderLine(p)) + "\n\n";
   },
 };
 
-/** Every output mode: the fast path's text equals the full decoder's, packet for packet. */
-function compare(recs: CaptureRecord[]): number {
+const dec = new TextDecoder();
+
+/** Run `recs` through the fast path (full decoder where it declines); the text of each packet. */
+function fastTexts(mode: Mode, recs: CaptureRecord[], flushEvery = 0, slots?: number): { texts: string[]; hits: number } {
+  const sink = collectText();
+  // a small buffer and high-water mark: exercises growth and flushing between packets
+  const w = new ByteWriter(sink.out, 1024, 1024);
+  const d = new Decoder({ fastPathSlots: slots });
+  const texts: string[] = [];
+  let hits = 0;
+  for (let i = 0; i < recs.length; i++) {
+    const start = w.pos;
+    if (FAST[mode](d, w, recs[i])) {
+      hits++;
+      texts.push(dec.decode(w.buf.subarray(start, w.pos)));
+    } else {
+      const t = FULL[mode](d, recs[i]);
+      w.text(t);
+      texts.push(t);
+    }
+    if (flushEvery && i % flushEvery === 0 && w.full) void w.flush();
+  }
+  void w.flush();
+  // what reached the destination is exactly the packets' texts, in order
+  expect(sink.text()).toBe(texts.join(""));
+  return { texts, hits };
+}
+
+/**
+ * Every output mode: the fast path's text equals the full decoder's, packet
+ * for packet. `slots` = 1: a one-slot flow cache, so every change of flow
+ * compares the whole flow key.
+ */
+function compare(recs: CaptureRecord[], slots?: number): number {
   let fastHits = 0;
   for (const mode of ["summary", "json", "tree"] as Mode[]) {
-    const a = new Decoder(), b = new Decoder();
-    for (const rec of recs) {
-      const fast = FAST[mode](a, rec);
-      const la = fast ?? FULL[mode](a, rec);
-      if (fast !== null) fastHits++;
-      expect(la).toBe(FULL[mode](b, rec));
-    }
+    const { texts, hits } = fastTexts(mode, recs, 7, slots);
+    fastHits += hits;
+    const b = new Decoder();
+    for (let i = 0; i < recs.length; i++) expect(texts[i]).toBe(FULL[mode](b, recs[i]));
   }
   return fastHits / 3;
 }
@@ -89,4 +120,120 @@ test("fast path == full decoder on mutated real ESP packets, with reordering and
 const BENCH = "/tmp/vpnkit-bench/bench_aes256gcm16.pcap";
 test.skipIf(!existsSync(BENCH))("fast path == full decoder on 20k packets of the real benchmark capture", async () => {
   expect(compare(await records(BENCH, 20000))).toBeGreaterThan(19000);
+});
+
+// ---- the flow cache: many flows interleaved, every key byte varied ----------
+
+interface FlowSpec {
+  mac: number; // last byte of the destination MAC
+  smac: number; // last byte of the source MAC
+  tos: number;
+  df: boolean;
+  ttl: number;
+  src: number; // last octet
+  dst: number;
+  sport: number;
+  dport: number;
+  spi: number;
+}
+
+/** An Ethernet/IPv4/UDP packet carrying ESP (or a keepalive when `plen` is -1), with a correct IPv4 checksum unless `badSum`. */
+function packet(no: number, f: FlowSpec, seq: number, plen: number, id: number, badSum = false, tsSec = 1795617858, tsNsec = no * 1000): CaptureRecord {
+  const udpPayload = plen < 0 ? 1 : 8 + plen;
+  const total = 20 + 8 + udpPayload;
+  const b = new Uint8Array(14 + total);
+  b.set([0x02, 0, 0, 0, 1, f.mac, 0x02, 0, 0, 0, 2, f.smac, 0x08, 0x00], 0);
+  b.set([0x45, f.tos, total >> 8, total & 255, id >> 8, id & 255, f.df ? 0x40 : 0, 0, f.ttl, 17, 0, 0, 192, 0, 2, f.src, 198, 51, 100, f.dst], 14);
+  let s = 0;
+  for (let i = 14; i < 34; i += 2) s += (b[i] << 8) | b[i + 1];
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  const sum = ~s & 0xffff ^ (badSum ? 1 : 0);
+  b[24] = sum >> 8;
+  b[25] = sum & 255;
+  b.set([f.sport >> 8, f.sport & 255, f.dport >> 8, f.dport & 255, (8 + udpPayload) >> 8, (8 + udpPayload) & 255, (no * 7) & 255, no & 255], 34);
+  if (plen < 0) b[42] = 0xff;
+  else {
+    b.set([f.spi >>> 24, (f.spi >> 16) & 255, (f.spi >> 8) & 255, f.spi & 255, seq >>> 24, (seq >> 16) & 255, (seq >> 8) & 255, seq & 255], 42);
+    for (let i = 50; i < b.length; i++) b[i] = (i * 31 + no) & 255;
+  }
+  return { no, iface: no % 3, linkType: 1, tsSec, tsNsec, caplen: b.length, len: b.length + (no % 2), data: b };
+}
+
+const flowSpec = fc.record({
+  mac: fc.integer({ min: 0, max: 3 }),
+  smac: fc.integer({ min: 0xfc, max: 0xff }),
+  tos: fc.constantFrom(0, 0xb8, 0x03),
+  df: fc.boolean(),
+  ttl: fc.constantFrom(1, 63, 64, 255),
+  src: fc.integer({ min: 1, max: 4 }),
+  dst: fc.integer({ min: 1, max: 4 }),
+  sport: fc.constantFrom(4500, 500, 14500, 1234),
+  dport: fc.constantFrom(4500, 500, 4501),
+  spi: fc.constantFrom(0x100, 0x101, 0xc4ba5861, 0xc4ba5860, 0xc5ba5861, 0xffffffff, 0x39732e79, 0xff, 0),
+});
+
+test("fast path == full decoder on interleaved flows: keepalives, seq gaps, duplicates, reordering, bad checksums", () => {
+  let hits = 0;
+  fc.assert(
+    fc.property(
+      // flows that differ from the first in one field each: one key byte apart
+      flowSpec.chain((base) => fc.array(flowSpec.chain((o) => fc.constantFrom(...(Object.keys(base) as (keyof FlowSpec)[]).map((k) => ({ ...base, [k]: o[k] })))), { minLength: 0, maxLength: 7 }).map((v) => [base, ...v])),
+      fc.boolean(),
+      fc.array(
+        fc.record({
+          flow: fc.nat(7),
+          seqStep: fc.constantFrom(1, 1, 1, 0, 2, 50, -1, -3, 5000),
+          plen: fc.constantFrom(2, 20, 48, 49, 100, 1400, -1),
+          badSum: fc.boolean().map((x) => x && Math.random() < 0.2),
+          dt: fc.constantFrom(0, 0, 0, 1, 2),
+          nsec: fc.constantFrom(0, 999, 1000, 123456789, 999999999),
+        }),
+        { minLength: 1, maxLength: 60, size: "max" },
+      ),
+      (flows, oneSlot, picks) => {
+        const seqs = flows.map(() => 1);
+        let sec = 1795617858;
+        const recs = picks.map((x, k) => {
+          const fi = x.flow % flows.length;
+          seqs[fi] = Math.max(0, seqs[fi] + x.seqStep) >>> 0;
+          sec += x.dt;
+          return packet(k + 1, flows[fi], seqs[fi], x.plen, (k * 977) & 0xffff, x.badSum, sec, x.nsec);
+        });
+        hits += compare(recs, oneSlot ? 1 : undefined);
+      },
+    ),
+    { numRuns: 1500 },
+  );
+  expect(hits).toBeGreaterThan(5000); // the fast path answers for a good share
+});
+
+test("fast path == full decoder with more flows than cache slots (evictions, collisions)", () => {
+  const flows: FlowSpec[] = [];
+  for (let i = 0; i < 1200; i++) {
+    flows.push({ mac: i & 3, smac: (i >> 2) & 3, tos: 0, df: (i & 4) !== 0, ttl: 64 - (i % 5), src: 1 + (i % 200), dst: 1 + ((i * 7) % 13), sport: i % 11 === 0 ? 14500 : 4500, dport: 4500, spi: 0x1000 + (i % 300) });
+  }
+  const seqs = flows.map(() => 0);
+  const recs: CaptureRecord[] = [];
+  for (let k = 0; k < 6000; k++) {
+    const fi = (k * 7919 + (k >> 3)) % flows.length;
+    seqs[fi] += k % 97 === 0 ? 3 : 1;
+    recs.push(packet(k + 1, flows[fi], seqs[fi], k % 13 === 0 ? -1 : 40 + (k % 90), k & 0xffff, k % 101 === 0, 1795617858 + (k >> 9), (k * 1237) % 1e9));
+  }
+  expect(compare(recs)).toBeGreaterThan(5800);
+  expect(compare(recs.slice(0, 1500), 1)).toBeGreaterThan(1400);
+});
+
+test("ByteWriter: UTF-8 text, growth beyond the buffer, decimals", async () => {
+  const sink = collectText();
+  const w = new ByteWriter(sink.out, 8, 8);
+  const parts = ["plain", "größe ✓ 𝄞 \ud800 end", "x".repeat(300), "é".repeat(200), ""];
+  for (const p of parts) w.line(p);
+  await w.flush();
+  expect(sink.text()).toBe(parts.map((p) => p.replace("\ud800", "\ufffd") + "\n").join(""));
+  const { putDec, putDecPad } = await import("../../lib/decode/output.ts");
+  const buf = new Uint8Array(64);
+  for (const n of [0, 9, 10, 99, 100, 65535, 2147483647, 2147483648, 4294967295, 9007199254740991]) {
+    expect(dec.decode(buf.subarray(0, putDec(buf, 0, n)))).toBe(String(n));
+    expect(dec.decode(buf.subarray(0, putDecPad(buf, 0, n, 9)))).toBe(String(n).padStart(9, "0"));
+  }
 });
