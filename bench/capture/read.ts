@@ -2,7 +2,10 @@
  * One capture-reader measurement in its own process (for a clean peak RSS):
  *   bun bench/capture/read.ts <mode> <file>
  * modes:
- *   lib        openCapture() → batches() (pcap via pcap-parser, or pcapng)
+ *   lib        openCapture() → batches() (pcap: the hand-written PcapChunkParser; or pcapng)
+ *   chunk      PcapChunkParser alone, fed the 512 KiB file chunks (no batching)
+ *   chunk-pp   the previous pcap-parser-driven chunk parser (now a test oracle,
+ *              test/capture/pcap-parser-oracle.ts), fed the same way
  *   raw-pp     pcap-parser alone on a file path ('packet' events, no flow control)
  *   minimal    a minimal hand-written pcap loop over the same 512 KiB file chunks
  * Prints one JSON line: packets, seconds, packets/s, CPU ns/packet (all threads),
@@ -11,6 +14,9 @@
 import { createReadStream, statSync } from "node:fs";
 import pcapParser from "pcap-parser";
 import { openCapture } from "../../lib/capture/index.ts";
+import { parsePcapHeader, PcapChunkParser } from "../../lib/capture/pcap.ts";
+import type { CaptureRecord, ChunkParser } from "../../lib/capture/types.ts";
+import { PcapParserChunkParser } from "../../test/capture/pcap-parser-oracle.ts";
 
 const [mode, file] = process.argv.slice(2);
 const size = statSync(file).size;
@@ -39,6 +45,25 @@ if (mode === "lib") {
     packets += batch.length;
     sample(packets);
   }
+} else if (mode === "chunk" || mode === "chunk-pp") {
+  let parser: ChunkParser | null = null;
+  const out: CaptureRecord[] = [];
+  for await (const c of createReadStream(file, { highWaterMark: 512 * 1024 })) {
+    const b = c as Uint8Array;
+    if (parser === null) {
+      const h = parsePcapHeader(b);
+      parser = mode === "chunk" ? new PcapChunkParser(h, () => {}) : new PcapParserChunkParser(h, () => {});
+    }
+    parser.feed(b, out);
+    for (let i = 0; i < out.length; i++) {
+      const x = out[i];
+      checksum = (checksum + x.data[x.caplen >> 1] + x.tsNsec) | 0;
+    }
+    packets += out.length;
+    out.length = 0;
+    sample(packets);
+  }
+  parser?.end(out);
 } else if (mode === "raw-pp") {
   await new Promise<void>((resolve, reject) => {
     const p = (pcapParser as unknown as { parse(f: unknown): import("node:events").EventEmitter }).parse(

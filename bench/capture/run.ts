@@ -27,6 +27,8 @@ ensure(Math.floor(N / 10), small);
 
 const runs: [string, string][] = [
   ["lib", `${DIR}/bench.pcap`],
+  ["chunk", `${DIR}/bench.pcap`],
+  ["chunk-pp", `${DIR}/bench.pcap`],
   ["raw-pp", `${DIR}/bench.pcap`],
   ["minimal", `${DIR}/bench.pcap`],
   ["lib", `${DIR}/bench.pcapng`],
