@@ -128,6 +128,10 @@ run("vpnkit up in network namespaces", () => {
           const sa = await status(a);
           expect(sa.counters.keepalivesSent).toBeGreaterThan(0);
           expect(sa.counters.drops.icv + sa.counters.drops.replay + sa.counters.drops.noSa).toBe(0);
+          // the default data plane is the worker thread (lib/platform/bun/dataplane-worker.ts):
+          // it publishes its loop wake-ups and ran the loopback warm-up before the SAs
+          expect(sa.io?.loopWakeups ?? 0).toBeGreaterThan(0);
+          expect(a.log()).toMatch(/data path warmed up \((\d+) of \1 packets/);
         } catch (e) {
           console.error(`vt1 log:\n${a.log()}\nvt2 log:\n${b.log()}`);
           throw e;

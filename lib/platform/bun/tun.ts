@@ -90,8 +90,11 @@ export interface TunOpenOptions {
    * Wake-up mechanism of the reader worker (default "epoll", see bench/tunnel/README.md):
    * "epoll": edge-triggered epoll; the main thread never wakes the worker.
    * "poll": level-triggered poll(); the main thread re-arms the worker (Atomics.notify) after each drain.
+   * "external": no reader worker and no event-loop scheduling at all; the owner waits for the fd
+   * itself (the data-plane worker's epoll) and calls {@link TunDevice.drainNow} and
+   * {@link TunDevice.flushNow}.
    */
-  reader?: "epoll" | "poll";
+  reader?: "epoll" | "poll" | "external";
   /**
    * IFF_VNET_HDR + TSO/checksum offload: 64 KiB TCP super-packets are read and segmented
    * here, writes are coalesced (GRO-like). Default false.
@@ -192,7 +195,7 @@ export class TunDevice implements PacketDevice {
   private readonly rptr: Pointer;
   private readonly libc: LibcSymbols = getLibc();
   private readonly batch: number;
-  private readonly mode: "epoll" | "poll";
+  private readonly mode: "epoll" | "poll" | "external";
   private worker: Worker | null = null;
   private ctl: Int32Array | null = null;
   private closed = false;
@@ -202,7 +205,7 @@ export class TunDevice implements PacketDevice {
   private flushScheduled = false;
   private readonly segCb: (pkt: Uint8Array) => void;
 
-  private constructor(fd: number, name: string, batch: number, mode: "epoll" | "poll", offload: boolean) {
+  private constructor(fd: number, name: string, batch: number, mode: "epoll" | "poll" | "external", offload: boolean) {
     this.fd = fd;
     this.name = name;
     this.batch = batch;
@@ -251,11 +254,39 @@ export class TunDevice implements PacketDevice {
     return new TunDevice(fd, actual, opts.batch ?? 256, opts.reader ?? "epoll", opts.offload === true);
   }
 
+  /**
+   * Wrap a TUN fd opened elsewhere in this process (by {@link TunDevice.open} on another
+   * thread), in "external" reader mode. `offload` must match how it was opened.
+   * {@link TunDevice.close} on the wrapper does not close the fd (its opener does).
+   */
+  static attach(fd: number, name: string, offload: boolean, batch = 256): TunDevice {
+    const t = new TunDevice(fd, name, batch, "external", offload);
+    t.borrowed = true;
+    return t;
+  }
+
+  private borrowed = false;
+
+  /**
+   * External mode: read what is queued (up to `batch` reads), hand it to the consumer,
+   * run `onBatchEnd`. Returns true when the budget ran out before EAGAIN (call again).
+   */
+  drainNow(): boolean {
+    if (this.closed || this.cb === null) return false;
+    this.stats.wakeups++;
+    return !this.readBatch();
+  }
+
+  /** External mode: write out the TCP segments held for merging. */
+  flushNow(): void {
+    if (!this.closed) this.gro?.flush();
+  }
+
   /** Start reading: `cb` per packet (view valid during the call), `onBatchEnd` after each drain. */
   onPacket(cb: (pkt: Uint8Array) => void, onBatchEnd?: () => void): void {
     this.cb = cb;
     this.endCb = onBatchEnd ?? null;
-    if (this.worker || this.closed) return;
+    if (this.worker || this.closed || this.mode === "external") return;
     const sab = new SharedArrayBuffer(8);
     this.ctl = new Int32Array(sab);
     const src = this.mode === "epoll" ? WORKER_EPOLL_SRC : WORKER_SRC;
@@ -278,6 +309,19 @@ export class TunDevice implements PacketDevice {
     const epoll = this.mode === "epoll";
     // epoll mode: clear the busy flag BEFORE reading, so an edge after it posts again
     if (epoll) Atomics.store(this.ctl!, 0, 0);
+    const again = this.readBatch();
+    if (again) {
+      if (epoll) return;
+      const ctl = this.ctl!;
+      Atomics.store(ctl, 0, 0);
+      Atomics.notify(ctl, 0);
+    } else {
+      setImmediate(this.drain);
+    }
+  };
+
+  /** Up to `batch` reads; true when the fd reported EAGAIN (or an error). */
+  private readBatch(): boolean {
     const cb = this.cb!;
     const buf = this.rbuf;
     let n = 0;
@@ -312,15 +356,8 @@ export class TunDevice implements PacketDevice {
         /* ignore */
       }
     }
-    if (again) {
-      if (epoll) return;
-      const ctl = this.ctl!;
-      Atomics.store(ctl, 0, 0);
-      Atomics.notify(ctl, 0);
-    } else {
-      setImmediate(this.drain);
-    }
-  };
+    return again;
+  }
 
   /**
    * Write one IP packet. Returns false when the kernel refused it (counted). With offload,
@@ -334,7 +371,7 @@ export class TunDevice implements PacketDevice {
     const m = gro.merged;
     gro.push(pkt);
     this.stats.txMerged += gro.merged - m;
-    if (gro.pending && !this.flushScheduled) {
+    if (gro.pending && !this.flushScheduled && this.mode !== "external") {
       this.flushScheduled = true;
       setImmediate(this.flushWrites);
     }
@@ -370,7 +407,7 @@ export class TunDevice implements PacketDevice {
     this.worker = null;
     // The worker sees the stop flag within 250 ms; terminate does not wait for poll().
     if (w) setTimeout(() => w.terminate(), 300).unref?.();
-    this.libc.close(this.fd);
+    if (!this.borrowed) this.libc.close(this.fd);
   }
 }
 
