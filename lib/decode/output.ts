@@ -12,7 +12,8 @@
 
 /** Minimal writable: Node's `stream.Writable` fits. */
 export interface WritableLike {
-  write(chunk: string | Uint8Array): boolean;
+  /** `done` runs once the chunk has been handed on: only then may its memory be reused. */
+  write(chunk: string | Uint8Array, done?: (err?: Error | null) => void): boolean;
   once(event: "drain", cb: () => void): unknown;
 }
 
@@ -31,9 +32,13 @@ export class ByteWriter {
   buf: Uint8Array;
   /** Bytes queued in `buf`. */
   pos = 0;
+  /** Buffers the destination has finished with (reused instead of allocating). */
+  private readonly spare: Uint8Array[] = [];
+  private readonly cap: number;
 
-  constructor(private readonly out: WritableLike, private readonly highWater = 1 << 18, private readonly size = SIZE) {
-    this.buf = new Uint8Array(Math.max(size, highWater * 2));
+  constructor(private readonly out: WritableLike, private readonly highWater = 1 << 18, size = SIZE) {
+    this.cap = Math.max(size, highWater * 2);
+    this.buf = new Uint8Array(this.cap);
   }
 
   /** Make room for `n` more bytes (grows the buffer; a batch may exceed the high-water mark). */
@@ -91,11 +96,16 @@ export class ByteWriter {
   /** Hand the queued bytes to the destination; resolves when it can take more. */
   async flush(): Promise<void> {
     if (this.pos === 0) return;
-    // The destination may keep the chunk until it is written: never reuse it.
-    const chunk = this.buf.subarray(0, this.pos);
-    this.buf = new Uint8Array(Math.max(this.size, this.highWater * 2));
+    // The destination may keep the chunk until it is written: the buffer is
+    // only reused once the write's callback says it is done with it.
+    const full = this.buf;
+    const chunk = full.subarray(0, this.pos);
+    this.buf = this.spare.pop() ?? new Uint8Array(this.cap);
     this.pos = 0;
-    if (!this.out.write(chunk)) await new Promise<void>((r) => this.out.once("drain", r));
+    const recycle = () => {
+      if (full.length === this.cap && this.spare.length < 2) this.spare.push(full);
+    };
+    if (!this.out.write(chunk, recycle)) await new Promise<void>((r) => this.out.once("drain", r));
   }
 }
 
@@ -105,8 +115,10 @@ export function collectText(): { out: WritableLike; text(): string } {
   const dec = new TextDecoder();
   return {
     out: {
-      write(chunk) {
-        parts.push(typeof chunk === "string" ? encoder.encode(chunk) : chunk);
+      write(chunk, done) {
+        // keep a copy: the writer reuses its buffer once `done` has run
+        parts.push(typeof chunk === "string" ? encoder.encode(chunk) : chunk.slice());
+        done?.();
         return true;
       },
       once() {},

@@ -237,3 +237,44 @@ test("ByteWriter: UTF-8 text, growth beyond the buffer, decimals", async () => {
     expect(dec.decode(buf.subarray(0, putDecPad(buf, 0, n, 9)))).toBe(String(n).padStart(9, "0"));
   }
 });
+
+test("ByteWriter reuses a buffer only after the destination is done with it (slow pipe)", async () => {
+  const written: string[] = [];
+  let pending: (() => void)[] = [];
+  let waiting: (() => void) | null = null;
+  const out = {
+    // like a pipe: the chunk is only read when the write completes, later
+    write(chunk: string | Uint8Array, done?: () => void) {
+      pending.push(() => {
+        written.push(typeof chunk === "string" ? chunk : dec.decode(chunk));
+        done?.();
+      });
+      return pending.length < 3;
+    },
+    once(_e: "drain", cb: () => void) {
+      waiting = cb;
+    },
+  };
+  const pump = setInterval(() => {
+    const p = pending;
+    pending = [];
+    for (const f of p) f();
+    if (waiting) {
+      const w = waiting;
+      waiting = null;
+      w();
+    }
+  }, 1);
+  const w = new ByteWriter(out, 64, 64);
+  const want: string[] = [];
+  for (let i = 0; i < 500; i++) {
+    const s = `line ${i} ${"abcdefghij".slice(0, i % 10)} ✓`;
+    w.line(s);
+    want.push(s + "\n");
+    if (w.full) await w.flush();
+  }
+  await w.flush();
+  while (pending.length) await new Promise((r) => setTimeout(r, 2));
+  clearInterval(pump);
+  expect(written.join("")).toBe(want.join(""));
+});
