@@ -21,12 +21,11 @@ import { selectAeadProvider } from "../../esp/aead.ts";
 import { buildIcmpTooBig } from "../../esp/icmp.ts";
 import { SaDatabase } from "../../esp/sadb.ts";
 import { TunnelEngine } from "../../tunnel/engine.ts";
-import { VNET_HDR_LEN } from "../../tunnel/offload.ts";
-import { parseCidr } from "../../tunnel/selectors.ts";
 import { libcryptoAead } from "./aead-ffi.ts";
 import { type DataPlaneEvent, type DataPlaneInit, FLAG_READY, FLAG_STOP, FLAG_STOPPED, type IoCounters, sharedViews, writeCounters } from "./dataplane-shared.ts";
 import { TunDevice } from "./tun.ts";
 import { FfiUdpSocket } from "./udp-ffi.ts";
+import { warmUp } from "./dataplane-warmup.ts";
 
 declare const self: Worker;
 
@@ -51,8 +50,6 @@ function loadEpoll() {
         read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
         close: { args: [FFIType.i32], returns: FFIType.i32 },
         sched_yield: { args: [], returns: FFIType.i32 },
-        socketpair: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
-        write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
       }).symbols;
     } catch {
       // next name
@@ -65,100 +62,11 @@ const WARMUP_ROUNDS = Number(process.env.VPNKIT_WARMUP ?? 4000);
 const SPIN_MS = Number(process.env.VPNKIT_BUSY_POLL_US ?? 0) / 1000;
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
 
-/**
- * JIT warm-up and self-test of the whole packet path, before the real SAs exist: the
- * same classes (TunDevice, TunnelEngine, SaDatabase with the chosen AEAD, FfiUdpSocket)
- * carry throwaway traffic between a SOCK_SEQPACKET pair standing in for the TUN and a
- * loopback UDP socket that sends to itself, with a random key that is destroyed after.
- * Without it the first packets of a tunnel run in JavaScriptCore's interpreter tier
- * (~0.2-0.6 ms per packet measured in the worker, against ~10 µs warm), which is what an
- * idle ping right after start sees. Returns the packets that made the round trip.
- */
-function warmUp(init: DataPlaneInit, rounds: number): number {
-  const L = loadEpoll();
-  const sv = new Int32Array(2);
-  if (L.socketpair(1 /* AF_UNIX */, 5 /* SOCK_SEQPACKET */ | 0o4000 | 0o2000000, 0, ptr(sv)) < 0) return 0;
-  const [devFd, peerFd] = [sv[0], sv[1]];
-  let udp: FfiUdpSocket | null = null;
-  const db = new SaDatabase({ crypto: (ci) => (init.aead === "ffi" ? libcryptoAead(ci) : null) ?? selectAeadProvider(ci) });
-  let back = 0;
-  try {
-    udp = FfiUdpSocket.bind("127.0.0.1", 0);
-    const port = udp.localPort();
-    if (port <= 0) return 0;
-    const key = crypto.getRandomValues(new Uint8Array(init.outbound.keyMaterial.length));
-    const spi = 0x7fff0001;
-    const outSa = db.installOutbound({ spi, cipher: init.outbound.cipher, keyMaterial: key, esn: init.outbound.esn });
-    const inSa = db.installInbound({ spi, cipher: init.outbound.cipher, keyMaterial: key, esn: init.outbound.esn });
-    key.fill(0);
-    const dev = TunDevice.attach(devFd, "warmup", init.offload);
-    const any4 = parseCidr("0.0.0.0/0")!;
-    const engine = new TunnelEngine({
-      device: dev, socket: udp, remoteAddress: "127.0.0.1", remotePort: port,
-      children: [{ name: "warmup", local: [], remote: [any4], outbound: outSa, inbound: [inSa], mtu: init.child.mtu }],
-      icmpTooBig: (inner, mtu) => buildIcmpTooBig(inner, mtu), keepaliveMs: 0,
-    });
-    engine.start();
-    const hdr = init.offload ? VNET_HDR_LEN : 0;
-    const pkts = [warmPacket(1, 84), warmPacket(6, Math.min(1400, init.child.mtu))].map((p) => {
-      const f = new Uint8Array(hdr + p.length);
-      f.set(p, hdr);
-      return f;
-    });
-    const sink = new Uint8Array(70000);
-    for (let i = 0; i < rounds; i++) {
-      const f = pkts[i & 1];
-      if (Number(L.write(peerFd, ptr(f), f.length)) < 0) break;
-      dev.drainNow();
-      udp.receive(1);
-      dev.flushNow();
-      while (Number(L.read(peerFd, ptr(sink), sink.length)) > 0) back++;
-    }
-    engine.stop();
-  } catch {
-    // a warm-up failure only costs latency; the real path reports its own errors
-  } finally {
-    db.destroy();
-    udp?.close();
-    L.close(devFd);
-    L.close(peerFd);
-  }
-  return back;
-}
-
-/** An IPv4 packet 10.255.0.1 → 10.255.0.2 of `len` bytes (protocol 1 = ICMP echo, 6 = TCP ACK). */
-function warmPacket(proto: number, len: number): Uint8Array {
-  const p = new Uint8Array(len);
-  p[0] = 0x45;
-  p[2] = len >> 8;
-  p[3] = len & 0xff;
-  p[8] = 64;
-  p[9] = proto;
-  p.set([10, 255, 0, 1, 10, 255, 0, 2], 12);
-  let s = 0;
-  for (let i = 0; i < 20; i += 2) s += (p[i] << 8) | p[i + 1];
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  s = ~s & 0xffff;
-  p[10] = s >> 8;
-  p[11] = s & 0xff;
-  if (proto === 1) p[20] = 8;
-  else {
-    p[22] = 0x30; // ports 12345 → 12346
-    p[23] = 0x39;
-    p[24] = 0x30;
-    p[25] = 0x3a;
-    p[32] = 0x50; // data offset 5
-    p[33] = 0x10; // ACK
-    p[34] = 0xff;
-  }
-  return p;
-}
-
 async function run(init: DataPlaneInit): Promise<void> {
   const { flags, nums } = sharedViews(init.sab);
   const c = loadEpoll();
   const t0 = performance.now();
-  const warmed = WARMUP_ROUNDS > 0 ? warmUp(init, WARMUP_ROUNDS) : 0;
+  const warmed = WARMUP_ROUNDS > 0 ? warmUp({ cipher: init.outbound.cipher, esn: init.outbound.esn, offload: init.offload, mtu: init.child.mtu, aead: init.aead }, WARMUP_ROUNDS) : 0;
   if (WARMUP_ROUNDS > 0) post({ type: "log", message: `vpnkit up: data path warmed up (${warmed} of ${WARMUP_ROUNDS} packets through a loopback self-test) in ${(performance.now() - t0).toFixed(0)} ms` });
   const tun = TunDevice.attach(init.tunFd, init.tunName, init.offload);
   const udp = FfiUdpSocket.fromFd(init.udpFd);
