@@ -25,7 +25,7 @@ import { hex2, ipv4Text, toHex } from "../core/bytes.ts";
 import type { CaptureRecord } from "../capture/types.ts";
 import type { EspSaKeyInfo, EspTracker } from "../ipsec/esp-tracker.ts";
 import type { IpsecPorts } from "../ipsec/natt.ts";
-import { ascii, type ByteWriter, putDec, putDecPad, putHex, putSeg } from "./output.ts";
+import { ascii, type ByteWriter, put6, put9, putDec, putHex, putSeg } from "./output.ts";
 import { isoTime, spiHex, timeOfDay } from "./summary.ts";
 
 /** Most bytes one fast-path packet writes (segments are bounded: addresses and numbers are). */
@@ -57,11 +57,11 @@ const T_UCSUM = ascii("\n    checksum: 0x");
 const T_ESP = ascii("\n    truncated: false\n  natt @42, 0 bytes\n    kind: esp\n    off: 42\n  esp @42, ");
 const T_KEEP = ascii("\n    truncated: false\n  natt @42, 1 bytes\n    kind: keepalive\n    off: ");
 const T_PAYLOAD = ascii("\n    payload: ");
+const T_BYTES = ascii(" bytes)");
 const T_SEQINFO = ascii("\n    seqInfo:\n      status: ");
 const T_MISSING = ascii("\n      missing: ");
 const T_HEAD = ascii("packet ");
 const T_IFACE = ascii(" bytes, iface ");
-const T_LINK = ascii(", linktype 1\n");
 const S_LEN = ascii(" len ");
 const S_GAP = ascii(" (gap: ");
 const S_MISSING = ascii(" missing)");
@@ -208,7 +208,7 @@ export class FastPaths {
       this.hmsSec = sec;
     }
     p = putSeg(buf, p, this.hms);
-    p = putDecPad(buf, p, Math.floor(rec.tsNsec / 1000), 6);
+    p = put6(buf, p, Math.floor(rec.tsNsec / 1000));
     buf[p++] = 32;
     p = putSeg(buf, p, seg);
     if (!f.keepalive) {
@@ -252,7 +252,7 @@ export class FastPaths {
       this.tsSec = sec;
     }
     p = putSeg(buf, p, this.ts);
-    p = putDecPad(buf, p, rec.tsNsec, 9);
+    p = put9(buf, p, rec.tsNsec);
     p = putSeg(buf, p, J_IFACE);
     p = putDec(buf, p, rec.iface);
     p = putSeg(buf, p, J_CAPLEN);
@@ -318,7 +318,7 @@ export class FastPaths {
       this.isoSec = sec;
     }
     p = putSeg(buf, p, this.iso);
-    p = putDecPad(buf, p, rec.tsNsec, 9);
+    p = put9(buf, p, rec.tsNsec);
     buf[p++] = 90; // 'Z'
     buf[p++] = 44; // ','
     buf[p++] = 32;
@@ -327,8 +327,7 @@ export class FastPaths {
     p = putDec(buf, p, rec.len);
     p = putSeg(buf, p, T_IFACE);
     p = putDec(buf, p, rec.iface);
-    p = putSeg(buf, p, T_LINK);
-    p = putSeg(buf, p, s[0]); // eth … totalLength:
+    p = putSeg(buf, p, s[0]); // , linktype 1 / eth … totalLength:
     p = putDec(buf, p, this.total);
     p = putSeg(buf, p, T_ID);
     p = putDec(buf, p, (b[18] << 8) | b[19]);
@@ -359,7 +358,7 @@ export class FastPaths {
       buf[p++] = 32;
       buf[p++] = 40; // '('
       p = putDec(buf, p, plen);
-      p = putAscii(buf, p, " bytes)");
+      p = putSeg(buf, p, T_BYTES);
       if (this.status !== "") {
         p = putSeg(buf, p, T_SEQINFO);
         p = putAscii(buf, p, this.status);
@@ -410,7 +409,7 @@ function treeSegments(f: Flow): Uint8Array[] {
   const { src, dst, sport, dport } = f.sa;
   return [
     ascii(
-      `  eth @0, 14 bytes\n    dst: ${macAt(k, 0)}\n    src: ${macAt(k, 6)}\n    vlans: []\n    etherType: IPv4 (2048)\n` +
+      `, linktype 1\n  eth @0, 14 bytes\n    dst: ${macAt(k, 0)}\n    src: ${macAt(k, 6)}\n    vlans: []\n    etherType: IPv4 (2048)\n` +
         `  ipv4 @14, 20 bytes\n    version: 4\n    headerLength: 20\n    dscp: ${tos >>> 2}\n    ecn: ${tos & 3}\n    totalLength: `,
     ),
     ascii(

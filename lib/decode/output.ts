@@ -133,27 +133,57 @@ export function collectText(): { out: WritableLike; text(): string } {
 
 // ---- ASCII primitives: store at buf[p], return the position after ----------
 
+/** "00".."99" as ASCII pairs. */
+const DIG2 = new Uint8Array(200);
+/** "000".."999" as ASCII triples. */
+const DIG3 = new Uint8Array(3000);
+for (let i = 0; i < 100; i++) {
+  DIG2[2 * i] = 48 + ((i / 10) | 0);
+  DIG2[2 * i + 1] = 48 + (i % 10);
+}
+for (let i = 0; i < 1000; i++) {
+  DIG3[3 * i] = 48 + ((i / 100) | 0);
+  DIG3[3 * i + 1] = 48 + (((i / 10) | 0) % 10);
+  DIG3[3 * i + 2] = 48 + (i % 10);
+}
+
 /** Unsigned decimal of a non-negative integer. */
 export function putDec(buf: Uint8Array, p: number, n: number): number {
   if (n < 10) {
     buf[p] = 48 + n;
     return p + 1;
   }
+  if (n < 100) {
+    buf[p] = DIG2[2 * n];
+    buf[p + 1] = DIG2[2 * n + 1];
+    return p + 2;
+  }
+  if (n > 0x7fffffff) return putDecBig(buf, p, n);
+  const len = n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : n < 1000000 ? 6 : n < 10000000 ? 7 : n < 100000000 ? 8 : n < 1000000000 ? 9 : 10;
+  let e = p + len;
+  while (n >= 100) {
+    const q = (n / 100) | 0;
+    const r = (n - q * 100) << 1;
+    buf[e - 1] = DIG2[r + 1];
+    buf[e - 2] = DIG2[r];
+    e -= 2;
+    n = q;
+  }
+  if (n >= 10) {
+    buf[e - 1] = DIG2[2 * n + 1];
+    buf[e - 2] = DIG2[2 * n];
+  } else buf[e - 1] = 48 + n;
+  return p + len;
+}
+
+function putDecBig(buf: Uint8Array, p: number, n: number): number {
   let len = 2;
   for (let t = n; t >= 100; t = Math.floor(t / 10)) len++;
   const end = p + len;
-  if (n <= 0x7fffffff) {
-    for (let i = end - 1; i >= p; i--) {
-      const q = (n / 10) | 0;
-      buf[i] = 48 + (n - q * 10);
-      n = q;
-    }
-  } else {
-    for (let i = end - 1; i >= p; i--) {
-      const q = Math.floor(n / 10);
-      buf[i] = 48 + (n - q * 10);
-      n = q;
-    }
+  for (let i = end - 1; i >= p; i--) {
+    const q = Math.floor(n / 10);
+    buf[i] = 48 + (n - q * 10);
+    n = q;
   }
   return end;
 }
@@ -164,6 +194,39 @@ export function putDecPad(buf: Uint8Array, p: number, n: number, width: number):
   for (let t = n; t >= 10; t = Math.floor(t / 10)) len++;
   for (; len < width; width--) buf[p++] = 48;
   return putDec(buf, p, n);
+}
+
+/** Exactly 9 digits of 0 <= n < 10^9, zero-padded (nanoseconds). */
+export function put9(buf: Uint8Array, p: number, n: number): number {
+  if (!(n >= 0 && n < 1000000000)) return putDecPad(buf, p, n, 9);
+  const a = (n / 1000000) | 0;
+  const r = n - a * 1000000;
+  const b = (r / 1000) | 0;
+  const c = r - b * 1000;
+  buf[p] = DIG3[3 * a];
+  buf[p + 1] = DIG3[3 * a + 1];
+  buf[p + 2] = DIG3[3 * a + 2];
+  buf[p + 3] = DIG3[3 * b];
+  buf[p + 4] = DIG3[3 * b + 1];
+  buf[p + 5] = DIG3[3 * b + 2];
+  buf[p + 6] = DIG3[3 * c];
+  buf[p + 7] = DIG3[3 * c + 1];
+  buf[p + 8] = DIG3[3 * c + 2];
+  return p + 9;
+}
+
+/** Exactly 6 digits of 0 <= n < 10^6, zero-padded (microseconds). */
+export function put6(buf: Uint8Array, p: number, n: number): number {
+  if (!(n >= 0 && n < 1000000)) return putDecPad(buf, p, n, 6);
+  const a = (n / 1000) | 0;
+  const b = n - a * 1000;
+  buf[p] = DIG3[3 * a];
+  buf[p + 1] = DIG3[3 * a + 1];
+  buf[p + 2] = DIG3[3 * a + 2];
+  buf[p + 3] = DIG3[3 * b];
+  buf[p + 4] = DIG3[3 * b + 1];
+  buf[p + 5] = DIG3[3 * b + 2];
+  return p + 6;
 }
 
 /** ASCII code of each lower-case hex digit. */

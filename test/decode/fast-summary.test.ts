@@ -230,11 +230,16 @@ test("ByteWriter: UTF-8 text, growth beyond the buffer, decimals", async () => {
   for (const p of parts) w.line(p);
   await w.flush();
   expect(sink.text()).toBe(parts.map((p) => p.replace("\ud800", "\ufffd") + "\n").join(""));
-  const { putDec, putDecPad } = await import("../../lib/decode/output.ts");
+  const { putDec, putDecPad, put6, put9 } = await import("../../lib/decode/output.ts");
   const buf = new Uint8Array(64);
-  for (const n of [0, 9, 10, 99, 100, 65535, 2147483647, 2147483648, 4294967295, 9007199254740991]) {
+  const ns = [0, 1, 9, 10, 99, 100, 101, 999, 1000, 1001, 9999, 10000, 12345, 99999, 100000, 999999, 1000000, 1000001, 9999999, 10000000, 99999999, 100000000];
+  ns.push(123456789, 999999999, 1000000000, 1999999999, 2147483647, 2147483648, 4294967295, 9007199254740991);
+  for (let i = 0; i < 2000; i++) ns.push(Math.floor(Math.random() * 10 ** (1 + (i % 12))));
+  for (const n of ns) {
     expect(dec.decode(buf.subarray(0, putDec(buf, 0, n)))).toBe(String(n));
     expect(dec.decode(buf.subarray(0, putDecPad(buf, 0, n, 9)))).toBe(String(n).padStart(9, "0"));
+    expect(dec.decode(buf.subarray(0, put9(buf, 0, n)))).toBe(String(n).padStart(9, "0"));
+    expect(dec.decode(buf.subarray(0, put6(buf, 0, n)))).toBe(String(n).padStart(6, "0"));
   }
 });
 
