@@ -19,6 +19,10 @@ CAP=${1:-/tmp/vpnkit-bench/bench_aes256gcm16.pcap}
 WORK=${BENCH_DIR:-/tmp/vpnkit-bench}
 VPNKIT=${VPNKIT:-./dist/vpnkit}
 [ -f "$CAP" ] || { echo "no capture at $CAP: run scripts/capture/make_bench_capture.sh first" >&2; exit 2; }
+# Output goes to /dev/null. If something has replaced it with a regular file
+# (e.g. a build with --outfile=/dev/null), every tool would be timed writing a
+# real file: refuse rather than publish those numbers.
+[ -c /dev/null ] || { echo "/dev/null is not a character device (fix: mknod -m 666 /dev/null.new c 1 3 && mv -f /dev/null.new /dev/null)" >&2; exit 2; }
 [ -x "$VPNKIT" ] || npm run build >/dev/null
 mkdir -p "$WORK"
 N1=$(capinfos -M -c -T "$CAP" | awk -F'\t' 'NR==2{print $2}')
