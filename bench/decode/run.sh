@@ -36,6 +36,7 @@ NS=200000
 # run LABEL PACKETS CMD...: prints "| label | packets | s | packets/s | peak MB |"
 run() {
   local label=$1 n=$2; shift 2
+  [ -c /dev/null ] || { echo "/dev/null stopped being a character device during the run: numbers invalid" >&2; exit 2; }
   local tf
   tf=$(mktemp)
   /usr/bin/time -o "$tf" -f "%e %M" "$@" > /dev/null 2>/dev/null || true
