@@ -158,18 +158,33 @@ export function putDec(buf: Uint8Array, p: number, n: number): number {
     buf[p + 1] = DIG2[2 * n + 1];
     return p + 2;
   }
+  if (n < 1000) {
+    buf[p] = DIG3[3 * n];
+    buf[p + 1] = DIG3[3 * n + 1];
+    buf[p + 2] = DIG3[3 * n + 2];
+    return p + 3;
+  }
+  return putDecLong(buf, p, n);
+}
+
+function putDecLong(buf: Uint8Array, p: number, n: number): number {
   if (n > 0x7fffffff) return putDecBig(buf, p, n);
-  const len = n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : n < 1000000 ? 6 : n < 10000000 ? 7 : n < 100000000 ? 8 : n < 1000000000 ? 9 : 10;
+  const len = n < 10000 ? 4 : n < 100000 ? 5 : n < 1000000 ? 6 : n < 10000000 ? 7 : n < 100000000 ? 8 : n < 1000000000 ? 9 : 10;
   let e = p + len;
-  while (n >= 100) {
-    const q = (n / 100) | 0;
-    const r = (n - q * 100) << 1;
-    buf[e - 1] = DIG2[r + 1];
-    buf[e - 2] = DIG2[r];
-    e -= 2;
+  while (n >= 1000) {
+    const q = (n / 1000) | 0;
+    const r = (n - q * 1000) * 3;
+    buf[e - 1] = DIG3[r + 2];
+    buf[e - 2] = DIG3[r + 1];
+    buf[e - 3] = DIG3[r];
+    e -= 3;
     n = q;
   }
-  if (n >= 10) {
+  if (n >= 100) {
+    buf[e - 1] = DIG3[3 * n + 2];
+    buf[e - 2] = DIG3[3 * n + 1];
+    buf[e - 3] = DIG3[3 * n];
+  } else if (n >= 10) {
     buf[e - 1] = DIG2[2 * n + 1];
     buf[e - 2] = DIG2[2 * n];
   } else buf[e - 1] = 48 + n;
