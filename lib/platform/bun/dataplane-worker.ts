@@ -32,7 +32,7 @@ declare const self: Worker;
 /** Longest time without yielding to this thread's event loop (timers, messages). */
 const YIELD_MS = 20;
 /** epoll_wait timeout when idle: bounds how late a timer can run. */
-const IDLE_WAIT_MS = 50;
+const IDLE_WAIT_MS = Number(process.env.VPNKIT_IDLE_WAIT_MS ?? 50);
 
 const EPOLLIN = 0x1, EPOLLERR = 0x8, EPOLLHUP = 0x10;
 
@@ -135,21 +135,35 @@ async function run(init: DataPlaneInit): Promise<void> {
 
   const tunFd = init.tunFd, udpFd = init.udpFd, wakeFd = init.wakeFd;
   let lastYield = Date.now();
-  let tunMore = false, udpMore = false;
   let spinUntil = 0;
+  let wantYield = false;
   try {
+    // After a wake-up that did work, look again without sleeping: whatever that work
+    // caused (the echo reply the kernel queues on the TUN while our write returns, the
+    // next datagrams) is handled at once. Only when nothing is pending does the loop
+    // yield to the event loop (timers) and then sleep.
+    let pollAgain = false;
     while (Atomics.load(flags, FLAG_STOP) === 0) {
-      // Work left over from a budget-limited pass: poll without sleeping.
-      const spinning = performance.now() < spinUntil;
-      const n = c.epoll_wait(ep, outPtr, 8, tunMore || udpMore || spinning ? 0 : IDLE_WAIT_MS);
-      if (n === 0 && spinning) {
-        c.sched_yield();
+      const spinning = SPIN_MS > 0 && performance.now() < spinUntil;
+      const n = c.epoll_wait(ep, outPtr, 8, pollAgain || spinning ? 0 : IDLE_WAIT_MS);
+      if (n <= 0) {
+        pollAgain = false;
+        const now = Date.now();
+        if (n === 0 && spinning) {
+          if (now - lastYield < YIELD_MS) {
+            c.sched_yield();
+            continue;
+          }
+        }
+        if (now - lastYield >= YIELD_MS || wantYield) {
+          wantYield = false;
+          await yieldNow();
+          lastYield = Date.now();
+        }
         continue;
       }
       io.loopWakeups++;
-      let wantYield = false;
-      tunMore = false;
-      udpMore = false;
+      let more = false;
       for (let i = 0; i < n; i++) {
         const events = outDv.getUint32(i * 12, true);
         const fd = outDv.getInt32(i * 12 + 4, true);
@@ -161,16 +175,24 @@ async function run(init: DataPlaneInit): Promise<void> {
           post({ type: "log", message: `vpnkit up: ${init.tunName} went away` });
           Atomics.store(flags, FLAG_STOP, 1);
         } else if (fd === tunFd) {
-          tunMore = tun.drainNow();
+          if (tun.drainNow()) more = true;
         } else if (fd === udpFd) {
-          udpMore = udp.receive();
+          if (udp.receive()) more = true;
           tun.flushNow();
         }
       }
-      if (n > 0) spinUntil = performance.now() + SPIN_MS;
       publish();
-      const now = Date.now();
-      if (wantYield || n === 0 || now - lastYield >= YIELD_MS) {
+      pollAgain = true;
+      if (SPIN_MS > 0) spinUntil = performance.now() + SPIN_MS;
+      // under sustained load, still let timers run every YIELD_MS
+      if (more || wantYield) {
+        const now = Date.now();
+        if (now - lastYield >= YIELD_MS || wantYield) {
+          wantYield = false;
+          await yieldNow();
+          lastYield = Date.now();
+        }
+      } else if (Date.now() - lastYield >= 4 * YIELD_MS) {
         await yieldNow();
         lastYield = Date.now();
       }
