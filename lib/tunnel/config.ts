@@ -17,6 +17,7 @@
  * | `routes` | string[] | required | remote subnets: routed into the TUN and allowed as inner sources |
  * | `local_subnets` | string[] | tun_addr hosts | inner prefixes allowed as our sources / inbound destinations |
  * | `keepalive` | number | 20 | NAT-keepalive interval in seconds (0 = off) |
+ * | `keep_warm` | number | 2 | while traffic flowed in the last 5 s, wake every N ms when idle and send one throwaway packet through a loopback copy of the packet path, so the next real packet finds it warm (0 = off; costs ~3.5% of a core per end while active, see bench/tunnel/README.md) |
  * | `keylog` | string | none | append installed SAs (vpnkit format) and FILE.esp_sa (Wireshark) |
  * | `control` | string | "/run/vpnkit-<tun_name>.sock" | unix control socket for `vpnkit status` |
  * | `transport` | string | "udp" | outer transport: "udp" (ESP-in-UDP, RFC 3948) or "tcp" (RFC 9329 framing) |
@@ -53,6 +54,7 @@ export interface RawConfig {
   routes?: unknown;
   local_subnets?: unknown;
   keepalive?: unknown;
+  keep_warm?: unknown;
   keylog?: unknown;
   control?: unknown;
   transport?: unknown;
@@ -123,6 +125,8 @@ export interface TunnelConfig {
   routes: Cidr[];
   localSubnets: Cidr[];
   keepaliveSec: number;
+  /** Keep-warm tick in ms (0 = off), see `keep_warm`. */
+  keepWarmMs: number;
   keylog: string | null;
   control: string;
   /** Outer transport; with "tcp", `tcpRole` says who connects (the tunnel MTU is derived as for UDP). */
@@ -297,6 +301,11 @@ export function validateConfig(raw: RawConfig, readFile: (p: string) => Uint8Arr
     if (typeof raw.keepalive !== "number" || !(raw.keepalive >= 0) || raw.keepalive > 86400) throw new ConfigError("keepalive", "must be seconds between 0 and 86400");
     keepaliveSec = raw.keepalive;
   }
+  let keepWarmMs = 2;
+  if (raw.keep_warm !== undefined) {
+    if (typeof raw.keep_warm !== "number" || !(raw.keep_warm >= 0) || raw.keep_warm > 1000) throw new ConfigError("keep_warm", "must be milliseconds between 0 (off) and 1000");
+    keepWarmMs = raw.keep_warm;
+  }
   const keylog = str(raw.keylog, "keylog", false) ?? null;
   const control = str(raw.control, "control", false) ?? `/run/vpnkit-${tunName}.sock`;
   const transport = str(raw.transport, "transport", false) ?? "udp";
@@ -316,7 +325,7 @@ export function validateConfig(raw: RawConfig, readFile: (p: string) => Uint8Arr
   }
   return {
     local, localPort, remote, remotePort, outer, pathMtu, tunnelMtu: tMtu, tunMtu, tunName, tunAddr, routes, localSubnets,
-    keepaliveSec, keylog, control, transport, tcpRole,
+    keepaliveSec, keepWarmMs, keylog, control, transport, tcpRole,
     sa: { cipher, spiOut, spiIn, keyOut, keyIn, esn: sa.esn === true, replayWindow },
   };
 }

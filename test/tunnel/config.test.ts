@@ -42,6 +42,7 @@ describe("config", () => {
     expect(cfg.tunnelMtu).toBe(1438);
     expect(cfg.tunMtu).toBe(1438);
     expect(cfg.keepaliveSec).toBe(20);
+    expect(cfg.keepWarmMs).toBe(2);
     expect(cfg.control).toBe("/run/vpnkit-vpnkit0.sock");
     expect(cfg.routes.map((r) => r.text)).toEqual(["10.9.0.2/32"]);
     expect(cfg.localSubnets.map((r) => r.text)).toEqual(["10.9.0.1/32"]);
@@ -75,6 +76,8 @@ describe("config", () => {
     expect(errKey({ ...base(), routes: [] })).toBe("routes");
     expect(errKey({ ...base(), routes: ["10.9.0.0/33"] })).toBe("routes");
     expect(errKey({ ...base(), keepalive: -1 })).toBe("keepalive");
+    expect(errKey({ ...base(), keep_warm: -1 })).toBe("keep_warm");
+    expect(errKey({ ...base(), keep_warm: "2" })).toBe("keep_warm");
     expect(errKey({ ...base(), tun_name: "a-very-long-interface-name" })).toBe("tun_name");
     expect(errKey({ ...base(), sa: { ...base().sa, cipher: "aes-cbc" } })).toBe("sa.cipher");
     expect(errKey({ ...base(), sa: { ...base().sa, spi_out: "0x10" } })).toBe("sa.spi_out");

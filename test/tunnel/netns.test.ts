@@ -131,6 +131,8 @@ run("vpnkit up in network namespaces", () => {
           // the default data plane is the worker thread (lib/platform/bun/dataplane-worker.ts):
           // it publishes its loop wake-ups and ran the loopback warm-up before the SAs
           expect(sa.io?.loopWakeups ?? 0).toBeGreaterThan(0);
+          // keep-warm (default 2 ms) ticked in the idle gaps after traffic
+          expect(sa.io?.warmTicks ?? 0).toBeGreaterThan(0);
           expect(a.log()).toMatch(/data path warmed up \((\d+) of \1 packets/);
         } catch (e) {
           console.error(`vt1 log:\n${a.log()}\nvt2 log:\n${b.log()}`);

@@ -20,7 +20,7 @@ const ENGINE_KEYS = ["packetsOut", "bytesOut", "packetsIn", "bytesIn", "keepaliv
 const DROP_KEYS = ["icv", "replay", "noSa", "tooBig", "malformed", "dummy", "policy", "expired", "sealFailed", "deviceWrite"] as const;
 export const IO_KEYS = [
   "tunRxPackets", "tunTxPackets", "tunTxErrors", "tunWakeups", "tunRxSuper", "tunRxBad", "tunTxMerged", "udpSendErrors", "udpGsoSends", "udpTruncated",
-  "loopWakeups",
+  "loopWakeups", "warmTicks",
 ] as const;
 export type IoCounters = Record<(typeof IO_KEYS)[number], number>;
 
@@ -75,6 +75,8 @@ export interface DataPlaneInit {
   remoteAddress: string;
   remotePort: number;
   keepaliveMs: number;
+  /** Keep-warm tick in ms (0 = off). */
+  keepWarmMs: number;
   child: { name: string; local: Cidr[]; remote: Cidr[]; mtu: number };
   outbound: WorkerSa;
   inbound: WorkerSa;

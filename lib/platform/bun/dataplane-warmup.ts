@@ -46,64 +46,119 @@ function sys() {
 }
 
 /**
- * JIT warm-up and self-test of the whole packet path, before the real SAs exist: the
- * same classes (TunDevice, TunnelEngine, SaDatabase with the chosen AEAD, FfiUdpSocket)
- * carry throwaway traffic between a SOCK_SEQPACKET pair standing in for the TUN and a
- * loopback UDP socket that sends to itself, with a random key that is destroyed after.
- * Without it the first packets of a tunnel run in JavaScriptCore's interpreter tier
- * (~0.2-0.6 ms per packet measured in the worker, against ~10 µs warm), which is what an
- * idle ping right after start sees. Returns the packets that made the round trip.
+ * A throwaway copy of the whole packet path: the same classes as the tunnel (TunDevice,
+ * TunnelEngine, SaDatabase with the chosen AEAD, FfiUdpSocket) carry throwaway traffic
+ * between a SOCK_SEQPACKET pair standing in for the TUN and a loopback UDP socket that
+ * sends to itself, under a random key of its own (never the tunnel's; destroyed on close).
+ * Nothing it does reaches the TUN device or the network.
  */
-export function warmUp(o: WarmUpOptions, rounds: number): number {
-  const L = sys();
-  const sv = new Int32Array(2);
-  if (L.socketpair(1 /* AF_UNIX */, 5 /* SOCK_SEQPACKET */ | 0o4000 | 0o2000000, 0, ptr(sv)) < 0) return 0;
-  const [devFd, peerFd] = [sv[0], sv[1]];
-  let udp: FfiUdpSocket | null = null;
-  const db = new SaDatabase({ crypto: (ci) => (o.aead === "ffi" ? libcryptoAead(ci) : null) ?? selectAeadProvider(ci) });
-  let back = 0;
-  try {
-    udp = FfiUdpSocket.bind("127.0.0.1", 0);
-    const port = udp.localPort();
-    if (port <= 0) return 0;
+export class LoopbackPath {
+  private readonly L = sys();
+  private udp: FfiUdpSocket | null = null;
+  private db: SaDatabase | null = null;
+  private engine: TunnelEngine | null = null;
+  private dev: TunDevice | null = null;
+  private devFd = -1;
+  private peerFd = -1;
+  private pkts: Uint8Array[] = [];
+  private readonly sink = new Uint8Array(70000);
+  private sinkPtr = ptr(this.sink);
+  private sealed = 0;
+  /** Packets that made the round trip. */
+  back = 0;
+
+  private constructor(private readonly o: WarmUpOptions) {}
+
+  /** Set up, or null when a socket cannot be made (the caller just goes without). */
+  static open(o: WarmUpOptions): LoopbackPath | null {
+    const h = new LoopbackPath(o);
+    try {
+      const sv = new Int32Array(2);
+      if (h.L.socketpair(1 /* AF_UNIX */, 5 /* SOCK_SEQPACKET */ | 0o4000 | 0o2000000, 0, ptr(sv)) < 0) return null;
+      h.devFd = sv[0];
+      h.peerFd = sv[1];
+      h.udp = FfiUdpSocket.bind("127.0.0.1", 0);
+      if (h.udp.localPort() <= 0) throw new Error("no port");
+      h.dev = TunDevice.attach(h.devFd, "loopback", o.offload);
+      h.install();
+      const hdr = o.offload ? VNET_HDR_LEN : 0;
+      h.pkts = [warmPacket(1, 84), warmPacket(6, Math.min(1400, o.mtu))].map((p) => {
+        const f = new Uint8Array(hdr + p.length);
+        f.set(p, hdr);
+        return f;
+      });
+      return h;
+    } catch {
+      h.close();
+      return null;
+    }
+  }
+
+  /** A fresh random-key SA pair and engine (also every 2^30 packets: sequence space). */
+  private install(): void {
+    this.engine?.stop();
+    this.db?.destroy();
+    const o = this.o;
+    const db = new SaDatabase({ crypto: (ci) => (o.aead === "ffi" ? libcryptoAead(ci) : null) ?? selectAeadProvider(ci) });
     const key = crypto.getRandomValues(new Uint8Array(keyLength(o.cipher)));
     const spi = 0x7fff0001;
     const outSa = db.installOutbound({ spi, cipher: o.cipher, keyMaterial: key, esn: o.esn });
     const inSa = db.installInbound({ spi, cipher: o.cipher, keyMaterial: key, esn: o.esn });
     key.fill(0);
-    const dev = TunDevice.attach(devFd, "warmup", o.offload);
-    const any4 = parseCidr("0.0.0.0/0")!;
     const engine = new TunnelEngine({
-      device: dev, socket: udp, remoteAddress: "127.0.0.1", remotePort: port,
-      children: [{ name: "warmup", local: [], remote: [any4], outbound: outSa, inbound: [inSa], mtu: o.mtu }],
+      device: this.dev!, socket: this.udp!, remoteAddress: "127.0.0.1", remotePort: this.udp!.localPort(),
+      children: [{ name: "loopback", local: [], remote: [parseCidr("0.0.0.0/0")!], outbound: outSa, inbound: [inSa], mtu: o.mtu }],
       icmpTooBig: (inner, mtu) => buildIcmpTooBig(inner, mtu), keepaliveMs: 0,
     });
     engine.start();
-    const hdr = o.offload ? VNET_HDR_LEN : 0;
-    const pkts = [warmPacket(1, 84), warmPacket(6, Math.min(1400, o.mtu))].map((p) => {
-      const f = new Uint8Array(hdr + p.length);
-      f.set(p, hdr);
-      return f;
-    });
-    const sink = new Uint8Array(70000);
-    for (let i = 0; i < rounds; i++) {
-      const f = pkts[i & 1];
-      if (Number(L.write(peerFd, ptr(f), f.length)) < 0) break;
-      dev.drainNow();
-      udp.receive(1);
-      dev.flushNow();
-      while (Number(L.read(peerFd, ptr(sink), sink.length)) > 0) back++;
-    }
-    engine.stop();
-  } catch {
-    // a warm-up failure only costs latency; the real path reports its own errors
-  } finally {
-    db.destroy();
-    udp?.close();
-    L.close(devFd);
-    L.close(peerFd);
+    this.db = db;
+    this.engine = engine;
+    this.sealed = 0;
   }
-  return back;
+
+  /** Push one packet (ICMP on even `i`, TCP on odd) through the whole path and back. */
+  round(i: number): boolean {
+    if (this.dev === null) return false;
+    if (++this.sealed >= 1 << 30) this.install();
+    const f = this.pkts[i & 1];
+    if (Number(this.L.write(this.peerFd, ptr(f), f.length)) < 0) return false;
+    this.dev.drainNow();
+    this.udp!.receive(1);
+    this.dev.flushNow();
+    const before = this.back;
+    while (Number(this.L.read(this.peerFd, this.sinkPtr, this.sink.length)) > 0) this.back++;
+    return this.back > before;
+  }
+
+  close(): void {
+    this.engine?.stop();
+    this.db?.destroy();
+    this.udp?.close();
+    if (this.devFd >= 0) this.L.close(this.devFd);
+    if (this.peerFd >= 0) this.L.close(this.peerFd);
+    this.dev = null;
+    this.engine = null;
+    this.db = null;
+    this.udp = null;
+    this.devFd = this.peerFd = -1;
+  }
+}
+
+/**
+ * JIT warm-up and self-test of the whole packet path before the real SAs exist
+ * ({@link LoopbackPath}, `rounds` packets). Without it the first packets of a tunnel run
+ * in JavaScriptCore's lower tiers, which is what an idle ping right after start sees.
+ * Returns the packets that made the round trip.
+ */
+export function warmUp(o: WarmUpOptions, rounds: number): number {
+  const h = LoopbackPath.open(o);
+  if (h === null) return 0;
+  try {
+    for (let i = 0; i < rounds; i++) if (!h.round(i)) break;
+    return h.back;
+  } finally {
+    h.close();
+  }
 }
 
 /** An IPv4 packet 10.255.0.1 → 10.255.0.2 of `len` bytes (protocol 1 = ICMP echo, 6 = TCP ACK). */

@@ -25,7 +25,7 @@ import { libcryptoAead } from "./aead-ffi.ts";
 import { type DataPlaneEvent, type DataPlaneInit, FLAG_READY, FLAG_STOP, FLAG_STOPPED, type IoCounters, sharedViews, writeCounters } from "./dataplane-shared.ts";
 import { TunDevice } from "./tun.ts";
 import { FfiUdpSocket } from "./udp-ffi.ts";
-import { warmUp } from "./dataplane-warmup.ts";
+import { LoopbackPath } from "./dataplane-warmup.ts";
 
 declare const self: Worker;
 
@@ -59,15 +59,25 @@ function loadEpoll() {
 }
 
 const WARMUP_ROUNDS = Number(process.env.VPNKIT_WARMUP ?? 4000);
+/** How long after the last real packet the keep-warm ticks go on. */
+const KEEP_WARM_FOR_MS = Number(process.env.VPNKIT_KEEP_WARM_FOR_MS ?? 5000);
 const SPIN_MS = Number(process.env.VPNKIT_BUSY_POLL_US ?? 0) / 1000;
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
 
 async function run(init: DataPlaneInit): Promise<void> {
   const { flags, nums } = sharedViews(init.sab);
   const c = loadEpoll();
+  /** Keep-warm tick while recently active (0 = off; `keep_warm`, see bench/tunnel/README.md for its cost). */
+  const KEEP_WARM_TICK_MS = init.keepWarmMs;
   const t0 = performance.now();
-  const warmed = WARMUP_ROUNDS > 0 ? warmUp({ cipher: init.outbound.cipher, esn: init.outbound.esn, offload: init.offload, mtu: init.child.mtu, aead: init.aead }, WARMUP_ROUNDS) : 0;
-  if (WARMUP_ROUNDS > 0) post({ type: "log", message: `vpnkit up: data path warmed up (${warmed} of ${WARMUP_ROUNDS} packets through a loopback self-test) in ${(performance.now() - t0).toFixed(0)} ms` });
+  const loop = WARMUP_ROUNDS > 0 || KEEP_WARM_TICK_MS > 0
+    ? LoopbackPath.open({ cipher: init.outbound.cipher, esn: init.outbound.esn, offload: init.offload, mtu: init.child.mtu, aead: init.aead })
+    : null;
+  if (loop !== null && WARMUP_ROUNDS > 0) {
+    for (let i = 0; i < WARMUP_ROUNDS; i++) if (!loop.round(i)) break;
+    post({ type: "log", message: `vpnkit up: data path warmed up (${loop.back} of ${WARMUP_ROUNDS} packets through a loopback self-test) in ${(performance.now() - t0).toFixed(0)} ms` });
+  }
+  let warmTicks = 0;
   const tun = TunDevice.attach(init.tunFd, init.tunName, init.offload);
   const udp = FfiUdpSocket.fromFd(init.udpFd);
   if (init.gso) udp.enableGso();
@@ -95,7 +105,7 @@ async function run(init: DataPlaneInit): Promise<void> {
 
   const io: IoCounters = {
     tunRxPackets: 0, tunTxPackets: 0, tunTxErrors: 0, tunWakeups: 0, tunRxSuper: 0, tunRxBad: 0, tunTxMerged: 0,
-    udpSendErrors: 0, udpGsoSends: 0, udpTruncated: 0, loopWakeups: 0,
+    udpSendErrors: 0, udpGsoSends: 0, udpTruncated: 0, loopWakeups: 0, warmTicks: 0,
   };
   const publish = () => {
     const t = tun.stats;
@@ -136,6 +146,7 @@ async function run(init: DataPlaneInit): Promise<void> {
   const tunFd = init.tunFd, udpFd = init.udpFd, wakeFd = init.wakeFd;
   let lastYield = Date.now();
   let spinUntil = 0;
+  let lastTraffic = 0;
   let wantYield = false;
   try {
     // After a wake-up that did work, look again without sleeping: whatever that work
@@ -145,7 +156,15 @@ async function run(init: DataPlaneInit): Promise<void> {
     let pollAgain = false;
     while (Atomics.load(flags, FLAG_STOP) === 0) {
       const spinning = SPIN_MS > 0 && performance.now() < spinUntil;
-      const n = c.epoll_wait(ep, outPtr, 8, pollAgain || spinning ? 0 : IDLE_WAIT_MS);
+      // Keep-warm: while the tunnel carried traffic in the last KEEP_WARM_FOR_MS, an idle
+      // loop wakes every KEEP_WARM_TICK_MS and sends one throwaway packet around the
+      // loopback copy of the path, so the next real packet finds code and caches warm.
+      const warm = loop !== null && KEEP_WARM_TICK_MS > 0 && Date.now() - lastTraffic < KEEP_WARM_FOR_MS;
+      const n = c.epoll_wait(ep, outPtr, 8, pollAgain || spinning ? 0 : warm ? KEEP_WARM_TICK_MS : IDLE_WAIT_MS);
+      if (n === 0 && warm && !pollAgain) {
+        loop!.round(warmTicks++);
+        io.warmTicks = warmTicks;
+      }
       if (n <= 0) {
         pollAgain = false;
         const now = Date.now();
@@ -163,6 +182,7 @@ async function run(init: DataPlaneInit): Promise<void> {
         continue;
       }
       io.loopWakeups++;
+      lastTraffic = Date.now();
       let more = false;
       for (let i = 0; i < n; i++) {
         const events = outDv.getUint32(i * 12, true);
@@ -203,6 +223,7 @@ async function run(init: DataPlaneInit): Promise<void> {
     tun.flushNow();
     publish();
     db.destroy(); // zeroes every key
+    loop?.close();
     c.close(ep);
     Atomics.store(flags, FLAG_STOPPED, 1);
     Atomics.notify(flags, FLAG_STOPPED);

@@ -241,6 +241,7 @@ async function startWorkerTunnel(cfg: TunnelConfig, log: (msg: string) => void):
       gso: process.env.VPNKIT_UDP_GSO !== "0",
       aead: process.env.VPNKIT_AEAD === "default" ? "default" : "ffi",
       remoteAddress: cfg.remote, remotePort: cfg.remotePort, keepaliveMs: Math.round(cfg.keepaliveSec * 1000),
+      keepWarmMs: Number(process.env.VPNKIT_KEEP_WARM_MS ?? cfg.keepWarmMs),
       child: { name: "manual", local: cfg.localSubnets, remote: cfg.routes, mtu: cfg.tunnelMtu },
       outbound: { spi: sa.spiOut, cipher: sa.cipher, keyMaterial: sa.keyOut, esn: sa.esn },
       inbound: { spi: sa.spiIn, cipher: sa.cipher, keyMaterial: sa.keyIn, esn: sa.esn, replayWindow: sa.replayWindow },
