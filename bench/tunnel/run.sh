@@ -11,7 +11,7 @@
 #   CASES="vpnkit:aes256gcm16" DUR=10 REPEAT=3 bench/tunnel/run.sh
 # Cases: vpnkit:<cipher>, vpnkit-main:<cipher> (packet path on the main thread, the design before the
 # data-plane worker), vpnkit-spin:<cipher> (worker busy-polls SPIN_US µs after traffic), vpnkit-nowarm:<cipher>
-# (no loopback JIT warm-up), vpnkit-dgram:<cipher> (node:dgram socket, main thread), vpnkit-poll:<cipher> (poll reader),
+# (no loopback JIT warm-up, no keep-warm), vpnkit-nokeepwarm:<cipher> (start-up warm-up only), vpnkit-dgram:<cipher> (node:dgram socket, main thread), vpnkit-poll:<cipher> (poll reader),
 # vpnkit-plain:<cipher> (TUN without IFF_VNET_HDR offload, default UDP socket buffers),
 # vpnkit-offload:<cipher> (offload, default UDP socket buffers), vpnkit-nogso:<cipher> (no UDP GSO: sendMany),
 # vpnkit-nodeaead:<cipher> (lib/esp's default AEAD: node:crypto GCM / noble ChaCha, instead of libcrypto via ffi),
@@ -60,7 +60,8 @@ for c in $CASES; do
     vpnkit) timeout 300 ./run_vpnkit.sh "$arg" ;;
     vpnkit-main) VPNKIT_DATAPLANE=main VK_TAG=main timeout 300 ./run_vpnkit.sh "$arg" ;;
     vpnkit-spin) VPNKIT_BUSY_POLL_US=${SPIN_US:-300} VK_TAG=spin timeout 300 ./run_vpnkit.sh "$arg" ;;
-    vpnkit-nowarm) VPNKIT_WARMUP=0 VK_TAG=nowarm timeout 300 ./run_vpnkit.sh "$arg" ;;
+    vpnkit-nowarm) VPNKIT_WARMUP=0 VPNKIT_KEEP_WARM_MS=0 VK_TAG=nowarm timeout 300 ./run_vpnkit.sh "$arg" ;;
+    vpnkit-nokeepwarm) VPNKIT_KEEP_WARM_MS=0 VK_TAG=nokeepwarm timeout 300 ./run_vpnkit.sh "$arg" ;;
     vpnkit-dgram) VPNKIT_DATAPLANE=main VPNKIT_UDP_IMPL=dgram VK_TAG=dgram timeout 300 ./run_vpnkit.sh "$arg" ;;
     vpnkit-poll) VPNKIT_DATAPLANE=main VPNKIT_TUN_READER=poll VK_TAG=poll timeout 300 ./run_vpnkit.sh "$arg" ;;
     vpnkit-plain) VPNKIT_TUN_OFFLOAD=0 VPNKIT_UDP_BUF=0 VK_TAG=plain timeout 300 ./run_vpnkit.sh "$arg" ;;
