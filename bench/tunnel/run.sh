@@ -61,6 +61,7 @@ for c in $CASES; do
     vpnkit-main) VPNKIT_DATAPLANE=main VK_TAG=main timeout 300 ./run_vpnkit.sh "$arg" ;;
     vpnkit-spin) VPNKIT_BUSY_POLL_US=${SPIN_US:-300} VK_TAG=spin timeout 300 ./run_vpnkit.sh "$arg" ;;
     vpnkit-nowarm) VPNKIT_WARMUP=0 VPNKIT_KEEP_WARM_MS=0 VK_TAG=nowarm timeout 300 ./run_vpnkit.sh "$arg" ;;
+    vpnkit-kw1) VPNKIT_KEEP_WARM_MS=1 VK_TAG=kw1 timeout 300 ./run_vpnkit.sh "$arg" ;;
     vpnkit-nokeepwarm) VPNKIT_KEEP_WARM_MS=0 VK_TAG=nokeepwarm timeout 300 ./run_vpnkit.sh "$arg" ;;
     vpnkit-dgram) VPNKIT_DATAPLANE=main VPNKIT_UDP_IMPL=dgram VK_TAG=dgram timeout 300 ./run_vpnkit.sh "$arg" ;;
     vpnkit-poll) VPNKIT_DATAPLANE=main VPNKIT_TUN_READER=poll VK_TAG=poll timeout 300 ./run_vpnkit.sh "$arg" ;;

@@ -166,6 +166,8 @@ async function run(init: DataPlaneInit): Promise<void> {
         io.warmTicks = warmTicks;
       }
       if (n <= 0) {
+        // nothing pending: publish the counters now, off the packet's path
+        if (pollAgain) publish();
         pollAgain = false;
         const now = Date.now();
         if (n === 0 && spinning) {
@@ -201,11 +203,11 @@ async function run(init: DataPlaneInit): Promise<void> {
           tun.flushNow();
         }
       }
-      publish();
       pollAgain = true;
       if (SPIN_MS > 0) spinUntil = performance.now() + SPIN_MS;
       // under sustained load, still let timers run every YIELD_MS
       if (more || wantYield) {
+        publish();
         const now = Date.now();
         if (now - lastYield >= YIELD_MS || wantYield) {
           wantYield = false;
@@ -213,6 +215,7 @@ async function run(init: DataPlaneInit): Promise<void> {
           lastYield = Date.now();
         }
       } else if (Date.now() - lastYield >= 4 * YIELD_MS) {
+        publish();
         await yieldNow();
         lastYield = Date.now();
       }

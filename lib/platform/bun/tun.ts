@@ -339,6 +339,13 @@ export class TunDevice implements PacketDevice {
         const k = forEachSegment(buf, VNET_HDR_LEN, r, this.segCb);
         if (typeof k !== "number") this.stats.rxBad++;
         else if (k > 1) this.stats.rxSuper++;
+        if (n === 0 && this.endCb) {
+          try {
+            this.endCb();
+          } catch {
+            /* ignore */
+          }
+        }
         continue;
       }
       this.stats.rxPackets++;
@@ -348,8 +355,18 @@ export class TunDevice implements PacketDevice {
       } catch {
         // a throwing consumer must not stop the reader
       }
+      // The first read of a wake-up is handed on at once (onBatchEnd: the engine sends what
+      // it sealed) instead of after the read that finds the queue empty: a lone packet
+      // (an idle ping) does not wait for that extra syscall. Later reads still batch.
+      if (n === 0 && this.endCb) {
+        try {
+          this.endCb();
+        } catch {
+          /* ignore */
+        }
+      }
     }
-    if (n > 0 && this.endCb) {
+    if (n > 1 && this.endCb) {
       try {
         this.endCb();
       } catch {

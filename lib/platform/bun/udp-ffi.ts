@@ -78,7 +78,8 @@ export class FfiUdpSocket implements DatagramSocket {
   private readonly vec = new Uint8Array(RECV_BATCH * MMSG);
   private readonly vecDv = new DataView(this.vec.buffer);
   private readonly vecPtr;
-  private destKey = "";
+  private destAddr = "";
+  private destPort = -1;
   private dest: Uint8Array = new Uint8Array(28);
   private gso: GsoSender | null = null;
   private closed = false;
@@ -202,12 +203,12 @@ export class FfiUdpSocket implements DatagramSocket {
   }
 
   private setDest(addr: string, port: number): boolean {
-    const key = addr + "|" + port;
-    if (key === this.destKey) return true;
+    if (addr === this.destAddr && port === this.destPort) return true;
     const ip = parseIp(addr);
     if (!ip) return false;
     this.dest = sockaddr(ip.family, ip.addr, port);
-    this.destKey = key;
+    this.destAddr = addr;
+    this.destPort = port;
     return true;
   }
 
