@@ -6,6 +6,7 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { openCapture } from "../lib/capture/index.ts";
 import { type CaptureAnomaly, CaptureFormatError } from "../lib/capture/types.ts";
 import { runDecode, type RunDecodeOptions } from "../lib/decode/run.ts";
+import { isBrokenPipe } from "../lib/decode/output.ts";
 import { parseFilter } from "../lib/decode/filter.ts";
 import { EXIT } from "./exit.ts";
 import { loadKeysOption, many, portList } from "./args.ts";
@@ -56,7 +57,8 @@ Examples:
 
 Every malformed or truncated spot is reported with its packet number,
 layer, offset and reason ("!!" lines), and decoding continues.
-Exit codes: 0 ok, 2 usage error or not a capture, 3 anomalies with --strict.`,
+Exit codes: 0 ok (also when the output pipe is closed early, as by | head),
+2 usage error or not a capture, 3 anomalies with --strict.`,
     )
     .action(async (capture, o) => {
       if (o.json && o.verbose) {
@@ -137,7 +139,7 @@ Exit codes: 0 ok, 2 usage error or not a capture, 3 anomalies with --strict.`,
       try {
         res = await runDecode(reader, process.stdout, { ...opts, shouldStop: () => interrupted });
         if (pw) await pw.close();
-        if (dia) {
+        if (dia && !res.outputError) {
           const d = dia.report();
           process.stdout.write(o.json ? diag!.renderDiagnosisJson(d, false) + "\n" : "\n" + diag!.renderDiagnosisText(d, { timeline: false }).join("\n") + "\n");
         }
@@ -151,6 +153,15 @@ Exit codes: 0 ok, 2 usage error or not a capture, 3 anomalies with --strict.`,
       }
       process.off("SIGINT", onSig);
       if (showProgress) process.stderr.write("\r\x1b[K");
+      if (res.outputError) {
+        // The reader went away (`| head`, quitting `less`): stop quietly with 0, as ripgrep
+        // does (tcpdump 4.99 prints "Unable to write output: Broken pipe" and exits 14;
+        // coreutils die of SIGPIPE, 141).
+        if (isBrokenPipe(res.outputError)) return;
+        process.stderr.write(`vpnkit decode: cannot write output: ${(res.outputError as NodeJS.ErrnoException).code ?? res.outputError.message}\n`);
+        process.exitCode = EXIT.USAGE;
+        return;
+      }
       if (interrupted) process.exitCode = EXIT.INTERRUPTED;
       else if (o.strict && res.anomalousPackets > 0) process.exitCode = EXIT.ANOMALIES;
     });

@@ -1,7 +1,7 @@
 // The CLI as a user runs it: the built binary when present (npm test builds it
 // first), else `bun cli/main.ts`. Exit codes are documented in README.md.
-import { expect, test } from "bun:test";
-import { spawnSync } from "node:child_process";
+import { describe, expect, test } from "bun:test";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync, mkdtempSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
@@ -86,4 +86,64 @@ test("truncated capture: reported, not fatal", () => {
   expect(r.code).toBe(0);
   expect(r.out).toContain("!!");
   expect(r.out.trim().split("\n").length).toBeGreaterThanOrEqual(15);
+});
+
+// `vpnkit decode … | head -n 1`: a closed output pipe (EPIPE) ends decode
+// quietly with exit 0, and reading stops there (an endless capture on stdin proves it).
+describe("decode into a pipe closed early (| head -n 1)", () => {
+  const raw = readFileSync(CAP);
+  const records = raw.subarray(24); // classic pcap: 24-byte file header, then records
+  const dir = mkdtempSync(join(tmpdir(), "vpnkit-epipe-"));
+  const big = join(dir, "big.pcap");
+  // ~30 MB, 160k packets: far more output than a pipe buffer holds, in every mode
+  writeFileSync(big, Buffer.concat([raw.subarray(0, 24), ...Array<Buffer>(10_000).fill(records)]));
+
+  /** Run `bash -c 'vpnkit … | head -n 1'`; the exit code is vpnkit's (PIPESTATUS[0]). */
+  function throughHead(args: string[], endlessStdin = false): Promise<{ code: number | null; out: string; err: string }> {
+    return new Promise((resolve) => {
+      const c = spawn("bash", ["-c", '"$@" | head -n 1; exit "${PIPESTATUS[0]}"', "bash", ...BIN, ...args], { stdio: [endlessStdin ? "pipe" : "ignore", "pipe", "pipe"] });
+      let out = "", err = "";
+      c.stdout!.on("data", (d) => (out += d));
+      c.stderr!.on("data", (d) => (err += d));
+      const timer = setTimeout(() => c.kill("SIGKILL"), 60_000);
+      c.on("close", (code) => {
+        clearTimeout(timer);
+        resolve({ code, out, err });
+      });
+      if (endlessStdin) {
+        const sink = c.stdin!;
+        let done = false;
+        sink.on("error", () => (done = true));
+        sink.on("close", () => (done = true));
+        c.on("exit", () => (done = true));
+        const feed = () => {
+          if (done) return;
+          if (sink.write(raw.subarray(0, 24))) pump();
+          else sink.once("drain", pump);
+        };
+        const pump = () => {
+          while (!done) if (!sink.write(records)) return void sink.once("drain", pump);
+        };
+        feed();
+      }
+    });
+  }
+
+  for (const mode of [[], ["-v"], ["--json"], ["--stats"], ["--stats", "--json"]]) {
+    test(`decode ${mode.join(" ") || "(summary)"} big.pcap | head -n 1: exit 0, nothing on stderr`, async () => {
+      const r = await throughHead(["decode", ...mode, big]);
+      expect(r.err).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.out.split("\n").length).toBe(2);
+    }, 90_000);
+  }
+
+  for (const mode of [[], ["-v"], ["--json"]]) {
+    test(`endless capture on stdin: decode ${mode.join(" ") || "(summary)"} - | head -n 1 stops, exit 0, nothing on stderr`, async () => {
+      const r = await throughHead(["decode", ...mode, "-"], true);
+      expect(r.err).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.out.split("\n").length).toBe(2);
+    }, 90_000);
+  }
 });

@@ -7,14 +7,31 @@
  * {@link ByteWriter.buf}; everything else goes through {@link ByteWriter.text}
  * (TextEncoder, so non-ASCII text stays correct UTF-8).
  * Runtime-neutral: wraps any Node-style writable (process.stdout, a file stream).
+ *
+ * When the destination fails (EPIPE: `vpnkit decode … | head` after head
+ * exits), the writer records the error in {@link ByteWriter.error}, drops all
+ * further output and wakes a pending {@link ByteWriter.flush}; the decode loop
+ * checks it after every flush and stops reading the capture.
  * @module
  */
 
 /** Minimal writable: Node's `stream.Writable` fits. */
 export interface WritableLike {
-  /** `done` runs once the chunk has been handed on: only then may its memory be reused. */
+  /** `done` runs once the chunk has been handed on (with the error if it failed): only then may its memory be reused. */
   write(chunk: string | Uint8Array, done?: (err?: Error | null) => void): boolean;
   once(event: "drain", cb: () => void): unknown;
+  /** Optional: the writer listens for `error` (a stream without a listener would throw it, e.g. EPIPE). */
+  on?(event: "error", cb: (err: Error) => void): unknown;
+}
+
+/**
+ * True for the errors that mean "the reader went away" (EPIPE: the other end
+ * of the pipe was closed, as by `head` or by quitting `less`): a command
+ * line tool then stops quietly.
+ */
+export function isBrokenPipe(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === "EPIPE" || code === "ERR_STREAM_DESTROYED" || code === "ERR_STREAM_WRITE_AFTER_END" || (e as Error | null)?.name === "BrokenPipe";
 }
 
 const encoder = new TextEncoder();
@@ -35,10 +52,22 @@ export class ByteWriter {
   /** Buffers the destination has finished with (reused instead of allocating). */
   private readonly spare: Uint8Array[] = [];
   private readonly cap: number;
+  /** The first error the destination reported; from then on output is dropped. */
+  error: Error | null = null;
+  /** Resolves a flush waiting for `drain` (called on error too). */
+  private wake: (() => void) | null = null;
 
   constructor(private readonly out: WritableLike, private readonly highWater = 1 << 18, size = SIZE) {
     this.cap = Math.max(size, highWater * 2);
     this.buf = new Uint8Array(this.cap);
+    out.on?.("error", (e) => this.fail(e));
+  }
+
+  private fail(e: unknown): void {
+    this.error ??= e instanceof Error ? e : new Error(String(e));
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
   }
 
   /** Make room for `n` more bytes (grows the buffer; a batch may exceed the high-water mark). */
@@ -95,6 +124,10 @@ export class ByteWriter {
 
   /** Hand the queued bytes to the destination; resolves when it can take more. */
   async flush(): Promise<void> {
+    if (this.error !== null) {
+      this.pos = 0;
+      return;
+    }
     if (this.pos === 0) return;
     // The destination may keep the chunk until it is written: the buffer is
     // only reused once the write's callback says it is done with it.
@@ -102,10 +135,25 @@ export class ByteWriter {
     const chunk = full.subarray(0, this.pos);
     this.buf = this.spare.pop() ?? new Uint8Array(this.cap);
     this.pos = 0;
-    const recycle = () => {
-      if (full.length === this.cap && this.spare.length < 2) this.spare.push(full);
+    const done = (err?: Error | null) => {
+      if (err) this.fail(err);
+      else if (full.length === this.cap && this.spare.length < 2) this.spare.push(full);
     };
-    if (!this.out.write(chunk, recycle)) await new Promise<void>((r) => this.out.once("drain", r));
+    let more: boolean;
+    try {
+      more = this.out.write(chunk, done);
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    if (more || this.error !== null) return;
+    await new Promise<void>((r) => {
+      this.wake = r;
+      this.out.once("drain", () => {
+        if (this.wake === r) this.wake = null;
+        r();
+      });
+    });
   }
 }
 

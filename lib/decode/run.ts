@@ -34,9 +34,18 @@ export interface RunDecodeResult {
   shown: number;
   anomalousPackets: number;
   anomalies: number;
+  /**
+   * Set when writing to `out` failed, e.g. EPIPE (`vpnkit decode … | head`:
+   * the reader went away; see `isBrokenPipe` in output.ts). Decoding stopped there and
+   * the rest of the output was dropped.
+   */
+  outputError?: Error;
 }
 
-/** Decode a whole capture, writing text to `out`. */
+/**
+ * Decode a whole capture, writing text to `out`. Stops early when
+ * `shouldStop` says so or when `out` fails (then `outputError` is set).
+ */
 export async function runDecode(reader: CaptureReader, out: WritableLike, opts: RunDecodeOptions): Promise<RunDecodeResult> {
   const dec = new Decoder(opts.decoder);
   const w = new ByteWriter(out);
@@ -99,7 +108,7 @@ export async function runDecode(reader: CaptureReader, out: WritableLike, opts: 
     if (fileAnoms.length) emitFileAnoms();
     if (w.full) await w.flush();
     if (opts.progress) opts.progress(reader.bytesRead(), res.packets);
-    if (opts.shouldStop?.()) break;
+    if (w.error !== null || opts.shouldStop?.()) break;
   }
   for (const note of dec.finish()) {
     if (!perPacket) continue;
@@ -113,5 +122,6 @@ export async function runDecode(reader: CaptureReader, out: WritableLike, opts: 
     else for (const l of renderStats(st, res)) w.line(l);
   }
   await w.flush();
+  if (w.error !== null) res.outputError = w.error;
   return res;
 }
