@@ -129,11 +129,17 @@ export function upCommand(): Command {
         process.exit(1);
       }
       const mrSecret = mtuResponderSecret(mr);
-      let t;
+      let t: import("../lib/platform/bun/up.ts").RunningTunnel | undefined;
       try {
         // lazy: bun:ffi/libc only when the command runs (the module must load off Linux)
         const { startTunnel } = await import("../lib/platform/bun/up.ts");
-        t = await startTunnel(cfg, (m) => process.stderr.write(m + "\n"));
+        t = await startTunnel(cfg, (m) => process.stderr.write(m + "\n"), {
+          onFatal: (reason) => {
+            process.stderr.write(`vpnkit up: ${reason}; tearing down\n`);
+            t?.stop();
+            process.exit(4);
+          },
+        });
       } catch (e) {
         process.stderr.write(`vpnkit up: ${(e as Error).message}\n`);
         process.exit(1);

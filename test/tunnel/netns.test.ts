@@ -175,4 +175,23 @@ run("vpnkit up in network namespaces", () => {
       }
     }, 90_000);
   }
+
+  test("the TUN device deleted under a running tunnel: one line, exit 4 (a supervisor can restart it), the peer unaffected", async () => {
+    const d = mkdtempSync(join(dir, "tungone-"));
+    const { a, b, stop } = await startPair({ cipher: "aes256gcm16", outer: 4, dir: d });
+    try {
+      nsx("vt1", "ping", ["-c", "2", "-i", "0.2", "-W", "2", "10.9.0.2"]);
+      const exited = new Promise<number | null>((r) => a.proc.once("exit", (code) => r(code)));
+      sh("ip", ["-n", "vt1", "link", "del", "vt1tun"]);
+      const code = await Promise.race([exited, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 10_000))]);
+      expect(code).toBe(4);
+      expect(a.log()).toMatch(/vt1tun went away .*tearing down/);
+      expect(b.proc.exitCode).toBeNull();
+    } catch (e) {
+      console.error(`vt1 log:\n${a.log()}\nvt2 log:\n${b.log()}`);
+      throw e;
+    } finally {
+      await stop();
+    }
+  }, 60_000);
 });

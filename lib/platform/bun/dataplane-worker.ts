@@ -194,7 +194,7 @@ async function run(init: DataPlaneInit): Promise<void> {
           wantYield = true;
         } else if (events & (EPOLLERR | EPOLLHUP) && fd === tunFd) {
           // TUN gone (interface deleted under us): nothing more to do here
-          post({ type: "log", message: `vpnkit up: ${init.tunName} went away` });
+          post({ type: "error", message: `${init.tunName} went away (interface deleted?)` });
           Atomics.store(flags, FLAG_STOP, 1);
         } else if (fd === tunFd) {
           if (tun.drainNow()) more = true;

@@ -36,13 +36,19 @@ function spiText(n: number): string {
 export interface StartOptions {
   /** Datagrams with the non-ESP marker on the UDP port (IKE, RFC 3948): unused until IKE lands. */
   onIke?: (buf: Uint8Array, addr: string, port: number) => void;
+  /**
+   * The packet path died after start-up (the data-plane worker threw, or the TUN device was
+   * deleted under it). The tunnel carries nothing any more: the caller should tear down and
+   * exit non-zero (so a supervisor restarts it) rather than keep a dead tunnel up.
+   */
+  onFatal?: (reason: string) => void;
 }
 
 export async function startTunnel(cfg: TunnelConfig, log: (msg: string) => void = () => {}, opts: StartOptions = {}): Promise<RunningTunnel> {
   // The data-plane worker (one thread: epoll on TUN + UDP, seal/open on the spot) is the
   // default for ESP in UDP; VPNKIT_DATAPLANE=main keeps the main-thread engine (used for
   // the TCP transport, and for before/after benchmarks).
-  if (cfg.transport !== "tcp" && process.env.VPNKIT_DATAPLANE !== "main" && !opts.onIke) return startWorkerTunnel(cfg, log);
+  if (cfg.transport !== "tcp" && process.env.VPNKIT_DATAPLANE !== "main" && !opts.onIke) return startWorkerTunnel(cfg, log, opts.onFatal);
   const cleanup: (() => void)[] = [];
   const undo = () => {
     while (cleanup.length) {
@@ -201,7 +207,7 @@ function makeEventFd(): number {
  * log, hands the fds and the SAs to the worker (its copies of the keys are zeroed at
  * once) and serves `vpnkit status` from the counters the worker publishes in shared memory.
  */
-async function startWorkerTunnel(cfg: TunnelConfig, log: (msg: string) => void): Promise<RunningTunnel> {
+async function startWorkerTunnel(cfg: TunnelConfig, log: (msg: string) => void, onFatal?: (reason: string) => void): Promise<RunningTunnel> {
   const cleanup: (() => void)[] = [];
   const undo = () => {
     while (cleanup.length) {
@@ -267,10 +273,14 @@ async function startWorkerTunnel(cfg: TunnelConfig, log: (msg: string) => void):
         if (m.type === "ready") resolve();
         else if (m.type === "error") {
           if (Atomics.load(flags, FLAG_READY) !== 1) reject(new Error(`data plane: ${m.message}`));
-          else log(`vpnkit up: data plane stopped: ${m.message}`);
+          else if (!stoppedWorker) onFatal?.(`data plane stopped: ${m.message}`);
         } else if (m.type === "log") log(m.message);
       };
-      worker.onerror = (e) => reject(new Error(`data plane worker: ${(e as ErrorEvent).message}`));
+      worker.onerror = (e) => {
+        const msg = `data plane worker: ${(e as ErrorEvent).message}`;
+        if (Atomics.load(flags, FLAG_READY) !== 1) reject(new Error(msg));
+        else if (!stoppedWorker) onFatal?.(msg);
+      };
     });
     worker.postMessage(init);
     // postMessage copied the keys; ours are not needed any more
