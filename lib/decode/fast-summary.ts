@@ -16,14 +16,15 @@
  * decoder checks (IPv4 header checksum, lengths, no fragment, no reserved
  * bits, a valid SPI and room for the ESP trailer); anything else returns
  * false and the caller runs the full decoder. They feed the same ESP tracker,
- * so sequence flags match. test/decode/fast-summary.test.ts proves each
+ * so sequence flags match (through a tracker handle cached per flow: no SA key
+ * string is built per packet). test/decode/fast-summary.test.ts proves each
  * output is identical to the full decoder's rendering, on every fixture, on
  * mutated packets, on interleaved flows and on the benchmark capture.
  * @module
  */
 import { hex2, ipv4Text, toHex } from "../core/bytes.ts";
 import type { CaptureRecord } from "../capture/types.ts";
-import type { EspSaKeyInfo, EspTracker } from "../ipsec/esp-tracker.ts";
+import type { EspSaHandle, EspSaKeyInfo, EspTracker } from "../ipsec/esp-tracker.ts";
 import type { IpsecPorts } from "../ipsec/natt.ts";
 import { ascii, type ByteWriter, put6, put9, putDec, putHex, putSeg } from "./output.ts";
 import { isoTime, spiHex, timeOfDay } from "./summary.ts";
@@ -44,6 +45,8 @@ interface Flow {
   dst: string;
   keepalive: boolean;
   sa: EspSaKeyInfo;
+  /** The tracker's handle for `sa` (no per-packet key string or lookup); null for a keepalive. */
+  handle: EspSaHandle | null;
   /** Summary: `A.P > B.Q NAT-T ESP spi 0x… seq ` (or `… NAT-keepalive\n`). */
   sum: Uint8Array | null;
   /** -v: eth … `totalLength: `, `flags: ` … `checksum: 0x`, `checksumOk` … `udpLength: `, ` bytes\n    spi: … seq: `. */
@@ -167,7 +170,7 @@ export class FastPaths {
       // classifyUdp(): destination first, NAT-T before IKE
       const { natt, ike } = this.ports;
       if (!(natt.has(dport) || (!ike.has(dport) && natt.has(sport)))) return null;
-      f = newFlow(b, keepalive, spi, sport, dport);
+      f = newFlow(b, keepalive, spi, sport, dport, this.esp);
       this.slots[h] = f;
     }
     this.total = total;
@@ -177,7 +180,7 @@ export class FastPaths {
     if (!keepalive) {
       const seq = ((b[46] << 24) | (b[47] << 16) | (b[48] << 8) | b[49]) >>> 0;
       this.seq = seq;
-      const o = this.esp.observe(f.sa, seq, have, rec.no, rec.tsSec, rec.tsNsec);
+      const o = this.esp.observeHandle(f.handle!, seq, have, rec.no, rec.tsSec, rec.tsNsec);
       if (o.status !== "in-order" && o.status !== "first") {
         this.status = o.status;
         this.missing = o.missing;
@@ -382,7 +385,7 @@ function sameFlow(k: Uint8Array, b: Uint8Array, keepalive: boolean): boolean {
   return k[27] === 0 && k[28] === b[42] && k[29] === b[43] && k[30] === b[44] && k[31] === b[45];
 }
 
-function newFlow(b: Uint8Array, keepalive: boolean, spi: number, sport: number, dport: number): Flow {
+function newFlow(b: Uint8Array, keepalive: boolean, spi: number, sport: number, dport: number, esp: EspTracker): Flow {
   const key = new Uint8Array(KEY_LEN);
   key.set(b.subarray(0, 12), 0);
   key[12] = b[15];
@@ -392,7 +395,8 @@ function newFlow(b: Uint8Array, keepalive: boolean, spi: number, sport: number, 
   key[27] = keepalive ? 1 : 0;
   if (!keepalive) key.set(b.subarray(42, 46), 28);
   const src = ipv4Text(b, 26), dst = ipv4Text(b, 30);
-  return { key, src, dst, keepalive, sa: { spi, src, dst, sport, dport }, sum: null, tree: null, json: null };
+  const sa: EspSaKeyInfo = { spi, src, dst, sport, dport };
+  return { key, src, dst, keepalive, sa, handle: keepalive ? null : esp.handle(sa), sum: null, tree: null, json: null };
 }
 
 // The segments below are built from the flow key alone (key offsets: see newFlow).

@@ -167,6 +167,25 @@ export interface EspTrackerOptions {
 
 const EPOCH = 4294967296; // 2^32
 
+/** The table key of an SA: SPI, source and destination (not the ports). */
+function saKey(key: EspSaKeyInfo): string {
+  return `${key.spi >>> 0}/${key.src}/${key.dst}`;
+}
+
+/**
+ * One SA identity, resolved once: see {@link EspTracker.handle}. `info` is
+ * read when the handle is made and on every packet (its ports); do not change it.
+ */
+export interface EspSaHandle {
+  readonly info: EspSaKeyInfo;
+  /** @internal the SA's table key */
+  readonly key: string;
+  /** @internal the tracker that made it */
+  readonly owner: EspTracker;
+  /** @internal that tracker's SA state, once it exists */
+  sa: unknown;
+}
+
 interface SaState {
   id: number;
   spi: number;
@@ -246,55 +265,93 @@ export class EspTracker {
    * length (header included). Never throws; nonsense numbers are coerced.
    */
   observe(key: EspSaKeyInfo, seq: number, bytes: number, packetNo: number, tsSec: number, tsNsec: number): EspObservation {
+    const k = saKey(key);
+    const sa = this.sas.get(k);
+    if (sa === undefined) return this.first(k, key, seq, bytes, packetNo, tsSec, tsNsec);
+    return this.next(sa, key, seq, bytes, packetNo, tsSec, tsNsec);
+  }
+
+  /**
+   * A reusable handle for one SA identity (and UDP ports), for callers that
+   * see the same flow many times (the decode fast paths cache one per flow):
+   * {@link observeHandle} then skips building the SA's key string and the
+   * table lookup on every packet. Results are exactly those of {@link observe}
+   * with `info`.
+   */
+  handle(info: EspSaKeyInfo): EspSaHandle {
+    return { info, key: saKey(info), owner: this, sa: undefined };
+  }
+
+  /** {@link observe} for the SA of `h` (a handle from {@link handle}). */
+  observeHandle(h: EspSaHandle, seq: number, bytes: number, packetNo: number, tsSec: number, tsNsec: number): EspObservation {
+    // SAs are never dropped, so a handle, once resolved, stays valid. A handle
+    // from another tracker still works: it is looked up by key every time.
+    const mine = h.owner === this;
+    let sa = mine ? (h.sa as SaState | undefined) : undefined;
+    if (sa === undefined) {
+      sa = this.sas.get(h.key);
+      if (sa === undefined) {
+        const o = this.first(h.key, h.info, seq, bytes, packetNo, tsSec, tsNsec);
+        if (mine && o.saId >= 0) h.sa = this.order[o.saId];
+        return o;
+      }
+      if (mine) h.sa = sa;
+    }
+    return this.next(sa, h.info, seq, bytes, packetNo, tsSec, tsNsec);
+  }
+
+  /** First packet of an SA not in the table (or over the cap). */
+  private first(k: string, key: EspSaKeyInfo, seq: number, bytes: number, packetNo: number, tsSec: number, tsNsec: number): EspObservation {
     const s32 = Number.isFinite(seq) ? Math.floor(seq) >>> 0 : 0;
     const nbytes = nonNegInt(bytes, 0);
-    const k = `${key.spi >>> 0}/${key.src}/${key.dst}`;
-    let sa = this.sas.get(k);
-    if (sa === undefined) {
-      if (this.order.length >= this.maxSas) {
-        this.untrackedPackets++;
-        this.untrackedBytes += nbytes;
-        if (this.untrackedKeys.size < this.maxSas) this.untrackedKeys.add(k);
-        return { saId: -1, status: "untracked", missing: 0, esnWrap: false, extSeq: s32, portChange: false };
-      }
-      sa = {
-        id: this.order.length,
-        spi: key.spi >>> 0,
-        src: key.src,
-        dst: key.dst,
-        sport: key.sport,
-        dport: key.dport,
-        portChanges: 0,
-        packets: 1,
-        bytes: nbytes,
-        unique: 1,
-        duplicates: 0,
-        outOfOrder: 0,
-        tooOld: 0,
-        missing: 0,
-        gapEvents: 0,
-        gaps: [],
-        minSeq: s32,
-        maxSeq: s32,
-        top: s32,
-        topNo: packetNo,
-        base: s32,
-        esnWraps: 0,
-        zeroSeq: s32 === 0 ? 1 : 0,
-        firstNo: packetNo,
-        firstSec: tsSec,
-        firstNsec: tsNsec,
-        lastNo: packetNo,
-        lastSec: tsSec,
-        lastNsec: tsNsec,
-        bits: new Uint32Array(this.window >>> 5),
-      };
-      this.setBit(sa, s32);
-      this.sas.set(k, sa);
-      this.order.push(sa);
-      return { saId: sa.id, status: "first", missing: 0, esnWrap: false, extSeq: s32, portChange: false };
+    if (this.order.length >= this.maxSas) {
+      this.untrackedPackets++;
+      this.untrackedBytes += nbytes;
+      if (this.untrackedKeys.size < this.maxSas) this.untrackedKeys.add(k);
+      return { saId: -1, status: "untracked", missing: 0, esnWrap: false, extSeq: s32, portChange: false };
     }
+    const sa: SaState = {
+      id: this.order.length,
+      spi: key.spi >>> 0,
+      src: key.src,
+      dst: key.dst,
+      sport: key.sport,
+      dport: key.dport,
+      portChanges: 0,
+      packets: 1,
+      bytes: nbytes,
+      unique: 1,
+      duplicates: 0,
+      outOfOrder: 0,
+      tooOld: 0,
+      missing: 0,
+      gapEvents: 0,
+      gaps: [],
+      minSeq: s32,
+      maxSeq: s32,
+      top: s32,
+      topNo: packetNo,
+      base: s32,
+      esnWraps: 0,
+      zeroSeq: s32 === 0 ? 1 : 0,
+      firstNo: packetNo,
+      firstSec: tsSec,
+      firstNsec: tsNsec,
+      lastNo: packetNo,
+      lastSec: tsSec,
+      lastNsec: tsNsec,
+      bits: new Uint32Array(this.window >>> 5),
+    };
+    this.setBit(sa, s32);
+    this.sas.set(k, sa);
+    this.order.push(sa);
+    return { saId: sa.id, status: "first", missing: 0, esnWrap: false, extSeq: s32, portChange: false };
+  }
 
+  /** A packet of a tracked SA. */
+  private next(sa: SaState, key: EspSaKeyInfo, seq: number, bytes: number, packetNo: number, tsSec: number, tsNsec: number): EspObservation {
+    const s32 = Number.isFinite(seq) ? Math.floor(seq) >>> 0 : 0;
+    const nbytes = nonNegInt(bytes, 0);
     sa.packets++;
     sa.bytes += nbytes;
     sa.lastNo = packetNo;

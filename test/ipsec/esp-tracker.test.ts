@@ -1,8 +1,9 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { decodeEsp } from "../../lib/ipsec/esp.ts";
-import { type EspSaKeyInfo, EspTracker } from "../../lib/ipsec/esp-tracker.ts";
+import { type EspObservation, type EspSaKeyInfo, type EspSeqStatus, EspTracker } from "../../lib/ipsec/esp-tracker.ts";
 import { decodeNatt } from "../../lib/ipsec/natt.ts";
 import { ipEnd, loadGolden, ROOT, udpPayload } from "./helpers.ts";
 
@@ -171,5 +172,99 @@ describe("EspTracker sequence analysis", () => {
     t.observe({ spi: 0x1005, src: "a", dst: "c" }, 1, 1, 5, 300, 0);
     expect(t.pairs()).toEqual([{ a: 0, b: 1, deltaSec: 1 }]);
     expect(t.oneWay()).toEqual([2, 3, 4]);
+  });
+});
+
+describe("EspTracker handles (observeHandle) give exactly what observe gives", () => {
+  type Ev = { sa: number; ports: number; seq: number; bytes: number };
+  /** SA i's identity with port variant p (a NAT rebinding, or several fast-path flows of one SA). */
+  const info = (sa: number, p: number): EspSaKeyInfo =>
+    sa % 3 === 2 ? { spi: 0x1000 + (sa >> 1), src: `10.0.${sa & 7}.1`, dst: "10.9.9.9" } : { spi: 0x1000 + (sa >> 1), src: `10.0.${sa & 7}.1`, dst: "10.9.9.9", sport: 4500 + p, dport: 4500 };
+
+  /** Feed `evs` to one tracker through observe and to another through handles (one per SA and port variant, made lazily or up front). */
+  function both(evs: Ev[], opts: ConstructorParameters<typeof EspTracker>[0] = {}, upFront = false) {
+    const a = new EspTracker(opts);
+    const b = new EspTracker(opts);
+    const handles = new Map<string, ReturnType<EspTracker["handle"]>>();
+    const get = (e: Ev) => {
+      const k = `${e.sa}/${e.ports}`;
+      let h = handles.get(k);
+      if (h === undefined) handles.set(k, (h = b.handle(info(e.sa, e.ports))));
+      return h;
+    };
+    if (upFront) for (const e of evs) get(e);
+    const oa: EspObservation[] = [];
+    const ob: EspObservation[] = [];
+    evs.forEach((e, i) => {
+      oa.push(a.observe(info(e.sa, e.ports), e.seq, e.bytes, i + 1, 1000 + (i >> 4), (i * 7919) % 1e9));
+      ob.push(b.observeHandle(get(e), e.seq, e.bytes, i + 1, 1000 + (i >> 4), (i * 7919) % 1e9));
+    });
+    expect(ob).toEqual(oa);
+    expect(b.report()).toEqual(a.report());
+    expect(b.untracked).toEqual(a.untracked);
+    expect(b.size).toBe(a.size);
+    expect(b.pairs()).toEqual(a.pairs());
+    return { a, b, oa };
+  }
+
+  test("interleaved flows with gaps, duplicates, reorders, too-old, ESN wraps and port changes", () => {
+    const evs: Ev[] = [];
+    const seq = [1, 1, 1, 1, 1, 1];
+    for (let i = 0; i < 6000; i++) {
+      const sa = (i * 7) % 6;
+      const r = (i * 2654435761) >>> 0;
+      const kind = r % 23;
+      let s: number;
+      if (kind === 0) s = seq[sa] += 5 + (r % 300); // gap
+      else if (kind === 1) s = seq[sa]; // duplicate of the highest
+      else if (kind === 2) s = Math.max(0, seq[sa] - 1 - (r % 40)); // late or duplicate inside the window
+      else if (kind === 3) s = Math.max(0, seq[sa] - 5000); // too old
+      else if (kind === 4 && sa === 4) s = seq[sa] = 0xffffffff - (r % 3); // towards an ESN wrap
+      else s = seq[sa] = (seq[sa] + 1) >>> 0;
+      evs.push({ sa, ports: kind === 5 ? 1 : 0, seq: s, bytes: 100 + (r % 1400) });
+    }
+    const { oa } = both(evs);
+    const seen = new Set(oa.map((o) => o.status));
+    for (const st of ["first", "in-order", "gap", "duplicate", "out-of-order", "too-old"]) expect(seen.has(st as EspSeqStatus)).toBe(true);
+    expect(oa.some((o) => o.portChange)).toBe(true);
+    expect(oa.some((o) => o.esnWrap)).toBe(true);
+    both(evs, {}, true);
+  });
+
+  test("beyond the SA cap: untracked SAs stay untracked, the same through handles", () => {
+    const evs: Ev[] = [];
+    // 4100 SAs > the default cap of 4096, each seen twice, then the first and the last ones again
+    for (let sa = 0; sa < 4100; sa++) evs.push({ sa, ports: 0, seq: 1, bytes: 10 });
+    for (let sa = 0; sa < 4100; sa++) evs.push({ sa, ports: sa & 1, seq: 3, bytes: 20 });
+    for (const sa of [0, 4095, 4096, 4099]) evs.push({ sa, ports: 0, seq: 2, bytes: 30 });
+    const { a, oa } = both(evs);
+    expect(a.size).toBe(4096);
+    expect(a.untracked.packets).toBe(4 + 4 + 2);
+    expect(oa[oa.length - 1].status).toBe("untracked");
+    expect(oa[oa.length - 4].status).toBe("out-of-order");
+    both(evs, { maxSas: 5 }, true);
+  });
+
+  test("random streams (fast-check), small window and cap", () => {
+    const ev = fc.record({ sa: fc.integer({ min: 0, max: 9 }), ports: fc.integer({ min: 0, max: 2 }), seq: fc.oneof(fc.integer({ min: 0, max: 200 }), fc.constantFrom(0xfffffffe, 0xffffffff, 0, 1)), bytes: fc.integer({ min: -5, max: 2000 }) });
+    fc.assert(
+      fc.property(fc.array(ev, { maxLength: 300 }), fc.boolean(), (evs, upFront) => {
+        both(evs, { window: 32, maxSas: 6, maxGapRanges: 3 }, upFront);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("a handle of another tracker works there too, without being bound to it", () => {
+    const t1 = new EspTracker();
+    const t2 = new EspTracker();
+    const h = t1.handle(K);
+    expect(t2.observeHandle(h, 1, 10, 1, 0, 0).status).toBe("first");
+    expect(t1.observeHandle(h, 5, 10, 2, 0, 0).status).toBe("first");
+    expect(t2.observeHandle(h, 2, 10, 3, 0, 0).status).toBe("in-order");
+    expect(t1.observeHandle(h, 6, 10, 4, 0, 0).status).toBe("in-order");
+    expect(t2.observe(K, 4, 10, 5, 0, 0)).toEqual({ saId: 0, status: "gap", missing: 1, esnWrap: false, extSeq: 4, portChange: false });
+    expect(t1.report()[0].packets).toBe(2);
+    expect(t2.report()[0].packets).toBe(3);
   });
 });
