@@ -1,8 +1,8 @@
 // The CLI as a user runs it: the built binary when present (npm test builds it
 // first), else `bun cli/main.ts`. Exit codes are documented in README.md.
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync, mkdtempSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -97,6 +97,7 @@ describe("decode into a pipe closed early (| head -n 1)", () => {
   const big = join(dir, "big.pcap");
   // ~30 MB, 160k packets: far more output than a pipe buffer holds, in every mode
   writeFileSync(big, Buffer.concat([raw.subarray(0, 24), ...Array<Buffer>(10_000).fill(records)]));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   /** Run `bash -c 'vpnkit … | head -n 1'`; the exit code is vpnkit's (PIPESTATUS[0]). */
   function throughHead(args: string[], endlessStdin = false): Promise<{ code: number | null; out: string; err: string }> {
