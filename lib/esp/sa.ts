@@ -171,7 +171,29 @@ abstract class EspSaBase {
     this.crypto.forget?.(this.key);
     this.km.fill(0);
     this.nonce.fill(0);
+    this.warmNonce?.fill(0);
   }
+
+  /** Scratch for {@link warm}: its own nonce, AAD and buffers (never the packet path's). */
+  protected warmNonce: Uint8Array | null = null;
+  protected warmBuf: Uint8Array | null = null;
+  protected warmCount = 0;
+
+  protected warmScratch(): { nonce: Uint8Array; aad: Uint8Array; buf: Uint8Array } {
+    if (this.warmNonce === null) {
+      this.warmNonce = this.nonce.slice();
+      this.warmBuf = new Uint8Array(64 + TAG_LEN);
+    }
+    return { nonce: this.warmNonce, aad: this.warmBuf!.subarray(0, 8), buf: this.warmBuf! };
+  }
+
+  /**
+   * Touch this SA's cipher context without processing a packet, so that after an idle
+   * spell the next real packet does not pay for cold caches (the tunnel's keep-warm calls
+   * it). Changes no sequence number, replay window or lifetime counter, and nothing it
+   * computes leaves this method. Returns false when it did nothing.
+   */
+  abstract warm(): boolean;
 }
 
 /** Outbound SA: seals inner packets into ESP packets. */
@@ -191,6 +213,24 @@ export class OutboundSa extends EspSaBase {
       this.seqLo = Number(cfg.initialSeq & 0xffffffffn);
     }
     this.softSeqLo = TWO32 - SEQ_SOFT_MARGIN;
+  }
+
+  /**
+   * Outbound: seal 16 zero bytes into scratch under a nonce this SA can never use for a
+   * packet: without ESN the IV's upper 32 bits are always 0 on the wire (the sequence space
+   * ends at 2^32 - 1), so these nonces have them at 0x80000000 or above, and a counter makes
+   * each one unique too. With ESN every IV may be a real one: nothing is done.
+   */
+  warm(): boolean {
+    if (this.destroyed || this.esn || this.warmCount >= 0x7fffffff) return false;
+    const { nonce, aad, buf } = this.warmScratch();
+    const c = this.warmCount++;
+    putU32(nonce, 4, 0x80000000);
+    putU32(nonce, 8, c);
+    buf.fill(0, 0, 16);
+    this.crypto.seal(this.key, nonce, aad, buf.subarray(0, 16), buf.subarray(16, 16 + 16 + TAG_LEN));
+    buf.fill(0);
+    return true;
   }
 
   /** Sequence number of the last packet sealed (0 before the first). */
@@ -266,6 +306,21 @@ export class InboundSa extends EspSaBase {
       if (cfg.initialSeq < 0n || cfg.initialSeq > max) throw new RangeError(`initialSeq ${cfg.initialSeq} out of range`);
       this.replay.seed(Number(cfg.initialSeq >> 32n), Number(cfg.initialSeq & 0xffffffffn));
     }
+  }
+
+  /**
+   * Inbound: run a decryption of 16 zero bytes with a zero tag through the SA's cipher
+   * context. Its tag check fails (and the result would be dropped if it did not): no
+   * plaintext, no window or lifetime change; decryption creates no ciphertext, so no nonce
+   * is spent.
+   */
+  warm(): boolean {
+    if (this.destroyed) return false;
+    const { nonce, aad, buf } = this.warmScratch();
+    buf.fill(0);
+    const pt = this.crypto.open(this.key, nonce, aad, buf.subarray(0, 16 + TAG_LEN));
+    pt?.fill(0);
+    return true;
   }
 
   /**

@@ -404,3 +404,73 @@ describe("destroy", () => {
     }
   });
 });
+
+describe("warm(): touches the cipher context, changes nothing", () => {
+  /** Records every nonce the SA hands to its AEAD provider. */
+  function recording(inner: AeadProvider): { p: AeadProvider; seals: string[]; opens: string[] } {
+    const seals: string[] = [], opens: string[] = [];
+    const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    const p: AeadProvider = {
+      name: inner.name,
+      supports: (c) => inner.supports(c),
+      forget: (k) => inner.forget?.(k),
+      seal: (k, n, a, pt, out) => {
+        seals.push(hex(n));
+        return inner.seal(k, n, a, pt, out);
+      },
+      open: (k, n, a, ct) => {
+        opens.push(hex(n));
+        return inner.open(k, n, a, ct);
+      },
+    };
+    return { p, seals, opens };
+  }
+
+  for (const cipher of CIPHERS) {
+    for (const [pname, prov] of provs(cipher)) {
+      test(`${cipher} (${pname}): no sequence number, window or lifetime moves; warm nonces are never packet nonces`, () => {
+        const ro = recording(prov), ri = recording(prov);
+        const { out, inb } = pair(cipher, {}, {}, ro.p, ri.p);
+        const pkts: Uint8Array[] = [];
+        for (let i = 0; i < 5; i++) {
+          expect(out.warm()).toBe(true);
+          expect(inb.warm()).toBe(true);
+          pkts.push(out.seal(ipv4Packet(60 + i), 4)!);
+        }
+        // sequence numbers 1..5 as if warm() had never run
+        expect(pkts.map((p) => u32(p, 4))).toEqual([1, 2, 3, 4, 5]);
+        expect(out.seq).toBe(5n);
+        expect(out.stats.packets).toBe(5);
+        for (const p of pkts) expect(inb.open(p).ok).toBe(true);
+        expect(inb.stats.packets).toBe(5);
+        // a replay is still a replay, a fresh packet still passes
+        expect(inb.open(pkts[4])).toEqual({ ok: false, reason: "replay" });
+        // 5 warm seals + 5 packet seals; every warm nonce has IV bit 63 set and is unique,
+        // and no packet nonce has it (non-ESN: the IV's upper half is 0 on the wire)
+        const warmN = ro.seals.filter((n) => parseInt(n.slice(8, 10), 16) >= 0x80);
+        const pktN = ro.seals.filter((n) => parseInt(n.slice(8, 10), 16) < 0x80);
+        expect(warmN.length).toBe(5);
+        expect(new Set(warmN).size).toBe(5);
+        expect(pktN.length).toBe(5);
+        for (const n of pktN) expect(n.slice(8, 16)).toBe("00000000");
+      });
+    }
+  }
+
+  test("ESN outbound: nothing is sealed (every IV could be a real one); inbound ESN still warms", () => {
+    const r = recording(provs("aes256gcm16")[0][1]);
+    const { out, inb } = pair("aes256gcm16", { esn: true }, {}, r.p, r.p);
+    expect(out.warm()).toBe(false);
+    expect(r.seals.length).toBe(0);
+    expect(inb.warm()).toBe(true);
+    expect(r.opens.length).toBe(1);
+  });
+
+  test("after destroy(): refuses", () => {
+    const { out, inb } = pair("aes128gcm16");
+    out.destroy();
+    inb.destroy();
+    expect(out.warm()).toBe(false);
+    expect(inb.warm()).toBe(false);
+  });
+});

@@ -58,6 +58,7 @@ function loadEpoll() {
   throw new Error("cannot load libc (epoll)");
 }
 
+const WARM_SAS = process.env.VPNKIT_WARM_SAS !== "0";
 const WARMUP_ROUNDS = Number(process.env.VPNKIT_WARMUP ?? 4000);
 /** How long after the last real packet the keep-warm ticks go on. */
 const KEEP_WARM_FOR_MS = Number(process.env.VPNKIT_KEEP_WARM_FOR_MS ?? 5000);
@@ -163,6 +164,12 @@ async function run(init: DataPlaneInit): Promise<void> {
       const n = c.epoll_wait(ep, outPtr, 8, pollAgain || spinning ? 0 : warm ? KEEP_WARM_TICK_MS : IDLE_WAIT_MS);
       if (n === 0 && warm && !pollAgain) {
         loop!.round(warmTicks++);
+        // and the tunnel's own cipher contexts (lib/esp OutboundSa/InboundSa.warm: no packet,
+        // no nonce a packet could use, no window or lifetime change)
+        if (WARM_SAS) {
+          outSa.warm();
+          inSa.warm();
+        }
         io.warmTicks = warmTicks;
       }
       if (n <= 0) {
