@@ -2,15 +2,14 @@
  * Loopback warm-up and self-test of the tunnel's packet path (used by dataplane-worker.ts).
  * @module
  */
-import { dlopen, FFIType, ptr } from "bun:ffi";
-import { selectAeadProvider } from "../../esp/aead.ts";
-import { buildIcmpTooBig } from "../../esp/icmp.ts";
-import { SaDatabase } from "../../esp/sadb.ts";
+import { FFIType, ptr } from "bun:ffi";
+import { libcSymbols } from "./libc.ts";
+import type { SaDatabase } from "../../esp/sadb.ts";
 import type { EspCipherName } from "../../esp/types.ts";
-import { TunnelEngine } from "../../tunnel/engine.ts";
+import type { TunnelEngine } from "../../tunnel/engine.ts";
 import { VNET_HDR_LEN } from "../../tunnel/offload.ts";
 import { parseCidr } from "../../tunnel/selectors.ts";
-import { libcryptoAead } from "./aead-ffi.ts";
+import { buildManualPath } from "./manual-path.ts";
 import { TunDevice } from "./tun.ts";
 import { FfiUdpSocket } from "./udp-ffi.ts";
 
@@ -29,21 +28,13 @@ function keyLength(c: EspCipherName): number {
   return c === "aes128gcm16" ? 20 : 36;
 }
 
-function sys() {
-  for (const n of ["libc.so.6", "libc.musl-x86_64.so.1", "libc.so"]) {
-    try {
-      return dlopen(n, {
-        socketpair: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
-        read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
-        write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
-        close: { args: [FFIType.i32], returns: FFIType.i32 },
-      }).symbols;
-    } catch {
-      // next name
-    }
-  }
-  throw new Error("cannot load libc");
-}
+const sys = () =>
+  libcSymbols({
+    socketpair: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+    read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
+    write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
+    close: { args: [FFIType.i32], returns: FFIType.i32 },
+  });
 
 /**
  * A throwaway copy of the whole packet path: the same classes as the tunnel (TunDevice,
@@ -99,17 +90,14 @@ export class LoopbackPath {
     this.engine?.stop();
     this.db?.destroy();
     const o = this.o;
-    const db = new SaDatabase({ crypto: (ci) => (o.aead === "ffi" ? libcryptoAead(ci) : null) ?? selectAeadProvider(ci) });
     const key = crypto.getRandomValues(new Uint8Array(keyLength(o.cipher)));
-    const spi = 0x7fff0001;
-    const outSa = db.installOutbound({ spi, cipher: o.cipher, keyMaterial: key, esn: o.esn });
-    const inSa = db.installInbound({ spi, cipher: o.cipher, keyMaterial: key, esn: o.esn });
-    key.fill(0);
-    const engine = new TunnelEngine({
+    const sa = { spi: 0x7fff0001, cipher: o.cipher, keyMaterial: key, esn: o.esn };
+    const { db, engine } = buildManualPath({
       device: this.dev!, socket: this.udp!, remoteAddress: "127.0.0.1", remotePort: this.udp!.localPort(),
-      children: [{ name: "loopback", local: [], remote: [parseCidr("0.0.0.0/0")!], outbound: outSa, inbound: [inSa], mtu: o.mtu }],
-      icmpTooBig: (inner, mtu) => buildIcmpTooBig(inner, mtu), keepaliveMs: 0,
+      child: { name: "loopback", local: [], remote: [parseCidr("0.0.0.0/0")!], mtu: o.mtu },
+      outbound: sa, inbound: sa, aead: o.aead, keepaliveMs: 0,
     });
+    key.fill(0);
     engine.start();
     this.db = db;
     this.engine = engine;

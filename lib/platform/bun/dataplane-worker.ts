@@ -16,16 +16,13 @@
  * shared buffer after every wake-up, so `vpnkit status` never waits for this thread.
  * @module
  */
-import { dlopen, FFIType, ptr } from "bun:ffi";
-import { selectAeadProvider } from "../../esp/aead.ts";
-import { buildIcmpTooBig } from "../../esp/icmp.ts";
-import { SaDatabase } from "../../esp/sadb.ts";
-import { TunnelEngine } from "../../tunnel/engine.ts";
-import { libcryptoAead } from "./aead-ffi.ts";
+import { FFIType, ptr } from "bun:ffi";
 import { type DataPlaneEvent, type DataPlaneInit, FLAG_READY, FLAG_STOP, FLAG_STOPPED, type IoCounters, sharedViews, writeCounters } from "./dataplane-shared.ts";
 import { TunDevice } from "./tun.ts";
 import { FfiUdpSocket } from "./udp-ffi.ts";
 import { LoopbackPath } from "./dataplane-warmup.ts";
+import { libcSymbols } from "./libc.ts";
+import { buildManualPath } from "./manual-path.ts";
 
 declare const self: Worker;
 
@@ -40,29 +37,19 @@ function post(e: DataPlaneEvent): void {
   self.postMessage(e);
 }
 
-function loadEpoll() {
-  for (const n of ["libc.so.6", "libc.musl-x86_64.so.1", "libc.so"]) {
-    try {
-      return dlopen(n, {
-        epoll_create1: { args: [FFIType.i32], returns: FFIType.i32 },
-        epoll_ctl: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
-        epoll_wait: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-        read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
-        close: { args: [FFIType.i32], returns: FFIType.i32 },
-        sched_yield: { args: [], returns: FFIType.i32 },
-      }).symbols;
-    } catch {
-      // next name
-    }
-  }
-  throw new Error("cannot load libc (epoll)");
-}
+const loadEpoll = () =>
+  libcSymbols({
+    epoll_create1: { args: [FFIType.i32], returns: FFIType.i32 },
+    epoll_ctl: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+    epoll_wait: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+    read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
+    close: { args: [FFIType.i32], returns: FFIType.i32 },
+  });
 
 const WARM_SAS = process.env.VPNKIT_WARM_SAS !== "0";
 const WARMUP_ROUNDS = Number(process.env.VPNKIT_WARMUP ?? 4000);
 /** How long after the last real packet the keep-warm ticks go on. */
 const KEEP_WARM_FOR_MS = Number(process.env.VPNKIT_KEEP_WARM_FOR_MS ?? 5000);
-const SPIN_MS = Number(process.env.VPNKIT_BUSY_POLL_US ?? 0) / 1000;
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
 
 async function run(init: DataPlaneInit): Promise<void> {
@@ -82,26 +69,15 @@ async function run(init: DataPlaneInit): Promise<void> {
   const tun = TunDevice.attach(init.tunFd, init.tunName, init.offload);
   const udp = FfiUdpSocket.fromFd(init.udpFd);
   if (init.gso) udp.enableGso();
-  const db = new SaDatabase({ crypto: (ci) => (init.aead === "ffi" ? libcryptoAead(ci) : null) ?? selectAeadProvider(ci) });
-  const outSa = db.installOutbound({ spi: init.outbound.spi, cipher: init.outbound.cipher, keyMaterial: init.outbound.keyMaterial, esn: init.outbound.esn });
-  const inSa = db.installInbound({
-    spi: init.inbound.spi, cipher: init.inbound.cipher, keyMaterial: init.inbound.keyMaterial, esn: init.inbound.esn,
-    replayWindow: init.inbound.replayWindow,
+  const { db, outSa, inSa, engine } = buildManualPath({
+    device: tun, socket: udp, remoteAddress: init.remoteAddress, remotePort: init.remotePort,
+    child: init.child, outbound: init.outbound, inbound: init.inbound, aead: init.aead, keepaliveMs: init.keepaliveMs,
   });
   // the SAs hold their own copies
   init.outbound.keyMaterial.fill(0);
   init.inbound.keyMaterial.fill(0);
   db.onEvent = (e) => post({ type: "log", message: `SA 0x${e.spi.toString(16)} ${e.direction}: ${e.type} (${e.reason})` });
 
-  const engine = new TunnelEngine({
-    device: tun,
-    socket: udp,
-    remoteAddress: init.remoteAddress,
-    remotePort: init.remotePort,
-    children: [{ name: init.child.name, local: init.child.local, remote: init.child.remote, outbound: outSa, inbound: [inSa], mtu: init.child.mtu }],
-    icmpTooBig: (inner, mtu) => buildIcmpTooBig(inner, mtu),
-    keepaliveMs: init.keepaliveMs,
-  });
   const ticker = setInterval(() => db.tick(), 1000);
 
   const io: IoCounters = {
@@ -146,7 +122,6 @@ async function run(init: DataPlaneInit): Promise<void> {
 
   const tunFd = init.tunFd, udpFd = init.udpFd, wakeFd = init.wakeFd;
   let lastYield = Date.now();
-  let spinUntil = 0;
   let lastTraffic = 0;
   let wantYield = false;
   try {
@@ -156,12 +131,11 @@ async function run(init: DataPlaneInit): Promise<void> {
     // yield to the event loop (timers) and then sleep.
     let pollAgain = false;
     while (Atomics.load(flags, FLAG_STOP) === 0) {
-      const spinning = SPIN_MS > 0 && performance.now() < spinUntil;
       // Keep-warm: while the tunnel carried traffic in the last KEEP_WARM_FOR_MS, an idle
       // loop wakes every KEEP_WARM_TICK_MS and sends one throwaway packet around the
       // loopback copy of the path, so the next real packet finds code and caches warm.
       const warm = loop !== null && KEEP_WARM_TICK_MS > 0 && Date.now() - lastTraffic < KEEP_WARM_FOR_MS;
-      const n = c.epoll_wait(ep, outPtr, 8, pollAgain || spinning ? 0 : warm ? KEEP_WARM_TICK_MS : IDLE_WAIT_MS);
+      const n = c.epoll_wait(ep, outPtr, 8, pollAgain ? 0 : warm ? KEEP_WARM_TICK_MS : IDLE_WAIT_MS);
       if (n === 0 && warm && !pollAgain) {
         loop!.round(warmTicks++);
         // and the tunnel's own cipher contexts (lib/esp OutboundSa/InboundSa.warm: no packet,
@@ -177,12 +151,6 @@ async function run(init: DataPlaneInit): Promise<void> {
         if (pollAgain) publish();
         pollAgain = false;
         const now = Date.now();
-        if (n === 0 && spinning) {
-          if (now - lastYield < YIELD_MS) {
-            c.sched_yield();
-            continue;
-          }
-        }
         if (now - lastYield >= YIELD_MS || wantYield) {
           wantYield = false;
           await yieldNow();
@@ -211,7 +179,6 @@ async function run(init: DataPlaneInit): Promise<void> {
         }
       }
       pollAgain = true;
-      if (SPIN_MS > 0) spinUntil = performance.now() + SPIN_MS;
       // under sustained load, still let timers run every YIELD_MS
       if (more || wantYield) {
         publish();

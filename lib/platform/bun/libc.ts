@@ -30,6 +30,34 @@ function openLibc() {
 }
 
 export type LibcSymbols = ReturnType<typeof openLibc>["symbols"];
+
+const LIBC_NAMES = ["libc.so.6", "libc.musl-x86_64.so.1", "libc.so"];
+
+/**
+ * Bind other libc functions (`defs` as for bun:ffi dlopen) from the first C library that
+ * loads; throws "cannot load libc (...)" when none does. Callers keep the result.
+ */
+export function libcSymbols<const D extends Record<string, { args: readonly FFIType[]; returns: FFIType }>>(defs: D): ReturnType<typeof dlopen<D>>["symbols"] {
+  const errs: string[] = [];
+  for (const n of LIBC_NAMES) {
+    try {
+      return dlopen(n, defs).symbols;
+    } catch (e) {
+      errs.push(String(e));
+    }
+  }
+  throw new Error(`cannot load libc (${Object.keys(defs).join(", ")}): ${errs.join("; ")}`);
+}
+
+/** struct sockaddr_in / sockaddr_in6 for `addr` (4 or 16 bytes) and `port`. */
+export function sockaddr(family: 4 | 6, addr: Uint8Array, port: number): Uint8Array {
+  const b = new Uint8Array(family === 6 ? 28 : 16);
+  const dv = new DataView(b.buffer);
+  dv.setUint16(0, family === 6 ? 10 /* AF_INET6 */ : 2 /* AF_INET */, true);
+  dv.setUint16(2, port, false);
+  b.set(addr, family === 6 ? 8 : 4);
+  return b;
+}
 let cached: LibcSymbols | null = null;
 
 /** The libc symbols (dlopen on first call). Hot paths should keep the returned object. */

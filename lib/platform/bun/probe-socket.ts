@@ -12,7 +12,7 @@ import { lookup } from "node:dns/promises";
 import { parseIp } from "../../tunnel/selectors.ts";
 import { attachResponder, MtuResponder, type ResponderOptions } from "../../probe/responder.ts";
 import { runMtuProbe, type MtuRun, type ProbeTransport, type RunOptions, type TransportEvent } from "../../probe/run.ts";
-import { EAGAIN, EINTR, errno, libc, POLLIN, strerror } from "./libc.ts";
+import { EAGAIN, EINTR, errno, libc, libcSymbols, POLLIN, sockaddr, strerror } from "./libc.ts";
 import { BunUdpSocket } from "./udp.ts";
 
 const SYMBOLS = {
@@ -25,19 +25,8 @@ const SYMBOLS = {
   getsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
 } as const;
 
-let sockLib: ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"] | null = null;
-function net() {
-  if (sockLib) return sockLib;
-  const errs: string[] = [];
-  for (const n of ["libc.so.6", "libc.musl-x86_64.so.1", "libc.so"]) {
-    try {
-      return (sockLib = dlopen(n, SYMBOLS).symbols);
-    } catch (e) {
-      errs.push(String(e));
-    }
-  }
-  throw new Error(`cannot load libc socket functions: ${errs.join("; ")}`);
-}
+let sockLib: ReturnType<typeof libcSymbols<typeof SYMBOLS>> | null = null;
+const net = () => (sockLib ??= libcSymbols(SYMBOLS));
 
 const AF_INET = 2, AF_INET6 = 10, SOCK_DGRAM = 2, SOCK_NONBLOCK = 0o4000, SOCK_CLOEXEC = 0o2000000;
 const SOL_IP = 0, IP_MTU_DISCOVER = 10, IP_RECVERR = 11, IP_MTU = 14, IP_PMTUDISC_DO = 2;
@@ -51,15 +40,6 @@ const ERRNO_NAMES: Record<number, string> = {
   111: "ECONNREFUSED", 113: "EHOSTUNREACH", 101: "ENETUNREACH", 90: "EMSGSIZE", 110: "ETIMEDOUT", 13: "EACCES", 1: "EPERM", 71: "EPROTO",
 };
 const errName = (e: number) => ERRNO_NAMES[e] ?? `errno ${e}`;
-
-function sockaddr(family: 4 | 6, addr: Uint8Array, port: number): Uint8Array {
-  const b = new Uint8Array(family === 6 ? 28 : 16);
-  const dv = new DataView(b.buffer);
-  dv.setUint16(0, family === 6 ? AF_INET6 : AF_INET, true);
-  dv.setUint16(2, port, false);
-  b.set(addr, family === 6 ? 8 : 4);
-  return b;
-}
 
 /** Connected non-blocking UDP socket with DF set, through FFI. */
 export class FfiProbeSocket implements ProbeTransport {

@@ -10,11 +10,11 @@
  * after the worker has stopped.
  * @module
  */
-import { dlopen, FFIType, ptr } from "bun:ffi";
+import { FFIType, ptr } from "bun:ffi";
 import type { DatagramSocket } from "../../tunnel/engine.ts";
 import { parseIp } from "../../tunnel/selectors.ts";
 import { ipv4Text, ipv6Text } from "../../core/bytes.ts";
-import { EAGAIN, EINTR, errno, strerror } from "./libc.ts";
+import { EAGAIN, EINTR, errno, libcSymbols, sockaddr, strerror } from "./libc.ts";
 import { GsoSender } from "./udp.ts";
 
 const SYMBOLS = {
@@ -27,19 +27,8 @@ const SYMBOLS = {
   getsockname: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
 } as const;
 
-let lib: ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"] | null = null;
-function sys() {
-  if (lib) return lib;
-  const errs: string[] = [];
-  for (const n of ["libc.so.6", "libc.musl-x86_64.so.1", "libc.so"]) {
-    try {
-      return (lib = dlopen(n, SYMBOLS).symbols);
-    } catch (e) {
-      errs.push(String(e));
-    }
-  }
-  throw new Error(`cannot load libc socket functions: ${errs.join("; ")}`);
-}
+let lib: ReturnType<typeof libcSymbols<typeof SYMBOLS>> | null = null;
+const sys = () => (lib ??= libcSymbols(SYMBOLS));
 
 const AF_INET = 2, AF_INET6 = 10, SOCK_DGRAM = 2, SOCK_NONBLOCK = 0o4000, SOCK_CLOEXEC = 0o2000000;
 const SOL_IPV6 = 41, IPV6_V6ONLY = 26;
@@ -51,15 +40,6 @@ const RECV_BATCH = 64;
 const SLOT = 16384;
 /** sizeof(struct mmsghdr) on LP64 Linux: msghdr (56) + msg_len (4) + padding. */
 const MMSG = 64;
-
-function sockaddr(family: 4 | 6, addr: Uint8Array, port: number): Uint8Array {
-  const b = new Uint8Array(family === 6 ? 28 : 16);
-  const dv = new DataView(b.buffer);
-  dv.setUint16(0, family === 6 ? AF_INET6 : AF_INET, true);
-  dv.setUint16(2, port, false);
-  b.set(addr, family === 6 ? 8 : 4);
-  return b;
-}
 
 export interface FfiUdpStats {
   sendErrors: number;

@@ -1,0 +1,108 @@
+/**
+ * The pieces every manual-key packet path is built from, shared by the main-thread path
+ * (up.ts), the data-plane worker (dataplane-worker.ts) and its loopback copy
+ * (dataplane-warmup.ts): one SA pair in an SaDatabase with the chosen AEAD provider, and a
+ * TunnelEngine over the given device and socket. Plus the teardown stack and the status
+ * fields both `vpnkit up` paths report.
+ * @module
+ */
+import { selectAeadProvider } from "../../esp/aead.ts";
+import { buildIcmpTooBig } from "../../esp/icmp.ts";
+import { SaDatabase } from "../../esp/sadb.ts";
+import type { InboundSa, OutboundSa } from "../../esp/sa.ts";
+import type { SaConfig } from "../../esp/types.ts";
+import type { TunnelConfig } from "../../tunnel/config.ts";
+import type { TunnelStatus } from "../../tunnel/control.ts";
+import { type DatagramSocket, type PacketDevice, TunnelEngine } from "../../tunnel/engine.ts";
+import type { Cidr } from "../../tunnel/selectors.ts";
+import { libcryptoAead } from "./aead-ffi.ts";
+
+export interface ManualPathOptions {
+  device: PacketDevice;
+  socket: DatagramSocket;
+  remoteAddress: string;
+  remotePort: number;
+  child: { name: string; local: Cidr[]; remote: Cidr[]; mtu: number };
+  outbound: SaConfig;
+  inbound: SaConfig;
+  /** "ffi": the system libcrypto through bun:ffi when it loads; "default": lib/esp's providers. */
+  aead: "ffi" | "default";
+  keepaliveMs: number;
+  onIke?: (buf: Uint8Array, addr: string, port: number) => void;
+}
+
+export interface ManualPath {
+  db: SaDatabase;
+  outSa: OutboundSa;
+  inSa: InboundSa;
+  engine: TunnelEngine;
+}
+
+/** Install the SA pair (the SAs copy the keys; the caller zeroes its own) and build the engine. */
+export function buildManualPath(o: ManualPathOptions): ManualPath {
+  const db = new SaDatabase({ crypto: (c) => (o.aead === "ffi" ? libcryptoAead(c) : null) ?? selectAeadProvider(c) });
+  const outSa = db.installOutbound(o.outbound);
+  const inSa = db.installInbound(o.inbound);
+  const engine = new TunnelEngine({
+    device: o.device,
+    socket: o.socket,
+    remoteAddress: o.remoteAddress,
+    remotePort: o.remotePort,
+    children: [{ ...o.child, outbound: outSa, inbound: [inSa] }],
+    // No localAddress: the error is written INTO the TUN, and Linux drops packets arriving
+    // with one of its own addresses as source (martian). Sourced from the inner destination,
+    // it passes the reverse-path check since that address is routed into the tunnel.
+    icmpTooBig: (inner, mtu) => buildIcmpTooBig(inner, mtu),
+    keepaliveMs: o.keepaliveMs,
+    onIke: o.onIke,
+  });
+  return { db, outSa, inSa, engine };
+}
+
+/** LIFO teardown: `undo()` runs every pushed step once, newest first, whatever throws. */
+export class Teardown {
+  private readonly steps: (() => void)[] = [];
+  push(step: () => void): void {
+    this.steps.push(step);
+  }
+  undo(): void {
+    while (this.steps.length) {
+      try {
+        this.steps.pop()!();
+      } catch {
+        // keep tearing down
+      }
+    }
+  }
+}
+
+function spiText(n: number): string {
+  return "0x" + (n >>> 0).toString(16).padStart(8, "0");
+}
+
+/** The `vpnkit status` fields of a manual-key tunnel, given its counters. */
+export function manualStatus(cfg: TunnelConfig, tunName: string, started: number, counters: TunnelStatus["counters"], io: Record<string, number>): TunnelStatus {
+  const sa = cfg.sa;
+  return {
+    version: 1,
+    pid: process.pid,
+    startedAt: new Date(started).toISOString(),
+    uptimeSec: Math.round((Date.now() - started) / 1000),
+    tun: tunName,
+    local: `${cfg.local}:${cfg.localPort}`,
+    remote: `${cfg.remote}:${cfg.remotePort}`,
+    cipher: sa.cipher,
+    spiOut: spiText(sa.spiOut),
+    spiIn: spiText(sa.spiIn),
+    tunnelMtu: cfg.tunnelMtu,
+    counters,
+    io,
+  };
+}
+
+/** The one start-up line of a manual-key tunnel. */
+export function manualStartLine(cfg: TunnelConfig, tunName: string): string {
+  const sa = cfg.sa;
+  return `vpnkit up: ${tunName} ${cfg.tunAddr.join(",")} mtu ${cfg.tunMtu} (tunnel ${cfg.tunnelMtu}), ESP-in-${cfg.transport === "tcp" ? `TCP (${cfg.tcpRole})` : "UDP"} ` +
+    `${cfg.local}:${cfg.localPort} -> ${cfg.remote}:${cfg.remotePort}, ${sa.cipher} spi out ${spiText(sa.spiOut)} in ${spiText(sa.spiIn)}, control ${cfg.control}`;
+}
