@@ -10,8 +10,8 @@
 #   sudo bench/tunnel/run.sh                  # all cases, DUR=5 s per iperf3 run
 #   CASES="vpnkit:aes256gcm16" DUR=10 REPEAT=3 bench/tunnel/run.sh
 # Cases: vpnkit:<cipher>, vpnkit-main:<cipher> (packet path on the main thread, the design before the
-# data-plane worker), vpnkit-spin:<cipher> (worker busy-polls SPIN_US µs after traffic), vpnkit-nowarm:<cipher>
-# (no loopback JIT warm-up, no keep-warm), vpnkit-nokeepwarm:<cipher> (start-up warm-up only), vpnkit-dgram:<cipher> (node:dgram socket, main thread), vpnkit-poll:<cipher> (poll reader),
+# data-plane worker), vpnkit-nowarm:<cipher>
+# (no loopback JIT warm-up, no keep-warm), vpnkit-nokeepwarm:<cipher> (start-up warm-up only), vpnkit-kw1:<cipher> (keep-warm every 1 ms), vpnkit-dgram:<cipher> (node:dgram socket, main thread), vpnkit-poll:<cipher> (poll reader),
 # vpnkit-plain:<cipher> (TUN without IFF_VNET_HDR offload, default UDP socket buffers),
 # vpnkit-offload:<cipher> (offload, default UDP socket buffers), vpnkit-nogso:<cipher> (no UDP GSO: sendMany),
 # vpnkit-nodeaead:<cipher> (lib/esp's default AEAD: node:crypto GCM / noble ChaCha, instead of libcrypto via ffi),
@@ -59,7 +59,6 @@ for c in $CASES; do
   case $name in
     vpnkit) timeout 300 ./run_vpnkit.sh "$arg" ;;
     vpnkit-main) VPNKIT_DATAPLANE=main VK_TAG=main timeout 300 ./run_vpnkit.sh "$arg" ;;
-    vpnkit-spin) VPNKIT_BUSY_POLL_US=${SPIN_US:-300} VK_TAG=spin timeout 300 ./run_vpnkit.sh "$arg" ;;
     vpnkit-nowarm) VPNKIT_WARMUP=0 VPNKIT_KEEP_WARM_MS=0 VK_TAG=nowarm timeout 300 ./run_vpnkit.sh "$arg" ;;
     vpnkit-kw1) VPNKIT_KEEP_WARM_MS=1 VK_TAG=kw1 timeout 300 ./run_vpnkit.sh "$arg" ;;
     vpnkit-nokeepwarm) VPNKIT_KEEP_WARM_MS=0 VK_TAG=nokeepwarm timeout 300 ./run_vpnkit.sh "$arg" ;;
