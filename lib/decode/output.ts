@@ -259,22 +259,22 @@ export function putDecPad(buf: Uint8Array, p: number, n: number, width: number):
   return putDec(buf, p, n);
 }
 
+/** Three digits of 0 <= v < 1000, zero-padded, at `p`. */
+function put3(buf: Uint8Array, p: number, v: number): void {
+  buf[p] = DIG3[3 * v];
+  buf[p + 1] = DIG3[3 * v + 1];
+  buf[p + 2] = DIG3[3 * v + 2];
+}
+
 /** Exactly 9 digits of 0 <= n < 10^9, zero-padded (nanoseconds). */
 export function put9(buf: Uint8Array, p: number, n: number): number {
   if (!(n >= 0 && n < 1000000000)) return putDecPad(buf, p, n, 9);
   const a = (n / 1000000) | 0;
   const r = n - a * 1000000;
   const b = (r / 1000) | 0;
-  const c = r - b * 1000;
-  buf[p] = DIG3[3 * a];
-  buf[p + 1] = DIG3[3 * a + 1];
-  buf[p + 2] = DIG3[3 * a + 2];
-  buf[p + 3] = DIG3[3 * b];
-  buf[p + 4] = DIG3[3 * b + 1];
-  buf[p + 5] = DIG3[3 * b + 2];
-  buf[p + 6] = DIG3[3 * c];
-  buf[p + 7] = DIG3[3 * c + 1];
-  buf[p + 8] = DIG3[3 * c + 2];
+  put3(buf, p, a);
+  put3(buf, p + 3, b);
+  put3(buf, p + 6, r - b * 1000);
   return p + 9;
 }
 
@@ -282,13 +282,8 @@ export function put9(buf: Uint8Array, p: number, n: number): number {
 export function put6(buf: Uint8Array, p: number, n: number): number {
   if (!(n >= 0 && n < 1000000)) return putDecPad(buf, p, n, 6);
   const a = (n / 1000) | 0;
-  const b = n - a * 1000;
-  buf[p] = DIG3[3 * a];
-  buf[p + 1] = DIG3[3 * a + 1];
-  buf[p + 2] = DIG3[3 * a + 2];
-  buf[p + 3] = DIG3[3 * b];
-  buf[p + 4] = DIG3[3 * b + 1];
-  buf[p + 5] = DIG3[3 * b + 2];
+  put3(buf, p, a);
+  put3(buf, p + 3, n - a * 1000);
   return p + 6;
 }
 
