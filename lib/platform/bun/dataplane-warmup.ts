@@ -3,7 +3,7 @@
  * @module
  */
 import { FFIType, ptr } from "bun:ffi";
-import { libcSymbols } from "./libc.ts";
+import { libcSymbols, stableBytes } from "./libc.ts";
 import type { SaDatabase } from "../../esp/sadb.ts";
 import type { EspCipherName } from "../../esp/types.ts";
 import type { TunnelEngine } from "../../tunnel/engine.ts";
@@ -52,7 +52,7 @@ export class LoopbackPath {
   private devFd = -1;
   private peerFd = -1;
   private pkts: Uint8Array[] = [];
-  private readonly sink = new Uint8Array(70000);
+  private readonly sink = stableBytes(70000);
   private sinkPtr = ptr(this.sink);
   private sealed = 0;
   /** Packets that made the round trip. */

@@ -90,3 +90,22 @@ export const EACCES = 13;
 export const ENOENT = 2;
 export const EBUSY = 16;
 export const POLLIN = 1;
+
+/**
+ * Bytes whose address native code keeps: receive slabs, structs that hold pointers to other
+ * buffers (msghdr, iovec), buffers a pointer was taken of once and reused. Backed by an
+ * ArrayBuffer of their own, so JavaScriptCore never moves them.
+ *
+ * A plain `new Uint8Array(n)` of up to 1000 elements is a "fast" typed array whose storage
+ * lives in the GC heap, and JSC moves that storage to a fresh ArrayBuffer the first time the
+ * view needs one: `view.buffer`, structured clone, or DFG tier-up of a function that uses it
+ * (Bun issue #32054). A pointer taken with `ptr()` before that dangles, and native writes
+ * through it land in whatever the GC puts there next. (Found here: the data-plane worker's
+ * 8-byte eventfd read buffer was relocated, and each eventfd read then overwrote the salt of
+ * an ESP SA's nonce: every later packet failed its ICV at the peer.) A pointer does not keep
+ * its array alive either: hold the array (a class field) for as long as native code may use
+ * the address, or pass the array itself to the FFI call instead of a pointer taken earlier.
+ */
+export function stableBytes(n: number): Uint8Array {
+  return new Uint8Array(new ArrayBuffer(n));
+}

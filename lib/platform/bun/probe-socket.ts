@@ -12,7 +12,7 @@ import { lookup } from "node:dns/promises";
 import { parseIp } from "../../tunnel/selectors.ts";
 import { attachResponder, MtuResponder, type ResponderOptions } from "../../probe/responder.ts";
 import { runMtuProbe, type MtuRun, type ProbeTransport, type RunOptions, type TransportEvent } from "../../probe/run.ts";
-import { EAGAIN, EINTR, errno, libc, libcSymbols, POLLIN, sockaddr, strerror } from "./libc.ts";
+import { EAGAIN, EINTR, errno, libc, libcSymbols, POLLIN, sockaddr, stableBytes, strerror } from "./libc.ts";
 import { BunUdpSocket } from "./udp.ts";
 
 const SYMBOLS = {
@@ -44,13 +44,14 @@ const errName = (e: number) => ERRNO_NAMES[e] ?? `errno ${e}`;
 /** Connected non-blocking UDP socket with DF set, through FFI. */
 export class FfiProbeSocket implements ProbeTransport {
   private fd: number;
-  private readonly rbuf = new Uint8Array(65536);
-  private readonly ctrl = new Uint8Array(512);
-  private readonly iov = new Uint8Array(16);
-  private readonly msg = new Uint8Array(56);
-  private readonly pfd = new Uint8Array(8);
-  private readonly intBuf = new Int32Array(1);
-  private readonly lenBuf = new Uint32Array(1);
+  // msghdr → iovec → rbuf, control: pointers kept across calls, so storage that never moves
+  private readonly rbuf = stableBytes(65536);
+  private readonly ctrl = stableBytes(512);
+  private readonly iov = stableBytes(16);
+  private readonly msg = stableBytes(56);
+  private readonly pfd = stableBytes(8);
+  private readonly intBuf = new Int32Array(new ArrayBuffer(4));
+  private readonly lenBuf = new Uint32Array(new ArrayBuffer(4));
   private constructor(readonly family: 4 | 6, fd: number) {
     this.fd = fd;
   }

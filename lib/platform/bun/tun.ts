@@ -38,7 +38,7 @@ import { dlopen, FFIType, ptr, type Pointer } from "bun:ffi";
 import { execFileSync } from "node:child_process";
 import type { PacketDevice } from "../../tunnel/engine.ts";
 import { forEachSegment, TcpCoalescer, VNET_HDR_LEN } from "../../tunnel/offload.ts";
-import { EACCES, EAGAIN, EINTR, EPERM, errno, getLibc, type LibcSymbols, O_CLOEXEC, O_NONBLOCK, O_RDWR, strerror } from "./libc.ts";
+import { EACCES, EAGAIN, EINTR, EPERM, errno, getLibc, type LibcSymbols, O_CLOEXEC, O_NONBLOCK, O_RDWR, stableBytes, strerror } from "./libc.ts";
 
 const TUNSETIFF = 0x400454ca;
 const IFF_TUN = 0x0001;
@@ -191,7 +191,7 @@ export class TunDevice implements PacketDevice {
   readonly stats: TunStats = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, txErrors: 0, readErrors: 0, wakeups: 0, rxSuper: 0, rxBad: 0, txMerged: 0 };
   /** True when the device was opened with IFF_VNET_HDR (see `offload`). */
   readonly offload: boolean;
-  private readonly rbuf = new Uint8Array(65536 + VNET_HDR_LEN + 64);
+  private readonly rbuf = stableBytes(65536 + VNET_HDR_LEN + 64);
   private readonly rptr: Pointer;
   private readonly libc: LibcSymbols = getLibc();
   private readonly batch: number;

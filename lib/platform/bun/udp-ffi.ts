@@ -14,7 +14,7 @@ import { FFIType, ptr } from "bun:ffi";
 import type { DatagramSocket } from "../../tunnel/engine.ts";
 import { parseIp } from "../../tunnel/selectors.ts";
 import { ipv4Text, ipv6Text } from "../../core/bytes.ts";
-import { EAGAIN, EINTR, errno, libcSymbols, sockaddr, strerror } from "./libc.ts";
+import { EAGAIN, EINTR, errno, libcSymbols, sockaddr, stableBytes, strerror } from "./libc.ts";
 import { GsoSender } from "./udp.ts";
 
 const SYMBOLS = {
@@ -52,10 +52,11 @@ export interface FfiUdpStats {
 export class FfiUdpSocket implements DatagramSocket {
   readonly stats: FfiUdpStats = { sendErrors: 0, truncated: 0, recvCalls: 0 };
   private cb: ((buf: Uint8Array, addr: string, port: number) => void) | null = null;
-  private readonly slab = new Uint8Array(RECV_BATCH * SLOT);
-  private readonly names = new Uint8Array(RECV_BATCH * 32);
-  private readonly iovs = new Uint8Array(RECV_BATCH * 16);
-  private readonly vec = new Uint8Array(RECV_BATCH * MMSG);
+  // the kernel writes through pointers kept in these (mmsghdr → iovec → slab): storage that never moves
+  private readonly slab = stableBytes(RECV_BATCH * SLOT);
+  private readonly names = stableBytes(RECV_BATCH * 32);
+  private readonly iovs = stableBytes(RECV_BATCH * 16);
+  private readonly vec = stableBytes(RECV_BATCH * MMSG);
   private readonly vecDv = new DataView(this.vec.buffer);
   private readonly vecPtr;
   private destAddr = "";

@@ -6,7 +6,7 @@
 import { dlopen, FFIType, ptr } from "bun:ffi";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import type { DatagramSocket } from "../../tunnel/engine.ts";
-import { EAGAIN, errno } from "./libc.ts";
+import { EAGAIN, errno, stableBytes } from "./libc.ts";
 
 const ENOBUFS = 105;
 
@@ -105,11 +105,12 @@ function getSendmsg(): SendmsgFn | null {
  * with one sendmsg(); the kernel cuts it into datagrams. x86_64/aarch64 Linux layouts.
  */
 export class GsoSender {
-  private readonly data = new Uint8Array(GSO_MAX_BYTES + 2048);
-  private readonly iov = new Uint8Array(16);
-  private readonly cmsg = new Uint8Array(24);
-  private readonly name = new Uint8Array(28);
-  private readonly msg = new Uint8Array(56);
+  // msghdr → name, iovec → data, control: pointers kept across calls, so storage that never moves
+  private readonly data = stableBytes(GSO_MAX_BYTES + 2048);
+  private readonly iov = stableBytes(16);
+  private readonly cmsg = stableBytes(24);
+  private readonly name = stableBytes(28);
+  private readonly msg = stableBytes(56);
   private readonly msgDv = new DataView(this.msg.buffer);
   private readonly cmsgDv = new DataView(this.cmsg.buffer);
   private readonly nameDv = new DataView(this.name.buffer);
