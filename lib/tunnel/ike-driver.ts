@@ -21,10 +21,10 @@
  * @module
  */
 import type { SaDatabase } from "../esp/sadb.ts";
-import type { InboundSa, OutboundSa } from "../esp/sa.ts";
 import { IkeSa } from "../ike/v2/sa/ike-sa.ts";
 import type { Action, ChildSaInfo, IkeSaConfig, VirtualIpPool } from "../ike/v2/sa/types.ts";
 import type { TrafficSelector } from "../ike/v2/sa/ts.ts";
+import { type ChildSaSink, LocalChildSink } from "./child-sink.ts";
 import type { IkeTunnelConfig } from "./config.ts";
 import type { TunnelChild } from "./engine.ts";
 import { KeyLog, keylogAddIke } from "./keylog.ts";
@@ -36,11 +36,16 @@ export interface IkeDriverOptions {
   cfg: IkeTunnelConfig;
   /** Sends one UDP datagram (the engine's socket). */
   send: (buf: Uint8Array, addr: string, port: number) => void;
-  db: SaDatabase;
+  /**
+   * Where Child SAs go: install / remove (lib/tunnel/child-sink.ts). `vpnkit up` passes the
+   * data-plane worker's; without it, `db` + `child` + `reindex` make a {@link LocalChildSink}.
+   */
+  sink?: ChildSaSink;
+  db?: SaDatabase;
   /** The engine's child whose SAs this driver manages. */
-  child: TunnelChild;
+  child?: TunnelChild;
   /** Tell the engine its inbound SAs changed (TunnelEngine.reindex). */
-  reindex: () => void;
+  reindex?: () => void;
   log: (level: LogLevel, msg: string) => void;
   /** The IKE SA failed for good (initiator without `retry`): one line already logged. */
   onFatal?: (reason: string) => void;
@@ -61,8 +66,6 @@ interface Installed {
   spiIn: number;
   spiOut: number;
   cipher: string;
-  inSa: InboundSa;
-  outSa: OutboundSa;
   sa: IkeSa;
   at: number;
   rekeying: boolean;
@@ -167,6 +170,7 @@ export class IkeDriver {
   private halted = false;
   private keylog: KeyLog | null;
   private readonly now: () => number;
+  private readonly sink: ChildSaSink;
   /** When the first Child SA came up (ms, driver clock), for "time to tunnel". */
   firstChildAt: number | null = null;
   startedAt = 0;
@@ -183,6 +187,9 @@ export class IkeDriver {
     this.pool = o.cfg.ike.responder && o.cfg.ike.pool ? new PrefixPool(o.cfg.ike.pool, o.cfg.ike.dns ?? []) : null;
     this.now = o.now ?? Date.now;
     this.keylog = o.cfg.keylog ? new KeyLog(o.cfg.keylog) : null;
+    if (o.sink) this.sink = o.sink;
+    else if (o.db && o.child) this.sink = new LocalChildSink(o.db, o.child, o.reindex ?? (() => {}));
+    else throw new TypeError("IkeDriver: give `sink`, or `db` and `child`");
   }
 
   /** The core's configuration for one IKE SA (fresh PSK copy: the core wipes its own). */
@@ -400,13 +407,11 @@ export class IkeDriver {
   }
 
   private install(sa: IkeSa, c: ChildSaInfo): void {
-    const { db, child } = this.o;
-    const inSa = db.installInbound({ spi: c.spiIn, cipher: c.cipher, keyMaterial: c.keyIn, esn: c.esn });
-    let outSa: OutboundSa;
+    // selectors as negotiated (address ranges; protocol/port restrictions are not enforced by the engine)
+    const local = c.tsLocal.flatMap(tsToCidrs), remote = c.tsRemote.flatMap(tsToCidrs);
     try {
-      outSa = db.installOutbound({ spi: c.spiOut, cipher: c.cipher, keyMaterial: c.keyOut, esn: c.esn });
+      this.sink.install({ spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, keyIn: c.keyIn, keyOut: c.keyOut, esn: c.esn, local, remote });
     } catch (e) {
-      db.remove(c.spiIn);
       c.keyIn.fill(0);
       c.keyOut.fill(0);
       throw e;
@@ -415,42 +420,28 @@ export class IkeDriver {
       this.keylog.add({ src: this.cfg.local, dst: this.cfg.remote, spi: c.spiOut, cipher: c.cipher, keyMaterial: c.keyOut, esn: c.esn });
       this.keylog.add({ src: this.cfg.remote, dst: this.cfg.local, spi: c.spiIn, cipher: c.cipher, keyMaterial: c.keyIn, esn: c.esn });
     }
-    // the SAs hold their own copies
+    // the sink holds its own copies
     c.keyIn.fill(0);
     c.keyOut.fill(0);
     const now = this.now();
-    this.installed.set(c.spiIn >>> 0, { spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, inSa, outSa, sa, at: now, rekeying: false });
+    this.installed.set(c.spiIn >>> 0, { spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, sa, at: now, rekeying: false });
     if (c.rekeyOf) {
       const old = this.installed.get(c.rekeyOf.spiIn >>> 0);
       if (old) old.rekeying = true;
     }
-    // selectors as negotiated (address ranges; protocol/port restrictions are not enforced by the engine)
-    const local = c.tsLocal.flatMap(tsToCidrs), remote = c.tsRemote.flatMap(tsToCidrs);
-    if (local.length) child.local = local;
-    if (remote.length) child.remote = remote;
-    child.inbound.push(inSa);
-    child.outbound = outSa;
-    this.o.reindex();
     if (this.firstChildAt === null) this.firstChildAt = now;
     this.o.log("info", `Child SA ${c.rekeyOf ? "rekeyed" : "installed"}: ${c.cipher} spi in ${hex32(c.spiIn)} out ${hex32(c.spiOut)}, ${local.map((x) => x.text).join(",")} === ${remote.map((x) => x.text).join(",")}`);
     this.o.onChild?.({ spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, rekey: !!c.rekeyOf });
   }
 
   private remove(spiIn: number, spiOut: number, reason: string): void {
-    const { db, child } = this.o;
     const ent = this.installed.get(spiIn >>> 0);
     if (!ent) return;
     this.installed.delete(spiIn >>> 0);
-    child.inbound = child.inbound.filter((s) => s !== ent.inSa);
-    if (child.outbound === ent.outSa) {
-      // newest remaining Child SA, or none (packets are then dropped as noSa)
-      let next: Installed | null = null;
-      for (const c of this.installed.values()) if (!next || c.at >= next.at) next = c;
-      child.outbound = next ? next.outSa : null;
-    }
-    this.o.reindex();
-    if (db.lookupInbound(spiIn) === ent.inSa) db.remove(spiIn);
-    if (db.lookupOutbound(spiOut) === ent.outSa) db.remove(spiOut);
+    // outbound falls back to the newest remaining Child SA, or none (packets are then dropped as noSa)
+    let next: Installed | null = null;
+    for (const c of this.installed.values()) if (!next || c.at >= next.at) next = c;
+    this.sink.remove(spiIn >>> 0, spiOut >>> 0, next ? next.spiOut : null);
     this.o.log("info", `Child SA removed: spi in ${hex32(spiIn)} out ${hex32(spiOut)} (${reason})`);
   }
 
