@@ -7,7 +7,8 @@
  */
 import type { Cidr } from "../../tunnel/selectors.ts";
 import { type EngineCounters, newCounters } from "../../tunnel/engine.ts";
-import type { EspCipherName } from "../../esp/types.ts";
+import type { EspCipherName, SaEvent } from "../../esp/types.ts";
+import type { ChildInstall } from "../../tunnel/child-sink.ts";
 
 /** Int32 slots at the start of the buffer. */
 export const FLAG_STOP = 0; // main → worker: 1 = tear down
@@ -78,12 +79,30 @@ export interface DataPlaneInit {
   /** Keep-warm tick in ms (0 = off). */
   keepWarmMs: number;
   child: { name: string; local: Cidr[]; remote: Cidr[]; mtu: number };
-  outbound: WorkerSa;
-  inbound: WorkerSa;
+  /** The manual-key SA pair; null for IKEv2, whose driver installs Child SAs later ({@link DataPlaneCommand}). */
+  outbound: WorkerSa | null;
+  inbound: WorkerSa | null;
+  /** Cipher of the loopback warm-up path when there is no SA yet (IKEv2: the first ESP proposal's). */
+  warmCipher: EspCipherName;
+  /** IKEv2: datagrams with the non-ESP marker go to the main thread as {@link DataPlaneEvent} "ike". */
+  ike: boolean;
 }
+
+/**
+ * Messages to the worker after "init" (IKEv2; the main thread writes the eventfd after each,
+ * so the worker takes them within one wake-up). They are handled in order, so an IKE message
+ * sent after an install leaves only once the SAs are in place.
+ */
+export type DataPlaneCommand =
+  | { type: "install"; child: ChildInstall }
+  | { type: "remove"; spiIn: number; spiOut: number; nextOutSpi: number | null }
+  | { type: "send"; buf: Uint8Array; addr: string; port: number };
 
 /** Messages from the worker. */
 export type DataPlaneEvent =
   | { type: "ready" }
   | { type: "error"; message: string }
-  | { type: "log"; message: string };
+  | { type: "log"; message: string }
+  /** A datagram with the non-ESP marker (IKE), marker included. */
+  | { type: "ike"; buf: Uint8Array; addr: string; port: number }
+  | { type: "sa-event"; event: SaEvent };

@@ -16,13 +16,15 @@
  * shared buffer after every wake-up, so `vpnkit status` never waits for this thread.
  * @module
  */
-import { FFIType, ptr } from "bun:ffi";
-import { type DataPlaneEvent, type DataPlaneInit, FLAG_READY, FLAG_STOP, FLAG_STOPPED, type IoCounters, sharedViews, writeCounters } from "./dataplane-shared.ts";
+import { FFIType } from "bun:ffi";
+import { type DataPlaneCommand, type DataPlaneEvent, type DataPlaneInit, FLAG_READY, FLAG_STOP, FLAG_STOPPED, type IoCounters, sharedViews, writeCounters } from "./dataplane-shared.ts";
 import { TunDevice } from "./tun.ts";
 import { FfiUdpSocket } from "./udp-ffi.ts";
 import { LoopbackPath } from "./dataplane-warmup.ts";
-import { libcSymbols } from "./libc.ts";
-import { buildManualPath } from "./manual-path.ts";
+import { libcSymbols, stableBytes } from "./libc.ts";
+import { buildManualPath, buildPath } from "./manual-path.ts";
+import { LocalChildSink } from "../../tunnel/child-sink.ts";
+import type { InboundSa, OutboundSa } from "../../esp/sa.ts";
 
 declare const self: Worker;
 
@@ -58,9 +60,9 @@ async function run(init: DataPlaneInit): Promise<void> {
   /** Keep-warm tick while recently active (0 = off; `keep_warm`, see bench/tunnel/README.md for its cost). */
   const KEEP_WARM_TICK_MS = init.keepWarmMs;
   const t0 = performance.now();
-  const loop = WARMUP_ROUNDS > 0 || KEEP_WARM_TICK_MS > 0
-    ? LoopbackPath.open({ cipher: init.outbound.cipher, esn: init.outbound.esn, offload: init.offload, mtu: init.child.mtu, aead: init.aead })
-    : null;
+  const loopOptions = (cipher: DataPlaneInit["warmCipher"]) => ({ cipher, esn: init.outbound?.esn ?? false, offload: init.offload, mtu: init.child.mtu, aead: init.aead });
+  let loopCipher = init.outbound?.cipher ?? init.warmCipher;
+  let loop = WARMUP_ROUNDS > 0 || KEEP_WARM_TICK_MS > 0 ? LoopbackPath.open(loopOptions(loopCipher)) : null;
   if (loop !== null && WARMUP_ROUNDS > 0) {
     for (let i = 0; i < WARMUP_ROUNDS; i++) if (!loop.round(i)) break;
     post({ type: "log", message: `vpnkit up: data path warmed up (${loop.back} of ${WARMUP_ROUNDS} packets through a loopback self-test) in ${(performance.now() - t0).toFixed(0)} ms` });
@@ -69,14 +71,53 @@ async function run(init: DataPlaneInit): Promise<void> {
   const tun = TunDevice.attach(init.tunFd, init.tunName, init.offload);
   const udp = FfiUdpSocket.fromFd(init.udpFd);
   if (init.gso) udp.enableGso();
-  const { db, outSa, inSa, engine } = buildManualPath({
+  const common = {
     device: tun, socket: udp, remoteAddress: init.remoteAddress, remotePort: init.remotePort,
-    child: init.child, outbound: init.outbound, inbound: init.inbound, aead: init.aead, keepaliveMs: init.keepaliveMs,
-  });
+    child: init.child, aead: init.aead, keepaliveMs: init.keepaliveMs,
+    // IKEv2 on the same socket (non-ESP marker): to the driver on the main thread, copied out of the receive slab
+    onIke: init.ike ? (buf: Uint8Array, addr: string, port: number) => post({ type: "ike", buf: buf.slice(), addr, port }) : undefined,
+  };
+  const manual = init.outbound !== null && init.inbound !== null
+    ? buildManualPath({ ...common, outbound: init.outbound, inbound: init.inbound })
+    : null;
+  const { db, child, engine } = manual ?? buildPath(common);
   // the SAs hold their own copies
-  init.outbound.keyMaterial.fill(0);
-  init.inbound.keyMaterial.fill(0);
-  db.onEvent = (e) => post({ type: "log", message: `SA 0x${e.spi.toString(16)} ${e.direction}: ${e.type} (${e.reason})` });
+  init.outbound?.keyMaterial.fill(0);
+  init.inbound?.keyMaterial.fill(0);
+  // IKEv2: the driver on the main thread installs and removes Child SAs through messages
+  const sink = manual === null ? new LocalChildSink(db, child, () => engine.reindex()) : null;
+  /** The SA pair whose cipher contexts keep-warm ticks touch (the newest Child SA for IKEv2). */
+  const current = (): { inSa: InboundSa; outSa: OutboundSa } | null => manual ?? sink!.newest();
+  db.onEvent = (e) => {
+    post({ type: "log", message: `SA 0x${e.spi.toString(16)} ${e.direction}: ${e.type} (${e.reason})` });
+    if (init.ike) post({ type: "sa-event", event: e });
+  };
+  onCommand = (m) => {
+    try {
+      if (m.type === "send") udp.send(m.buf, m.addr, m.port);
+      else if (m.type === "remove") sink?.remove(m.spiIn, m.spiOut, m.nextOutSpi);
+      else if (m.type === "install") {
+        try {
+          sink?.install(m.child);
+        } finally {
+          m.child.keyIn.fill(0);
+          m.child.keyOut.fill(0);
+        }
+        // a negotiated cipher other than the warm-up path's: warm that one from now on
+        if (loop !== null && m.child.cipher !== loopCipher) {
+          const next = LoopbackPath.open(loopOptions(m.child.cipher));
+          if (next !== null) {
+            loop.close();
+            loop = next;
+            loopCipher = m.child.cipher;
+            for (let i = 0; i < Math.min(WARMUP_ROUNDS, 1000); i++) if (!loop.round(i)) break;
+          }
+        }
+      }
+    } catch (err) {
+      post({ type: "log", message: `data plane: ${m.type}: ${(err as Error).message}` });
+    }
+  };
 
   const ticker = setInterval(() => db.tick(), 1000);
 
@@ -109,13 +150,14 @@ async function run(init: DataPlaneInit): Promise<void> {
     evDv.setUint32(8, 0, true);
     if (c.epoll_ctl(ep, 1 /* EPOLL_CTL_ADD */, fd, ev) < 0) throw new Error(`epoll_ctl(${fd}) failed`);
   }
-  const out = new Uint8Array(12 * 8);
+  // passed as arrays, not as pointers taken once: a pointer does not keep its array alive, and
+  // a small plain array's storage may move (libc.ts stableBytes)
+  const out = stableBytes(12 * 8);
   const outDv = new DataView(out.buffer);
-  const outPtr = ptr(out);
-  const scratch = new Uint8Array(8);
-  const scratchPtr = ptr(scratch);
+  const scratch = stableBytes(8);
 
   engine.start();
+  for (const m of early.splice(0)) onCommand!(m);
   publish();
   Atomics.store(flags, FLAG_READY, 1);
   post({ type: "ready" });
@@ -135,14 +177,15 @@ async function run(init: DataPlaneInit): Promise<void> {
       // loop wakes every KEEP_WARM_TICK_MS and sends one throwaway packet around the
       // loopback copy of the path, so the next real packet finds code and caches warm.
       const warm = loop !== null && KEEP_WARM_TICK_MS > 0 && Date.now() - lastTraffic < KEEP_WARM_FOR_MS;
-      const n = c.epoll_wait(ep, outPtr, 8, pollAgain ? 0 : warm ? KEEP_WARM_TICK_MS : IDLE_WAIT_MS);
+      const n = c.epoll_wait(ep, out, 8, pollAgain ? 0 : warm ? KEEP_WARM_TICK_MS : IDLE_WAIT_MS);
       if (n === 0 && warm && !pollAgain) {
         loop!.round(warmTicks++);
         // and the tunnel's own cipher contexts (lib/esp OutboundSa/InboundSa.warm: no packet,
         // no nonce a packet could use, no window or lifetime change)
         if (WARM_SAS) {
-          outSa.warm();
-          inSa.warm();
+          const cur = current();
+          cur?.outSa.warm();
+          cur?.inSa.warm();
         }
         io.warmTicks = warmTicks;
       }
@@ -165,7 +208,7 @@ async function run(init: DataPlaneInit): Promise<void> {
         const events = outDv.getUint32(i * 12, true);
         const fd = outDv.getInt32(i * 12 + 4, true);
         if (fd === wakeFd) {
-          c.read(wakeFd, scratchPtr, 8);
+          c.read(wakeFd, scratch, 8);
           wantYield = true;
         } else if (events & (EPOLLERR | EPOLLHUP) && fd === tunFd) {
           // TUN gone (interface deleted under us): nothing more to do here
@@ -207,13 +250,22 @@ async function run(init: DataPlaneInit): Promise<void> {
   }
 }
 
+/** Handler of the messages after "init" (set by {@link run} once the path exists). */
+let onCommand: ((m: DataPlaneCommand) => void) | null = null;
+/** Commands that arrive before the path exists (none normally: the main thread waits for "ready"). */
+const early: DataPlaneCommand[] = [];
+
 self.onmessage = (e: MessageEvent) => {
-  const m = e.data as DataPlaneInit;
-  if (m?.type !== "init") return;
+  const m = e.data as DataPlaneInit | DataPlaneCommand;
+  if (m?.type !== "init") {
+    if (onCommand !== null) onCommand(m);
+    else early.push(m);
+    return;
+  }
   run(m).catch((err) => {
     const { flags } = sharedViews(m.sab);
-    m.outbound.keyMaterial.fill(0);
-    m.inbound.keyMaterial.fill(0);
+    m.outbound?.keyMaterial.fill(0);
+    m.inbound?.keyMaterial.fill(0);
     if (Atomics.load(flags, FLAG_READY) === 0) Atomics.store(flags, FLAG_READY, -1);
     Atomics.store(flags, FLAG_STOPPED, 1);
     Atomics.notify(flags, FLAG_STOPPED);

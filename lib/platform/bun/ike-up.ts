@@ -1,24 +1,35 @@
 /**
- * `vpnkit up` in IKEv2 mode on Bun: the same TUN / UDP / SA database / engine / control
- * socket wiring as the manual-key {@link startTunnel} (lib/platform/bun/up.ts), but the
- * child starts without SAs and an {@link IkeDriver} negotiates and installs them. IKE
- * rides on the engine's UDP socket behind the non-ESP marker (the engine's `onIke` hook).
+ * `vpnkit up` in IKEv2 mode on Bun. The packet path is the same as for manual keys: by
+ * default the data-plane worker (dataplane-worker.ts: one thread, epoll on TUN + UDP, TUN
+ * offloads, UDP GSO, libcrypto AEAD, warm-up and keep-warm), here started with an empty
+ * child. The {@link IkeDriver} runs on the main thread and reaches the worker through
+ * messages (lib/tunnel/child-sink.ts): Child SA install and remove, and IKE datagrams to
+ * send. The worker hands back datagrams with the non-ESP marker (IKE on UDP/4500, RFC 3948)
+ * and SA lifetime events. Messages are handled in order, so an IKE message queued after an
+ * install leaves only once the new SAs are in place.
+ *
+ * VPNKIT_DATAPLANE=main runs the engine on the main thread instead (before/after
+ * benchmarks): the same driver, with a {@link LocalChildSink} over its SA database.
  * @module
  */
-import { buildIcmpTooBig } from "../../esp/icmp.ts";
-import { SaDatabase } from "../../esp/sadb.ts";
+import type { ChildInstall, ChildSaSink } from "../../tunnel/child-sink.ts";
+import { LocalChildSink } from "../../tunnel/child-sink.ts";
 import type { IkeTunnelConfig } from "../../tunnel/config.ts";
-import { ControlServer, type TunnelStatus } from "../../tunnel/control.ts";
-import { TunnelEngine, type TunnelChild } from "../../tunnel/engine.ts";
+import type { TunnelStatus } from "../../tunnel/control.ts";
+import type { EngineCounters } from "../../tunnel/engine.ts";
 import { IkeDriver, type LogLevel } from "../../tunnel/ike-driver.ts";
-import { configureLink, removeLink, TunDevice } from "./tun.ts";
-import { BunUdpSocket, NodeDgramSocket } from "./udp.ts";
+import type { EspCipherName, SaEvent } from "../../esp/types.ts";
+import { buildPath, Teardown } from "./manual-path.ts";
+import { configureLink } from "./tun.ts";
+import { BunUdpSocket } from "./udp.ts";
+import { type DataPlane, launchDataPlane, type LinkConfig, openTun, openWorkerIo, serveControl } from "./up.ts";
 
 export interface RunningIkeTunnel {
-  engine: TunnelEngine;
   driver: IkeDriver;
+  /** Where the packet path runs: the data-plane worker (default) or the main thread. */
+  dataPlane: "worker" | "main";
   status(): TunnelStatus & { ike: ReturnType<IkeDriver["status"]> };
-  /** Resolves with the reason when the IKE SA failed for good (initiator without retry). */
+  /** Resolves with the reason when the IKE SA failed for good (initiator without retry), or the packet path died. */
   fatal: Promise<string>;
   /** Delete the IKE SA (waits up to 1 s for the answer), then tear everything down; idempotent. */
   stop(): Promise<void>;
@@ -28,118 +39,146 @@ function spiText(n: number): string {
   return "0x" + (n >>> 0).toString(16).padStart(8, "0");
 }
 
+/** The driver's sink on the main thread: every operation becomes a message to the worker. */
+class WorkerChildSink implements ChildSaSink {
+  constructor(private readonly dp: DataPlane) {}
+  install(c: ChildInstall): void {
+    // postMessage copies the keys; the driver zeroes its own right after
+    this.dp.command({ type: "install", child: c });
+  }
+  remove(spiIn: number, spiOut: number, nextOutSpi: number | null): void {
+    this.dp.command({ type: "remove", spiIn, spiOut, nextOutSpi });
+  }
+}
+
+/** The cipher of the first ESP proposal (what the worker's warm-up path uses until a Child SA exists). */
+function firstEspCipher(cfg: IkeTunnelConfig): EspCipherName {
+  const p = cfg.ike.espProposals[0] ?? "aes256gcm16";
+  return (p.match(/^(aes128gcm16|aes256gcm16|chacha20poly1305)/)?.[1] ?? "aes256gcm16") as EspCipherName;
+}
+
+interface PathParts {
+  sink: ChildSaSink;
+  send: (buf: Uint8Array, addr: string, port: number) => void;
+  counters: () => { counters: EngineCounters; io: Record<string, number> };
+}
+
 export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel, msg: string) => void): Promise<RunningIkeTunnel> {
-  const cleanup: (() => void)[] = [];
-  const undo = () => {
-    while (cleanup.length) {
-      try {
-        cleanup.pop()!();
-      } catch {
-        // keep tearing down
-      }
-    }
-  };
+  const td = new Teardown();
+  const onWorker = process.env.VPNKIT_DATAPLANE !== "main";
+  let onFatal: (r: string) => void = () => {};
+  const fatal = new Promise<string>((r) => (onFatal = r));
   try {
-    const reader = process.env.VPNKIT_TUN_READER === "poll" ? "poll" : "epoll";
-    const tun = TunDevice.open({ name: cfg.tunName, reader });
-    cleanup.push(() => removeLink(tun.name));
-    cleanup.push(() => tun.close());
-    configureLink(tun.name, { mtu: cfg.tunMtu, addresses: cfg.tunAddr, routes: cfg.routes.map((r) => r.text) });
-
-    const udp = process.env.VPNKIT_UDP_IMPL === "dgram"
-      ? await NodeDgramSocket.bind(cfg.local, cfg.localPort)
-      : await BunUdpSocket.bind(cfg.local, cfg.localPort);
-    cleanup.push(() => udp.close());
-
-    const db = new SaDatabase();
-    cleanup.push(() => db.destroy());
-    const child: TunnelChild = { name: "ike", local: cfg.localSubnets, remote: cfg.routes, outbound: null, inbound: [], mtu: cfg.tunnelMtu };
+    // the driver exists only once the path does; datagrams and events route to it through this
     let driver: IkeDriver | null = null;
-    const engine = new TunnelEngine({
-      device: tun,
-      socket: udp,
-      remoteAddress: cfg.remote,
-      remotePort: cfg.remotePort,
-      children: [child],
-      icmpTooBig: (inner, mtu) => buildIcmpTooBig(inner, mtu),
-      keepaliveMs: Math.round(cfg.keepaliveSec * 1000),
-      onIke: (buf, addr, port) => driver?.onDatagram(buf, addr, port),
-    });
-    let onFatal: (r: string) => void = () => {};
-    const fatal = new Promise<string>((r) => (onFatal = r));
-    driver = new IkeDriver({
+    const onIke = (buf: Uint8Array, addr: string, port: number) => driver?.onDatagram(buf, addr, port);
+    const onSaEvent = (e: SaEvent) => {
+      log("info", `SA 0x${e.spi.toString(16)} ${e.direction}: ${e.type} (${e.reason})`);
+      driver?.onSaEvent(e);
+    };
+    let tunName: string;
+    let parts: PathParts;
+    if (onWorker) {
+      const { tun, offload, udp } = openWorkerIo(cfg as LinkConfig, td, (m) => log("warn", m));
+      tunName = tun.name;
+      const dp = await launchDataPlane(tun, offload, udp, {
+        remoteAddress: cfg.remote, remotePort: cfg.remotePort, keepaliveMs: Math.round(cfg.keepaliveSec * 1000),
+        keepWarmMs: cfg.keepWarmMs,
+        child: { name: "ike", local: cfg.localSubnets, remote: cfg.routes, mtu: cfg.tunnelMtu },
+        outbound: null, inbound: null, warmCipher: firstEspCipher(cfg), ike: true,
+      }, td, (m) => log("info", m), (why) => {
+        log("error", why);
+        onFatal(why);
+      }, (e) => {
+        if (e.type === "ike") onIke(e.buf, e.addr, e.port);
+        else onSaEvent(e.event);
+      });
+      parts = {
+        sink: new WorkerChildSink(dp),
+        send: (buf, addr, port) => dp.command({ type: "send", buf, addr, port }),
+        counters: () => dp.counters(),
+      };
+    } else {
+      const { tun } = openTun(cfg as LinkConfig, td, process.env.VPNKIT_TUN_READER === "poll" ? "poll" : "epoll");
+      tunName = tun.name;
+      const udp = await BunUdpSocket.bind(cfg.local, cfg.localPort);
+      td.push(() => udp.close());
+      const { db, child, engine } = buildPath({
+        device: tun, socket: udp, remoteAddress: cfg.remote, remotePort: cfg.remotePort,
+        child: { name: "ike", local: cfg.localSubnets, remote: cfg.routes, mtu: cfg.tunnelMtu },
+        aead: process.env.VPNKIT_AEAD === "default" ? "default" : "ffi", keepaliveMs: Math.round(cfg.keepaliveSec * 1000), onIke,
+      });
+      td.push(() => db.destroy());
+      const ticker = setInterval(() => db.tick(), 1000);
+      td.push(() => clearInterval(ticker));
+      db.onEvent = onSaEvent;
+      engine.start();
+      td.push(() => engine.stop());
+      parts = {
+        sink: new LocalChildSink(db, child, () => engine.reindex()),
+        send: (buf, addr, port) => udp.send(buf, addr, port),
+        counters: () => ({
+          counters: engine.counters,
+          io: { tunRxPackets: tun.stats.rxPackets, tunTxPackets: tun.stats.txPackets, tunTxErrors: tun.stats.txErrors, tunWakeups: tun.stats.wakeups, udpSendErrors: udp.stats.sendErrors },
+        }),
+      };
+    }
+    const name = tunName;
+    const drv = new IkeDriver({
       cfg,
-      send: (b, a, p) => udp.send(b, a, p),
-      db,
-      child,
-      reindex: () => engine.reindex(),
+      send: parts.send,
+      sink: parts.sink,
       log,
       onFatal: (r) => onFatal(r),
       onVirtualIp: (addr) => {
         try {
-          configureLink(tun.name, { mtu: cfg.tunMtu, addresses: [`${addr}/32`], routes: cfg.routes.map((r) => r.text) });
+          configureLink(name, { mtu: cfg.tunMtu, addresses: [`${addr}/32`], routes: cfg.routes.map((r) => r.text) });
         } catch (e) {
-          log("error", `cannot put the virtual IP on ${tun.name}: ${(e as Error).message}`);
+          log("error", `cannot put the virtual IP on ${name}: ${(e as Error).message}`);
         }
       },
     });
-    const drv = driver;
-    const ticker = setInterval(() => db.tick(), 1000);
-    cleanup.push(() => clearInterval(ticker));
-    db.onEvent = (e) => {
-      log("info", `SA 0x${e.spi.toString(16)} ${e.direction}: ${e.type} (${e.reason})`);
-      drv.onSaEvent(e);
-    };
+    driver = drv;
 
     const started = Date.now();
     const status = () => {
       const cur = drv.current();
+      const { counters, io } = parts.counters();
       return {
         version: 1 as const,
         pid: process.pid,
         startedAt: new Date(started).toISOString(),
         uptimeSec: Math.round((Date.now() - started) / 1000),
-        tun: tun.name,
+        tun: name,
         local: `${cfg.local}:${cfg.localPort}`,
         remote: `${cfg.remote}:${cfg.remotePort}`,
         cipher: cur?.cipher ?? "none",
         spiOut: cur ? spiText(cur.spiOut) : "none",
         spiIn: cur ? spiText(cur.spiIn) : "none",
         tunnelMtu: cfg.tunnelMtu,
-        counters: engine.counters,
-        io: {
-          tunRxPackets: tun.stats.rxPackets,
-          tunTxPackets: tun.stats.txPackets,
-          tunTxErrors: tun.stats.txErrors,
-          tunWakeups: tun.stats.wakeups,
-          udpSendErrors: udp.stats.sendErrors,
-        },
+        counters,
+        io: { ...io },
         ike: drv.status(),
       };
     };
-    const control = new ControlServer(cfg.control, status);
-    await control.listen();
-    cleanup.push(() => control.close());
-
-    engine.start();
-    cleanup.push(() => engine.stop());
+    await serveControl(cfg, status, td);
     log(
       "info",
-      `vpnkit up: ${tun.name} ${cfg.tunAddr.join(",")} mtu ${cfg.tunMtu} (tunnel ${cfg.tunnelMtu}), IKEv2 ${cfg.ike.responder ? "responder" : "initiator"} ` +
+      `vpnkit up: ${name} ${cfg.tunAddr.join(",")} mtu ${cfg.tunMtu} (tunnel ${cfg.tunnelMtu}), IKEv2 ${cfg.ike.responder ? "responder" : "initiator"} ` +
         `${cfg.local}:${cfg.localPort} <-> ${cfg.remote}:${cfg.remotePort}, ${cfg.ike.localTs.join(",")} === ${cfg.ike.remoteTs.join(",")}, control ${cfg.control}`,
     );
     drv.start();
     let stopped: Promise<void> | null = null;
     return {
-      engine, driver: drv, status, fatal,
+      driver: drv, dataPlane: onWorker ? "worker" : "main", status, fatal,
       stop() {
-        stopped ??= drv.stop().finally(undo);
+        stopped ??= drv.stop().finally(() => td.undo());
         return stopped;
       },
     };
   } catch (e) {
     cfg.ike.psk.fill(0);
-    undo();
+    td.undo();
     throw e;
   }
 }

@@ -1,8 +1,8 @@
 /**
- * The pieces every manual-key packet path is built from, shared by the main-thread path
- * (up.ts), the data-plane worker (dataplane-worker.ts) and its loopback copy
- * (dataplane-warmup.ts): one SA pair in an SaDatabase with the chosen AEAD provider, and a
- * TunnelEngine over the given device and socket. Plus the teardown stack and the status
+ * The pieces every packet path is built from, shared by the main-thread path (up.ts), the
+ * data-plane worker (dataplane-worker.ts) and its loopback copy (dataplane-warmup.ts): an
+ * SaDatabase with the chosen AEAD provider and a TunnelEngine over the given device and
+ * socket, with one child that holds a manually keyed SA pair, or starts empty for IKE. Plus the teardown stack and the status
  * fields both `vpnkit up` paths report.
  * @module
  */
@@ -13,42 +13,49 @@ import type { InboundSa, OutboundSa } from "../../esp/sa.ts";
 import type { SaConfig } from "../../esp/types.ts";
 import type { TunnelConfig } from "../../tunnel/config.ts";
 import type { TunnelStatus } from "../../tunnel/control.ts";
-import { type DatagramSocket, type PacketDevice, TunnelEngine } from "../../tunnel/engine.ts";
+import { type DatagramSocket, type PacketDevice, TunnelEngine, type TunnelChild } from "../../tunnel/engine.ts";
 import type { Cidr } from "../../tunnel/selectors.ts";
 import { libcryptoAead } from "./aead-ffi.ts";
 
-export interface ManualPathOptions {
+export interface PathOptions {
   device: PacketDevice;
   socket: DatagramSocket;
   remoteAddress: string;
   remotePort: number;
   child: { name: string; local: Cidr[]; remote: Cidr[]; mtu: number };
-  outbound: SaConfig;
-  inbound: SaConfig;
   /** "ffi": the system libcrypto through bun:ffi when it loads; "default": lib/esp's providers. */
   aead: "ffi" | "default";
   keepaliveMs: number;
   onIke?: (buf: Uint8Array, addr: string, port: number) => void;
 }
 
-export interface ManualPath {
+export interface ManualPathOptions extends PathOptions {
+  outbound: SaConfig;
+  inbound: SaConfig;
+}
+
+export interface Path {
   db: SaDatabase;
-  outSa: OutboundSa;
-  inSa: InboundSa;
+  /** The engine's one child (its SAs are set by the caller, or by an IKE driver's sink). */
+  child: TunnelChild;
   engine: TunnelEngine;
 }
 
-/** Install the SA pair (the SAs copy the keys; the caller zeroes its own) and build the engine. */
-export function buildManualPath(o: ManualPathOptions): ManualPath {
+export interface ManualPath extends Path {
+  outSa: OutboundSa;
+  inSa: InboundSa;
+}
+
+/** An SA database with the chosen AEAD provider and an engine over one child with no SAs yet. */
+export function buildPath(o: PathOptions): Path {
   const db = new SaDatabase({ crypto: (c) => (o.aead === "ffi" ? libcryptoAead(c) : null) ?? selectAeadProvider(c) });
-  const outSa = db.installOutbound(o.outbound);
-  const inSa = db.installInbound(o.inbound);
+  const child: TunnelChild = { ...o.child, outbound: null, inbound: [] };
   const engine = new TunnelEngine({
     device: o.device,
     socket: o.socket,
     remoteAddress: o.remoteAddress,
     remotePort: o.remotePort,
-    children: [{ ...o.child, outbound: outSa, inbound: [inSa] }],
+    children: [child],
     // No localAddress: the error is written INTO the TUN, and Linux drops packets arriving
     // with one of its own addresses as source (martian). Sourced from the inner destination,
     // it passes the reverse-path check since that address is routed into the tunnel.
@@ -56,7 +63,18 @@ export function buildManualPath(o: ManualPathOptions): ManualPath {
     keepaliveMs: o.keepaliveMs,
     onIke: o.onIke,
   });
-  return { db, outSa, inSa, engine };
+  return { db, child, engine };
+}
+
+/** {@link buildPath} with one manually keyed SA pair installed (the SAs copy the keys; the caller zeroes its own). */
+export function buildManualPath(o: ManualPathOptions): ManualPath {
+  const p = buildPath(o);
+  const outSa = p.db.installOutbound(o.outbound);
+  const inSa = p.db.installInbound(o.inbound);
+  p.child.outbound = outSa;
+  p.child.inbound.push(inSa);
+  p.engine.reindex();
+  return { ...p, outSa, inSa };
 }
 
 /** LIFO teardown: `undo()` runs every pushed step once, newest first, whatever throws. */

@@ -11,7 +11,7 @@ import { KeyLog } from "../../tunnel/keylog.ts";
 import { configureLink, removeLink, TunDevice, type TunOpenOptions } from "./tun.ts";
 import { BunUdpSocket, growSocketBuffers, NodeDgramSocket, UDP_BUFFER_BYTES } from "./udp.ts";
 import { TcpTransport } from "./tcp-transport.ts";
-import { FLAG_READY, FLAG_STOP, FLAG_STOPPED, type DataPlaneEvent, type DataPlaneInit, readCounters, SHARED_BYTES, sharedViews } from "./dataplane-shared.ts";
+import { type DataPlaneCommand, type DataPlaneEvent, type DataPlaneInit, FLAG_READY, FLAG_STOP, FLAG_STOPPED, readCounters, SHARED_BYTES, sharedViews } from "./dataplane-shared.ts";
 import { FfiUdpSocket } from "./udp-ffi.ts";
 import { FFIType } from "bun:ffi";
 import { getLibc, libcSymbols } from "./libc.ts";
@@ -101,7 +101,10 @@ export async function startTunnel(cfg: TunnelConfig, log: (msg: string) => void 
 }
 
 /** Open the TUN device (offload unless VPNKIT_TUN_OFFLOAD=0) and give it its addresses and routes. */
-function openTun(cfg: TunnelConfig, td: Teardown, reader: TunOpenOptions["reader"]): { tun: TunDevice; offload: boolean } {
+/** The fields of a tunnel configuration (manual keys or IKEv2) that the TUN and the UDP socket need. */
+export type LinkConfig = Pick<TunnelConfig, "tunName" | "tunMtu" | "tunAddr" | "routes" | "local" | "localPort">;
+
+export function openTun(cfg: LinkConfig, td: Teardown, reader: TunOpenOptions["reader"]): { tun: TunDevice; offload: boolean } {
   // TSO super-packet reads + GRO-like coalesced writes (VPNKIT_TUN_OFFLOAD=0: plain TUN).
   const offload = process.env.VPNKIT_TUN_OFFLOAD !== "0";
   const tun = TunDevice.open({ name: cfg.tunName, reader, offload });
@@ -133,7 +136,7 @@ function writeKeylog(cfg: TunnelConfig): void {
   kl.add({ src: cfg.remote, dst: cfg.local, spi: sa.spiIn, cipher: sa.cipher, keyMaterial: sa.keyIn, esn: sa.esn });
 }
 
-async function serveControl(cfg: TunnelConfig, status: () => TunnelStatus, td: Teardown): Promise<void> {
+export async function serveControl(cfg: Pick<TunnelConfig, "control">, status: () => TunnelStatus, td: Teardown): Promise<void> {
   const control = new ControlServer(cfg.control, status);
   await control.listen();
   td.push(() => control.close());
@@ -165,36 +168,47 @@ function makeEventFd(): number {
   return fd;
 }
 
+/** What {@link launchDataPlane} needs besides the TUN and the UDP socket. */
+export type DataPlaneSpec = Omit<DataPlaneInit, "type" | "sab" | "wakeFd" | "tunFd" | "tunName" | "offload" | "udpFd" | "gso" | "aead" | "keepWarmMs"> & {
+  keepWarmMs: number;
+};
+
+/** A running data-plane worker, as the main thread sees it. */
+export interface DataPlane {
+  /** Hand the worker a command (IKEv2 installs, removes, sends) and wake it. */
+  command(m: DataPlaneCommand): void;
+  /** The counters it published last. */
+  counters(): ReturnType<typeof readCounters>;
+}
+
 /**
- * `vpnkit up` with the packet path in a worker thread (dataplane-worker.ts). This thread
- * opens the TUN device and binds the UDP socket (so errors surface here), writes the key
- * log, hands the fds and the SAs to the worker (its copies of the keys are zeroed at
- * once) and serves `vpnkit status` from the counters the worker publishes in shared memory.
+ * Start the data-plane worker (dataplane-worker.ts) on an open TUN device and a bound UDP
+ * socket, and wait until it runs. The keys in `spec` are copied by postMessage and zeroed
+ * here at once. Pushes its own stop onto `td`: set the stop flag, wake the worker, wait
+ * until it has destroyed its SAs (keys zeroed), then terminate it; only then are the fds
+ * (pushed earlier) closed under it. `onEvent` gets the worker's "ike" and "sa-event" messages.
  */
-async function startWorkerTunnel(cfg: TunnelConfig, log: (msg: string) => void, onFatal?: (reason: string) => void): Promise<RunningTunnel> {
-  const td = new Teardown();
-  const sa = cfg.sa;
+export async function launchDataPlane(
+  tun: TunDevice,
+  offload: boolean,
+  udp: FfiUdpSocket,
+  spec: DataPlaneSpec,
+  td: Teardown,
+  log: (msg: string) => void,
+  onFatal?: (reason: string) => void,
+  onEvent?: (e: Extract<DataPlaneEvent, { type: "ike" | "sa-event" }>) => void,
+): Promise<DataPlane> {
   try {
-    const { tun, offload } = openTun(cfg, td, "external");
-    const udp = FfiUdpSocket.bind(cfg.local, cfg.localPort);
-    td.push(() => udp.close());
-    growBuffers(udp.fd, log);
     const wakeFd = makeEventFd();
     const libc = getLibc();
     td.push(() => libc.close(wakeFd));
-    writeKeylog(cfg);
-
     const sab = new SharedArrayBuffer(SHARED_BYTES);
     const { flags, nums } = sharedViews(sab);
     const init: DataPlaneInit = {
-      type: "init", sab, wakeFd, tunFd: tun.fd, tunName: tun.name, offload, udpFd: udp.fd,
+      ...spec, type: "init", sab, wakeFd, tunFd: tun.fd, tunName: tun.name, offload, udpFd: udp.fd,
       gso: process.env.VPNKIT_UDP_GSO !== "0",
       aead: aeadChoice(),
-      remoteAddress: cfg.remote, remotePort: cfg.remotePort, keepaliveMs: Math.round(cfg.keepaliveSec * 1000),
-      keepWarmMs: Number(process.env.VPNKIT_KEEP_WARM_MS ?? cfg.keepWarmMs),
-      child: { name: "manual", local: cfg.localSubnets, remote: cfg.routes, mtu: cfg.tunnelMtu },
-      outbound: { spi: sa.spiOut, cipher: sa.cipher, keyMaterial: sa.keyOut, esn: sa.esn },
-      inbound: { spi: sa.spiIn, cipher: sa.cipher, keyMaterial: sa.keyIn, esn: sa.esn, replayWindow: sa.replayWindow },
+      keepWarmMs: Number(process.env.VPNKIT_KEEP_WARM_MS ?? spec.keepWarmMs),
     };
     const worker = new Worker(workerUrl());
     const wake = new Uint8Array(8);
@@ -219,6 +233,7 @@ async function startWorkerTunnel(cfg: TunnelConfig, log: (msg: string) => void, 
           if (Atomics.load(flags, FLAG_READY) !== 1) reject(new Error(`data plane: ${m.message}`));
           else if (!stoppedWorker) onFatal?.(`data plane stopped: ${m.message}`);
         } else if (m.type === "log") log(m.message);
+        else onEvent?.(m);
       };
       worker.onerror = (e) => {
         const msg = `data plane worker: ${(e as ErrorEvent).message}`;
@@ -228,15 +243,58 @@ async function startWorkerTunnel(cfg: TunnelConfig, log: (msg: string) => void, 
     });
     worker.postMessage(init);
     // postMessage copied the keys; ours are not needed any more
-    sa.keyOut.fill(0);
-    sa.keyIn.fill(0);
+    spec.outbound?.keyMaterial.fill(0);
+    spec.inbound?.keyMaterial.fill(0);
     await ready;
     // the UDP socket belongs to the worker now; the control socket keeps the process alive
     (worker as unknown as { unref?: () => void }).unref?.();
+    return {
+      command(m) {
+        if (stoppedWorker) return;
+        worker.postMessage(m);
+        libc.write(wakeFd, wake, 8);
+      },
+      counters: () => readCounters(nums),
+    };
+  } finally {
+    // also when the worker could not be started
+    spec.outbound?.keyMaterial.fill(0);
+    spec.inbound?.keyMaterial.fill(0);
+  }
+}
 
+/** Open the TUN device and bind the UDP socket for a data-plane worker (errors surface here). */
+export function openWorkerIo(cfg: LinkConfig, td: Teardown, log: (msg: string) => void): { tun: TunDevice; offload: boolean; udp: FfiUdpSocket } {
+  const { tun, offload } = openTun(cfg, td, "external");
+  const udp = FfiUdpSocket.bind(cfg.local, cfg.localPort);
+  td.push(() => udp.close());
+  growBuffers(udp.fd, log);
+  return { tun, offload, udp };
+}
+
+/**
+ * `vpnkit up` with the packet path in a worker thread (dataplane-worker.ts). This thread
+ * opens the TUN device and binds the UDP socket (so errors surface here), writes the key
+ * log, hands the fds and the SAs to the worker (its copies of the keys are zeroed at
+ * once) and serves `vpnkit status` from the counters the worker publishes in shared memory.
+ */
+async function startWorkerTunnel(cfg: TunnelConfig, log: (msg: string) => void, onFatal?: (reason: string) => void): Promise<RunningTunnel> {
+  const td = new Teardown();
+  const sa = cfg.sa;
+  try {
+    const { tun, offload, udp } = openWorkerIo(cfg, td, log);
+    writeKeylog(cfg);
+    const dp = await launchDataPlane(tun, offload, udp, {
+      remoteAddress: cfg.remote, remotePort: cfg.remotePort, keepaliveMs: Math.round(cfg.keepaliveSec * 1000),
+      keepWarmMs: cfg.keepWarmMs,
+      child: { name: "manual", local: cfg.localSubnets, remote: cfg.routes, mtu: cfg.tunnelMtu },
+      outbound: { spi: sa.spiOut, cipher: sa.cipher, keyMaterial: sa.keyOut, esn: sa.esn },
+      inbound: { spi: sa.spiIn, cipher: sa.cipher, keyMaterial: sa.keyIn, esn: sa.esn, replayWindow: sa.replayWindow },
+      warmCipher: sa.cipher, ike: false,
+    }, td, log, onFatal);
     const started = Date.now();
     const status = (): TunnelStatus => {
-      const { counters, io } = readCounters(nums);
+      const { counters, io } = dp.counters();
       return manualStatus(cfg, tun.name, started, counters, { ...io });
     };
     await serveControl(cfg, status, td);
