@@ -24,7 +24,7 @@ export function missingPrereq(): string | null {
   if (process.getuid?.() !== 0) return "not root (needs network namespaces and a TUN device)";
   if (!existsSync("/dev/net/tun")) return "no /dev/net/tun";
   if (!existsSync(CHARON)) return `no strongSwan charon at ${CHARON}`;
-  for (const t of ["ip", "swanctl", "ping", "tcpdump", "unshare"]) {
+  for (const t of ["ip", "swanctl", "ping", "tcpdump", "unshare", "ethtool"]) {
     if (spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0) return `${t} not installed`;
   }
   return null;
@@ -83,6 +83,19 @@ export function topoUp(): void {
   sh("ip", ["-n", "vk1", "link", "set", "vk1d", "up"]);
   sh("ip", ["-n", "vk1", "link", "set", "vk1dp", "up"]);
   sh("ip", ["-n", "vk1", "addr", "add", "10.2.0.1/24", "dev", "vk1d"]);
+  captureSegmented("vk2", "vk2e");
+}
+
+/**
+ * vpnkit sends runs of equal-size ESP datagrams with UDP GSO (UDP_SEGMENT). A veth offers
+ * UDP segmentation offload, so the kernel hands it the whole run as one buffer and tcpdump on
+ * either end sees one oversized "datagram" (the receiver's UDP stack splits it later), which
+ * no decoder can take apart: its ICV "fails". With the offload off on vpnkit's side, the
+ * kernel segments in software before the capture point, as for a NIC without USO, and the
+ * capture holds the datagrams exactly as they travel. vpnkit's sends are the same either way.
+ */
+export function captureSegmented(ns: string, dev: string): void {
+  sh("ip", ["netns", "exec", ns, "ethtool", "-K", dev, "tx-udp-segmentation", "off"]);
 }
 
 /**
@@ -106,6 +119,7 @@ export function topoUpPair(a: string, b: string): void {
   sh("ip", ["-n", a, "link", "set", `${a}d`, "up"]);
   sh("ip", ["-n", a, "link", "set", `${a}dp`, "up"]);
   sh("ip", ["-n", a, "addr", "add", "10.2.0.1/24", "dev", `${a}d`]);
+  captureSegmented(b, `${b}e`);
 }
 
 export function topoDownPair(a: string, b: string): void {

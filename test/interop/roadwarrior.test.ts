@@ -163,7 +163,6 @@ run("vpnkit up (IKEv2): road-warrior server, DPD and return (vk5/vk6)", () => {
   }
 
   // ------------------------------------------------------------------ DPD and return
-  // node:dgram adapter: Bun.udpSocket in udp.ts has no error handler yet (see strongswan.test.ts)
   test("DPD and return: charon killed -> vpnkit (dpd 1 s) reports the dead peer in one line; charon restarted -> --retry negotiates again, ping passes", async () => {
     const name = "vkdpdr";
     const conf = swanctlConf({ name, ike: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16" });
@@ -173,7 +172,7 @@ run("vpnkit up (IKEv2): road-warrior server, DPD and return (vk5/vk6)", () => {
     const toml = join(dir, "dpdr.toml");
     // retransmissions: 0.5 s, then x1.8; give up after 2 -> dead after dpd + 0.5 + 0.9 + 1.62 s
     writeFileSync(toml, "[ike]\nretransmit_timeout = 0.5\nretransmit_tries = 2\n");
-    const v = startVpnkit(["-c", toml, ...baseArgs("dpdr", ["--rekey", "0", "--ike-rekey", "0", "--retry"], "1")], { VPNKIT_UDP_IMPL: "dgram" }, B);
+    const v = startVpnkit(["-c", toml, ...baseArgs("dpdr", ["--rekey", "0", "--ike-rekey", "0", "--retry"], "1")], {}, B);
     running.push(v);
     let c2: Charon | null = null;
     try {
