@@ -16,6 +16,7 @@
 # vpnkit-offload:<cipher> (offload, default UDP socket buffers), vpnkit-nogso:<cipher> (no UDP GSO: sendMany),
 # vpnkit-nodeaead:<cipher> (lib/esp's default AEAD: node:crypto GCM / noble ChaCha, instead of libcrypto via ffi),
 # vpnkit-base:<cipher> (the tree at $VPNKIT_BASE_ROOT, e.g. an older commit, for before/after in one run),
+# vpnkit-ike:<cipher> (two vpnkit peers negotiating with IKEv2 PSK; vpnkit-ike-main: engine on the main thread),
 # wireguard, openvpn:udp, strongswan:aes|chacha, baseline. REPEAT runs all cases in interleaved rounds.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -36,7 +37,7 @@ ping_rtt() {
     echo "$s med $m"
 }
 PINGEOF
-cp "$HERE/run_vpnkit.sh" "$ANCHORS_DIR"/
+cp "$HERE/run_vpnkit.sh" "$HERE/run_vpnkit_ike.sh" "$ANCHORS_DIR"/
 chmod +x "$ANCHORS_DIR"/*.sh
 if grep -nE '\bpa[0-9]|netns (add|del|exec) pa' "$ANCHORS_DIR"/*.sh; then echo "rename incomplete" >&2; exit 1; fi
 export DUR=${DUR:-5}
@@ -58,6 +59,8 @@ for c in $CASES; do
   echo "== $c (load $(cut -d' ' -f1 /proc/loadavg))" >&2
   case $name in
     vpnkit) timeout 300 ./run_vpnkit.sh "$arg" ;;
+    vpnkit-ike) timeout 300 ./run_vpnkit_ike.sh "$arg" ;;
+    vpnkit-ike-main) VPNKIT_DATAPLANE=main VK_TAG=main timeout 300 ./run_vpnkit_ike.sh "$arg" ;;
     vpnkit-main) VPNKIT_DATAPLANE=main VK_TAG=main timeout 300 ./run_vpnkit.sh "$arg" ;;
     vpnkit-nowarm) VPNKIT_WARMUP=0 VPNKIT_KEEP_WARM_MS=0 VK_TAG=nowarm timeout 300 ./run_vpnkit.sh "$arg" ;;
     vpnkit-kw1) VPNKIT_KEEP_WARM_MS=1 VK_TAG=kw1 timeout 300 ./run_vpnkit.sh "$arg" ;;
