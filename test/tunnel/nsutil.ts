@@ -17,7 +17,7 @@ export function missingPrereq(): string | null {
   if (process.platform !== "linux") return "not Linux";
   if (typeof process.getuid === "function" && process.getuid() !== 0) return "not root (needs CAP_NET_ADMIN for netns/TUN)";
   if (!existsSync("/dev/net/tun")) return "no /dev/net/tun";
-  for (const t of ["ip", "ping", "iperf3", "tcpdump", "tshark", "python3"]) {
+  for (const t of ["ip", "ping", "iperf3", "tcpdump", "tshark", "python3", "ethtool"]) {
     if (spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0) return `${t} not installed`;
   }
   if (PYTHON === null) return "python3 with the cryptography module not installed (Debian: python3-cryptography)";
@@ -82,6 +82,17 @@ export function topoUp(mtu = 1500): void {
     sh("ip", ["-n", ns, "-6", "addr", "add", `2001:db8::${n}/64`, "dev", dev, "nodad"]);
   }
   sh("ip", ["netns", "exec", "vt1", "ping", "-c", "1", "-W", "2", "192.0.2.2"]);
+}
+
+/**
+ * UDP segmentation offload of the vt veths. vpnkit sends runs of equal-size ESP datagrams with
+ * UDP GSO; with the offload on, a veth passes the whole run as one buffer and tcpdump sees one
+ * oversized "datagram" (the receiver splits it later). Off, the kernel segments in software
+ * before the capture point, as for a NIC without USO, and a capture holds the datagrams as
+ * they travel. vpnkit's sends are the same either way.
+ */
+export function setUdpSegmentationOffload(on: boolean): void {
+  for (const [ns, dev] of [["vt1", "vt1a"], ["vt2", "vt2a"]]) sh("ip", ["netns", "exec", ns, "ethtool", "-K", dev, "tx-udp-segmentation", on ? "on" : "off"]);
 }
 
 export function setLinkMtu(mtu: number): void {
