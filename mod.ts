@@ -131,4 +131,26 @@ export { IkeSa } from "./lib/ike/v2/sa/ike-sa.ts";
 export type { Action as IkeAction, IkeSaConfig } from "./lib/ike/v2/sa/types.ts";
 export { encodeIkev2Message, encodePayload } from "./lib/ike/v2/encode/mod.ts";
 export { IkeDriver } from "./lib/tunnel/ike-driver.ts";
+/**
+ * The SA interface between an IKE driver and a packet path: `install` a Child SA pair (make
+ * before break), `remove` it. {@link LocalChildSink} applies it to an SA database and an
+ * engine child in the same thread; `vpnkit up` forwards it to its packet thread.
+ *
+ * @example
+ * ```ts
+ * import { LocalChildSink, SaDatabase, type TunnelChild } from "./mod.ts";
+ * const db = new SaDatabase();
+ * const child: TunnelChild = { name: "t", local: [], remote: [], outbound: null, inbound: [], mtu: 1400 };
+ * const sink = new LocalChildSink(db, child, () => {}); // with an engine: () => engine.reindex()
+ * sink.install({
+ *   spiIn: 0x1001, spiOut: 0x2001, cipher: "aes256gcm16", esn: false, local: [], remote: [],
+ *   keyIn: crypto.getRandomValues(new Uint8Array(36)), keyOut: crypto.getRandomValues(new Uint8Array(36)),
+ * });
+ * child.outbound?.spi; // 0x2001; an IkeDriver given `sink` does this for every Child SA
+ * sink.remove(0x1001, 0x2001, null); // out of the child, keys zeroed
+ * ```
+ */
+export { LocalChildSink } from "./lib/tunnel/child-sink.ts";
+export type { ChildInstall, ChildSaSink } from "./lib/tunnel/child-sink.ts";
 export { TunnelEngine } from "./lib/tunnel/engine.ts";
+export type { TunnelChild } from "./lib/tunnel/engine.ts";
