@@ -86,7 +86,7 @@ cp "$ANCHORS_DIR"/results/*.txt "$OUT"/ 2>/dev/null
 cp "$ANCHORS_DIR"/logs/vk_status_*.json "$OUT"/ 2>/dev/null
 {
   echo
-  echo "| case | cipher | 1-stream Mbit/s | retr | CPU% (both ends, of one core) | 4-stream Mbit/s | CPU% | 1-stream reverse Mbit/s | idle RTT min/avg/max/mdev ms, med = median of the 20 | inner MTU | max DF payload | overhead |"
+  echo "| case | cipher | 1-stream Mbit/s | retr | CPU% (both ends, of one core) | 4-stream Mbit/s | CPU% | 1-stream reverse Mbit/s | idle RTT min/avg/max/mdev ms, med = median of the ${PING_COUNT:-20} | inner MTU | max DF payload | overhead |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
   for f in "$OUT"/*.r*.txt; do
     g() { grep "^$1=" "$f" | head -1 | cut -d= -f2-; }
