@@ -26,6 +26,7 @@ import { hex2, ipv4Text, toHex } from "../core/bytes.ts";
 import type { CaptureRecord } from "../capture/types.ts";
 import type { EspSaHandle, EspSaKeyInfo, EspTracker } from "../ipsec/esp-tracker.ts";
 import type { IpsecPorts } from "../ipsec/natt.ts";
+import { GSO_MIN_PAYLOAD } from "../ipsec/gso.ts";
 import { ascii, type ByteWriter, put6, put9, putDec, putHex, putSeg } from "./output.ts";
 import { isoTime, spiHex, timeOfDay } from "./summary.ts";
 
@@ -154,7 +155,8 @@ export class FastPaths {
     if (keepalive) {
       if (b[42] !== 0xff) return null;
     } else {
-      if (have < 10) return null;
+      // too big for one 1500-byte frame: maybe a UDP GSO run (lib/ipsec/gso.ts), the full decoder's job
+      if (have < 10 || have >= GSO_MIN_PAYLOAD) return null;
       // zero = non-ESP marker (IKE); 1-255 reserved (an anomaly)
       if (b[42] === 0 && b[43] === 0 && b[44] === 0) return null;
     }

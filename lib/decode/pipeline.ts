@@ -23,6 +23,7 @@ import { TcpStreams } from "../net/tcp-stream.ts";
 import { decodeEsp, type EspLayer } from "../ipsec/esp.ts";
 import { decodeAh } from "../ipsec/ah.ts";
 import { decodeNatt, makeIpsecPorts, classifyUdp, type IpsecPorts } from "../ipsec/natt.ts";
+import { type EspGsoRun, findEspGsoRun, GSO_MIN_PAYLOAD } from "../ipsec/gso.ts";
 import { TcpEncapParser } from "../ipsec/tcpencap.ts";
 import { EspTracker, type EspObservation, type EspSaReport, type EspSaPair } from "../ipsec/esp-tracker.ts";
 import { ikeVersion } from "../ike/version.ts";
@@ -309,7 +310,19 @@ export class Decoder {
         if (cls === "natt") {
           const n = decodeNatt(b, udp.payloadOffset, udp.payloadEnd, p.anomalies);
           p.layers.push(n);
-          if (n.kind === "esp") this.esp_(p, b, n.off, udp.payloadEnd, ip, udp.srcPort, udp.dstPort);
+          if (n.kind === "esp") {
+            // a UDP GSO run captured before segmentation (lib/ipsec/gso.ts): decode the first
+            // datagram, count the rest in the ESP tracker, and say what the record is
+            // (every payload when decrypting; without keys only those too big for one frame)
+            const run = this.espDec !== undefined || udp.payloadEnd - n.off >= GSO_MIN_PAYLOAD ? findEspGsoRun(b, n.off, udp.payloadEnd, this.espDec !== undefined ? 0 : GSO_MIN_PAYLOAD) : null;
+            if (run !== null) {
+              p.anomalies.push({
+                layer: "esp", offset: n.off,
+                reason: `UDP GSO run captured before segmentation: ${run.count} ESP datagrams of ${run.size} bytes (the last ${run.last}), SPI 0x${run.spi.toString(16).padStart(8, "0")} seq ${run.firstSeq}-${(run.firstSeq + run.count - 1) >>> 0}, in one record; only the first is decoded (the interface offloads UDP segmentation: capture on the peer, or with ethtool -K DEV tx-udp-segmentation off)`,
+              });
+            }
+            this.esp_(p, b, n.off, run !== null ? n.off + run.size : udp.payloadEnd, ip, udp.srcPort, udp.dstPort, run);
+          }
           else if (n.kind === "ike") this.ikeMsg(p, b, n.off, udp.payloadEnd, ip);
         } else if (cls === "ike") {
           this.ikeMsg(p, b, udp.payloadOffset, udp.payloadEnd, ip);
@@ -351,13 +364,16 @@ export class Decoder {
     }
   }
 
-  private esp_(p: DecodedPacket, b: Uint8Array, off: number, end: number, ip: Ipv4Layer | Ipv6Layer, sport?: number, dport?: number): void {
+  private esp_(p: DecodedPacket, b: Uint8Array, off: number, end: number, ip: Ipv4Layer | Ipv6Layer, sport?: number, dport?: number, run: EspGsoRun | null = null): void {
     const esp = decodeEsp(b, off, end, p.anomalies) as (EspLayer & { seqInfo?: EspSeqInfo; decrypt?: EspDecryptInfo }) | null;
     if (!esp) return;
     p.layers.push(esp);
     if (esp.seq !== null && !this.partial) {
-      const o = this.esp.observe({ spi: esp.spi, src: ip.src, dst: ip.dst, sport, dport }, esp.seq, end - off, p.no, p.tsSec, p.tsNsec);
+      const flow = { spi: esp.spi, src: ip.src, dst: ip.dst, sport, dport };
+      const o = this.esp.observe(flow, esp.seq, end - off, p.no, p.tsSec, p.tsNsec);
       if (o.status !== "in-order" && o.status !== "first") esp.seqInfo = { status: o.status, missing: o.missing };
+      // the other datagrams of a GSO run: in sequence, so the tracker sees no gap
+      if (run !== null) for (let k = 1; k < run.count; k++) this.esp.observe(flow, (run.firstSeq + k) >>> 0, k === run.count - 1 ? run.last : run.size, p.no, p.tsSec, p.tsNsec);
       if (this.espDec !== undefined) this.decryptEsp(p, b, off, end, esp, ip);
     }
   }

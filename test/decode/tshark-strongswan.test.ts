@@ -65,6 +65,9 @@ if (existsSync(`${FIX}made`)) {
   }
 }
 
+/** Captures of manually keyed tunnels: no IKE in them. */
+const MANUAL_KEYS = new Set(["made/g_vpnkit_udp_gso/g_vpnkit_udp_gso.pcap"]);
+
 describe.skipIf(!haveTshark)("strongSwan captures: --json against tshark", () => {
   for (const file of captures) {
     const name = file.slice(FIX.length);
@@ -153,8 +156,14 @@ describe.skipIf(!haveTshark)("strongSwan captures: --json against tshark", () =>
           }
         }
       }
-      expect(counts.ike).toBeGreaterThan(0);
-      expect(counts.initPayloads).toBeGreaterThan(0);
+      // every capture but the manually keyed one (vpnkit up without IKE) has IKE messages
+      if (MANUAL_KEYS.has(name)) {
+        expect(counts.ike).toBe(0);
+        expect(counts.esp).toBe(rows.length);
+      } else {
+        expect(counts.ike).toBeGreaterThan(0);
+        expect(counts.initPayloads).toBeGreaterThan(0);
+      }
     });
   }
 });

@@ -127,6 +127,9 @@ describe("decrypt every fixture capture", () => {
       if (!haveTshark()) return;
       const ts = tsharkFields(c.pcap, c.dir, FIELDS);
       for (const p of pkts) {
+        // a UDP GSO run in one record (g_vpnkit_udp_gso): tshark decodes it as one ESP packet whose
+        // ICV fails and shows no inner packet; vpnkit decodes the first datagram (test/ipsec/gso.test.ts)
+        if (p.anomalies.some((a) => a.reason.startsWith("UDP GSO run captured before segmentation"))) continue;
         const ours = facts(p);
         const theirs = ts.get(p.no)!;
         for (const f of FIELDS) {
