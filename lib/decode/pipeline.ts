@@ -314,7 +314,7 @@ export class Decoder {
             // a UDP GSO run captured before segmentation (lib/ipsec/gso.ts): decode the first
             // datagram, count the rest in the ESP tracker, and say what the record is
             // (every payload when decrypting; without keys only those too big for one frame)
-            const run = this.espDec !== undefined || udp.payloadEnd - n.off >= GSO_MIN_PAYLOAD ? findEspGsoRun(b, n.off, udp.payloadEnd, this.espDec !== undefined ? 0 : GSO_MIN_PAYLOAD) : null;
+            const run = findEspGsoRun(b, n.off, udp.payloadEnd, this.espDec !== undefined ? 0 : GSO_MIN_PAYLOAD);
             if (run !== null) {
               p.anomalies.push({
                 layer: "esp", offset: n.off,

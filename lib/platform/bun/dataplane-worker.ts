@@ -88,10 +88,8 @@ async function run(init: DataPlaneInit): Promise<void> {
   const sink = manual === null ? new LocalChildSink(db, child, () => engine.reindex()) : null;
   /** The SA pair whose cipher contexts keep-warm ticks touch (the newest Child SA for IKEv2). */
   const current = (): { inSa: InboundSa; outSa: OutboundSa } | null => manual ?? sink!.newest();
-  db.onEvent = (e) => {
-    post({ type: "log", message: `SA 0x${e.spi.toString(16)} ${e.direction}: ${e.type} (${e.reason})` });
-    if (init.ike) post({ type: "sa-event", event: e });
-  };
+  // IKEv2: the main thread logs the event and hands it to the driver (a soft expiry rekeys)
+  db.onEvent = (e) => post(init.ike ? { type: "sa-event", event: e } : { type: "log", message: `SA 0x${e.spi.toString(16)} ${e.direction}: ${e.type} (${e.reason})` });
   onCommand = (m) => {
     try {
       if (m.type === "send") udp.send(m.buf, m.addr, m.port);

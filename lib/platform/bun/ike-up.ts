@@ -22,7 +22,7 @@ import type { EspCipherName, SaEvent } from "../../esp/types.ts";
 import { buildPath, Teardown } from "./manual-path.ts";
 import { configureLink } from "./tun.ts";
 import { BunUdpSocket } from "./udp.ts";
-import { type DataPlane, launchDataPlane, type LinkConfig, openTun, openWorkerIo, serveControl } from "./up.ts";
+import { aeadChoice, type DataPlane, launchDataPlane, openTun, openWorkerIo, serveControl } from "./up.ts";
 
 export interface RunningIkeTunnel {
   driver: IkeDriver;
@@ -79,7 +79,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
     let tunName: string;
     let parts: PathParts;
     if (onWorker) {
-      const { tun, offload, udp } = openWorkerIo(cfg as LinkConfig, td, (m) => log("warn", m));
+      const { tun, offload, udp } = openWorkerIo(cfg, td, (m) => log("warn", m));
       tunName = tun.name;
       const dp = await launchDataPlane(tun, offload, udp, {
         remoteAddress: cfg.remote, remotePort: cfg.remotePort, keepaliveMs: Math.round(cfg.keepaliveSec * 1000),
@@ -99,14 +99,14 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
         counters: () => dp.counters(),
       };
     } else {
-      const { tun } = openTun(cfg as LinkConfig, td, process.env.VPNKIT_TUN_READER === "poll" ? "poll" : "epoll");
+      const { tun } = openTun(cfg, td, process.env.VPNKIT_TUN_READER === "poll" ? "poll" : "epoll");
       tunName = tun.name;
       const udp = await BunUdpSocket.bind(cfg.local, cfg.localPort);
       td.push(() => udp.close());
       const { db, child, engine } = buildPath({
         device: tun, socket: udp, remoteAddress: cfg.remote, remotePort: cfg.remotePort,
         child: { name: "ike", local: cfg.localSubnets, remote: cfg.routes, mtu: cfg.tunnelMtu },
-        aead: process.env.VPNKIT_AEAD === "default" ? "default" : "ffi", keepaliveMs: Math.round(cfg.keepaliveSec * 1000), onIke,
+        aead: aeadChoice(), keepaliveMs: Math.round(cfg.keepaliveSec * 1000), onIke,
       });
       td.push(() => db.destroy());
       const ticker = setInterval(() => db.tick(), 1000);

@@ -124,7 +124,7 @@ function growBuffers(fd: number, log: (msg: string) => void): void {
 }
 
 /** AEAD through libcrypto (bun:ffi) unless VPNKIT_AEAD=default; lib/esp's default when libcrypto is missing. */
-function aeadChoice(): "ffi" | "default" {
+export function aeadChoice(): "ffi" | "default" {
   return process.env.VPNKIT_AEAD === "default" ? "default" : "ffi";
 }
 
