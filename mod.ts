@@ -73,8 +73,8 @@ export {
 export { PcapngWriter } from "./lib/capture/pcapng-writer.ts";
 
 // Decode pipeline and output
-export type { DecodedPacket, LayerBase } from "./lib/decode/layer.ts";
-export { jsonReplacer } from "./lib/decode/layer.ts";
+export type { DecodedPacket, LayerBase } from "./lib/core/layer.ts";
+export { jsonReplacer } from "./lib/core/layer.ts";
 export { Decoder, type DecoderOptions, type DecodeStats } from "./lib/decode/pipeline.ts";
 export { runDecode, type RunDecodeOptions, type RunDecodeResult } from "./lib/decode/run.ts";
 export { summaryLine, packetHeaderLine } from "./lib/decode/summary.ts";

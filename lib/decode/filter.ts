@@ -6,7 +6,7 @@
 import { toHex } from "../core/bytes.ts";
 import { EXCHANGE_TYPES as V2_EXCHANGES } from "../ike/v2/registry.ts";
 import { EXCHANGE_TYPES as V1_EXCHANGES } from "../ike/v1/registry.ts";
-import type { DecodedPacket } from "./layer.ts";
+import type { DecodedPacket } from "../core/layer.ts";
 
 export interface PacketFilter {
   /** ESP/AH SPIs (unsigned 32-bit). */

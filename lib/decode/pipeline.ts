@@ -34,7 +34,7 @@ import { IsakmpRoles } from "../ike/v1/roles.ts";
 import { ikev2PayloadToken } from "../ike/v2/summary.ts";
 import { decodeIsakmp, type IsakmpMessage } from "../ike/v1/message.ts";
 import { isakmpSummary } from "../ike/v1/summary.ts";
-import type { DecodedPacket, LayerBase } from "./layer.ts";
+import type { DecodedPacket, LayerBase } from "../core/layer.ts";
 import { IkeTracker, type IkeEvent, type IkeSaReport } from "./ike-tracker.ts";
 import type { KeyStore } from "../keys/store.ts";
 import type { EspDecryptor } from "../decrypt/esp.ts";

@@ -4,7 +4,7 @@
  * {@link jsonReplacer} (byte fields → lower-case hex, bigint → decimal string).
  * @module
  */
-import { jsonReplacer, type DecodedPacket, type LayerBase } from "./layer.ts";
+import { jsonReplacer, type DecodedPacket, type LayerBase } from "../core/layer.ts";
 import { toHex } from "../core/bytes.ts";
 import type { DecodeStats } from "./pipeline.ts";
 import type { RunDecodeResult } from "./run.ts";

@@ -9,7 +9,7 @@
  * @module
  */
 import { toHex } from "../core/bytes.ts";
-import type { DecodedPacket, LayerBase } from "./layer.ts";
+import type { DecodedPacket, LayerBase } from "../core/layer.ts";
 
 /** Bytes shown in full before a hex field is shortened. */
 const HEX_MAX = 48;

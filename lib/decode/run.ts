@@ -5,7 +5,7 @@
  */
 import type { CaptureAnomaly, CaptureReader, CaptureRecord } from "../capture/types.ts";
 import { Decoder, type DecoderOptions } from "./pipeline.ts";
-import type { DecodedPacket } from "./layer.ts";
+import type { DecodedPacket } from "../core/layer.ts";
 import { type PacketFilter, matchFilter } from "./filter.ts";
 import { ByteWriter, type WritableLike } from "./output.ts";
 import { summaryLine, packetHeaderLine } from "./summary.ts";

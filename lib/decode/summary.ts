@@ -6,7 +6,7 @@
  * @module
  */
 import { toHex } from "../core/bytes.ts";
-import type { DecodedPacket, LayerBase } from "./layer.ts";
+import type { DecodedPacket, LayerBase } from "../core/layer.ts";
 import type { Ipv4Layer } from "../net/ipv4.ts";
 import type { Ipv6Layer } from "../net/ipv6.ts";
 import type { UdpLayer } from "../net/udp.ts";

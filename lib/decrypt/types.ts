@@ -2,7 +2,7 @@
  * What decryption adds to decoded layers (all optional: present only when keys were given).
  * @module
  */
-import type { LayerBase } from "../decode/layer.ts";
+import type { LayerBase } from "../core/layer.ts";
 import type { Ikev2Payload } from "../ike/v2/message.ts";
 import type { IsakmpPayload } from "../ike/v1/message.ts";
 

@@ -10,7 +10,7 @@ import type { CaptureRecord } from "../capture/types.ts";
 import type { PcapngWriter } from "../capture/pcapng-writer.ts";
 import { putU16 } from "../core/bytes.ts";
 import { foldComplement, onesSum } from "../net/checksum.ts";
-import type { DecodedPacket, LayerBase } from "../decode/layer.ts";
+import type { DecodedPacket, LayerBase } from "../core/layer.ts";
 import type { Ipv4Layer } from "../net/ipv4.ts";
 import type { Ipv6Layer } from "../net/ipv6.ts";
 import { innerPlaintext, type EspDecryptInfo, type InnerLayer } from "./types.ts";

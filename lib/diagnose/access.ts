@@ -11,7 +11,7 @@
  *   `{ layer: "inner" }` marker and the inner layers.
  * @module
  */
-import type { LayerBase } from "../decode/layer.ts";
+import type { LayerBase } from "../core/layer.ts";
 import type { Ikev2Message, Ikev2Payload } from "../ike/v2/message.ts";
 import type { IsakmpMessage, IsakmpPayload } from "../ike/v1/message.ts";
 import type { EspLayer } from "../ipsec/esp.ts";

@@ -6,7 +6,7 @@
  */
 import { fromHex, toHex } from "../core/bytes.ts";
 import { natdHash } from "../ike/v2/sa/crypto.ts";
-import { parseIp } from "../tunnel/selectors.ts";
+import { parseIp } from "../net/cidr.ts";
 import { authKind } from "./describe.ts";
 import type { MsgFacts, NotifyFact } from "./facts.ts";
 import { dur, finding, pkts, times } from "./finding.ts";

@@ -15,7 +15,7 @@
  * ```
  * @module
  */
-import type { DecodedPacket } from "../decode/layer.ts";
+import type { DecodedPacket } from "../core/layer.ts";
 import { analyzeEsp } from "./analyze-esp.ts";
 import { analyzeIkeSa, MIDWAY } from "./analyze-ike.ts";
 import type { EspTracker } from "../ipsec/esp-tracker.ts";

@@ -3,7 +3,7 @@
  * for scripts (`--json`: the Diagnosis object itself).
  * @module
  */
-import { jsonReplacer } from "../decode/layer.ts";
+import { jsonReplacer } from "../core/layer.ts";
 import { clock, dur } from "./finding.ts";
 import type { Diagnosis, Finding, IkeSaDiagnosis, TimelineEntry } from "./types.ts";
 

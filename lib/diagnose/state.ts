@@ -6,7 +6,7 @@
  * @module
  */
 import { toHex } from "../core/bytes.ts";
-import type { DecodedPacket, LayerBase } from "../decode/layer.ts";
+import type { DecodedPacket, LayerBase } from "../core/layer.ts";
 import type { Ikev2Message } from "../ike/v2/message.ts";
 import type { IsakmpMessage } from "../ike/v1/message.ts";
 import { EspTracker } from "../ipsec/esp-tracker.ts";

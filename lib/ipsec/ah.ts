@@ -25,7 +25,7 @@
  */
 import { type Anomaly, truncated } from "../core/anomaly.ts";
 import { u16, u32 } from "../core/bytes.ts";
-import type { LayerBase } from "../decode/layer.ts";
+import type { LayerBase } from "../core/layer.ts";
 import { IP_PROTOCOLS } from "../net/registries.ts";
 import { spiReservedReason } from "./registry.ts";
 

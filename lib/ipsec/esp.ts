@@ -18,7 +18,7 @@
  */
 import { type Anomaly, truncated } from "../core/anomaly.ts";
 import { u32 } from "../core/bytes.ts";
-import type { LayerBase } from "../decode/layer.ts";
+import type { LayerBase } from "../core/layer.ts";
 import { spiReservedReason } from "./registry.ts";
 
 /** Bytes of the fixed ESP header (SPI + sequence number). */

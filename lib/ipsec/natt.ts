@@ -16,7 +16,7 @@
  */
 import { type Anomaly } from "../core/anomaly.ts";
 import { u32 } from "../core/bytes.ts";
-import type { LayerBase } from "../decode/layer.ts";
+import type { LayerBase } from "../core/layer.ts";
 import { IKE_PORT, NAT_KEEPALIVE_BYTE, NATT_PORT, NON_ESP_MARKER_LEN } from "./registry.ts";
 
 /** What a NAT-T UDP payload carries. */

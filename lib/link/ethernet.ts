@@ -4,7 +4,7 @@
  */
 import { type Anomaly, anomaly, truncated } from "../core/anomaly.ts";
 import { u16 } from "../core/bytes.ts";
-import type { LayerBase } from "../decode/layer.ts";
+import type { LayerBase } from "../core/layer.ts";
 import { ETHERTYPES } from "./registries.ts";
 
 /** One VLAN tag (802.1Q C-tag, 802.1ad S-tag or a legacy QinQ tag). */

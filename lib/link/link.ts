@@ -4,7 +4,7 @@
  * @module
  */
 import { type Anomaly, anomaly } from "../core/anomaly.ts";
-import type { LayerBase } from "../decode/layer.ts";
+import type { LayerBase } from "../core/layer.ts";
 import { decodeEthernet } from "./ethernet.ts";
 import { decodeLoopback } from "./loopback.ts";
 import { LINKTYPES } from "./registries.ts";

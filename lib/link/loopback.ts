@@ -5,7 +5,7 @@
  */
 import { type Anomaly, anomaly, truncated } from "../core/anomaly.ts";
 import { u32, u32le } from "../core/bytes.ts";
-import type { LayerBase } from "../decode/layer.ts";
+import type { LayerBase } from "../core/layer.ts";
 import { BSD_AF } from "./registries.ts";
 
 /** 4-byte loopback header. */

@@ -4,7 +4,7 @@
  */
 import { type Anomaly, anomaly, truncated } from "../core/anomaly.ts";
 import { u16, u32 } from "../core/bytes.ts";
-import type { LayerBase } from "../decode/layer.ts";
+import type { LayerBase } from "../core/layer.ts";
 import { isVlanTpid, NO_VLANS, parseVlanStack, type VlanTag } from "./ethernet.ts";
 import { ARPHRD, ETHERTYPES, SLL_PACKET_TYPES, SLL_PROTOCOLS } from "./registries.ts";
 

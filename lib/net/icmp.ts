@@ -6,7 +6,7 @@
  */
 import { type Anomaly, anomaly, truncated } from "../core/anomaly.ts";
 import { ipv4Text, u16 } from "../core/bytes.ts";
-import type { LayerBase } from "../decode/layer.ts";
+import type { LayerBase } from "../core/layer.ts";
 import { foldComplement, onesSum } from "./checksum.ts";
 import { ICMP_TYPES, icmpCodeName } from "./registries.ts";
 

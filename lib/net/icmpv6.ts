@@ -6,7 +6,7 @@
  */
 import { type Anomaly, anomaly, truncated } from "../core/anomaly.ts";
 import { ipv6Text, u16, u32 } from "../core/bytes.ts";
-import type { LayerBase } from "../decode/layer.ts";
+import type { LayerBase } from "../core/layer.ts";
 import { transportChecksumOk } from "./checksum.ts";
 import { ICMPV6_TYPES, icmpv6CodeName } from "./registries.ts";
 

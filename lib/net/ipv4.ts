@@ -4,7 +4,7 @@
  */
 import { type Anomaly, anomaly, truncated } from "../core/anomaly.ts";
 import { ipv4Text, u16, u32 } from "../core/bytes.ts";
-import type { LayerBase } from "../decode/layer.ts";
+import type { LayerBase } from "../core/layer.ts";
 import { ipv4HeaderChecksumOk } from "./checksum.ts";
 import { IP_PROTOCOLS, IPV4_OPTIONS } from "./registries.ts";
 

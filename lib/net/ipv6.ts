@@ -7,7 +7,7 @@
  */
 import { type Anomaly, anomaly, truncated } from "../core/anomaly.ts";
 import { ipv6Text, u16, u32 } from "../core/bytes.ts";
-import type { LayerBase } from "../decode/layer.ts";
+import type { LayerBase } from "../core/layer.ts";
 import { IP_PROTOCOLS, IPV6_OPTIONS, IPV6_ROUTING_TYPES } from "./registries.ts";
 
 /** One Hop-by-Hop / Destination option. */

@@ -5,7 +5,7 @@
  */
 import { type Anomaly, anomaly, truncated } from "../core/anomaly.ts";
 import { u16 } from "../core/bytes.ts";
-import type { LayerBase } from "../decode/layer.ts";
+import type { LayerBase } from "../core/layer.ts";
 import { transportChecksumOk } from "./checksum.ts";
 
 /** Decoded UDP header. */

@@ -20,7 +20,7 @@ import type { SaDatabase } from "../esp/sadb.ts";
 import type { InboundSa, OutboundSa } from "../esp/sa.ts";
 import type { EspCipherName } from "../esp/types.ts";
 import type { TunnelChild } from "./engine.ts";
-import type { Cidr } from "./selectors.ts";
+import type { Cidr } from "../net/cidr.ts";
 
 /** One negotiated Child SA pair. The sink copies the keys; the caller zeroes its own. */
 export interface ChildInstall {

@@ -39,7 +39,7 @@ import { fromHex } from "../core/bytes.ts";
 import { cipherKeyLength, SALT_LEN } from "../esp/aead.ts";
 import { tunnelMtu } from "../esp/mtu.ts";
 import type { EspCipherName } from "../esp/types.ts";
-import { type Cidr, parseCidr, parseIp } from "./selectors.ts";
+import { type Cidr, parseCidr, parseIp } from "../net/cidr.ts";
 
 /** The raw (unvalidated) shape of the TOML file. */
 export interface RawConfig {

@@ -16,7 +16,7 @@
  * @module
  */
 import type { OpenResult } from "../esp/types.ts";
-import { type Cidr, listContains } from "./selectors.ts";
+import { type Cidr, listContains } from "../net/cidr.ts";
 
 /** An L3 packet device (TUN). */
 export interface PacketDevice {

@@ -28,7 +28,7 @@ import { type ChildSaSink, LocalChildSink } from "./child-sink.ts";
 import type { IkeTunnelConfig } from "./config.ts";
 import type { TunnelChild } from "./engine.ts";
 import { KeyLog, keylogAddIke } from "./keylog.ts";
-import { type Cidr, parseCidr } from "./selectors.ts";
+import { type Cidr, parseCidr } from "../net/cidr.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 

@@ -2,7 +2,7 @@
 import { openCapture } from "../../lib/capture/index.ts";
 import type { CaptureAnomaly } from "../../lib/capture/types.ts";
 import { Decoder, type DecoderOptions } from "../../lib/decode/pipeline.ts";
-import type { DecodedPacket } from "../../lib/decode/layer.ts";
+import type { DecodedPacket } from "../../lib/core/layer.ts";
 
 export interface DecodedFile {
   packets: DecodedPacket[];

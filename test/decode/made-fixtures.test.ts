@@ -1,7 +1,7 @@
 // Acceptance: our own fixtures, made with real strongSwan (scripts/capture/),
 // each decode to what the capture is known to contain (see fixtures/made/README.md).
 import { describe, expect, test } from "bun:test";
-import type { DecodedPacket, LayerBase } from "../../lib/decode/layer.ts";
+import type { DecodedPacket, LayerBase } from "../../lib/core/layer.ts";
 import type { Ikev2Message } from "../../lib/ike/v2/message.ts";
 import type { IsakmpMessage } from "../../lib/ike/v1/message.ts";
 import { decodeFile, FIX } from "./helpers.ts";

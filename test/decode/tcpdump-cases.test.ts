@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { toHex } from "../../lib/core/bytes.ts";
-import type { DecodedPacket } from "../../lib/decode/layer.ts";
+import type { DecodedPacket } from "../../lib/core/layer.ts";
 import type { Ikev2Message } from "../../lib/ike/v2/message.ts";
 import type { IsakmpMessage } from "../../lib/ike/v1/message.ts";
 import { decodeFile, FIX } from "./helpers.ts";

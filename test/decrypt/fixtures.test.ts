@@ -8,7 +8,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
-import type { DecodedPacket, LayerBase } from "../../lib/decode/layer.ts";
+import type { DecodedPacket, LayerBase } from "../../lib/core/layer.ts";
 import type { Ikev2Message, Ikev2Payload } from "../../lib/ike/v2/message.ts";
 import type { IsakmpMessage, IsakmpPayload } from "../../lib/ike/v1/message.ts";
 import type { EspDecryptInfo, Ikev1Decrypted, Ikev2Decrypted } from "../../lib/decrypt/types.ts";

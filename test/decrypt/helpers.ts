@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openCapture } from "../../lib/capture/index.ts";
 import type { CaptureRecord } from "../../lib/capture/types.ts";
-import type { DecodedPacket } from "../../lib/decode/layer.ts";
+import type { DecodedPacket } from "../../lib/core/layer.ts";
 import { Decoder } from "../../lib/decode/pipeline.ts";
 import type { KeyStore } from "../../lib/keys/store.ts";
 

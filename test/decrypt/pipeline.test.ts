@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { CaptureRecord } from "../../lib/capture/types.ts";
-import type { DecodedPacket, LayerBase } from "../../lib/decode/layer.ts";
+import type { DecodedPacket, LayerBase } from "../../lib/core/layer.ts";
 import { Decoder } from "../../lib/decode/pipeline.ts";
 import { summaryLine } from "../../lib/decode/summary.ts";
 import type { EspDecryptInfo, Ikev2Decrypted } from "../../lib/decrypt/types.ts";

@@ -9,7 +9,7 @@ import type { Diagnosis, Finding } from "../../lib/diagnose/types.ts";
 import { encodeIkev2Message, type HeaderSpec } from "../../lib/ike/v2/encode/message.ts";
 import type { PayloadSpec } from "../../lib/ike/v2/encode/payloads.ts";
 import { foldComplement, onesSum } from "../../lib/net/checksum.ts";
-import { parseIp } from "../../lib/tunnel/selectors.ts";
+import { parseIp } from "../../lib/net/cidr.ts";
 
 /** Diagnose `fixtures/<rel>` (a capture path); `keys` are key files next to it (names only). */
 export async function diagnoseFixture(rel: string, keys: string[] = []): Promise<Diagnosis> {

@@ -9,7 +9,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { openCapture } from "../../lib/capture/index.ts";
 import type { CaptureRecord } from "../../lib/capture/types.ts";
-import type { LayerBase } from "../../lib/decode/layer.ts";
+import type { LayerBase } from "../../lib/core/layer.ts";
 import { Decoder } from "../../lib/decode/pipeline.ts";
 import type { EspDecryptInfo } from "../../lib/decrypt/types.ts";
 import { findEspGsoRun, GSO_MIN_PAYLOAD } from "../../lib/ipsec/gso.ts";

@@ -11,7 +11,7 @@ import {
 import { keylogLine } from "../../lib/tunnel/keylog.ts";
 import { decodeAll } from "../decrypt/helpers.ts";
 import type { EspDecryptInfo } from "../../lib/decrypt/types.ts";
-import type { LayerBase } from "../../lib/decode/layer.ts";
+import type { LayerBase } from "../../lib/core/layer.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const T = `${ROOT}fixtures/tcpdump`;

@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Anomaly } from "../../lib/core/anomaly.ts";
-import { jsonReplacer, type LayerBase } from "../../lib/decode/layer.ts";
+import { jsonReplacer, type LayerBase } from "../../lib/core/layer.ts";
 import { decodeEthernet } from "../../lib/link/ethernet.ts";
 import { decodeLink, SUPPORTED_LINKTYPES } from "../../lib/link/link.ts";
 import { decodeLoopback } from "../../lib/link/loopback.ts";

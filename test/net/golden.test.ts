@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { basename, join } from "node:path";
-import type { LayerBase } from "../../lib/decode/layer.ts";
+import type { LayerBase } from "../../lib/core/layer.ts";
 import type { EthernetLayer } from "../../lib/link/ethernet.ts";
 import type { LoopbackLayer } from "../../lib/link/loopback.ts";
 import type { SllLayer } from "../../lib/link/sll.ts";

@@ -1,6 +1,6 @@
 /** Test-only: run the link/net/transport decoders over a frame (the real pipeline lives elsewhere). */
 import type { Anomaly } from "../../lib/core/anomaly.ts";
-import type { LayerBase } from "../../lib/decode/layer.ts";
+import type { LayerBase } from "../../lib/core/layer.ts";
 import { decodeLink } from "../../lib/link/link.ts";
 import { decodeIcmp, type IcmpLayer } from "../../lib/net/icmp.ts";
 import { decodeIcmpv6, type Icmpv6Layer } from "../../lib/net/icmpv6.ts";

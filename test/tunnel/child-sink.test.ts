@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { SaDatabase } from "../../lib/esp/sadb.ts";
 import { type ChildInstall, LocalChildSink } from "../../lib/tunnel/child-sink.ts";
 import type { TunnelChild } from "../../lib/tunnel/engine.ts";
-import { parseCidr } from "../../lib/tunnel/selectors.ts";
+import { parseCidr } from "../../lib/net/cidr.ts";
 
 const key = (b: number) => new Uint8Array(36).fill(b);
 const pair = (spiIn: number, spiOut: number, b: number, local: string[] = [], remote: string[] = []): ChildInstall => ({

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fromHex } from "../../lib/core/bytes.ts";
 import { ConfigError, loadConfigFile, mergeRaw, parseConfigText, type RawConfig, validateConfig } from "../../lib/tunnel/config.ts";
 import { espSaLine, KeyLog, keylogLine } from "../../lib/tunnel/keylog.ts";
-import { parseCidr } from "../../lib/tunnel/selectors.ts";
+import { parseCidr } from "../../lib/net/cidr.ts";
 
 const K36 = "0x" + "11".repeat(36);
 const K20 = "0x" + "22".repeat(20);

@@ -4,7 +4,7 @@ import type { EspCipherName } from "../../lib/esp/types.ts";
 import { tunnelMtu } from "../../lib/esp/mtu.ts";
 import { TunnelEngine, type TunnelChild } from "../../lib/tunnel/engine.ts";
 import { MemoryDevice, MemoryNetwork } from "../../lib/tunnel/memory.ts";
-import { parseCidr } from "../../lib/tunnel/selectors.ts";
+import { parseCidr } from "../../lib/net/cidr.ts";
 
 function ipv4(src: number[], dst: number[], len: number, df = true, proto = 17): Uint8Array {
   const p = new Uint8Array(len);

@@ -9,7 +9,7 @@
  */
 import { type Anomaly, anomaly, truncated } from "../../core/anomaly.ts";
 import { u32 } from "../../core/bytes.ts";
-import type { LayerBase } from "../../decode/layer.ts";
+import type { LayerBase } from "../../core/layer.ts";
 import { EXCHANGE_TYPES, PAYLOAD_TYPES } from "./registry.ts";
 
 export const ISAKMP_HEADER_LEN = 28;

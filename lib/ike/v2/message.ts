@@ -7,7 +7,7 @@
  * @module
  */
 import type { Anomaly } from "../../core/anomaly.ts";
-import type { LayerBase } from "../../decode/layer.ts";
+import type { LayerBase } from "../../core/layer.ts";
 import { decodeIkev2Header, IKEV2_HEADER_LEN, type Ikev2Flags } from "./header.ts";
 import { PAYLOAD_TYPES } from "./registry.ts";
 import { decodeAuthPayload, type Ikev2AuthPayload } from "./payloads/auth.ts";

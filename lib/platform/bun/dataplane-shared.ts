@@ -5,7 +5,7 @@
  * `vpnkit status` on the main thread without waking the worker).
  * @module
  */
-import type { Cidr } from "../../tunnel/selectors.ts";
+import type { Cidr } from "../../net/cidr.ts";
 import { type EngineCounters, newCounters } from "../../tunnel/engine.ts";
 import type { EspCipherName, SaEvent } from "../../esp/types.ts";
 import type { ChildInstall } from "../../tunnel/child-sink.ts";

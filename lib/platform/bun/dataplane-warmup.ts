@@ -8,7 +8,7 @@ import type { SaDatabase } from "../../esp/sadb.ts";
 import type { EspCipherName } from "../../esp/types.ts";
 import type { TunnelEngine } from "../../tunnel/engine.ts";
 import { VNET_HDR_LEN } from "../../tunnel/offload.ts";
-import { parseCidr } from "../../tunnel/selectors.ts";
+import { parseCidr } from "../../net/cidr.ts";
 import { buildManualPath } from "./manual-path.ts";
 import { TunDevice } from "./tun.ts";
 import { FfiUdpSocket } from "./udp-ffi.ts";

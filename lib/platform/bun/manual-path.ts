@@ -14,7 +14,7 @@ import type { SaConfig } from "../../esp/types.ts";
 import type { TunnelConfig } from "../../tunnel/config.ts";
 import type { TunnelStatus } from "../../tunnel/control.ts";
 import { type DatagramSocket, type PacketDevice, TunnelEngine, type TunnelChild } from "../../tunnel/engine.ts";
-import type { Cidr } from "../../tunnel/selectors.ts";
+import type { Cidr } from "../../net/cidr.ts";
 import { libcryptoAead } from "./aead-ffi.ts";
 
 export interface PathOptions {

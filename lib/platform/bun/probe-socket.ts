@@ -9,7 +9,7 @@
  */
 import { dlopen, FFIType, ptr } from "bun:ffi";
 import { lookup } from "node:dns/promises";
-import { parseIp } from "../../tunnel/selectors.ts";
+import { parseIp } from "../../net/cidr.ts";
 import { attachResponder, MtuResponder, type ResponderOptions } from "../../probe/responder.ts";
 import { runMtuProbe, type MtuRun, type ProbeTransport, type RunOptions, type TransportEvent } from "../../probe/run.ts";
 import { EAGAIN, EINTR, errno, libc, libcSymbols, POLLIN, sockaddr, stableBytes, strerror } from "./libc.ts";

@@ -12,7 +12,7 @@
  */
 import { FFIType, ptr } from "bun:ffi";
 import type { DatagramSocket } from "../../tunnel/engine.ts";
-import { parseIp } from "../../tunnel/selectors.ts";
+import { parseIp } from "../../net/cidr.ts";
 import { ipv4Text, ipv6Text } from "../../core/bytes.ts";
 import { EAGAIN, EINTR, errno, libcSymbols, sockaddr, stableBytes, strerror } from "./libc.ts";
 import { GsoSender } from "./udp.ts";

@@ -10,7 +10,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import type { Anomaly } from "../../../lib/core/anomaly.ts";
-import { jsonReplacer } from "../../../lib/decode/layer.ts";
+import { jsonReplacer } from "../../../lib/core/layer.ts";
 import { decodeIkev2, decodeIkev2Payloads, type Ikev2Payload } from "../../../lib/ike/v2/message.ts";
 import { ikev2Summary } from "../../../lib/ike/v2/summary.ts";
 import { validateIkev2 } from "../../../lib/ike/v2/validate.ts";

@@ -10,7 +10,7 @@
  */
 import { type Anomaly, anomaly, truncated } from "../../../core/anomaly.ts";
 import { u16 } from "../../../core/bytes.ts";
-import type { LayerBase } from "../../../decode/layer.ts";
+import type { LayerBase } from "../../../core/layer.ts";
 import { PAYLOAD_TYPES } from "../registry.ts";
 
 /** Where a payload is being decoded: layer-name prefix and exchange. */

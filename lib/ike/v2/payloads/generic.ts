@@ -9,7 +9,7 @@
  * @module
  */
 import { anomaly, truncated, type Anomaly } from "../../../core/anomaly.ts";
-import type { LayerBase } from "../../../decode/layer.ts";
+import type { LayerBase } from "../../../core/layer.ts";
 import { PAYLOAD_TYPES } from "../registry.ts";
 
 /** Fields every decoded IKEv2 payload carries. */

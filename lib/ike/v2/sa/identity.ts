@@ -7,7 +7,7 @@
  */
 import { concat, ctEqual, fromHex } from "../../../core/bytes.ts";
 import { derNameText, NAME_ATTRIBUTE_OIDS } from "../der.ts";
-import { parseIp } from "../../../tunnel/selectors.ts";
+import { parseIp } from "../../../net/cidr.ts";
 
 export interface Identity {
   /** 1 IPv4, 2 FQDN, 3 RFC822, 5 IPv6, 9 DER_ASN1_DN, 11 KEY_ID. */

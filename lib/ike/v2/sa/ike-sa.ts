@@ -15,7 +15,7 @@
  */
 import { concat, ctEqual, ipv4Text, toHex, u32 } from "../../../core/bytes.ts";
 import type { Anomaly } from "../../../core/anomaly.ts";
-import { parseIp } from "../../../tunnel/selectors.ts";
+import { parseIp } from "../../../net/cidr.ts";
 import { encodeIkev2Message, skPrefix, type HeaderSpec } from "../encode/message.ts";
 import { encodePayloadChain, u32Bytes, type PayloadSpec } from "../encode/payloads.ts";
 import { decodeIkev2, decodeIkev2Payloads, type Ikev2Message, type Ikev2Payload } from "../message.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { ipv4Text, ipv6Text, toHex } from "../../../core/bytes.ts";
-import { parseCidr } from "../../../tunnel/selectors.ts";
+import { parseCidr } from "../../../net/cidr.ts";
 import type { TrafficSelectorSpec } from "../encode/payloads.ts";
 import type { Ikev2TrafficSelector } from "../payloads/ts.ts";
 

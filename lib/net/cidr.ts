@@ -1,6 +1,7 @@
 /**
  * Address prefixes (CIDR) and allocation-free matching against raw IP headers.
- * Traffic selectors of the manual-key tunnel are plain prefix lists.
+ * Traffic selectors of the manual-key tunnel are plain prefix lists (lib/tunnel), the IKE core
+ * narrows to them (lib/ike/v2/sa).
  * @module
  */
 

@@ -13,8 +13,8 @@
  * (documented in docs/json-schema.md).
  * @module
  */
-import type { Anomaly } from "../core/anomaly.ts";
-import { toHex } from "../core/bytes.ts";
+import type { Anomaly } from "./anomaly.ts";
+import { toHex } from "./bytes.ts";
 
 /** Fields every layer carries. */
 export interface LayerBase {
