@@ -57,19 +57,23 @@ Exit codes: 0 ok, 2 usage error or not a capture, 3 an error was found with --st
         return;
       }
       let interrupted = false;
+      const stop = new AbortController();
       const onSig = () => {
         interrupted = true;
+        stop.abort();
       };
       process.once("SIGINT", onSig);
       let d;
       try {
         d = await diagnoseCapture(reader, {
           decoder: { ikePorts: o.ikePort ?? [], nattPorts: o.nattPort ?? [], tcpPorts: o.tcpPort ?? [], reassemble: o.reassemble !== false, keys },
-          shouldStop: () => interrupted,
+          signal: stop.signal,
         });
       } finally {
         keys?.zero();
         process.off("SIGINT", onSig);
+        // an abandoned read of stdin (SIGINT while waiting) must not keep the process alive
+        if (interrupted) process.stdin.destroy();
       }
       const width = process.stdout.isTTY ? Math.max(60, Math.min(process.stdout.columns ?? 100, 120)) : 100;
       const text = o.json ? renderDiagnosisJson(d, true) + "\n" : renderDiagnosisText(d, { width, timeline: o.timeline !== false }).join("\n") + "\n";

@@ -24,6 +24,11 @@ export interface PcapngPacket {
   len?: number;
   /** Packet comment (opt_comment, UTF-8). */
   comment?: string;
+  /**
+   * Linux packet type (sockaddr_ll sll_pkttype: 0-3 received, 4 sent by us), written as
+   * the direction bits of epb_flags (inbound / outbound).
+   */
+  direction?: number;
 }
 
 /** Where bytes go: a Node Writable fits. */
@@ -148,6 +153,7 @@ export function pcapngEpb(
   len = data.length,
   comment?: string,
   le = true,
+  direction?: number,
 ): Uint8Array {
   const body = new Uint8Array(20 + pad4(data.length));
   put32(body, 0, iface, le);
@@ -157,6 +163,13 @@ export function pcapngEpb(
   put32(body, 16, len, le);
   body.set(data, 20);
   const opts: PcapngOption[] = comment === undefined ? [] : [{ code: 1, value: utf8.encode(comment) }];
+  if (direction !== undefined && direction >= 0 && direction <= 4) {
+    // epb_flags: bits 0-1 direction (01 inbound, 10 outbound), bits 2-4 reception type (unicast 1, multicast 2, broadcast 3, promiscuous 4)
+    const v = new Uint8Array(4);
+    const flags = direction === 4 ? 2 : 1 | ([1, 3, 2, 4][direction] << 2);
+    put32(v, 0, flags, le);
+    opts.push({ code: 2, value: v });
+  }
   return pcapngBlock(6, body, opts, le);
 }
 
@@ -203,7 +216,7 @@ export class PcapngWriter {
   async write(p: PcapngPacket): Promise<void> {
     if (this.closed) throw new Error("PcapngWriter: write after close");
     const i = this.iface(p.linkType);
-    this.push(pcapngEpb(i, nsUnits(p.tsSec, p.tsNsec), p.data, p.len ?? p.data.length, p.comment, this.le));
+    this.push(pcapngEpb(i, nsUnits(p.tsSec, p.tsNsec), p.data, p.len ?? p.data.length, p.comment, this.le, p.direction));
     if (this.pending >= FLUSH_AT) await this.flush();
   }
 

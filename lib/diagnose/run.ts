@@ -14,6 +14,11 @@ export interface DiagnoseCaptureOptions {
   progress?: (bytes: number, packets: number) => void;
   /** Polled between batches; true stops early (the diagnosis covers what was read). */
   shouldStop?: () => boolean;
+  /**
+   * Stops at once, even while waiting for input from a live source (SIGINT): the
+   * diagnosis covers what was read; the pending read is abandoned (the caller closes the source).
+   */
+  signal?: AbortSignal;
 }
 
 /** Decode every packet of `reader` and diagnose the capture. */
@@ -21,14 +26,25 @@ export async function diagnoseCapture(reader: CaptureReader, opts: DiagnoseCaptu
   const dec = new Decoder(opts.decoder);
   const dia = new Diagnoser({ esp: dec.esp });
   let packets = 0;
-  for await (const batch of reader.batches()) {
-    for (const r of batch) {
+  const it = reader.batches();
+  const sig = opts.signal;
+  const aborted = sig === undefined ? null : new Promise<null>((r) => (sig.aborted ? r(null) : sig.addEventListener("abort", () => r(null), { once: true })));
+  let abandoned = false;
+  for (;;) {
+    const next = aborted === null ? await it.next() : await Promise.race([it.next(), aborted]);
+    if (next === null) {
+      abandoned = true;
+      break;
+    }
+    if (next.done) break;
+    for (const r of next.value) {
       dia.observe(dec.decode(r));
       packets = r.no;
     }
     opts.progress?.(reader.bytesRead(), packets);
-    if (opts.shouldStop?.()) break;
+    if (opts.shouldStop?.() || sig?.aborted) break;
   }
+  if (!abandoned) await it.return(undefined);
   dec.finish();
   return dia.report();
 }
