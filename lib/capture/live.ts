@@ -69,3 +69,26 @@ export class LiveCapturePermissionError extends Error {
 export function liveCaptureUnsupported(platform: string): string | null {
   return platform === "linux" ? null : `live capture needs Linux (this is ${platform}); pipe tcpdump into \`vpnkit decode -\`: tcpdump -U -w - -i IFACE 'udp port 500 or udp port 4500 or esp' | vpnkit decode -`;
 }
+
+/**
+ * The next batch of `it`, or null as soon as `signal` aborts (SIGINT while a live source
+ * waits). The abort listener is removed again when the batch comes: no reaction piles
+ * up on a long-lived promise (each would keep its batch alive).
+ */
+export function nextOrAbort<T>(it: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T> | null> {
+  if (signal.aborted) return Promise.resolve(null);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(null);
+    signal.addEventListener("abort", onAbort, { once: true });
+    it.next().then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}

@@ -4,6 +4,7 @@
  * @module
  */
 import type { CaptureAnomaly, CaptureReader, CaptureRecord } from "../capture/types.ts";
+import { nextOrAbort } from "../capture/live.ts";
 import { Decoder, type DecoderOptions } from "./pipeline.ts";
 import type { DecodedPacket } from "../core/layer.ts";
 import { type PacketFilter, matchFilter } from "./filter.ts";
@@ -117,11 +118,12 @@ export async function runDecode(reader: CaptureReader, out: WritableLike, opts: 
   const it = reader.batches();
   // SIGINT on a live source: stop waiting for input that may never come
   const sig = opts.signal;
-  const aborted = sig === undefined ? null : new Promise<null>((r) => (sig.aborted ? r(null) : sig.addEventListener("abort", () => r(null), { once: true })));
+  // only a live source may wait for input indefinitely; a file's batches are checked in between
+  const race = sig !== undefined && reader.live === true ? sig : undefined;
   let abandoned = false;
   let counted = false;
   for (;;) {
-    const next = aborted === null ? await it.next() : await Promise.race([it.next(), aborted]);
+    const next = race === undefined ? await it.next() : await nextOrAbort(it, race);
     if (next === null) {
       abandoned = true;
       break;

@@ -4,6 +4,7 @@
  * @module
  */
 import type { CaptureReader } from "../capture/types.ts";
+import { nextOrAbort } from "../capture/live.ts";
 import { Decoder, type DecoderOptions } from "../decode/pipeline.ts";
 import { Diagnoser } from "./diagnoser.ts";
 import type { Diagnosis } from "./types.ts";
@@ -28,10 +29,11 @@ export async function diagnoseCapture(reader: CaptureReader, opts: DiagnoseCaptu
   let packets = 0;
   const it = reader.batches();
   const sig = opts.signal;
-  const aborted = sig === undefined ? null : new Promise<null>((r) => (sig.aborted ? r(null) : sig.addEventListener("abort", () => r(null), { once: true })));
+  // only a live source may wait for input indefinitely; a file's batches are checked in between
+  const race = sig !== undefined && reader.live === true ? sig : undefined;
   let abandoned = false;
   for (;;) {
-    const next = aborted === null ? await it.next() : await Promise.race([it.next(), aborted]);
+    const next = race === undefined ? await it.next() : await nextOrAbort(it, race);
     if (next === null) {
       abandoned = true;
       break;
