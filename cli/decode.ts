@@ -12,7 +12,8 @@ import { EXIT } from "./exit.ts";
 import { loadKeysOption, many, portList } from "./args.ts";
 import type { PcapngWriter } from "../lib/capture/pcapng-writer.ts";
 import type { CaptureReader } from "../lib/capture/types.ts";
-import { type LiveCapture, LiveCapturePermissionError, liveCaptureUnsupported } from "../lib/capture/live.ts";
+import type { LiveCapture } from "../lib/capture/live.ts";
+import { closeLive, openLive } from "./live.ts";
 import { TIME_MODES, timeModeFromTCount } from "../lib/decode/time.ts";
 import type { KeyStore } from "../lib/keys/store.ts";
 
@@ -133,19 +134,12 @@ Exit codes: 0 ok (also when the output pipe is closed early, as by | head),
       let liveCap: LiveCapture | undefined;
       const captureAnomalies: CaptureAnomaly[] = [];
       if (o.interface !== undefined) {
-        const why = liveCaptureUnsupported(process.platform);
-        if (why) return usage(why);
-        try {
-          const { openAfPacket } = await import("../lib/platform/bun/af-packet.ts");
-          liveCap = openAfPacket({ iface: o.interface, udpPorts: [...(o.ikePort ?? []), ...(o.nattPort ?? [])], tcpPorts: o.tcpPort ?? [] });
-        } catch (e) {
-          process.stderr.write(`vpnkit decode: ${(e as Error).message}\n`);
-          process.exitCode = e instanceof LiveCapturePermissionError ? EXIT.RUNTIME : EXIT.USAGE;
+        const cap = await openLive("decode", { ...o, interface: o.interface });
+        if (cap === null) {
           keys?.zero();
           return;
         }
-        reader = liveCap;
-        process.stderr.write(`vpnkit decode: listening on ${o.interface} (IPsec traffic: UDP ${[500, 4500, ...(o.ikePort ?? []), ...(o.nattPort ?? [])].join("/")}, ESP, AH, TCP ${[4500, ...(o.tcpPort ?? [])].join("/")}, IP fragments)\n`);
+        reader = liveCap = cap;
       } else {
         try {
           reader = await openCapture(file, { batchSize: 512, onAnomaly: (a) => captureAnomalies.push(a) });
@@ -230,11 +224,7 @@ Exit codes: 0 ok (also when the output pipe is closed early, as by | head),
         return;
       } finally {
         keys?.zero();
-        if (liveCap) {
-          const st = liveCap.stats();
-          liveCap.close();
-          process.stderr.write(`${st.captured} packets captured${st.kernelDrops !== undefined ? `, ${st.kernelDrops} dropped by kernel` : ""}\n`);
-        }
+        if (liveCap) closeLive(liveCap);
         // an abandoned read of stdin (SIGINT while waiting) must not keep the process alive
         else if (interrupted) process.stdin.destroy();
       }

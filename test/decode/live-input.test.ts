@@ -235,3 +235,40 @@ test("-w FILE writes the packets read as pcapng: tshark reads it, same bytes and
     });
   }
 });
+
+test("-w on a live source stores the packet direction in epb_flags (tshark reads it)", async () => {
+  const { createPcapngFileWriter } = await import("../../lib/capture/pcapng-writer.ts");
+  const f = join(dir, "dir.pcapng");
+  const w = createPcapngFileWriter(f);
+  const data = readFileSync(PCAP).subarray(40, 40 + 60);
+  // sockaddr_ll packet types: to us, broadcast, multicast, other host, outgoing; none (a file's record)
+  for (const direction of [0, 1, 2, 3, 4, undefined]) await w.write({ linkType: 1, tsSec: 1, tsNsec: 0, data, direction });
+  await w.close();
+  const ts = spawnSync("tshark", ["-r", f, "-T", "fields", "-e", "frame.packet_flags_direction", "-e", "frame.packet_flags_reception_type"], { encoding: "utf8" });
+  if (ts.error || ts.status !== 0) {
+    if (process.env.CI === "true") throw new Error(`tshark: ${ts.error ?? ts.stderr}`);
+    return;
+  }
+  // inbound unicast / broadcast / multicast / promiscuous, outbound, no flags
+  expect(ts.stdout.split("\n").slice(0, 6)).toEqual(["0x00000001\t1", "0x00000001\t3", "0x00000001\t2", "0x00000001\t4", "0x00000002\t0", "\t"]);
+});
+
+test("-i off Linux: one line that says to pipe tcpdump into `vpnkit decode -`, exit 2", async () => {
+  const { openLive } = await import("../../cli/live.ts");
+  const write = process.stderr.write;
+  const code = process.exitCode;
+  let err = "";
+  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
+  let cap, got;
+  try {
+    cap = await openLive("decode", { interface: "en0" }, "darwin");
+    got = process.exitCode;
+  } finally {
+    process.stderr.write = write;
+    process.exitCode = code;
+  }
+  expect(cap).toBeNull();
+  expect(got).toBe(2);
+  expect(err).toStartWith("vpnkit decode: live capture needs Linux (this is darwin); pipe tcpdump into `vpnkit decode -`");
+  expect(err.trim().split("\n").length).toBe(1);
+});

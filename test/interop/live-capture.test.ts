@@ -44,8 +44,8 @@ interface Decoder {
   line(re: RegExp): Promise<string>;
 }
 
-function decode(args: string[]): Decoder {
-  const p = spawn("ip", ["netns", "exec", A, process.execPath, join(ROOT, "cli/main.ts"), "decode", "--utc", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+function decode(args: string[], cmd: string[] = ["decode", "--utc"]): Decoder {
+  const p = spawn("ip", ["netns", "exec", A, process.execPath, join(ROOT, "cli/main.ts"), ...cmd, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   kids.push(p);
   let out = "", err = "";
   const waiters: (() => void)[] = [];
@@ -70,12 +70,13 @@ function decode(args: string[]): Decoder {
 
 const ready = (d: Decoder) => (d as Decoder & { ready: Promise<string> }).ready;
 
-test.skipIf(!run)("decode -i VETH and -i any print IKE_SA_INIT while the exchange runs; ping is filtered out; -c 2; -w pcapng", async () => {
+test.skipIf(!run)("decode -i VETH and -i any print IKE_SA_INIT while the exchange runs; ping is filtered out; -c 2; -w pcapng; diagnose -i on SIGINT", async () => {
   const wfile = join(dir, "any.pcapng");
   const one = decode(["-i", `${A}e`]);
   const any = decode(["-i", "any", "-w", wfile]);
   const two = decode(["-i", `${A}e`, "-c", "2"]);
-  for (const d of [one, any, two]) await ready(d);
+  const dia = decode(["-i", "any"], ["diagnose"]);
+  for (const d of [one, any, two, dia]) await ready(d);
   // not IPsec: must not be delivered by the kernel filter
   expect(nsx(A, "ping", ["-c", "2", "-i", "0.2", "-W", "1", "192.0.2.2"])).toContain("2 received");
 
@@ -120,6 +121,11 @@ secrets { ike-vkl { id = b@example.org
     for (const l of lines) expect(l).toContain("IKE_SA_INIT request");
     expect(d.out()).not.toContain("ICMP");
   }
+  // diagnose -i: the diagnosis on SIGINT, from what was captured
+  dia.p.kill("SIGINT");
+  expect(await dia.exited).toBe(130);
+  expect(dia.out()).toContain("NO_RESPONSE");
+  expect(dia.err()).toMatch(/\d+ packets captured/);
   // -w: the packets of -i any, as pcapng with cooked (SLL2) headers, readable by tshark
   const recs = [];
   for await (const b of (await openCapture(wfile)).batches()) for (const r of b) recs.push(r);

@@ -331,14 +331,16 @@ class AfPacketCapture implements LiveCapture {
         if (out.length > 0) yield out;
         if (!empty || this.closed) continue;
         // wait for the worker's edge (or close); a short timer covers an edge missed at start-up
+        // (the flag is already set when an edge came while we drained: go round again)
+        if (Atomics.load(this.ctl, 0) === 1) continue;
         await new Promise<void>((resolve) => {
-          this.wake = resolve;
-          if (Atomics.load(this.ctl, 0) === 1) resolve();
-          const t = setTimeout(resolve, 1000);
-          const prev = this.wake;
+          const t = setTimeout(() => {
+            this.wake = null;
+            resolve();
+          }, 1000);
           this.wake = () => {
             clearTimeout(t);
-            prev();
+            resolve();
           };
         });
       }
