@@ -31,7 +31,7 @@ export interface RunDecodeOptions {
   packetHook?: (rec: CaptureRecord, p: DecodedPacket) => void | Promise<void>;
   /** Time stamps of the summary lines (lib/decode/time.ts; default UTC time of day). */
   time?: TimeFormat;
-  /** Stop after this many packets shown (`-c N`: packets that passed the filters). */
+  /** Stop after this many packets that passed the filters (`-c N`; with --stats: counted, not printed). */
   count?: number;
   /**
    * Stops the loop at once, even while it waits for input from a live source (SIGINT):
@@ -92,8 +92,10 @@ export async function runDecode(reader: CaptureReader, out: WritableLike, opts: 
       res.anomalousPackets++;
       res.anomalies += p.anomalies.length;
     }
-    if (!perPacket || !matchFilter(opts.filter, p)) return;
+    // `-c N` counts what passes the filters, printed or (--stats) not
+    if ((!perPacket && limit === Infinity) || !matchFilter(opts.filter, p)) return;
     res.shown++;
+    if (!perPacket) return;
     if (opts.mode === "summary") w.line(summaryLine(p, time));
     else if (opts.mode === "json") w.line(packetJson(p));
     else {

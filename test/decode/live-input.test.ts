@@ -202,6 +202,10 @@ test("-r FILE is the capture argument; -n is accepted; -c N stops after N packet
   // -c with --json and -v: 3 objects / blocks
   expect(cli(["-c", "3", "--json", PCAP]).out.trim().split("\n").length).toBe(3);
   expect(cli(["-c", "3", "-v", PCAP]).out.match(/^packet \d+:/gm)!.length).toBe(3);
+  // with --stats the packets are counted, not printed: the summary covers the first N that pass the filters
+  expect(cli(["--stats", "-c", "3", PCAP]).out).toStartWith("packets: 3,");
+  const third = Number(/^ +(\d+) /.exec(esp[2])![1]);
+  expect(cli(["--stats", "-c", "3", "--spi", "0xc4ba5861", PCAP]).out).toStartWith(`packets: ${third},`);
   expect(cli(["-c", "0", PCAP]).code).toBe(2);
   expect(cli(["-r", PCAP, PCAP]).code).toBe(2);
   expect(cli(["-i", "lo", PCAP]).code).toBe(2);
