@@ -93,6 +93,23 @@ for (const [name, file, split] of [["pcap", PCAP, splitPcap], ["pcapng", PCAPNG,
   });
 }
 
+test("a FIFO given by name streams like a pipe (each line before the next packet)", async () => {
+  const { head, recs } = splitPcap(readFileSync(PCAP));
+  const fifo = join(dir, "cap.fifo");
+  expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+  const c = child(["decode", "--utc", fifo]);
+  const { createWriteStream } = await import("node:fs");
+  const w = createWriteStream(fifo);
+  w.write(head);
+  for (let i = 0; i < 6; i++) {
+    w.write(recs[i]);
+    await c.until(() => c.lines().length >= i + 1);
+    expect(c.lines().length).toBe(i + 1);
+  }
+  w.end();
+  expect(await c.exited).toBe(0);
+});
+
 test("--json and -v stream too (the fast paths write per packet)", async () => {
   const { head, recs } = splitPcap(readFileSync(`${FIX}made/d_ikev2_rekey/d_ikev2_rekey.pcap`));
   for (const mode of [["--json"], ["-v"]]) {
