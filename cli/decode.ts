@@ -182,7 +182,7 @@ Exit codes: 0 ok (also when the output pipe is closed early, as by | head),
         opts.recordHook = {
           // copies: record bytes are views valid until the next batch
           record: (rec) => {
-            const pkt = { linkType: rec.linkType, tsSec: rec.tsSec, tsNsec: rec.tsNsec, data: rec.data.slice(), len: rec.len, comment: rec.comment, direction: rec.pktType };
+            const pkt = { linkType: rec.linkType, tsSec: rec.tsSec, tsNsec: rec.tsNsec, data: rec.data.slice(), len: rec.len, comment: rec.comment, direction: rec.pktType, ifName: o.interface };
             pending = pending.then(() => rw.write(pkt));
           },
           batchEnd: async () => {

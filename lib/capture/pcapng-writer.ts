@@ -29,6 +29,8 @@ export interface PcapngPacket {
    * the direction bits of epb_flags (inbound / outbound).
    */
   direction?: number;
+  /** Name of the capture interface (if_name of its IDB: one IDB per link type and name). */
+  ifName?: string;
 }
 
 /** Where bytes go: a Node Writable fits. */
@@ -182,7 +184,7 @@ const FLUSH_AT = 256 * 1024;
 
 /** Streaming pcapng writer: SHB, an IDB per link type (ns resolution), EPBs. */
 export class PcapngWriter {
-  private readonly ifaces = new Map<number, number>();
+  private readonly ifaces = new Map<number | string, number>();
   private parts: Uint8Array[] = [];
   private pending = 0;
   private readonly le: boolean;
@@ -201,13 +203,14 @@ export class PcapngWriter {
     this.pending += b.length;
   }
 
-  /** Interface index for `linkType`, queuing its IDB the first time. */
-  iface(linkType: number): number {
-    let i = this.ifaces.get(linkType);
+  /** Interface index for `linkType` (and interface name), queuing its IDB the first time. */
+  iface(linkType: number, name?: string): number {
+    const key = name === undefined ? linkType : `${linkType}/${name}`;
+    let i = this.ifaces.get(key);
     if (i === undefined) {
       i = this.ifaces.size;
-      this.ifaces.set(linkType, i);
-      this.push(pcapngIdb(linkType, this.snaplen, { tsresol: 9 }, this.le));
+      this.ifaces.set(key, i);
+      this.push(pcapngIdb(linkType, this.snaplen, name === undefined ? { tsresol: 9 } : { name, tsresol: 9 }, this.le));
     }
     return i;
   }
@@ -215,7 +218,7 @@ export class PcapngWriter {
   /** Queue one packet; resolves once the sink accepted the data (waits for 'drain' when asked to). */
   async write(p: PcapngPacket): Promise<void> {
     if (this.closed) throw new Error("PcapngWriter: write after close");
-    const i = this.iface(p.linkType);
+    const i = this.iface(p.linkType, p.ifName);
     this.push(pcapngEpb(i, nsUnits(p.tsSec, p.tsNsec), p.data, p.len ?? p.data.length, p.comment, this.le, p.direction));
     if (this.pending >= FLUSH_AT) await this.flush();
   }

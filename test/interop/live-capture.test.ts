@@ -131,12 +131,12 @@ secrets { ike-vkl { id = b@example.org
   for await (const b of (await openCapture(wfile)).batches()) for (const r of b) recs.push(r);
   expect(recs.length).toBe(any.out().trim().split("\n").length);
   expect(recs.every((r) => r.linkType === 276)).toBe(true);
-  const ts = spawnSync("tshark", ["-r", wfile, "-T", "fields", "-e", "sll.pkttype", "-e", "isakmp.exch_type"], { encoding: "utf8" });
+  const ts = spawnSync("tshark", ["-r", wfile, "-T", "fields", "-e", "sll.pkttype", "-e", "isakmp.exch_type", "-e", "frame.interface_name", "-e", "frame.packet_flags_direction"], { encoding: "utf8" });
   if (ts.status !== 0 && process.env.CI === "true") throw new Error(`tshark: ${ts.stderr}`);
   if (ts.status === 0) {
     const rows = ts.stdout.trim().split("\n");
     expect(rows.length).toBe(recs.length);
-    for (const r of rows) expect(r).toBe("4\t34"); // sent by us, IKE_SA_INIT
+    for (const r of rows) expect(r).toBe("4\t34\tany\t0x00000002"); // sent by us, IKE_SA_INIT, on "any", outbound
   }
 });
 
