@@ -4,7 +4,9 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import { openCapture } from "../lib/capture/index.ts";
-import { CaptureFormatError } from "../lib/capture/types.ts";
+import { type CaptureReader, CaptureFormatError } from "../lib/capture/types.ts";
+import type { LiveCapture } from "../lib/capture/live.ts";
+import { closeLive, openLive } from "./live.ts";
 import { diagnoseCapture, renderDiagnosisJson, renderDiagnosisText } from "../lib/diagnose/mod.ts";
 import { loadKeysOption, many, portList } from "./args.ts";
 import { EXIT } from "./exit.ts";
@@ -13,7 +15,9 @@ import { EXIT } from "./exit.ts";
 export function diagnoseCommand() {
   return new Command("diagnose")
     .description("explain what went wrong in a capture: per IKE SA the exchanges and outcome, per failure the cause and the packets that show it")
-    .argument("[capture]", "capture file (pcap, pcapng, optionally gzip-compressed), or - for stdin", "-")
+    .argument("[capture]", "capture file (pcap, pcapng, optionally gzip-compressed), or - for stdin (the default)")
+    .option("-r <file>", "read the capture from FILE (tcpdump's -r; the same as the capture argument)")
+    .option("-i, --interface <iface>", "capture live on IFACE, or `any` (Linux; root or CAP_NET_RAW; IPsec traffic only) and diagnose on Ctrl-C")
     .option("--json", "print the diagnosis as one JSON object")
     .option("--keys <file>", "decrypt with the keys in FILE (same formats as decode --keys; repeatable): shows causes hidden in encrypted IKE messages", many)
     .option("--keys-inline <secrets>", "decrypt with a tcpdump -E string (repeatable)", many)
@@ -36,40 +40,59 @@ Examples:
   vpnkit diagnose capture.pcap
   vpnkit diagnose --keys charon.log capture.pcap     # read causes inside encrypted IKE_AUTH
   vpnkit diagnose --json capture.pcap | jq '.findings[].code'
+  vpnkit diagnose -i eth0                            # live (Linux, root): the diagnosis on Ctrl-C
 Exit codes: 0 ok, 2 usage error or not a capture, 3 an error was found with --strict.`,
     )
     .action(async (capture, o) => {
-      if (capture === "-" && process.stdin.isTTY) {
-        process.stderr.write("vpnkit diagnose: no capture file given and stdin is a terminal (pass a file, or pipe a capture into -)\n");
+      const usage = (m: string) => {
+        process.stderr.write(`vpnkit diagnose: ${m}\n`);
         process.exitCode = EXIT.USAGE;
-        return;
+      };
+      if (o.r !== undefined && capture !== undefined) return usage("give the capture either as an argument or with -r, not both");
+      if (o.interface !== undefined && (capture !== undefined || o.r !== undefined)) return usage("-i captures live: give no capture file");
+      const file = o.r ?? capture ?? "-";
+      if (o.interface === undefined && file === "-" && process.stdin.isTTY) {
+        return usage("no capture file given and stdin is a terminal (pass a file, pipe a capture into -, or capture live with -i IFACE)");
       }
       const keys = await loadKeysOption("diagnose", o);
       if (keys === null) return;
-      let reader;
-      try {
-        reader = await openCapture(capture, { batchSize: 512 });
-      } catch (e) {
-        const msg = e instanceof CaptureFormatError ? e.message : `cannot read ${capture}: ${(e as NodeJS.ErrnoException).code ?? ""} ${(e as Error).message}`;
-        process.stderr.write(`vpnkit diagnose: ${msg}\n`);
-        process.exitCode = EXIT.USAGE;
-        keys?.zero();
-        return;
+      let reader: CaptureReader;
+      let liveCap: LiveCapture | undefined;
+      if (o.interface !== undefined) {
+        const cap = await openLive("diagnose", { ...o, interface: o.interface });
+        if (cap === null) {
+          keys?.zero();
+          return;
+        }
+        reader = liveCap = cap;
+      } else {
+        try {
+          reader = await openCapture(file, { batchSize: 512 });
+        } catch (e) {
+          const msg = e instanceof CaptureFormatError ? e.message : `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? ""} ${(e as Error).message}`;
+          keys?.zero();
+          return usage(msg);
+        }
       }
       let interrupted = false;
+      const stop = new AbortController();
       const onSig = () => {
         interrupted = true;
+        stop.abort();
       };
       process.once("SIGINT", onSig);
       let d;
       try {
         d = await diagnoseCapture(reader, {
           decoder: { ikePorts: o.ikePort ?? [], nattPorts: o.nattPort ?? [], tcpPorts: o.tcpPort ?? [], reassemble: o.reassemble !== false, keys },
-          shouldStop: () => interrupted,
+          signal: stop.signal,
         });
       } finally {
         keys?.zero();
         process.off("SIGINT", onSig);
+        if (liveCap) closeLive(liveCap);
+        // an abandoned read of stdin (SIGINT while waiting) must not keep the process alive
+        else if (interrupted) process.stdin.destroy();
       }
       const width = process.stdout.isTTY ? Math.max(60, Math.min(process.stdout.columns ?? 100, 120)) : 100;
       const text = o.json ? renderDiagnosisJson(d, true) + "\n" : renderDiagnosisText(d, { width, timeline: o.timeline !== false }).join("\n") + "\n";

@@ -24,6 +24,13 @@ export interface PcapngPacket {
   len?: number;
   /** Packet comment (opt_comment, UTF-8). */
   comment?: string;
+  /**
+   * Linux packet type (sockaddr_ll sll_pkttype: 0-3 received, 4 sent by us), written as
+   * the direction bits of epb_flags (inbound / outbound).
+   */
+  direction?: number;
+  /** Name of the capture interface (if_name of its IDB: one IDB per link type and name). */
+  ifName?: string;
 }
 
 /** Where bytes go: a Node Writable fits. */
@@ -148,6 +155,7 @@ export function pcapngEpb(
   len = data.length,
   comment?: string,
   le = true,
+  direction?: number,
 ): Uint8Array {
   const body = new Uint8Array(20 + pad4(data.length));
   put32(body, 0, iface, le);
@@ -157,6 +165,13 @@ export function pcapngEpb(
   put32(body, 16, len, le);
   body.set(data, 20);
   const opts: PcapngOption[] = comment === undefined ? [] : [{ code: 1, value: utf8.encode(comment) }];
+  if (direction !== undefined && direction >= 0 && direction <= 4) {
+    // epb_flags: bits 0-1 direction (01 inbound, 10 outbound), bits 2-4 reception type (unicast 1, multicast 2, broadcast 3, promiscuous 4)
+    const v = new Uint8Array(4);
+    const flags = direction === 4 ? 2 : 1 | ([1, 3, 2, 4][direction] << 2);
+    put32(v, 0, flags, le);
+    opts.push({ code: 2, value: v });
+  }
   return pcapngBlock(6, body, opts, le);
 }
 
@@ -169,7 +184,7 @@ const FLUSH_AT = 256 * 1024;
 
 /** Streaming pcapng writer: SHB, an IDB per link type (ns resolution), EPBs. */
 export class PcapngWriter {
-  private readonly ifaces = new Map<number, number>();
+  private readonly ifaces = new Map<number | string, number>();
   private parts: Uint8Array[] = [];
   private pending = 0;
   private readonly le: boolean;
@@ -188,13 +203,14 @@ export class PcapngWriter {
     this.pending += b.length;
   }
 
-  /** Interface index for `linkType`, queuing its IDB the first time. */
-  iface(linkType: number): number {
-    let i = this.ifaces.get(linkType);
+  /** Interface index for `linkType` (and interface name), queuing its IDB the first time. */
+  iface(linkType: number, name?: string): number {
+    const key = name === undefined ? linkType : `${linkType}/${name}`;
+    let i = this.ifaces.get(key);
     if (i === undefined) {
       i = this.ifaces.size;
-      this.ifaces.set(linkType, i);
-      this.push(pcapngIdb(linkType, this.snaplen, { tsresol: 9 }, this.le));
+      this.ifaces.set(key, i);
+      this.push(pcapngIdb(linkType, this.snaplen, name === undefined ? { tsresol: 9 } : { name, tsresol: 9 }, this.le));
     }
     return i;
   }
@@ -202,8 +218,8 @@ export class PcapngWriter {
   /** Queue one packet; resolves once the sink accepted the data (waits for 'drain' when asked to). */
   async write(p: PcapngPacket): Promise<void> {
     if (this.closed) throw new Error("PcapngWriter: write after close");
-    const i = this.iface(p.linkType);
-    this.push(pcapngEpb(i, nsUnits(p.tsSec, p.tsNsec), p.data, p.len ?? p.data.length, p.comment, this.le));
+    const i = this.iface(p.linkType, p.ifName);
+    this.push(pcapngEpb(i, nsUnits(p.tsSec, p.tsNsec), p.data, p.len ?? p.data.length, p.comment, this.le, p.direction));
     if (this.pending >= FLUSH_AT) await this.flush();
   }
 

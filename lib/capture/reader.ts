@@ -4,6 +4,10 @@
  *
  * Runtime-neutral: node:fs, node:zlib, node:stream, node:buffer only.
  *
+ * Live input (a pipe, a terminal, a FIFO: `tcpdump -U -w - | vpnkit decode -`) hands
+ * on the records of every chunk as soon as it is read, so each packet is decoded when
+ * it arrives; files are read in full batches (throughput).
+ *
  * Flow control is pull-based. The input is read through its async iterator,
  * one chunk (512 KiB for files) whenever the records of the previous chunk
  * have all been handed out, so memory stays constant for any file size:
@@ -11,7 +15,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { createReadStream, promises as fsp } from "node:fs";
+import { createReadStream, fstatSync, promises as fsp } from "node:fs";
 import process from "node:process";
 import { Readable, pipeline } from "node:stream";
 import { createGunzip } from "node:zlib";
@@ -179,6 +183,7 @@ export async function openCaptureStream(stream: Source, opts: CaptureOptions = {
   }
 
   const batchSize = Math.max(1, Math.floor(opts.batchSize ?? 256));
+  const live = opts.live === true;
   let started = false;
   let decompressed = 0;
   let lastNo = 0;
@@ -193,7 +198,12 @@ export async function openCaptureStream(stream: Source, opts: CaptureOptions = {
         decompressed += chunk.length;
         const alive = parser.feed(chunk, out);
         if (out.length > 0) lastNo = out[out.length - 1].no;
-        if (out.length >= batchSize) {
+        if (live && out.length > 0) {
+          // live input: what this chunk completed goes out now (a pipe read returns what
+          // is there, so records batch only while input is immediately available)
+          for (let i = 0; i < out.length; i += batchSize) yield out.length <= batchSize ? out : out.slice(i, i + batchSize);
+          out = [];
+        } else if (out.length >= batchSize) {
           let i = 0;
           for (; out.length - i >= batchSize; i += batchSize) yield out.slice(i, i + batchSize);
           out = out.slice(i);
@@ -218,7 +228,7 @@ export async function openCaptureStream(stream: Source, opts: CaptureOptions = {
     }
   }
 
-  return { info, batches, bytesRead: () => raw };
+  return { info, batches, bytesRead: () => raw, live };
 }
 
 /**
@@ -227,7 +237,16 @@ export async function openCaptureStream(stream: Source, opts: CaptureOptions = {
  * `ENOENT`/`EACCES`/`EISDIR` errors of node:fs for files that cannot be read.
  */
 export async function openCapture(pathOrDash: string, opts: CaptureOptions = {}): Promise<CaptureReader> {
-  if (pathOrDash === "-") return openCaptureStream(process.stdin, opts);
+  if (pathOrDash === "-") {
+    // a pipe or a terminal is live (records go out as they complete); `< file` is a file
+    let file = false;
+    try {
+      file = fstatSync(0).isFile();
+    } catch {
+      // no fstat (closed fd 0): treat as live
+    }
+    return openCaptureStream(process.stdin, { ...opts, live: opts.live ?? !file });
+  }
   const st = await fsp.stat(pathOrDash);
   if (st.isDirectory()) {
     const e = new Error(`EISDIR: illegal operation on a directory, read '${pathOrDash}'`) as Error & { code: string };
@@ -235,7 +254,8 @@ export async function openCapture(pathOrDash: string, opts: CaptureOptions = {})
     throw e;
   }
   const stream = createReadStream(pathOrDash, { highWaterMark: FILE_CHUNK });
-  const r = await openCaptureStream(stream, opts);
+  // a named pipe or a character device (`vpnkit decode /dev/stdin`) is live
+  const r = await openCaptureStream(stream, { ...opts, live: opts.live ?? !st.isFile() });
   if (st.isFile()) r.totalBytes = st.size;
   return r;
 }

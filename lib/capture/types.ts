@@ -27,6 +27,16 @@ export interface CaptureRecord {
   data: Uint8Array;
   /** pcapng packet comment (first opt_comment of an EPB/OPB). */
   comment?: string;
+  /**
+   * Live capture on Linux cooked links (SLL2, `-i any`) only: the name of interface
+   * `ifindex` (the SLL2 header carries the index only). Shown on the summary line.
+   */
+  ifName?: string;
+  /**
+   * Live capture only: sockaddr_ll packet type (0 to us, 1 broadcast, 2 multicast,
+   * 3 to another host, 4 sent by us); a pcapng writer stores it as the EPB direction.
+   */
+  pktType?: number;
 }
 
 /** What the reader found out about the input. */
@@ -65,6 +75,11 @@ export interface CaptureOptions {
   onAnomaly?: (a: CaptureAnomaly) => void;
   /** Maximum records per batch (default 256). */
   batchSize?: number;
+  /**
+   * Live input: yield the records of every chunk read at once, however few, instead
+   * of filling batches (openCapture: default true for pipes, terminals and FIFOs).
+   */
+  live?: boolean;
 }
 
 /** A streaming capture reader. */
@@ -81,6 +96,13 @@ export interface CaptureReader {
   bytesRead(): number;
   /** Input size in bytes when known (regular files), for progress. */
   totalBytes?: number;
+  /**
+   * Live source (pipe, terminal, network interface): each batch is what was available
+   * when it was read; consumers hand its output on at once instead of buffering.
+   */
+  live?: boolean;
+  /** Release the source (a live capture's socket); safe while a batch is awaited. */
+  close?(): void;
 }
 
 /** Sink for anomalies inside the format parsers. */

@@ -50,6 +50,8 @@ export interface DecodedPacket {
   notes?: string[];
   /** pcapng packet comment, when present. */
   comment?: string;
+  /** Interface name, when the capture source knows it (live capture). */
+  ifName?: string;
 }
 
 /**

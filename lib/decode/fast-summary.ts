@@ -28,7 +28,8 @@ import type { EspSaHandle, EspSaKeyInfo, EspTracker } from "../ipsec/esp-tracker
 import type { IpsecPorts } from "../ipsec/natt.ts";
 import { GSO_MIN_PAYLOAD } from "../ipsec/gso.ts";
 import { ascii, type ByteWriter, put6, put9, putDec, putHex, putSeg } from "./output.ts";
-import { isoTime, spiHex, timeOfDay } from "./summary.ts";
+import { isoTime, spiHex } from "./summary.ts";
+import type { TimeFormatter } from "./time.ts";
 
 /** Most bytes one fast-path packet writes (segments are bounded: addresses and numbers are). */
 const MAX_OUT = 2048;
@@ -119,8 +120,6 @@ export class FastPaths {
   private status = "";
   private missing = 0;
   // time prefixes, cached per second
-  private hmsSec = NaN;
-  private hms: Uint8Array = new Uint8Array(0);
   private isoSec = NaN;
   private iso: Uint8Array = new Uint8Array(0);
   private tsSec = NaN;
@@ -191,8 +190,8 @@ export class FastPaths {
     return f;
   }
 
-  /** The summary line (as `summaryLine(decode(rec))` + newline); false when the full decoder must handle this packet. */
-  summary(w: ByteWriter, rec: CaptureRecord): boolean {
+  /** The summary line (as `summaryLine(decode(rec), time)` + newline); false when the full decoder must handle this packet. */
+  summary(w: ByteWriter, rec: CaptureRecord, time: TimeFormatter): boolean {
     const f = this.match(rec);
     if (f === null) return false;
     const seg = f.sum ?? (f.sum = summarySegment(f));
@@ -207,14 +206,7 @@ export class FastPaths {
     }
     p = putDec(buf, p, no);
     buf[p++] = 32;
-    const sec = rec.tsSec;
-    if (sec !== this.hmsSec) {
-      this.hms = ascii(timeOfDay(sec, 0).slice(0, -6));
-      this.hmsSec = sec;
-    }
-    p = putSeg(buf, p, this.hms);
-    p = put6(buf, p, Math.floor(rec.tsNsec / 1000));
-    buf[p++] = 32;
+    p = time.put(buf, p, rec.tsSec, rec.tsNsec);
     p = putSeg(buf, p, seg);
     if (!f.keepalive) {
       p = putDec(buf, p, this.seq);

@@ -43,6 +43,10 @@ import type { Ikev1Decryptor } from "../decrypt/ikev1.ts";
 import type { EspDecryptInfo, Ikev1Decrypted, Ikev2Decrypted, InnerLayer } from "../decrypt/types.ts";
 import { FastPaths } from "./fast-summary.ts";
 import type { ByteWriter } from "./output.ts";
+import { TimeFormatter } from "./time.ts";
+
+/** The summary line's default time format (UTC time of day). */
+const UTC_TIME_OF_DAY = new TimeFormatter();
 
 /** Pipeline options (the CLI's --ike-port, --natt-port, --tcp-port, --no-reassemble). */
 export interface DecoderOptions {
@@ -143,6 +147,7 @@ export class Decoder {
       anomalies: [],
     };
     if (rec.comment !== undefined) p.comment = rec.comment;
+    if (rec.ifName !== undefined) p.ifName = rec.ifName;
     // Plain Uint8Array views only: a Node Buffer's slice() is a view, not a copy,
     // and its toJSON differs; normalise once here.
     const d = rec.data;
@@ -168,8 +173,8 @@ export class Decoder {
    * decoder. Only valid in summary mode without decryption; state (ESP
    * tracker, time) advances exactly as {@link decode} would advance it.
    */
-  fastSummary(w: ByteWriter, rec: CaptureRecord): boolean {
-    return this.fast(w, rec, 0);
+  fastSummary(w: ByteWriter, rec: CaptureRecord, time: TimeFormatter = UTC_TIME_OF_DAY): boolean {
+    return this.fast(w, rec, 0, time);
   }
 
   /** Write the `--json` line from the fast path, or false (see {@link fastSummary}). */
@@ -182,17 +187,17 @@ export class Decoder {
     return this.fast(w, rec, 2);
   }
 
-  private fast(w: ByteWriter, rec: CaptureRecord, mode: 0 | 1 | 2): boolean {
+  private fast(w: ByteWriter, rec: CaptureRecord, mode: 0 | 1 | 2, time = UTC_TIME_OF_DAY): boolean {
     if (!this.fastPath) return false;
     const fp = (this.fastPaths ??= new FastPaths(this.ports, this.esp, this.fastPathSlots));
     if (rec.tsSec - this.lastTs >= 1) {
       // decode() would run reassembly expiry here; only skip it when nothing is in flight
       if (this.v4frag.stats().inFlight || this.v6frag.stats().inFlight) return false;
-      const ok = mode === 0 ? fp.summary(w, rec) : mode === 1 ? fp.json(w, rec) : fp.tree(w, rec);
+      const ok = mode === 0 ? fp.summary(w, rec, time) : mode === 1 ? fp.json(w, rec) : fp.tree(w, rec);
       if (ok) this.lastTs = rec.tsSec;
       return ok;
     }
-    return mode === 0 ? fp.summary(w, rec) : mode === 1 ? fp.json(w, rec) : fp.tree(w, rec);
+    return mode === 0 ? fp.summary(w, rec, time) : mode === 1 ? fp.json(w, rec) : fp.tree(w, rec);
   }
 
   /** End of input: notes on state that never completed (IP datagrams missing fragments). */

@@ -88,6 +88,7 @@ export function packetJson(p: DecodedPacket, opts: { bytes?: boolean } = {}): st
   s += `],"anomalies":${toJson(p.anomalies)}`;
   if (p.notes) s += `,"notes":${toJson(p.notes)}`;
   if (p.comment !== undefined) s += `,"comment":${str(p.comment)}`;
+  if (p.ifName !== undefined) s += `,"ifName":${str(p.ifName)}`;
   return s + "}";
 }
 

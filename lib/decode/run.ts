@@ -4,6 +4,7 @@
  * @module
  */
 import type { CaptureAnomaly, CaptureReader, CaptureRecord } from "../capture/types.ts";
+import { nextOrAbort } from "../capture/live.ts";
 import { Decoder, type DecoderOptions } from "./pipeline.ts";
 import type { DecodedPacket } from "../core/layer.ts";
 import { type PacketFilter, matchFilter } from "./filter.ts";
@@ -12,6 +13,7 @@ import { summaryLine, packetHeaderLine } from "./summary.ts";
 import { renderTree } from "./render-tree.ts";
 import { packetJson, statsJson } from "./render-json.ts";
 import { renderStats } from "./render-stats.ts";
+import { type TimeFormat, TimeFormatter } from "./time.ts";
 
 export interface RunDecodeOptions {
   mode: "summary" | "verbose" | "json";
@@ -27,6 +29,22 @@ export interface RunDecodeOptions {
   shouldStop?: () => boolean;
   /** Called with every decoded packet (e.g. --write-decrypted); turns the summary fast path off. */
   packetHook?: (rec: CaptureRecord, p: DecodedPacket) => void | Promise<void>;
+  /** Time stamps of the summary lines (lib/decode/time.ts; default UTC time of day). */
+  time?: TimeFormat;
+  /** Stop after this many packets that passed the filters (`-c N`; with --stats: counted, not printed). */
+  count?: number;
+  /**
+   * Stops the loop at once, even while it waits for input from a live source (SIGINT):
+   * what was decoded is printed (and `--stats`), the pending read is abandoned (the
+   * caller closes the source).
+   */
+  signal?: AbortSignal;
+  /**
+   * Every record read, before it is decoded and whether or not it is shown (e.g. `-w`:
+   * write what was captured); unlike packetHook it keeps the fast path. `batchEnd` runs
+   * after each batch (flush it on a live source).
+   */
+  recordHook?: { record(rec: CaptureRecord): void; batchEnd?(): void | Promise<void> };
 }
 
 export interface RunDecodeResult {
@@ -50,6 +68,9 @@ export async function runDecode(reader: CaptureReader, out: WritableLike, opts: 
   const dec = new Decoder(opts.decoder);
   const w = new ByteWriter(out);
   const res: RunDecodeResult = { packets: 0, shown: 0, anomalousPackets: 0, anomalies: 0 };
+  const time = new TimeFormatter(opts.time);
+  const limit = opts.count !== undefined && opts.count > 0 ? opts.count : Infinity;
+  const live = reader.live === true;
   // Capture-level anomalies: the reader's onAnomaly pushes into this queue
   // (see captureAnomalyQueue); they are printed between batches.
   const fileAnoms = opts.captureAnomalies ?? [];
@@ -71,9 +92,11 @@ export async function runDecode(reader: CaptureReader, out: WritableLike, opts: 
       res.anomalousPackets++;
       res.anomalies += p.anomalies.length;
     }
-    if (!perPacket || !matchFilter(opts.filter, p)) return;
+    // `-c N` counts what passes the filters, printed or (--stats) not
+    if ((!perPacket && limit === Infinity) || !matchFilter(opts.filter, p)) return;
     res.shown++;
-    if (opts.mode === "summary") w.line(summaryLine(p));
+    if (!perPacket) return;
+    if (opts.mode === "summary") w.line(summaryLine(p, time));
     else if (opts.mode === "json") w.line(packetJson(p));
     else {
       w.line(renderTree(p, packetHeaderLine(p)));
@@ -88,30 +111,55 @@ export async function runDecode(reader: CaptureReader, out: WritableLike, opts: 
   const render = !fast
     ? null
     : opts.mode === "summary"
-    ? (r: CaptureRecord) => dec.fastSummary(w, r)
+    ? (r: CaptureRecord) => dec.fastSummary(w, r, time)
     : opts.mode === "json"
     ? (r: CaptureRecord) => dec.fastJson(w, r)
     : (r: CaptureRecord) => dec.fastTree(w, r);
   const hook = opts.packetHook;
-  for await (const batch of reader.batches()) {
+  const rh = opts.recordHook;
+  const it = reader.batches();
+  // SIGINT on a live source: stop waiting for input that may never come
+  const sig = opts.signal;
+  // only a live source may wait for input indefinitely; a file's batches are checked in between
+  const race = sig !== undefined && reader.live === true ? sig : undefined;
+  let abandoned = false;
+  let counted = false;
+  for (;;) {
+    const next = race === undefined ? await it.next() : await nextOrAbort(it, race);
+    if (next === null) {
+      abandoned = true;
+      break;
+    }
+    if (next.done) break;
+    const batch = next.value;
     for (let i = 0; i < batch.length; i++) {
       const rec = batch[i];
+      if (rh !== undefined) rh.record(rec);
       if (render !== null && render(rec)) {
         res.packets = rec.no;
         res.shown++;
-        continue;
+      } else {
+        const p = dec.decode(rec);
+        emit(p);
+        if (hook) await hook(rec, p);
       }
-      const p = dec.decode(rec);
-      emit(p);
-      if (hook) await hook(rec, p);
+      if (res.shown >= limit) {
+        counted = true;
+        break;
+      }
     }
     if (fileAnoms.length) emitFileAnoms();
-    if (w.full) await w.flush();
+    if (rh?.batchEnd) await rh.batchEnd();
+    // live input: this packet's output goes out before the next read (which may wait)
+    if (live || w.full) await w.flush();
     if (opts.progress) opts.progress(reader.bytesRead(), res.packets);
-    if (w.error !== null || opts.shouldStop?.()) break;
+    if (counted || w.error !== null || opts.shouldStop?.() || sig?.aborted) break;
   }
+  // closes the input (not while a read is pending: the caller closes an abandoned source)
+  if (!abandoned) await it.return(undefined);
   for (const note of dec.finish()) {
-    if (!perPacket) continue;
+    // `-c N` stopped the capture, not the peers: datagrams cut off there are no news
+    if (!perPacket || counted) continue;
     if (opts.mode === "json") w.line(JSON.stringify({ end: true, note }));
     else w.line(`   end -- ${note}`);
   }

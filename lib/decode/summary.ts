@@ -22,6 +22,7 @@ import type { IsakmpMessage } from "../ike/v1/message.ts";
 import { isakmpSummary, cookiePair } from "../ike/v1/summary.ts";
 import type { EspSeqInfo } from "./pipeline.ts";
 import type { EspDecryptInfo, Ikev1Decrypted, Ikev2Decrypted } from "../decrypt/types.ts";
+import { TimeFormatter } from "./time.ts";
 
 function pad2(n: number): string {
   return n < 10 ? "0" + n : String(n);
@@ -204,10 +205,37 @@ function describe(p: DecodedPacket): { addr: string; what: string } {
   return { addr, what: parts.join(" ") };
 }
 
-/** One summary line for a packet. */
-export function summaryLine(p: DecodedPacket): string {
+/** tcpdump's direction words for SLL packet types (print-sll.c). */
+const DIRECTION = ["In", "B", "M", "P", "Out"];
+
+/**
+ * Interface and direction of a Linux cooked capture (SLL v1/v2, as tcpdump -i any
+ * prints them: `eth0  In  `, `lo    Out `), "" for other link types. SLL2 names the
+ * interface by index: the name when the capture source knew it (live capture), else
+ * `ifindex N`. SLL v1 carries no interface: direction only.
+ */
+export function linkPrefix(p: DecodedPacket): string {
+  const l = p.layers[0] as (LayerBase & { version?: number; packetType?: number; ifindex?: number }) | undefined;
+  if (l === undefined || l.layer !== "sll") return "";
+  const pt = l.packetType!;
+  const dir = DIRECTION[pt] ?? `UNKNOWN(${pt})`;
+  const d = dir.length < 3 ? dir + "   ".slice(dir.length) : dir;
+  if (l.version !== 2) return `${d} `;
+  const name = p.ifName ?? `ifindex ${l.ifindex}`;
+  return `${name.length < 5 ? name + "     ".slice(name.length) : name} ${d} `;
+}
+
+const UTC_TIME_OF_DAY = new TimeFormatter();
+
+/**
+ * One summary line for a packet. `time` formats its time stamp (lib/decode/time.ts; one
+ * formatter per run: delta and relative modes remember the packets before); the default
+ * is UTC time of day.
+ */
+export function summaryLine(p: DecodedPacket, time: TimeFormatter = UTC_TIME_OF_DAY): string {
   const { addr, what } = describe(p);
-  let s = addr ? `${padNo(p.no)} ${timeOfDay(p.tsSec, p.tsNsec)} ${addr} ${what}` : `${padNo(p.no)} ${timeOfDay(p.tsSec, p.tsNsec)} ${what}`;
+  const head = `${padNo(p.no)} ${time.text(p.tsSec, p.tsNsec)}${p.linkType === 113 || p.linkType === 276 ? linkPrefix(p) : ""}`;
+  let s = addr ? `${head}${addr} ${what}` : head + what;
   const an = p.anomalies;
   if (an.length) {
     s += ` !! ${an[0].layer}@${an[0].offset}: ${an[0].reason}`;

@@ -4,6 +4,7 @@
  * @module
  */
 import type { CaptureReader } from "../capture/types.ts";
+import { nextOrAbort } from "../capture/live.ts";
 import { Decoder, type DecoderOptions } from "../decode/pipeline.ts";
 import { Diagnoser } from "./diagnoser.ts";
 import type { Diagnosis } from "./types.ts";
@@ -14,6 +15,11 @@ export interface DiagnoseCaptureOptions {
   progress?: (bytes: number, packets: number) => void;
   /** Polled between batches; true stops early (the diagnosis covers what was read). */
   shouldStop?: () => boolean;
+  /**
+   * Stops at once, even while waiting for input from a live source (SIGINT): the
+   * diagnosis covers what was read; the pending read is abandoned (the caller closes the source).
+   */
+  signal?: AbortSignal;
 }
 
 /** Decode every packet of `reader` and diagnose the capture. */
@@ -21,14 +27,26 @@ export async function diagnoseCapture(reader: CaptureReader, opts: DiagnoseCaptu
   const dec = new Decoder(opts.decoder);
   const dia = new Diagnoser({ esp: dec.esp });
   let packets = 0;
-  for await (const batch of reader.batches()) {
-    for (const r of batch) {
+  const it = reader.batches();
+  const sig = opts.signal;
+  // only a live source may wait for input indefinitely; a file's batches are checked in between
+  const race = sig !== undefined && reader.live === true ? sig : undefined;
+  let abandoned = false;
+  for (;;) {
+    const next = race === undefined ? await it.next() : await nextOrAbort(it, race);
+    if (next === null) {
+      abandoned = true;
+      break;
+    }
+    if (next.done) break;
+    for (const r of next.value) {
       dia.observe(dec.decode(r));
       packets = r.no;
     }
     opts.progress?.(reader.bytesRead(), packets);
-    if (opts.shouldStop?.()) break;
+    if (opts.shouldStop?.() || sig?.aborted) break;
   }
+  if (!abandoned) await it.return(undefined);
   dec.finish();
   return dia.report();
 }

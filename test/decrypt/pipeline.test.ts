@@ -103,7 +103,7 @@ test("--stats: AUTHENTICATION_FAILED inside the encrypted IKE_AUTH response is s
 test("summary lines show the verdict and the inner packet", async () => {
   const d = `${M}/k_esp_aes256gcm16`;
   const pkts = await decodeAll(`${d}/k_esp_aes256gcm16.pcap`, store(`${d}/esp_sa`, `${d}/ikev2_decryption_table`));
-  const lines = pkts.map(summaryLine);
+  const lines = pkts.map((p) => summaryLine(p));
   expect(lines.find((l) => l.includes("ESP"))).toMatch(/ESP spi 0x[0-9a-f]{8} seq 1 len \d+ ICV good → 198\.51\.100\.1 > 203\.0\.113\.1 ICMP Echo Request id \d+ seq 1$/);
   expect(lines.find((l) => l.includes("IKE_AUTH request"))).toContain("[ IDi N(INIT_CONTACT) IDr AUTH SA TSi TSr");
 });
