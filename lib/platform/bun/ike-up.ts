@@ -23,6 +23,7 @@ import { buildPath, Teardown } from "./manual-path.ts";
 import { configureLink } from "./tun.ts";
 import { BunUdpSocket } from "./udp.ts";
 import { aeadChoice, type DataPlane, launchDataPlane, openTun, openWorkerIo, serveControl } from "./up.ts";
+import { vpnkitEnv } from "../../core/env.ts";
 
 export interface RunningIkeTunnel {
   driver: IkeDriver;
@@ -65,7 +66,7 @@ interface PathParts {
 
 export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel, msg: string) => void): Promise<RunningIkeTunnel> {
   const td = new Teardown();
-  const onWorker = process.env.VPNKIT_DATAPLANE !== "main";
+  const onWorker = vpnkitEnv("VPNKIT_DATAPLANE") !== "main";
   let onFatal: (r: string) => void = () => {};
   const fatal = new Promise<string>((r) => (onFatal = r));
   try {
@@ -99,7 +100,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
         counters: () => dp.counters(),
       };
     } else {
-      const { tun } = openTun(cfg, td, process.env.VPNKIT_TUN_READER === "poll" ? "poll" : "epoll");
+      const { tun } = openTun(cfg, td, vpnkitEnv("VPNKIT_TUN_READER") === "poll" ? "poll" : "epoll");
       tunName = tun.name;
       const udp = await BunUdpSocket.bind(cfg.local, cfg.localPort);
       td.push(() => udp.close());
