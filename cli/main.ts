@@ -23,6 +23,7 @@ const COMMANDS: Record<string, () => Promise<CommandUnknownOpts>> = {
   meltdown: async () => (await import("./meltdown.ts")).meltdownCommand(),
   completion: async () => (await import("./completion.ts")).completionCommand(buildProgram),
   man: async () => (await import("./man.ts")).manCommand(buildProgram),
+  config: async () => (await import("./config.ts")).configCommand(),
 };
 
 /** The program with the commands `only` names (default: all of them). */
