@@ -1,6 +1,6 @@
 /**
  * `vpnkit config example [--server|--client|--manual]`: documented example configurations,
- * and `vpnkit config systemd-unit`: the vpnkit@.service template. Both are embedded in the
+ * and `vpnkit config systemd`: the vpnkit@.service template. Both are embedded in the
  * executable (text imports, bundled by `bun build --compile`), so nothing points into a
  * source tree.
  */
@@ -44,12 +44,12 @@ Examples:
       process.stdout.write(EXAMPLES[kinds[0] ?? "manual"]);
       process.exitCode = EXIT.OK;
     });
-  cmd.command("systemd-unit")
+  cmd.command("systemd")
     .description("print the vpnkit@.service template unit (config in /etc/vpnkit/NAME.toml)")
     .option("--exec <path>", "the vpnkit executable ExecStart runs (default /usr/local/bin/vpnkit)")
     .addHelpText("after", `
 Examples:
-  vpnkit config systemd-unit --exec "$(command -v vpnkit)" > /etc/systemd/system/vpnkit@.service
+  vpnkit config systemd --exec "$(command -v vpnkit)" > /etc/systemd/system/vpnkit@.service
   systemctl daemon-reload && systemctl enable --now vpnkit@office`)
     .action((o) => {
       process.stdout.write(systemdUnit(o.exec));

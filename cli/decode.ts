@@ -18,7 +18,7 @@ export function decodeCommand() {
     .description("decode ESP, AH, IKEv1, IKEv2 and NAT-T from a pcap or pcapng capture (or stdin)")
     .argument("[capture]", "capture file (pcap, pcapng, optionally gzip-compressed), or - for stdin", "-")
     .option("-v, --verbose", "print the full field tree of every packet (like tshark -V)")
-    .option("--json", "print NDJSON: one object per packet (schema: docs/json-schema.md)")
+    .option("--json", "print NDJSON: one object per packet, fields named as in -v")
     .option("--stats", "print a summary per IKE SA and per ESP SA instead of per-packet lines")
     .option("--spi <hex>", "only packets with this ESP/AH SPI (repeatable)", many)
     .option("--ike-spi <hex>", "only IKE messages with this initiator or responder SPI (repeatable)", many)

@@ -12,6 +12,7 @@ import { vpnkitEnv } from "../lib/core/env.ts";
 import { isJournalStream, Logger } from "../lib/core/log.ts";
 import { SecretFileError } from "../lib/core/secret.ts";
 import { KeylogError, prepareKeylog } from "../lib/tunnel/keylog.ts";
+import { unknownConfigKeys } from "../lib/tunnel/config-keys.ts";
 import { checkSecretFiles, type OpsSettings, validateOps } from "../lib/tunnel/ops-config.ts";
 
 export { statusCommand } from "./status.ts";
@@ -119,6 +120,7 @@ export function upCommand(): Command {
       const ctx: UpContext = opsContext(mergeRawIke(mergeRaw(ikeBase, over), ikeOver), o.config, {
         keylog_append: o.keylogAppend ? true : undefined, strict: o.strict ? true : undefined, log_level: o.logLevel, log_format: o.logFormat,
       });
+      for (const k of unknownConfigKeys(ikeBase as Record<string, unknown>)) ctx.warn(`config: unknown key ${k} in ${o.config} (ignored; see \`man vpnkit\`, CONFIGURATION)`);
       if (o.peer !== undefined || isIkeConfig(mergeRawIke(ikeBase, ikeOver))) {
         await upIke(mergeRawIke(mergeRaw(ikeBase, over), ikeOver), ctx, mrOver);
         return;
@@ -224,6 +226,8 @@ async function upIke(raw: RawConfig, ctx: UpContext, mrOver: RawMtuResponder = {
 interface UpContext {
   ops: OpsSettings;
   log: Logger;
+  /** A warning before the tunnel starts (`vpnkit up: MSG` in text format). */
+  warn(msg: string): void;
   /** One line (`vpnkit up: MSG` on a terminal; an error record in journal/json format), then exit. */
   fail(msg: string, code: number): never;
   /** Create (or, with keylog_append, check) the key log before anything starts; refusal: exit 2. */
@@ -250,14 +254,15 @@ function opsContext(raw: RawConfig, configPath: string | undefined, over: Parame
     else log.error(msg, "cfg");
     process.exit(code);
   };
+  const warn = (m: string) => void (format === "text" ? process.stderr.write(`vpnkit up: ${m}\n`) : log.warn(m, "cfg"));
   try {
-    checkSecretFiles(raw, configPath, { warn: (m) => (format === "text" ? process.stderr.write(`vpnkit up: ${m}\n`) : log.warn(m, "cfg")), strict: ops.strict });
+    checkSecretFiles(raw, configPath, { warn, strict: ops.strict });
   } catch (e) {
     if (e instanceof SecretFileError) fail(e.message, 2);
     throw e;
   }
   return {
-    ops, log, fail,
+    ops, log, fail, warn,
     keylog(path, wipe) {
       if (!path) return;
       try {

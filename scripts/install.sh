@@ -6,7 +6,7 @@
 #   sh install.sh --systemd [--unit-dir DIR] [--config-dir DIR] [--man-dir DIR]
 #
 # --systemd (Linux) also installs the vpnkit@.service template unit (written by the installed
-# executable: `vpnkit config systemd-unit`, ExecStart pointing at it) into --unit-dir (default
+# executable: `vpnkit config systemd`, ExecStart pointing at it) into --unit-dir (default
 # /etc/systemd/system), creates --config-dir (default /etc/vpnkit, mode 0700) for NAME.toml
 # files, writes the man page to --man-dir (default /usr/local/share/man/man1) and runs
 # `systemctl daemon-reload` when systemd runs. Then: systemctl enable --now vpnkit@NAME
@@ -194,7 +194,7 @@ esac
 if [ -n "$systemd" ]; then
   case $target in linux-*) ;; *) die "--systemd is for Linux" ;; esac
   mkdir -p "$unitdir" || die "cannot create $unitdir"
-  "$dest" config systemd-unit --exec "$dest" > "$unitdir/.vpnkit@.service.$$" || { rm -f "$unitdir/.vpnkit@.service.$$"; die "cannot write the unit to $unitdir"; }
+  "$dest" config systemd --exec "$dest" > "$unitdir/.vpnkit@.service.$$" || { rm -f "$unitdir/.vpnkit@.service.$$"; die "cannot write the unit to $unitdir"; }
   chmod 644 "$unitdir/.vpnkit@.service.$$"
   mv -f "$unitdir/.vpnkit@.service.$$" "$unitdir/vpnkit@.service"
   echo "vpnkit install: installed $unitdir/vpnkit@.service"

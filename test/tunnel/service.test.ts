@@ -135,7 +135,7 @@ run("vpnkit@.service", () => {
     for (const d of ["Type=notify", "Restart=on-failure", "RestartPreventExitStatus=2", "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE", "ProtectSystem=strict", "PrivateTmp=yes", "ProtectHome=yes",
       "NoNewPrivileges=yes", "DeviceAllow=/dev/net/tun rw", "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK AF_PACKET", "WatchdogSec="]) expect(unit).toContain(d);
     expect(statSync(etc).mode & 0o777).toBe(0o700);
-    expect(readFileSync(join(man, "man1/vpnkit.1"), "utf8")).toContain(".TH VPNKIT 1");
+    expect(readFileSync(join(man, "man1/vpnkit.1"), "utf8")).toContain(".SH CONFIGURATION");
     symlinkSync("vpnkit@.service", join(units, "vpnkit@office.service"));
     const v = spawnSync("systemd-analyze", ["verify", join(units, "vpnkit@office.service")], { encoding: "utf8", env: { ...process.env, MANPATH: man }, timeout: 60_000 });
     expect(v.stdout + v.stderr).toBe("");
