@@ -87,7 +87,8 @@ export async function startTunnel(cfg: TunnelConfig, log: (msg: string) => void 
         tunTxMerged: tun.stats.txMerged,
         udpSendErrors: udp.stats.sendErrors,
         udpGsoSends: udp instanceof BunUdpSocket ? udp.gsoSends : 0,
-      });
+        ...(udp instanceof TcpTransport ? tcpIo(udp) : {}),
+      }, udp instanceof TcpTransport ? udp.endpoints() : null);
     await serveControl(cfg, status, td);
     engine.start();
     td.push(() => engine.stop());
@@ -99,6 +100,15 @@ export async function startTunnel(cfg: TunnelConfig, log: (msg: string) => void 
     td.undo();
     throw e;
   }
+}
+
+/** The TCP transport's counters for `vpnkit status`. */
+function tcpIo(t: TcpTransport): Record<string, number> {
+  const s = t.stats;
+  return {
+    tcpConnects: s.connects, tcpDisconnects: s.disconnects, tcpConnectErrors: s.connectErrors, tcpFramesOut: s.framesOut, tcpFramesIn: s.framesIn,
+    tcpQueueDrops: s.queueDrops, tcpNotConnectedDrops: s.notConnectedDrops, tcpKeepalivesIn: s.keepalivesIn, tcpRejected: s.rejected, tcpFramingErrors: s.framingErrors,
+  };
 }
 
 /** Open the TUN device (offload unless VPNKIT_TUN_OFFLOAD=0) and give it its addresses and routes. */
