@@ -65,6 +65,17 @@ export function espSaLine(sa: KeylogSa): string {
     .map((f) => `"${f}"`).join(",");
 }
 
+/**
+ * The comment written before an ESN SA in FILE.esp_sa: Wireshark's esp_sa table (4.0, the
+ * Debian 12 tshark) has no field or preference for extended sequence numbers, so it computes
+ * the AEAD's AAD without the high 32 bits and shows every ICV of such an SA bad (the payload
+ * still decrypts). vpnkit's own key log carries esn=1 and `vpnkit decode --keys FILE` checks
+ * those ICVs.
+ */
+export function esnNote(sa: KeylogSa): string {
+  return `# ${spiHex(sa.spi)} uses ESN: Wireshark's esp_sa has no ESN setting, so its ICVs show bad there (payloads decrypt); check them with: vpnkit decode --keys <the vpnkit key log, esn=1>`;
+}
+
 /** A key log that may not be written (exists, symlink, wrong owner or mode). */
 export class KeylogError extends Error {
   constructor(msg: string) {
@@ -184,7 +195,7 @@ export class KeyLog {
   add(sa: KeylogSa): void {
     const [main, ws] = keylogFiles(this.path);
     appendLine(main.path, main.header, keylogLine(sa));
-    appendLine(ws.path, ws.header, espSaLine(sa));
+    appendLine(ws.path, ws.header, (sa.esn ? esnNote(sa) + "\n" : "") + espSaLine(sa));
   }
 }
 

@@ -193,3 +193,20 @@ describe("secret files and PSKs", () => {
     expect(r.stderr).toBe(`vpnkit up: refusing key file (sa.key_out_file) ${join(d, "k")} has mode 0640: readable by group/others (chmod 600 ${join(d, "k")}) (strict)\n`);
   }));
 });
+
+describe("ESN SAs in the key log", () => {
+  test("FILE.esp_sa says that Wireshark cannot check ESN ICVs; both files still parse as key files", withDir(async (d) => {
+    const p = join(d, "keys");
+    prepareKeylog(p, false);
+    new KeyLog(p).add({ ...SA, esn: true });
+    new KeyLog(p).add({ ...SA, spi: 0x2002, esn: false });
+    const ws = readFileSync(p + ".esp_sa", "utf8").split("\n");
+    expect(ws[1]).toStartWith("# 0x00001001 uses ESN: Wireshark's esp_sa has no ESN setting");
+    expect(ws.filter((l) => l.startsWith("#")).length).toBe(2); // header + one note (the non-ESN SA gets none)
+    const { loadKeyFile } = await import("../../lib/keys/load.ts");
+    const fromWs = loadKeyFile(p + ".esp_sa");
+    const fromVk = loadKeyFile(p);
+    expect(fromWs.esp.length).toBe(2);
+    expect(fromVk.esp.map((e: { esn?: boolean }) => e.esn)).toEqual([true, false]);
+  }));
+});
