@@ -205,7 +205,21 @@ async function upIke(raw: RawConfig, ctx: UpContext, mrOver: RawMtuResponder = {
   }
   const tunnel = t;
   const stopMr = await startMtuResponder(mr, mrSecret, cfg.tunAddr, () => void tunnel.stop(), ctx);
-  notifier.notify(`READY=1\nSTATUS=IKEv2 ${cfg.ike.responder ? "responder listening" : "initiator started"} on ${cfg.tunName}, peer ${cfg.remote}`);
+  // readiness: a responder once it listens; an initiator once its first Child SA is installed
+  // (the tunnel carries packets). STATUS= follows the driver's state (cheap: one poll per 250 ms).
+  const ikeName = `IKEv2 ${cfg.ike.responder ? "responder" : "initiator"} on ${cfg.tunName}, peer ${cfg.remote}`;
+  if (cfg.ike.responder) notifier.notify(`READY=1\nSTATUS=${ikeName}: listening`);
+  if (notifier.enabled) {
+    let last = "", ready = cfg.ike.responder;
+    const poll = setInterval(() => {
+      const st = tunnel.driver.status().state;
+      if (st === last) return;
+      last = st;
+      notifier.notify(`${!ready && st === "up" ? "READY=1\n" : ""}STATUS=${ikeName}: ${st}`);
+      if (st === "up") ready = true;
+    }, 250);
+    (poll as { unref?: () => void }).unref?.();
+  }
   notifier.startWatchdog();
   let exiting = false;
   const stop = async (why: string, code: number) => {

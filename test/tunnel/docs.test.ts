@@ -5,7 +5,7 @@
  * namespaces (vko1/vko2). Help and man page name no source-tree path.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -129,11 +129,26 @@ run("the examples start tunnels (vko1 <-> vko2)", () => {
     const srv = example("server", d, (s) => s.replace('"/run/vpnkit-vpnkit0.sock"', `"${join(d, "s.sock")}"`));
     const cl = example("client", d, (s) => s.replace('"/run/vpnkit-vpnkit0.sock"', `"${join(d, "c.sock")}"`));
     vkoUp();
+    // the client runs with a NOTIFY_SOCKET (as under systemd): READY=1 only once its Child SA is up
+    const notes: string[] = [];
+    const lp = spawn("python3", ["-c", "import socket,sys,json\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint(json.dumps('BOUND'),flush=True)\nwhile True: print(json.dumps(s.recv(4096).decode()),flush=True)", join(d, "n.sock")], { stdio: ["ignore", "pipe", "inherit"] });
+    let buf = "";
+    lp.stdout!.on("data", (x) => {
+      buf += x;
+      for (let i; (i = buf.indexOf("\n")) >= 0; buf = buf.slice(i + 1)) notes.push(JSON.parse(buf.slice(0, i)));
+    });
     const s = startUp("vko2", ["--config", srv]);
     let c: ReturnType<typeof startUp> | null = null;
     try {
+      await until(() => notes.includes("BOUND"), 10_000, "the notify listener");
       await waitControl(s, join(d, "s.sock"));
-      c = startUp("vko1", ["--config", cl]);
+      c = startUp("vko1", ["--config", cl], { NOTIFY_SOCKET: join(d, "n.sock") });
+      const cc = c;
+      await until(() => notes.some((n) => n.split("\n").includes("READY=1")) || cc.proc.exitCode !== null, 30_000, "READY=1 from the IKEv2 initiator");
+      const ready = notes.find((n) => n.split("\n").includes("READY=1"))!;
+      expect(ready).toContain("STATUS=IKEv2 initiator on vpnkit0, peer 192.0.2.2: up");
+      // at that moment the tunnel carries packets
+      expect(spawnSync("ip", ["netns", "exec", "vko1", "ping", "-c", "1", "-W", "2", "10.2.0.1"]).status, c.log()).toBe(0);
       await waitControl(c, join(d, "c.sock"));
       let ok = false;
       await until(() => {
@@ -145,6 +160,7 @@ run("the examples start tunnels (vko1 <-> vko2)", () => {
     } finally {
       if (c) await stopUp(c);
       await stopUp(s);
+      lp.kill();
       vkoDown();
     }
   }, 120_000);
