@@ -42,7 +42,7 @@ export function decodeCommand() {
     .addOption(new Option("--time <format>", "time stamps on the summary line (default date: local date and time)").choices(TIME_MODES))
     .option("--utc", "date and time in UTC instead of local time (TZ)")
     .option("-v, --verbose", "print the full field tree of every packet (like tshark -V)")
-    .option("--json", "print NDJSON: one object per packet (schema: docs/json-schema.md)")
+    .option("--json", "print NDJSON: one object per packet, fields named as in -v")
     .option("--stats", "print a summary per IKE SA and per ESP SA instead of per-packet lines")
     .option("--spi <hex>", "only packets with this ESP/AH SPI (repeatable)", many)
     .option("--ike-spi <hex>", "only IKE messages with this initiator or responder SPI (repeatable)", many)

@@ -6,6 +6,7 @@
 import { Command, CommanderError, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { version } from "./version.ts";
 import { EXIT } from "./exit.ts";
+import { vpnkitEnv } from "../lib/core/env.ts";
 
 /**
  * Every command, loaded on demand: a command module (and the lib/ code it imports) is
@@ -22,6 +23,7 @@ const COMMANDS: Record<string, () => Promise<CommandUnknownOpts>> = {
   meltdown: async () => (await import("./meltdown.ts")).meltdownCommand(),
   completion: async () => (await import("./completion.ts")).completionCommand(buildProgram),
   man: async () => (await import("./man.ts")).manCommand(buildProgram),
+  config: async () => (await import("./config.ts")).configCommand(),
 };
 
 /** The program with the commands `only` names (default: all of them). */
@@ -68,7 +70,7 @@ async function main(): Promise<void> {
       return;
     }
     process.stderr.write(`vpnkit: internal error: ${(e as Error)?.message ?? String(e)}\n`);
-    if (process.env.VPNKIT_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
+    if (vpnkitEnv("VPNKIT_DEBUG")) process.stderr.write(`${(e as Error)?.stack}\n`);
     process.exitCode = EXIT.INTERNAL;
   }
 }

@@ -9,6 +9,8 @@ import { Command, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { commandTree, type CommandSpec, type OptionSpec, type ProgramBuilder } from "./completion.ts";
 import { EXIT } from "./exit.ts";
 import { version } from "./version.ts";
+import { VPNKIT_ENV } from "../lib/core/env.ts";
+import { CONFIG_KEYS } from "../lib/tunnel/config-keys.ts";
 
 /** Meaning of each exit code (EXIT in cli/exit.ts; README.md "Exit codes"). */
 const EXIT_TEXT: Record<keyof typeof EXIT, string> = {
@@ -16,7 +18,7 @@ const EXIT_TEXT: Record<keyof typeof EXIT, string> = {
   INTERNAL: "internal error (a bug; rerun with VPNKIT_DEBUG=1 for the stack)",
   USAGE: "usage error, unreadable input, or input that is not a capture file",
   ANOMALIES: "decode --strict: at least one packet had an anomaly",
-  RUNTIME: "runtime failure of a long-running command (tunnel setup)",
+  RUNTIME: "runtime failure of a long-running command: tunnel setup, the packet path died, IKE negotiation failed for good (systemd restarts the unit)",
   INTERRUPTED: "interrupted (SIGINT)",
 };
 
@@ -56,6 +58,19 @@ function commandSection(c: CommandSpec): string {
   return out.join("\n");
 }
 
+/**
+ * CONFIGURATION: every key of the `vpnkit up` file, from lib/tunnel/config-keys.ts (the
+ * list the loader checks files against), so the page cannot drift from the parser.
+ */
+export function configurationSection(): string[] {
+  const out = [
+    ".SH CONFIGURATION",
+    "\\fBvpnkit up \\-\\-config\\fR \\fIFILE\\fR reads a TOML file; command-line flags override its keys. Keys are top-level or in the tables [sa] (manual keys), [ike] (IKEv2; exclusive with [sa]) and [mtu_responder]. \\fBvpnkit config example\\fR [\\fB\\-\\-manual\\fR|\\fB\\-\\-server\\fR|\\fB\\-\\-client\\fR] prints documented examples. Unknown keys are reported.",
+  ];
+  for (const k of CONFIG_KEYS) out.push(`.TP\n\\fB${roffEscape(k.key)}\\fR (${roffEscape(k.type)}; default: ${roffEscape(k.default)})\n${roffEscape(k.doc)}`);
+  return out;
+}
+
 /** The man page (section 1) for `program`. */
 export function manPage(program: CommandUnknownOpts, ver: string = version): string {
   const root = commandTree(program);
@@ -77,13 +92,27 @@ export function manPage(program: CommandUnknownOpts, ver: string = version): str
     ".SH COMMANDS",
     ...commands.map(commandSection),
   ];
-  if (root.afterHelp) lines.push(".SH EXAMPLES", preformatted(root.afterHelp));
+  // the program's help text starts with its own "Examples:" line: the section heading says it already
+  if (root.afterHelp) lines.push(".SH EXAMPLES", preformatted(root.afterHelp.replace(/^\s*Examples:\n/, "")));
   lines.push(
+    ...configurationSection(),
+    ".SH FILES",
+    ".TP\n.I /etc/vpnkit/NAME.toml\nconfiguration of the tunnel run by \\fBvpnkit@NAME.service\\fR (\\fBvpnkit up \\-\\-config\\fR); keep it mode 0600 when it holds keys. \\fBvpnkit config example\\fR prints documented examples",
+    ".TP\n.I /etc/systemd/system/vpnkit@.service\nthe template unit (\\fBvpnkit config systemd\\fR prints it; \\fBinstall.sh \\-\\-systemd\\fR installs it)",
+    ".TP\n.I /run/vpnkit\\-TUN.sock\ncontrol socket of the tunnel on TUN, read by \\fBvpnkit status\\fR (\\fIcontrol\\fR)",
+    ".TP\n.I FILE, FILE.esp_sa, FILE.ikev2_decryption_table\nthe key log (\\fB\\-\\-keylog\\fR): SA keys in vpnkit's format and as Wireshark UAT tables; created with mode 0600, never written when it already exists unless \\fB\\-\\-keylog\\-append\\fR",
+    ".TP\n.I /dev/net/tun\nthe TUN device",
+    ".SH SIGNALS",
+    ".TP\n.B SIGTERM, SIGINT\n\\fBvpnkit up\\fR deletes the IKE SA (IKEv2), zeroes the keys, removes the TUN device, its addresses and routes, and exits 0; \\fBvpnkit responder\\fR prints its counters and exits",
+    ".TP\n.B SIGINT\nthe other commands stop and exit 130 (\\fBdecode\\fR prints what it has first)",
     ".SH EXIT STATUS",
     ...(Object.keys(EXIT) as (keyof typeof EXIT)[]).map((k) => `.TP\n.B ${EXIT[k]}\n${roffEscape(EXIT_TEXT[k])}`),
     ".SH ENVIRONMENT",
-    ".TP\n.B NO_COLOR\nwhen set and not empty, no colour in the output (unless \\fB\\-\\-color always\\fR)",
-    ".TP\n.B VPNKIT_DEBUG\nwhen set, an internal error prints its stack trace",
+    ...VPNKIT_ENV.map((v) => `.TP\n.B ${roffEscape(v.name)}\n${roffEscape(v.doc)}`),
+    ".TP\n.B NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID\nset by systemd (Type=notify): \\fBvpnkit up\\fR sends READY=1, STATUS=, STOPPING=1 and WATCHDOG=1 there",
+    ".TP\n.B JOURNAL_STREAM\nset by systemd: when it names stderr, \\fBvpnkit up\\fR logs without timestamps and with syslog priority prefixes",
+    ".SH SEE ALSO",
+    "\\fBswanctl.conf\\fR(5), \\fBipsec.conf\\fR(5), \\fBsystemd.service\\fR(5), \\fBsystemd.exec\\fR(5), \\fBsd_notify\\fR(3), \\fBtshark\\fR(1), \\fBtcpdump\\fR(1), \\fBip\\-xfrm\\fR(8)",
   );
   return `${lines.join("\n")}\n`;
 }

@@ -4,7 +4,7 @@
  * SIGINT/SIGTERM. Also the shared-secret file reader used by `vpnkit mtu`.
  */
 import { Command } from "@commander-js/extra-typings";
-import { readFileSync, statSync } from "node:fs";
+import { readSecretFile as readSecret, SecretFileError } from "../lib/core/secret.ts";
 import { DEFAULT_RESPONDER_PORT, type ResponderStats } from "../lib/probe/responder.ts";
 import { MIN_SECRET_LEN } from "../lib/probe/wire.ts";
 import { EXIT } from "./exit.ts";
@@ -14,23 +14,16 @@ export class UsageError extends Error {}
 
 /**
  * The shared secret: the file's bytes without trailing whitespace/newlines (a passphrase or
- * e.g. `head -c 32 /dev/urandom | base64`). Warns on stderr when others may read the file.
+ * e.g. `head -c 32 /dev/urandom | base64`), at least 16 bytes. Warns on stderr when others
+ * may read the file (refuses with `strict`). lib/core/secret.ts does the work.
  */
-export function readSecretFile(path: string, warn: (m: string) => void): Uint8Array {
-  let b: Uint8Array;
+export function readSecretFile(path: string, warn: (m: string) => void, strict = false): Uint8Array {
   try {
-    b = new Uint8Array(readFileSync(path));
-    const mode = statSync(path).mode;
-    if (mode & 0o077) warn(`warning: ${path} is readable by group/others (chmod 600)`);
+    return readSecret(path, { warn, strict, minLen: MIN_SECRET_LEN });
   } catch (e) {
-    throw new UsageError(`cannot read secret file ${path}: ${(e as Error).message}`);
+    if (e instanceof SecretFileError) throw new UsageError(e.message);
+    throw e;
   }
-  let end = b.length;
-  while (end > 0 && (b[end - 1] === 0x0a || b[end - 1] === 0x0d || b[end - 1] === 0x20 || b[end - 1] === 0x09)) end--;
-  const secret = b.slice(0, end);
-  b.fill(0);
-  if (secret.length < MIN_SECRET_LEN) throw new UsageError(`secret in ${path} is too short: ${secret.length} bytes, at least ${MIN_SECRET_LEN} needed`);
-  return secret;
 }
 
 /** Parse a positive integer option in [lo, hi]. */

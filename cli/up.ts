@@ -8,6 +8,12 @@ import { ConfigError, loadConfigFile, mergeRaw, type RawConfig, validateConfig }
 import { isIkeConfig, mergeRawIke, validateIkeConfig } from "../lib/tunnel/config.ts";
 import { type MtuResponderSettings, type RawMtuResponder, validateMtuResponder } from "../lib/tunnel/config.ts";
 import { readSecretFile, UsageError } from "./responder.ts";
+import { vpnkitEnv } from "../lib/core/env.ts";
+import { isJournalStream, Logger } from "../lib/core/log.ts";
+import { SecretFileError } from "../lib/core/secret.ts";
+import { KeylogError, prepareKeylog } from "../lib/tunnel/keylog.ts";
+import { unknownConfigKeys } from "../lib/tunnel/config-keys.ts";
+import { checkSecretFiles, type OpsSettings, validateOps } from "../lib/tunnel/ops-config.ts";
 
 export { statusCommand } from "./status.ts";
 
@@ -18,7 +24,7 @@ function collect(v: string, prev: string[]): string[] {
 export function upCommand(): Command {
   const cmd = new Command("up")
     .description("bring up an IPsec tunnel on a TUN device: IKEv2 (--peer, --responder) or manual keys; ESP in UDP or TCP (needs root or CAP_NET_ADMIN)")
-    .option("-c, --config <file>", "TOML configuration (see lib/tunnel/example.toml); flags override it")
+    .option("-c, --config <file>", "TOML configuration (`vpnkit config example`, `man vpnkit` CONFIGURATION); flags override it")
     .option("--local <addr>", "local outer address (IPv4 or IPv6)")
     .option("--port <n>", "local UDP port (default 4500)")
     .option("--remote <addr>", "peer's outer address")
@@ -36,7 +42,11 @@ export function upCommand(): Command {
     .option("--tun-mtu <n>", "MTU set on the TUN (default: the tunnel MTU)")
     .option("--keepalive <sec>", "NAT-keepalive interval in seconds, 0 = off (default 20)")
     .option("--keep-warm <ms>", "manual keys: after recent traffic, keep the packet path warm with a loopback packet every MS when idle (lower idle latency, ~3.5% CPU while active); 0 = off (default 2)")
-    .option("--keylog <file>", "append SA keys to FILE (vpnkit format) and FILE.esp_sa (Wireshark)")
+    .option("--keylog <file>", "write SA keys to FILE (vpnkit format), FILE.esp_sa and FILE.ikev2_decryption_table (Wireshark); created new with mode 0600, an existing file is refused")
+    .option("--keylog-append", "append to an existing key log (must be a regular file owned by us with mode 0600)")
+    .option("--strict", "refuse secret files (PSK, keys, a config with inline keys) readable by group/others instead of warning")
+    .option("--log-level <level>", "error | warn | info | debug (default info; VPNKIT_DEBUG=1: debug)")
+    .option("--log-format <format>", "text (ISO-8601 times) | journal (syslog priority prefixes) | json (one object per line); default journal when stderr is the systemd journal, else text")
     .option("--control <path>", "control socket path (default /run/vpnkit-<tun>.sock)")
     .option("--transport <udp|tcp>", "outer transport: udp (ESP-in-UDP, default) or tcp (RFC 9329 framing)")
     .option("--tcp-role <client|server>", "with --transport tcp: server listens on --local:--port, client connects to --remote:--remote-port")
@@ -107,8 +117,12 @@ export function upCommand(): Command {
           process.exit(2);
         }
       })() : {};
+      const ctx: UpContext = opsContext(mergeRawIke(mergeRaw(ikeBase, over), ikeOver), o.config, {
+        keylog_append: o.keylogAppend ? true : undefined, strict: o.strict ? true : undefined, log_level: o.logLevel, log_format: o.logFormat,
+      });
+      for (const k of unknownConfigKeys(ikeBase as Record<string, unknown>)) ctx.warn(`config: unknown key ${k} in ${o.config} (ignored; see \`man vpnkit\`, CONFIGURATION)`);
       if (o.peer !== undefined || isIkeConfig(mergeRawIke(ikeBase, ikeOver))) {
-        await upIke(mergeRawIke(mergeRaw(ikeBase, over), ikeOver), mrOver);
+        await upIke(mergeRawIke(mergeRaw(ikeBase, over), ikeOver), ctx, mrOver);
         return;
       }
       let cfg;
@@ -118,36 +132,39 @@ export function upCommand(): Command {
         cfg = validateConfig(mergeRaw(base, over));
         mr = validateMtuResponder(base, mrOver);
       } catch (e) {
-        if (e instanceof ConfigError) {
-          process.stderr.write(`vpnkit up: ${e.message}\n`);
-          process.exit(2);
-        }
+        if (e instanceof ConfigError) ctx.fail(e.message, 2);
         throw e;
       }
-      if (process.platform !== "linux") {
-        process.stderr.write(`vpnkit up: needs Linux (TUN device via /dev/net/tun); this is ${process.platform}\n`);
-        process.exit(1);
-      }
-      const mrSecret = mtuResponderSecret(mr);
+      if (process.platform !== "linux") ctx.fail(`needs Linux (TUN device via /dev/net/tun); this is ${process.platform}`, 1);
+      ctx.keylog(cfg.keylog, () => {
+        cfg.sa.keyOut.fill(0);
+        cfg.sa.keyIn.fill(0);
+      });
+      const mrSecret = mtuResponderSecret(mr, ctx);
+      const log = ctx.log;
+      const notifier = await serviceNotifier();
       let t: import("../lib/platform/bun/up.ts").RunningTunnel | undefined;
       try {
         // lazy: bun:ffi/libc only when the command runs (the module must load off Linux)
         const { startTunnel } = await import("../lib/platform/bun/up.ts");
-        t = await startTunnel(cfg, (m) => process.stderr.write(m + "\n"), {
+        t = await startTunnel(cfg, log.line("net"), {
           onFatal: (reason) => {
-            process.stderr.write(`vpnkit up: ${reason}; tearing down\n`);
+            log.error(`${reason}; tearing down`, "dp");
+            notifier.notify(`STOPPING=1\nSTATUS=packet path died: ${reason}`);
             t?.stop();
             process.exit(4);
           },
         });
       } catch (e) {
-        process.stderr.write(`vpnkit up: ${(e as Error).message}\n`);
-        process.exit(1);
+        ctx.fail((e as Error).message, 1);
       }
       const tunnel = t;
-      const stopMr = await startMtuResponder(mr, mrSecret, cfg.tunAddr, () => tunnel.stop());
+      const stopMr = await startMtuResponder(mr, mrSecret, cfg.tunAddr, () => tunnel.stop(), ctx);
+      notifier.notify(`READY=1\nSTATUS=tunnel ${cfg.tunName} up (manual keys, ${cfg.transport}) to ${cfg.remote}`);
+      notifier.startWatchdog();
       const stop = (sig: string) => {
-        process.stderr.write(`vpnkit up: ${sig}, tearing down\n`);
+        log.info(`${sig}, tearing down`, "cfg");
+        notifier.notify(`STOPPING=1\nSTATUS=${sig}, tearing down`);
         stopMr();
         tunnel.stop();
         process.exit(0);
@@ -163,45 +180,53 @@ export function upCommand(): Command {
 }
 
 /** `vpnkit up` in IKEv2 mode: exit 2 on a config error, 4 when negotiation fails for good. */
-async function upIke(raw: RawConfig, mrOver: RawMtuResponder = {}): Promise<void> {
+async function upIke(raw: RawConfig, ctx: UpContext, mrOver: RawMtuResponder = {}): Promise<void> {
   let cfg;
   let mr: MtuResponderSettings | null = null;
   try {
     cfg = validateIkeConfig(raw);
     mr = validateMtuResponder(raw, mrOver);
   } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`vpnkit up: ${e.message}\n`);
-      process.exit(2);
-    }
+    if (e instanceof ConfigError) ctx.fail(e.message, 2);
     throw e;
   }
-  if (process.platform !== "linux") {
-    process.stderr.write(`vpnkit up: needs Linux (TUN device via /dev/net/tun); this is ${process.platform}\n`);
-    process.exit(1);
-  }
-  const mrSecret = mtuResponderSecret(mr);
-  const debug = !!process.env.VPNKIT_DEBUG;
-  const t0 = performance.now();
-  const log = (level: string, msg: string) => {
-    if (level === "debug" && !debug) return;
-    process.stderr.write(`${(performance.now() - t0).toFixed(0).padStart(6)}ms ${level === "info" ? "" : level + ": "}${msg}\n`);
-  };
+  const ikeCfg = cfg;
+  if (process.platform !== "linux") ctx.fail(`needs Linux (TUN device via /dev/net/tun); this is ${process.platform}`, 1);
+  ctx.keylog(cfg.keylog, () => ikeCfg.ike.psk.fill(0));
+  const mrSecret = mtuResponderSecret(mr, ctx);
+  const logger = ctx.log;
+  const notifier = await serviceNotifier();
   let t;
   try {
     const { startIkeTunnel } = await import("../lib/platform/bun/ike-up.ts");
-    t = await startIkeTunnel(cfg, log);
+    t = await startIkeTunnel(cfg, logger.fn("ike"));
   } catch (e) {
-    process.stderr.write(`vpnkit up: ${(e as Error).message}\n`);
-    process.exit(1);
+    ctx.fail((e as Error).message, 1);
   }
   const tunnel = t;
-  const stopMr = await startMtuResponder(mr, mrSecret, cfg.tunAddr, () => void tunnel.stop());
+  const stopMr = await startMtuResponder(mr, mrSecret, cfg.tunAddr, () => void tunnel.stop(), ctx);
+  // readiness: a responder once it listens; an initiator once its first Child SA is installed
+  // (the tunnel carries packets). STATUS= follows the driver's state (cheap: one poll per 250 ms).
+  const ikeName = `IKEv2 ${cfg.ike.responder ? "responder" : "initiator"} on ${cfg.tunName}, peer ${cfg.remote}`;
+  if (cfg.ike.responder) notifier.notify(`READY=1\nSTATUS=${ikeName}: listening`);
+  if (notifier.enabled) {
+    let last = "", ready = cfg.ike.responder;
+    const poll = setInterval(() => {
+      const st = tunnel.driver.status().state;
+      if (st === last) return;
+      last = st;
+      notifier.notify(`${!ready && st === "up" ? "READY=1\n" : ""}STATUS=${ikeName}: ${st}`);
+      if (st === "up") ready = true;
+    }, 250);
+    (poll as { unref?: () => void }).unref?.();
+  }
+  notifier.startWatchdog();
   let exiting = false;
   const stop = async (why: string, code: number) => {
     if (exiting) return;
     exiting = true;
-    if (why) process.stderr.write(`vpnkit up: ${why}, tearing down\n`);
+    if (why) logger.info(`${why}, tearing down`, "cfg");
+    notifier.notify(`STOPPING=1${why ? `\nSTATUS=${why}, tearing down` : ""}`);
     stopMr();
     await tunnel.stop();
     process.exit(code);
@@ -211,14 +236,76 @@ async function upIke(raw: RawConfig, mrOver: RawMtuResponder = {}): Promise<void
   void tunnel.fatal.then(() => stop("", 4));
 }
 
+/** What the two modes share once the configuration is read: the logger, refusals, the key log. */
+interface UpContext {
+  ops: OpsSettings;
+  log: Logger;
+  /** A warning before the tunnel starts (`vpnkit up: MSG` in text format). */
+  warn(msg: string): void;
+  /** One line (`vpnkit up: MSG` on a terminal; an error record in journal/json format), then exit. */
+  fail(msg: string, code: number): never;
+  /** Create (or, with keylog_append, check) the key log before anything starts; refusal: exit 2. */
+  keylog(path: string | null, wipe: () => void): void;
+}
+
+/**
+ * Read the operations settings (flags over file), make the logger, and check secret files'
+ * modes (warning, or exit 2 under `strict`) before any secret is read.
+ */
+function opsContext(raw: RawConfig, configPath: string | undefined, over: Parameters<typeof validateOps>[1]): UpContext {
+  let ops: OpsSettings;
+  try {
+    ops = validateOps(raw, over);
+  } catch (e) {
+    process.stderr.write(`vpnkit up: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
+  const format = ops.logFormat ?? (isJournalStream(process.env.JOURNAL_STREAM) ? "journal" : "text");
+  const level = ops.logLevel ?? (vpnkitEnv("VPNKIT_DEBUG") ? "debug" : "info");
+  const log = new Logger({ level, format, write: (l) => void process.stderr.write(l) });
+  const fail = (msg: string, code: number): never => {
+    if (format === "text") process.stderr.write(`vpnkit up: ${msg}\n`);
+    else log.error(msg, "cfg");
+    process.exit(code);
+  };
+  const warn = (m: string) => void (format === "text" ? process.stderr.write(`vpnkit up: ${m}\n`) : log.warn(m, "cfg"));
+  try {
+    checkSecretFiles(raw, configPath, { warn, strict: ops.strict });
+  } catch (e) {
+    if (e instanceof SecretFileError) fail(e.message, 2);
+    throw e;
+  }
+  return {
+    ops, log, fail, warn,
+    keylog(path, wipe) {
+      if (!path) return;
+      try {
+        prepareKeylog(path, ops.keylogAppend);
+      } catch (e) {
+        if (!(e instanceof KeylogError)) throw e;
+        wipe();
+        fail(e.message, 2);
+      }
+    },
+  };
+}
+
+/** sd_notify when run by systemd with Type=notify (no-op otherwise; loaded lazily: bun:ffi). */
+async function serviceNotifier(): Promise<import("../lib/platform/bun/sd-notify.ts").Notifier> {
+  const { sdNotifier } = await import("../lib/platform/bun/sd-notify.ts");
+  const n = sdNotifier();
+  process.on("exit", () => n.close());
+  return n;
+}
+
 /** Read the MTU responder's secret before the tunnel comes up (a bad file: exit 2). */
-function mtuResponderSecret(mr: MtuResponderSettings | null): Uint8Array | null {
+function mtuResponderSecret(mr: MtuResponderSettings | null, ctx: UpContext): Uint8Array | null {
   if (!mr) return null;
   try {
-    return readSecretFile(mr.secretFile, (m) => process.stderr.write(`vpnkit up: mtu responder: ${m}\n`));
+    // the mode was checked with the other secret files (checkSecretFiles); no second warning
+    return readSecretFile(mr.secretFile, () => {}, ctx.ops.strict);
   } catch (e) {
-    process.stderr.write(`vpnkit up: mtu_responder.secret_file: ${(e as Error).message}\n`);
-    process.exit(e instanceof UsageError ? 2 : 1);
+    return ctx.fail(`mtu_responder.secret_file: ${(e as Error).message}`, e instanceof UsageError ? 2 : 1);
   }
 }
 
@@ -228,14 +315,14 @@ function mtuResponderSecret(mr: MtuResponderSettings | null): Uint8Array | null 
  * the wildcard when no inner address is known yet (IKEv2 virtual IP). Returns its stop
  * function (idempotent). A failure to bind stops the tunnel and exits 1.
  */
-async function startMtuResponder(mr: MtuResponderSettings | null, secret: Uint8Array | null, tunAddr: string[], stopTunnel: () => void): Promise<() => void> {
+async function startMtuResponder(mr: MtuResponderSettings | null, secret: Uint8Array | null, tunAddr: string[], stopTunnel: () => void, ctx: UpContext): Promise<() => void> {
   if (!mr || !secret) return () => {};
   const address = tunAddr.length ? tunAddr[0].split("/")[0] : "::";
   try {
     const { startResponder } = await import("../lib/platform/bun/probe-socket.ts");
     const r = await startResponder({ secret, port: mr.port, address });
     secret.fill(0);
-    process.stderr.write(`vpnkit up: answering MTU probes on ${address.includes(":") ? `[${address}]` : address}:${r.port}\n`);
+    ctx.log.info(`answering MTU probes on ${address.includes(":") ? `[${address}]` : address}:${r.port}`, "net");
     let stopped = false;
     return () => {
       if (stopped) return;
@@ -244,8 +331,7 @@ async function startMtuResponder(mr: MtuResponderSettings | null, secret: Uint8A
     };
   } catch (e) {
     secret.fill(0);
-    process.stderr.write(`vpnkit up: mtu responder on ${address} port ${mr.port}: ${(e as Error).message}\n`);
     stopTunnel();
-    process.exit(1);
+    ctx.fail(`mtu responder on ${address} port ${mr.port}: ${(e as Error).message}`, 1);
   }
 }

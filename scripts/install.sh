@@ -3,6 +3,13 @@
 #
 #   curl -fsSL https://github.com/<owner>/vpnkit/releases/latest/download/install.sh | sh
 #   sh install.sh [--prefix DIR] [--version X.Y.Z] [--base-url URL|DIR] [--target TARGET]
+#   sh install.sh --systemd [--unit-dir DIR] [--config-dir DIR] [--man-dir DIR]
+#
+# --systemd (Linux) also installs the vpnkit@.service template unit (written by the installed
+# executable: `vpnkit config systemd`, ExecStart pointing at it) into --unit-dir (default
+# /etc/systemd/system), creates --config-dir (default /etc/vpnkit, mode 0700) for NAME.toml
+# files, writes the man page to --man-dir (default /usr/local/share/man/man1) and runs
+# `systemctl daemon-reload` when systemd runs. Then: systemctl enable --now vpnkit@NAME
 #
 # Environment (the options win):
 #   VPNKIT_PREFIX    where to install (default /usr/local/bin)
@@ -22,6 +29,10 @@ version=${VPNKIT_VERSION:-}
 base=${VPNKIT_BASE_URL:-}
 target=${VPNKIT_TARGET:-}
 repo=${VPNKIT_REPO:-vpnkit/vpnkit}
+systemd=""
+unitdir=/etc/systemd/system
+confdir=/etc/vpnkit
+mandir=/usr/local/share/man/man1
 
 die() {
   echo "vpnkit install: $*" >&2
@@ -31,11 +42,14 @@ die() {
 usage() {
   cat <<'USAGE'
 usage: install.sh [--prefix DIR] [--version X.Y.Z] [--base-url URL|DIR] [--target TARGET]
+                  [--systemd [--unit-dir DIR] [--config-dir DIR] [--man-dir DIR]]
 Installs the vpnkit release executable for this machine after checking its SHA-256
 against the release's SHA256SUMS. Environment: VPNKIT_PREFIX (default /usr/local/bin),
 VPNKIT_VERSION (default: latest), VPNKIT_BASE_URL (URL, file:// URL or folder),
 VPNKIT_REPO (GitHub owner/name), VPNKIT_TARGET (linux-x64, linux-x64-musl,
 linux-arm64, darwin-arm64, darwin-x64).
+--systemd also installs the vpnkit@.service template (default /etc/systemd/system),
+/etc/vpnkit (mode 0700, one NAME.toml per tunnel) and the man page.
 USAGE
 }
 
@@ -49,6 +63,13 @@ while [ $# -gt 0 ]; do
     --base-url=*) base=${1#*=}; shift ;;
     --target) [ $# -ge 2 ] || die "--target needs a target"; target=$2; shift 2 ;;
     --target=*) target=${1#*=}; shift ;;
+    --systemd) systemd=1; shift ;;
+    --unit-dir) [ $# -ge 2 ] || die "--unit-dir needs a folder"; unitdir=$2; shift 2 ;;
+    --unit-dir=*) unitdir=${1#*=}; shift ;;
+    --config-dir) [ $# -ge 2 ] || die "--config-dir needs a folder"; confdir=$2; shift 2 ;;
+    --config-dir=*) confdir=${1#*=}; shift ;;
+    --man-dir) [ $# -ge 2 ] || die "--man-dir needs a folder"; mandir=$2; shift 2 ;;
+    --man-dir=*) mandir=${1#*=}; shift ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown option: $1 (see --help)" ;;
   esac
@@ -168,3 +189,24 @@ case ":$PATH:" in
   *":$prefix:"*) ;;
   *) echo "vpnkit install: note: $prefix is not in PATH" ;;
 esac
+
+# ---- systemd service (--systemd)
+if [ -n "$systemd" ]; then
+  case $target in linux-*) ;; *) die "--systemd is for Linux" ;; esac
+  mkdir -p "$unitdir" || die "cannot create $unitdir"
+  "$dest" config systemd --exec "$dest" > "$unitdir/.vpnkit@.service.$$" || { rm -f "$unitdir/.vpnkit@.service.$$"; die "cannot write the unit to $unitdir"; }
+  chmod 644 "$unitdir/.vpnkit@.service.$$"
+  mv -f "$unitdir/.vpnkit@.service.$$" "$unitdir/vpnkit@.service"
+  echo "vpnkit install: installed $unitdir/vpnkit@.service"
+  (umask 077 && mkdir -p "$confdir") || die "cannot create $confdir"
+  chmod 700 "$confdir"
+  if mkdir -p "$mandir" 2>/dev/null && "$dest" man > "$mandir/vpnkit.1" 2>/dev/null; then
+    echo "vpnkit install: installed $mandir/vpnkit.1"
+  else
+    echo "vpnkit install: note: could not write the man page to $mandir"
+  fi
+  if [ "$unitdir" = /etc/systemd/system ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    systemctl daemon-reload || echo "vpnkit install: note: systemctl daemon-reload failed"
+  fi
+  echo "vpnkit install: next: vpnkit config example --server > $confdir/NAME.toml (edit it, chmod 600), then systemctl enable --now vpnkit@NAME"
+fi

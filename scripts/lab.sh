@@ -22,8 +22,8 @@
 #
 # Example (an MTU black hole at 1380):
 #   scripts/lab.sh up --mtu 1380 --no-icmp
-#   scripts/lab.sh exec b vpnkit responder --secret-file /tmp/s &
-#   scripts/lab.sh exec a vpnkit mtu 10.91.2.1 --secret-file /tmp/s
+#   scripts/lab.sh exec b vpnkit responder --secret-file /etc/vpnkit/probe.secret &
+#   scripts/lab.sh exec a vpnkit mtu 10.91.2.1 --secret-file /etc/vpnkit/probe.secret
 #   scripts/lab.sh down
 set -eEuo pipefail
 

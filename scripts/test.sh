@@ -30,7 +30,7 @@ bs=$(grep -Eo '^ *[0-9]+ skip' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 
 echo "== deno test"
 set +e
-NO_COLOR=1 deno test --allow-read --allow-env --allow-sys $(find test -name '*.deno.ts' | sort) 2>&1 | tee "$log"
+NO_COLOR=1 deno test --allow-read --allow-env --allow-sys --allow-run --allow-write $(find test -name '*.deno.ts' | sort) 2>&1 | tee "$log"
 deno_rc=${PIPESTATUS[0]}
 set -e
 dp=$(grep -Eo '[0-9]+ passed' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)

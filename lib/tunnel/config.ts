@@ -36,6 +36,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseToml } from "smol-toml";
 import { fromHex } from "../core/bytes.ts";
+import { MIN_PSK_LEN } from "../core/secret.ts";
 import { cipherKeyLength, SALT_LEN } from "../esp/aead.ts";
 import { tunnelMtu } from "../esp/mtu.ts";
 import type { EspCipherName } from "../esp/types.ts";
@@ -59,6 +60,11 @@ export interface RawConfig {
   control?: unknown;
   transport?: unknown;
   tcp_role?: unknown;
+  /** Operations keys (issue 14), validated by lib/tunnel/ops-config.ts. */
+  keylog_append?: unknown;
+  strict?: unknown;
+  log_level?: unknown;
+  log_format?: unknown;
   /** IKEv2 mode (`vpnkit up --peer ...`): see {@link IkeSettings}; exclusive with `sa`. */
   ike?: RawIke;
   sa?: {
@@ -97,6 +103,8 @@ export interface RawIke {
   dns?: unknown;
   retransmit_timeout?: unknown;
   retransmit_tries?: unknown;
+  /** Accept a pre-shared key shorter than MIN_PSK_LEN (16) bytes. */
+  psk_allow_short?: unknown;
 }
 
 export interface ManualSa {
@@ -353,6 +361,7 @@ export function validateConfig(raw: RawConfig, readFile: (p: string) => Uint8Arr
  * | `ike.virtual_ip` | bool | false | initiator (road warrior): ask the peer for an inner IPv4 address (CP); it is put on the TUN and is our traffic selector; `tun_addr` and `local_ts` may then be left out |
  * | `ike.pool` | IPv4 CIDR | none | responder (road-warrior server): hand clients that ask (CP) a virtual IP from this prefix (network and broadcast addresses excluded); `remote_ts` defaults to it |
  * | `ike.dns` | IPv4 address[] | none | responder: DNS servers sent with a virtual IP from `ike.pool` |
+ * | `ike.psk_allow_short` | bool | false | accept a pre-shared key shorter than 16 bytes |
  *
  * In IKEv2 mode `local` defaults to the wildcard address, `routes` to `remote_ts`,
  * `local_subnets` to `local_ts`, and `tun_addr` to the host prefixes (/32, /128) of `local_ts`.
@@ -506,6 +515,10 @@ export function validateIkeConfig(raw: RawConfig, readFile: (p: string) => Uint8
     throw new ConfigError("ike.psk_file", "missing (--psk-file, or ike.psk / ike.psk_file in the file)");
   }
   if (psk.length === 0 && (ike.psk !== undefined || ike.psk_file !== undefined)) throw new ConfigError("ike.psk_file", "the pre-shared key is empty");
+  if (psk.length > 0 && psk.length < MIN_PSK_LEN && !bool(ike.psk_allow_short, "ike.psk_allow_short")) {
+    psk.fill(0);
+    throw new ConfigError(ike.psk_file !== undefined ? "ike.psk_file" : "ike.psk", `the pre-shared key is ${psk.length} bytes, at least ${MIN_PSK_LEN} needed (or psk_allow_short = true in [ike])`);
+  }
   const ikeProposals = strList(ike.ike_proposal, "ike.ike_proposal") ?? ["aes256gcm16-prfsha256-x25519"];
   const espProposals = strList(ike.esp_proposal, "ike.esp_proposal") ?? ["aes256gcm16", "chacha20poly1305"];
   for (const p of espProposals) {

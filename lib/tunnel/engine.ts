@@ -35,6 +35,14 @@ export interface DatagramSocket {
   /** Optional batched send of several datagrams to one peer. */
   sendBatch?(bufs: Uint8Array[], addr: string, port: number): void;
   onMessage(cb: (buf: Uint8Array, addr: string, port: number) => void): void;
+  /**
+   * Connection-oriented transports (TCP): false while no connection is up. The engine then
+   * drops outbound packets before sealing them and counts them (`drops.notConnected`), instead
+   * of counting them as sent. Absent (UDP): always connected.
+   */
+  readonly connected?: boolean;
+  /** False when the transport does not carry 1-byte NAT-keepalives (TCP): the engine neither sends nor counts them. */
+  readonly carriesKeepalives?: boolean;
 }
 
 /** What the engine needs from an outbound SA (lib/esp OutboundSa fits). */
@@ -89,13 +97,15 @@ export interface EngineCounters {
     sealFailed: number;
     /** The device refused a write. */
     deviceWrite: number;
+    /** Outbound packets while a connection-oriented transport (TCP) had no connection. */
+    notConnected: number;
   };
 }
 
 export function newCounters(): EngineCounters {
   return {
     packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0, keepalivesSent: 0, keepalivesIn: 0, ikeIn: 0, icmpSent: 0,
-    drops: { icv: 0, replay: 0, noSa: 0, tooBig: 0, malformed: 0, dummy: 0, policy: 0, expired: 0, sealFailed: 0, deviceWrite: 0 },
+    drops: { icv: 0, replay: 0, noSa: 0, tooBig: 0, malformed: 0, dummy: 0, policy: 0, expired: 0, sealFailed: 0, deviceWrite: 0, notConnected: 0 },
   };
 }
 
@@ -199,6 +209,7 @@ export class TunnelEngine {
   }
 
   sendKeepalive(): void {
+    if (this.sock.carriesKeepalives === false) return;
     this.sock.send(KEEPALIVE, this.remoteAddress, this.remotePort);
     this.counters.keepalivesSent++;
   }
@@ -249,6 +260,10 @@ export class TunnelEngine {
     const sa = child.outbound;
     if (sa === null) {
       c.drops.noSa++;
+      return;
+    }
+    if (this.sock.connected === false) {
+      c.drops.notConnected++;
       return;
     }
     const esp = sa.seal(pkt, nh);

@@ -19,9 +19,17 @@
  *
  * ChaCha20-Poly1305 is written as "ChaCha20 with Poly1305 [RFC7634]", which Wireshark
  * understands from 4.2 on (4.0 has no ChaCha20 ESP decryption).
+ *
+ * Safety (issue 14): the files hold keys. {@link prepareKeylog} runs before the tunnel starts:
+ * each file is created with O_CREAT|O_EXCL|O_NOFOLLOW and mode 0600; a file that already
+ * exists is refused unless `append` (`--keylog-append`, `keylog_append = true`) is given AND it
+ * is a regular file (not a symlink, FIFO or device) owned by the running user with mode 0600.
+ * Every later write opens with O_NOFOLLOW and checks the same (fstat on the open descriptor),
+ * so keys never land in a file someone else created or can read.
  * @module
  */
-import { appendFileSync, closeSync, existsSync, openSync } from "node:fs";
+import { closeSync, constants as fsc, fchmodSync, fstatSync, lstatSync, openSync, writeSync } from "node:fs";
+import { modeText } from "../core/secret.ts";
 import { toHex } from "../core/bytes.ts";
 import type { EspCipherName } from "../esp/types.ts";
 
@@ -57,24 +65,137 @@ export function espSaLine(sa: KeylogSa): string {
     .map((f) => `"${f}"`).join(",");
 }
 
-function ensure(path: string, header?: string): void {
-  if (!existsSync(path)) {
-    closeSync(openSync(path, "a", 0o600));
-    if (header) appendFileSync(path, header, { mode: 0o600 });
+/**
+ * The comment written before an ESN SA in FILE.esp_sa: Wireshark's esp_sa table (4.0, the
+ * Debian 12 tshark) has no field or preference for extended sequence numbers, so it computes
+ * the AEAD's AAD without the high 32 bits and shows every ICV of such an SA bad (the payload
+ * still decrypts). vpnkit's own key log carries esn=1 and `vpnkit decode --keys FILE` checks
+ * those ICVs.
+ */
+export function esnNote(sa: KeylogSa): string {
+  return `# ${spiHex(sa.spi)} uses ESN: Wireshark's esp_sa has no ESN setting, so its ICVs show bad there (payloads decrypt); check them with: vpnkit decode --keys <the vpnkit key log, esn=1>`;
+}
+
+/** A key log that may not be written (exists, symlink, wrong owner or mode). */
+export class KeylogError extends Error {
+  constructor(msg: string) {
+    super(msg);
+    this.name = "KeylogError";
   }
 }
 
-/** Appends installed SAs to FILE and FILE.esp_sa. */
+/** The files of a key log FILE and their headers. */
+export function keylogFiles(path: string): { path: string; header: string }[] {
+  return [
+    { path, header: "" },
+    { path: path + ".esp_sa", header: "# vpnkit key log (Wireshark esp_sa UAT)\n" },
+    { path: path + ".ikev2_decryption_table", header: "# vpnkit key log (Wireshark ikev2_decryption_table UAT)\n" },
+  ];
+}
+
+const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0o400000;
+const O_NONBLOCK = fsc.O_NONBLOCK ?? 0o4000; // a FIFO without reader fails (ENXIO) instead of blocking
+const O_CLOEXEC = 0o2000000;
+const euid = (): number => (typeof process.geteuid === "function" ? process.geteuid() : -1);
+
+/** Why an open key-log descriptor must not receive keys, or null. */
+function fdProblem(fd: number, path: string): string | null {
+  const st = fstatSync(fd);
+  if (!st.isFile()) return `${path} is not a regular file`;
+  const me = euid();
+  if (me >= 0 && st.uid !== me) return `${path} is owned by uid ${st.uid}, not by us (uid ${me})`;
+  if ((st.mode & 0o777) !== 0o600) return `${path} has mode ${modeText(st.mode)}, not 0600`;
+  return null;
+}
+
+function describeExisting(path: string): string {
+  try {
+    const st = lstatSync(path);
+    if (st.isSymbolicLink()) return `${path} is a symbolic link`;
+  } catch { /* raced away: say "exists" */ }
+  return `${path} exists`;
+}
+
+/**
+ * Open an existing key-log file for appending (O_NOFOLLOW) and check it; throws
+ * {@link KeylogError}. `create`: create it (O_EXCL, 0600) when missing.
+ */
+function openChecked(path: string, header: string, create: boolean): number {
+  let fd: number;
+  let fresh = false;
+  const base = fsc.O_WRONLY | fsc.O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+  try {
+    if (create) {
+      try {
+        fd = openSync(path, base | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+        fresh = true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+        fd = openSync(path, base);
+      }
+    } else {
+      fd = openSync(path, base);
+    }
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ELOOP") throw new KeylogError(`key log ${path} is a symbolic link: refused`);
+    if (code === "ENXIO") throw new KeylogError(`key log ${path} is not a regular file: refused`);
+    throw new KeylogError(`key log ${path}: ${(e as Error).message}`);
+  }
+  if (fresh) {
+    fchmodSync(fd, 0o600); // the umask only takes bits away, but be exact
+    if (header) writeSync(fd, header);
+    return fd;
+  }
+  const p = fdProblem(fd, path);
+  if (p) {
+    closeSync(fd);
+    throw new KeylogError(`key log ${p}: refused`);
+  }
+  return fd;
+}
+
+/**
+ * Before the tunnel starts: create FILE, FILE.esp_sa and FILE.ikev2_decryption_table
+ * (O_CREAT|O_EXCL|O_NOFOLLOW, 0600), or with `append` accept existing ones that are regular
+ * files owned by us with mode 0600. Throws {@link KeylogError} (one line) otherwise.
+ */
+export function prepareKeylog(path: string, append: boolean): void {
+  for (const f of keylogFiles(path)) {
+    let fd: number;
+    try {
+      fd = openSync(f.path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new KeylogError(`key log ${f.path}: ${(e as Error).message}`);
+      if (!append) throw new KeylogError(`key log ${describeExisting(f.path)}: refusing to write keys into an existing file (remove it, or append with --keylog-append / keylog_append = true to a regular file you own with mode 0600)`);
+      closeSync(openChecked(f.path, f.header, false));
+      continue;
+    }
+    fchmodSync(fd, 0o600);
+    if (f.header) writeSync(fd, f.header);
+    closeSync(fd);
+  }
+}
+
+/** Append one line to a key-log file: created fresh (0600) if missing, else checked as above. */
+function appendLine(path: string, header: string, line: string): void {
+  const fd = openChecked(path, header, true);
+  try {
+    writeSync(fd, line + "\n");
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Appends installed SAs to FILE and FILE.esp_sa (see {@link prepareKeylog} for the safety rules). */
 export class KeyLog {
   constructor(readonly path: string) {}
 
-  /** Record one SA (call when it is installed). */
+  /** Record one SA (call when it is installed). Throws {@link KeylogError} for an unsafe file. */
   add(sa: KeylogSa): void {
-    ensure(this.path);
-    appendFileSync(this.path, keylogLine(sa) + "\n", { mode: 0o600 });
-    const ws = this.path + ".esp_sa";
-    ensure(ws, "# vpnkit key log (Wireshark esp_sa UAT)\n");
-    appendFileSync(ws, espSaLine(sa) + "\n", { mode: 0o600 });
+    const [main, ws] = keylogFiles(this.path);
+    appendLine(main.path, main.header, keylogLine(sa));
+    appendLine(ws.path, ws.header, (sa.esn ? esnNote(sa) + "\n" : "") + espSaLine(sa));
   }
 }
 
@@ -138,10 +259,8 @@ export function ikev2TableLine(k: KeylogIke): string | null {
 export function keylogAddIke(path: string, k: KeylogIke): boolean {
   const line = ikeKeylogLine(k), ws = ikev2TableLine(k);
   if (!line || !ws) return false;
-  ensure(path);
-  appendFileSync(path, line + "\n", { mode: 0o600 });
-  const wsPath = path + ".ikev2_decryption_table";
-  ensure(wsPath, "# vpnkit key log (Wireshark ikev2_decryption_table UAT)\n");
-  appendFileSync(wsPath, ws + "\n", { mode: 0o600 });
+  const f = keylogFiles(path);
+  appendLine(f[0].path, f[0].header, line);
+  appendLine(f[2].path, f[2].header, ws);
   return true;
 }

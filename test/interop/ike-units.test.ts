@@ -20,7 +20,7 @@ import { IkeDriver, PrefixPool, tsToCidrs } from "../../lib/tunnel/ike-driver.ts
 import { ikeKeylogLine, ikev2TableLine, type KeylogIke } from "../../lib/tunnel/keylog.ts";
 
 const enc = new TextEncoder();
-const files: Record<string, Uint8Array> = { "/psk": enc.encode("secret-psk-1234\n"), "/empty": new Uint8Array(0) };
+const files: Record<string, Uint8Array> = { "/psk": enc.encode("secret-psk-1234-abcdef\n"), "/empty": new Uint8Array(0) };
 const readFile = (p: string) => {
   const f = files[p];
   if (!f) throw new Error("ENOENT");
@@ -36,7 +36,7 @@ function raw(over: Partial<RawConfig["ike"]> = {}, top: RawConfig = {}): RawConf
 describe("[ike] configuration", () => {
   test("defaults and derived keys", () => {
     const c = validateIkeConfig(raw(), readFile);
-    expect(new TextDecoder().decode(c.ike.psk)).toBe("secret-psk-1234"); // trailing newline dropped
+    expect(new TextDecoder().decode(c.ike.psk)).toBe("secret-psk-1234-abcdef"); // trailing newline dropped
     expect(c.ike.ikeProposals).toEqual(["aes256gcm16-prfsha256-x25519"]);
     expect(c.ike.espProposals).toEqual(["aes256gcm16", "chacha20poly1305"]);
     expect(c.ike.responder).toBe(false);
@@ -50,7 +50,7 @@ describe("[ike] configuration", () => {
     expect("sa" in c).toBe(false);
   });
   test("flags override the file; a host local_ts gives tun_addr; the wildcard local needs an id", () => {
-    const r = mergeRawIke({ remote: "192.0.2.1", ike: { psk: "x", local_ts: ["10.9.9.9/32"], remote_ts: ["0.0.0.0/0"], local_id: "me@x" } }, { responder: true, dpd: 5, esp_proposal: ["chacha20poly1305"] });
+    const r = mergeRawIke({ remote: "192.0.2.1", ike: { psk: "x-long-enough-psk-0123", local_ts: ["10.9.9.9/32"], remote_ts: ["0.0.0.0/0"], local_id: "me@x" } }, { responder: true, dpd: 5, esp_proposal: ["chacha20poly1305"] });
     expect(isIkeConfig(r)).toBe(true);
     const c = validateIkeConfig(r, readFile);
     expect(c.local).toBe("0.0.0.0");
@@ -97,7 +97,7 @@ describe("[ike] configuration", () => {
     expect(() => validateIkeConfig(mergeRawIke(noPsk, { cert: "/psk", key: "/k.pem" }), readFile)).toThrow("ike.cert: /psk is not PEM");
   });
   test("road warrior: virtual_ip makes tun_addr and local_ts optional; responder refuses it", () => {
-    const rw = mergeRawIke({ local: "192.0.2.2", remote: "192.0.2.1" }, { psk: "x", remote_ts: ["10.2.0.0/24"], virtual_ip: true });
+    const rw = mergeRawIke({ local: "192.0.2.2", remote: "192.0.2.1" }, { psk: "x-long-enough-psk-0123", remote_ts: ["10.2.0.0/24"], virtual_ip: true });
     const c = validateIkeConfig(rw, readFile);
     expect(c.ike.virtualIp).toBe(true);
     expect(c.tunAddr).toEqual([]);
@@ -187,8 +187,8 @@ function pair(o: { psk2?: string; remoteTs2?: string[] } = {}): { i: Side; r: Si
   };
   // eslint-disable-next-line prefer-const
   let i: Side, r: Side;
-  i = mk(cfg("192.0.2.2", "192.0.2.1", false, "psk-one", ["10.1.0.0/24"], ["10.2.0.0/24"]), (b) => r.driver.onDatagram(b, "192.0.2.2", 4500));
-  r = mk(cfg("192.0.2.1", "192.0.2.2", true, o.psk2 ?? "psk-one", ["10.2.0.0/24"], o.remoteTs2 ?? ["10.1.0.0/24"]), (b) => i.driver.onDatagram(b, "192.0.2.1", 4500));
+  i = mk(cfg("192.0.2.2", "192.0.2.1", false, "psk-one-0123456789", ["10.1.0.0/24"], ["10.2.0.0/24"]), (b) => r.driver.onDatagram(b, "192.0.2.2", 4500));
+  r = mk(cfg("192.0.2.1", "192.0.2.2", true, o.psk2 ?? "psk-one-0123456789", ["10.2.0.0/24"], o.remoteTs2 ?? ["10.1.0.0/24"]), (b) => i.driver.onDatagram(b, "192.0.2.1", 4500));
   const settle = async () => {
     for (let k = 0; k < 1000 && queue.length; k++) {
       queue.shift()!();
@@ -268,7 +268,7 @@ describe("IkeDriver ↔ IkeDriver (in memory)", () => {
   });
 
   test("wrong PSK: one error line at each end, the initiator gives up (fatal)", async () => {
-    const { i, r, settle } = pair({ psk2: "psk-two" });
+    const { i, r, settle } = pair({ psk2: "psk-two-0123456789" });
     r.driver.start();
     i.driver.start();
     await settle();
@@ -312,7 +312,7 @@ describe("vpnkit up (IKEv2 flags / [ike] file): configuration errors exit 2 with
     const d = mkdtempSync(join(tmpdir(), "vk-units-"));
     try {
       const f = join(d, "c.toml");
-      writeFileSync(f, 'local = "192.0.2.2"\nremote = "192.0.2.1"\ntun_addr = ["10.1.0.1/24"]\n[ike]\npsk = "x"\nlocal_ts = ["10.1.0.0/24"]\n');
+      writeFileSync(f, 'local = "192.0.2.2"\nremote = "192.0.2.1"\ntun_addr = ["10.1.0.1/24"]\n[ike]\npsk = "x-long-enough-psk-0123"\nlocal_ts = ["10.1.0.0/24"]\n', { mode: 0o600 }); // it holds a PSK
       const r = cli(["-c", f]);
       expect(r.code).toBe(2);
       expect(r.err).toBe("vpnkit up: config: ike.remote_ts: missing (the peer's inner prefixes, e.g. 10.2.0.0/24)");

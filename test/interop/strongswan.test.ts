@@ -293,7 +293,7 @@ run("vpnkit up (IKEv2) against strongSwan", () => {
   test("wrong PSK, vpnkit initiator: exit 4, one error line (AUTHENTICATION_FAILED); charon: MAC mismatch, sends AUTH_FAILED", async () => {
     load({ ike: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16" });
     const mark = charon!.log().length;
-    const { args } = vpnkitArgs({ tag: "badpsk-i", ike: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16", psk: "not-the-psk" });
+    const { args } = vpnkitArgs({ tag: "badpsk-i", ike: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16", psk: "not-the-psk-0123456789" });
     const v = startVpnkit(args);
     running.push(v);
     const code = await Promise.race([v.exited, Bun.sleep(15000).then(() => "timeout")]);
@@ -310,7 +310,7 @@ run("vpnkit up (IKEv2) against strongSwan", () => {
   test("wrong PSK, vpnkit responder: one error line; charon receives AUTHENTICATION_FAILED", async () => {
     const name = load({ ike: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16", initiator: true });
     const mark = charon!.log().length;
-    const { args } = vpnkitArgs({ tag: "badpsk-r", responder: true, ike: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16", psk: "not-the-psk" });
+    const { args } = vpnkitArgs({ tag: "badpsk-r", responder: true, ike: "aes256gcm16-prfsha256-x25519", esp: "aes256gcm16", psk: "not-the-psk-0123456789" });
     const v = startVpnkit(args);
     running.push(v);
     try {

@@ -123,7 +123,7 @@ describe("TunnelEngine over in-memory adapters", () => {
     const p = ipv4([10, 9, 0, 1], [10, 9, 0, 2], 90);
     da.inject(p, p, p); // sequence numbers 2^32-1, 2^32, 2^32+1: across the 32-bit wrap
     await net.settle();
-    expect(eb.counters.drops).toEqual({ icv: 0, replay: 0, noSa: 0, tooBig: 0, malformed: 0, dummy: 0, policy: 0, expired: 0, sealFailed: 0, deviceWrite: 0 });
+    expect(eb.counters.drops).toEqual({ icv: 0, replay: 0, noSa: 0, tooBig: 0, malformed: 0, dummy: 0, policy: 0, expired: 0, sealFailed: 0, deviceWrite: 0, notConnected: 0 });
     expect(db.written.length).toBe(3);
     expect(eb.counters.packetsIn).toBe(3);
     void ea;

@@ -18,7 +18,7 @@ const FLAG_SLOTS = 4;
 
 /** Order of the Float64 counter slots after the flags. */
 const ENGINE_KEYS = ["packetsOut", "bytesOut", "packetsIn", "bytesIn", "keepalivesSent", "keepalivesIn", "ikeIn", "icmpSent"] as const;
-const DROP_KEYS = ["icv", "replay", "noSa", "tooBig", "malformed", "dummy", "policy", "expired", "sealFailed", "deviceWrite"] as const;
+const DROP_KEYS = ["icv", "replay", "noSa", "tooBig", "malformed", "dummy", "policy", "expired", "sealFailed", "deviceWrite", "notConnected"] as const;
 export const IO_KEYS = [
   "tunRxPackets", "tunTxPackets", "tunTxErrors", "tunWakeups", "tunRxSuper", "tunRxBad", "tunTxMerged", "udpSendErrors", "udpGsoSends", "udpTruncated",
   "loopWakeups", "warmTicks",

@@ -25,13 +25,14 @@ import { libcSymbols, stableBytes } from "./libc.ts";
 import { buildManualPath, buildPath } from "./manual-path.ts";
 import { LocalChildSink } from "../../tunnel/child-sink.ts";
 import type { InboundSa, OutboundSa } from "../../esp/sa.ts";
+import { vpnkitEnv } from "../../core/env.ts";
 
 declare const self: Worker;
 
 /** Longest time without yielding to this thread's event loop (timers, messages). */
 const YIELD_MS = 20;
 /** epoll_wait timeout when idle: bounds how late a timer can run. */
-const IDLE_WAIT_MS = Number(process.env.VPNKIT_IDLE_WAIT_MS ?? 50);
+const IDLE_WAIT_MS = Number(vpnkitEnv("VPNKIT_IDLE_WAIT_MS") ?? 50);
 
 const EPOLLIN = 0x1, EPOLLERR = 0x8, EPOLLHUP = 0x10;
 
@@ -48,10 +49,10 @@ const loadEpoll = () =>
     close: { args: [FFIType.i32], returns: FFIType.i32 },
   });
 
-const WARM_SAS = process.env.VPNKIT_WARM_SAS !== "0";
-const WARMUP_ROUNDS = Number(process.env.VPNKIT_WARMUP ?? 4000);
+const WARM_SAS = vpnkitEnv("VPNKIT_WARM_SAS") !== "0";
+const WARMUP_ROUNDS = Number(vpnkitEnv("VPNKIT_WARMUP") ?? 4000);
 /** How long after the last real packet the keep-warm ticks go on. */
-const KEEP_WARM_FOR_MS = Number(process.env.VPNKIT_KEEP_WARM_FOR_MS ?? 5000);
+const KEEP_WARM_FOR_MS = Number(vpnkitEnv("VPNKIT_KEEP_WARM_FOR_MS") ?? 5000);
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
 
 async function run(init: DataPlaneInit): Promise<void> {

@@ -23,6 +23,8 @@ import { buildPath, Teardown } from "./manual-path.ts";
 import { configureLink } from "./tun.ts";
 import { BunUdpSocket } from "./udp.ts";
 import { aeadChoice, type DataPlane, launchDataPlane, openTun, openWorkerIo, serveControl } from "./up.ts";
+import { vpnkitEnv } from "../../core/env.ts";
+import type { Subsystem } from "../../core/log.ts";
 
 export interface RunningIkeTunnel {
   driver: IkeDriver;
@@ -63,9 +65,9 @@ interface PathParts {
   counters: () => { counters: EngineCounters; io: Record<string, number> };
 }
 
-export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel, msg: string) => void): Promise<RunningIkeTunnel> {
+export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel, msg: string, subsystem?: Subsystem) => void): Promise<RunningIkeTunnel> {
   const td = new Teardown();
-  const onWorker = process.env.VPNKIT_DATAPLANE !== "main";
+  const onWorker = vpnkitEnv("VPNKIT_DATAPLANE") !== "main";
   let onFatal: (r: string) => void = () => {};
   const fatal = new Promise<string>((r) => (onFatal = r));
   try {
@@ -73,21 +75,21 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
     let driver: IkeDriver | null = null;
     const onIke = (buf: Uint8Array, addr: string, port: number) => driver?.onDatagram(buf, addr, port);
     const onSaEvent = (e: SaEvent) => {
-      log("info", `SA 0x${e.spi.toString(16)} ${e.direction}: ${e.type} (${e.reason})`);
+      log("info", `SA 0x${e.spi.toString(16)} ${e.direction}: ${e.type} (${e.reason})`, "esp");
       driver?.onSaEvent(e);
     };
     let tunName: string;
     let parts: PathParts;
     if (onWorker) {
-      const { tun, offload, udp } = openWorkerIo(cfg, td, (m) => log("warn", m));
+      const { tun, offload, udp } = openWorkerIo(cfg, td, (m) => log("warn", m, "net"));
       tunName = tun.name;
       const dp = await launchDataPlane(tun, offload, udp, {
         remoteAddress: cfg.remote, remotePort: cfg.remotePort, keepaliveMs: Math.round(cfg.keepaliveSec * 1000),
         keepWarmMs: cfg.keepWarmMs,
         child: { name: "ike", local: cfg.localSubnets, remote: cfg.routes, mtu: cfg.tunnelMtu },
         outbound: null, inbound: null, warmCipher: firstEspCipher(cfg), ike: true,
-      }, td, (m) => log("info", m), (why) => {
-        log("error", why);
+      }, td, (m) => log("info", m, "dp"), (why) => {
+        log("error", why, "dp");
         onFatal(why);
       }, (e) => {
         if (e.type === "ike") onIke(e.buf, e.addr, e.port);
@@ -99,7 +101,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
         counters: () => dp.counters(),
       };
     } else {
-      const { tun } = openTun(cfg, td, process.env.VPNKIT_TUN_READER === "poll" ? "poll" : "epoll");
+      const { tun } = openTun(cfg, td, vpnkitEnv("VPNKIT_TUN_READER") === "poll" ? "poll" : "epoll");
       tunName = tun.name;
       const udp = await BunUdpSocket.bind(cfg.local, cfg.localPort);
       td.push(() => udp.close());

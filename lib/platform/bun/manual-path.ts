@@ -99,7 +99,7 @@ function spiText(n: number): string {
 }
 
 /** The `vpnkit status` fields of a manual-key tunnel, given its counters. */
-export function manualStatus(cfg: TunnelConfig, tunName: string, started: number, counters: TunnelStatus["counters"], io: Record<string, number>): TunnelStatus {
+export function manualStatus(cfg: TunnelConfig, tunName: string, started: number, counters: TunnelStatus["counters"], io: Record<string, number>, ends?: { local: string; remote: string } | null): TunnelStatus {
   const sa = cfg.sa;
   return {
     version: 1,
@@ -107,8 +107,9 @@ export function manualStatus(cfg: TunnelConfig, tunName: string, started: number
     startedAt: new Date(started).toISOString(),
     uptimeSec: Math.round((Date.now() - started) / 1000),
     tun: tunName,
-    local: `${cfg.local}:${cfg.localPort}`,
-    remote: `${cfg.remote}:${cfg.remotePort}`,
+    // TCP: the connection's real ports (a client's local port is ephemeral); without a connection, what was configured
+    local: ends?.local ?? (cfg.transport === "tcp" && cfg.tcpRole === "client" ? `${cfg.local}:(not connected)` : `${cfg.local}:${cfg.localPort}`),
+    remote: ends?.remote ?? (cfg.transport === "tcp" && cfg.tcpRole === "server" ? `${cfg.remote}:(not connected)` : `${cfg.remote}:${cfg.remotePort}`),
     cipher: sa.cipher,
     spiOut: spiText(sa.spiOut),
     spiIn: spiText(sa.spiIn),
@@ -121,6 +122,9 @@ export function manualStatus(cfg: TunnelConfig, tunName: string, started: number
 /** The one start-up line of a manual-key tunnel. */
 export function manualStartLine(cfg: TunnelConfig, tunName: string): string {
   const sa = cfg.sa;
+  // a TCP client's local port and a TCP server's peer port are ephemeral: the tcp: log lines name them
+  const local = cfg.transport === "tcp" && cfg.tcpRole === "client" ? cfg.local : `${cfg.local}:${cfg.localPort}`;
+  const remote = cfg.transport === "tcp" && cfg.tcpRole === "server" ? cfg.remote : `${cfg.remote}:${cfg.remotePort}`;
   return `vpnkit up: ${tunName} ${cfg.tunAddr.join(",")} mtu ${cfg.tunMtu} (tunnel ${cfg.tunnelMtu}), ESP-in-${cfg.transport === "tcp" ? `TCP (${cfg.tcpRole})` : "UDP"} ` +
-    `${cfg.local}:${cfg.localPort} -> ${cfg.remote}:${cfg.remotePort}, ${sa.cipher} spi out ${spiText(sa.spiOut)} in ${spiText(sa.spiIn)}, control ${cfg.control}`;
+    `${local} -> ${remote}, ${sa.cipher} spi out ${spiText(sa.spiOut)} in ${spiText(sa.spiIn)}, control ${cfg.control}`;
 }

@@ -11,7 +11,14 @@
  * Length counts itself; a frame's payload is byte for byte the UDP payload the engine would
  * have sent (so the engine is unchanged). One-byte NAT-keepalives (0xFF) are not sent: the
  * TCP connection itself holds NAT state, and RFC 9329 framing has no keepalive frame
- * (received ones are tolerated and ignored).
+ * (received ones are tolerated and ignored). `carriesKeepalives = false` tells the engine,
+ * which then neither sends nor counts them: both ends report 0 keepalives sent and received.
+ * While no connection is up, `connected` is false and the engine drops outbound packets
+ * before sealing them (`drops.notConnected`), so they are not counted as sent.
+ *
+ * Reporting: {@link TcpTransport.endpoints} gives the connection's real addresses and ports
+ * (a client's local port is ephemeral, a server's peer port too) for the log and `vpnkit
+ * status`; connect errors name the errno (ECONNREFUSED, ETIMEDOUT, ...).
  *
  * Roles: the client connects to `remote:remotePort` and reconnects with exponential backoff
  * (100 ms .. 5 s, ±20% jitter); the server listens on `local:localPort` and accepts one peer,
@@ -71,6 +78,20 @@ export interface TcpTransportStats {
   /** Bytes queued now, and the most ever queued. */
   queuedBytes: number;
   maxQueuedBytes: number;
+  /** Failed connection attempts (client). */
+  connectErrors: number;
+}
+
+/** The errno name of a socket error (ECONNREFUSED, ETIMEDOUT, ...), or "". */
+export function errnoName(e: unknown): string {
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === "string" && /^E[A-Z0-9]+$/.test(code) ? code : "";
+}
+
+/** `host:port`, IPv6 in brackets. */
+function hostPort(a: string, p: number): string {
+  const h = stripMapped(a);
+  return `${h.includes(":") ? `[${h}]` : h}:${p}`;
 }
 
 type Cb = (buf: Uint8Array, addr: string, port: number) => void;
@@ -118,8 +139,10 @@ export class TcpTransport implements DatagramSocket {
   readonly stats: TcpTransportStats = {
     sendErrors: 0, framesOut: 0, bytesOut: 0, framesIn: 0, bytesIn: 0, queueDrops: 0, notConnectedDrops: 0,
     keepalivesSuppressed: 0, keepalivesIn: 0, connects: 0, disconnects: 0, rejected: 0, framingErrors: 0,
-    queuedBytes: 0, maxQueuedBytes: 0,
+    queuedBytes: 0, maxQueuedBytes: 0, connectErrors: 0,
   };
+  /** The engine sends no 1-byte NAT-keepalives over TCP (and counts none). */
+  readonly carriesKeepalives = false;
   private cb: Cb | null = null;
   private conn: Conn | null = null;
   private listener: Bun.TCPSocketListener<ConnData> | null = null;
@@ -148,6 +171,14 @@ export class TcpTransport implements DatagramSocket {
     return this.conn !== null && !this.conn.closed;
   }
 
+  /** The current connection's real endpoints (`addr:port`), or null while none is up. */
+  endpoints(): { local: string; remote: string } | null {
+    const c = this.conn;
+    if (c === null || c.closed) return null;
+    const s = c.sock;
+    return { local: hostPort(s.localAddress, s.localPort), remote: hostPort(s.remoteAddress, s.remotePort) };
+  }
+
   /** Local port of the listener (server) or of the current connection (client), 0 if none. */
   get port(): number {
     if (this.listener) return this.listener.port;
@@ -171,11 +202,14 @@ export class TcpTransport implements DatagramSocket {
         s.end();
       },
       error: (s: Sock, e: Error) => {
-        this.log(`tcp: ${e.message}`);
+        const code = errnoName(e);
+        this.log(`tcp: ${code ? `${code}: ` : ""}${e.message}`);
         this.onClose(s);
       },
       connectError: (_s: Sock, e: Error) => {
-        this.log(`tcp: connect to ${this.peerText()} failed: ${e.message}`);
+        const code = errnoName(e);
+        this.stats.connectErrors++;
+        this.log(`tcp: connect to ${this.peerText()} failed: ${code ? `${code} (${e.message})` : e.message}`);
         this.scheduleReconnect();
       },
     };
@@ -240,7 +274,7 @@ export class TcpTransport implements DatagramSocket {
       this.dropConn(old);
       old.sock.terminate();
     }
-    this.log(`tcp: ${role === "server" ? "accepted" : "connected to"} ${addr}:${s.remotePort} (local ${s.localAddress}:${s.localPort})`);
+    this.log(`tcp: ${role === "server" ? "accepted" : "connected to"} ${hostPort(addr, s.remotePort)} (local ${hostPort(s.localAddress, s.localPort)})`);
     if (role === "client") this.writeRaw(c, IKETCP_PREFIX.slice());
   }
 
@@ -260,7 +294,7 @@ export class TcpTransport implements DatagramSocket {
     const wasCurrent = this.conn === c;
     if (!c.closed) {
       this.dropConn(c);
-      this.log(`tcp: connection with ${c.addr}:${c.port} closed`);
+      this.log(`tcp: connection with ${hostPort(c.addr, c.port)} (local ${hostPort(c.sock.localAddress, c.sock.localPort)}) closed`);
     }
     if (wasCurrent) this.scheduleReconnect();
   }

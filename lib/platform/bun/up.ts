@@ -16,6 +16,7 @@ import { FfiUdpSocket } from "./udp-ffi.ts";
 import { FFIType } from "bun:ffi";
 import { getLibc, libcSymbols } from "./libc.ts";
 import { buildManualPath, manualStartLine, manualStatus, Teardown } from "./manual-path.ts";
+import { vpnkitEnv } from "../../core/env.ts";
 
 export interface RunningTunnel {
   /** Where the packet path runs: its own worker thread (default for UDP) or the main thread. */
@@ -40,22 +41,22 @@ export async function startTunnel(cfg: TunnelConfig, log: (msg: string) => void 
   // The data-plane worker (one thread: epoll on TUN + UDP, seal/open on the spot) is the
   // default for ESP in UDP; VPNKIT_DATAPLANE=main keeps the main-thread engine (used for
   // the TCP transport, and for before/after benchmarks).
-  if (cfg.transport !== "tcp" && process.env.VPNKIT_DATAPLANE !== "main" && !opts.onIke) return startWorkerTunnel(cfg, log, opts.onFatal);
+  if (cfg.transport !== "tcp" && vpnkitEnv("VPNKIT_DATAPLANE") !== "main" && !opts.onIke) return startWorkerTunnel(cfg, log, opts.onFatal);
   const td = new Teardown();
   try {
     // Bench knobs (bench/tunnel/README.md): TUN reader wake-up and UDP implementation.
-    const reader = process.env.VPNKIT_TUN_READER === "poll" ? "poll" : "epoll";
+    const reader = vpnkitEnv("VPNKIT_TUN_READER") === "poll" ? "poll" : "epoll";
     const { tun } = openTun(cfg, td, reader);
 
     const udp = cfg.transport === "tcp"
       ? await TcpTransport.start({ role: cfg.tcpRole ?? "client", local: cfg.local, localPort: cfg.localPort, remote: cfg.remote, remotePort: cfg.remotePort, log })
-      : process.env.VPNKIT_UDP_IMPL === "dgram"
+      : vpnkitEnv("VPNKIT_UDP_IMPL") === "dgram"
       ? await NodeDgramSocket.bind(cfg.local, cfg.localPort)
       : await BunUdpSocket.bind(cfg.local, cfg.localPort);
     td.push(() => udp.close());
     if (udp instanceof BunUdpSocket) growBuffers(udp.fd(), log);
     // UDP GSO for batched sends (VPNKIT_UDP_GSO=0: sendMany).
-    if (udp instanceof BunUdpSocket && process.env.VPNKIT_UDP_GSO !== "0") udp.enableGso();
+    if (udp instanceof BunUdpSocket && vpnkitEnv("VPNKIT_UDP_GSO") !== "0") udp.enableGso();
 
     writeKeylog(cfg);
     const sa = cfg.sa;
@@ -86,7 +87,8 @@ export async function startTunnel(cfg: TunnelConfig, log: (msg: string) => void 
         tunTxMerged: tun.stats.txMerged,
         udpSendErrors: udp.stats.sendErrors,
         udpGsoSends: udp instanceof BunUdpSocket ? udp.gsoSends : 0,
-      });
+        ...(udp instanceof TcpTransport ? tcpIo(udp) : {}),
+      }, udp instanceof TcpTransport ? udp.endpoints() : null);
     await serveControl(cfg, status, td);
     engine.start();
     td.push(() => engine.stop());
@@ -100,13 +102,22 @@ export async function startTunnel(cfg: TunnelConfig, log: (msg: string) => void 
   }
 }
 
+/** The TCP transport's counters for `vpnkit status`. */
+function tcpIo(t: TcpTransport): Record<string, number> {
+  const s = t.stats;
+  return {
+    tcpConnects: s.connects, tcpDisconnects: s.disconnects, tcpConnectErrors: s.connectErrors, tcpFramesOut: s.framesOut, tcpFramesIn: s.framesIn,
+    tcpQueueDrops: s.queueDrops, tcpNotConnectedDrops: s.notConnectedDrops, tcpKeepalivesIn: s.keepalivesIn, tcpRejected: s.rejected, tcpFramingErrors: s.framingErrors,
+  };
+}
+
 /** Open the TUN device (offload unless VPNKIT_TUN_OFFLOAD=0) and give it its addresses and routes. */
 /** The fields of a tunnel configuration (manual keys or IKEv2) that the TUN and the UDP socket need. */
 export type LinkConfig = Pick<TunnelConfig, "tunName" | "tunMtu" | "tunAddr" | "routes" | "local" | "localPort">;
 
 export function openTun(cfg: LinkConfig, td: Teardown, reader: TunOpenOptions["reader"]): { tun: TunDevice; offload: boolean } {
   // TSO super-packet reads + GRO-like coalesced writes (VPNKIT_TUN_OFFLOAD=0: plain TUN).
-  const offload = process.env.VPNKIT_TUN_OFFLOAD !== "0";
+  const offload = vpnkitEnv("VPNKIT_TUN_OFFLOAD") !== "0";
   const tun = TunDevice.open({ name: cfg.tunName, reader, offload });
   td.push(() => removeLink(tun.name));
   td.push(() => tun.close());
@@ -119,13 +130,13 @@ export function openTun(cfg: LinkConfig, td: Teardown, reader: TunOpenOptions["r
  * TCP retransmits inside the tunnel). VPNKIT_UDP_BUF=0 keeps the default.
  */
 function growBuffers(fd: number, log: (msg: string) => void): void {
-  const bytes = Number(process.env.VPNKIT_UDP_BUF ?? UDP_BUFFER_BYTES);
+  const bytes = Number(vpnkitEnv("VPNKIT_UDP_BUF") ?? UDP_BUFFER_BYTES);
   if (bytes > 0 && !growSocketBuffers(fd, bytes)) log("vpnkit up: could not enlarge the UDP socket buffers");
 }
 
 /** AEAD through libcrypto (bun:ffi) unless VPNKIT_AEAD=default; lib/esp's default when libcrypto is missing. */
 export function aeadChoice(): "ffi" | "default" {
-  return process.env.VPNKIT_AEAD === "default" ? "default" : "ffi";
+  return vpnkitEnv("VPNKIT_AEAD") === "default" ? "default" : "ffi";
 }
 
 function writeKeylog(cfg: TunnelConfig): void {
@@ -206,9 +217,9 @@ export async function launchDataPlane(
     const { flags, nums } = sharedViews(sab);
     const init: DataPlaneInit = {
       ...spec, type: "init", sab, wakeFd, tunFd: tun.fd, tunName: tun.name, offload, udpFd: udp.fd,
-      gso: process.env.VPNKIT_UDP_GSO !== "0",
+      gso: vpnkitEnv("VPNKIT_UDP_GSO") !== "0",
       aead: aeadChoice(),
-      keepWarmMs: Number(process.env.VPNKIT_KEEP_WARM_MS ?? spec.keepWarmMs),
+      keepWarmMs: Number(vpnkitEnv("VPNKIT_KEEP_WARM_MS") ?? spec.keepWarmMs),
     };
     const worker = new Worker(workerUrl());
     const wake = new Uint8Array(8);
