@@ -29,7 +29,8 @@
  * @module
  */
 export * from "./types.ts";
-export { IkeSa, defaultRng } from "./ike-sa.ts";
+export { IkeSa, defaultRng, type IkeSaState } from "./ike-sa.ts";
+export { cookieFor, verifyCookie } from "./cookie.ts";
 export * from "./crypto.ts";
 export * from "./dh.ts";
 export * from "./proposals.ts";

@@ -69,8 +69,16 @@ export interface IkeSaConfig {
   halfOpenTimeout?: number;
   /** NAT keep-alive interval in ms when we are behind a NAT (default 20000). */
   natKeepalive?: number;
-  /** Use UDP encapsulation even without a NAT (strongSwan's encap=yes). */
+  /** Use UDP encapsulation even without a NAT (strongSwan's encap=yes): our NAT_DETECTION_SOURCE_IP hash is random, so both sides encapsulate. */
   forceEncap?: boolean;
+  /**
+   * Initiator: send IKE_SA_INIT already on the NAT-T socket (non-ESP marker, `natt: true`), as
+   * RFC 7296 §2.23 allows; `remote.port` is then normally 4500. Default false: start on port 500
+   * without the marker and move to 4500 only when a NAT is detected or `forceEncap` is set.
+   */
+  startOn4500?: boolean;
+  /** Initiator: send INITIAL_CONTACT in IKE_AUTH (we hold no other IKE SA with this peer). Default true. */
+  initialContact?: boolean;
   /** IKE fragmentation (RFC 7383): announce FRAGMENTATION_SUPPORTED and fragment large encrypted messages (default true). */
   fragmentation?: boolean;
   /** Largest IP datagram a sent IKE message (or fragment) may make, in bytes (default 1280, strongSwan's). */
@@ -129,5 +137,11 @@ export type Action =
   | { type: "virtual-ip"; address: string; dns: string[] }
   /** The IKE SA was rekeyed: it now has these SPIs (re-index it). */
   | { type: "ike-rekeyed"; ispi: Uint8Array; rspi: Uint8Array }
+  /**
+   * An authenticated IKE_AUTH carried INITIAL_CONTACT (RFC 7296 §2.4): the peer `remoteId`
+   * (identity text as in `established`) holds no other IKE SA with us, so older IKE SAs of
+   * that identity are stale and should be deleted (without notifying the peer).
+   */
+  | { type: "initial-contact"; remoteId: string }
   /** The IKE SA is gone (deleted, failed, or timed out); drop the object. */
   | { type: "closed"; reason: string };
