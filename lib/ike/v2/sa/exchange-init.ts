@@ -156,7 +156,7 @@ export function responderInit(sa: SaContext, msg: Ikev2Message, datagram: Uint8A
   }
   if (an.length) sa.log("debug", `IKE_SA_INIT anomalies: ${an.map((a) => a.reason).join("; ")}`);
   const p = parse(msg.payloads);
-  const arrivedNatt = sa.natt;
+  const arrivedNatt = sa.natt; // set by the dispatcher: the request came on the NAT-T socket
   const refuse = (payloads: PayloadSpec[], level: "info" | "warn", why: string, closeReason: string) => {
     const h: HeaderSpec = { ispi: msg.ispi, rspi: NO_SPI, exchange: EX_INIT, initiator: false, response: true, messageId: 0 };
     sa.out.push({ type: "send", data: encodeIkev2Message(h, payloads), to: { ...from }, natt: arrivedNatt });
@@ -224,5 +224,4 @@ export function responderInit(sa: SaContext, msg: Ikev2Message, datagram: Uint8A
   sa.state = "init-done";
   sa.lastHeard = now;
   sa.send([data], now);
-  if (sa.localBehindNat || sa.remoteBehindNat) sa.natt = true; // the peer switches to 4500 for IKE_AUTH
 }

@@ -34,6 +34,11 @@ export type { Action, ChildSaInfo, Endpoint, IkeSaConfig } from "./types.ts";
 export type { State as IkeSaState } from "./context.ts";
 export { defaultRng } from "./state.ts";
 
+/** Our endpoint a datagram arrived on; `natt`: on the NAT-T socket (non-ESP marker). */
+export interface ReceivedOn extends Endpoint {
+  natt?: boolean;
+}
+
 /** Fragments being reassembled (one request and one response at a time). */
 interface Reassembly { key: string; total: number; parts: (Uint8Array | undefined)[]; first: number; firstDatagram: Uint8Array; have: number }
 
@@ -55,6 +60,7 @@ export class IkeSa {
     const s = sa.s;
     s.spii = rng(8);
     s.ni = rng(32);
+    s.natt = !!cfg.startOn4500;
     startInit(s, s.ikeSuites[0].ke!, now);
     return { sa, actions: s.flush() };
   }
@@ -90,26 +96,43 @@ export class IkeSa {
 
   // ---------------------------------------------------------------- input
 
-  /** Process one IKE datagram from `from`. Never throws on wire data. */
-  receive(datagram: Uint8Array, from: Endpoint, now: number): Action[] {
+  /**
+   * Process one IKE datagram from `from`. Never throws on wire data.
+   * `to`: our endpoint it arrived on (the socket's address and port; `natt`: it came on the
+   * NAT-T socket with the non-ESP marker, default `to.port === 4500`). NAT detection compares
+   * the peer's hashes with it; without it the configured `local` is used and a datagram from
+   * port 4500 counts as NAT-T. The responder answers on the socket the request came in on.
+   */
+  receive(datagram: Uint8Array, from: Endpoint, now: number, to?: ReceivedOn): Action[] {
     this.clock = now;
     try {
-      this.receiveInner(datagram, from, now);
+      this.receiveInner(datagram, from, now, to);
     } catch (e) {
       this.s.log("error", `internal error while processing a message: ${(e as Error).message}`);
     }
     return this.s.flush();
   }
 
-  private receiveInner(input: Uint8Array, from: Endpoint, now: number): void {
+  private receiveInner(input: Uint8Array, from: Endpoint, now: number, to: ReceivedOn | undefined): void {
     const s = this.s;
     let datagram = input;
     if (s.state === "dead") return;
     s.lastFrom = { ...from };
+    // an unspecified socket address (0.0.0.0, ::) says nothing: keep the configured one
+    s.lastTo = to ? { address: to.address === "0.0.0.0" || to.address === "::" ? s.local.address : to.address, port: to.port } : undefined;
+    const arrivedNatt = to ? to.natt ?? to.port === 4500 : from.port === 4500;
     const an: Anomaly[] = [];
     const msg = decodeIkev2(datagram, 0, datagram.length, an);
-    if (!msg || msg.majorVersion !== 2) { s.log("debug", "dropped: not an IKEv2 message"); return; }
-    if (msg.exchange === EX_INIT && !msg.flags.response && !s.initiator && s.state === "idle") {
+    const idle = !s.initiator && s.state === "idle";
+    if (!msg || msg.majorVersion !== 2) {
+      s.log("debug", "dropped: not an IKEv2 message");
+      if (idle) s.die("not an IKEv2 message");
+      return;
+    }
+    if (idle) {
+      if (msg.exchange !== EX_INIT || msg.flags.response) { s.log("debug", `dropped: ${msg.exchangeName} for a responder waiting for IKE_SA_INIT`); s.die("no IKE_SA_INIT request"); return; }
+      s.natt = arrivedNatt; // answer on the socket it came in on
+      if (s.lastTo) s.local = { ...s.lastTo };
       responderInit(s, msg, datagram, from, an, now);
       return;
     }
@@ -147,7 +170,7 @@ export class IkeSa {
           s.log("info", `peer moved to ${from.address}:${from.port}`);
         }
       }
-      if (!s.initiator && !s.natt && from.port === 4500) s.natt = true;
+      if (!s.initiator && !s.natt && arrivedNatt) s.natt = true; // the initiator moved to 4500 (RFC 7296 §2.23)
       const crit = payloads.find((p) => p.kind === "generic" && p.critical);
       if (crit && !msg.flags.response) {
         s.respond(msg, datagram, [{ type: "notify", notifyType: N.UNSUPPORTED_CRITICAL_PAYLOAD, data: new Uint8Array([crit.type]) }], now);
