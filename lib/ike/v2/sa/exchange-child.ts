@@ -208,7 +208,13 @@ export function childRequest(sa: SaContext, tsi: TrafficSelector[], tsr: Traffic
         sa.ni2 = ni;
         sa.nr2 = p.nonce ?? new Uint8Array(0);
         sa.exchangeInitiator = true;
-        const ok = !!p.nonce && finishChild(sa, p, spi, suites, tsi, tsr, ke, old, now);
+        let ok = false;
+        if (p.nonce || err) ok = finishChild(sa, p, spi, suites, tsi, tsr, ke, old, now); // reports the peer's error notify
+        else {
+          ke?.destroy();
+          sa.log("error", `Child SA ${sa.cfg.childName ?? "child"} not established: CREATE_CHILD_SA response without a nonce`);
+          sa.out.push({ type: "failed", scope: "child", reason: `Child SA ${sa.cfg.childName ?? "child"}: response without a nonce` });
+        }
         if (old) old.ourRekeyNonce = undefined;
         if (!ok) { if (old && !old.rekeyedByPeer && !old.deleting && sa.children.includes(old)) old.retiring = false; return; }
         if (!old) return;

@@ -19,10 +19,9 @@ import type { Anomaly } from "../../../core/anomaly.ts";
 import { decodeIkev2, decodeIkev2Payloads, type Ikev2Message, type Ikev2Payload } from "../message.ts";
 import { skOpen } from "../sk-crypto.ts";
 import type { Rng } from "./dh.ts";
-import { suiteName } from "./proposals.ts";
-import { espCipher } from "./proposals.ts";
+import { espCipher, suiteName } from "./proposals.ts";
 import { tsFromText, tsHost, tsText, type TrafficSelector } from "./ts.ts";
-import type { Action, Endpoint, IkeSaConfig } from "./types.ts";
+import type { Action, ChildSaStatus, Endpoint, IkeSaConfig, IkeSaPhase, IkeSaStatus } from "./types.ts";
 import { defaultRng, SaState } from "./state.ts";
 import { EX_AUTH, EX_CHILD, EX_INFO, EX_INIT, N, hex32, parse, sameEndpoint, type State } from "./context.ts";
 import { responderInit, startInit } from "./exchange-init.ts";
@@ -30,7 +29,7 @@ import { responderAuth } from "./exchange-auth.ts";
 import { childRequest, responderChild } from "./exchange-child.ts";
 import { deleteChildRequest, deleteIkeRequest, dpdRequest, ikeRekeyRequest, responderInfo } from "./exchange-info.ts";
 
-export type { Action, ChildSaInfo, Endpoint, IkeSaConfig } from "./types.ts";
+export type { Action, ChildSaInfo, ChildSaStatus, Endpoint, IkeSaConfig, IkeSaPhase, IkeSaStatus } from "./types.ts";
 export type { State as IkeSaState } from "./context.ts";
 export { defaultRng } from "./state.ts";
 
@@ -89,6 +88,46 @@ export class IkeSa {
   get localBehindNat(): boolean { return this.s.localBehindNat; }
   get remoteBehindNat(): boolean { return this.s.remoteBehindNat; }
 
+  /** Coarse state for an SA manager: "half-open" until IKE_AUTH completes, "established", "deleting" (our Delete is out), "closed". */
+  get phase(): IkeSaPhase {
+    const st = this.s.state;
+    return st === "dead" ? "closed" : st === "established" || st === "deleting" ? st : "half-open";
+  }
+  /** Copies of the current IKE SPIs (they change on an IKE SA rekey: see the `ike-rekeyed` action). */
+  spis(): { ispi: Uint8Array; rspi: Uint8Array } {
+    return { ispi: this.s.spii.slice(), rspi: this.s.spir.slice() };
+  }
+  /** The peer's identity text once IKE_AUTH authenticated it (as in the `established` action), else null. */
+  get remoteIdentity(): string | null { return this.s.remoteIdText; }
+  /** `now` when this object was created. */
+  get createdAt(): number { return this.s.createdAt; }
+  /** `now` when IKE_AUTH completed, null before. */
+  get establishedAt(): number | null { return this.s.establishedAt; }
+  /** `now` of the last message from the peer (authenticated, or the IKE_SA_INIT). */
+  get lastReceived(): number { return this.s.lastReceived; }
+  /** Virtual IPv4 address: the one we got (initiator) or assigned (responder); null when none. */
+  get virtualIp(): string | null { return this.s.virtualIp ? ipv4Text(this.s.virtualIp) : null; }
+
+  /** Child SAs of this IKE SA with algorithms and selectors (byte counters are the data plane's). */
+  children(): ChildSaStatus[] {
+    return this.s.children.map((c) => ({
+      spiIn: c.spiIn, spiOut: c.spiOut, cipher: espCipher(c.suite), proposal: suiteName(c.suite), esn: !!c.suite.esn,
+      tsLocal: c.tsLocal.map(tsText), tsRemote: c.tsRemote.map(tsText), installedAt: c.installedAt, retiring: !!c.retiring,
+    }));
+  }
+
+  /** Snapshot for `vpnkit status`: identities, state, algorithms, times, virtual IP, Child SAs. */
+  status(): IkeSaStatus {
+    const s = this.s;
+    return {
+      ispi: toHex(s.spii), rspi: toHex(s.spir), role: s.initiator ? "initiator" : "responder", phase: this.phase, state: s.state,
+      localId: s.cfg.localId, remoteId: s.remoteIdText, local: { ...s.local }, remote: { ...s.remote },
+      natt: s.natt, localBehindNat: s.localBehindNat, remoteBehindNat: s.remoteBehindNat,
+      proposal: s.suite ? suiteName(s.suite) : null, createdAt: s.createdAt, establishedAt: s.establishedAt, ikeRekeyedAt: s.ikeRekeyedAt,
+      lastReceived: s.lastReceived, lastSent: s.lastSent, virtualIp: this.virtualIp, children: this.children(),
+    };
+  }
+
   /** Child SAs currently installed (SPIs and selectors only). */
   get childSas(): readonly { spiIn: number; spiOut: number; tsLocal: TrafficSelector[]; tsRemote: TrafficSelector[] }[] {
     return this.s.children;
@@ -134,6 +173,7 @@ export class IkeSa {
       s.natt = arrivedNatt; // answer on the socket it came in on
       if (s.lastTo) s.local = { ...s.lastTo };
       responderInit(s, msg, datagram, from, an, now);
+      s.lastReceived = now;
       return;
     }
     // a retransmitted IKE_SA_INIT request still has a zero responder SPI
@@ -178,6 +218,7 @@ export class IkeSa {
       }
     }
     s.lastHeard = now;
+    s.lastReceived = now;
     if (msg.flags.response) {
       s.lastRaw = datagram.subarray(0, msg.length);
       const o = s.outstanding!;

@@ -85,6 +85,8 @@ export class SaState implements SaContext {
   establishedAt: number | null = null;
   ikeRekeyedAt: number | null = null;
   readonly createdAt: number;
+  /** `now` of the last accepted message from the peer (IKE_SA_INIT, or authenticated). */
+  lastReceived: number;
   out: Action[] = [];
 
   /** Throws on a bad configuration. */
@@ -109,6 +111,7 @@ export class SaState implements SaContext {
     if (cfg.peerPublicKey) loadPublicKey(cfg.peerPublicKey);
     this.lastHeard = now;
     this.createdAt = now;
+    this.lastReceived = now;
   }
 
   flush(): Action[] {

@@ -113,6 +113,54 @@ export interface ChildSaInfo {
   rekeyOf?: { spiIn: number; spiOut: number };
 }
 
+/** Coarse life-cycle state of an IKE SA (for an SA manager): before IKE_AUTH completes, up, our Delete pending, gone. */
+export type IkeSaPhase = "half-open" | "established" | "deleting" | "closed";
+
+/** A Child SA as {@link IkeSa.children} lists it. Traffic counters live in the data plane (SaDatabase), not here. */
+export interface ChildSaStatus {
+  spiIn: number;
+  spiOut: number;
+  cipher: EspCipherName;
+  /** Negotiated ESP proposal, e.g. "AES_GCM_16_256/NO_EXT_SEQ". */
+  proposal: string;
+  esn: boolean;
+  tsLocal: string[];
+  tsRemote: string[];
+  /** `now` of the exchange that installed it. */
+  installedAt: number;
+  /** A rekey or delete of it is under way. */
+  retiring: boolean;
+}
+
+/** Snapshot of an IKE SA for `vpnkit status` ({@link IkeSa.status}). Times are the `now` values given to the core. */
+export interface IkeSaStatus {
+  ispi: string;
+  rspi: string;
+  role: "initiator" | "responder";
+  phase: IkeSaPhase;
+  /** Detailed state (idle, init-sent, init-done, auth-sent, established, deleting, dead). */
+  state: string;
+  localId: string;
+  /** Authenticated peer identity, null before IKE_AUTH completed. */
+  remoteId: string | null;
+  local: Endpoint;
+  remote: Endpoint;
+  natt: boolean;
+  localBehindNat: boolean;
+  remoteBehindNat: boolean;
+  /** Negotiated IKE proposal, null before IKE_SA_INIT completed. */
+  proposal: string | null;
+  createdAt: number;
+  establishedAt: number | null;
+  /** Last completed IKE SA rekey (this object then carries the new SPIs). */
+  ikeRekeyedAt: number | null;
+  /** Last authenticated message (or IKE_SA_INIT) from the peer. */
+  lastReceived: number;
+  lastSent: number;
+  virtualIp: string | null;
+  children: ChildSaStatus[];
+}
+
 /** What the core asks its driver to do. */
 export type Action =
   /** Send `data` to `to`. `natt`: on the port-4500 socket, with the 4-byte non-ESP marker prepended. */

@@ -85,3 +85,37 @@ export function wire(payloads: PayloadSpec[]): Parsed {
 export function decode(data: Uint8Array): Ikev2Message {
   return decodeIkev2(data, 0, data.length, [])!;
 }
+
+/** A responder-side exchange function (responderAuth, responderChild, responderInfo). */
+export type RequestHandler = (sa: SaState, msg: Ikev2Message, datagram: Uint8Array, p: Parsed, now: number) => void;
+
+/** Deliver an SK-encrypted request to `s`, as the dispatcher does (checks the message ID, decrypts, parses). */
+export function requestTo(s: SaState, data: Uint8Array, from: Endpoint, handler: RequestHandler): Action[] {
+  const msg = decodeIkev2(data, 0, data.length, [])!;
+  expect(msg.flags.response).toBe(false);
+  expect(msg.messageId).toBe(s.peerMid);
+  s.lastFrom = { ...from };
+  handler(s, msg, data, parse(openSk(s, msg, data)), NOW);
+  return s.flush();
+}
+
+/**
+ * One request/response round trip between contexts: `a`'s last sent datagram goes to `b`
+ * (through `handler`), `b`'s answer back to `a`. Returns both sides' actions.
+ */
+export function roundTrip(a: SaState, aActs: Action[], b: SaState, handler: RequestHandler): { b: Action[]; a: Action[] } {
+  const req = sends(aActs).at(-1)!;
+  const bActs = requestTo(b, req.data, { ...a.local }, handler);
+  const resp = sends(bActs).at(-1)!;
+  return { b: bActs, a: responseTo(a, resp.data, { ...b.local }) };
+}
+
+/** IKE_SA_INIT and IKE_AUTH between bare contexts (directly connected). */
+export function establishCtx(icfg: IkeSaConfig, rcfg: IkeSaConfig, handler: RequestHandler): { i: SaState; r: SaState; ia: Action[]; ra: Action[] } {
+  const { i, acts: a0 } = initiatorCtx(icfg);
+  const r = responderCtx(rcfg);
+  const r0 = initToResponder(r, sends(a0)[0].data, { ...i.local }, { ...r.local });
+  const a1 = responseTo(i, sends(r0)[0].data, { ...r.local }, { ...i.local });
+  const t = roundTrip(i, a1, r, handler);
+  return { i, r, ia: [...a0, ...a1, ...t.a], ra: [...r0, ...t.b] };
+}
