@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { toHex } from "../../../../lib/core/bytes.ts";
 import { cookieFor, verifyCookie } from "../../../../lib/ike/v2/sa/cookie.ts";
 import type { IkeSaConfig } from "../../../../lib/ike/v2/sa/types.ts";
@@ -101,6 +102,30 @@ describe("NAT detection (RFC 7296 §2.23)", () => {
     expect(ofType(ia, "nat-detected")).toEqual([]);
     expect(ofType(ia, "switch-port")).toEqual([]);
     expect(sends(ia)[0]).toMatchObject({ natt: true, to: { port: 4500 } });
+  });
+});
+
+describe("NAT detection, property (fast-check)", () => {
+  const ip = fc.tuple(fc.integer({ min: 1, max: 223 }), fc.nat(255), fc.nat(255), fc.integer({ min: 1, max: 254 })).map((a) => a.join("."));
+  const port = fc.oneof(fc.constant(500), fc.integer({ min: 1024, max: 65535 }));
+  test("each side reports exactly the translations on the path; UDP encapsulation iff any", () => {
+    fc.assert(fc.property(ip, port, ip, fc.boolean(), fc.boolean(), (iIp, iPort, rIp, natI, natR) => {
+      // the initiator's real address/port (what it hashes) and what the responder sees (after a NAT or not)
+      const iLocal = { address: iIp, port: 500 };
+      const seen = natI ? { address: iIp === "198.18.0.1" ? "198.18.0.2" : "198.18.0.1", port: iPort } : { ...iLocal };
+      // the responder's real endpoint and where the initiator sends (a port forward or not)
+      const rLocal = { address: rIp, port: 500 };
+      const target = natR ? { address: rIp === "203.0.113.9" ? "203.0.113.8" : "203.0.113.9", port: 500 } : { ...rLocal };
+      const { ra, ia, i } = runInit(baseCfg("i", { local: iLocal, remote: target }), baseCfg("r", { local: { address: "0.0.0.0", port: 500 } }), seen, rLocal);
+      const rd = ofType(ra, "nat-detected"), id = ofType(ia, "nat-detected");
+      expect(rd.length).toBe(natI || natR ? 1 : 0);
+      expect(id.length).toBe(natI || natR ? 1 : 0);
+      if (rd.length) expect(rd[0]).toMatchObject({ remoteBehindNat: natI, localBehindNat: natR, keepalive: natR });
+      if (id.length) expect(id[0]).toMatchObject({ localBehindNat: natI, remoteBehindNat: natR, keepalive: natI });
+      expect(ofType(ia, "switch-port").length).toBe(natI || natR ? 1 : 0);
+      expect(sends(ia)[0].natt).toBe(natI || natR);
+      expect(i.natt).toBe(natI || natR);
+    }), { numRuns: 60 });
   });
 });
 
