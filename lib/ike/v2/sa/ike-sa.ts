@@ -331,6 +331,15 @@ export class IkeSa {
     return s.flush();
   }
 
+  /**
+   * Drop the SA without telling the peer (RFC 7296 §2.4: after INITIAL_CONTACT the peer has
+   * already forgotten it): `remove-child` for every Child SA, keys zeroed, `closed` with `reason`.
+   */
+  abandon(reason = "replaced (INITIAL_CONTACT)"): Action[] {
+    this.s.die(reason);
+    return this.s.flush();
+  }
+
   /** Send a liveness check (empty INFORMATIONAL) now. */
   dpd(now: number = this.clock): Action[] {
     if (this.s.state === "established") this.s.request(dpdRequest(this.s), now);

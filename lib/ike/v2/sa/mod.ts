@@ -22,7 +22,7 @@
  *     case "remove-child": sadb.remove(a.spiIn); sadb.remove(a.spiOut); break;   // after a rekey the grace period may handle the inbound one
  *     case "switch-port": useNattSocket(); break;       // behind a NAT or forceEncap: IKE and ESP move to 4500
  *     case "nat-keepalive": sock4500.send([0xff], a.to); break;   // only when we are behind a NAT
- *     case "initial-contact": dropOtherSasOf(a.remoteId, sa); break;
+ *     case "initial-contact": for (const old of otherSasOf(a.remoteId, sa)) run(old.abandon()); break;
  *     case "ike-rekeyed": reindex(sa, a.ispi); break;
  *     case "failed": case "log": console.error(a); break;
  *     case "closed": forget(sa); break;
@@ -43,7 +43,7 @@
  * @module
  */
 export * from "./types.ts";
-export { IkeSa, defaultRng, type IkeSaState } from "./ike-sa.ts";
+export { IkeSa, defaultRng, type IkeSaState, type ReceivedOn } from "./ike-sa.ts";
 export { cookieFor, verifyCookie } from "./cookie.ts";
 export * from "./crypto.ts";
 export * from "./dh.ts";

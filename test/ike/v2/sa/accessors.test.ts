@@ -52,6 +52,17 @@ describe("IkeSa accessors", () => {
     expect(l.i.children()).toEqual([]);
   });
 
+  test("abandon(): closed without a message to the peer, Child SAs removed, keys gone", () => {
+    const l = new Loop(baseCfg("i"), baseCfg("r"));
+    l.run();
+    const out = l.r.abandon();
+    expect(out.filter((a) => a.type === "send")).toEqual([]);
+    expect(out.filter((a) => a.type !== "log").map((a) => a.type)).toEqual(["remove-child", "closed"]);
+    expect(out.find((a) => a.type === "closed")).toEqual({ type: "closed", reason: "replaced (INITIAL_CONTACT)" });
+    expect(l.r.phase).toBe("closed");
+    expect(l.r.children()).toEqual([]);
+  });
+
   test("a refused IKE_SA_INIT (INVALID_KE_PAYLOAD) ends the responder at once with closed", () => {
     const r = IkeSa.responder(baseCfg("r", { ikeProposals: ["aes128gcm16-prfsha256-ecp256"] }), 0, seededRng(5));
     const { actions } = IkeSa.initiator(baseCfg("i"), 0, seededRng(6));
