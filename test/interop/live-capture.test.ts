@@ -131,7 +131,7 @@ secrets { ike-vkl { id = b@example.org
   for await (const b of (await openCapture(wfile)).batches()) for (const r of b) recs.push(r);
   expect(recs.length).toBe(any.out().trim().split("\n").length);
   expect(recs.every((r) => r.linkType === 276)).toBe(true);
-  const ts = spawnSync("tshark", ["-r", wfile, "-T", "fields", "-e", "sll.pkttype", "-e", "isakmp.exch_type", "-e", "frame.interface_name", "-e", "frame.packet_flags_direction"], { encoding: "utf8" });
+  const ts = spawnSync("tshark", ["-r", wfile, "-T", "fields", "-e", "sll.pkttype", "-e", "isakmp.exchangetype", "-e", "frame.interface_name", "-e", "frame.packet_flags_direction"], { encoding: "utf8" });
   if (ts.status !== 0 && process.env.CI === "true") throw new Error(`tshark: ${ts.stderr}`);
   if (ts.status === 0) {
     const rows = ts.stdout.trim().split("\n");
