@@ -130,7 +130,9 @@ export function analyzeIkeSa(st: IkeSaState, ctx: IkeContext): { diag: IkeSaDiag
     for (const ex of exs) {
       if (answered(ex) || !ex.requests.length) continue;
       // The same sender went on with later message IDs, which needs this answer (window 1): the capture missed it.
-      const goneOn = exs.find((o) => o.owner === ex.owner && o.messageId > ex.messageId && answered(o) && o.requests.length > 0);
+      // After IKE_SA_INIT any later request proves it, answered or not: it carries the responder's SPI,
+      // which only the IKE_SA_INIT response gives.
+      const goneOn = exs.find((o) => o.owner === ex.owner && o.messageId > ex.messageId && o.requests.length > 0 && (answered(o) || (ex.exchange === "IKE_SA_INIT" && !/^0+$/.test(o.requests[0].rspiHex))));
       if (goneOn) {
         findings.push(finding("NO_RESPONSE", "info", `the response to ${ex.exchange} mid ${ex.messageId} (packet ${ex.requests[0].no}) is not in the capture, but the exchange with mid ${goneOn.messageId} went on: the capture missed it`, {
           ikeSa: name, evidence: [ev(ex.requests[0], msgLine(ex.requests[0])), ev(goneOn.requests[0], msgLine(goneOn.requests[0]))],
@@ -520,7 +522,7 @@ function unansweredFinding(st: IkeSaState, ex: Exchange, exs: Exchange[], ctx: I
   const expl: string[] = [];
   const sugg: string[] = [];
   let summary: string;
-  const sentText = `${times(reqs.length)} over ${dur(last.time - first.time)}${intervals.length ? ` (gaps ${intervals.join(", ")})` : ""}`;
+  const sentText = reqs.length === 1 ? "once" : `${times(reqs.length)} over ${dur(last.time - first.time)}${intervals.length ? ` (gaps ${intervals.join(", ")})` : ""}`;
   if (ex.exchange === "IKE_SA_INIT" || (st.version === 1 && first === st.msgs[0])) {
     summary = `no response from ${peer} to ${ex.exchange}: sent ${sentText}`;
     expl.push(`The responder never answered, not even the first message. Either UDP ${port ?? 500} to ${peer} is blocked (firewall, ACL, cloud security group), the responder is down or not listening, or its answers are dropped on the way back.`);
