@@ -3,6 +3,8 @@
  * diagnostics engine and renderers live in lib/diagnose.
  */
 import { Command } from "@commander-js/extra-typings";
+import { writeFileSync } from "node:fs";
+import { basename } from "node:path";
 import { openCapture } from "../lib/capture/index.ts";
 import { CaptureFormatError } from "../lib/capture/types.ts";
 import { diagnoseCapture, renderDiagnosisJson, renderDiagnosisText } from "../lib/diagnose/mod.ts";
@@ -15,6 +17,7 @@ export function diagnoseCommand() {
     .description("explain what went wrong in a capture: per IKE SA the exchanges and outcome, per failure the cause and the packets that show it")
     .argument("[capture]", "capture file (pcap, pcapng, optionally gzip-compressed), or - for stdin", "-")
     .option("--json", "print the diagnosis as one JSON object")
+    .option("--html <file>", "also write an HTML report: a ladder diagram (SVG) of each IKE SA with its findings beside it (self-contained, no scripts)")
     .option("--keys <file>", "decrypt with the keys in FILE (same formats as decode --keys; repeatable): shows causes hidden in encrypted IKE messages", many)
     .option("--keys-inline <secrets>", "decrypt with a tcpdump -E string (repeatable)", many)
     .option("--ike-port <port>", "extra UDP port carrying IKE (repeatable)", portList)
@@ -36,6 +39,7 @@ Examples:
   vpnkit diagnose capture.pcap
   vpnkit diagnose --keys charon.log capture.pcap     # read causes inside encrypted IKE_AUTH
   vpnkit diagnose --json capture.pcap | jq '.findings[].code'
+  vpnkit diagnose --html report.html capture.pcap   # ladder diagram per IKE SA
 Exit codes: 0 ok, 2 usage error or not a capture, 3 an error was found with --strict.`,
     )
     .action(async (capture, o) => {
@@ -70,6 +74,16 @@ Exit codes: 0 ok, 2 usage error or not a capture, 3 an error was found with --st
       } finally {
         keys?.zero();
         process.off("SIGINT", onSig);
+      }
+      if (o.html) {
+        const { renderDiagnosisHtml } = await import("../lib/diagnose/html.ts");
+        try {
+          writeFileSync(o.html, renderDiagnosisHtml(d, { title: capture === "-" ? "stdin" : basename(capture), generated: new Date().toISOString() }));
+        } catch (e) {
+          process.stderr.write(`vpnkit diagnose: cannot write ${o.html}: ${(e as NodeJS.ErrnoException).code ?? ""} ${(e as Error).message}\n`);
+          process.exitCode = EXIT.USAGE;
+          return;
+        }
       }
       const width = process.stdout.isTTY ? Math.max(60, Math.min(process.stdout.columns ?? 100, 120)) : 100;
       const text = o.json ? renderDiagnosisJson(d, true) + "\n" : renderDiagnosisText(d, { width, timeline: o.timeline !== false }).join("\n") + "\n";
