@@ -86,17 +86,19 @@ describe("diagnose --keys where nothing could be decrypted", () => {
 
 describe("IKE_SA_INIT then IKE_AUTH, cut from a real capture", () => {
   const F1 = `${FIX}strongswan/f1_ikev2_auth_failed/f1_ikev2_auth_failed.pcap`;
-  for (const shift of [0, 5]) {
-    test(`f1 packets 3 (IKE_SA_INIT request) and 5 (IKE_AUTH request${shift ? `, ${shift} s later` : ""}): no IKE_SA_INIT failure, no retransmission`, async () => {
+  for (const [second, shift] of [[5, 0], [5, 5], [6, 5]]) {
+    test(`f1 packets 3 (IKE_SA_INIT request) and ${second} (IKE_AUTH ${second === 5 ? "request" : "response"}${shift ? `, ${shift} s later` : ""}): no IKE_SA_INIT failure, no retransmission`, async () => {
       const { packets } = await decodeFile(F1);
-      const pair = packets.filter((p) => p.no === 3 || p.no === 5).map((p) => (p.no === 5 ? { ...p, tsSec: p.tsSec + shift } : p));
-      expect(pair.map((p) => p.no)).toEqual([3, 5]);
+      const pair = packets.filter((p) => p.no === 3 || p.no === second).map((p) => (p.no === second ? { ...p, tsSec: p.tsSec + shift } : p));
+      expect(pair.map((p) => p.no)).toEqual([3, second]);
       const d = diagnose(pair);
       expect(d.ikeSas).toHaveLength(1);
       const tl = d.ikeSas[0].timeline;
       expect(tl.map((t) => t.exchange)).toEqual(["IKE_SA_INIT", "IKE_AUTH"]);
       expect(tl.every((t) => t.retransmission === undefined)).toBe(true);
-      expect(d.findings.filter((f) => f.severity !== "info")).toEqual([]);
+      expect(withCode(d, "NO_RESPONSE").filter((f) => f.severity !== "info")).toEqual([]);
+      // the pair with the response: the encrypted IKE_AUTH answer (f1's AUTHENTICATION_FAILED) needs keys; nothing else
+      expect(d.findings.filter((f) => f.severity !== "info").map((f) => f.code)).toEqual(second === 6 ? ["ENCRYPTED_NEED_KEYS"] : []);
       const init = d.findings.find((f) => f.code === "NO_RESPONSE" && (f.data as { exchange: string }).exchange === "IKE_SA_INIT");
       expect(init?.summary).toContain("is not in the capture");
       const text = renderDiagnosisText(d).join("\n");
@@ -132,6 +134,12 @@ describe("a wrong ESP key on a one-way capture", () => {
       expect(withCode(d2, "ESP_ICV_FAIL")).toEqual([]);
       expect(withCode(d2, "ESP_ONE_WAY")).toHaveLength(1);
       expect(withCode(d2, "ESP_ONE_WAY")[0].explanation.join(" ")).not.toContain("that key is wrong");
+      // only one side's packets: the answers to IKE_SA_INIT and IKE_AUTH are missing, but the
+      // responder SPI in IKE_AUTH and the ESP that follows prove they were sent
+      for (const ex of ["IKE_SA_INIT", "IKE_AUTH"]) {
+        const f = withCode(d2, "NO_RESPONSE").find((x) => (x.data as { exchange: string }).exchange === ex);
+        expect(`${ex} ${f?.severity} ${f?.summary}`).toMatch(new RegExp(`^${ex} info the response to ${ex} mid \\d \\(packet \\d+\\) is not in the capture, but`));
+      }
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
