@@ -117,7 +117,12 @@ function ikeLines(d: IkeSaDiagnosis, i: number, timeline: boolean): string[] {
 
 /** What the keys did: decrypted something, decrypted nothing, or none were given. */
 export function keysText(d: Diagnosis): string {
-  if (d.keysUsed) return "decrypted with the keys given";
+  if (d.keysUsed) {
+    const good = d.espSas.some((e) => (e.icv?.good ?? 0) > 0) || d.ikeSas.some((s) => s.timeline.some((t) => t.protection === "decrypted"));
+    const bad = d.espSas.some((e) => (e.icv?.bad ?? 0) > 0) || d.ikeSas.some((s) => s.timeline.some((t) => t.protection === "integrity-bad"));
+    if (bad && !good) return "keys given, but nothing decrypted with them passed its integrity check: wrong keys (see the findings)";
+    return bad ? "decrypted with the keys given (some failed their integrity check: see the findings)" : "decrypted with the keys given";
+  }
   if (d.keysGiven > 0) return `keys given (${d.keysGiven} SA${d.keysGiven === 1 ? "" : "s"}), but nothing in this capture was decrypted with them: no encrypted message arrived whole, or the keys belong to other SAs`;
   return "no keys given (encrypted content not visible)";
 }

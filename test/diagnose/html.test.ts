@@ -26,13 +26,20 @@ try {
 if (!haveTshark && process.env.CI === "true") throw new Error("tshark is required under CI (apt-get install tshark)");
 
 const tshark = (pcap: string, filter: string, field = "frame.number"): string[] =>
-  execFileSync("tshark", ["-r", pcap, "-Y", filter, "-T", "fields", "-e", field], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).split("\n").filter(Boolean);
+  execFileSync("tshark", ["-2", "-r", pcap, "-Y", filter, "-T", "fields", "-e", field], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).split("\n").filter(Boolean);
 
-/** What tshark says is in the capture: IKE messages (fragments of one message count once), IKE SAs, SKF fragment packets. */
+/**
+ * What tshark says is in the capture: IKE messages (fragments of one message count once, IKE
+ * quoted inside ICMP errors not at all), plus datagrams seen only as a first IP fragment that
+ * never reassembled (tshark cannot dissect their IKE header; vpnkit draws them as lost
+ * messages), IKE SAs, SKF fragment packets.
+ */
 function oracle(pcap: string) {
+  const lost = tshark(pcap, "!icmp && ip.flags.mf == 1 && ip.frag_offset == 0 && !ip.reassembled_in").length;
   return {
-    messages: tshark(pcap, "isakmp && !(isakmp.frag.number > 1)").length,
-    sas: new Set(tshark(pcap, "isakmp", "isakmp.ispi")).size,
+    messages: tshark(pcap, "isakmp && !icmp && !(isakmp.frag.number > 1)").length + lost,
+    lost,
+    sas: new Set(tshark(pcap, "isakmp && !icmp", "isakmp.ispi")).size,
     fragments: tshark(pcap, "isakmp.frag.number").length,
     fragmented: tshark(pcap, "isakmp.frag.number == 1").length,
   };
@@ -44,6 +51,9 @@ interface Dom {
   lines: number;
   ticks: number;
   fragmented: number;
+  lost: number;
+  crosses: number;
+  retransmits: number;
   failing: string[];
   notifyErrors: string[];
   overflow: string[];
@@ -65,6 +75,9 @@ const DOM_SCRIPT = `(() => {
     lines: document.querySelectorAll("svg.ladder g.msg line.arrow").length,
     ticks: document.querySelectorAll("svg.ladder g.msg line.tick").length,
     fragmented: document.querySelectorAll("svg.ladder g.msg.fragmented").length,
+    lost: document.querySelectorAll("svg.ladder g.msg.lost").length,
+    crosses: document.querySelectorAll("svg.ladder g.msg .cross").length,
+    retransmits: document.querySelectorAll("svg.ladder g.msg.retransmit").length,
     failing: [...document.querySelectorAll("svg.ladder g.msg.failing")].map(label),
     notifyErrors: [...document.querySelectorAll("svg.ladder g.msg.notify-error")].map(label),
     overflow,
@@ -96,6 +109,8 @@ const CASES = [
   { name: "f1_ikev2_auth_failed (failed AUTH, keys given)", pcap: `${FIX}strongswan/f1_ikev2_auth_failed/f1_ikev2_auth_failed.pcap`, keys: `${FIX}strongswan/f1_ikev2_auth_failed/ikev2_decryption_table` },
   { name: "d_ikev2_rekey_dpd (CHILD and IKE rekey, DPD)", pcap: `${FIX}made/d_ikev2_rekey_dpd/d_ikev2_rekey_dpd.pcap` },
   { name: "c_ikev2_cert_frag (IKE_AUTH in RFC 7383 fragments)", pcap: `${FIX}made/c_ikev2_cert_frag/c_ikev2_cert_frag.pcap` },
+  // 4 transmissions of one IKE_AUTH request, each only a first IP fragment (fixtures/made/README.md): 3 retransmissions
+  { name: "f6_ikev2_ipfrag_dropped (IKE_AUTH lost to IP fragmentation, retransmitted)", pcap: `${FIX}made/f6_ikev2_ipfrag_dropped/f6_ikev2_ipfrag_dropped.pcap`, retransmits: 3 },
 ];
 
 describe.skipIf(!CHROMIUM || !haveTshark)("diagnose --html in headless Chromium", () => {
@@ -120,6 +135,9 @@ describe.skipIf(!CHROMIUM || !haveTshark)("diagnose --html in headless Chromium"
           expect(dom.lines).toBe(want.messages);
           expect(dom.fragmented).toBe(want.fragmented);
           expect(dom.ticks).toBe(want.fragments);
+          expect(dom.lost).toBe(want.lost);
+          expect(dom.crosses).toBe(want.lost);
+          expect(dom.retransmits).toBe(c.retransmits ?? 0);
           expect(dom.overflow).toEqual([]);
           expect(dom.scripts).toBe(0);
           expect(lum(dom.bodyBg)).toBeGreaterThan(200);
@@ -128,6 +146,9 @@ describe.skipIf(!CHROMIUM || !haveTshark)("diagnose --html in headless Chromium"
             expect(dom.notifyErrors).toEqual(["IKE_AUTH response mid 1 · AUTHENTICATION_FAILED"]);
             expect(dom.failing).toContain("IKE_AUTH response mid 1 · AUTHENTICATION_FAILED");
             expect(dom.findings).toBe(1);
+          } else if (want.lost) {
+            // the failing messages: every lost copy, cited by the IKE_FRAGMENT_LOSS error
+            expect(dom.failing.length).toBe(want.lost);
           } else {
             expect(dom.failing).toEqual([]);
           }

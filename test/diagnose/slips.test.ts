@@ -125,6 +125,7 @@ describe("a wrong ESP key on a one-way capture", () => {
       expect(d.findings[0].code).toBe("ESP_ICV_FAIL");
       expect(d.findings[0].summary).toContain("wrong key for ESP SA 76a8a6a2");
       expect(d.verdict.startsWith("ESP_ICV_FAIL: wrong key")).toBe(true);
+      expect(renderDiagnosisText(d)[0]).toContain("keys given, but nothing decrypted with them passed its integrity check: wrong keys");
       // the one-way finding stays (the traffic is one-way), and says the key is wrong
       const [ow] = withCode(d, "ESP_ONE_WAY");
       expect(ow.explanation.join(" ")).toContain("that key is wrong");
