@@ -53,7 +53,8 @@ svg.ladder .badge circle{fill:var(--info)}svg.ladder .badge-error circle{fill:va
 body{max-width:none;margin:0;font-size:11pt}.sa .diagram{overflow:visible}svg.ladder{max-width:100%;height:auto}h2{break-after:avoid}.finding,.sa{break-inside:avoid}}
 `;
 
-const SEV = { error: "error", warning: "warning", info: "info" } as const;
+/** Class names only from this table, never from the data. */
+const SEV: Record<string, string> = { error: "error", warning: "warning", info: "info" };
 
 function findingHtml(f: Finding, n: number): string {
   const where: string[] = [];
@@ -61,7 +62,7 @@ function findingHtml(f: Finding, n: number): string {
   if (f.espSpis?.length) where.push(`ESP SPI ${f.espSpis.join(", ")}`);
   const list = (items: string[]) => `<ul>${items.map((x) => `<li>${esc(x)}</li>`).join("")}</ul>`;
   const ev = f.evidence.map((e) => `<li><span class="mono">${e.packet !== undefined ? esc(`#${e.packet}`) : ""}${e.time !== undefined ? " " + esc(clock(e.time)) : ""}</span> ${esc(e.text)}</li>`).join("");
-  return `<div class="finding ${SEV[f.severity]}" id="finding-${n}"><div class="head"><span class="num">${n}</span>${esc(f.severity.toUpperCase())} <code>${esc(f.code)}</code>: ${esc(f.summary)}</div>` +
+  return `<div class="finding ${SEV[f.severity] ?? "info"}" id="finding-${n}"><div class="head"><span class="num">${n}</span>${esc(f.severity.toUpperCase())} <code>${esc(f.code)}</code>: ${esc(f.summary)}</div>` +
     (where.length ? `<div class="lbl">${esc(where.join("; "))}</div>` : "") +
     (f.explanation.length ? `<div class="lbl">What happened</div>${list(f.explanation)}` : "") +
     (ev ? `<div class="lbl">Evidence</div><ul>${ev}</ul>` : "") +

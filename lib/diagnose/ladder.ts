@@ -47,6 +47,9 @@ export function indexFindings(findings: Finding[]): FindingIndex {
   return idx;
 }
 
+/** Class names only from this table, never from the data. */
+const SEVERITY_CLASS: Record<string, string> = { error: "error", warning: "warning", info: "info" };
+
 const W = 860;
 const XL = 190;
 const XR = 690;
@@ -132,7 +135,7 @@ export function renderLadder(sa: IkeSaDiagnosis, findings: FindingIndex, opts: {
     if (t.fragmentOnly) g.push(`<path class="cross" d="M${x2 - 6},${y - 6} L${x2 + 6},${y + 6} M${x2 - 6},${y + 6} L${x2 + 6},${y - 6}"/>`);
     cited.slice(0, 3).forEach((c, j) => {
       const bx = XR + 24 + j * 22;
-      g.push(`<g class="badge badge-${c.f.severity}"><circle cx="${bx}" cy="${y}" r="9"/><text x="${bx}" y="${y + 4}" text-anchor="middle">${c.n}</text></g>`);
+      g.push(`<g class="badge badge-${SEVERITY_CLASS[c.f.severity] ?? "info"}"><circle cx="${bx}" cy="${y}" r="9"/><text x="${bx}" y="${y + 4}" text-anchor="middle">${c.n}</text></g>`);
     });
     g.push("</g>");
     out.push(g.join(""));

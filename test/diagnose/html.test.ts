@@ -212,3 +212,40 @@ test("esc: markup characters and characters XML forbids", () => {
   expect(esc("a\u0000b\u001bc\ud800d")).toBe("a\ufffdb\ufffdc\ufffdd");
   expect(esc("😀 ok\t\n")).toBe("😀 ok\t\n");
 });
+
+describe("every text field is escaped (property: arbitrary strings in every string of a real diagnosis)", () => {
+  const ALLOWED = new Set(["!doctype", "html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "b", "br", "span", "code", "section", "div", "ul", "li", "table", "tr", "th", "td", "svg", "defs", "marker", "path", "g", "rect", "text", "line", "circle"]);
+  /** Replace every string in `v` (deeply) with one drawn from `next`. */
+  const poison = (v: unknown, next: () => string): unknown => {
+    if (typeof v === "string") return next();
+    if (Array.isArray(v)) return v.map((x) => poison(x, next));
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, poison(x, next)]));
+    return v;
+  };
+  test("no tag, attribute or entity comes from the data", async () => {
+    const fc = (await import("fast-check")).default;
+    const bases = await Promise.all([
+      diagnoseFixture("strongswan/f1_ikev2_auth_failed/f1_ikev2_auth_failed.pcap", ["ikev2_decryption_table"]),
+      diagnoseFixture("made/f6_ikev2_ipfrag_dropped/f6_ikev2_ipfrag_dropped.pcap"),
+    ]);
+    const evil = fc.oneof(
+      fc.string({ unit: "grapheme", maxLength: 40 }),
+      fc.string({ unit: fc.constantFrom("<", ">", "&", "\"", "'", "=", "/", "a", "s", "c", "r", "i", "p", "t", " ", "\u0000", "\ud800", "#", ";"), maxLength: 40 }),
+      fc.constantFrom("<script>alert(1)</script>", "\"><svg onload=alert(1)>", "' onmouseover='x", "&lt;", "]]>", "<!--", "</style><img src=x>", "url(http://x)"),
+    );
+    fc.assert(fc.property(fc.integer({ min: 0, max: bases.length - 1 }), fc.array(evil, { minLength: 1, maxLength: 64 }), (which, pool) => {
+      let i = 0;
+      const d = poison(structuredClone(bases[which]), () => pool[i++ % pool.length]) as typeof bases[0];
+      const html = renderDiagnosisHtml(d, { title: pool[0] });
+      const tags = new Set([...html.matchAll(/<\/?([!a-zA-Z][\w-]*)/g)].map((m) => m[1].toLowerCase()));
+      for (const t of tags) if (!ALLOWED.has(t)) throw new Error(`tag <${t}> in the output`);
+      // attributes are only ours: no event handlers, no references to elsewhere (quoted values
+      // and text between tags are data, so they are blanked before looking at attribute names)
+      const markup = html.replace(/"[^"]*"/g, '""').replace(/>[^<]*</g, "><");
+      if (/\son[a-z]+\s*=/i.test(markup)) throw new Error("event handler attribute");
+      if (/\s(?:src|href)\s*=/i.test(markup)) throw new Error("src/href attribute");
+      // every & starts an entity
+      if (/&(?!(?:amp|lt|gt|quot|#39);)/.test(html)) throw new Error("bare &");
+    }), { numRuns: 300 });
+  });
+});
