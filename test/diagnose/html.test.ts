@@ -249,3 +249,10 @@ describe("every text field is escaped (property: arbitrary strings in every stri
     }), { numRuns: 300 });
   });
 });
+
+test("--html to a path that cannot be written: usage error, a message, nothing on stdout", () => {
+  const r = spawnSync(process.execPath, [ENTRY, "diagnose", "--html", "/nonexistent-vkd/dir/report.html", `${FIX}strongswan/f1_ikev2_auth_failed/f1_ikev2_auth_failed.pcap`], { encoding: "utf8" });
+  expect(r.status).toBe(2);
+  expect(r.stderr).toContain("vpnkit diagnose: cannot write /nonexistent-vkd/dir/report.html: ENOENT");
+  expect(r.stdout).toBe("");
+});
