@@ -83,7 +83,14 @@ export interface IkeSaReport {
 const MAX_EXCHANGES = 64;
 const MAX_SAS = 4096;
 
-/** Copies seen of each fragment number of one message (bounded: 64 numbers per direction). */
+/**
+ * Copies seen of each fragment number of one message. Bounded: 64 numbers per direction,
+ * the 4 latest fragmented exchanges per SA (an SA sends one message at a time), and
+ * MAX_FRAG_ENTRIES numbers in the whole tracker (beyond that, fragments count as messages).
+ */
+const MAX_FRAG_NUMBERS = 64;
+const MAX_FRAG_EXCHANGES = 4;
+const MAX_FRAG_ENTRIES = 1 << 16;
 interface FragCount {
   req: Map<number, number>;
   resp: Map<number, number>;
@@ -106,6 +113,8 @@ export class IkeTracker {
   private order: SaState[] = [];
   /** SAs not tracked because of the cap. */
   overflow = 0;
+  /** Fragment numbers held in all SAs' `frags` (bounded by MAX_FRAG_ENTRIES). */
+  private fragEntries = 0;
 
   observe(ev: IkeEvent): void {
     let st = this.sas.get(ev.ispi);
@@ -160,17 +169,27 @@ export class IkeTracker {
       let fc = st.frags.get(ex);
       if (!fc) {
         fc = { req: new Map(), resp: new Map() };
-        if (st.frags.size < MAX_EXCHANGES) st.frags.set(ex, fc);
+        if (st.frags.size >= MAX_FRAG_EXCHANGES) {
+          const [oldKey, old] = st.frags.entries().next().value!;
+          this.fragEntries -= old.req.size + old.resp.size;
+          st.frags.delete(oldKey);
+        }
+        st.frags.set(ex, fc);
       }
       const m = isResponse ? fc.resp : fc.req;
       copy = (m.get(ev.fragment.number) ?? 0) + 1;
-      if (copy > 1 || m.size < 64) m.set(ev.fragment.number, copy);
+      let stored = true;
+      if (copy > 1) m.set(ev.fragment.number, copy);
+      else if (m.size < MAX_FRAG_NUMBERS && this.fragEntries < MAX_FRAG_ENTRIES) {
+        m.set(ev.fragment.number, copy);
+        this.fragEntries++;
+      } else stored = false;
       if (isResponse) ex.responseFragments = (ex.responseFragments ?? 0) + 1;
       else ex.requestFragments = (ex.requestFragments ?? 0) + 1;
       // A message counts once per transmission: the first fragment seen of each copy.
       let reached = 0;
       for (const c of m.values()) if (c >= copy) reached++;
-      if (reached === 1) st.messages++;
+      if (reached === 1 || !stored) st.messages++;
     } else st.messages++;
     if (isResponse) {
       if (ex.responseNo === undefined) {
