@@ -200,7 +200,7 @@ Exit codes: 0 ok (also when the output pipe is closed early, as by | head),
         opts.packetHook = (rec, p) => dw.packet(rec, p);
       }
       const diag = o.explain ? await import("../lib/diagnose/mod.ts") : undefined;
-      const dia = diag ? new diag.Diagnoser() : undefined;
+      const dia = diag ? new diag.Diagnoser({ keysGiven: keys?.size ?? 0 }) : undefined;
       if (dia) {
         const prev = opts.packetHook;
         opts.packetHook = (rec, p) => {

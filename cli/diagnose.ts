@@ -3,6 +3,8 @@
  * diagnostics engine and renderers live in lib/diagnose.
  */
 import { Command } from "@commander-js/extra-typings";
+import { writeFileSync } from "node:fs";
+import { basename } from "node:path";
 import { openCapture } from "../lib/capture/index.ts";
 import { type CaptureReader, CaptureFormatError } from "../lib/capture/types.ts";
 import type { LiveCapture } from "../lib/capture/live.ts";
@@ -19,6 +21,7 @@ export function diagnoseCommand() {
     .option("-r <file>", "read the capture from FILE (tcpdump's -r; the same as the capture argument)")
     .option("-i, --interface <iface>", "capture live on IFACE, or `any` (Linux; root or CAP_NET_RAW; IPsec traffic only) and diagnose on Ctrl-C")
     .option("--json", "print the diagnosis as one JSON object")
+    .option("--html <file>", "also write an HTML report: a ladder diagram (SVG) of each IKE SA with its findings beside it (self-contained, no scripts)")
     .option("--keys <file>", "decrypt with the keys in FILE (same formats as decode --keys; repeatable): shows causes hidden in encrypted IKE messages", many)
     .option("--keys-inline <secrets>", "decrypt with a tcpdump -E string (repeatable)", many)
     .option("--ike-port <port>", "extra UDP port carrying IKE (repeatable)", portList)
@@ -41,6 +44,7 @@ Examples:
   vpnkit diagnose --keys charon.log capture.pcap     # read causes inside encrypted IKE_AUTH
   vpnkit diagnose --json capture.pcap | jq '.findings[].code'
   vpnkit diagnose -i eth0                            # live (Linux, root): the diagnosis on Ctrl-C
+  vpnkit diagnose --html report.html capture.pcap   # ladder diagram per IKE SA
 Exit codes: 0 ok, 2 usage error or not a capture, 3 an error was found with --strict.`,
     )
     .action(async (capture, o) => {
@@ -93,6 +97,16 @@ Exit codes: 0 ok, 2 usage error or not a capture, 3 an error was found with --st
         if (liveCap) closeLive(liveCap);
         // an abandoned read of stdin (SIGINT while waiting) must not keep the process alive
         else if (interrupted) process.stdin.destroy();
+      }
+      if (o.html) {
+        const { renderDiagnosisHtml } = await import("../lib/diagnose/html.ts");
+        try {
+          writeFileSync(o.html, renderDiagnosisHtml(d, { title: o.interface !== undefined ? `live on ${o.interface}` : file === "-" ? "stdin" : basename(file), generated: new Date().toISOString() }));
+        } catch (e) {
+          process.stderr.write(`vpnkit diagnose: cannot write ${o.html}: ${(e as NodeJS.ErrnoException).code ?? ""} ${(e as Error).message}\n`);
+          process.exitCode = EXIT.USAGE;
+          return;
+        }
       }
       const width = process.stdout.isTTY ? Math.max(60, Math.min(process.stdout.columns ?? 100, 120)) : 100;
       const text = o.json ? renderDiagnosisJson(d, true) + "\n" : renderDiagnosisText(d, { width, timeline: o.timeline !== false }).join("\n") + "\n";

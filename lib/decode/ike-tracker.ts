@@ -39,6 +39,8 @@ export interface IkeEvent {
   dst: string;
   /** Message length in bytes. */
   length: number;
+  /** IKEv2 RFC 7383 fragment (SKF payload): its number and the total. */
+  fragment?: { number: number; total: number };
 }
 
 /** One exchange (request and, if seen, its response). */
@@ -47,8 +49,11 @@ export interface IkeExchangeRecord {
   messageId: number;
   requestNo?: number;
   responseNo?: number;
-  /** Extra copies of the request (retransmissions). */
+  /** Extra copies of the request (retransmissions; for a fragmented request, resends of the whole message). */
   retransmits: number;
+  /** RFC 7383 fragments of the request / response (packets), when fragmented. */
+  requestFragments?: number;
+  responseFragments?: number;
   requestPayloads?: string;
   responsePayloads?: string;
   errors: string[];
@@ -65,7 +70,10 @@ export interface IkeSaReport {
   lastNo: number;
   firstTs: number;
   lastTs: number;
+  /** IKE messages (an RFC 7383 fragmented message counts once per transmission). */
   messages: number;
+  /** Packets that carried an RFC 7383 fragment (SKF). */
+  fragments: number;
   exchanges: IkeExchangeRecord[];
   /** Exchanges dropped from `exchanges` to bound memory. */
   exchangesOmitted: number;
@@ -75,8 +83,22 @@ export interface IkeSaReport {
 const MAX_EXCHANGES = 64;
 const MAX_SAS = 4096;
 
+/**
+ * Copies seen of each fragment number of one message. Bounded: 64 numbers per direction,
+ * the 4 latest fragmented exchanges per SA (an SA sends one message at a time), and
+ * MAX_FRAG_ENTRIES numbers in the whole tracker (beyond that, fragments count as messages).
+ */
+const MAX_FRAG_NUMBERS = 64;
+const MAX_FRAG_EXCHANGES = 4;
+const MAX_FRAG_ENTRIES = 1 << 16;
+interface FragCount {
+  req: Map<number, number>;
+  resp: Map<number, number>;
+}
+
 interface SaState extends IkeSaReport {
   byKey: Map<string, IkeExchangeRecord>;
+  frags: Map<IkeExchangeRecord, FragCount>;
   /** Set when an IKE SA is known to be up (v2 IKE_AUTH answered without error, v1 quick mode seen). */
   established: boolean;
   deleted: boolean;
@@ -91,6 +113,8 @@ export class IkeTracker {
   private order: SaState[] = [];
   /** SAs not tracked because of the cap. */
   overflow = 0;
+  /** Fragment numbers held in all SAs' `frags` (bounded by MAX_FRAG_ENTRIES). */
+  private fragEntries = 0;
 
   observe(ev: IkeEvent): void {
     let st = this.sas.get(ev.ispi);
@@ -112,10 +136,12 @@ export class IkeTracker {
         firstTs: t,
         lastTs: t,
         messages: 0,
+        fragments: 0,
         exchanges: [],
         exchangesOmitted: 0,
         outcome: "",
         byKey: new Map(),
+        frags: new Map(),
         established: false,
         deleted: false,
       };
@@ -123,7 +149,6 @@ export class IkeTracker {
       this.order.push(st);
     }
     if (st.rspi === "0000000000000000" && ev.rspi !== st.rspi) st.rspi = ev.rspi;
-    st.messages++;
     st.lastNo = ev.no;
     st.lastTs = t;
 
@@ -136,6 +161,36 @@ export class IkeTracker {
       if (st.exchanges.length < MAX_EXCHANGES) st.exchanges.push(ex);
       else st.exchangesOmitted++;
     }
+    // RFC 7383: the fragments of one message share its exchange and message ID. A
+    // fragment number seen again means the whole message was sent again.
+    let copy = 0;
+    if (ev.fragment && ev.version === 2) {
+      st.fragments++;
+      let fc = st.frags.get(ex);
+      if (!fc) {
+        fc = { req: new Map(), resp: new Map() };
+        if (st.frags.size >= MAX_FRAG_EXCHANGES) {
+          const [oldKey, old] = st.frags.entries().next().value!;
+          this.fragEntries -= old.req.size + old.resp.size;
+          st.frags.delete(oldKey);
+        }
+        st.frags.set(ex, fc);
+      }
+      const m = isResponse ? fc.resp : fc.req;
+      copy = (m.get(ev.fragment.number) ?? 0) + 1;
+      let stored = true;
+      if (copy > 1) m.set(ev.fragment.number, copy);
+      else if (m.size < MAX_FRAG_NUMBERS && this.fragEntries < MAX_FRAG_ENTRIES) {
+        m.set(ev.fragment.number, copy);
+        this.fragEntries++;
+      } else stored = false;
+      if (isResponse) ex.responseFragments = (ex.responseFragments ?? 0) + 1;
+      else ex.requestFragments = (ex.requestFragments ?? 0) + 1;
+      // A message counts once per transmission: the first fragment seen of each copy.
+      let reached = 0;
+      for (const c of m.values()) if (c >= copy) reached++;
+      if (reached === 1 || !stored) st.messages++;
+    } else st.messages++;
     if (isResponse) {
       if (ex.responseNo === undefined) {
         ex.responseNo = ev.no;
@@ -145,7 +200,9 @@ export class IkeTracker {
       ex.requestNo = ev.no;
       ex.requestPayloads = ev.payloads;
     } else if (ev.version === 2) {
-      ex.retransmits++;
+      // Another fragment of the same transmission is not a retransmission.
+      if (!ev.fragment) ex.retransmits++;
+      else if (copy - 1 > ex.retransmits) ex.retransmits = copy - 1;
     } else {
       // IKEv1 main/aggressive modes reuse message id 0 for every message: count
       // only identical-direction repeats with the same payload list as retransmits.
@@ -175,7 +232,7 @@ export class IkeTracker {
   /** Reports in order of first appearance. */
   report(): IkeSaReport[] {
     return this.order.map((st) => {
-      const { byKey: _b, established, deleted, failed, authOpaque, ...rep } = st;
+      const { byKey: _b, frags: _f, established, deleted, failed, authOpaque, ...rep } = st;
       let outcome: string;
       if (failed) outcome = `failed: ${failed}`;
       else if (established) outcome = deleted ? "established, then deleted" : "established";

@@ -458,7 +458,9 @@ export class Decoder {
 function ikev2Event(p: DecodedPacket, m: Ikev2Message, ip: Ipv4Layer | Ipv6Layer, d?: Ikev2Decrypted): IkeEvent {
   const notifies = [];
   let encrypted = false;
+  let fragment: IkeEvent["fragment"];
   const inner = d?.payloads;
+  for (const pl of m.payloads) if (pl.kind === "skf") fragment = { number: pl.fragmentNumber, total: pl.totalFragments };
   for (const pl of inner ? [...m.payloads, ...inner] : m.payloads) {
     if (pl.kind === "notify") notifies.push({ type: pl.notifyType, name: pl.notifyName, error: pl.isError });
     else if ((pl.kind === "sk" || pl.kind === "skf") && !inner) encrypted = true;
@@ -468,7 +470,7 @@ function ikev2Event(p: DecodedPacket, m: Ikev2Message, ip: Ipv4Layer | Ipv6Layer
     ispi: toHex(m.ispi), rspi: toHex(m.rspi), exchange: m.exchangeName, messageId: m.messageId,
     initiator: m.flags.initiator, response: m.flags.response,
     payloads: (inner ? [...m.payloads.filter((x) => x.kind !== "sk" && x.kind !== "skf"), ...inner] : m.payloads).map(ikev2PayloadToken).join(" "), notifies, encrypted,
-    src: ip.src, dst: ip.dst, length: m.length,
+    src: ip.src, dst: ip.dst, length: m.length, ...(fragment ? { fragment } : {}),
   };
 }
 

@@ -22,10 +22,11 @@ export function renderStats(st: DecodeStats, res: RunDecodeResult): string[] {
   out.push(`IKE SAs: ${st.ikeSas.length}${st.ikeSasUntracked ? ` (+${st.ikeSasUntracked} messages beyond the tracking cap)` : ""}`);
   for (const sa of st.ikeSas) {
     out.push(`  IKEv${sa.version} ${sa.ispi}/${sa.rspi}  ${sa.initiator} -> ${sa.responder}`);
-    out.push(`    packets ${sa.firstNo}..${sa.lastNo}, ${sa.messages} messages, ${secText(sa.firstTs)} .. ${secText(sa.lastTs)}`);
+    out.push(`    packets ${sa.firstNo}..${sa.lastNo}, ${sa.messages} messages${sa.fragments ? ` (${sa.fragments} packets were RFC 7383 fragments)` : ""}, ${secText(sa.firstTs)} .. ${secText(sa.lastTs)}`);
     for (const ex of sa.exchanges) {
-      const req = ex.requestNo !== undefined ? `#${ex.requestNo}` : "-";
-      const rsp = ex.responseNo !== undefined ? `#${ex.responseNo}` : "no response";
+      const fr = (n?: number) => (n ? ` (${n} fragments)` : "");
+      const req = ex.requestNo !== undefined ? `#${ex.requestNo}${fr(ex.requestFragments)}` : "-";
+      const rsp = ex.responseNo !== undefined ? `#${ex.responseNo}${fr(ex.responseFragments)}` : "no response";
       const rt = ex.retransmits ? `, ${ex.retransmits} retransmit${ex.retransmits > 1 ? "s" : ""}` : "";
       const err = ex.errors.length ? `  ERROR ${ex.errors.join(", ")}` : "";
       out.push(`    ${ex.exchange.padEnd(16)} mid ${String(ex.messageId).padEnd(10)} req ${req.padEnd(7)} resp ${rsp}${rt}${err}`);

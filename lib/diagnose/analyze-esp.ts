@@ -254,6 +254,7 @@ export function analyzeEsp(s: DiagnoseState, ikeDiags: IkeSaDiagnosis[]): { esp:
       if (x?.inner.size) {
         for (const [k, v] of x.inner) ev.push({ text: `inside (decrypted): ${v} × ${k}` });
       }
+      if (x && x.icv.bad > 0 && x.icv.good === 0) expl.push(`Every packet of this SA failed its integrity check with the key given (ESP_ICV_FAIL): that key is wrong, so nothing inside could be read. Fix the key first; the one-way traffic itself is real.`);
       expl.push(`If the capture is taken at ${r.src}'s side: ${r.dst} receives the traffic (or drops it) but sends nothing back. Typical causes: a firewall on or before ${r.dst} dropping its outgoing ESP/UDP 4500, ${r.dst} unable to decrypt (wrong keys, so it never answers), no route or policy back on ${r.dst}, or the return traffic taking another path.`);
       const big = r.packets >= 3 || tOf(r.last) - tOf(r.first) >= 2;
       tag(finding("ESP_ONE_WAY", big ? "error" : "warning", `one-way ESP: ${sa} carried ${r.packets} packets, nothing came back`, {
@@ -280,7 +281,8 @@ export function analyzeEsp(s: DiagnoseState, ikeDiags: IkeSaDiagnosis[]): { esp:
     }
     if (x && x.icv.bad > 0) {
       const all = x.icv.good === 0;
-      tag(finding("ESP_ICV_FAIL", "error", `${sa}: ${x.icv.bad} of ${x.icv.good + x.icv.bad + x.icv.none} packets failed the integrity check (ICV)`, {
+      const n = x.icv.good + x.icv.bad + x.icv.none;
+      tag(finding("ESP_ICV_FAIL", "error", all ? `wrong key for ${sa}: all ${x.icv.bad} of ${n} packets failed the integrity check (ICV) with the key given` : `${sa}: ${x.icv.bad} of ${n} packets failed the integrity check (ICV)`, {
         ikeSa: ike, espSpis: [r.spiHex],
         evidence: x.badPackets.map((no) => ({ packet: no, text: "ICV mismatch" })),
         explanation: [all

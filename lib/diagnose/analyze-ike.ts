@@ -129,12 +129,26 @@ export function analyzeIkeSa(st: IkeSaState, ctx: IkeContext): { diag: IkeSaDiag
   if (st.version === 2) {
     for (const ex of exs) {
       if (answered(ex) || !ex.requests.length) continue;
-      // The same sender went on with later message IDs, which needs this answer (window 1): the capture missed it.
-      const goneOn = exs.find((o) => o.owner === ex.owner && o.messageId > ex.messageId && answered(o) && o.requests.length > 0);
-      if (goneOn) {
-        findings.push(finding("NO_RESPONSE", "info", `the response to ${ex.exchange} mid ${ex.messageId} (packet ${ex.requests[0].no}) is not in the capture, but the exchange with mid ${goneOn.messageId} went on: the capture missed it`, {
-          ikeSa: name, evidence: [ev(ex.requests[0], msgLine(ex.requests[0])), ev(goneOn.requests[0], msgLine(goneOn.requests[0]))],
-          data: { exchange: ex.exchange, requests: ex.requests.map((r) => r.no), port: ex.requests[0].dstPort ?? null },
+      // Later messages can prove the answer was sent and the capture missed it:
+      // - the same sender went on with a later message ID that was answered (window 1);
+      // - after IKE_SA_INIT, any later message carrying the responder's SPI (only the IKE_SA_INIT response gives it);
+      // - after IKE_AUTH, ESP between the peers (the CHILD SA it creates is in use).
+      const first = ex.requests[0];
+      let proof: { text: string; evidence: Evidence } | undefined;
+      const goneOn = exs.find((o) => o.owner === ex.owner && o.messageId > ex.messageId && o.requests.length > 0 && answered(o));
+      if (goneOn) proof = { text: `the exchange with mid ${goneOn.messageId} went on`, evidence: ev(goneOn.requests[0], msgLine(goneOn.requests[0])) };
+      if (!proof && ex.exchange === "IKE_SA_INIT") {
+        const later = st.msgs.find((m) => m.time >= first.time && m !== first && !ex.requests.includes(m) && !/^0+$/.test(m.rspiHex));
+        if (later) proof = { text: `packet ${later.no} (${later.exchange} ${later.response ? "response" : "request"}) carries the responder's SPI, which only the IKE_SA_INIT response gives`, evidence: ev(later, msgLine(later)) };
+      }
+      if (!proof && ex.exchange === "IKE_AUTH") {
+        const esp = ctx.espAfter(st.initiator, st.responder, first.time);
+        if (esp && esp.time >= first.time) proof = { text: `ESP between the peers follows (packet ${esp.no}): the CHILD SA it creates is in use`, evidence: { packet: esp.no, time: esp.time, text: "first ESP packet between the peers after the request" } };
+      }
+      if (proof) {
+        findings.push(finding("NO_RESPONSE", "info", `the response to ${ex.exchange} mid ${ex.messageId} (packet ${first.no}) is not in the capture, but ${proof.text}: the capture missed it`, {
+          ikeSa: name, evidence: [ev(first, msgLine(first)), proof.evidence],
+          data: { exchange: ex.exchange, requests: ex.requests.map((r) => r.no), port: first.dstPort ?? null },
         }));
         continue;
       }
@@ -520,7 +534,7 @@ function unansweredFinding(st: IkeSaState, ex: Exchange, exs: Exchange[], ctx: I
   const expl: string[] = [];
   const sugg: string[] = [];
   let summary: string;
-  const sentText = `${times(reqs.length)} over ${dur(last.time - first.time)}${intervals.length ? ` (gaps ${intervals.join(", ")})` : ""}`;
+  const sentText = reqs.length === 1 ? "once" : `${times(reqs.length)} over ${dur(last.time - first.time)}${intervals.length ? ` (gaps ${intervals.join(", ")})` : ""}`;
   if (ex.exchange === "IKE_SA_INIT" || (st.version === 1 && first === st.msgs[0])) {
     summary = `no response from ${peer} to ${ex.exchange}: sent ${sentText}`;
     expl.push(`The responder never answered, not even the first message. Either UDP ${port ?? 500} to ${peer} is blocked (firewall, ACL, cloud security group), the responder is down or not listening, or its answers are dropped on the way back.`);

@@ -32,14 +32,18 @@ export interface DiagnoserOptions {
    * Decoder decodes is also observed here.
    */
   esp?: EspTracker;
+  /** How many SAs the keys given hold (`KeyStore.size`): with keys that decrypted nothing the report says so, rather than "no keys given". */
+  keysGiven?: number;
 }
 
 /** Streaming diagnostics over decoded packets. */
 export class Diagnoser {
   private readonly s: DiagnoseState;
+  private readonly keysGiven: number;
 
   constructor(opts: DiagnoserOptions = {}) {
     this.s = new DiagnoseState(opts.esp);
+    this.keysGiven = opts.keysGiven ?? 0;
   }
   private failed: number[] = [];
   private failedCount = 0;
@@ -101,12 +105,16 @@ export class Diagnoser {
       if (d.rekeyedBy) d.outcome += `; replaced by IKE SA ${d.rekeyedBy}`;
       for (const f of esp.findings) if (f.ikeSa === `${d.ispi}/${d.rspi}` && !d.findings.includes(f.code)) d.findings.push(f.code);
     }
-    findings.sort((a, b) => RANK[a.severity] - RANK[b.severity] || (a.packets[0] ?? 0) - (b.packets[0] ?? 0));
+    // A wrong key given (every ESP packet of an SA fails its ICV) comes first: it is the user's
+    // input, and what the other findings read from that SA cannot be trusted until it is fixed.
+    const wrongKey = (f: Finding) => (f.code === "ESP_ICV_FAIL" && f.data?.good === 0 ? 0 : 1);
+    findings.sort((a, b) => RANK[a.severity] - RANK[b.severity] || wrongKey(a) - wrongKey(b) || (a.packets[0] ?? 0) - (b.packets[0] ?? 0));
     return {
       packets: s.packets,
       firstTime: s.firstTime,
       lastTime: s.lastTime,
       keysUsed: s.keysUsed,
+      keysGiven: this.keysGiven,
       verdict: verdict(findings, ikeSas, esp.esp.length),
       ikeSas,
       ikeSasUntracked: s.ikeUntracked,

@@ -3,6 +3,8 @@
  * @module
  */
 export { Diagnoser, type DiagnoserOptions } from "./diagnoser.ts";
-export { renderDiagnosisJson, renderDiagnosisText, type DiagnosisTextOptions } from "./render.ts";
+export { keysText, renderDiagnosisJson, renderDiagnosisText, type DiagnosisTextOptions } from "./render.ts";
+export { renderDiagnosisHtml, type DiagnosisHtmlOptions } from "./html.ts";
+export { esc as escapeHtml, renderLadder } from "./ladder.ts";
 export type * from "./types.ts";
 export { diagnoseCapture, type DiagnoseCaptureOptions } from "./run.ts";

@@ -115,12 +115,24 @@ function ikeLines(d: IkeSaDiagnosis, i: number, timeline: boolean): string[] {
   return out;
 }
 
+/** What the keys did: decrypted something, decrypted nothing, or none were given. */
+export function keysText(d: Diagnosis): string {
+  if (d.keysUsed) {
+    const good = d.espSas.some((e) => (e.icv?.good ?? 0) > 0) || d.ikeSas.some((s) => s.timeline.some((t) => t.protection === "decrypted"));
+    const bad = d.espSas.some((e) => (e.icv?.bad ?? 0) > 0) || d.ikeSas.some((s) => s.timeline.some((t) => t.protection === "integrity-bad"));
+    if (bad && !good) return "keys given, but nothing decrypted with them passed its integrity check: wrong keys (see the findings)";
+    return bad ? "decrypted with the keys given (some failed their integrity check: see the findings)" : "decrypted with the keys given";
+  }
+  if (d.keysGiven > 0) return `keys given (${d.keysGiven} SA${d.keysGiven === 1 ? "" : "s"}), but nothing in this capture was decrypted with them: no encrypted message arrived whole, or the keys belong to other SAs`;
+  return "no keys given (encrypted content not visible)";
+}
+
 /** The diagnosis as text lines. */
 export function renderDiagnosisText(d: Diagnosis, opts: DiagnosisTextOptions = {}): string[] {
   const width = opts.width ?? 100;
   const out: string[] = [];
   const span = d.packets ? `${clock(d.firstTime)} .. ${clock(d.lastTime)} UTC (${dur(d.lastTime - d.firstTime)})` : "";
-  out.push(`Capture: ${d.packets} packets ${span}; ${d.keysUsed ? "decrypted with the keys given" : "no keys given (encrypted content not visible)"}`);
+  out.push(`Capture: ${d.packets} packets ${span}; ${keysText(d)}`);
   out.push(...wrap(d.verdict, "         ", width, "Verdict: "));
   if (d.internalErrors.count) out.push(`Note: ${d.internalErrors.count} packet(s) could not be analysed (internal error; packets ${d.internalErrors.packets.join(", ")}): please report this.`);
   const shown = d.findings.filter((f) => opts.info !== false || f.severity !== "info");

@@ -25,7 +25,7 @@ export interface DiagnoseCaptureOptions {
 /** Decode every packet of `reader` and diagnose the capture. */
 export async function diagnoseCapture(reader: CaptureReader, opts: DiagnoseCaptureOptions = {}): Promise<Diagnosis> {
   const dec = new Decoder(opts.decoder);
-  const dia = new Diagnoser({ esp: dec.esp });
+  const dia = new Diagnoser({ esp: dec.esp, keysGiven: opts.decoder?.keys?.size ?? 0 });
   let packets = 0;
   const it = reader.batches();
   const sig = opts.signal;

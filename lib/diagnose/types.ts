@@ -193,6 +193,8 @@ export interface Diagnosis {
   lastTime: number;
   /** Any encrypted IKE message or ESP packet was decrypted (keys were given). */
   keysUsed: boolean;
+  /** SAs in the keys given (0: no keys given). */
+  keysGiven: number;
   /** One line: the most important finding, or that nothing is wrong. */
   verdict: string;
   ikeSas: IkeSaDiagnosis[];

@@ -6,7 +6,10 @@
  * `adding inbound|outbound ESP SA` / `SPI 0x.., src A dst B` and
  * `CHILD_SA ... established` lines, and to algorithms through `selected proposal:`.
  * The same walk as scripts/capture/keys.py (which made the fixtures' key files).
- * Lines are matched per thread (`NN[GRP]`), so interleaved threads are fine.
+ * Lines are matched per thread (`NN[GRP]`), so interleaved threads are fine. Algorithms are
+ * bound per IKE SA, by the unique ID in the log context (`<conn|N>`), not per thread: charon
+ * selects a responder's IKE proposal in one thread and derives its keys in another, and a
+ * thread serves many SAs. A daemon restart ("Starting IKE charon daemon") starts afresh.
  * @module
  */
 import type { SkParams } from "../ike/v2/sk-crypto.ts";
@@ -14,6 +17,8 @@ import { espIntegFromSk, espParams, skIntegFromName, skParams, strongswanEncr } 
 import { emptyKeys, KeyFileError, type ParsedKeys, canonAddr } from "./types.ts";
 
 const LINE = /(?:^|\s)(\d+)\[([A-Z]{3})\] (?:<([^>]*)> )?(.*)$/;
+/** The IKE SA's unique ID in a log context: `<conn|3>` or, before a config is found, `<3>`. */
+const CTX_ID = /(?:^|\|)(\d+)$/;
 const HEX = /^\s+\d+: ((?:[0-9A-F]{2} )+)/;
 const DUMP = /^(.*?) => (\d+) bytes @ 0x[0-9a-f]+$/;
 
@@ -48,9 +53,11 @@ function split(p: string): { encr: string; integ: string | null; esn: boolean } 
 export function parseCharon(text: string, file: string): ParsedKeys {
   const out = emptyKeys();
   const th = new Map<string, Thread>();
-  const ctxProp = new Map<string, string>();
+  /** Selected proposals per IKE SA unique ID (the latest of each kind). */
+  const byId = new Map<string, { ike?: string; esp?: string }>();
+  const idOf = (ctx: string): string | undefined => CTX_ID.exec(ctx)?.[1];
   const keyed = new Set<string>();
-  const pending: { keys: Record<string, Uint8Array>; prop?: string; line: number }[] = [];
+  const pending: { keys: Record<string, Uint8Array>; prop?: string; line: number; id?: string }[] = [];
   const ikeSets: { ispi: string; rspi: string; keys: Record<string, Uint8Array>; prop?: string; line: number }[] = [];
   const espSeen = new Set<number>();
   let cur: { t: string; label: string; bytes: number[]; ctx: string; line: number } | null = null;
@@ -70,12 +77,14 @@ export function parseCharon(text: string, file: string): ParsedKeys {
       if (k === "sk_d") s.ikeLine = c.line;
       s.ike[k] = data;
       if (k === "sk_pr") {
-        const set = { keys: s.ike, prop: s.propIke ?? ctxProp.get("ike|" + c.ctx), line: s.ikeLine || c.line };
+        const id = idOf(c.ctx);
+        const set = { keys: s.ike, prop: (id !== undefined ? byId.get(id)?.ike : undefined) ?? s.propIke, line: s.ikeLine || c.line, id };
         s.ike = {};
         const pair = s.pair;
         if (pair && !keyed.has(pair.join("/"))) {
           keyed.add(pair.join("/"));
-          ikeSets.push({ ispi: pair[0], rspi: pair[1], ...set });
+          const { id: _id, ...rest } = set;
+          ikeSets.push({ ispi: pair[0], rspi: pair[1], ...rest });
         } else pending.push(set);
       }
       return;
@@ -109,20 +118,41 @@ export function parseCharon(text: string, file: string): ParsedKeys {
       continue;
     }
     const s = T(t);
+    const id = idOf(ctx);
     let r: RegExpExecArray | null;
-    if ((r = /selected proposal: ((IKE|ESP):\S+)/.exec(msg))) {
-      if (r[2] === "IKE") s.propIke = r[1];
+    if (/^Starting IKE charon daemon/.test(msg)) {
+      // A restart: thread numbers and unique IDs start again; keys found so far stay.
+      if (cur) finish(cur);
+      cur = null;
+      th.clear();
+      byId.clear();
+      pending.length = 0;
+    } else if ((r = /selected proposal: ((IKE|ESP):\S+)/.exec(msg))) {
+      // Per SA; the thread's latest is the fallback (an IKE rekey selects in the old SA's
+      // context and derives the new SA's keys in the new one's).
+      const k = r[2] === "IKE" ? "ike" : "esp";
+      if (k === "ike") s.propIke = r[1];
       else s.propEsp = r[1];
-      ctxProp.set(`${r[2].toLowerCase()}|${ctx}`, r[1]);
+      if (id !== undefined) {
+        const e = byId.get(id) ?? {};
+        e[k] = r[1];
+        byId.set(id, e);
+      }
     } else if ((r = /parsed (\S+) (request|response) (\d+)/.exec(msg))) {
       s.role = r[2] === "request" ? "responder" : "initiator";
     } else if ((r = /checkout IKEv2 SA (?:by message )?with SPIs ([0-9a-f]{16})_i ([0-9a-f]{16})_r/.exec(msg))) {
-      if (r[2] !== "0".repeat(16)) s.pair = [r[1], r[2]];
+      s.pair = r[2] !== "0".repeat(16) ? [r[1], r[2]] : undefined;
     } else if ((r = /checkin (?:IKEv2 )?SA (\S+) with SPIs ([0-9a-f]{16})_i ([0-9a-f]{16})_r/.exec(msg))) {
       const key = `${r[2]}/${r[3]}`;
       if (r[3] !== "0".repeat(16) && !keyed.has(key) && pending.length) {
-        keyed.add(key);
-        ikeSets.push({ ispi: r[2], rspi: r[3], ...pending.shift()! });
+        // Keys derived in this SA's context (or, for an IKE rekey, the old SA's, which checks in the new one) first.
+        let i = id === undefined ? -1 : pending.findIndex((p) => p.id === id);
+        if (i < 0) i = pending.findIndex((p) => p.id === undefined || id === undefined);
+        if (i >= 0) {
+          keyed.add(key);
+          const { id: _id, ...set } = pending.splice(i, 1)[0];
+          ikeSets.push({ ispi: r[2], rspi: r[3], ...set });
+        }
       }
     } else if ((r = /(?:adding|registering) (inbound|outbound) ESP SA/.exec(msg))) {
       s.dirs.push({ dir: r[1] as "inbound" });
@@ -135,7 +165,7 @@ export function parseCharon(text: string, file: string): ParsedKeys {
       }
     } else if ((r = /^(inbound |outbound )?CHILD_SA (\S+) established with SPIs/.exec(msg))) {
       const k = s.child;
-      const prop = s.propEsp ?? ctxProp.get("esp|" + ctx);
+      const prop = (id !== undefined ? byId.get(id)?.esp : undefined) ?? s.propEsp;
       if ((k.encr_i || k.integ_i) && prop) {
         const { encr, integ, esn } = split(prop);
         const e = strongswanEncr(encr);
