@@ -48,7 +48,8 @@ function not(a: FilterIr): FilterIr {
   return a.t === IR_TRUE ? F : a.t === IR_FALSE ? T : a.t === IR_NOT ? a.a : { t: IR_NOT, a };
 }
 function cmp(off: number, size: 1 | 2 | 4, k: number, op = OP_EQ, mask = 0xffffffff, x = -1): FilterIr {
-  if (op === OP_EQ && mask === 0) return k === 0 ? T : F;
+  // A zero mask (net 0/0, ip6 net /64's low words) still loads: on a frame cut short
+  // the load rejects, as in libpcap's unoptimized code
   return { t: IR_CMP, off, size, mask: mask >>> 0, op, k: k >>> 0, x };
 }
 
