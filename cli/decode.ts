@@ -9,6 +9,7 @@ import { runDecode, type RunDecodeOptions } from "../lib/decode/run.ts";
 import { isBrokenPipe } from "../lib/decode/output.ts";
 import { parseFilter } from "../lib/decode/filter.ts";
 import { EXIT } from "./exit.ts";
+import { captureFilterArg, FILTER_ARG_HELP } from "./capture-filter.ts";
 import { loadKeysOption, many, portList } from "./args.ts";
 import type { PcapngWriter } from "../lib/capture/pcapng-writer.ts";
 
@@ -17,6 +18,7 @@ export function decodeCommand() {
   return new Command("decode")
     .description("decode ESP, AH, IKEv1, IKEv2 and NAT-T from a pcap or pcapng capture (or stdin)")
     .argument("[capture]", "capture file (pcap, pcapng, optionally gzip-compressed), or - for stdin", "-")
+    .argument("[expression...]", FILTER_ARG_HELP)
     .option("-v, --verbose", "print the full field tree of every packet (like tshark -V)")
     .option("--json", "print NDJSON: one object per packet (schema: docs/json-schema.md)")
     .option("--stats", "print a summary per IKE SA and per ESP SA instead of per-packet lines")
@@ -49,6 +51,7 @@ Examples:
   vpnkit decode -v --exchange IKE_SA_INIT capture.pcapng
   vpnkit decode --json capture.pcap.gz | jq 'select(.anomalies | length > 0)'
   vpnkit decode --stats capture.pcap
+  vpnkit decode capture.pcap udp port 4500 and not host 192.0.2.1   # tcpdump filter syntax
   tcpdump -U -w - -i eth0 'udp port 500 or udp port 4500 or esp' | vpnkit decode -
   vpnkit decode --natt-port 14500 capture.pcap      # NAT-T on a non-standard port
   vpnkit decode --keys esp_sa --keys ikev2_decryption_table capture.pcap
@@ -60,7 +63,9 @@ layer, offset and reason ("!!" lines), and decoding continues.
 Exit codes: 0 ok (also when the output pipe is closed early, as by | head),
 2 usage error or not a capture, 3 anomalies with --strict.`,
     )
-    .action(async (capture, o) => {
+    .action(async (capture, expression, o) => {
+      const captureFilter = await captureFilterArg("decode", expression);
+      if (captureFilter === null) return;
       if (o.json && o.verbose) {
         process.stderr.write("vpnkit decode: choose one of -v and --json\n");
         process.exitCode = EXIT.USAGE;
@@ -102,6 +107,7 @@ Exit codes: 0 ok (also when the output pipe is closed early, as by | head),
         mode: o.json ? "json" : o.verbose ? "verbose" : "summary",
         stats: !!o.stats,
         filter,
+        captureFilter,
         decoder: {
           ikePorts: o.ikePort ?? [],
           nattPorts: o.nattPort ?? [],

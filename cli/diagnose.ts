@@ -8,12 +8,14 @@ import { CaptureFormatError } from "../lib/capture/types.ts";
 import { diagnoseCapture, renderDiagnosisJson, renderDiagnosisText } from "../lib/diagnose/mod.ts";
 import { loadKeysOption, many, portList } from "./args.ts";
 import { EXIT } from "./exit.ts";
+import { captureFilterArg, FILTER_ARG_HELP } from "./capture-filter.ts";
 
 
 export function diagnoseCommand() {
   return new Command("diagnose")
     .description("explain what went wrong in a capture: per IKE SA the exchanges and outcome, per failure the cause and the packets that show it")
     .argument("[capture]", "capture file (pcap, pcapng, optionally gzip-compressed), or - for stdin", "-")
+    .argument("[expression...]", FILTER_ARG_HELP)
     .option("--json", "print the diagnosis as one JSON object")
     .option("--keys <file>", "decrypt with the keys in FILE (same formats as decode --keys; repeatable): shows causes hidden in encrypted IKE messages", many)
     .option("--keys-inline <secrets>", "decrypt with a tcpdump -E string (repeatable)", many)
@@ -38,7 +40,9 @@ Examples:
   vpnkit diagnose --json capture.pcap | jq '.findings[].code'
 Exit codes: 0 ok, 2 usage error or not a capture, 3 an error was found with --strict.`,
     )
-    .action(async (capture, o) => {
+    .action(async (capture, expression, o) => {
+      const captureFilter = await captureFilterArg("diagnose", expression);
+      if (captureFilter === null) return;
       if (capture === "-" && process.stdin.isTTY) {
         process.stderr.write("vpnkit diagnose: no capture file given and stdin is a terminal (pass a file, or pipe a capture into -)\n");
         process.exitCode = EXIT.USAGE;
@@ -66,6 +70,7 @@ Exit codes: 0 ok, 2 usage error or not a capture, 3 an error was found with --st
         d = await diagnoseCapture(reader, {
           decoder: { ikePorts: o.ikePort ?? [], nattPorts: o.nattPort ?? [], tcpPorts: o.tcpPort ?? [], reassemble: o.reassemble !== false, keys },
           shouldStop: () => interrupted,
+          captureFilter,
         });
       } finally {
         keys?.zero();

@@ -13,6 +13,11 @@ import { renderTree } from "./render-tree.ts";
 import { packetJson, statsJson } from "./render-json.ts";
 import { renderStats } from "./render-stats.ts";
 
+/** What runDecode needs of a capture filter (`compileCaptureFilter` in lib/capture/filter). */
+export interface FrameFilter {
+  match(linkType: number, frame: Uint8Array): boolean;
+}
+
 export interface RunDecodeOptions {
   mode: "summary" | "verbose" | "json";
   /** Print the per-SA summary instead of per-packet output. */
@@ -25,6 +30,11 @@ export interface RunDecodeOptions {
   captureAnomalies?: CaptureAnomaly[];
   /** Polled between batches; true stops the loop early (SIGINT). */
   shouldStop?: () => boolean;
+  /**
+   * Capture filter (pcap-filter expression, lib/capture/filter): packets it rejects are
+   * skipped before decoding; packet numbers stay those of the capture.
+   */
+  captureFilter?: FrameFilter;
   /** Called with every decoded packet (e.g. --write-decrypted); turns the summary fast path off. */
   packetHook?: (rec: CaptureRecord, p: DecodedPacket) => void | Promise<void>;
 }
@@ -93,9 +103,14 @@ export async function runDecode(reader: CaptureReader, out: WritableLike, opts: 
     ? (r: CaptureRecord) => dec.fastJson(w, r)
     : (r: CaptureRecord) => dec.fastTree(w, r);
   const hook = opts.packetHook;
+  const cf = opts.captureFilter;
   for await (const batch of reader.batches()) {
     for (let i = 0; i < batch.length; i++) {
       const rec = batch[i];
+      if (cf !== undefined && !cf.match(rec.linkType, rec.data)) {
+        res.packets = rec.no;
+        continue;
+      }
       if (render !== null && render(rec)) {
         res.packets = rec.no;
         res.shown++;

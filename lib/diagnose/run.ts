@@ -14,6 +14,8 @@ export interface DiagnoseCaptureOptions {
   progress?: (bytes: number, packets: number) => void;
   /** Polled between batches; true stops early (the diagnosis covers what was read). */
   shouldStop?: () => boolean;
+  /** Capture filter: only the packets it keeps are diagnosed (numbers stay the capture's). */
+  captureFilter?: { match(linkType: number, frame: Uint8Array): boolean };
 }
 
 /** Decode every packet of `reader` and diagnose the capture. */
@@ -23,8 +25,9 @@ export async function diagnoseCapture(reader: CaptureReader, opts: DiagnoseCaptu
   let packets = 0;
   for await (const batch of reader.batches()) {
     for (const r of batch) {
-      dia.observe(dec.decode(r));
       packets = r.no;
+      if (opts.captureFilter && !opts.captureFilter.match(r.linkType, r.data)) continue;
+      dia.observe(dec.decode(r));
     }
     opts.progress?.(reader.bytesRead(), packets);
     if (opts.shouldStop?.()) break;
