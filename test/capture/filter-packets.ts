@@ -111,6 +111,8 @@ function frame(r: () => number, linkType: number, et: number, net: Uint8Array): 
       return cat(h);
     }
     case 101:
+    case 12:
+    case 14:
       return et === 0x0800 || et === 0x86dd ? net : null;
     case 228:
       return et === 0x0800 ? net : null;
@@ -124,6 +126,9 @@ function frame(r: () => number, linkType: number, et: number, net: Uint8Array): 
 export function synthFrames(linkType: number, count: number, A: SynthAddrs, seed: number): Uint8Array[] {
   const r = rng(seed);
   const out: Uint8Array[] = [];
+  if (frame(r, linkType, 0x0800, new Uint8Array(20)) === null && frame(r, linkType, 0x86dd, new Uint8Array(40)) === null) {
+    throw new Error(`no synthetic frames for LINKTYPE ${linkType}`);
+  }
   while (out.length < count) {
     const p = netPacket(r, A);
     let f = frame(r, linkType, p.et, p.b);
