@@ -71,6 +71,13 @@ export {
   type CaptureOptions,
 } from "./lib/capture/index.ts";
 export { PcapngWriter } from "./lib/capture/pcapng-writer.ts";
+export {
+  compileCaptureFilter,
+  compileCaptureFilterBpf,
+  CaptureFilterError,
+  type CaptureFilter,
+  type BpfInsn,
+} from "./lib/capture/filter/mod.ts";
 
 // Decode pipeline and output
 export type { DecodedPacket, LayerBase } from "./lib/core/layer.ts";
