@@ -140,6 +140,10 @@ describe("capture filter edge cases", () => {
     expect(compileCaptureFilter("  ").match(12345, new Uint8Array(0))).toBe(true);
     expect(compileCaptureFilter("not udp").match(105, v4udp(500))).toBe(false);
     expect(compileCaptureFilterBpf(parseCaptureFilter("udp"), 105)).toBeNull();
+    // live Ethernet: the kernel strips VLAN tags, so `vlan` stays in user space
+    expect(compileCaptureFilterBpf(parseCaptureFilter("udp or vlan"), 1, { live: true })).toBeNull();
+    expect(compileCaptureFilterBpf(parseCaptureFilter("udp or vlan"), 1)).not.toBeNull();
+    expect(compileCaptureFilterBpf(parseCaptureFilter("udp"), 1, { live: true })).not.toBeNull();
   });
   test("BSD NULL: the address family is accepted in either byte order", () => {
     const f = compileCaptureFilter("udp port 500");

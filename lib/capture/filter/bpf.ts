@@ -26,6 +26,19 @@ export interface BpfOptions {
    * `SKF_AD_PROTOCOL`; any other load from the cooked header makes the compile fail (null).
    */
   cooked?: boolean;
+  /**
+   * The program runs in the kernel on a live AF_PACKET socket. Linux takes 802.1Q tags out
+   * of the frame before the filter runs (libpcap reads them back from ancillary data), so
+   * an expression with `vlan` gives null there: filter those in user space, on frames with
+   * the tags put back, as `CaptureFilter.match` expects.
+   */
+  live?: boolean;
+}
+
+function hasVlan(n: FilterNode): boolean {
+  if (n.k === "and" || n.k === "or") return hasVlan(n.a) || hasVlan(n.b);
+  if (n.k === "not") return hasVlan(n.a);
+  return n.k === "vlan";
 }
 
 /** Maximum program length the Linux kernel accepts (BPF_MAXINSNS). */
@@ -65,10 +78,12 @@ function relocate(n: FilterIr, hdr: number, protoOff: number): FilterIr | null {
 /**
  * Compile a parsed filter (`compileCaptureFilter(expr).ast`, or `parseCaptureFilter(expr)`)
  * to classic BPF for frames of `linkType`. Returns null when it cannot: unknown link
- * type, a load the cooked socket cannot do, or a program over {@link BPF_MAXINSNS}.
+ * type, a load the cooked socket cannot do, `vlan` on a live Ethernet socket, or a program
+ * over {@link BPF_MAXINSNS}.
  * Then filter in user space with `CaptureFilter.match`.
  */
 export function compileCaptureFilterBpf(ast: FilterNode | null, linkType: number, opts: BpfOptions = {}): BpfInsn[] | null {
+  if (opts.live && ast !== null && linkType === 1 && hasVlan(ast)) return null;
   let ir = lowerCaptureFilter(ast, linkType);
   if (ir === null) return null;
   if (opts.cooked) {
