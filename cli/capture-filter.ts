@@ -27,3 +27,10 @@ export async function captureFilterArg(cmd: string, words: readonly string[]): P
     return null;
   }
 }
+
+const FILTER_START = /^(host|net|port|portrange|src|dst|ip|ip6|tcp|udp|sctp|icmp|icmp6|esp|ah|proto|vlan|not|!|\()$/;
+
+/** When the "capture" that could not be opened looks like the start of a filter: a hint. */
+export function captureFilterHint(cmd: string, capture: string): string {
+  return FILTER_START.test(capture) ? ` (the capture file comes before the filter; for stdin: vpnkit ${cmd} - ${capture} ...)` : "";
+}

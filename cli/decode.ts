@@ -9,7 +9,7 @@ import { runDecode, type RunDecodeOptions } from "../lib/decode/run.ts";
 import { isBrokenPipe } from "../lib/decode/output.ts";
 import { parseFilter } from "../lib/decode/filter.ts";
 import { EXIT } from "./exit.ts";
-import { captureFilterArg, FILTER_ARG_HELP } from "./capture-filter.ts";
+import { captureFilterArg, captureFilterHint, FILTER_ARG_HELP } from "./capture-filter.ts";
 import { loadKeysOption, many, portList } from "./args.ts";
 import type { PcapngWriter } from "../lib/capture/pcapng-writer.ts";
 
@@ -97,7 +97,7 @@ Exit codes: 0 ok (also when the output pipe is closed early, as by | head),
       try {
         reader = await openCapture(capture, { batchSize: 512, onAnomaly: (a) => captureAnomalies.push(a) });
       } catch (e) {
-        const msg = e instanceof CaptureFormatError ? e.message : `cannot read ${capture}: ${(e as NodeJS.ErrnoException).code ?? ""} ${(e as Error).message}`;
+        const msg = e instanceof CaptureFormatError ? e.message : `cannot read ${capture}: ${(e as NodeJS.ErrnoException).code ?? ""} ${(e as Error).message}${captureFilterHint("decode", capture)}`;
         process.stderr.write(`vpnkit decode: ${msg}\n`);
         process.exitCode = EXIT.USAGE;
         return;

@@ -8,7 +8,7 @@ import { CaptureFormatError } from "../lib/capture/types.ts";
 import { diagnoseCapture, renderDiagnosisJson, renderDiagnosisText } from "../lib/diagnose/mod.ts";
 import { loadKeysOption, many, portList } from "./args.ts";
 import { EXIT } from "./exit.ts";
-import { captureFilterArg, FILTER_ARG_HELP } from "./capture-filter.ts";
+import { captureFilterArg, captureFilterHint, FILTER_ARG_HELP } from "./capture-filter.ts";
 
 
 export function diagnoseCommand() {
@@ -54,7 +54,7 @@ Exit codes: 0 ok, 2 usage error or not a capture, 3 an error was found with --st
       try {
         reader = await openCapture(capture, { batchSize: 512 });
       } catch (e) {
-        const msg = e instanceof CaptureFormatError ? e.message : `cannot read ${capture}: ${(e as NodeJS.ErrnoException).code ?? ""} ${(e as Error).message}`;
+        const msg = e instanceof CaptureFormatError ? e.message : `cannot read ${capture}: ${(e as NodeJS.ErrnoException).code ?? ""} ${(e as Error).message}${captureFilterHint("diagnose", capture)}`;
         process.stderr.write(`vpnkit diagnose: ${msg}\n`);
         process.exitCode = EXIT.USAGE;
         keys?.zero();

@@ -81,6 +81,9 @@ test("an expression outside the subset: one line naming the word, exit 2", () =>
     expect(r.err.trimEnd().split("\n").length).toBe(1);
     expect(r.err).toStartWith("vpnkit decode: filter: ");
   }
+  const miss = run(["decode", "udp", "port", "500"]);
+  expect(miss.code).toBe(2);
+  expect(miss.err).toContain("the capture file comes before the filter; for stdin: vpnkit decode - udp ...");
   const d = run(["diagnose", CAP, "tcp", "port", "ssh"]);
   expect(d.code).toBe(2);
   expect(d.err).toStartWith('vpnkit diagnose: filter: unsupported word "ssh"');
