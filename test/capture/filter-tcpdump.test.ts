@@ -143,7 +143,7 @@ describe.skipIf(!HAVE_TCPDUMP)("capture filter = tcpdump", () => {
         v4: [A, B, (A ^ 1) >>> 0, (A ^ 0x100) >>> 0, (A ^ 0x10000) >>> 0, 0x0a000001, 0xc0000201],
         v6: [A6, v6b, Uint8Array.from([0xfe, 0x80, ...new Array(13).fill(0), 1]), Uint8Array.from([0x20, 0x01, 0x0d, 0xb8, ...new Array(11).fill(0), 1])],
       };
-      for (const lt of [1, 113, 276, 0, 108, 101, 228, 229]) {
+      for (const lt of [1, 113, 276, 0, 108, 101, 12, 228, 229]) {
         const frames = synthFrames(lt, lt === 1 ? 600 : 250, pool, 1000 + lt);
         const file = join(tmp, `synth-${lt}.pcap`);
         writeFileSync(file, buildPcap(frames.map((data, i) => ({ tsSec: 1700000000 + i, tsFrac: 0, data })), { linkType: lt }));
