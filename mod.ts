@@ -71,6 +71,12 @@ export {
   type CaptureOptions,
 } from "./lib/capture/index.ts";
 export { PcapngWriter } from "./lib/capture/pcapng-writer.ts";
+export {
+  compileCaptureFilter,
+  compileCaptureFilterBpf,
+  CaptureFilterError,
+  type CaptureFilter,
+} from "./lib/capture/filter/mod.ts";
 
 // Decode pipeline and output
 export type { DecodedPacket, LayerBase } from "./lib/core/layer.ts";

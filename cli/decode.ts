@@ -9,6 +9,7 @@ import { runDecode, type RunDecodeOptions } from "../lib/decode/run.ts";
 import { isBrokenPipe } from "../lib/decode/output.ts";
 import { parseFilter } from "../lib/decode/filter.ts";
 import { EXIT } from "./exit.ts";
+import { captureFilterArg, captureFilterHint, FILTER_ARG_HELP } from "./capture-filter.ts";
 import { loadKeysOption, many, portList } from "./args.ts";
 import type { PcapngWriter } from "../lib/capture/pcapng-writer.ts";
 import type { CaptureReader } from "../lib/capture/types.ts";
@@ -32,7 +33,8 @@ function countFlag(_v: unknown, prev: number): number {
 export function decodeCommand() {
   return new Command("decode")
     .description("decode ESP, AH, IKEv1, IKEv2 and NAT-T from a pcap or pcapng capture (or stdin)")
-    .argument("[capture]", "capture file (pcap, pcapng, optionally gzip-compressed), or - for stdin (the default)")
+    .argument("[capture]", "capture file (pcap, pcapng, optionally gzip-compressed), or - for stdin (the default); with -r or -i every word is the filter expression")
+    .argument("[expression...]", FILTER_ARG_HELP)
     .option("-r <file>", "read the capture from FILE (tcpdump's -r; the same as the capture argument)")
     .option("-i, --interface <iface>", "capture live on IFACE, or `any` for every interface (Linux; root or CAP_NET_RAW): IPsec traffic only (UDP 500/4500 and the extra ports, ESP, AH, TCP 4500, IP fragments)")
     .option("-c, --count <n>", "stop after N packets shown", positiveInt)
@@ -76,6 +78,7 @@ Examples:
   vpnkit decode --stats capture.pcap
   vpnkit decode -i eth0                  # live, IPsec traffic only (Linux, root)
   vpnkit decode -i any -c 20 -w ike.pcapng
+  vpnkit decode capture.pcap udp port 4500 and not host 192.0.2.1   # tcpdump filter syntax
   tcpdump -U -w - -i eth0 'udp port 500 or udp port 4500 or esp' | vpnkit decode -
   vpnkit decode -ttt --utc capture.pcap  # delta times; --time date|absolute|epoch|delta|relative|none
   vpnkit decode --natt-port 14500 capture.pcap      # NAT-T on a non-standard port
@@ -92,7 +95,12 @@ layer, offset and reason ("!!" lines), and decoding continues.
 Exit codes: 0 ok (also when the output pipe is closed early, as by | head),
 2 usage error or not a capture, 3 anomalies with --strict.`,
     )
-    .action(async (capture, o) => {
+    .action(async (capture, expression, o) => {
+      // with -r FILE or -i IFACE there is no capture argument: its word starts the expression
+      const words = (o.r !== undefined || o.interface !== undefined) && capture !== undefined ? [capture, ...expression] : expression;
+      if (words !== expression) capture = undefined;
+      const captureFilter = await captureFilterArg("decode", words);
+      if (captureFilter === null) return;
       let keys: KeyStore | undefined;
       if (o.json && o.verbose) {
         process.stderr.write("vpnkit decode: choose one of -v and --json\n");
@@ -134,7 +142,7 @@ Exit codes: 0 ok (also when the output pipe is closed early, as by | head),
       let liveCap: LiveCapture | undefined;
       const captureAnomalies: CaptureAnomaly[] = [];
       if (o.interface !== undefined) {
-        const cap = await openLive("decode", { ...o, interface: o.interface });
+        const cap = await openLive("decode", { ...o, interface: o.interface, captureFilter });
         if (cap === null) {
           keys?.zero();
           return;
@@ -144,7 +152,7 @@ Exit codes: 0 ok (also when the output pipe is closed early, as by | head),
         try {
           reader = await openCapture(file, { batchSize: 512, onAnomaly: (a) => captureAnomalies.push(a) });
         } catch (e) {
-          const msg = e instanceof CaptureFormatError ? e.message : `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? ""} ${(e as Error).message}`;
+          const msg = e instanceof CaptureFormatError ? e.message : `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? ""} ${(e as Error).message}${captureFilterHint("decode", file)}`;
           return usage(msg);
         }
       }
@@ -153,6 +161,7 @@ Exit codes: 0 ok (also when the output pipe is closed early, as by | head),
         mode: o.json ? "json" : o.verbose ? "verbose" : "summary",
         stats: !!o.stats,
         filter,
+        captureFilter: liveCap === undefined ? captureFilter : undefined, // live: applied by the capture already
         decoder: {
           ikePorts: o.ikePort ?? [],
           nattPorts: o.nattPort ?? [],

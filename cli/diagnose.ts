@@ -12,12 +12,14 @@ import { closeLive, openLive } from "./live.ts";
 import { diagnoseCapture, renderDiagnosisJson, renderDiagnosisText } from "../lib/diagnose/mod.ts";
 import { loadKeysOption, many, portList } from "./args.ts";
 import { EXIT } from "./exit.ts";
+import { captureFilterArg, captureFilterHint, FILTER_ARG_HELP } from "./capture-filter.ts";
 
 
 export function diagnoseCommand() {
   return new Command("diagnose")
     .description("explain what went wrong in a capture: per IKE SA the exchanges and outcome, per failure the cause and the packets that show it")
-    .argument("[capture]", "capture file (pcap, pcapng, optionally gzip-compressed), or - for stdin (the default)")
+    .argument("[capture]", "capture file (pcap, pcapng, optionally gzip-compressed), or - for stdin (the default); with -r or -i every word is the filter expression")
+    .argument("[expression...]", FILTER_ARG_HELP)
     .option("-r <file>", "read the capture from FILE (tcpdump's -r; the same as the capture argument)")
     .option("-i, --interface <iface>", "capture live on IFACE, or `any` (Linux; root or CAP_NET_RAW; IPsec traffic only) and diagnose on Ctrl-C")
     .option("--json", "print the diagnosis as one JSON object")
@@ -47,7 +49,12 @@ Examples:
   vpnkit diagnose --html report.html capture.pcap   # ladder diagram per IKE SA
 Exit codes: 0 ok, 2 usage error or not a capture, 3 an error was found with --strict.`,
     )
-    .action(async (capture, o) => {
+    .action(async (capture, expression, o) => {
+      // with -r FILE or -i IFACE there is no capture argument: its word starts the expression
+      const words = (o.r !== undefined || o.interface !== undefined) && capture !== undefined ? [capture, ...expression] : expression;
+      if (words !== expression) capture = undefined;
+      const captureFilter = await captureFilterArg("diagnose", words);
+      if (captureFilter === null) return;
       const usage = (m: string) => {
         process.stderr.write(`vpnkit diagnose: ${m}\n`);
         process.exitCode = EXIT.USAGE;
@@ -63,7 +70,7 @@ Exit codes: 0 ok, 2 usage error or not a capture, 3 an error was found with --st
       let reader: CaptureReader;
       let liveCap: LiveCapture | undefined;
       if (o.interface !== undefined) {
-        const cap = await openLive("diagnose", { ...o, interface: o.interface });
+        const cap = await openLive("diagnose", { ...o, interface: o.interface, captureFilter });
         if (cap === null) {
           keys?.zero();
           return;
@@ -73,7 +80,7 @@ Exit codes: 0 ok, 2 usage error or not a capture, 3 an error was found with --st
         try {
           reader = await openCapture(file, { batchSize: 512 });
         } catch (e) {
-          const msg = e instanceof CaptureFormatError ? e.message : `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? ""} ${(e as Error).message}`;
+          const msg = e instanceof CaptureFormatError ? e.message : `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? ""} ${(e as Error).message}${captureFilterHint("diagnose", file)}`;
           keys?.zero();
           return usage(msg);
         }
@@ -90,6 +97,7 @@ Exit codes: 0 ok, 2 usage error or not a capture, 3 an error was found with --st
         d = await diagnoseCapture(reader, {
           decoder: { ikePorts: o.ikePort ?? [], nattPorts: o.nattPort ?? [], tcpPorts: o.tcpPort ?? [], reassemble: o.reassemble !== false, keys },
           signal: stop.signal,
+          captureFilter: liveCap === undefined ? captureFilter : undefined, // live: applied by the capture already
         });
       } finally {
         keys?.zero();

@@ -4,6 +4,7 @@
  * to; errors become one line on stderr and an exit code.
  */
 import { type LiveCapture, LiveCapturePermissionError, liveCaptureUnsupported } from "../lib/capture/live.ts";
+import type { CaptureFilter } from "../lib/capture/filter/mod.ts";
 import { EXIT } from "./exit.ts";
 
 export interface LiveArgs {
@@ -11,7 +12,12 @@ export interface LiveArgs {
   ikePort?: number[];
   nattPort?: number[];
   tcpPort?: number[];
+  /** A user filter expression (replaces the default IPsec-only filter, as tcpdump's does). */
+  captureFilter?: CaptureFilter;
 }
+
+/** Accept every packet whole: the kernel program when a user filter cannot be compiled for it. */
+const ACCEPT_ALL = [{ code: 0x06, jt: 0, jf: 0, k: 0x40000 }];
 
 /** The live capture, or null after printing why not (exit code set). */
 export async function openLive(cmd: string, o: LiveArgs, platform: string = process.platform): Promise<LiveCapture | null> {
@@ -27,11 +33,25 @@ export async function openLive(cmd: string, o: LiveArgs, platform: string = proc
   let cap: LiveCapture;
   try {
     const { openAfPacket } = await import("../lib/platform/bun/af-packet.ts");
-    cap = openAfPacket({ iface: o.interface, udpPorts: udp, tcpPorts: tcp });
+    const cf = o.captureFilter;
+    if (cf === undefined) cap = openAfPacket({ iface: o.interface, udpPorts: udp, tcpPorts: tcp });
+    else {
+      const { compileCaptureFilterBpf } = await import("../lib/capture/filter/mod.ts");
+      cap = openAfPacket({
+        iface: o.interface,
+        // in the kernel where the expression compiles for this socket (cooked: the data starts
+        // at the network header), and always in user space too, so both agree by construction
+        filter: ({ linkType }) => compileCaptureFilterBpf(cf.ast, linkType, { cooked: linkType === 113 || linkType === 276, live: true }) ?? ACCEPT_ALL,
+        predicate: (rec) => cf.match(rec.linkType, rec.data),
+      });
+    }
   } catch (e) {
     return fail((e as Error).message, e instanceof LiveCapturePermissionError ? EXIT.RUNTIME : EXIT.USAGE);
   }
-  process.stderr.write(`vpnkit ${cmd}: listening on ${o.interface} (IPsec traffic: UDP ${[500, 4500, ...udp].join("/")}, ESP, AH, TCP ${[4500, ...tcp].join("/")}, IP fragments)\n`);
+  const what = o.captureFilter !== undefined
+    ? `filter: ${o.captureFilter.expression}`
+    : `IPsec traffic: UDP ${[500, 4500, ...udp].join("/")}, ESP, AH, TCP ${[4500, ...tcp].join("/")}, IP fragments`;
+  process.stderr.write(`vpnkit ${cmd}: listening on ${o.interface} (${what})\n`);
   return cap;
 }
 

@@ -15,6 +15,11 @@ import { packetJson, statsJson } from "./render-json.ts";
 import { renderStats } from "./render-stats.ts";
 import { type TimeFormat, TimeFormatter } from "./time.ts";
 
+/** What runDecode needs of a capture filter (`compileCaptureFilter` in lib/capture/filter). */
+export interface FrameFilter {
+  match(linkType: number, frame: Uint8Array): boolean;
+}
+
 export interface RunDecodeOptions {
   mode: "summary" | "verbose" | "json";
   /** Print the per-SA summary instead of per-packet output. */
@@ -27,6 +32,11 @@ export interface RunDecodeOptions {
   captureAnomalies?: CaptureAnomaly[];
   /** Polled between batches; true stops the loop early (SIGINT). */
   shouldStop?: () => boolean;
+  /**
+   * Capture filter (pcap-filter expression, lib/capture/filter): packets it rejects are
+   * skipped before decoding; packet numbers stay those of the capture.
+   */
+  captureFilter?: FrameFilter;
   /** Called with every decoded packet (e.g. --write-decrypted); turns the summary fast path off. */
   packetHook?: (rec: CaptureRecord, p: DecodedPacket) => void | Promise<void>;
   /** Time stamps of the summary lines (lib/decode/time.ts; default UTC time of day). */
@@ -117,6 +127,7 @@ export async function runDecode(reader: CaptureReader, out: WritableLike, opts: 
     : (r: CaptureRecord) => dec.fastTree(w, r);
   const hook = opts.packetHook;
   const rh = opts.recordHook;
+  const cf = opts.captureFilter;
   const it = reader.batches();
   // SIGINT on a live source: stop waiting for input that may never come
   const sig = opts.signal;
@@ -134,6 +145,10 @@ export async function runDecode(reader: CaptureReader, out: WritableLike, opts: 
     const batch = next.value;
     for (let i = 0; i < batch.length; i++) {
       const rec = batch[i];
+      if (cf !== undefined && !cf.match(rec.linkType, rec.data)) {
+        res.packets = rec.no;
+        continue;
+      }
       if (rh !== undefined) rh.record(rec);
       if (render !== null && render(rec)) {
         res.packets = rec.no;

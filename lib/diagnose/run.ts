@@ -20,6 +20,8 @@ export interface DiagnoseCaptureOptions {
    * diagnosis covers what was read; the pending read is abandoned (the caller closes the source).
    */
   signal?: AbortSignal;
+  /** Capture filter: only the packets it keeps are diagnosed (numbers stay the capture's). */
+  captureFilter?: { match(linkType: number, frame: Uint8Array): boolean };
 }
 
 /** Decode every packet of `reader` and diagnose the capture. */
@@ -40,8 +42,9 @@ export async function diagnoseCapture(reader: CaptureReader, opts: DiagnoseCaptu
     }
     if (next.done) break;
     for (const r of next.value) {
-      dia.observe(dec.decode(r));
       packets = r.no;
+      if (opts.captureFilter && !opts.captureFilter.match(r.linkType, r.data)) continue;
+      dia.observe(dec.decode(r));
     }
     opts.progress?.(reader.bytesRead(), packets);
     if (opts.shouldStop?.() || sig?.aborted) break;
