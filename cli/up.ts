@@ -20,9 +20,10 @@ export function upCommand(): Command {
     .description("bring up an IPsec tunnel on a TUN device: IKEv2 (--peer, --responder) or manual keys; ESP in UDP or TCP (needs root or CAP_NET_ADMIN)")
     .option("-c, --config <file>", "TOML configuration (see lib/tunnel/example.toml); flags override it")
     .option("--local <addr>", "local outer address (IPv4 or IPv6)")
-    .option("--port <n>", "local UDP port (default 4500)")
+    .option("--port <n>", "local UDP port: ESP in UDP, and IKE after NAT-D (default 4500)")
     .option("--remote <addr>", "peer's outer address")
-    .option("--remote-port <n>", "peer's UDP port (default 4500)")
+    .option("--remote-port <n>", "peer's UDP port (default 4500; IKEv2: where IKE_SA_INIT goes, default 500)")
+    .option("--ike-port <n>", "IKEv2: local plain IKE port, IPv4 and IPv6 (default 500; 0 = IKE on --port only)")
     .option("--cipher <name>", "aes128gcm16 | aes256gcm16 | chacha20poly1305")
     .option("--spi-out <spi>", "outbound SPI (0x... or decimal)")
     .option("--spi-in <spi>", "inbound SPI")
@@ -47,7 +48,7 @@ export function upCommand(): Command {
     .option("--remote-ts <cidr>", "IKEv2: remote traffic selector (repeatable)", collect, [] as string[])
     .option("--ike-proposal <p>", "IKEv2: IKE proposal, e.g. aes256gcm16-prfsha256-x25519 (repeatable)", collect, [] as string[])
     .option("--esp-proposal <p>", "IKEv2: ESP proposal: aes256gcm16 | aes128gcm16 | chacha20poly1305 [-x25519 PFS] (repeatable)", collect, [] as string[])
-    .option("--local-id <id>", "IKEv2: our identity (default: --local)")
+    .option("--local-id <id>", "IKEv2: our identity (default: the local address the IKE SA uses)")
     .option("--remote-id <id>", "IKEv2: the identity the peer must prove (default: any)")
     .option("--responder", "IKEv2: wait for the peer to initiate")
     .option("--dpd <sec>", "IKEv2: liveness check after SEC idle seconds, 0 = off (default 30)")
@@ -95,7 +96,7 @@ export function upCommand(): Command {
         local_id: o.localId, remote_id: o.remoteId, responder: o.responder ? true : undefined, dpd: num(o.dpd),
         retry: o.retry ? true : undefined, rekey: num(o.rekey), ike_rekey: num(o.ikeRekey),
         cert: o.cert, key: o.key, ca: o.ca.length ? o.ca : undefined, virtual_ip: o.virtualIp ? true : undefined,
-        pool: o.pool, dns: o.dns.length ? o.dns : undefined,
+        pool: o.pool, dns: o.dns.length ? o.dns : undefined, port: num(o.ikePort),
       };
       if (o.peer !== undefined) over.remote = o.peer;
       const mrOver: RawMtuResponder = { secret_file: o.mtuResponderSecretFile, port: num(o.mtuResponderPort) };

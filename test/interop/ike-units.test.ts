@@ -45,11 +45,14 @@ describe("[ike] configuration", () => {
     expect(c.ike.retransmitTries).toBe(5);
     expect(c.routes.map((r) => r.text)).toEqual(["10.2.0.0/24"]);
     expect(c.localSubnets.map((r) => r.text)).toEqual(["10.1.0.0/24"]);
-    expect(c.localPort).toBe(4500);
-    expect(c.remotePort).toBe(4500);
+    expect(c.localPort).toBe(4500); // NAT-T socket (ESP, and IKE after NAT-D)
+    expect(c.remotePort).toBe(500); // IKE_SA_INIT goes to the peer's plain IKE port
+    expect(c.ike.ikePort).toBe(500);
+    expect(c.ike.remoteAny).toBe(false);
+    expect(c.ike.limits).toEqual({});
     expect("sa" in c).toBe(false);
   });
-  test("flags override the file; a host local_ts gives tun_addr; the wildcard local needs an id", () => {
+  test("flags override the file; a host local_ts gives tun_addr; the wildcard local defaults the id to the SA's address", () => {
     const r = mergeRawIke({ remote: "192.0.2.1", ike: { psk: "x", local_ts: ["10.9.9.9/32"], remote_ts: ["0.0.0.0/0"], local_id: "me@x" } }, { responder: true, dpd: 5, esp_proposal: ["chacha20poly1305"] });
     expect(isIkeConfig(r)).toBe(true);
     const c = validateIkeConfig(r, readFile);
@@ -60,7 +63,17 @@ describe("[ike] configuration", () => {
     expect(c.ike.espProposals).toEqual(["chacha20poly1305"]);
     expect(() => validateIkeConfig(mergeRawIke(r, { local_id: undefined }), readFile)).not.toThrow(); // file value kept
     const noId = { ...r, ike: { ...r.ike, local_id: undefined } };
-    expect(() => validateIkeConfig(noId, readFile)).toThrow(/ike.local_id/);
+    expect(validateIkeConfig(noId, readFile).ike.localId).toBeUndefined(); // the driver uses the address the IKE SA uses
+    // a responder without a peer accepts any address
+    const any = validateIkeConfig({ ...r, remote: undefined }, readFile);
+    expect(any.ike.remoteAny).toBe(true);
+    expect(any.remote).toBe("0.0.0.0");
+    expect(() => validateIkeConfig({ ...r, remote: undefined, ike: { ...r.ike, responder: false } }, readFile)).toThrow(/remote/);
+    const lim = validateIkeConfig({ ...r, ike: { ...r.ike, limits: { cookie_threshold: 3, half_open_timeout: 2.5, unique_ids: false }, port: 1500 } }, readFile);
+    expect(lim.ike.limits).toEqual({ cookieThreshold: 3, halfOpenTimeoutMs: 2500, uniqueIds: false });
+    expect(lim.ike.ikePort).toBe(1500);
+    expect(() => validateIkeConfig({ ...r, ike: { ...r.ike, limits: { cookie_treshold: 3 } } }, readFile)).toThrow(/ike.limits.cookie_treshold: unknown key/);
+    expect(() => validateIkeConfig({ ...r, ike: { ...r.ike, limits: { init_rate: -1 } } }, readFile)).toThrow(/ike.limits.init_rate/);
   });
   test("errors name the key", () => {
     const err = (r: RawConfig) => {
@@ -290,7 +303,7 @@ describe("IkeDriver ↔ IkeDriver (in memory)", () => {
     const ie = i.logs.filter((l) => l.level === "error");
     expect(ie.length).toBe(1);
     expect(ie[0].msg).toContain("TS_UNACCEPTABLE");
-    expect(r.logs.filter((l) => l.level === "error").length).toBe(1);
+    expect(r.logs.filter((l) => l.level === "error").length, JSON.stringify(r.logs)).toBe(1);
     expect(i.fatal.length).toBe(1);
   });
 });
