@@ -16,7 +16,7 @@
  * Actions: send → socket; install-child → sink (make before break); remove-child → sink;
  * keylog → key log; failed → one error line; closed → retry (initiator) or fatal.
  * Recovery: when the peer answers with INVALID_IKE_SPI (it restarted) the initiator starts
- * a new IKE SA at once; a failed initiator retries after 1, 2, 4 ... 30 s with `retry`.
+ * a new IKE SA at once; a failed initiator retries after 5, 10, 20, 30 s with `retry`.
  * Timers: every SA's tick every 500 ms; Child SA rekey every `rekeySec`, IKE SA rekey every
  * `ikeRekeySec` (the responder waits 10 % longer so the initiator normally goes first).
  * @module
@@ -86,7 +86,7 @@ interface Meta {
 }
 
 const TICK_MS = 500;
-const RETRY_MIN_MS = 1000;
+const RETRY_MIN_MS = 5000;
 const RETRY_MAX_MS = 30_000;
 
 function hex32(n: number): string {
