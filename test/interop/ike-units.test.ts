@@ -309,6 +309,18 @@ describe("IkeDriver ↔ IkeDriver (in memory)", () => {
   });
 });
 
+describe("[ike.limits]", () => {
+  test("example.toml documents every limit with its default", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { parse } = await import("smol-toml");
+    const { validateIkeLimits } = await import("../../lib/tunnel/config-limits.ts");
+    const { DEFAULT_IKE_LIMITS } = await import("../../lib/ike/v2/sa/limits.ts");
+    const text = readFileSync(join(import.meta.dir, "../../lib/tunnel/example.toml"), "utf8");
+    const part = text.slice(text.indexOf("# [ike.limits]")).split("\n").filter((l) => /^# ([a-z_]+ = .*)$/.test(l)).map((l) => l.slice(2)).join("\n");
+    expect(validateIkeLimits(parse(part))).toEqual({ ...DEFAULT_IKE_LIMITS });
+  });
+});
+
 describe("IkeDriver: status and drops", () => {
   test("status lists the IKE SA with its Child SA (swanctl --list-sas style); the human output names both", async () => {
     const { i, r, settle } = pair();
