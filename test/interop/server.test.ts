@@ -49,10 +49,11 @@ function topoUp(): void {
   sh("ip", ["netns", "add", A]);
   sh("ip", ["netns", "add", B]);
   sh("ip", ["link", "add", `${A}e`, "netns", A, "type", "veth", "peer", "name", `${B}e`, "netns", B]);
-  for (const [ns, outer, inner] of [[A, "192.0.2.1/24", "198.51.100.1/32"], [B, "192.0.2.2/24", "203.0.113.1/32"]]) {
+  for (const [ns, outer, inner, outer6] of [[A, "192.0.2.1/24", "198.51.100.1/32", "2001:db8:1::1/64"], [B, "192.0.2.2/24", "203.0.113.1/32", "2001:db8:1::2/64"]]) {
     sh("ip", ["-n", ns, "link", "set", "lo", "up"]);
     sh("ip", ["-n", ns, "addr", "add", inner, "dev", "lo"]);
     sh("ip", ["-n", ns, "addr", "add", outer, "dev", `${ns}e`]);
+    sh("ip", ["-n", ns, "addr", "add", outer6, "dev", `${ns}e`, "nodad"]);
     sh("ip", ["-n", ns, "link", "set", `${ns}e`, "up"]);
   }
 }
@@ -179,6 +180,26 @@ run("README IKEv2 examples against strongSwan, and peer restart", () => {
       const ba = ping(B, "203.0.113.1", "198.51.100.1");
       expect(ba, dump(v, c)).toMatch(/ 0% packet loss/);
       expect(readFileSync(join(dir, "keys.log"), "utf8").length).toBeGreaterThan(0);
+    } finally {
+      await v.stop();
+      await c.stop();
+    }
+  }, 120_000);
+
+  test("IPv6 outer: the README's initiator command toward charon's IPv6 address (IKE on [::]:500, then 4500)", async () => {
+    const { initiator } = readmeIkeCommands();
+    const args = initiator.map((x) => (x === "192.0.2.2" ? "2001:db8:1::2" : x));
+    expect(args).toContain("2001:db8:1::2");
+    const c = await startCharon(join(dir, "charon-r6"), B);
+    writeFileSync(join(c.dir, "swanctl.conf"), charonConf({ initiator: false, localTs: "203.0.113.0/24", remoteTs: "198.51.100.0/24" }));
+    expect(c.swanctl("--load-all", "--file", join(c.dir, "swanctl.conf")).status).toBe(0);
+    const v = vpnkit(A, dir, args);
+    try {
+      expect(await v.waitFor(/Child SA installed/, 20_000), dump(v, c)).not.toBeNull();
+      expect(c.log()).toMatch(/received packet: from 2001:db8:1::1\[500\] to 2001:db8:1::2\[500\]/);
+      expect(c.log()).toMatch(/received packet: from 2001:db8:1::1\[4500\] to 2001:db8:1::2\[4500\]/);
+      expect(ping(A, "198.51.100.1", "203.0.113.1"), dump(v, c)).toMatch(/ 0% packet loss/);
+      expect(ping(B, "203.0.113.1", "198.51.100.1"), dump(v, c)).toMatch(/ 0% packet loss/);
     } finally {
       await v.stop();
       await c.stop();
