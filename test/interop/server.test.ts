@@ -18,7 +18,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { releaseNetnsLock, takeNetnsLock } from "../netns-lock.ts";
-import { BUN, type Charon, missingPrereq, nsx, ROOT, sh, startCharon } from "./harness.ts";
+import { readStatus } from "../../lib/tunnel/control.ts";
+import { BUN, type Charon, missingPrereq, nsx, nsxAsync, ROOT, sh, startCharon } from "./harness.ts";
 
 const reason = missingPrereq();
 const CI = process.env.CI === "true";
@@ -165,6 +166,41 @@ run("README IKEv2 examples against strongSwan, and peer restart", () => {
       await c.stop();
     }
   }, 120_000);
+
+  test("the README's responder under a flood of IKE_SA_INITs from 20 addresses: COOKIEs, bounded state, a charon client gets through", async () => {
+    const { responder } = readmeIkeCommands();
+    const v = vpnkit(B, dir, responder);
+    const c = await startCharon(join(dir, "charon-flood"), A);
+    const srcs = Array.from({ length: 20 }, (_, k) => `192.0.2.${10 + k}`);
+    for (const a of srcs) sh("ip", ["-n", A, "addr", "add", `${a}/24`, "dev", `${A}e`]);
+    try {
+      expect(await v.waitFor(/IKEv2 responder: waiting/, 15_000), dump(v)).not.toBeNull();
+      writeFileSync(join(c.dir, "swanctl.conf"), charonConf({ initiator: true, localTs: "198.51.100.0/24", remoteTs: "203.0.113.0/24" }));
+      expect(c.swanctl("--load-all", "--file", join(c.dir, "swanctl.conf")).status).toBe(0);
+      // 20,000 IKE_SA_INITs at 2,000/s (10 s)
+      const flood = nsxAsync(A, BUN, [join(ROOT, "test/interop/ike-flood.ts"), "192.0.2.2", "20000", "2000", srcs.join(",")], 90_000);
+      await Bun.sleep(2000);
+      const during = await readStatus("/run/vpnkit-vpnkit0.sock");
+      const init = c.swanctl("--initiate", "--child", "vkvc", "--timeout", "20");
+      expect(init.status, init.out + dump(v, c)).toBe(0);
+      expect(c.log()).toMatch(/received COOKIE notify/i);
+      const out = await flood;
+      const f = JSON.parse(out.trim().split("\n").pop()!) as { sent: number; cookie: number; init: number };
+      const st = await readStatus("/run/vpnkit-vpnkit0.sock");
+      const k = st.ike!;
+      console.log(`[measured] flood: sent ${f.sent} in the flood, answered ${f.init} with IKE_SA_INIT and ${f.cookie} with COOKIE; vpnkit: ${JSON.stringify(k.manager.counters)}, drops ${JSON.stringify(k.drops)}, IKE SAs during the flood ${during.ike!.manager.sas}`);
+      expect(f.sent).toBe(20_000);
+      expect(f.init).toBeLessThanOrEqual(k.manager.limits.cookieThreshold);
+      expect(f.cookie).toBeGreaterThan(15_000);
+      expect(during.ike!.manager.sas).toBeLessThanOrEqual(k.manager.limits.cookieThreshold + 1);
+      expect(k.ikeSas.filter((x) => x.state === "established").length).toBe(1);
+      expect(k.ikeSas.find((x) => x.state === "established")!.remote).toBe("192.0.2.1:4500");
+    } finally {
+      await v.stop();
+      await c.stop();
+      for (const a of srcs) spawnSync("ip", ["-n", A, "addr", "del", `${a}/24`, "dev", `${A}e`]);
+    }
+  }, 180_000);
 
   test("the README's vpnkit initiator reaches a charon responder with a default connection (ping both ways)", async () => {
     const { initiator } = readmeIkeCommands();
