@@ -15,7 +15,7 @@
  * | `ike.limits.invalid_spi_rate` | int | 10 | INVALID_IKE_SPI answers per second to messages for unknown IKE SAs |
  * | `ike.limits.half_open_timeout` | number | 30 | seconds a half-open IKE SA is kept |
  * | `ike.limits.queue` | int | 1024 | datagrams waiting between the sockets and the IKE SA manager (more are dropped and counted) |
- * | `ike.limits.unique_ids` | bool | true | a new IKE SA of a remote identity replaces its older ones |
+ * | `ike.limits.unique_ids` | string | "no" | older IKE SAs of the same remote identity (strongSwan's `unique`): "no" replaces them only on INITIAL_CONTACT from the same address, "replace" always, "never" never |
  * @module
  */
 import type { IkeLimits } from "../ike/v2/sa/limits.ts";
@@ -59,8 +59,9 @@ export function validateIkeLimits(v: unknown): Partial<IkeLimits> {
     (out as Record<string, number>)[field] = Math.round(n * 1000);
   }
   if (raw.unique_ids !== undefined) {
-    if (typeof raw.unique_ids !== "boolean") throw new ConfigError("ike.limits.unique_ids", "must be true or false");
-    out.uniqueIds = raw.unique_ids;
+    const u = raw.unique_ids;
+    if (u !== "no" && u !== "replace" && u !== "never") throw new ConfigError("ike.limits.unique_ids", 'must be "no", "replace" or "never"');
+    out.uniqueIds = u;
   }
   return out;
 }

@@ -70,8 +70,8 @@ describe("[ike] configuration", () => {
     expect(any.ike.remoteAny).toBe(true);
     expect(any.remote).toBe("0.0.0.0");
     expect(() => validateIkeConfig({ ...r, remote: undefined, ike: { ...r.ike, responder: false } }, readFile)).toThrow(/remote/);
-    const lim = validateIkeConfig({ ...r, ike: { ...r.ike, limits: { cookie_threshold: 3, half_open_timeout: 2.5, unique_ids: false }, port: 1500 } }, readFile);
-    expect(lim.ike.limits).toEqual({ cookieThreshold: 3, halfOpenTimeoutMs: 2500, uniqueIds: false });
+    const lim = validateIkeConfig({ ...r, ike: { ...r.ike, limits: { cookie_threshold: 3, half_open_timeout: 2.5, unique_ids: "never" }, port: 1500 } }, readFile);
+    expect(lim.ike.limits).toEqual({ cookieThreshold: 3, halfOpenTimeoutMs: 2500, uniqueIds: "never" });
     expect(lim.ike.ikePort).toBe(1500);
     expect(() => validateIkeConfig({ ...r, ike: { ...r.ike, limits: { cookie_treshold: 3 } } }, readFile)).toThrow(/ike.limits.cookie_treshold: unknown key/);
     expect(() => validateIkeConfig({ ...r, ike: { ...r.ike, limits: { init_rate: -1 } } }, readFile)).toThrow(/ike.limits.init_rate/);

@@ -32,8 +32,12 @@ export interface IkeLimits {
   halfOpenTimeoutMs: number;
   /** Datagrams waiting between the sockets and the manager (the driver's receive queue). */
   queue: number;
-  /** A new IKE SA of a remote identity replaces its older ones (strongSwan's uniqueids = yes; also on INITIAL_CONTACT). */
-  uniqueIds: boolean;
+  /**
+   * Older IKE SAs of the same remote identity, as strongSwan's `unique`: "no" (default) keeps
+   * them unless the new one carries INITIAL_CONTACT from the same address, "replace" replaces
+   * them, "never" keeps them even on INITIAL_CONTACT.
+   */
+  uniqueIds: "no" | "replace" | "never";
 }
 
 export const DEFAULT_IKE_LIMITS: Readonly<IkeLimits> = {
@@ -47,7 +51,7 @@ export const DEFAULT_IKE_LIMITS: Readonly<IkeLimits> = {
   invalidSpiRate: 10,
   halfOpenTimeoutMs: 30_000,
   queue: 1024,
-  uniqueIds: true,
+  uniqueIds: "no",
 };
 
 /** Token bucket: `rate` tokens per second, at most `burst` saved. `rate` 0 = unlimited. */

@@ -18,8 +18,10 @@
  *   never gets an answer. ESP with an unknown SPI (§2.21) is counted ({@link espUnknownSpi}).
  * - An unprotected INVALID_IKE_SPI answer to one of our SAs means the peer lost it
  *   (restart): reported as an `invalid-ike-spi` event so the driver can start over at once.
- * - INITIAL_CONTACT / unique IDs: a newly established IKE SA replaces the older ones of
- *   the same remote identity (their Child SAs are removed at once, the old IKE SA is deleted).
+ * - INITIAL_CONTACT / unique IDs (strongSwan's `unique`): a new IKE SA with INITIAL_CONTACT
+ *   replaces the older ones of the same remote identity from the same address ("no", the
+ *   default), or of that identity from anywhere ("replace"), or none ("never"); replaced SAs
+ *   lose their Child SAs at once, then are deleted.
  * - Closed, rejected and timed-out SAs leave every index at once. Every drop is counted by reason.
  *
  * Send actions leave the manager with `natt` telling the socket: true = the NAT-T socket
@@ -335,16 +337,21 @@ export class IkeSaManager {
       }
     }
     this.o.onActions(e, actions);
-    if (established && e.remoteId && this.limits.uniqueIds && this.keys.has(e)) contacts.push(e.remoteId);
-    for (const id of new Set(contacts)) this.replaceOlder(e, id, now);
+    if (!this.keys.has(e) || this.limits.uniqueIds === "never") return;
+    if (established && e.remoteId && this.limits.uniqueIds === "replace") this.replaceOlder(e, e.remoteId, false, now);
+    // MERGE: until the core reports INITIAL_CONTACT (an `initial-contact` action), every new IKE
+    // SA is taken as carrying it (vpnkit's initiator always sends it, strongSwan on first contact)
+    else if (established && e.remoteId && contacts.length === 0) this.replaceOlder(e, e.remoteId, true, now);
+    for (const id of new Set(contacts)) this.replaceOlder(e, id, true, now);
   }
 
-  /** INITIAL_CONTACT / unique IDs: the other IKE SAs of `remoteId` go (Child SAs at once, then a Delete). */
-  private replaceOlder(keep: ManagedSa, remoteId: string, now: number): void {
+  /** Unique IDs / INITIAL_CONTACT: the other IKE SAs of `remoteId` (`sameHost`: from the same address) go: Child SAs at once, then a Delete. */
+  private replaceOlder(keep: ManagedSa, remoteId: string, sameHost: boolean, now: number): void {
     const set = this.byIdentity.get(remoteId);
     if (!set) return;
     for (const old of [...set]) {
       if (old === keep || old.replaced || old.sa.state === "dead") continue;
+      if (sameHost && old.sa.remote.address !== keep.sa.remote.address) continue;
       old.replaced = true;
       this.counters.replaced++;
       const removes: Action[] = old.sa.childSas.map((c) => ({ type: "remove-child" as const, spiIn: c.spiIn, spiOut: c.spiOut, reason: `replaced by IKE SA #${keep.id} of "${remoteId}"` }));

@@ -250,6 +250,27 @@ describe("IkeSaManager", () => {
     expect(net.r.list().filter((e) => e.sa.state === "established").length).toBe(1);
   });
 
+  test("unique IDs \"no\": the same identity from another address keeps both; \"replace\" replaces; \"never\" keeps", () => {
+    for (const [mode, replaced] of [["no", 0], ["replace", 1], ["never", 0]] as const) {
+      const net = new Net(rcfg(), { uniqueIds: mode });
+      net.i = net.make("i", undefined, { uniqueIds: "never" }, 5); // the initiators' side keeps both
+      net.initiate(baseCfg("i", { keylog: false }), 31);
+      // the first SA's datagrams came from I_ADDR; deliver the second one's from another address
+      net.run();
+      const { sa, actions } = IkeSa.initiator(baseCfg("i", { keylog: false, local: { address: "192.0.2.77", port: 500 } }), net.now, seededRng(32));
+      const other = net.i.add(sa, actions, "ike", net.now);
+      for (let n = 0; n < 50 && net.wire.length; n++) {
+        const w = net.wire.shift()!;
+        const via: Via = w.natt ? "natt" : "ike";
+        if (w.side === "i") net.r.receive(w.data, { address: "192.0.2.77", port: w.natt ? 4500 : 500 }, via, net.now);
+        else net.i.receive(w.data, { address: R_ADDR.address, port: w.natt ? 4500 : 500 }, via, net.now);
+      }
+      expect(other.sa.state).toBe("established");
+      expect(net.r.counters.replaced, mode).toBe(replaced);
+      expect(net.r.list().filter((e) => e.sa.state === "established").length, mode).toBe(2 - replaced);
+    }
+  });
+
   test("half-open SAs time out and leave every index", () => {
     const net = new Net(rcfg(), { halfOpenTimeoutMs: 5000 });
     const req = initRequest();
