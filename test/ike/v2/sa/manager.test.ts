@@ -108,6 +108,38 @@ describe("IkeSaManager", () => {
     expect(net.i.drops).toEqual({});
   });
 
+  test("an IKE SA rekey re-indexes both managers under the new SPIs", () => {
+    const net = new Net(rcfg());
+    const e = net.initiate(baseCfg("i", { keylog: false }));
+    net.run();
+    const old = Buffer.from(e.sa.spii).toString("hex");
+    net.i.call(e, (sa) => sa.rekeyIke(net.now), net.now);
+    net.run();
+    expect(net.acts.i.some((a) => a.type === "ike-rekeyed")).toBe(true);
+    expect(Buffer.from(e.sa.spii).toString("hex")).not.toBe(old);
+    expect(net.i.stats()).toMatchObject({ sas: 1, bySpi: 1 });
+    expect(net.r.stats()).toMatchObject({ sas: 1, bySpi: 1 });
+    net.acts.i = [];
+    net.i.call(e, (sa) => sa.dpd(net.now), net.now);
+    net.run();
+    expect(net.r.drops).toEqual({});
+    expect(net.i.drops).toEqual({});
+    expect(net.acts.i.some((a) => a.type === "log" && a.msg.includes("liveness check answered"))).toBe(true);
+    // now the responder rekeys (it becomes the new SA's initiator)
+    const [re] = net.r.list();
+    net.r.call(re, (sa) => sa.rekeyIke(net.now), net.now);
+    net.run();
+    expect(re.sa.initiator).toBe(true);
+    expect(net.r.stats()).toMatchObject({ sas: 1, bySpi: 1 });
+    net.acts.r = [];
+    net.r.call(re, (sa) => sa.dpd(net.now), net.now);
+    net.i.call(e, (sa) => sa.dpd(net.now), net.now);
+    net.run();
+    expect(net.r.drops).toEqual({});
+    expect(net.i.drops).toEqual({});
+    expect(net.acts.r.some((a) => a.type === "log" && a.msg.includes("liveness check answered"))).toBe(true);
+  });
+
   test("a retransmitted IKE_SA_INIT reaches the half-open SA that answered it (same answer, no new state)", () => {
     const net = new Net(rcfg());
     const req = initRequest();
