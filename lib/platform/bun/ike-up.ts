@@ -22,7 +22,7 @@ import type { EspCipherName, SaEvent } from "../../esp/types.ts";
 import { buildPath, Teardown } from "./manual-path.ts";
 import { configureLink } from "./tun.ts";
 import { BunUdpSocket } from "./udp.ts";
-import { aeadChoice, type DataPlane, launchDataPlane, openTun, openWorkerIo, serveControl } from "./up.ts";
+import { aeadChoice, type DataPlane, launchDataPlane, openTun, openWorkerIo, serveControl } from "./runtime.ts";
 import { localAddressFor, openIkeSockets } from "./ike-sockets.ts";
 
 export interface RunningIkeTunnel {
