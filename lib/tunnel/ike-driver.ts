@@ -243,6 +243,9 @@ export class IkeDriver {
     if (via === "natt") {
       if (!(buf.length >= 4 && buf[0] === 0 && buf[1] === 0 && buf[2] === 0 && buf[3] === 0)) return this.dropped("no-marker", from);
       d = buf.subarray(4);
+    } else if (buf.length < 28 || (buf[0] === 0 && buf[1] === 0 && buf[2] === 0 && buf[3] === 0)) {
+      // a keep-alive, ESP or a marked IKE message on the plain IKE port (RFC 3948 keeps them on 4500)
+      return this.dropped("wrong-port", from, `${buf.length} bytes on the IKE port`);
     }
     if (!this.cfg.ike.remoteAny && addr !== this.cfg.remote && from.address !== this.cfg.remote) return this.dropped("unexpected-address", from, `only ${this.cfg.remote} is configured`);
     if (this.queue.length >= this.manager.limits.queue) return this.dropped("queue-full", from);

@@ -344,7 +344,7 @@ describe("IkeDriver: status and drops", () => {
     await r.driver.stop(0);
   });
 
-  test("every dropped datagram is counted by reason: no marker, unexpected address, queue full, unknown SPI", () => {
+  test("every dropped datagram is counted by reason: no marker, unexpected address, wrong port, queue full, unknown SPI", () => {
     const c = validateIkeConfig(mergeRawIke({ local: "192.0.2.1", remote: "192.0.2.2", tun_addr: ["10.1.0.1/24"] }, {
       psk: "x", local_ts: ["10.2.0.0/24"], remote_ts: ["10.1.0.0/24"], responder: true, limits: { queue: 4 },
     }), readFile);
@@ -360,8 +360,9 @@ describe("IkeDriver: status and drops", () => {
     ike.set([1, 2, 3, 4, 5, 6, 7, 8, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0x20, 37, 0x08, 0, 0, 0, 1, 0, 0, 0, 28], 4);
     d.onDatagram(ike.subarray(4), "192.0.2.2", 4500); // no marker
     d.onDatagram(ike, "192.0.2.99", 4500); // not the configured peer
+    d.onDatagram(ike, "192.0.2.2", 500, "ike"); // the marker on the plain IKE port
     for (let k = 0; k < 6; k++) d.onDatagram(ike, "192.0.2.2", 4500); // 4 queued, 2 dropped
-    expect(d.drops).toEqual({ "no-marker": 1, "unexpected-address": 1, "queue-full": 2 });
+    expect(d.drops).toEqual({ "no-marker": 1, "unexpected-address": 1, "wrong-port": 1, "queue-full": 2 });
     expect(logs.filter((m) => m.includes("dropped: queue-full")).length).toBe(2);
     later.shift()!();
     const st = d.status();
