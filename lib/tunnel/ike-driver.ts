@@ -16,7 +16,9 @@
  * Actions: send → socket; install-child → sink (make before break); remove-child → sink;
  * keylog → key log; failed → one error line; closed → retry (initiator) or fatal.
  * Recovery: when the peer answers with INVALID_IKE_SPI (it restarted) the initiator starts
- * a new IKE SA at once; a failed initiator retries after 5, 10, 20, 30 s with `retry`.
+ * a new IKE SA at once, and also when a liveness check is still unanswered after its first
+ * retransmission (a restarted strongSwan drops it silently); the new IKE SA replaces the old
+ * one once up. A failed initiator retries after 5, 10, 20, 30 s with `retry`.
  * Timers: every SA's tick every 500 ms; Child SA rekey every `rekeySec`, IKE SA rekey every
  * `ikeRekeySec` (the responder waits 10 % longer so the initiator normally goes first).
  * @module
@@ -83,6 +85,8 @@ interface Meta {
   createdAt: number;
   ikeRekeyRequested: boolean;
   virtualIp: string | null;
+  /** A new IKE SA was started because this one's liveness check went unanswered. */
+  probed?: boolean;
 }
 
 const TICK_MS = 500;
@@ -284,8 +288,18 @@ export class IkeDriver {
     const now = this.now();
     this.manager.tick(now);
     const k = this.cfg.ike;
+    const silentMs = (k.dpdSec + k.retransmitSec) * 1000 + 1000;
     for (const e of this.manager.list()) {
       const m = this.meta.get(e);
+      // the liveness check is unanswered after its first retransmission: the peer may have
+      // restarted without answering INVALID_IKE_SPI (strongSwan does not), so a new IKE SA
+      // starts next to this one (it replaces this one once up; a dead peer still fails it)
+      if (m && !m.probed && !k.responder && k.dpdSec > 0 && e.sa.initiator && e.sa.state === "established" && e.lastReceived !== null && now - e.lastReceived > silentMs &&
+        !this.stopping && !this.manager.list().some((x) => x !== e && x.sa.state !== "dead" && !x.replaced)) {
+        m.probed = true;
+        this.o.log("warn", `peer ${e.sa.remote.address} silent for ${Math.round((now - e.lastReceived) / 1000)} s (liveness check unanswered): starting a new IKE SA next to #${e.id}`);
+        this.initiate();
+      }
       const slack = e.sa.initiator ? 1 : 1.1;
       if (m && k.ikeRekeySec > 0 && e.sa.state === "established" && !m.ikeRekeyRequested && now - m.createdAt >= k.ikeRekeySec * 1000 * slack) {
         m.ikeRekeyRequested = true;

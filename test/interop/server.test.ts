@@ -242,6 +242,33 @@ run("README IKEv2 examples against strongSwan, and peer restart", () => {
     }
   }, 120_000);
 
+  test("charon responder SIGKILLed and restarted: the README's initiator (default settings) is back once its liveness check goes unanswered", async () => {
+    const { initiator } = readmeIkeCommands();
+    let c = await startCharon(join(dir, "charon-rs1"), B);
+    const conf = charonConf({ initiator: false, localTs: "203.0.113.0/24", remoteTs: "198.51.100.0/24" });
+    writeFileSync(join(c.dir, "swanctl.conf"), conf);
+    expect(c.swanctl("--load-all", "--file", join(c.dir, "swanctl.conf")).status).toBe(0);
+    const v = vpnkit(A, dir, initiator);
+    try {
+      expect(await v.waitFor(/Child SA installed/, 20_000), dump(v, c)).not.toBeNull();
+      // a crash, not a shutdown (SIGTERM would delete the IKE SA first)
+      c.proc.kill("SIGKILL");
+      for (let k = 0; k < 50 && c.proc.exitCode === null && c.proc.signalCode === null; k++) await Bun.sleep(100);
+      c = await startCharon(join(dir, "charon-rs2"), B);
+      writeFileSync(join(c.dir, "swanctl.conf"), conf);
+      expect(c.swanctl("--load-all", "--file", join(c.dir, "swanctl.conf")).status).toBe(0);
+      const restarted = Date.now();
+      const n = v.lines.filter((l) => /Child SA installed/.test(l)).length;
+      for (let k = 0; k < 600 && v.lines.filter((l) => /Child SA installed/.test(l)).length === n; k++) await Bun.sleep(100);
+      expect(v.lines.filter((l) => /Child SA installed/.test(l)).length, dump(v, c)).toBe(n + 1);
+      console.log(`[measured] vpnkit initiator back ${((Date.now() - restarted) / 1000).toFixed(1)} s after charon restarted (default dpd 30 s; charon drops the DPD silently)`);
+      expect(ping(A, "198.51.100.1", "203.0.113.1"), dump(v, c)).toMatch(/ 0% packet loss/);
+    } finally {
+      await v.stop();
+      await c.stop();
+    }
+  }, 180_000);
+
   test("responder SIGKILLed and restarted: a default-settings initiator is back with a new IKE SA after its next DPD", async () => {
     const psk = join(dir, "psk");
     const rArgs = ["--responder", "--peer", "192.0.2.1", "--psk-file", psk, "--local-ts", "203.0.113.0/24", "--remote-ts", "198.51.100.0/24", "--tun-name", "vkvr", "--control", join(dir, "r.sock")];
