@@ -87,6 +87,8 @@ interface Meta {
   virtualIp: string | null;
   /** A new IKE SA was started because this one's liveness check went unanswered. */
   probed?: boolean;
+  /** This IKE SA is such a new one: its failure is no news (the silent one's failure is the error). */
+  probe?: boolean;
 }
 
 const TICK_MS = 500;
@@ -214,7 +216,7 @@ export class IkeDriver {
     }
   }
 
-  private initiate(): void {
+  private initiate(probe = false): void {
     if (this.stopping) return;
     const port = this.cfg.remotePort;
     const via: Via = port === this.natPort() || !this.o.sendIke || !this.cfg.ike.ikePort ? "natt" : "ike";
@@ -227,7 +229,7 @@ export class IkeDriver {
     }
     this.o.log("info", `IKEv2 initiator: IKE_SA_INIT to ${this.cfg.remote}:${port}`);
     const e = this.manager.add(r.sa, [], via, this.now());
-    this.meta.set(e, { createdAt: this.now(), ikeRekeyRequested: false, virtualIp: null });
+    this.meta.set(e, { createdAt: this.now(), ikeRekeyRequested: false, virtualIp: null, probe });
     this.run(e, r.actions);
   }
 
@@ -298,12 +300,12 @@ export class IkeDriver {
         !this.stopping && !this.manager.list().some((x) => x !== e && x.sa.state !== "dead" && !x.replaced)) {
         m.probed = true;
         this.o.log("warn", `peer ${e.sa.remote.address} silent for ${Math.round((now - e.lastReceived) / 1000)} s (liveness check unanswered): starting a new IKE SA next to #${e.id}`);
-        this.initiate();
+        this.initiate(true);
       }
       const slack = e.sa.initiator ? 1 : 1.1;
       if (m && k.ikeRekeySec > 0 && e.sa.state === "established" && !m.ikeRekeyRequested && now - m.createdAt >= k.ikeRekeySec * 1000 * slack) {
         m.ikeRekeyRequested = true;
-        this.o.log("info", `rekeying IKE SA #${e.id}`);
+        this.o.log("info", `rekeying the IKE SA (#${e.id})`);
         this.manager.call(e, (sa) => sa.rekeyIke(now), now);
       }
     }
@@ -386,6 +388,10 @@ export class IkeDriver {
         break;
       case "failed": {
         const msg = `${a.scope === "ike" ? "IKE SA" : "Child SA"} failed: ${a.reason}${a.notify && !a.reason.includes(a.notify) ? ` (${a.notify})` : ""}`;
+        if (this.meta.get(e)?.probe && e.establishedAt === null) {
+          log("warn", `the new IKE SA toward the silent peer failed too: ${a.reason}`);
+          break;
+        }
         this.lastError = msg;
         log("error", msg);
         if (a.scope === "child") for (const c of this.installed.values()) if (c.entry === e && c.rekeying) { c.rekeying = false; c.at = this.now(); }
@@ -400,7 +406,7 @@ export class IkeDriver {
         for (const k of [a.skei, a.sker, a.skai, a.skar]) k.fill(0);
         break;
       case "ike-rekeyed": {
-        log("info", `IKE SA #${e.id} rekeyed`);
+        log("info", `IKE SA rekeyed (#${e.id})`);
         const m = this.meta.get(e);
         if (m) { m.createdAt = this.now(); m.ikeRekeyRequested = false; }
         break;
@@ -474,7 +480,7 @@ export class IkeDriver {
     this.meta.delete(e);
     for (const c of [...this.installed.values()]) if (c.entry === e) this.remove(c.spiIn, c.spiOut, `IKE SA closed: ${reason}`);
     if (this.stopping) return;
-    if (!this.lastError || !this.lastError.includes(reason)) this.o.log(reason === "deleted" || e.replaced ? "info" : "warn", `IKE SA #${e.id} closed: ${reason}`);
+    if (!this.lastError || !this.lastError.includes(reason)) this.o.log(reason === "deleted" || e.replaced ? "info" : "warn", `IKE SA closed: ${reason} (#${e.id})`);
     if (!this.cfg.ike.responder && !e.replaced && !this.manager.list().some((x) => x !== e && x.sa.state !== "dead")) {
       if (this.cfg.ike.retry) {
         const ms = this.retryMs;
