@@ -32,8 +32,10 @@ import type { IkeTunnelConfig } from "./config.ts";
 import type { TunnelChild } from "./engine.ts";
 import { KeyLog, keylogAddIke } from "./keylog.ts";
 import { PrefixPool, tsToCidrs } from "./ike-pool.ts";
+import { buildIkeStatus, type IkeStatus, type Installed, type Meta } from "./ike-status.ts";
 
 export { PrefixPool, tsToCidrs } from "./ike-pool.ts";
+export type { IkeStatus } from "./ike-status.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -70,37 +72,12 @@ export interface IkeDriverOptions {
   rng?: (n: number) => Uint8Array;
 }
 
-interface Installed {
-  spiIn: number;
-  spiOut: number;
-  cipher: string;
-  entry: ManagedSa;
-  at: number;
-  rekeying: boolean;
-  local: string;
-  remote: string;
-}
-
-interface Meta {
-  createdAt: number;
-  ikeRekeyRequested: boolean;
-  virtualIp: string | null;
-  /** A new IKE SA was started because this one's liveness check went unanswered. */
-  probed?: boolean;
-  /** This IKE SA is such a new one: its failure is no news (the silent one's failure is the error). */
-  probe?: boolean;
-}
-
 const TICK_MS = 500;
 const RETRY_MIN_MS = 5000;
 const RETRY_MAX_MS = 30_000;
 
 function hex32(n: number): string {
   return "0x" + (n >>> 0).toString(16).padStart(8, "0");
-}
-
-function hexBytes(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
 function isWildcard(a: string): boolean {
@@ -504,44 +481,7 @@ export class IkeDriver {
 
   /** Status for the control socket (`vpnkit status`): every IKE SA with its Child SAs, limits and drops. */
   status(): IkeStatus {
-    const now = this.now();
-    const cur = [...this.installed.values()];
-    const k = this.cfg.ike;
-    const sas = this.manager.list().map((e) => {
-      const m = this.meta.get(e);
-      const since = (t: number | null | undefined) => (t == null ? null : Math.round((now - t) / 1000));
-      const rekeyIn = m && k.ikeRekeySec > 0 && e.sa.state === "established" ? Math.max(0, Math.round(k.ikeRekeySec * (e.sa.initiator ? 1 : 1.1) - (now - m.createdAt) / 1000)) : null;
-      return {
-        id: e.id,
-        name: `ike#${e.id}`,
-        spi: `${hexBytes(e.sa.spii)}_i ${hexBytes(e.sa.spir)}_r`,
-        role: e.sa.initiator ? "initiator" : "responder",
-        state: e.sa.state,
-        local: `${e.sa.local.address}:${e.sa.local.port}`,
-        remote: `${e.sa.remote.address}:${e.sa.remote.port}`,
-        localId: e.localId,
-        remoteId: e.remoteId,
-        proposal: e.proposal,
-        natt: e.via === "natt",
-        establishedSec: since(e.establishedAt),
-        rekeyInSec: rekeyIn,
-        lastReceivedSec: since(e.lastReceived),
-        virtualIp: m?.virtualIp ?? null,
-        childSas: cur.filter((c) => c.entry === e).map((c) => {
-          const rekey = k.rekeySec > 0 ? Math.max(0, Math.round(k.rekeySec * (e.sa.initiator ? 1 : 1.1) - (now - c.at) / 1000)) : null;
-          return { spiIn: hex32(c.spiIn), spiOut: hex32(c.spiOut), cipher: c.cipher, local: c.local, remote: c.remote, installedSec: since(c.at), rekeyInSec: rekey };
-        }),
-      };
-    });
-    return {
-      state: cur.length ? "up" : this.manager.size ? "negotiating" : "down",
-      ikeSas: sas,
-      childSas: cur.map((c) => ({ spiIn: hex32(c.spiIn), spiOut: hex32(c.spiOut), cipher: c.cipher })),
-      virtualIp: this.virtualIp,
-      lastError: this.lastError,
-      manager: { ...this.manager.stats(), counters: { ...this.manager.counters }, limits: { ...this.manager.limits } },
-      drops: { ...this.drops, ...this.manager.drops },
-    };
+    return buildIkeStatus({ cfg: this.cfg, manager: this.manager, installed: [...this.installed.values()], meta: this.meta, drops: this.drops, virtualIp: this.virtualIp, lastError: this.lastError }, this.now());
   }
 
   /** The current (newest) Child SA, for the status line. */
@@ -571,20 +511,4 @@ export class IkeDriver {
     this.manager.destroy();
     this.cfg.ike.psk.fill(0);
   }
-}
-
-/** What {@link IkeDriver.status} returns (the `ike` part of `vpnkit status --json`). */
-export interface IkeStatus {
-  state: string;
-  ikeSas: {
-    id: number; name: string; spi: string; role: string; state: string; local: string; remote: string;
-    localId: string | null; remoteId: string | null; proposal: string | null; natt: boolean;
-    establishedSec: number | null; rekeyInSec: number | null; lastReceivedSec: number | null; virtualIp: string | null;
-    childSas: { spiIn: string; spiOut: string; cipher: string; local: string; remote: string; installedSec: number | null; rekeyInSec: number | null }[];
-  }[];
-  childSas: { spiIn: string; spiOut: string; cipher: string }[];
-  virtualIp: string | null;
-  lastError: string | null;
-  manager: ReturnType<IkeSaManager["stats"]> & { counters: IkeSaManager["counters"]; limits: IkeSaManager["limits"] };
-  drops: Record<string, number>;
 }
