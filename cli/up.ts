@@ -1,11 +1,12 @@
 /**
  * `vpnkit up` (manual-key ESP-in-UDP tunnel over a TUN device) and `vpnkit status`.
- * Thin: parse flags into the config's raw shape, validate (lib/tunnel/config.ts),
- * start (lib/platform/bun/up.ts), stop on SIGINT/SIGTERM.
+ * Thin: parse flags into the config's raw shape, pick the mode (IKEv2 or manual keys),
+ * validate (lib/tunnel/config.ts), start (lib/platform/bun/up.ts or ike-up.ts), stop on
+ * SIGINT/SIGTERM; one flow for both modes.
  */
 import { Command } from "@commander-js/extra-typings";
-import { ConfigError, loadConfigFile, mergeRaw, type RawConfig, validateConfig } from "../lib/tunnel/config.ts";
-import { isIkeConfig, mergeRawIke, validateIkeConfig } from "../lib/tunnel/config.ts";
+import { ConfigError, loadConfigFile, mergeRaw, type RawConfig, type TunnelConfig, validateConfig } from "../lib/tunnel/config.ts";
+import { type IkeTunnelConfig, isIkeConfig, mergeRawIke, validateIkeConfig } from "../lib/tunnel/config.ts";
 import { type MtuResponderSettings, type RawMtuResponder, validateMtuResponder } from "../lib/tunnel/config.ts";
 import { readSecretFile, UsageError } from "./responder.ts";
 import { vpnkitEnv } from "../lib/core/env.ts";
@@ -26,9 +27,10 @@ export function upCommand(): Command {
     .description("bring up an IPsec tunnel on a TUN device: IKEv2 (--peer, --responder) or manual keys; ESP in UDP or TCP (needs root or CAP_NET_ADMIN)")
     .option("-c, --config <file>", "TOML configuration (`vpnkit config example`, `man vpnkit` CONFIGURATION); flags override it")
     .option("--local <addr>", "local outer address (IPv4 or IPv6)")
-    .option("--port <n>", "local UDP port (default 4500)")
+    .option("--port <n>", "local UDP port: ESP in UDP, and IKE after NAT-D (default 4500)")
     .option("--remote <addr>", "peer's outer address")
-    .option("--remote-port <n>", "peer's UDP port (default 4500)")
+    .option("--remote-port <n>", "peer's UDP port (default 4500; IKEv2: where IKE_SA_INIT goes, default 500)")
+    .option("--ike-port <n>", "IKEv2: local plain IKE port, IPv4 and IPv6 (default 500; 0 = IKE on --port only)")
     .option("--cipher <name>", "aes128gcm16 | aes256gcm16 | chacha20poly1305")
     .option("--spi-out <spi>", "outbound SPI (0x... or decimal)")
     .option("--spi-in <spi>", "inbound SPI")
@@ -57,7 +59,7 @@ export function upCommand(): Command {
     .option("--remote-ts <cidr>", "IKEv2: remote traffic selector (repeatable)", collect, [] as string[])
     .option("--ike-proposal <p>", "IKEv2: IKE proposal, e.g. aes256gcm16-prfsha256-x25519 (repeatable)", collect, [] as string[])
     .option("--esp-proposal <p>", "IKEv2: ESP proposal: aes256gcm16 | aes128gcm16 | chacha20poly1305 [-x25519 PFS] (repeatable)", collect, [] as string[])
-    .option("--local-id <id>", "IKEv2: our identity (default: --local)")
+    .option("--local-id <id>", "IKEv2: our identity (default: the local address the IKE SA uses)")
     .option("--remote-id <id>", "IKEv2: the identity the peer must prove (default: any)")
     .option("--responder", "IKEv2: wait for the peer to initiate")
     .option("--dpd <sec>", "IKEv2: liveness check after SEC idle seconds, 0 = off (default 30)")
@@ -105,7 +107,7 @@ export function upCommand(): Command {
         local_id: o.localId, remote_id: o.remoteId, responder: o.responder ? true : undefined, dpd: num(o.dpd),
         retry: o.retry ? true : undefined, rekey: num(o.rekey), ike_rekey: num(o.ikeRekey),
         cert: o.cert, key: o.key, ca: o.ca.length ? o.ca : undefined, virtual_ip: o.virtualIp ? true : undefined,
-        pool: o.pool, dns: o.dns.length ? o.dns : undefined,
+        pool: o.pool, dns: o.dns.length ? o.dns : undefined, port: num(o.ikePort),
       };
       if (o.peer !== undefined) over.remote = o.peer;
       const mrOver: RawMtuResponder = { secret_file: o.mtuResponderSecretFile, port: num(o.mtuResponderPort) };
@@ -121,119 +123,100 @@ export function upCommand(): Command {
         keylog_append: o.keylogAppend ? true : undefined, strict: o.strict ? true : undefined, log_level: o.logLevel, log_format: o.logFormat,
       });
       for (const k of unknownConfigKeys(ikeBase as Record<string, unknown>)) ctx.warn(`config: unknown key ${k} in ${o.config} (ignored; see \`man vpnkit\`, CONFIGURATION)`);
-      if (o.peer !== undefined || isIkeConfig(mergeRawIke(ikeBase, ikeOver))) {
-        await upIke(mergeRawIke(mergeRaw(ikeBase, over), ikeOver), ctx, mrOver);
-        return;
-      }
-      let cfg;
-      let mr: MtuResponderSettings | null = null;
-      try {
-        const base = o.config ? loadConfigFile(o.config) : {};
-        cfg = validateConfig(mergeRaw(base, over));
-        mr = validateMtuResponder(base, mrOver);
-      } catch (e) {
-        if (e instanceof ConfigError) ctx.fail(e.message, 2);
-        throw e;
-      }
-      if (process.platform !== "linux") ctx.fail(`needs Linux (TUN device via /dev/net/tun); this is ${process.platform}`, 1);
-      ctx.keylog(cfg.keylog, () => {
-        cfg.sa.keyOut.fill(0);
-        cfg.sa.keyIn.fill(0);
-      });
-      const mrSecret = mtuResponderSecret(mr, ctx);
-      const log = ctx.log;
-      const notifier = await serviceNotifier();
-      let t: import("../lib/platform/bun/up.ts").RunningTunnel | undefined;
-      try {
-        // lazy: bun:ffi/libc only when the command runs (the module must load off Linux)
-        const { startTunnel } = await import("../lib/platform/bun/up.ts");
-        t = await startTunnel(cfg, log.line("net"), {
-          onFatal: (reason) => {
-            log.error(`${reason}; tearing down`, "dp");
-            notifier.notify(`STOPPING=1\nSTATUS=packet path died: ${reason}`);
-            t?.stop();
-            process.exit(4);
-          },
-        });
-      } catch (e) {
-        ctx.fail((e as Error).message, 1);
-      }
-      const tunnel = t;
-      const stopMr = await startMtuResponder(mr, mrSecret, cfg.tunAddr, () => tunnel.stop(), ctx);
-      notifier.notify(`READY=1\nSTATUS=tunnel ${cfg.tunName} up (manual keys, ${cfg.transport}) to ${cfg.remote}`);
-      notifier.startWatchdog();
-      const stop = (sig: string) => {
-        log.info(`${sig}, tearing down`, "cfg");
-        notifier.notify(`STOPPING=1\nSTATUS=${sig}, tearing down`);
-        stopMr();
-        tunnel.stop();
-        process.exit(0);
-      };
-      process.on("SIGINT", () => stop("SIGINT"));
-      process.on("SIGTERM", () => stop("SIGTERM"));
-      process.on("exit", () => {
-        stopMr();
-        tunnel.stop();
-      });
+      // the mode switch: IKEv2 (--peer, --responder, [ike]) or manual keys; the rest is one flow
+      const ike = o.peer !== undefined || isIkeConfig(mergeRawIke(ikeBase, ikeOver));
+      await up(ike, ike ? mergeRawIke(mergeRaw(ikeBase, over), ikeOver) : mergeRaw(ikeBase, over), ctx, mrOver);
     });
   return cmd as unknown as Command;
 }
 
-/** `vpnkit up` in IKEv2 mode: exit 2 on a config error, 4 when negotiation fails for good. */
-async function upIke(raw: RawConfig, ctx: UpContext, mrOver: RawMtuResponder = {}): Promise<void> {
-  let cfg;
+type Running = { stop(): void | Promise<void>; ikeState?: () => string };
+
+/** Both modes' start: the tunnel each runs, logging through the one logger. */
+async function start(ike: boolean, cfg: TunnelConfig | IkeTunnelConfig, log: Logger, onFatal: (why: string) => void): Promise<Running> {
+  // lazy: bun:ffi/libc only when the command runs (the module must load off Linux)
+  if (!ike) {
+    const { startTunnel } = await import("../lib/platform/bun/up.ts");
+    return startTunnel(cfg as TunnelConfig, log.line("net"), { onFatal });
+  }
+  const { startIkeTunnel } = await import("../lib/platform/bun/ike-up.ts");
+  const t = await startIkeTunnel(cfg as IkeTunnelConfig, log.fn("ike"));
+  // the reason is already logged
+  void t.fatal.then(() => onFatal(""));
+  return { stop: () => t.stop(), ikeState: () => t.driver.status().state };
+}
+
+/** `vpnkit up`: exit 2 on a config error, 1 when the tunnel cannot start, 4 when it dies (or IKE fails for good). */
+async function up(ike: boolean, raw: RawConfig, ctx: UpContext, mrOver: RawMtuResponder): Promise<void> {
+  let cfg: TunnelConfig | IkeTunnelConfig;
   let mr: MtuResponderSettings | null = null;
   try {
-    cfg = validateIkeConfig(raw);
+    cfg = ike ? validateIkeConfig(raw) : validateConfig(raw);
     mr = validateMtuResponder(raw, mrOver);
   } catch (e) {
     if (e instanceof ConfigError) ctx.fail(e.message, 2);
     throw e;
   }
-  const ikeCfg = cfg;
+  const c = cfg;
   if (process.platform !== "linux") ctx.fail(`needs Linux (TUN device via /dev/net/tun); this is ${process.platform}`, 1);
-  ctx.keylog(cfg.keylog, () => ikeCfg.ike.psk.fill(0));
+  ctx.keylog(c.keylog, () => {
+    if ("ike" in c) c.ike.psk.fill(0);
+    else {
+      c.sa.keyOut.fill(0);
+      c.sa.keyIn.fill(0);
+    }
+  });
   const mrSecret = mtuResponderSecret(mr, ctx);
-  const logger = ctx.log;
+  const log = ctx.log;
   const notifier = await serviceNotifier();
-  let t;
+  let onFatal = (why: string) => void why;
+  let t: Running | undefined;
   try {
-    const { startIkeTunnel } = await import("../lib/platform/bun/ike-up.ts");
-    t = await startIkeTunnel(cfg, logger.fn("ike"));
+    t = await start(ike, cfg, log, (why) => onFatal(why));
   } catch (e) {
     ctx.fail((e as Error).message, 1);
   }
   const tunnel = t;
   const stopMr = await startMtuResponder(mr, mrSecret, cfg.tunAddr, () => void tunnel.stop(), ctx);
-  // readiness: a responder once it listens; an initiator once its first Child SA is installed
-  // (the tunnel carries packets). STATUS= follows the driver's state (cheap: one poll per 250 ms).
-  const ikeName = `IKEv2 ${cfg.ike.responder ? "responder" : "initiator"} on ${cfg.tunName}, peer ${cfg.remote}`;
-  if (cfg.ike.responder) notifier.notify(`READY=1\nSTATUS=${ikeName}: listening`);
-  if (notifier.enabled) {
-    let last = "", ready = cfg.ike.responder;
-    const poll = setInterval(() => {
-      const st = tunnel.driver.status().state;
-      if (st === last) return;
-      last = st;
-      notifier.notify(`${!ready && st === "up" ? "READY=1\n" : ""}STATUS=${ikeName}: ${st}`);
-      if (st === "up") ready = true;
-    }, 250);
-    (poll as { unref?: () => void }).unref?.();
-  }
+  // readiness (sd_notify): manual keys and an IKEv2 responder once listening; an initiator once
+  // its first Child SA is installed (the tunnel carries packets). STATUS= follows the IKE state.
+  if ("ike" in c) {
+    const ikeName = `IKEv2 ${c.ike.responder ? "responder" : "initiator"} on ${c.tunName}, peer ${c.ike.remoteAny ? "any" : c.remote}`;
+    if (c.ike.responder) notifier.notify(`READY=1\nSTATUS=${ikeName}: listening`);
+    if (notifier.enabled && tunnel.ikeState) {
+      const state = tunnel.ikeState;
+      let last = "", ready = c.ike.responder;
+      const poll = setInterval(() => {
+        const st = state();
+        if (st === last) return;
+        last = st;
+        notifier.notify(`${!ready && st === "up" ? "READY=1\n" : ""}STATUS=${ikeName}: ${st}`);
+        if (st === "up") ready = true;
+      }, 250);
+      (poll as { unref?: () => void }).unref?.();
+    }
+  } else notifier.notify(`READY=1\nSTATUS=tunnel ${c.tunName} up (manual keys, ${c.transport}) to ${c.remote}`);
   notifier.startWatchdog();
   let exiting = false;
   const stop = async (why: string, code: number) => {
     if (exiting) return;
     exiting = true;
-    if (why) logger.info(`${why}, tearing down`, "cfg");
+    if (why) {
+      if (code === 0) log.info(`${why}, tearing down`, "cfg");
+      else log.error(`${why}; tearing down`, "dp");
+    }
     notifier.notify(`STOPPING=1${why ? `\nSTATUS=${why}, tearing down` : ""}`);
     stopMr();
     await tunnel.stop();
     process.exit(code);
   };
+  onFatal = (why) => void stop(why, 4);
   process.on("SIGINT", () => void stop("SIGINT", 0));
   process.on("SIGTERM", () => void stop("SIGTERM", 0));
-  void tunnel.fatal.then(() => stop("", 4));
+  process.on("exit", () => {
+    stopMr();
+    void tunnel.stop();
+  });
 }
 
 /** What the two modes share once the configuration is read: the logger, refusals, the key log. */
