@@ -289,8 +289,9 @@ export class TunnelEngine {
   }
 
   /**
-   * One NAT keepalive to each distinct peer endpoint (the default remote when no child has
-   * an endpoint of its own, or some child uses the default).
+   * One NAT keepalive to each distinct peer endpoint: the default remote when no child has an
+   * endpoint of its own (one peer, as before); else each child's endpoint, and the default
+   * remote only for children without one that have an outbound SA.
    */
   sendKeepalive(): void {
     const ch = this.children;
@@ -303,6 +304,7 @@ export class TunnelEngine {
     }
     const seen = new Set<string>();
     for (const c of ch) {
+      if (!c.endpoint && c.outbound === null) continue;
       const ep = c.endpoint ?? this.defaultEp;
       const k = `${ep.address}|${ep.port}`;
       if (seen.has(k)) continue;
