@@ -151,6 +151,7 @@ export { IkeDriver } from "./lib/tunnel/ike-driver.ts";
  * ```
  */
 export { LocalChildSink } from "./lib/tunnel/child-sink.ts";
-export type { ChildInstall, ChildSaSink } from "./lib/tunnel/child-sink.ts";
-export { TunnelEngine } from "./lib/tunnel/engine.ts";
-export type { TunnelChild } from "./lib/tunnel/engine.ts";
+export type { ChildHost, ChildInstall, ChildSaSink, ChildStatus } from "./lib/tunnel/child-sink.ts";
+export { newChildStats, TunnelEngine } from "./lib/tunnel/engine.ts";
+export type { ChildStats, Endpoint, TunnelChild } from "./lib/tunnel/engine.ts";
+export { naiveRoute, RouteIndex } from "./lib/tunnel/route-index.ts";

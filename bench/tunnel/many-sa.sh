@@ -60,7 +60,7 @@ run_case() {
         --tun-name vkptun2 --tun-addr $IN2/24 --route $IN1/32 --control $D/c2.sock > $OUT/$tag.vk2.log 2>&1 & PIDS+=($!)
     for i in $(seq 1 100); do [ -S $D/c1.sock ] && [ -S $D/c2.sock ] && break; sleep 0.2; done
     if ! $NS1 ping -c 3 -W 2 $IN2 >/dev/null; then log "$tag: tunnel ping failed"; stop_peers; echo "FAIL"; return; fi
-    if [ "$n" -gt 0 ] && ! grep -q "$n extra idle Child SA pairs" $OUT/$tag.vk1.log $OUT/$tag.vk2.log; then
+    if [ "$n" -gt 0 ] && ! grep -q "$n extra idle Child SA pairs installed" $OUT/$tag.vk1.log $OUT/$tag.vk2.log; then
         log "$tag: the extra children were not installed"; stop_peers; echo "FAIL"; return
     fi
     TUN_PIDS="${PIDS[*]}"

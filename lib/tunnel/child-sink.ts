@@ -77,6 +77,8 @@ export interface ChildSaSink {
 export interface ChildHost {
   addChild(c: TunnelChild): void;
   removeChild(c: TunnelChild): boolean;
+  /** Re-index one child whose SAs or selectors changed (else the sink calls `reindex`). */
+  refreshChild?(c: TunnelChild): void;
 }
 
 /** One child as `vpnkit status` shows it. */
@@ -142,7 +144,7 @@ export class LocalChildSink implements ChildSaSink {
     if (created) {
       this.keyed.set(c.child!, child);
       this.host!.addChild(child);
-    } else this.reindex();
+    } else this.changed(child);
   }
 
   remove(spiIn: number, spiOut: number, nextOutSpi: number | null): void {
@@ -160,9 +162,15 @@ export class LocalChildSink implements ChildSaSink {
     if (child !== this.child && child.inbound.length === 0 && child.outbound === null) {
       this.keyed.delete(child.name);
       this.host!.removeChild(child);
-    } else this.reindex();
+    } else this.changed(child);
     if (db.lookupInbound(spiIn) === p.inSa) db.remove(spiIn);
     if (db.lookupOutbound(spiOut) === p.outSa) db.remove(spiOut);
+  }
+
+  /** A keyed child's SAs or selectors changed: re-index just it when the host can. */
+  private changed(child: TunnelChild): void {
+    if (child !== this.child && this.host?.refreshChild) this.host.refreshChild(child);
+    else this.reindex();
   }
 
   updateRemote(spiOut: number, peer: Endpoint): void {

@@ -232,21 +232,41 @@ export class TunnelEngine {
 
   /**
    * Rebuild the SPI index and the routing index after children, their SAs or their
-   * selectors changed. O(children + selectors); not on the packet path.
+   * selectors changed. O(children + selectors); not on the packet path. One child's change:
+   * {@link refreshChild}.
    */
   reindex(): void {
     this.bySpi.clear();
-    for (const child of this.children) {
-      child.stats ??= newChildStats();
-      for (const sa of child.inbound) this.bySpi.set(sa.spi >>> 0, { sa, child });
-    }
+    this.spisOf.clear();
+    for (const child of this.children) this.indexSpis(child);
     this.routes.rebuild(this.children);
+    this.nextOrder = this.children.length;
   }
 
-  /** Add a child (after the existing ones: an equal-length selector of an earlier child wins). */
+  /** Inbound SPIs indexed per child (removal must find them after the child's list changed). */
+  private readonly spisOf = new Map<TunnelChild, number[]>();
+  private nextOrder = 0;
+
+  private indexSpis(child: TunnelChild): void {
+    child.stats ??= newChildStats();
+    const spis: number[] = [];
+    for (const sa of child.inbound) {
+      this.bySpi.set(sa.spi >>> 0, { sa, child });
+      spis.push(sa.spi >>> 0);
+    }
+    this.spisOf.set(child, spis);
+  }
+
+  private unindexSpis(child: TunnelChild): void {
+    for (const spi of this.spisOf.get(child) ?? []) if (this.bySpi.get(spi)?.child === child) this.bySpi.delete(spi);
+    this.spisOf.delete(child);
+  }
+
+  /** Add a child (after the existing ones: an equal-length selector of an earlier child wins). O(its SAs + selectors). */
   addChild(c: TunnelChild): void {
     this.children.push(c);
-    this.reindex();
+    this.indexSpis(c);
+    this.routes.add(c, this.nextOrder++);
   }
 
   /** Remove a child (its SAs are the caller's to destroy). */
@@ -254,8 +274,18 @@ export class TunnelEngine {
     const i = this.children.indexOf(c);
     if (i < 0) return false;
     this.children.splice(i, 1);
-    this.reindex();
+    this.unindexSpis(c);
+    this.routes.remove(c);
     return true;
+  }
+
+  /** Re-index one child after its SAs or selectors changed (keeps its priority). */
+  refreshChild(c: TunnelChild): void {
+    const order = this.routes.orderOf(c);
+    if (order === undefined) return this.reindex();
+    this.unindexSpis(c);
+    this.indexSpis(c);
+    this.routes.add(c, order);
   }
 
   /** The child outbound packets from `src` to `dst` (4 or 16 address bytes each) would take, or null. */

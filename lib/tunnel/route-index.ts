@@ -14,7 +14,8 @@
  * Rule (what {@link naiveRoute} spells out): among the children that have a remote selector
  * containing the destination and whose local selectors contain the source (an empty local list
  * matches any source), the one with the longest such selector wins; equal lengths go to the
- * earlier child. Rebuilt by the engine when children or their selectors change.
+ * earlier child (lower `order`). Children are added and removed one at a time (O(selectors), so
+ * a server taking on its thousandth client does not redo the other 999), or all rebuilt.
  * @module
  */
 import { type Cidr, cidrContains, listContains } from "../net/cidr.ts";
@@ -28,6 +29,7 @@ export interface RoutedChild {
 interface Entry<C> {
   child: C;
   cidr: Cidr;
+  order: number;
 }
 
 interface Level<C> {
@@ -68,34 +70,74 @@ function keyOf<C>(lv: Level<C>, family: 4 | 6, b: Uint8Array, o: number): number
 export class RouteIndex<C extends RoutedChild = RoutedChild> {
   private v4: Level<C>[] = [];
   private v6: Level<C>[] = [];
+  /** What each child was indexed with (its selectors may change later; removal needs these). */
+  private readonly indexed = new Map<C, { order: number; sels: Cidr[] }>();
   /** Selectors indexed (for status / tests). */
   size = 0;
 
-  /** Rebuild from the children in priority order (earlier wins a tie). */
+  /** Rebuild from the children in priority order (earlier wins a tie; orders 0..n-1). */
   rebuild(children: readonly C[]): void {
-    const v4 = new Map<number, Level<C>>();
-    const v6 = new Map<number, Level<C>>();
-    let n = 0;
-    for (const child of children) {
-      for (const cidr of child.remote) {
-        const levels = cidr.family === 4 ? v4 : v6;
-        let lv = levels.get(cidr.prefix);
-        if (lv === undefined) {
-          const len = cidr.prefix;
-          lv = { len, m0: wordMask(len, 0), m1: wordMask(len, 1), m2: wordMask(len, 2), m3: wordMask(len, 3), map: new Map() };
-          levels.set(len, lv);
-        }
-        const k = keyOf(lv, cidr.family, cidr.addr, 0);
-        let bucket = lv.map.get(k);
-        if (bucket === undefined) lv.map.set(k, (bucket = []));
-        // the same child twice in one bucket (duplicate selectors) adds nothing
-        if (!bucket.some((e) => e.child === child && e.cidr.prefix === cidr.prefix && cidrContains(e.cidr, cidr.addr, 0))) bucket.push({ child, cidr });
-        n++;
+    this.v4 = [];
+    this.v6 = [];
+    this.indexed.clear();
+    this.size = 0;
+    for (let i = 0; i < children.length; i++) this.add(children[i], i);
+  }
+
+  /** Index `child` with priority `order` (lower wins a tie). Re-adding a child replaces it. */
+  add(child: C, order: number): void {
+    if (this.indexed.has(child)) this.remove(child);
+    const sels = child.remote.slice();
+    this.indexed.set(child, { order, sels });
+    for (const cidr of sels) {
+      const levels = cidr.family === 4 ? this.v4 : this.v6;
+      let lv = levels.find((l) => l.len === cidr.prefix);
+      if (lv === undefined) {
+        const len = cidr.prefix;
+        lv = { len, m0: wordMask(len, 0), m1: wordMask(len, 1), m2: wordMask(len, 2), m3: wordMask(len, 3), map: new Map() };
+        levels.push(lv);
+        levels.sort((a, b) => b.len - a.len);
+      }
+      const k = keyOf(lv, cidr.family, cidr.addr, 0);
+      let bucket = lv.map.get(k);
+      if (bucket === undefined) lv.map.set(k, (bucket = []));
+      // the same child twice in one bucket (duplicate selectors) adds nothing
+      if (bucket.some((e) => e.child === child && cidrContains(e.cidr, cidr.addr, 0))) continue;
+      let at = bucket.length;
+      while (at > 0 && bucket[at - 1].order > order) at--;
+      bucket.splice(at, 0, { child, cidr, order });
+      this.size++;
+    }
+  }
+
+  /** Take `child` out (with the selectors it was added with). */
+  remove(child: C): boolean {
+    const ent = this.indexed.get(child);
+    if (ent === undefined) return false;
+    this.indexed.delete(child);
+    for (const cidr of ent.sels) {
+      const levels = cidr.family === 4 ? this.v4 : this.v6;
+      const li = levels.findIndex((l) => l.len === cidr.prefix);
+      if (li < 0) continue;
+      const lv = levels[li];
+      const k = keyOf(lv, cidr.family, cidr.addr, 0);
+      const bucket = lv.map.get(k);
+      if (bucket === undefined) continue;
+      const j = bucket.findIndex((e) => e.child === child && cidrContains(e.cidr, cidr.addr, 0));
+      if (j < 0) continue;
+      bucket.splice(j, 1);
+      this.size--;
+      if (bucket.length === 0) {
+        lv.map.delete(k);
+        if (lv.map.size === 0) levels.splice(li, 1);
       }
     }
-    this.v4 = [...v4.values()].sort((a, b) => b.len - a.len);
-    this.v6 = [...v6.values()].sort((a, b) => b.len - a.len);
-    this.size = n;
+    return true;
+  }
+
+  /** The priority `child` was indexed with, or undefined. */
+  orderOf(child: C): number | undefined {
+    return this.indexed.get(child)?.order;
   }
 
   /**

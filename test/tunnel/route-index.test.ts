@@ -101,4 +101,48 @@ describe("RouteIndex", () => {
       );
     });
   }
+
+  test("incremental add / remove / re-add with new selectors: same answers as the linear scan over the current children", () => {
+    const sel = fc.tuple(fc.integer({ min: 0, max: 7 }), fc.constantFrom(8, 16, 24, 30, 32, 32, 32)).map(([k, p]) => cidr(`10.${k & 3}.${k}.${k * 3}/${p}`));
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant("add" as const), remote: fc.array(sel, { minLength: 0, maxLength: 3 }), anyLocal: fc.boolean() }),
+      fc.record({ kind: fc.constant("remove" as const), at: fc.nat() }),
+      fc.record({ kind: fc.constant("change" as const), at: fc.nat(), remote: fc.array(sel, { minLength: 0, maxLength: 3 }) }),
+    );
+    const probe = fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 30 }), fc.boolean());
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 60 }), fc.array(probe, { minLength: 1, maxLength: 20 }), (ops, probes) => {
+        const ix = new RouteIndex<C>();
+        const kids: C[] = [];
+        let id = 0;
+        let order = 0;
+        const check = () => {
+          for (const [a, b, c, fromLocal] of probes) {
+            const p = pkt(fromLocal ? v4("192.168.1.1") : v4("172.16.0.1"), Uint8Array.of(10, a, b, c));
+            expect(ix.lookup(4, p, 0, 4)?.id ?? null).toBe(naiveRoute(kids, 4, p, 0, 4)?.id ?? null);
+          }
+        };
+        for (const o of ops) {
+          if (o.kind === "add") {
+            const k: C = { id: id++, local: o.anyLocal ? [] : [cidr("192.168.0.0/16")], remote: o.remote };
+            kids.push(k);
+            ix.add(k, order++);
+          } else if (kids.length > 0) {
+            const k = kids[o.at % kids.length];
+            if (o.kind === "remove") {
+              kids.splice(kids.indexOf(k), 1);
+              expect(ix.remove(k)).toBe(true);
+            } else {
+              k.remote = o.remote;
+              ix.add(k, ix.orderOf(k)!);
+            }
+          }
+          check();
+        }
+        ix.rebuild(kids);
+        check();
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
