@@ -93,7 +93,6 @@ async function run(init: DataPlaneInit): Promise<void> {
     const t = performance.now();
     const n = installBenchChildren({ db, child, engine }, Math.min(benchChildren, 65_536), init.outbound?.cipher ?? init.warmCipher);
     const ms = performance.now() - t;
-    if (process.env.VPNKIT_BENCH_GC === "1") Bun.gc(true);
     post({ type: "log", message: `vpnkit up: ${n} extra idle Child SA pairs installed (VPNKIT_BENCH_EXTRA_CHILDREN) in ${ms.toFixed(0)} ms, ${engine.children.length} children` });
   }
   /** The SA pair whose cipher contexts keep-warm ticks touch (the newest Child SA for IKEv2). */
