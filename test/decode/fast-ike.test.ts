@@ -182,3 +182,20 @@ for (const m of ["a", "b", "c", "d"]) {
     if (m === "c" || m === "d") expect(hits).toBeGreaterThan(recs.filter(isIke).length * 0.9);
   });
 }
+
+test("cached AES-CBC decryption (per-key ECB + chaining) == a fresh CBC decipher, interleaved keys and sizes", async () => {
+  const { aesCbcDecryptCached } = await import("../../lib/esp/decrypt.ts");
+  const { blockCipher } = await import("../../lib/ike/v2/sk-crypto.ts");
+  const keys = [new Uint8Array(16).fill(1), new Uint8Array(24).fill(2), new Uint8Array(32).map((_, i) => i * 13)];
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.nat(2), fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.integer({ min: 0, max: 40 }), fc.nat(255)), { minLength: 1, maxLength: 20 }), (ops) => {
+      for (const [ki, iv, blocks, fill] of ops) {
+        const ct = new Uint8Array(blocks * 16 + (fill % 7 === 0 ? 5 : 0)).map((_, i) => (i * 31 + fill) & 255);
+        const got = aesCbcDecryptCached(keys[ki], iv, ct);
+        if (ct.length === 0 || ct.length % 16 !== 0) expect(got).toBeNull();
+        else expect(got).toEqual(blockCipher("aes-cbc", keys[ki], iv, ct, false));
+      }
+    }),
+    { numRuns: 300 },
+  );
+});

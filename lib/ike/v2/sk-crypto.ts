@@ -20,7 +20,7 @@ import { md5, sha1 } from "@noble/hashes/legacy.js";
 import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
 import type { CHash } from "@noble/hashes/utils.js";
 import { ctEqual, putU16, putU32 } from "../../core/bytes.ts";
-import { gcmOpen, hmacAny } from "../../esp/decrypt.ts";
+import { aesCbcDecryptCached, gcmOpen, hmacAny } from "../../esp/decrypt.ts";
 
 /** Encryption transforms. GCM keys, ChaCha20 keys and CTR keys are key ‖ 4-byte salt/nonce. */
 export type SkEncr =
@@ -160,16 +160,19 @@ function aeadNonce(encKey: Uint8Array, iv: Uint8Array): { key: Uint8Array; nonce
  * `msg[skPayloadOffset, skPayloadEnd)` (generic header included). `msg` is the whole
  * IKE message, its header at index 0; the ICV is the last bytes of the payload. Never
  * throws.
+ * `opts.cacheCipher` (decode only): keep the AES-CBC key schedule per key array
+ * (lib/esp/decrypt.ts aesCbcDecryptCached); a live SA leaves it off, so nothing
+ * outlives the zeroed key.
  */
-export function skOpen(params: SkParams, msg: Uint8Array, skPayloadOffset: number, skPayloadEnd: number, kind: "sk" | "skf" = "sk", opts: { unverified?: boolean } = {}): SkOpenResult {
+export function skOpen(params: SkParams, msg: Uint8Array, skPayloadOffset: number, skPayloadEnd: number, kind: "sk" | "skf" = "sk", opts: { unverified?: boolean; cacheCipher?: boolean } = {}): SkOpenResult {
   try {
-    return open(params, msg, skPayloadOffset, skPayloadEnd, kind, opts.unverified === true);
+    return open(params, msg, skPayloadOffset, skPayloadEnd, kind, opts.unverified === true, opts.cacheCipher === true);
   } catch (e) {
     return { ok: false, integrity: "bad", reason: `decrypt error: ${e instanceof Error ? e.message : String(e)}` };
   }
 }
 
-function open(p: SkParams, msg: Uint8Array, off: number, end: number, kind: "sk" | "skf", unverified: boolean): SkOpenResult {
+function open(p: SkParams, msg: Uint8Array, off: number, end: number, kind: "sk" | "skf", unverified: boolean, cache: boolean): SkOpenResult {
   const s = shape(p);
   if (typeof s === "string") return { ok: false, integrity: "bad", reason: s };
   const hdr = kind === "skf" ? 8 : 4;
@@ -199,7 +202,7 @@ function open(p: SkParams, msg: Uint8Array, off: number, end: number, kind: "sk"
     const good = ctEqual(mac.subarray(0, i.len), icv);
     if (!good && !unverified) return { ok: false, integrity: "bad", reason: "ICV does not verify (wrong keys, or corrupted)" };
     if (ct.length % s.block !== 0) return { ok: false, integrity: good ? "good" : "bad", reason: `ciphertext length ${ct.length} is not a multiple of the ${s.block}-byte block` };
-    pt = p.encr === "null" ? ct : blockCipher(p.encr as "aes-cbc", p.encKey, iv, ct, false);
+    pt = p.encr === "null" ? ct : (cache && p.encr === "aes-cbc" ? aesCbcDecryptCached(p.encKey, iv, ct) : null) ?? blockCipher(p.encr as "aes-cbc", p.encKey, iv, ct, false);
     if (!good) {
       // Asked for explicitly (--show-unverified): the plaintext is returned, but never as ok.
       const padLen = pt[pt.length - 1];
