@@ -25,7 +25,8 @@
 # Output to /dev/null; each input is read into the page cache before every
 # timed command. Prints one markdown table per round, then the medians.
 # Env: ROUNDS (default 3), VPNKIT (default ./dist/vpnkit, built if missing),
-# BENCH_DIR (default /tmp/vpnkit-bench), MIXES (default "a b c d").
+# BENCH_DIR (default /tmp/vpnkit-bench), MIXES (default "a b c d"),
+# BASELINE (optional: an older vpnkit binary, timed in the same rounds, last column).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WORK=${BENCH_DIR:-/tmp/vpnkit-bench}
@@ -105,8 +106,8 @@ for round in $(seq 1 "$ROUNDS"); do
   echo
   echo "Round $round (load $(cut -d' ' -f1-3 /proc/loadavg))"
   echo
-  echo "| mix | mode | vpnkit CPU s | vpnkit wall s | peer | peer CPU s | peer wall s | peer CPU / vpnkit CPU |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| mix | mode | vpnkit CPU s | vpnkit wall s | peer | peer CPU s | peer wall s | peer CPU / vpnkit CPU | baseline CPU s |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   for m in $MIXES; do
     keys=()
     for u in esp_sa ikev2_decryption_table; do [ -f "$WORK/mix-$m/$u" ] && keys+=(--keys "$WORK/mix-$m/$u"); done
@@ -124,26 +125,31 @@ for round in $(seq 1 "$ROUNDS"); do
       cat "$f" > /dev/null
       read -r pcpu pw < <(timed "${pc[@]}")
       ratio=$(awk -v a="$pcpu" -v b="$vc" 'BEGIN{printf "%.2f", (b > 0 ? a / b : 0)}')
-      echo "| $m | $mode | $vc | $vw | $peer | $pcpu | $pw | $ratio |"
-      echo "$m $mode $vc $vw $pcpu $pw $ratio" >> "$RAW"
+      bc=-
+      if [ -n "${BASELINE:-}" ]; then
+        cat "$f" > /dev/null
+        read -r bc bw < <(timed "$BASELINE" "${vk[@]:1}")
+      fi
+      echo "| $m | $mode | $vc | $vw | $peer | $pcpu | $pw | $ratio | $bc |"
+      echo "$m $mode $vc $vw $pcpu $pw $ratio $bc" >> "$RAW"
     done
   done
 done
 echo
 echo "Medians over $ROUNDS rounds (target: summary ratio >= 2, -v >= 10, --json >= 10, --keys >= 2)"
 echo
-echo "| mix | mode | vpnkit CPU s | vpnkit wall s | peer CPU s | peer wall s | ratio (median) | target | met |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| mix | mode | vpnkit CPU s | vpnkit wall s | peer CPU s | peer wall s | ratio (median) | target | met | baseline CPU s |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for m in $MIXES; do
   for mode in summary -v --json --keys; do
     awk -v m="$m" -v mode="$mode" '
       function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t } return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-      $1 == m && $2 == mode { n++; vc[n] = $3; vw[n] = $4; pc[n] = $5; pw[n] = $6; r[n] = $7 }
+      $1 == m && $2 == mode { n++; vc[n] = $3; vw[n] = $4; pc[n] = $5; pw[n] = $6; r[n] = $7; bl[n] = $8 }
       END {
         if (!n) exit
         t = (mode == "-v" || mode == "--json") ? 10 : 2
         rm = med(r, n)
-        printf "| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %s |\n", m, mode, med(vc, n), med(vw, n), med(pc, n), med(pw, n), rm, t, (rm >= t ? "yes" : "NO")
+        printf "| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %s | %s |\n", m, mode, med(vc, n), med(vw, n), med(pc, n), med(pw, n), rm, t, (rm >= t ? "yes" : "NO"), (bl[1] == "-" ? "-" : sprintf("%.2f", med(bl, n)))
       }' "$RAW"
   done
 done
