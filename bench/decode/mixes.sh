@@ -7,12 +7,15 @@
 # Captures (made if missing, by scripts/capture/make_mix_capture.sh: two
 # strongSwan peers in namespaces vks1/vks2, AES-CBC-256/HMAC-SHA2-256 IKE and
 # ESP in UDP/4500; needs root; about 6 minutes for all four):
-#   a  bulk ESP (iperf3 TCP, 60 s)                      mix-a/mix_a.pcap, first 100k packets
-#   b  small-packet ESP (160-byte UDP both ways, 60 s)  mix-b/mix_b.pcap, first 100k packets
-#   c  a tunnel that rekeys often (~28 % IKE, 120 s)    mix-c/mix_c.pcap, 10 copies
-#   d  IKE-heavy (~65 % IKE, 120 s)                     mix-d/mix_d.pcap, 4 copies
-# c and d are short (9k and 28k packets): for summary, -v and --json the
-# measured file is COPIES copies appended one after the other with editcap -t
+#   a  bulk ESP (iperf3 TCP, 60 s, 295k packets)        mix-a/mix_a.pcap
+#   b  small-packet ESP (160-byte UDP both ways, 60 s)  mix-b/mix_b.pcap (187k)
+#   c  a tunnel that rekeys often (~28 % IKE, 120 s)    mix-c/mix_c.pcap (8.7k)
+#   d  IKE-heavy (~65 % IKE, 120 s)                     mix-d/mix_d.pcap (28k)
+# Files: summary runs on ~0.9M packets (a x3, b x5, c x100, d x30): vpnkit has a
+# fixed cost of start-up and JIT warm-up (0.1-0.4 s of CPU on the loaded VM) that
+# short files would measure instead of decoding; -v and --json on ~0.2-0.3M
+# (a, b as captured, c x30, d x10), --keys on one copy (a: first 100k packets).
+# The copies are appended one after the other with editcap -t
 # (each copy shifted past the end of the previous one, so time runs forward)
 # and mergecap -a. The copies reuse SPIs and message IDs, which every tool sees
 # alike (vpnkit flags the replayed ESP sequence numbers). --keys is measured
@@ -36,8 +39,8 @@ MIXES=${MIXES:-a b c d}
 [ -c /dev/null ] || { echo "/dev/null is not a character device" >&2; exit 2; }
 [ -x "$VPNKIT" ] || npm run build >/dev/null
 
-declare -A COPIES=([a]=1 [b]=1 [c]=10 [d]=4)
-declare -A PREFIX=([a]=100000 [b]=100000 [c]=0 [d]=0)
+declare -A BIGN=([a]=3 [b]=5 [c]=100 [d]=30)
+declare -A COPIES=([a]=1 [b]=1 [c]=30 [d]=10)
 declare -A DUR=([a]=60 [b]=60 [c]=120 [d]=120)
 
 # replicate IN N OUT: N copies of IN, each shifted by the capture's duration + 1 s
@@ -53,7 +56,7 @@ replicate() {
   rm -rf "$tmp"
 }
 
-declare -A FILE KFILE
+declare -A FILE KFILE BFILE
 for m in $MIXES; do
   dir=$WORK/mix-$m
   src=$dir/mix_$m.pcap
@@ -61,13 +64,18 @@ for m in $MIXES; do
     echo "making mix $m: bash scripts/capture/make_mix_capture.sh $m $src ${DUR[$m]}" >&2
     bash scripts/capture/make_mix_capture.sh "$m" "$src" "${DUR[$m]}" >&2 || { echo "capture of mix $m failed" >&2; exit 1; }
   fi
-  if [ "${PREFIX[$m]}" -gt 0 ]; then
-    FILE[$m]=$dir/mix_${m}_${PREFIX[$m]}.pcap
-    [ -f "${FILE[$m]}" ] || editcap -F pcap -r "$src" "${FILE[$m]}" "1-${PREFIX[$m]}"
-    KFILE[$m]=${FILE[$m]}
-  else
+  if [ "${COPIES[$m]}" -gt 1 ]; then
     FILE[$m]=$dir/mix_${m}_x${COPIES[$m]}.pcap
     [ -f "${FILE[$m]}" ] || replicate "$src" "${COPIES[$m]}" "${FILE[$m]}"
+  else
+    FILE[$m]=$src
+  fi
+  BFILE[$m]=$dir/mix_${m}_x${BIGN[$m]}.pcap
+  [ -f "${BFILE[$m]}" ] || replicate "$src" "${BIGN[$m]}" "${BFILE[$m]}"
+  if [ "$m" = a ]; then
+    KFILE[$m]=$dir/mix_a_100000.pcap
+    [ -f "${KFILE[$m]}" ] || editcap -F pcap -r "$src" "${KFILE[$m]}" 1-100000
+  else
     KFILE[$m]=$src
   fi
 done
@@ -98,7 +106,7 @@ RAW=$(mktemp /tmp/vks-mixes.XXXXXX)
 echo "Machine: $(nproc) cores, $(uname -r); vpnkit $($VPNKIT --version); $(tcpdump --version 2>&1 | head -1); $(tshark -v 2>/dev/null | head -1)"
 for m in $MIXES; do
   f=${FILE[$m]}
-  for g in "$f" "${KFILE[$m]}"; do
+  for g in "${BFILE[$m]}" "$f" "${KFILE[$m]}"; do
     echo "Mix $m: $g ($(capinfos -M -c -T "$g" | awk -F'\t' 'NR==2{print $2}') packets, $(du -h "$g" | cut -f1)); IKE packets: $(tcpdump -nr "$g" 'udp port 500 or (udp port 4500 and udp[8:4] = 0)' 2>/dev/null | wc -l)"
   done
 done
@@ -114,6 +122,7 @@ for round in $(seq 1 "$ROUNDS"); do
     for mode in summary -v --json --keys; do
       f=${FILE[$m]}
       [ "$mode" = --keys ] && f=${KFILE[$m]}
+      [ "$mode" = summary ] && f=${BFILE[$m]}
       case $mode in
         summary) vk=("$VPNKIT" decode "$f"); peer="tcpdump -n -r"; pc=(tcpdump -n -r "$f") ;;
         -v) vk=("$VPNKIT" decode -v "$f"); peer="tshark -n -V -r"; pc=(tshark -n -V -r "$f") ;;
