@@ -3,6 +3,8 @@
 # capture, in the same run, on the same machine.
 #
 #   bash bench/decode/run.sh [CAPTURE]
+#   bash bench/decode/run.sh mixes     (bench/decode/mixes.sh: four real traffic
+#                                       mixes, CPU time against tcpdump/tshark)
 #
 # CAPTURE defaults to /tmp/vpnkit-bench/bench_aes256gcm16.pcap, a 1M-packet
 # real capture (iperf3 through two strongSwan peers, IKE + ESP-in-UDP), made by
@@ -16,6 +18,8 @@
 # ROUNDS=n repeats the whole set (default 1). Compare rows of the same round.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# `run.sh mixes`: the four traffic mixes (bulk ESP, small ESP, frequent rekeys, IKE-heavy)
+if [ "${1:-}" = mixes ]; then exec bash bench/decode/mixes.sh; fi
 CAP=${1:-/tmp/vpnkit-bench/bench_aes256gcm16.pcap}
 WORK=${BENCH_DIR:-/tmp/vpnkit-bench}
 VPNKIT=${VPNKIT:-./dist/vpnkit}

@@ -3,6 +3,7 @@
  * hex, and constant-time comparison.
  * @module
  */
+import { Buffer } from "node:buffer";
 
 const HEX: string[] = [];
 for (let i = 0; i < 256; i++) HEX[i] = (i < 16 ? "0" : "") + i.toString(16);
@@ -14,6 +15,11 @@ export function hex2(v: number): string {
 
 /** Lower-case hex of `b` (no separators). */
 export function toHex(b: Uint8Array, start = 0, end = b.length): string {
+  if (start < 0) start = 0;
+  if (end > b.length) end = b.length;
+  // node:buffer's native hex: a few times faster from 8 bytes on (3% of the
+  // time for 352 bytes) than concatenating per-byte strings
+  if (end - start >= 8) return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString("hex");
   let s = "";
   for (let i = start; i < end; i++) s += HEX[b[i]];
   return s;

@@ -30,6 +30,9 @@ import { GSO_MIN_PAYLOAD } from "../ipsec/gso.ts";
 import { ascii, type ByteWriter, put6, put9, putDec, putHex, putSeg } from "./output.ts";
 import { isoTime, spiHex } from "./summary.ts";
 import type { TimeFormatter } from "./time.ts";
+import type { IkeTracker } from "./ike-tracker.ts";
+import { fullIke, ikev2Summary, observeSk, renderLayer, type SkMsg, skJson, skOnly, skSummary, skTree, toJson } from "./fast-ike.ts";
+import type { Ikev2Message } from "../ike/v2/message.ts";
 
 /** Most bytes one fast-path packet writes (segments are bounded: addresses and numbers are). */
 const MAX_OUT = 2048;
@@ -40,16 +43,21 @@ const SLOTS = 256;
 /** Bytes of the flow key: MACs 12, TOS, flags, TTL, addresses 8, ports 4, kind, SPI 4. */
 const KEY_LEN = 32;
 
+/** What a flow carries (key byte 27). */
+const K_ESP = 0, K_KEEPALIVE = 1, K_IKE_NATT = 2, K_IKE = 3;
+
 /** One flow's constant text, per output mode (built when first needed). */
 interface Flow {
   key: Uint8Array;
   src: string;
   dst: string;
+  /** K_ESP, K_KEEPALIVE, K_IKE_NATT (IKE after the non-ESP marker) or K_IKE (port 500). */
+  kind: number;
   keepalive: boolean;
   sa: EspSaKeyInfo;
   /** The tracker's handle for `sa` (no per-packet key string or lookup); null for a keepalive. */
   handle: EspSaHandle | null;
-  /** Summary: `A.P > B.Q NAT-T ESP spi 0x… seq ` (or `… NAT-keepalive\n`). */
+  /** Summary: `A.P > B.Q NAT-T ESP spi 0x… seq ` (or `… NAT-keepalive\n`, or `A.P > B.Q NAT-T ` for IKE). */
   sum: Uint8Array | null;
   /** -v: eth … `totalLength: `, `flags: ` … `checksum: 0x`, `checksumOk` … `udpLength: `, ` bytes\n    spi: … seq: `. */
   tree: Uint8Array[] | null;
@@ -85,6 +93,13 @@ const J_MISSING = ascii('","missing":');
 const J_PLEN = ascii(',"payloadLength":');
 const J_END = ascii('}],"anomalies":[]}\n');
 const J_KEEPEND = ascii('}],"anomalies":[]}\n');
+const T_IKE_NATT = ascii("\n    truncated: false\n  natt @42, 4 bytes\n    kind: ike\n    off: 46\n    markerOffset: 42\n");
+const T_IKE = ascii("\n    truncated: false\n");
+const T_IKEV2 = ascii("  ikev2 @");
+const J_IKE_NATT = ascii(',"truncated":false},{"layer":"natt","offset":42,"length":4,"kind":"ike","off":46,"markerOffset":42},');
+const J_IKE = ascii(',"truncated":false},');
+const J_IKEV2 = ascii('{"layer":"ikev2","offset":');
+const J_IKEEND = ascii('],"anomalies":[]}\n');
 
 function putAscii(buf: Uint8Array, p: number, s: string): number {
   for (let i = 0; i < s.length; i++) buf[p + i] = s.charCodeAt(i);
@@ -125,11 +140,18 @@ export class FastPaths {
   private tsSec = NaN;
   private ts: Uint8Array = new Uint8Array(0);
 
+  /** Per UDP port: 1 = NAT-T port, 2 = IKE port (classifyUdp without Set lookups). */
+  private readonly portTab = new Uint8Array(65536);
+  /** The SK-only IKEv2 message of the packet being written. */
+  private readonly sk: SkMsg = { off: 0, len: 0, exch: 0, flags: 0, mid: 0 };
+
   /** `slots`: flow cache size (tests use 1 to make every flow change a collision). */
-  constructor(private readonly ports: IpsecPorts, private readonly esp: EspTracker, slots = SLOTS) {
+  constructor(ports: IpsecPorts, private readonly esp: EspTracker, private readonly ike: IkeTracker, slots = SLOTS) {
     const bits = Math.max(0, Math.min(8, Math.round(Math.log2(slots))));
     this.slots = new Array(1 << bits);
     this.mask = (1 << bits) - 1;
+    for (const p of ports.ike) if (p >= 0 && p < 65536) this.portTab[p] |= 2;
+    for (const p of ports.natt) if (p >= 0 && p < 65536) this.portTab[p] |= 1;
   }
 
   /**
@@ -150,35 +172,46 @@ export class FastPaths {
     const ulen = (b[38] << 8) | b[39];
     if (ulen < 8 || 34 + ulen > 14 + total) return null;
     const have = ulen - 8;
-    const keepalive = have === 1;
-    if (keepalive) {
+    const ports = ((b[34] << 24) | (b[35] << 16) | (b[36] << 8) | b[37]) >>> 0;
+    // classifyUdp(): destination first, NAT-T before IKE
+    const pt = this.portTab, pd = pt[ports & 0xffff], ps = pt[ports >>> 16];
+    const cls = (pd & 1) !== 0 ? 1 : (pd & 2) !== 0 ? 2 : (ps & 1) !== 0 ? 1 : (ps & 2) !== 0 ? 2 : 0;
+    let kind: number;
+    if (cls === 2) {
+      // IKE on port 500 (a message of at least the 28-byte header)
+      if (have < 28) return null;
+      kind = K_IKE;
+    } else if (cls === 0) return null;
+    else if (have === 1) {
       if (b[42] !== 0xff) return null;
+      kind = K_KEEPALIVE;
+    } else if (b[42] === 0 && b[43] === 0 && b[44] === 0 && b[45] === 0) {
+      // non-ESP marker, then at least the IKE header
+      if (have < 32) return null;
+      kind = K_IKE_NATT;
     } else {
       // too big for one 1500-byte frame: maybe a UDP GSO run (lib/ipsec/gso.ts), the full decoder's job
       if (have < 10 || have >= GSO_MIN_PAYLOAD) return null;
-      // zero = non-ESP marker (IKE); 1-255 reserved (an anomaly)
+      // 1-255: reserved SPI (an anomaly)
       if (b[42] === 0 && b[43] === 0 && b[44] === 0) return null;
+      kind = K_ESP;
     }
-    const ports = ((b[34] << 24) | (b[35] << 16) | (b[36] << 8) | b[37]) >>> 0;
-    const spi = keepalive ? 0 : ((b[42] << 24) | (b[43] << 16) | (b[44] << 8) | b[45]) >>> 0;
+    const keepalive = kind === K_KEEPALIVE;
+    const spi = kind === K_ESP ? ((b[42] << 24) | (b[43] << 16) | (b[44] << 8) | b[45]) >>> 0 : 0;
     const h = Math.imul(
       ((b[26] << 24) | (b[27] << 16) | (b[28] << 8) | b[29]) ^ Math.imul((b[30] << 24) | (b[31] << 16) | (b[32] << 8) | b[33], 0x85ebca6b) ^ Math.imul(ports, 0x9e3779b1) ^ spi ^ (b[22] << 8) ^ b[11],
       0xc2b2ae35,
     ) >>> 24 & this.mask;
     let f = this.slots[h];
-    if (f === undefined || !sameFlow(f.key, b, keepalive)) {
-      const sport = ports >>> 16, dport = ports & 0xffff;
-      // classifyUdp(): destination first, NAT-T before IKE
-      const { natt, ike } = this.ports;
-      if (!(natt.has(dport) || (!ike.has(dport) && natt.has(sport)))) return null;
-      f = newFlow(b, keepalive, spi, sport, dport, this.esp);
+    if (f === undefined || !sameFlow(f.key, b, kind)) {
+      f = newFlow(b, kind, spi, ports >>> 16, ports & 0xffff, this.esp);
       this.slots[h] = f;
     }
     this.total = total;
     this.ulen = ulen;
     this.have = have;
     this.status = "";
-    if (!keepalive) {
+    if (kind === K_ESP) {
       const seq = ((b[46] << 24) | (b[47] << 16) | (b[48] << 8) | b[49]) >>> 0;
       this.seq = seq;
       const o = this.esp.observeHandle(f.handle!, seq, have, rec.no, rec.tsSec, rec.tsNsec);
@@ -190,10 +223,30 @@ export class FastPaths {
     return f;
   }
 
+  /** Marker returned by {@link ikeCheck} for an SK-only message (its fields in `sk`). */
+  private readonly skOnly = {} as Ikev2Message;
+
+  /**
+   * An IKEv2 packet of flow `f`: `skOnly` (fields in `sk`), the decoded
+   * message, or null when the full decoder must handle it. When not null,
+   * the IKE tracker has been fed.
+   */
+  private ikeCheck(rec: CaptureRecord, f: Flow): Ikev2Message | null {
+    const b = rec.data;
+    const off = f.kind === K_IKE_NATT ? 46 : 42, end = 42 + this.have;
+    if (skOnly(b, off, end, this.sk)) {
+      observeSk(this.ike, b, this.sk, rec.no, rec.tsSec, rec.tsNsec, f.src, f.dst);
+      return this.skOnly;
+    }
+    return fullIke(this.ike, b, off, end, rec.no, rec.tsSec, rec.tsNsec, f.src, f.dst);
+  }
+
   /** The summary line (as `summaryLine(decode(rec), time)` + newline); false when the full decoder must handle this packet. */
   summary(w: ByteWriter, rec: CaptureRecord, time: TimeFormatter): boolean {
     const f = this.match(rec);
     if (f === null) return false;
+    let m: Ikev2Message | null = null;
+    if (f.kind >= K_IKE_NATT && (m = this.ikeCheck(rec, f)) === null) return false;
     const seg = f.sum ?? (f.sum = summarySegment(f));
     w.ensure(MAX_OUT);
     const buf = w.buf;
@@ -208,7 +261,16 @@ export class FastPaths {
     buf[p++] = 32;
     p = time.put(buf, p, rec.tsSec, rec.tsNsec);
     p = putSeg(buf, p, seg);
-    if (!f.keepalive) {
+    if (f.kind >= K_IKE_NATT) {
+      if (m === this.skOnly) p = skSummary(buf, p, rec.data, this.sk);
+      else {
+        w.pos = p;
+        w.text("IKEv2 " + ikev2Summary(m!, { spis: "suffix" }));
+        w.ensure(1);
+        p = w.pos;
+        w.buf[p++] = 10;
+      }
+    } else if (!f.keepalive) {
       p = putDec(buf, p, this.seq);
       p = putSeg(buf, p, S_LEN);
       p = putDec(buf, p, this.have);
@@ -235,9 +297,11 @@ export class FastPaths {
   json(w: ByteWriter, rec: CaptureRecord): boolean {
     const f = this.match(rec);
     if (f === null) return false;
+    let m: Ikev2Message | null = null;
+    if (f.kind >= K_IKE_NATT && (m = this.ikeCheck(rec, f)) === null) return false;
     const s = f.json ?? (f.json = jsonSegments(f));
     const b = rec.data;
-    w.ensure(MAX_OUT);
+    w.ensure(MAX_OUT + 2 * this.have);
     const buf = w.buf;
     let p = w.pos;
     p = putSeg(buf, p, J_NO);
@@ -272,7 +336,18 @@ export class FastPaths {
     p = putDec(buf, p, (b[40] << 8) | b[41]);
     p = putSeg(buf, p, J_UEND);
     p = putDec(buf, p, 34 + this.ulen);
-    if (f.keepalive) {
+    if (m !== null) {
+      p = putSeg(buf, p, f.kind === K_IKE_NATT ? J_IKE_NATT : J_IKE);
+      if (m === this.skOnly) {
+        p = putSeg(buf, p, J_IKEV2);
+        p = skJson(buf, p, b, this.sk);
+      } else {
+        w.pos = p;
+        w.text(toJson(m));
+        w.ensure(J_IKEEND.length);
+        p = putSeg(w.buf, w.pos, J_IKEEND);
+      }
+    } else if (f.keepalive) {
       p = putSeg(buf, p, J_KEEP);
       p = putDec(buf, p, 34 + this.ulen);
       p = putSeg(buf, p, J_KEEPEND);
@@ -300,6 +375,8 @@ export class FastPaths {
   tree(w: ByteWriter, rec: CaptureRecord): boolean {
     const f = this.match(rec);
     if (f === null) return false;
+    let m: Ikev2Message | null = null;
+    if (f.kind >= K_IKE_NATT && (m = this.ikeCheck(rec, f)) === null) return false;
     const s = f.tree ?? (f.tree = treeSegments(f));
     const b = rec.data;
     w.ensure(MAX_OUT);
@@ -334,6 +411,19 @@ export class FastPaths {
     p = putDec(buf, p, this.ulen);
     p = putSeg(buf, p, T_UCSUM);
     p = putHex(buf, p, b, 40, 42);
+    if (m !== null) {
+      p = putSeg(buf, p, f.kind === K_IKE_NATT ? T_IKE_NATT : T_IKE);
+      if (m === this.skOnly) {
+        p = putSeg(buf, p, T_IKEV2);
+        w.pos = skTree(buf, p, b, this.sk);
+      } else {
+        w.pos = p;
+        w.text(renderLayer(m));
+        w.ensure(1);
+        w.buf[w.pos++] = 10;
+      }
+      return true;
+    }
     if (f.keepalive) {
       p = putSeg(buf, p, T_KEEP);
       p = putDec(buf, p, 34 + this.ulen);
@@ -371,26 +461,27 @@ export class FastPaths {
 }
 
 /** The cached flow is the one in `b` (every byte of the key compared). */
-function sameFlow(k: Uint8Array, b: Uint8Array, keepalive: boolean): boolean {
+function sameFlow(k: Uint8Array, b: Uint8Array, kind: number): boolean {
   for (let i = 0; i < 12; i++) if (k[i] !== b[i]) return false;
   if (k[12] !== b[15] || k[13] !== b[20] || k[14] !== b[22]) return false;
   for (let i = 0; i < 12; i++) if (k[15 + i] !== b[26 + i]) return false;
-  if (keepalive) return k[27] === 1;
-  return k[27] === 0 && k[28] === b[42] && k[29] === b[43] && k[30] === b[44] && k[31] === b[45];
+  if (k[27] !== kind) return false;
+  return kind !== K_ESP || (k[28] === b[42] && k[29] === b[43] && k[30] === b[44] && k[31] === b[45]);
 }
 
-function newFlow(b: Uint8Array, keepalive: boolean, spi: number, sport: number, dport: number, esp: EspTracker): Flow {
+function newFlow(b: Uint8Array, kind: number, spi: number, sport: number, dport: number, esp: EspTracker): Flow {
   const key = new Uint8Array(KEY_LEN);
   key.set(b.subarray(0, 12), 0);
   key[12] = b[15];
   key[13] = b[20];
   key[14] = b[22];
   key.set(b.subarray(26, 38), 15);
-  key[27] = keepalive ? 1 : 0;
-  if (!keepalive) key.set(b.subarray(42, 46), 28);
+  key[27] = kind;
+  if (kind === K_ESP) key.set(b.subarray(42, 46), 28);
   const src = ipv4Text(b, 26), dst = ipv4Text(b, 30);
   const sa: EspSaKeyInfo = { spi, src, dst, sport, dport };
-  return { key, src, dst, keepalive, sa, handle: keepalive ? null : esp.handle(sa), sum: null, tree: null, json: null };
+  const keepalive = kind === K_KEEPALIVE;
+  return { key, src, dst, kind, keepalive, sa, handle: kind === K_ESP ? esp.handle(sa) : null, sum: null, tree: null, json: null };
 }
 
 // The segments below are built from the flow key alone (key offsets: see newFlow).
@@ -398,6 +489,8 @@ function newFlow(b: Uint8Array, keepalive: boolean, spi: number, sport: number, 
 function summarySegment(f: Flow): Uint8Array {
   const { src, dst, sport, dport } = f.sa;
   const head = `${src}.${sport} > ${dst}.${dport} `;
+  if (f.kind === K_IKE) return ascii(head);
+  if (f.kind === K_IKE_NATT) return ascii(head + "NAT-T ");
   return ascii(f.keepalive ? head + "NAT-keepalive\n" : `${head}NAT-T ESP spi ${spiHex(f.sa.spi)} seq `);
 }
 

@@ -7,6 +7,10 @@
  * retransmissions, and derives an outcome.
  * @module
  */
+import { toHex } from "../core/bytes.ts";
+import type { Ikev2Message } from "../ike/v2/message.ts";
+import { ikev2PayloadToken } from "../ike/v2/summary.ts";
+import type { Ikev2Decrypted } from "../decrypt/types.ts";
 
 /** A notify seen in an IKE message. */
 export interface IkeNotifyInfo {
@@ -246,4 +250,24 @@ export class IkeTracker {
       return { ...rep, outcome };
     });
   }
+}
+
+/** The tracker's event for one IKEv2 message (`d`: its decrypted SK content, with keys). */
+export function ikev2Event(no: number, tsSec: number, tsNsec: number, m: Ikev2Message, src: string, dst: string, d?: Ikev2Decrypted): IkeEvent {
+  const notifies = [];
+  let encrypted = false;
+  let fragment: IkeEvent["fragment"];
+  const inner = d?.payloads;
+  for (const pl of m.payloads) if (pl.kind === "skf") fragment = { number: pl.fragmentNumber, total: pl.totalFragments };
+  for (const pl of inner ? [...m.payloads, ...inner] : m.payloads) {
+    if (pl.kind === "notify") notifies.push({ type: pl.notifyType, name: pl.notifyName, error: pl.isError });
+    else if ((pl.kind === "sk" || pl.kind === "skf") && !inner) encrypted = true;
+  }
+  return {
+    no, tsSec, tsNsec, version: 2,
+    ispi: toHex(m.ispi), rspi: toHex(m.rspi), exchange: m.exchangeName, messageId: m.messageId,
+    initiator: m.flags.initiator, response: m.flags.response,
+    payloads: (inner ? [...m.payloads.filter((x) => x.kind !== "sk" && x.kind !== "skf"), ...inner] : m.payloads).map(ikev2PayloadToken).join(" "), notifies, encrypted,
+    src, dst, length: m.length, ...(fragment ? { fragment } : {}),
+  };
 }

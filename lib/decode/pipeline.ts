@@ -27,20 +27,19 @@ import { type EspGsoRun, findEspGsoRun, GSO_MIN_PAYLOAD } from "../ipsec/gso.ts"
 import { TcpEncapParser } from "../ipsec/tcpencap.ts";
 import { EspTracker, type EspObservation, type EspSaReport, type EspSaPair } from "../ipsec/esp-tracker.ts";
 import { ikeVersion } from "../ike/version.ts";
-import { decodeIkev2, type Ikev2Message } from "../ike/v2/message.ts";
+import { decodeIkev2 } from "../ike/v2/message.ts";
 import { validateIkev2 } from "../ike/v2/validate.ts";
 import { validateIsakmp } from "../ike/v1/validate.ts";
 import { IsakmpRoles } from "../ike/v1/roles.ts";
-import { ikev2PayloadToken } from "../ike/v2/summary.ts";
 import { decodeIsakmp, type IsakmpMessage } from "../ike/v1/message.ts";
 import { isakmpSummary } from "../ike/v1/summary.ts";
 import type { DecodedPacket, LayerBase } from "../core/layer.ts";
-import { IkeTracker, type IkeEvent, type IkeSaReport } from "./ike-tracker.ts";
+import { IkeTracker, ikev2Event, type IkeEvent, type IkeSaReport } from "./ike-tracker.ts";
 import type { KeyStore } from "../keys/store.ts";
 import type { EspDecryptor } from "../decrypt/esp.ts";
 import type { Ikev2Decryptor } from "../decrypt/ikev2.ts";
 import type { Ikev1Decryptor } from "../decrypt/ikev1.ts";
-import type { EspDecryptInfo, Ikev1Decrypted, Ikev2Decrypted, InnerLayer } from "../decrypt/types.ts";
+import type { EspDecryptInfo, Ikev1Decrypted, InnerLayer } from "../decrypt/types.ts";
 import { FastPaths } from "./fast-summary.ts";
 import type { ByteWriter } from "./output.ts";
 import { TimeFormatter } from "./time.ts";
@@ -189,7 +188,7 @@ export class Decoder {
 
   private fast(w: ByteWriter, rec: CaptureRecord, mode: 0 | 1 | 2, time = UTC_TIME_OF_DAY): boolean {
     if (!this.fastPath) return false;
-    const fp = (this.fastPaths ??= new FastPaths(this.ports, this.esp, this.fastPathSlots));
+    const fp = (this.fastPaths ??= new FastPaths(this.ports, this.esp, this.ike, this.fastPathSlots));
     if (rec.tsSec - this.lastTs >= 1) {
       // decode() would run reassembly expiry here; only skip it when nothing is in flight
       if (this.v4frag.stats().inFlight || this.v6frag.stats().inFlight) return false;
@@ -420,7 +419,7 @@ export class Decoder {
       // meaning, checked separately from structure (principle 3)
       for (const a of validateIkev2(m)) p.anomalies.push(a);
       const d = this.v2Dec !== undefined && !this.partial ? this.v2Dec.decrypt(b, m, p.no, p.anomalies) : undefined;
-      if (!this.partial) this.ike.observe(ikev2Event(p, m, ip, d));
+      if (!this.partial) this.ike.observe(ikev2Event(p.no, p.tsSec, p.tsNsec, m, ip.src, ip.dst, d));
     } else if (v === 1) {
       const m = decodeIsakmp(b, off, end, p.anomalies) as (IsakmpMessage & { role?: "I" | "R" }) | null;
       if (!m) return;
@@ -453,25 +452,6 @@ export class Decoder {
       else if (f.kind === "esp") this.esp_(p, f.data, 0, f.data.length, ip, tcp.srcPort, tcp.dstPort);
     }
   }
-}
-
-function ikev2Event(p: DecodedPacket, m: Ikev2Message, ip: Ipv4Layer | Ipv6Layer, d?: Ikev2Decrypted): IkeEvent {
-  const notifies = [];
-  let encrypted = false;
-  let fragment: IkeEvent["fragment"];
-  const inner = d?.payloads;
-  for (const pl of m.payloads) if (pl.kind === "skf") fragment = { number: pl.fragmentNumber, total: pl.totalFragments };
-  for (const pl of inner ? [...m.payloads, ...inner] : m.payloads) {
-    if (pl.kind === "notify") notifies.push({ type: pl.notifyType, name: pl.notifyName, error: pl.isError });
-    else if ((pl.kind === "sk" || pl.kind === "skf") && !inner) encrypted = true;
-  }
-  return {
-    no: p.no, tsSec: p.tsSec, tsNsec: p.tsNsec, version: 2,
-    ispi: toHex(m.ispi), rspi: toHex(m.rspi), exchange: m.exchangeName, messageId: m.messageId,
-    initiator: m.flags.initiator, response: m.flags.response,
-    payloads: (inner ? [...m.payloads.filter((x) => x.kind !== "sk" && x.kind !== "skf"), ...inner] : m.payloads).map(ikev2PayloadToken).join(" "), notifies, encrypted,
-    src: ip.src, dst: ip.dst, length: m.length, ...(fragment ? { fragment } : {}),
-  };
 }
 
 function isakmpEvent(p: DecodedPacket, m: IsakmpMessage, ip: Ipv4Layer | Ipv6Layer, d?: Ikev1Decrypted): IkeEvent {

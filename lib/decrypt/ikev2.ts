@@ -45,7 +45,7 @@ export class Ikev2Decryptor {
     const params = m.flags.initiator ? k.initiator : k.responder;
     const msg = b.subarray(m.offset, m.offset + m.length);
     const pl = last as (Ikev2SkPayload | Ikev2SkfPayload) & { decrypted?: Ikev2Decrypted };
-    const r = skOpen(params, msg, pl.offset - m.offset, pl.offset - m.offset + pl.length, pl.kind, { unverified: this.opts.unverified });
+    const r = skOpen(params, msg, pl.offset - m.offset, pl.offset - m.offset + pl.length, pl.kind, { unverified: this.opts.unverified, cacheCipher: true });
     const d: Ikev2Decrypted = { integrity: r.integrity };
     pl.decrypted = d;
     if (!r.ok && r.plaintext && pl.kind === "sk") {

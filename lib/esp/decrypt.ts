@@ -65,23 +65,92 @@ export interface EspDecodeResult {
   seq?: number;
 }
 
-const INTEG: Record<Exclude<DecodeInteg, "none">, { hash: CHash; len: number; keyLen: number }> = {
-  "hmac-md5-96": { hash: md5, len: 12, keyLen: 16 },
-  "hmac-sha1-96": { hash: sha1, len: 12, keyLen: 20 },
-  "hmac-sha256-128": { hash: sha256, len: 16, keyLen: 32 },
-  "hmac-sha384-192": { hash: sha384, len: 24, keyLen: 48 },
-  "hmac-sha512-256": { hash: sha512, len: 32, keyLen: 64 },
+const INTEG: Record<Exclude<DecodeInteg, "none">, { hash: CHash; node: string; len: number; keyLen: number }> = {
+  "hmac-md5-96": { hash: md5, node: "md5", len: 12, keyLen: 16 },
+  "hmac-sha1-96": { hash: sha1, node: "sha1", len: 12, keyLen: 20 },
+  "hmac-sha256-128": { hash: sha256, node: "sha256", len: 16, keyLen: 32 },
+  "hmac-sha384-192": { hash: sha384, node: "sha384", len: 24, keyLen: 48 },
+  "hmac-sha512-256": { hash: sha512, node: "sha512", len: 32, keyLen: 64 },
 };
 
+/** Which ciphers node:crypto has, asked once per name (getCiphers() builds a long list). */
+const nodeCiphers = new Map<string, boolean>();
 function nodeHas(alg: string): boolean {
-  try {
-    return typeof nodeCrypto.createDecipheriv === "function" && nodeCrypto.getCiphers().includes(alg);
-  } catch {
-    return false;
+  let v = nodeCiphers.get(alg);
+  if (v === undefined) {
+    try {
+      v = typeof nodeCrypto.createDecipheriv === "function" && nodeCrypto.getCiphers().includes(alg);
+    } catch {
+      v = false;
+    }
+    nodeCiphers.set(alg, v);
   }
+  return v;
+}
+
+let nodeHashes: Set<string> | null = null;
+
+/**
+ * HMAC of `data`: node:crypto's (native, several times faster than noble on
+ * packet-sized input) when the runtime has hash `node` (e.g. "sha256"), else
+ * noble's `hash`. Also used by the IKEv2 SK code (lib/ike/v2/sk-crypto.ts).
+ */
+export function hmacAny(hash: CHash, node: string, key: Uint8Array, data: Uint8Array): Uint8Array {
+  if (nodeHashes === null) {
+    try {
+      nodeHashes = new Set(typeof nodeCrypto.createHmac === "function" ? nodeCrypto.getHashes() : []);
+    } catch {
+      nodeHashes = new Set();
+    }
+  }
+  if (!nodeHashes.has(node)) return hmac(hash, key, data);
+  const h = nodeCrypto.createHmac(node, key);
+  h.update(data);
+  return u8(h.digest());
 }
 
 const u8 = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
+/** AES-ECB deciphers kept per key array (null: not available), see {@link aesCbcDecryptCached}. */
+const ecbByKey = new WeakMap<Uint8Array, nodeCrypto.Decipher | null>();
+
+/**
+ * AES-CBC decryption of whole blocks with the key schedule kept per key array: a
+ * node:crypto AES-ECB decipher made once per key (update() only, so it never holds
+ * state between calls), then the CBC chaining XOR here (2.4x faster than a decipher
+ * per packet). Null when the runtime lacks it or the input is not whole blocks: the
+ * caller then decrypts as before. Decode paths only: the cached schedule lives as long
+ * as the key array (it is not zeroed with the key).
+ */
+export function aesCbcDecryptCached(key: Uint8Array, iv: Uint8Array, ct: Uint8Array): Uint8Array | null {
+  const n = ct.length;
+  if (n === 0 || n % 16 !== 0 || iv.length !== 16) return null;
+  let d = ecbByKey.get(key);
+  if (d === undefined) {
+    d = null;
+    const name = `aes-${key.length * 8}-ecb`;
+    if ((key.length === 16 || key.length === 24 || key.length === 32) && nodeHas(name)) {
+      try {
+        d = nodeCrypto.createDecipheriv(name, key, null);
+        d.setAutoPadding(false);
+      } catch {
+        d = null;
+      }
+    }
+    ecbByKey.set(key, d);
+  }
+  if (d === null) return null;
+  const x = d.update(ct);
+  if (x.length !== n) {
+    // a runtime that buffers whole blocks: never use this decipher again
+    ecbByKey.set(key, null);
+    return null;
+  }
+  const out = new Uint8Array(n);
+  for (let i = 0; i < 16; i++) out[i] = x[i] ^ iv[i];
+  for (let i = 16; i < n; i++) out[i] = x[i] ^ ct[i - 16];
+  return out;
+}
 
 /** Raw block/stream decryption without padding removal. Throws on internal errors (caught by caller). */
 function rawDecrypt(alg: "aes-cbc" | "aes-ctr" | "3des-cbc", key: Uint8Array, iv: Uint8Array, ct: Uint8Array): Uint8Array | string {
@@ -244,9 +313,9 @@ function openInner(p: EspDecodeParams, esp: Uint8Array): EspDecodeResult {
         const m = new Uint8Array(authed.length + 4);
         m.set(authed);
         putU32(m, authed.length, p.esn.high >>> 0);
-        mac = hmac(integ.hash, p.authKey!, m);
+        mac = hmacAny(integ.hash, integ.node, p.authKey!, m);
       } else {
-        mac = hmac(integ.hash, p.authKey!, authed);
+        mac = hmacAny(integ.hash, integ.node, p.authKey!, authed);
       }
       if (!ctEqual(mac.subarray(0, integ.len), icv)) return { ...base, icv: "bad", reason: "ICV does not verify (wrong key, or corrupted)" };
       verdict = "good";
@@ -267,7 +336,7 @@ function openInner(p: EspDecodeParams, esp: Uint8Array): EspDecodeResult {
         ivb.set(iv, 4);
         putU32(ivb, 12, 1);
       }
-      const r = rawDecrypt(encr, key, ivb, ct);
+      const r = (encr === "aes-cbc" ? aesCbcDecryptCached(key, ivb, ct) : null) ?? rawDecrypt(encr, key, ivb, ct);
       if (typeof r === "string") return { ...base, icv: verdict, reason: r };
       pt = r;
     }

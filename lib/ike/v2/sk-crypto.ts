@@ -20,7 +20,7 @@ import { md5, sha1 } from "@noble/hashes/legacy.js";
 import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
 import type { CHash } from "@noble/hashes/utils.js";
 import { ctEqual, putU16, putU32 } from "../../core/bytes.ts";
-import { gcmOpen } from "../../esp/decrypt.ts";
+import { aesCbcDecryptCached, gcmOpen, hmacAny } from "../../esp/decrypt.ts";
 
 /** Encryption transforms. GCM keys, ChaCha20 keys and CTR keys are key ‖ 4-byte salt/nonce. */
 export type SkEncr =
@@ -51,12 +51,12 @@ export interface SkOpenResult {
   reason?: string;
 }
 
-const INTEG: Record<Exclude<SkInteg, "none">, { hash: CHash; len: number }> = {
-  "hmac-md5-96": { hash: md5, len: 12 },
-  "hmac-sha1-96": { hash: sha1, len: 12 },
-  "hmac-sha2-256-128": { hash: sha256, len: 16 },
-  "hmac-sha2-384-192": { hash: sha384, len: 24 },
-  "hmac-sha2-512-256": { hash: sha512, len: 32 },
+const INTEG: Record<Exclude<SkInteg, "none">, { hash: CHash; node: string; len: number }> = {
+  "hmac-md5-96": { hash: md5, node: "md5", len: 12 },
+  "hmac-sha1-96": { hash: sha1, node: "sha1", len: 12 },
+  "hmac-sha2-256-128": { hash: sha256, node: "sha256", len: 16 },
+  "hmac-sha2-384-192": { hash: sha384, node: "sha384", len: 24 },
+  "hmac-sha2-512-256": { hash: sha512, node: "sha512", len: 32 },
 };
 
 interface Shape { iv: number; block: number; icv: number; aead: boolean; keyLens: number[] }
@@ -104,12 +104,19 @@ export function skOverhead(params: SkParams): { ivLen: number; icvLen: number; b
   return typeof s === "string" ? null : { ivLen: s.iv, icvLen: s.icv, block: s.block };
 }
 
+/** Which ciphers node:crypto has, asked once per name (getCiphers() builds a long list). */
+const nodeCiphers = new Map<string, boolean>();
 function nodeHas(alg: string): boolean {
-  try {
-    return nodeCrypto.getCiphers().includes(alg);
-  } catch {
-    return false;
+  let v = nodeCiphers.get(alg);
+  if (v === undefined) {
+    try {
+      v = nodeCrypto.getCiphers().includes(alg);
+    } catch {
+      v = false;
+    }
+    nodeCiphers.set(alg, v);
   }
+  return v;
 }
 
 const view = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -153,16 +160,19 @@ function aeadNonce(encKey: Uint8Array, iv: Uint8Array): { key: Uint8Array; nonce
  * `msg[skPayloadOffset, skPayloadEnd)` (generic header included). `msg` is the whole
  * IKE message, its header at index 0; the ICV is the last bytes of the payload. Never
  * throws.
+ * `opts.cacheCipher` (decode only): keep the AES-CBC key schedule per key array
+ * (lib/esp/decrypt.ts aesCbcDecryptCached); a live SA leaves it off, so nothing
+ * outlives the zeroed key.
  */
-export function skOpen(params: SkParams, msg: Uint8Array, skPayloadOffset: number, skPayloadEnd: number, kind: "sk" | "skf" = "sk", opts: { unverified?: boolean } = {}): SkOpenResult {
+export function skOpen(params: SkParams, msg: Uint8Array, skPayloadOffset: number, skPayloadEnd: number, kind: "sk" | "skf" = "sk", opts: { unverified?: boolean; cacheCipher?: boolean } = {}): SkOpenResult {
   try {
-    return open(params, msg, skPayloadOffset, skPayloadEnd, kind, opts.unverified === true);
+    return open(params, msg, skPayloadOffset, skPayloadEnd, kind, opts.unverified === true, opts.cacheCipher === true);
   } catch (e) {
     return { ok: false, integrity: "bad", reason: `decrypt error: ${e instanceof Error ? e.message : String(e)}` };
   }
 }
 
-function open(p: SkParams, msg: Uint8Array, off: number, end: number, kind: "sk" | "skf", unverified: boolean): SkOpenResult {
+function open(p: SkParams, msg: Uint8Array, off: number, end: number, kind: "sk" | "skf", unverified: boolean, cache: boolean): SkOpenResult {
   const s = shape(p);
   if (typeof s === "string") return { ok: false, integrity: "bad", reason: s };
   const hdr = kind === "skf" ? 8 : 4;
@@ -188,11 +198,11 @@ function open(p: SkParams, msg: Uint8Array, off: number, end: number, kind: "sk"
     if (pt === null) return { ok: false, integrity: "bad", reason: "ICV does not verify (wrong keys, or corrupted)" };
   } else {
     const i = INTEG[p.integ as Exclude<SkInteg, "none">];
-    const mac = hmac(i.hash, p.integKey!, msg.subarray(0, icvOff));
+    const mac = hmacAny(i.hash, i.node, p.integKey!, msg.subarray(0, icvOff));
     const good = ctEqual(mac.subarray(0, i.len), icv);
     if (!good && !unverified) return { ok: false, integrity: "bad", reason: "ICV does not verify (wrong keys, or corrupted)" };
     if (ct.length % s.block !== 0) return { ok: false, integrity: good ? "good" : "bad", reason: `ciphertext length ${ct.length} is not a multiple of the ${s.block}-byte block` };
-    pt = p.encr === "null" ? ct : blockCipher(p.encr as "aes-cbc", p.encKey, iv, ct, false);
+    pt = p.encr === "null" ? ct : (cache && p.encr === "aes-cbc" ? aesCbcDecryptCached(p.encKey, iv, ct) : null) ?? blockCipher(p.encr as "aes-cbc", p.encKey, iv, ct, false);
     if (!good) {
       // Asked for explicitly (--show-unverified): the plaintext is returned, but never as ok.
       const padLen = pt[pt.length - 1];

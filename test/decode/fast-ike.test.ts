@@ -1,0 +1,201 @@
+// The IKEv2 fast paths (lib/decode/fast-ike.ts) must print exactly what the
+// full decoder prints, packet for packet, and leave the IKE tracker (--stats)
+// in the same state: on every fixture, on mutated IKE packets (header, flags,
+// lengths, SPIs, message IDs, SK header, payload chain), on a port-500 /
+// NAT-T mix, and on the generated benchmark mixes when present.
+import { expect, test } from "bun:test";
+import fc from "fast-check";
+import { existsSync, readdirSync } from "node:fs";
+import { openCapture } from "../../lib/capture/index.ts";
+import type { CaptureRecord } from "../../lib/capture/types.ts";
+import { Decoder } from "../../lib/decode/pipeline.ts";
+import { packetHeaderLine, summaryLine } from "../../lib/decode/summary.ts";
+import { packetJson } from "../../lib/decode/render-json.ts";
+import { renderTree } from "../../lib/decode/render-tree.ts";
+import { ByteWriter, collectText } from "../../lib/decode/output.ts";
+import { FIX } from "./helpers.ts";
+
+async function records(path: string, limit = Infinity): Promise<CaptureRecord[]> {
+  const out: CaptureRecord[] = [];
+  const r = await openCapture(path);
+  for await (const batch of r.batches()) {
+    for (const rec of batch) {
+      if (out.length >= limit) return out;
+      out.push({ ...rec, data: Uint8Array.prototype.slice.call(rec.data) });
+    }
+  }
+  return out;
+}
+
+type Mode = "summary" | "json" | "tree";
+const FAST: Record<Mode, (d: Decoder, w: ByteWriter, r: CaptureRecord) => boolean> = {
+  summary: (d, w, r) => d.fastSummary(w, r),
+  json: (d, w, r) => d.fastJson(w, r),
+  tree: (d, w, r) => d.fastTree(w, r),
+};
+const FULL: Record<Mode, (d: Decoder, r: CaptureRecord) => string> = {
+  summary: (d, r) => summaryLine(d.decode(r)) + "\n",
+  json: (d, r) => packetJson(d.decode(r)) + "\n",
+  tree: (d, r) => {
+    const p = d.decode(r);
+    return renderTree(p, packetHeaderLine(p)) + "\n\n";
+  },
+};
+const dec = new TextDecoder();
+
+/** Is this record IKE (UDP 500, or 4500 with the non-ESP marker) over Ethernet/IPv4? */
+function isIke(r: CaptureRecord): boolean {
+  const b = r.data;
+  if (r.linkType !== 1 || b.length < 70 || b[12] !== 8 || b[13] !== 0 || b[23] !== 17) return false;
+  const ihl = (b[14] & 15) * 4, u = 14 + ihl;
+  const dp = (b[u + 2] << 8) | b[u + 3];
+  if (dp === 500) return true;
+  return dp === 4500 && b[u + 8] === 0 && b[u + 9] === 0 && b[u + 10] === 0 && b[u + 11] === 0;
+}
+
+/**
+ * Fast path (full decoder where it declines) against the full decoder: the
+ * text of each packet and the IKE/ESP tracker reports at the end. Returns
+ * the fast-path answers on IKE packets (per mode, averaged).
+ */
+function compare(recs: CaptureRecord[], slots?: number): number {
+  let ikeHits = 0;
+  for (const mode of ["summary", "json", "tree"] as Mode[]) {
+    const sink = collectText();
+    const w = new ByteWriter(sink.out, 1024, 1024);
+    const d = new Decoder({ fastPathSlots: slots });
+    const full = new Decoder();
+    const texts: string[] = [];
+    for (let i = 0; i < recs.length; i++) {
+      const start = w.pos;
+      let t: string;
+      if (FAST[mode](d, w, recs[i])) {
+        if (isIke(recs[i])) ikeHits++;
+        t = dec.decode(w.buf.subarray(start, w.pos));
+      } else {
+        t = FULL[mode](d, recs[i]);
+        w.text(t);
+      }
+      texts.push(t);
+      expect(t).toBe(FULL[mode](full, recs[i]));
+      if (i % 5 === 0 && w.full) void w.flush();
+    }
+    void w.flush();
+    expect(sink.text()).toBe(texts.join(""));
+    // the trackers saw the same packets the same way
+    expect(JSON.stringify(d.stats())).toBe(JSON.stringify(full.stats()));
+  }
+  return ikeHits / 3;
+}
+
+const fixtures: string[] = [];
+for (const base of [`${FIX}strongswan`, `${FIX}made`]) {
+  for (const d of readdirSync(base)) {
+    if (d.endsWith(".md")) continue;
+    for (const f of readdirSync(`${base}/${d}`)) if (/\.pcap(ng)?$/.test(f)) fixtures.push(`${base}/${d}/${f}`);
+  }
+}
+for (const f of readdirSync(`${FIX}tcpdump`)) if (/\.pcap(ng)?$/.test(f)) fixtures.push(`${FIX}tcpdump/${f}`);
+
+test("IKE fast path == full decoder, texts and tracker state, on every fixture", async () => {
+  let hits = 0, ike = 0;
+  for (const f of fixtures) {
+    const recs = await records(f);
+    ike += recs.filter(isIke).length;
+    hits += compare(recs);
+  }
+  // most IKE packets of the fixtures are answered by the fast path
+  expect(ike).toBeGreaterThan(150);
+  expect(hits).toBeGreaterThan(ike / 2);
+});
+
+/** IKE packets of real IKEv2 fixtures (cleartext, SK-only, rekeys, DPD, failures, fragments, port 500 and 4500). */
+async function ikePackets(): Promise<CaptureRecord[]> {
+  const out: CaptureRecord[] = [];
+  for (const d of ["d_ikev2_rekey", "d_ikev2_rekey_dpd", "f3_ikev2_child_no_proposal", "f4_ikev2_ts_unacceptable", "f5_ikev2_no_response", "c_ikev2_cert_frag"]) {
+    const dir = `${FIX}made/${d}`;
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir)) if (/\.pcap(ng)?$/.test(f)) for (const r of await records(`${dir}/${f}`)) if (isIke(r)) out.push(r);
+  }
+  return out;
+}
+
+test("IKE fast path == full decoder on mutated real IKE packets (header, lengths, SPIs, SK header, chain)", async () => {
+  const base = await ikePackets();
+  expect(base.length).toBeGreaterThan(50);
+  // positions relative to the IKE header (port 500: 42, NAT-T: 46), biased to the fields the fast path checks
+  const rel = fc.oneof(fc.integer({ min: 0, max: 35 }), fc.integer({ min: -8, max: 300 }));
+  const val = fc.oneof(fc.constantFrom(0, 1, 0x20, 0x28, 0x08, 0x10, 0x80, 0xff, 33, 34, 35, 36, 37, 41, 43, 44, 46, 53, 2, 0x21, 0x22), fc.integer({ min: 0, max: 255 }));
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.nat(base.length - 1), fc.array(fc.tuple(rel, val), { maxLength: 3 }), fc.boolean()), { minLength: 1, maxLength: 30 }),
+      (picks) => {
+        const recs = picks.map(([i, flips, cut], k) => {
+          const r = base[i];
+          let d = r.data.slice();
+          const ike = ((d[36] << 8) | d[37]) === 500 || ((d[34] << 8) | d[35]) === 500 ? 42 : 46;
+          for (const [pos, v] of flips) {
+            const at = ike + pos;
+            if (at >= 0 && at < d.length) d[at] = v;
+          }
+          // sometimes truncate the frame (snaplen) or the IKE message
+          if (cut && flips.length) d = d.subarray(0, Math.max(14, d.length - 1 - (flips[0][1] % 40)));
+          return { ...r, no: k + 1, data: d, caplen: d.length };
+        });
+        compare(recs);
+        compare(recs, 1);
+      },
+    ),
+    { numRuns: 800 },
+  );
+});
+
+test("IKE fast path: SK-only messages of every exchange type, both directions, any message ID", async () => {
+  const base = (await ikePackets()).filter((r) => r.data[46 + 16] === 46 && r.data[46 + 18] !== 34);
+  expect(base.length).toBeGreaterThan(10);
+  const recs: CaptureRecord[] = [];
+  let no = 1;
+  for (const r of base.slice(0, 20)) {
+    for (const exch of [33, 34, 35, 36, 37, 38, 43, 44, 45, 255]) {
+      for (const flags of [0x00, 0x08, 0x20, 0x28, 0x10, 0x01]) {
+        for (const mid of [0, 1, 0x7fffffff, 0xffffffff]) {
+          const d = r.data.slice();
+          d[46 + 18] = exch;
+          d[46 + 19] = flags;
+          d[46 + 20] = mid >>> 24;
+          d[46 + 21] = (mid >>> 16) & 255;
+          d[46 + 22] = (mid >>> 8) & 255;
+          d[46 + 23] = mid & 255;
+          recs.push({ ...r, no: no++, data: d });
+        }
+      }
+    }
+  }
+  expect(compare(recs)).toBeGreaterThan(recs.length / 10);
+});
+
+for (const m of ["a", "b", "c", "d"]) {
+  const path = `/tmp/vpnkit-bench/mix-${m}/mix_${m}.pcap`;
+  test.skipIf(!existsSync(path))(`fast paths == full decoder on 20k packets of benchmark mix ${m} (${path})`, async () => {
+    const recs = await records(path, 20000);
+    const hits = compare(recs);
+    if (m === "c" || m === "d") expect(hits).toBeGreaterThan(recs.filter(isIke).length * 0.9);
+  });
+}
+
+test("cached AES-CBC decryption (per-key ECB + chaining) == a fresh CBC decipher, interleaved keys and sizes", async () => {
+  const { aesCbcDecryptCached } = await import("../../lib/esp/decrypt.ts");
+  const { blockCipher } = await import("../../lib/ike/v2/sk-crypto.ts");
+  const keys = [new Uint8Array(16).fill(1), new Uint8Array(24).fill(2), new Uint8Array(32).map((_, i) => i * 13)];
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.nat(2), fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.integer({ min: 0, max: 40 }), fc.nat(255)), { minLength: 1, maxLength: 20 }), (ops) => {
+      for (const [ki, iv, blocks, fill] of ops) {
+        const ct = new Uint8Array(blocks * 16 + (fill % 7 === 0 ? 5 : 0)).map((_, i) => (i * 31 + fill) & 255);
+        const got = aesCbcDecryptCached(keys[ki], iv, ct);
+        if (ct.length === 0 || ct.length % 16 !== 0) expect(got).toBeNull();
+        else expect(got).toEqual(blockCipher("aes-cbc", keys[ki], iv, ct, false));
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
