@@ -89,7 +89,7 @@ async function run(init: DataPlaneInit): Promise<void> {
   // (keyed installs add children: one per road-warrior client)
   const sink = manual === null ? new LocalChildSink(db, child, () => engine.reindex(), engine) : null;
   // benchmark knob (bench/tunnel/many-sa): idle children next to the real one
-  const benchChildren = Number(process.env.VPNKIT_BENCH_EXTRA_CHILDREN ?? 0);
+  const benchChildren = Number(vpnkitEnv("VPNKIT_BENCH_EXTRA_CHILDREN") ?? 0);
   if (benchChildren > 0) {
     const t = performance.now();
     const n = installBenchChildren({ db, child, engine }, Math.min(benchChildren, 65_536), init.outbound?.cipher ?? init.warmCipher);
