@@ -73,6 +73,9 @@ interface Proc {
 
 /** `vpnkit up ARGS` in `ns` with cwd `dir` (through cli/main.ts, as `vpnkit`). */
 function vpnkit(ns: string, dir: string, args: string[], env: Record<string, string> = {}): Proc {
+  // each README run starts as in a fresh directory: vpnkit refuses to write keys into an existing key log
+  const kl = args.indexOf("--keylog");
+  if (kl >= 0) rmSync(join(dir, args[kl + 1]), { force: true });
   const proc = spawn("ip", ["netns", "exec", ns, BUN, join(ROOT, "cli/main.ts"), "up", ...args], { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   const lines: string[] = [];
   const onData = (b: Buffer) => {
