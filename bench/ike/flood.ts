@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { type FloodResult, floodTopoDown, floodTopoUp, runFlood } from "../../test/interop/flood-scenario.ts";
 
 const { values } = parseArgs({ options: { time: { type: "string", default: "30" }, max: { type: "string", default: "5000000" }, rate: { type: "string", default: "0" }, runs: { type: "string", default: "1" }, out: { type: "string" }, only: { type: "string" } } });
-const out = values.out ?? join(import.meta.dir, "out", `flood-${new Date().toISOString().replace(/[:.]/g, "")}`);
+const out = values.out ?? join(import.meta.dir, "../out", `ike-flood-${new Date().toISOString().replace(/[:.]/g, "")}`);
 mkdirSync(out, { recursive: true });
 const who = (values.only ? [values.only] : ["vpnkit", "charon"]) as ("vpnkit" | "charon")[];
 const results: FloodResult[] = [];
