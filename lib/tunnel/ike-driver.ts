@@ -125,6 +125,9 @@ export class IkeDriver {
   private readonly sink: ChildSaSink;
   /** Datagrams dropped before the manager, by reason (the manager counts its own). */
   readonly drops: Record<string, number> = {};
+  private dropLogSec = 0;
+  private dropLogLines = 0;
+  private dropLogSkipped = 0;
   firstChildAt: number | null = null;
   startedAt = 0;
   /** Virtual IP assigned by the peer, if any. */
@@ -235,6 +238,19 @@ export class IkeDriver {
 
   private dropped(reason: string, from: Endpoint, detail?: string): void {
     this.drops[reason] = (this.drops[reason] ?? 0) + 1;
+    // every drop is counted; at most 20 debug lines a second (a flood drops ~100,000/s, and a
+    // string per drop is garbage the responder's memory carries)
+    const sec = Math.floor(this.now() / 1000);
+    if (sec !== this.dropLogSec) {
+      if (this.dropLogSkipped) this.o.log("debug", `${this.dropLogSkipped} more dropped IKE datagrams not logged`);
+      this.dropLogSec = sec;
+      this.dropLogLines = this.dropLogSkipped = 0;
+    }
+    if (this.dropLogLines >= 20) {
+      this.dropLogSkipped++;
+      return;
+    }
+    this.dropLogLines++;
     this.o.log("debug", `IKE datagram from ${from.address}:${from.port} dropped: ${reason}${detail ? ` (${detail})` : ""}`);
   }
 
@@ -257,7 +273,7 @@ export class IkeDriver {
     // a new IKE_SA_INIT without a COOKIE (first payload not a notify) is what a spoofed flood sends
     const fresh = d[18] === 34 && (d[19] & 0x20) === 0 && d[16] !== 41;
     const q = fresh ? this.queue : this.urgent;
-    if (q.length >= this.manager.limits.queue) return this.dropped(fresh ? "queue-full" : "queue-full-urgent", from);
+    if (q.length >= this.manager.limits.queue) return this.dropped("queue-full", from);
     q.push({ d, from, via });
     if (this.draining) return;
     this.draining = true;
