@@ -268,7 +268,7 @@ export async function runFlood(o: FloodOptions): Promise<FloodResult> {
     }
     const ci0 = Date.now();
     const ciP = new Promise<{ status: number | null; out: string }>((resolve) => {
-      const p = spawn("ip", ["netns", "exec", NS.f, "swanctl", "--initiate", "--child", "fc", "--timeout", "30", "--uri", `unix://${join(dir, "charon-i", "vici")}`], { stdio: ["ignore", "pipe", "pipe"] });
+      const p = spawn("ip", ["netns", "exec", NS.f, "swanctl", "--initiate", "--child", "fc", "--timeout", "60", "--uri", `unix://${join(dir, "charon-i", "vici")}`], { stdio: ["ignore", "pipe", "pipe"] });
       let out = "";
       p.stdout!.on("data", (b: Buffer) => (out += b));
       p.stderr!.on("data", (b: Buffer) => (out += b));
@@ -287,7 +287,7 @@ export async function runFlood(o: FloodOptions): Promise<FloodResult> {
     const vi = spawnLogged("ip", ["netns", "exec", NS.c, BUN, join(ROOT, "cli/main.ts"), "up", ...initiator, "--control", join(dir, "i.sock")], dir, join(dir, "initiator.log"));
     procs.push(vi);
     const vpnkitInitiator: FloodResult["vpnkitInitiator"] = { ok: false, msFromSpawn: null, msFromFirstInit: null, startedAtS: vpnkitAt, floodRunningWhenUp: false };
-    const viUp = until(() => vi.lines.some((l) => /Child SA installed/.test(l)), 40_000).then((ok) => {
+    const viUp = until(() => vi.lines.some((l) => /Child SA installed/.test(l)), 60_000).then((ok) => {
       const up = vi.lines.find((l) => /Child SA installed/.test(l));
       const first = vi.lines.find((l) => /IKE_SA_INIT to/.test(l));
       vpnkitInitiator.ok = ok && !!up;

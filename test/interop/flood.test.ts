@@ -44,7 +44,7 @@ run("spoofed IKE_SA_INIT flood at the sender's highest rate (issue #12)", () => 
       `RSS baseline ${mb(r.rssKb.baseline)} MB, max ${mb(r.rssKb.max)} MB, after ${mb(r.rssKb.after)} MB; charon client tunnel in ${r.charonClient.ms} ms (started ${r.charonClient.startedAtS} s in); ` +
       `vpnkit initiator Child SA ${r.vpnkitInitiator.msFromSpawn} ms after spawn, ${r.vpnkitInitiator.msFromFirstInit} ms after its first IKE_SA_INIT (started ${r.vpnkitInitiator.startedAtS} s in); ` +
       `clients up during the flood: charon ${r.charonClient.floodRunningWhenUp}, vpnkit ${r.vpnkitInitiator.floodRunningWhenUp}; during: ${r.during.sas} SAs (${r.during.halfOpen} half-open); after ${r.after.settleS} s: ${r.after.sas} SAs (${r.after.halfOpen} half-open): ${r.after.ikeSas}; counters ${JSON.stringify(r.counters)}; load ${r.loadavg}`);
-  }, 120_000);
+  }, 180_000);
   afterAll(() => {
     floodTopoDown();
     releaseNetnsLock(LOCK);
