@@ -91,6 +91,8 @@ export class IkeDriver {
   private readonly meta = new Map<ManagedSa, Meta>();
   private readonly installed = new Map<number, Installed>();
   private readonly queue: { d: Uint8Array; from: Endpoint; via: Via }[] = [];
+  /** Everything but a first IKE_SA_INIT (no COOKIE): SAs' own messages and INITs that return a cookie go first under a flood. */
+  private readonly urgent: { d: Uint8Array; from: Endpoint; via: Via }[] = [];
   private draining = false;
   private timer: unknown = null;
   private retryTimer: unknown = null;
@@ -102,6 +104,9 @@ export class IkeDriver {
   private readonly sink: ChildSaSink;
   /** Datagrams dropped before the manager, by reason (the manager counts its own). */
   readonly drops: Record<string, number> = {};
+  private dropLogSec = 0;
+  private dropLogLines = 0;
+  private dropLogSkipped = 0;
   firstChildAt: number | null = null;
   startedAt = 0;
   /** Virtual IP assigned by the peer, if any. */
@@ -212,6 +217,19 @@ export class IkeDriver {
 
   private dropped(reason: string, from: Endpoint, detail?: string): void {
     this.drops[reason] = (this.drops[reason] ?? 0) + 1;
+    // every drop is counted; at most 20 debug lines a second (a flood drops ~100,000/s, and a
+    // string per drop is garbage the responder's memory carries)
+    const sec = Math.floor(this.now() / 1000);
+    if (sec !== this.dropLogSec) {
+      if (this.dropLogSkipped) this.o.log("debug", `${this.dropLogSkipped} more dropped IKE datagrams not logged`);
+      this.dropLogSec = sec;
+      this.dropLogLines = this.dropLogSkipped = 0;
+    }
+    if (this.dropLogLines >= 20) {
+      this.dropLogSkipped++;
+      return;
+    }
+    this.dropLogLines++;
     this.o.log("debug", `IKE datagram from ${from.address}:${from.port} dropped: ${reason}${detail ? ` (${detail})` : ""}`);
   }
 
@@ -231,8 +249,11 @@ export class IkeDriver {
       return this.dropped("wrong-port", from, `${buf.length} bytes on the IKE port`);
     }
     if (!this.cfg.ike.remoteAny && addr !== this.cfg.remote && from.address !== this.cfg.remote) return this.dropped("unexpected-address", from, `only ${this.cfg.remote} is configured`);
-    if (this.queue.length >= this.manager.limits.queue) return this.dropped("queue-full", from);
-    this.queue.push({ d, from, via });
+    // a new IKE_SA_INIT without a COOKIE (first payload not a notify) is what a spoofed flood sends
+    const fresh = d[18] === 34 && (d[19] & 0x20) === 0 && d[16] !== 41;
+    const q = fresh ? this.queue : this.urgent;
+    if (q.length >= this.manager.limits.queue) return this.dropped("queue-full", from);
+    q.push({ d, from, via });
     if (this.draining) return;
     this.draining = true;
     if (this.o.schedule) this.o.schedule(() => this.drain());
@@ -242,12 +263,12 @@ export class IkeDriver {
   private drain(): void {
     // a bounded batch per turn, so the sockets' callbacks get their turn (and the queue its bound)
     const batch = this.o.schedule ? 64 : Infinity;
-    for (let n = 0; n < batch && this.queue.length; n++) {
-      const q = this.queue.shift()!;
+    for (let n = 0; n < batch && (this.urgent.length || this.queue.length); n++) {
+      const q = (this.urgent.length ? this.urgent : this.queue).shift()!;
       if (this.halted) break;
       this.manager.receive(q.d, q.from, q.via, this.now());
     }
-    if (this.queue.length && !this.halted && this.o.schedule) this.o.schedule(() => this.drain());
+    if ((this.urgent.length || this.queue.length) && !this.halted && this.o.schedule) this.o.schedule(() => this.drain());
     else this.draining = false;
   }
 
@@ -506,7 +527,7 @@ export class IkeDriver {
     if (this.retryTimer !== null) (this.o.clearTimeout ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>)))(this.retryTimer);
     this.timer = this.retryTimer = null;
     this.halted = true;
-    this.queue.length = 0;
+    this.queue.length = this.urgent.length = 0;
     for (const c of [...this.installed.values()]) this.remove(c.spiIn, c.spiOut, "stopped");
     this.manager.destroy();
     this.cfg.ike.psk.fill(0);

@@ -23,6 +23,7 @@ import { buildPath, Teardown } from "./manual-path.ts";
 import { configureLink } from "./tun.ts";
 import { BunUdpSocket } from "./udp.ts";
 import { aeadChoice, type DataPlane, launchDataPlane, openTun, openWorkerIo, serveControl } from "./runtime.ts";
+import { startMemoryGuard } from "./memory-guard.ts";
 import { localAddressFor, openIkeSockets } from "./ike-sockets.ts";
 import { vpnkitEnv } from "../../core/env.ts";
 import type { Subsystem } from "../../core/log.ts";
@@ -155,6 +156,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
       },
     });
     driver = drv;
+    td.push(startMemoryGuard());
 
     const started = Date.now();
     const status = () => {

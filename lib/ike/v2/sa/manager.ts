@@ -31,12 +31,11 @@
  */
 import { createHash } from "node:crypto";
 import { toHex } from "../../../core/bytes.ts";
-import type { Anomaly } from "../../../core/anomaly.ts";
 import { encodeIkev2Message } from "../encode/message.ts";
-import { decodeIkev2 } from "../message.ts";
 import { NOTIFY_TYPES } from "../registry.ts";
 import type { Rng } from "./dh.ts";
 import { defaultRng, IkeSa } from "./ike-sa.ts";
+import { scanInit } from "./init-scan.ts";
 import { CookieJar, DEFAULT_IKE_LIMITS, type IkeLimits, TokenBucket } from "./limits.ts";
 import type { Action, Endpoint, IkeSaConfig } from "./types.ts";
 
@@ -203,13 +202,8 @@ export class IkeSaManager {
     if (this.halfOpenCount >= L.halfOpenMax) return this.drop("init-half-open-max", from);
     if ((this.perSource.get(from.address) ?? 0) >= L.blockThreshold) return this.drop("init-block", from, `${from.address} holds ${L.blockThreshold} half-open IKE SAs`);
     if (this.halfOpenCount >= L.cookieThreshold) {
-      const an: Anomaly[] = [];
-      const msg = decodeIkev2(d, 0, d.length, an);
-      let nonce: Uint8Array | undefined, cookie: Uint8Array | undefined;
-      for (const p of msg?.payloads ?? []) {
-        if (p.kind === "nonce") nonce ??= p.nonce;
-        else if (p.kind === "notify" && p.notifyType === N_COOKIE) cookie ??= p.data;
-      }
+      // a payload-header walk, not a decode: under a flood every request comes this way
+      const { nonce, cookie } = scanInit(d);
       if (!nonce) return this.drop("init-malformed", from, "no Nonce");
       if (!cookie || !this.cookies.check(cookie, nonce, from.address, ispi, now)) {
         if (cookie) this.drop("init-bad-cookie", from);
