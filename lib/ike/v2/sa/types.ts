@@ -69,8 +69,16 @@ export interface IkeSaConfig {
   halfOpenTimeout?: number;
   /** NAT keep-alive interval in ms when we are behind a NAT (default 20000). */
   natKeepalive?: number;
-  /** Use UDP encapsulation even without a NAT (strongSwan's encap=yes). */
+  /** Use UDP encapsulation even without a NAT (strongSwan's encap=yes): our NAT_DETECTION_SOURCE_IP hash is random, so both sides encapsulate. */
   forceEncap?: boolean;
+  /**
+   * Initiator: send IKE_SA_INIT already on the NAT-T socket (non-ESP marker, `natt: true`), as
+   * RFC 7296 §2.23 allows; `remote.port` is then normally 4500. Default false: start on port 500
+   * without the marker and move to 4500 only when a NAT is detected or `forceEncap` is set.
+   */
+  startOn4500?: boolean;
+  /** Initiator: send INITIAL_CONTACT in IKE_AUTH (we hold no other IKE SA with this peer). Default true. */
+  initialContact?: boolean;
   /** IKE fragmentation (RFC 7383): announce FRAGMENTATION_SUPPORTED and fragment large encrypted messages (default true). */
   fragmentation?: boolean;
   /** Largest IP datagram a sent IKE message (or fragment) may make, in bytes (default 1280, strongSwan's). */
@@ -105,6 +113,54 @@ export interface ChildSaInfo {
   rekeyOf?: { spiIn: number; spiOut: number };
 }
 
+/** Coarse life-cycle state of an IKE SA (for an SA manager): before IKE_AUTH completes, up, our Delete pending, gone. */
+export type IkeSaPhase = "half-open" | "established" | "deleting" | "closed";
+
+/** A Child SA as {@link IkeSa.children} lists it. Traffic counters live in the data plane (SaDatabase), not here. */
+export interface ChildSaStatus {
+  spiIn: number;
+  spiOut: number;
+  cipher: EspCipherName;
+  /** Negotiated ESP proposal, e.g. "AES_GCM_16_256/NO_EXT_SEQ". */
+  proposal: string;
+  esn: boolean;
+  tsLocal: string[];
+  tsRemote: string[];
+  /** `now` of the exchange that installed it. */
+  installedAt: number;
+  /** A rekey or delete of it is under way. */
+  retiring: boolean;
+}
+
+/** Snapshot of an IKE SA for `vpnkit status` ({@link IkeSa.status}). Times are the `now` values given to the core. */
+export interface IkeSaStatus {
+  ispi: string;
+  rspi: string;
+  role: "initiator" | "responder";
+  phase: IkeSaPhase;
+  /** Detailed state (idle, init-sent, init-done, auth-sent, established, deleting, dead). */
+  state: string;
+  localId: string;
+  /** Authenticated peer identity, null before IKE_AUTH completed. */
+  remoteId: string | null;
+  local: Endpoint;
+  remote: Endpoint;
+  natt: boolean;
+  localBehindNat: boolean;
+  remoteBehindNat: boolean;
+  /** Negotiated IKE proposal, null before IKE_SA_INIT completed. */
+  proposal: string | null;
+  createdAt: number;
+  establishedAt: number | null;
+  /** Last completed IKE SA rekey (this object then carries the new SPIs). */
+  ikeRekeyedAt: number | null;
+  /** Last authenticated message (or IKE_SA_INIT) from the peer. */
+  lastReceived: number;
+  lastSent: number;
+  virtualIp: string | null;
+  children: ChildSaStatus[];
+}
+
 /** What the core asks its driver to do. */
 export type Action =
   /** Send `data` to `to`. `natt`: on the port-4500 socket, with the 4-byte non-ESP marker prepended. */
@@ -129,5 +185,11 @@ export type Action =
   | { type: "virtual-ip"; address: string; dns: string[] }
   /** The IKE SA was rekeyed: it now has these SPIs (re-index it). */
   | { type: "ike-rekeyed"; ispi: Uint8Array; rspi: Uint8Array }
+  /**
+   * An authenticated IKE_AUTH carried INITIAL_CONTACT (RFC 7296 §2.4): the peer `remoteId`
+   * (identity text as in `established`) holds no other IKE SA with us, so older IKE SAs of
+   * that identity are stale and should be deleted (without notifying the peer).
+   */
+  | { type: "initial-contact"; remoteId: string }
   /** The IKE SA is gone (deleted, failed, or timed out); drop the object. */
   | { type: "closed"; reason: string };

@@ -5,8 +5,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import type { Action } from "../../../../lib/ike/v2/sa/ike-sa.ts";
-import { baseCfg, Loop } from "./harness.ts";
+import { IkeSa, type Action } from "../../../../lib/ike/v2/sa/ike-sa.ts";
+import { baseCfg, Loop, seededRng } from "./harness.ts";
 
 function noInternalError(acts: Action[]): void {
   for (const a of acts) if (a.type === "log") expect(a.msg).not.toContain("internal error");
@@ -62,6 +62,24 @@ describe("IkeSa.receive on hostile input", () => {
         l.run();
       },
     ), { numRuns: 150 });
+  });
+
+  test("mutated IKE_SA_INIT requests to fresh responders: answered and kept (init-done), or closed at once (fast-check)", () => {
+    const init = seeds[0];
+    fc.assert(fc.property(
+      fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), { minLength: 1, maxLength: 6 }), fc.nat({ max: 60 }), fc.boolean(),
+      (flips, cut, natt) => {
+        const d = init.slice(0, Math.max(0, init.length - cut));
+        for (const [pos, v] of flips) if (d.length) d[pos % d.length] ^= v || 1;
+        const r = IkeSa.responder(baseCfg("r"), 0, seededRng(3));
+        const acts = r.receive(d, { address: "192.0.2.1", port: natt ? 4500 : 500 }, 0, { address: "192.0.2.2", port: natt ? 4500 : 500 });
+        noInternalError(acts);
+        const closed = acts.filter((a) => a.type === "closed").length;
+        expect(["init-done", "dead"]).toContain(r.state);
+        expect(closed).toBe(r.state === "dead" ? 1 : 0);
+        for (const a of acts) if (a.type === "send") expect(a.natt).toBe(natt);
+      },
+    ), { numRuns: 300 });
   });
 
   test("random bytes", () => {

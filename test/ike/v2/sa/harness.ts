@@ -53,8 +53,13 @@ export class Loop {
   iSeenAs: ((w: Wire) => Endpoint) | null = null;
   private keys = new Map<string, { ei: SkParams; er: SkParams }>();
 
+  /** Responders made so far (a refused IKE_SA_INIT closes one; the retry gets a new one, as a driver does). */
+  responders = 1;
+  private rRng: (n: number) => Uint8Array;
+
   constructor(readonly icfg: IkeSaConfig, readonly rcfg: IkeSaConfig, seed = 1) {
-    this.r = IkeSa.responder(rcfg, this.now, seededRng(seed * 7 + 3));
+    this.rRng = seededRng(seed * 7 + 3);
+    this.r = IkeSa.responder(rcfg, this.now, this.rRng);
     const { sa, actions } = IkeSa.initiator(icfg, this.now, seededRng(seed));
     this.i = sa;
     this.take("i", actions);
@@ -85,6 +90,10 @@ export class Loop {
       checkMessage(w.data, this.keys);
       if (w.from === "i") {
         const from = this.iSeenAs ? this.iSeenAs(w) : { address: I_ADDR.address, port: w.natt ? 4500 : 500 };
+        if (this.r.state === "dead" && w.data.length > 19 && w.data[18] === 34 && (w.data[19] & 0x28) === 0x08) {
+          this.r = IkeSa.responder(this.rcfg, this.now, this.rRng);
+          this.responders++;
+        }
         this.take("r", this.r.receive(w.data, from, this.now));
       } else {
         this.take("i", this.i.receive(w.data, { address: R_ADDR.address, port: w.natt ? 4500 : 500 }, this.now));

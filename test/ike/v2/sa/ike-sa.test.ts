@@ -458,6 +458,28 @@ describe("after establishment", () => {
     expect(l.of("r", "peer-address-changed")).toEqual([]);
   });
 
+  test("directly connected hosts: no NAT detected, every message on port 500 without the marker, no keep-alives", () => {
+    const l = up();
+    for (const side of ["i", "r"] as const) {
+      expect(l.of(side, "nat-detected")).toEqual([]);
+      expect(l.of(side, "switch-port")).toEqual([]);
+      expect(l.of(side, "log").filter((x) => x.msg.includes("NAT"))).toEqual([]);
+    }
+    expect(l.sent.map((w) => [w.natt, w.to.port])).toEqual([[false, 500], [false, 500], [false, 500], [false, 500]]);
+    expect(l.of("i", "established")[0].natt).toBe(false);
+    l.clear();
+    l.tick(20000);
+    l.run();
+    expect(l.of("i", "nat-keepalive")).toEqual([]);
+  });
+
+  test("startOn4500 (today's driver): IKE_SA_INIT and everything after on 4500 with the marker, no NAT reported", () => {
+    const l = up({ startOn4500: true, local: { address: "192.0.2.1", port: 4500 }, remote: { address: "192.0.2.2", port: 4500 } }, { local: { address: "192.0.2.2", port: 4500 } });
+    expect(l.sent.map((w) => [w.natt, w.to.port])).toEqual([[true, 4500], [true, 4500], [true, 4500], [true, 4500]]);
+    expect(l.of("i", "nat-detected")).toEqual([]);
+    expect(l.of("r", "established")[0].natt).toBe(true);
+  });
+
   test("keys are never in log lines", () => {
     const l = up();
     const k = l.of("i", "install-child")[0].child;

@@ -1,0 +1,191 @@
+/**
+ * IKE_AUTH (RFC 7296 §1.2, §2.15): identities, PSK or RFC 7427 signature
+ * authentication, CP virtual IP (§3.15), and the first Child SA. Works on an
+ * {@link SaContext}; no I/O.
+ * @module
+ */
+import { ctEqual, ipv4Text } from "../../../core/bytes.ts";
+import { u32Bytes, type PayloadSpec } from "../encode/payloads.ts";
+import type { Ikev2Message, Ikev2Payload } from "../message.ts";
+import { certMatchesIdentity, certreqData, checkPeerCertificate, loadPublicKey, signAuth, verifyAuth } from "./auth-sig.ts";
+import { pskAuth, signedOctets } from "./crypto.ts";
+import { idBody, identityMatches, type Identity } from "./identity.ts";
+import { suiteName, suiteToProposal } from "./proposals.ts";
+import { tsAny, tsHost, type TrafficSelector } from "./ts.ts";
+import type { KeyObject } from "node:crypto";
+import { finishChild, negotiateChildResponder } from "./exchange-child.ts";
+import {
+  CP_IP4, CP_IP4_DNS, CP_REPLY, CP_REQUEST, EX_AUTH, EX_INFO, N, dedupe, firstError, ipBytes, notifyOf, parse, type Parsed, type SaContext,
+} from "./context.ts";
+
+/** CERTREQ naming our trust anchors for the peer (asks it to send its certificate). */
+export function certreq(sa: SaContext): PayloadSpec[] {
+  return sa.cfg.peerCa?.length ? [{ type: "certreq", encoding: 4, data: certreqData(sa.cfg.peerCa) }] : [];
+}
+
+/** Our ID, [CERT...], AUTH payloads. */
+export function myIdAuth(sa: SaContext): PayloadSpec[] {
+  const k = sa.keys!;
+  const octets = sa.initiator
+    ? signedOctets(sa.suite!.prf!, sa.initRequest, sa.nr, k.skpi, idBody(sa.localId))
+    : signedOctets(sa.suite!.prf!, sa.initResponse, sa.ni, k.skpr, idBody(sa.localId));
+  const out: PayloadSpec[] = [{ type: sa.initiator ? "idi" : "idr", idType: sa.localId.idType, data: sa.localId.data }];
+  for (const c of sa.certs) out.push({ type: "cert", encoding: 4, data: c });
+  if (sa.privateKey) out.push({ type: "auth", method: 14, data: signAuth(sa.privateKey, octets) });
+  else out.push({ type: "auth", method: 2, data: pskAuth(sa.suite!.prf!, sa.psk, octets) });
+  return out;
+}
+
+/** Check the peer's AUTH; null when it verifies, else the reason. */
+export function peerAuthError(sa: SaContext, id: Identity, idText: string, auth: Extract<Ikev2Payload, { kind: "auth" }>, certs: Uint8Array[]): string | null {
+  const k = sa.keys!;
+  const octets = sa.initiator
+    ? signedOctets(sa.suite!.prf!, sa.initResponse, sa.ni, k.skpr, idBody(id))
+    : signedOctets(sa.suite!.prf!, sa.initRequest, sa.nr, k.skpi, idBody(id));
+  if (auth.method === 2) {
+    if (!sa.psk.length) return `peer "${idText}" uses a pre-shared key but none is configured`;
+    return ctEqual(pskAuth(sa.suite!.prf!, sa.psk, octets), auth.data) ? null : `AUTH of "${idText}" (pre-shared key) does not verify: wrong PSK?`;
+  }
+  let pub: KeyObject;
+  if (certs.length && sa.cfg.peerCa?.length) {
+    const r = checkPeerCertificate(certs[0], certs.slice(1), sa.cfg.peerCa, (sa.cfg.wallClock ?? Date.now)());
+    if ("error" in r) return `certificate of "${idText}" not trusted: ${r.error}`;
+    if (!certMatchesIdentity(r.cert, id.idType, id.data, idText)) return `certificate of "${idText}" does not name that identity`;
+    pub = r.key;
+  } else if (sa.cfg.peerPublicKey) pub = loadPublicKey(sa.cfg.peerPublicKey);
+  else return `peer "${idText}" authenticates with ${auth.methodName} but no CA or public key is configured for it`;
+  const err = verifyAuth(pub, auth, octets);
+  return err ? `AUTH of "${idText}" (${auth.signatureAlgorithm?.oidName ?? auth.methodName}): ${err}` : null;
+}
+
+/** Initiator: send the IKE_AUTH request (message ID 1) with the first Child SA. */
+export function sendAuth(sa: SaContext, now: number): void {
+  sa.state = "auth-sent";
+  const spi = sa.newSpi();
+  const firstChild = sa.espSuites.map((s) => ({ ...s, ke: undefined }));
+  const tsi = sa.cfg.requestVirtualIp ? [tsAny(4)] : sa.localTs;
+  const [idi, ...certAuth] = myIdAuth(sa);
+  const payloads: PayloadSpec[] = [idi, ...certreq(sa)];
+  if (sa.cfg.initialContact !== false) payloads.push({ type: "notify", notifyType: N.INITIAL_CONTACT });
+  if (sa.remoteId) payloads.push({ type: "idr", idType: sa.remoteId.idType, data: sa.remoteId.data });
+  payloads.push(...certAuth);
+  if (sa.cfg.requestVirtualIp) payloads.push({ type: "cp", cfgType: CP_REQUEST, attributes: [{ type: CP_IP4, value: new Uint8Array(0) }, { type: CP_IP4_DNS, value: new Uint8Array(0) }] });
+  payloads.push(
+    { type: "sa", proposals: dedupe(firstChild).map((s, i) => suiteToProposal(s, u32Bytes(spi), i + 1)) },
+    { type: "tsi", selectors: tsi },
+    { type: "tsr", selectors: sa.remoteTs },
+  );
+  const data = sa.build(EX_AUTH, false, 1, payloads);
+  sa.outstanding = { mid: 1, exchange: EX_AUTH, data, tries: 0, nextAt: now + sa.timeout(0), onResponse: (m, p, t) => initiatorAuthResponse(sa, m, p, t, spi, tsi) };
+  sa.send(data, now);
+}
+
+/** The peer authenticated as `idText`: state, `established` action, INITIAL_CONTACT. */
+function authenticated(sa: SaContext, p: Parsed, idText: string, now: number): void {
+  sa.state = "established";
+  sa.remoteIdText = idText;
+  sa.establishedAt = now;
+  sa.out.push({ type: "established", localId: sa.cfg.localId, remoteId: idText, proposal: suiteName(sa.suite!), natt: sa.natt });
+  sa.log("info", `IKE SA established with ${idText} (${suiteName(sa.suite!)})`);
+  if (notifyOf(p, N.INITIAL_CONTACT)) sa.out.push({ type: "initial-contact", remoteId: idText });
+}
+
+export function initiatorAuthResponse(sa: SaContext, _msg: Ikev2Message, payloads: Ikev2Payload[], now: number, spiIn: number, tsiOffered: TrafficSelector[]): void {
+  sa.myMid = 2;
+  const p = parse(payloads);
+  if (!p.auth || !p.idr) {
+    const err = firstError(p);
+    const why = err?.notifyType === N.AUTHENTICATION_FAILED
+      ? "peer rejected our authentication (AUTHENTICATION_FAILED): check the PSK and identities"
+      : err ? `peer refused IKE_AUTH with ${err.notifyName}` : "IKE_AUTH response without IDr/AUTH";
+    sa.fail(`IKE_AUTH failed: ${why}`, err?.notifyType, now);
+    return;
+  }
+  const id: Identity = { idType: p.idr.idType, data: p.idr.data.slice() };
+  if (sa.remoteId && !identityMatches(sa.remoteId, id)) {
+    authFailedInformational(sa, now);
+    sa.fail(`IKE_AUTH failed: peer identity "${p.idr.text}" is not the configured "${sa.cfg.remoteId}"`, N.AUTHENTICATION_FAILED, now);
+    return;
+  }
+  const authErr = peerAuthError(sa, id, p.idr.text, p.auth, p.certs);
+  if (authErr) {
+    authFailedInformational(sa, now);
+    sa.fail(`IKE_AUTH failed: ${authErr}`, N.AUTHENTICATION_FAILED, now);
+    return;
+  }
+  authenticated(sa, p, p.idr.text, now);
+  // CP reply
+  if (sa.cfg.requestVirtualIp) {
+    const a = p.cp?.cfgType === CP_REPLY ? p.cp.attributes.find((x) => x.type === CP_IP4 && x.value.length === 4) : undefined;
+    if (a) {
+      sa.virtualIp = a.value.slice();
+      const dns = p.cp!.attributes.filter((x) => x.type === CP_IP4_DNS && x.value.length === 4).map((x) => ipv4Text(x.value));
+      sa.out.push({ type: "virtual-ip", address: ipv4Text(a.value), dns });
+    } else {
+      sa.out.push({ type: "failed", scope: "child", reason: "no virtual IP in the IKE_AUTH response", notify: firstError(p)?.notifyName });
+      sa.log("error", "IKE_AUTH: we asked for a virtual IP and got none");
+    }
+  }
+  sa.ni2 = sa.ni;
+  sa.nr2 = sa.nr;
+  sa.exchangeInitiator = true;
+  finishChild(sa, p, spiIn, sa.espSuites.map((s) => ({ ...s, ke: undefined })), tsiOffered, sa.remoteTs, undefined, undefined, now);
+}
+
+function authFailedInformational(sa: SaContext, now: number): void {
+  // strongSwan sends an INFORMATIONAL with AUTHENTICATION_FAILED; not retransmitted.
+  const data = sa.build(EX_INFO, false, sa.myMid, [{ type: "notify", notifyType: N.AUTHENTICATION_FAILED }]);
+  sa.send(data, now);
+}
+
+/** Responder: the IKE_AUTH request (already decrypted and parsed). */
+export function responderAuth(sa: SaContext, msg: Ikev2Message, datagram: Uint8Array, p: Parsed, now: number): void {
+  if (!p.idi || !p.auth) {
+    sa.respond(msg, datagram, [{ type: "notify", notifyType: N.INVALID_SYNTAX }], now);
+    sa.fail("IKE_AUTH request without IDi/AUTH", N.INVALID_SYNTAX, now);
+    return;
+  }
+  const id: Identity = { idType: p.idi.idType, data: p.idi.data.slice() };
+  const reason = sa.remoteId && !identityMatches(sa.remoteId, id)
+    ? `peer identity "${p.idi.text}" is not the configured "${sa.cfg.remoteId}"`
+    : peerAuthError(sa, id, p.idi.text, p.auth, p.certs);
+  if (reason) {
+    sa.respond(msg, datagram, [{ type: "notify", notifyType: N.AUTHENTICATION_FAILED }], now);
+    sa.fail(`IKE_AUTH failed: ${reason}; sent AUTHENTICATION_FAILED`, N.AUTHENTICATION_FAILED, now);
+    return;
+  }
+  const reply: PayloadSpec[] = myIdAuth(sa);
+  // Child SA (errors here do not fail the IKE SA)
+  let remoteTs = sa.remoteTs;
+  let vipFailure = false;
+  if (p.cp && p.cp.cfgType === CP_REQUEST && p.cp.attributes.some((a) => a.type === CP_IP4) && sa.cfg.virtualIpPool) {
+    const vip = allocateVip(sa, p.idi.text);
+    if (vip) {
+      sa.virtualIp = vip;
+      sa.vipFromPool = true;
+      remoteTs = [tsHost(vip)];
+      const attrs = [{ type: CP_IP4, value: vip }, ...(sa.cfg.dns ?? []).map((d) => ({ type: CP_IP4_DNS, value: ipBytes(d) }))];
+      reply.push({ type: "cp", cfgType: CP_REPLY, attributes: attrs });
+    } else {
+      vipFailure = true;
+      sa.log("error", `no virtual IP left for "${p.idi.text}" (INTERNAL_ADDRESS_FAILURE)`);
+      sa.out.push({ type: "failed", scope: "child", reason: "virtual IP pool exhausted", notify: "INTERNAL_ADDRESS_FAILURE" });
+    }
+  }
+  sa.ni2 = sa.ni;
+  sa.nr2 = sa.nr;
+  const child: ReturnType<typeof negotiateChildResponder> = vipFailure
+    ? { error: { type: "notify", notifyType: N.INTERNAL_ADDRESS_FAILURE } }
+    : negotiateChildResponder(sa, p, sa.espSuites.map((s) => ({ ...s, ke: undefined })), remoteTs, true, undefined, now);
+  authenticated(sa, p, p.idi.text, now);
+  if ("error" in child) reply.push(child.error);
+  else reply.push(...child.payloads);
+  sa.respond(msg, datagram, reply, now);
+  if (!("error" in child)) child.install();
+}
+
+function allocateVip(sa: SaContext, peer: string): Uint8Array | null {
+  const pool = sa.cfg.virtualIpPool!;
+  const a = Array.isArray(pool) ? pool[0] ?? null : pool.allocate(peer);
+  return a ? ipBytes(a) : null;
+}

@@ -1,0 +1,252 @@
+/**
+ * {@link SaState}: the state of one IKE SA and its plumbing (action queue, logs,
+ * message building with SK encryption and RFC 7383 fragmentation, the request
+ * window, responses, failure and teardown with key zeroing). Implements the
+ * {@link SaContext} the exchange modules work on. No I/O.
+ * @module
+ */
+import { X509Certificate, type KeyObject } from "node:crypto";
+import { ipv4Text, toHex, u32 } from "../../../core/bytes.ts";
+import { encodeIkev2Message, skPrefix, type HeaderSpec } from "../encode/message.ts";
+import { encodePayloadChain, type PayloadSpec } from "../encode/payloads.ts";
+import type { Ikev2Message } from "../message.ts";
+import { NOTIFY_TYPES } from "../registry.ts";
+import { skOverhead, skSeal, type SkParams } from "../sk-crypto.ts";
+import { loadPrivateKey, loadPublicKey } from "./auth-sig.ts";
+import { deriveIkeKeys, wipeIkeKeys, type IkeKeys } from "./crypto.ts";
+import type { KeyExchange, Rng } from "./dh.ts";
+import { parseIdentity, type Identity } from "./identity.ts";
+import { DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS, keyLengths, parseProposal, skAlgorithms, type Suite } from "./proposals.ts";
+import { tsFromText, type TrafficSelector } from "./ts.ts";
+import type { Action, Endpoint, IkeSaConfig } from "./types.ts";
+import { EX_INIT, NO_SPI, type Child, type Outstanding, type Pending, type PendingIkeRekey, type SaContext, type State } from "./context.ts";
+
+/** Default random source: node-neutral Web Crypto. */
+export const defaultRng: Rng = (n) => {
+  const b = new Uint8Array(n);
+  globalThis.crypto.getRandomValues(b);
+  return b;
+};
+
+export class SaState implements SaContext {
+  initiator: boolean;
+  state: State = "idle";
+  spii: Uint8Array = NO_SPI;
+  spir: Uint8Array = NO_SPI;
+  remote: Endpoint;
+  local: Endpoint;
+  natt = false;
+  localBehindNat = false;
+  remoteBehindNat = false;
+
+  readonly cfg: IkeSaConfig;
+  readonly rng: Rng;
+  readonly ikeSuites: Suite[];
+  readonly espSuites: Suite[];
+  readonly localTs: TrafficSelector[];
+  readonly remoteTs: TrafficSelector[];
+  readonly localId: Identity;
+  readonly remoteId: Identity | null;
+  readonly psk: Uint8Array;
+  readonly privateKey: KeyObject | null;
+  readonly certs: Uint8Array[];
+
+  suite: Suite | null = null;
+  keys: IkeKeys | null = null;
+  ke: KeyExchange | null = null;
+  ni: Uint8Array = new Uint8Array(0);
+  nr: Uint8Array = new Uint8Array(0);
+  initRequest: Uint8Array = new Uint8Array(0);
+  initResponse: Uint8Array = new Uint8Array(0);
+  cookie: Uint8Array | null = null;
+  initRetries = 0;
+  ivCounter = 0n;
+
+  myMid = 0;
+  peerMid = 0;
+  outstanding: Outstanding | null = null;
+  queue: Pending[] = [];
+  cachedResponse: { mid: number; request: Uint8Array; data: Uint8Array[] } | null = null;
+  fragOk = false;
+  lastHeard = 0;
+  lastSent = 0;
+  children: Child[] = [];
+  virtualIp: Uint8Array | null = null;
+  vipFromPool = false;
+  ni2: Uint8Array = new Uint8Array(0);
+  nr2: Uint8Array = new Uint8Array(0);
+  exchangeInitiator = true;
+  lastInstalled: Child | null = null;
+  pendingIkeRekey: PendingIkeRekey | null = null;
+  lastRaw: Uint8Array = new Uint8Array(0);
+  lastFrom: Endpoint;
+  lastTo: Endpoint | undefined = undefined;
+  remoteIdText: string | null = null;
+  establishedAt: number | null = null;
+  ikeRekeyedAt: number | null = null;
+  readonly createdAt: number;
+  /** `now` of the last accepted message from the peer (IKE_SA_INIT, or authenticated). */
+  lastReceived: number;
+  out: Action[] = [];
+
+  /** Throws on a bad configuration. */
+  constructor(initiator: boolean, cfg: IkeSaConfig, now: number, rng: Rng) {
+    this.initiator = initiator;
+    this.cfg = cfg;
+    this.rng = rng;
+    this.remote = { ...cfg.remote };
+    this.local = { ...cfg.local };
+    this.lastFrom = { ...cfg.remote };
+    this.ikeSuites = (cfg.ikeProposals ?? DEFAULT_IKE_PROPOSALS).map((p) => parseProposal(p, "ike"));
+    this.espSuites = (cfg.espProposals ?? DEFAULT_ESP_PROPOSALS).map((p) => parseProposal(p, "esp"));
+    this.localTs = (cfg.localTs ?? ["0.0.0.0/0"]).map(tsFromText);
+    this.remoteTs = (cfg.remoteTs ?? ["0.0.0.0/0"]).map(tsFromText);
+    this.localId = parseIdentity(cfg.localId);
+    this.remoteId = cfg.remoteId && cfg.remoteId !== "%any" ? parseIdentity(cfg.remoteId) : null;
+    this.psk = cfg.psk === undefined ? new Uint8Array(0) : typeof cfg.psk === "string" ? new TextEncoder().encode(cfg.psk) : cfg.psk.slice();
+    this.privateKey = cfg.privateKey ? loadPrivateKey(cfg.privateKey) : null;
+    this.certs = [cfg.certificate, ...(cfg.intermediates ?? [])].filter((c): c is string => !!c).map((c) => new Uint8Array(new X509Certificate(c).raw));
+    if (!this.privateKey && !this.psk.length) throw new Error("IKE SA config: neither psk nor privateKey given");
+    if (cfg.peerCa) for (const c of cfg.peerCa) new X509Certificate(c); // fail early on bad PEM
+    if (cfg.peerPublicKey) loadPublicKey(cfg.peerPublicKey);
+    this.lastHeard = now;
+    this.createdAt = now;
+    this.lastReceived = now;
+  }
+
+  flush(): Action[] {
+    const a = this.out;
+    this.out = [];
+    return a;
+  }
+
+  log(level: "debug" | "info" | "warn" | "error", msg: string): void {
+    this.out.push({ type: "log", level, msg: `${this.initiator ? "initiator" : "responder"} ${toHex(this.spii)}: ${msg}` });
+  }
+
+  send(data: Uint8Array[], now: number): void {
+    this.lastSent = now;
+    for (const d of data) this.out.push({ type: "send", data: d, to: { ...this.remote }, natt: this.natt });
+  }
+
+  private nextIv(params: SkParams): Uint8Array {
+    if (params.encr === "aes-cbc") return this.rng(16);
+    // counter IV: never repeats under one key (retransmissions resend the same bytes)
+    const iv = new Uint8Array(8);
+    let c = ++this.ivCounter;
+    for (let i = 7; i >= 0; i--, c >>= 8n) iv[i] = Number(c & 0xffn);
+    return iv;
+  }
+
+  /** Largest IKE message we may send in one datagram. */
+  private messageLimit(): number {
+    const ip = this.remote.address.includes(":") ? 40 : 20;
+    return (this.cfg.fragmentSize ?? 1280) - ip - 8 - (this.natt ? 4 : 0);
+  }
+
+  /** SK parameters for messages we send (`outbound`) or receive. */
+  skParams(outbound: boolean): SkParams {
+    const k = this.keys!;
+    const alg = skAlgorithms(this.suite!);
+    const mine = outbound === this.initiator; // initiator's messages use SK_ei/SK_ai
+    return { encr: alg.encr, integ: alg.integ, encKey: mine ? k.skei : k.sker, integKey: alg.integ === "none" ? undefined : mine ? k.skai : k.skar };
+  }
+
+  build(exchange: number, response: boolean, mid: number, payloads: PayloadSpec[]): Uint8Array[] {
+    const h: HeaderSpec = { ispi: this.spii, rspi: this.spir, exchange, initiator: this.initiator, response, messageId: mid };
+    if (exchange === EX_INIT) return [encodeIkev2Message(h, payloads)];
+    const chain = encodePayloadChain(payloads);
+    const params = this.skParams(true);
+    const whole = skSeal(params, skPrefix(h), chain.first, chain.bytes, { iv: this.nextIv(params) });
+    const limit = this.messageLimit();
+    if (!this.fragOk || whole.length <= limit) return [whole];
+    // RFC 7383: split the plaintext chain; each SKF message fits the limit
+    const ov = skOverhead(params)!;
+    const room = Math.max(16, limit - 28 - 8 - ov.ivLen - ov.icvLen - ov.block);
+    const total = Math.ceil(chain.bytes.length / room);
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < total; i++) {
+      const part = chain.bytes.subarray(i * room, Math.min(chain.bytes.length, (i + 1) * room));
+      out.push(skSeal(params, skPrefix(h, 53), i === 0 ? chain.first : 0, part, { iv: this.nextIv(params), fragment: { number: i + 1, total } }));
+    }
+    return out;
+  }
+
+  request(p: Pending, now: number): void {
+    this.queue.push(p);
+    this.pump(now);
+  }
+
+  /** Send the next queued request when the window is free. */
+  pump(now: number): void {
+    while (!this.outstanding && this.queue.length && this.state !== "dead") {
+      const r = this.queue.shift()!(now);
+      if (!r) continue;
+      const mid = this.myMid++;
+      const data = this.build(r.exchange, false, mid, r.payloads);
+      this.outstanding = { mid, exchange: r.exchange, data, tries: 0, nextAt: now + this.timeout(0), onResponse: r.onResponse };
+      this.send(data, now);
+    }
+  }
+
+  timeout(tries: number): number {
+    return (this.cfg.retransmitTimeout ?? 4000) * Math.pow(this.cfg.retransmitBase ?? 1.8, tries);
+  }
+
+  respond(msg: Ikev2Message, request: Uint8Array, payloads: PayloadSpec[], now: number): void {
+    const data = this.build(msg.exchange, true, msg.messageId, payloads);
+    this.cachedResponse = { mid: msg.messageId, request: request.slice(), data };
+    this.peerMid = msg.messageId + 1;
+    this.send(data, now);
+  }
+
+  fail(reason: string, notify: number | undefined, now: number): void {
+    this.log("error", reason);
+    this.out.push({ type: "failed", scope: "ike", reason, notify: notify !== undefined ? NOTIFY_TYPES.name(notify) : undefined });
+    this.die(reason);
+    void now;
+  }
+
+  die(reason: string): void {
+    if (this.state === "dead") return;
+    for (const c of this.children) this.out.push({ type: "remove-child", spiIn: c.spiIn, spiOut: c.spiOut, reason });
+    this.children = [];
+    this.state = "dead";
+    const pool = this.cfg.virtualIpPool;
+    if (this.virtualIp && this.vipFromPool && pool && !Array.isArray(pool)) pool.release(ipv4Text(this.virtualIp));
+    if (this.keys) wipeIkeKeys(this.keys);
+    this.keys = null;
+    this.ke?.destroy();
+    this.ke = null;
+    this.psk.fill(0);
+    if (this.pendingIkeRekey) {
+      this.pendingIkeRekey.shared.fill(0);
+      this.pendingIkeRekey = null;
+    }
+    this.outstanding = null;
+    this.queue = [];
+    this.out.push({ type: "closed", reason });
+  }
+
+  deriveKeys(shared: Uint8Array, rekey?: { skd: Uint8Array; prf: number }): void {
+    const kl = keyLengths(this.suite!);
+    const k = deriveIkeKeys({ prf: this.suite!.prf!, encrKeyLength: kl.encr, integKeyLength: kl.integ, ni: this.ni, nr: this.nr, shared, spii: this.spii, spir: this.spir, rekey });
+    k.skeyseed.fill(0);
+    this.keys = { skd: k.skd, skai: k.skai, skar: k.skar, skei: k.skei, sker: k.sker, skpi: k.skpi, skpr: k.skpr };
+    this.ivCounter = 0n;
+    if (this.cfg.keylog) {
+      const alg = skAlgorithms(this.suite!);
+      this.out.push({
+        type: "keylog", ispi: this.spii.slice(), rspi: this.spir.slice(), skei: k.skei.slice(), sker: k.sker.slice(), skai: k.skai.slice(), skar: k.skar.slice(),
+        encr: alg.encr, integ: alg.integ, encrKeyBits: this.suite!.keyLength ?? 256,
+      });
+    }
+  }
+
+  newSpi(): number {
+    for (;;) {
+      const s = u32(this.rng(4), 0);
+      if (s >= 256 && !this.children.some((c) => c.spiIn === s)) return s;
+    }
+  }
+}
