@@ -129,6 +129,20 @@ export { MtuSearch, MtuResponder, attachResponder, runMtuProbe, mtuReport } from
 // IKEv2 protocol core (no I/O: an IkeSa consumes datagrams and returns actions) and encoders
 export { IkeSa } from "./lib/ike/v2/sa/ike-sa.ts";
 export type { Action as IkeAction, IkeSaConfig } from "./lib/ike/v2/sa/types.ts";
+/**
+ * Many IKE SAs behind one object (libcharon's ike_sa_manager): SAs found by SPIs, COOKIEs,
+ * per-source and half-open caps and a rate limit before any key exchange, INVALID_IKE_SPI.
+ *
+ * @example
+ * ```ts
+ * const m = new IkeSaManager({ now: Date.now(), responder: (from) => ({ ...cfg, remote: from }), onActions: (e, acts) => run(acts) });
+ * socket.on("message", (d, r) => m.receive(d, { address: r.address, port: r.port }, "ike", Date.now()));
+ * setInterval(() => m.tick(Date.now()), 500);
+ * ```
+ */
+export { IkeSaManager } from "./lib/ike/v2/sa/manager.ts";
+export { DEFAULT_IKE_LIMITS } from "./lib/ike/v2/sa/limits.ts";
+export type { IkeLimits } from "./lib/ike/v2/sa/limits.ts";
 export { encodeIkev2Message, encodePayload } from "./lib/ike/v2/encode/mod.ts";
 export { IkeDriver } from "./lib/tunnel/ike-driver.ts";
 /**

@@ -1,6 +1,36 @@
 /** `vpnkit status`: read a running tunnel's counters from its control socket. */
 import { Command } from "@commander-js/extra-typings";
 import { readStatus, type TunnelStatus } from "../lib/tunnel/control.ts";
+import type { IkeStatus } from "../lib/tunnel/ike-driver.ts";
+
+function ago(s: number | null): string {
+  if (s === null) return "-";
+  return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
+}
+
+/** IKE SAs and Child SAs in the manner of `swanctl --list-sas`, then the manager's counters and the drops. */
+export function renderIke(k: IkeStatus): string {
+  const out: string[] = [];
+  for (const sa of k.ikeSas) {
+    out.push(`${sa.name}: #${sa.id}, ${sa.state.toUpperCase()}, IKEv2, ${sa.spi}`);
+    out.push(`  local  '${sa.localId ?? "-"}' @ ${sa.local}`);
+    out.push(`  remote '${sa.remoteId ?? "-"}' @ ${sa.remote}${sa.virtualIp ? ` [${sa.virtualIp}]` : ""}`);
+    out.push(`  ${sa.role}, ${sa.proposal ?? "no proposal yet"}${sa.natt ? ", UDP encapsulated (4500)" : ""}`);
+    out.push(`  established ${ago(sa.establishedSec)} ago, rekeying in ${ago(sa.rekeyInSec)}, last received ${ago(sa.lastReceivedSec)} ago`);
+    for (const c of sa.childSas) {
+      out.push(`  child: INSTALLED, ESP in UDP SPIs: ${c.spiIn}_i ${c.spiOut}_o, ${c.cipher}, installed ${ago(c.installedSec)} ago, rekeying in ${ago(c.rekeyInSec)}`);
+      out.push(`    ${c.local} === ${c.remote}`);
+    }
+  }
+  if (!k.ikeSas.length) out.push(`no IKE SA (${k.state})${k.lastError ? `: ${k.lastError}` : ""}`);
+  const m = k.manager;
+  out.push(`IKE SAs ${m.sas} (half-open ${m.halfOpen}/${m.limits.halfOpenMax}, cookies from ${m.limits.cookieThreshold}, per source ${m.limits.blockThreshold}, ${m.limits.initRate || "unlimited"} new/s)`);
+  const c = m.counters;
+  out.push(`created ${c.created}, closed ${c.closed}, replaced ${c.replaced}, IKE_SA_INIT accepted ${c.initAccepted} rejected ${c.initRejected} retransmitted ${c.initRetransmits}, COOKIEs sent ${c.cookiesSent}, INVALID_IKE_SPI sent ${c.invalidIkeSpiSent}`);
+  const drops = Object.entries(k.drops).sort((a, b) => b[1] - a[1]);
+  if (drops.length) out.push(`IKE drops: ${drops.map(([r, n]) => `${r} ${n}`).join(", ")}`);
+  return out.join("\n") + "\n";
+}
 
 /** Plain-text rendering of a status document. */
 export function renderStatus(s: TunnelStatus): string {
@@ -19,7 +49,7 @@ export function renderStatus(s: TunnelStatus): string {
   for (const [k, v] of Object.entries(c.drops)) rows.push([`drop ${k}`, v]);
   for (const [k, v] of Object.entries(s.io ?? {})) rows.push([k, v]);
   const w = Math.max(...rows.map((r) => r[0].length));
-  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n") + "\n";
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n") + "\n" + (s.ike ? renderIke(s.ike) : "");
 }
 
 export function statusCommand(): Command {
@@ -33,7 +63,9 @@ export function statusCommand(): Command {
 Examples:
   vpnkit status                                   counters of the tunnel on vpnkit0
   vpnkit status --socket /run/vpnkit-vk0.sock     another tunnel (--tun-name vk0)
-  vpnkit status --json | jq .counters.drops       drops by reason (icv, replay, noSa, tooBig, ...)`,
+  vpnkit status --json | jq .counters.drops       drops by reason (icv, replay, noSa, tooBig, ...)
+  vpnkit status --json | jq .ike.ikeSas           IKEv2: every IKE SA with its Child SAs
+  vpnkit status --json | jq .ike.drops            IKEv2: dropped IKE datagrams by reason`,
     )
     .action(async (o) => {
       let s: TunnelStatus;

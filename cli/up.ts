@@ -1,11 +1,12 @@
 /**
  * `vpnkit up` (manual-key ESP-in-UDP tunnel over a TUN device) and `vpnkit status`.
- * Thin: parse flags into the config's raw shape, validate (lib/tunnel/config.ts),
- * start (lib/platform/bun/up.ts), stop on SIGINT/SIGTERM.
+ * Thin: parse flags into the config's raw shape, pick the mode (IKEv2 or manual keys),
+ * validate (lib/tunnel/config.ts), start (lib/platform/bun/up.ts or ike-up.ts), stop on
+ * SIGINT/SIGTERM; one flow for both modes.
  */
 import { Command } from "@commander-js/extra-typings";
-import { ConfigError, loadConfigFile, mergeRaw, type RawConfig, validateConfig } from "../lib/tunnel/config.ts";
-import { isIkeConfig, mergeRawIke, validateIkeConfig } from "../lib/tunnel/config.ts";
+import { ConfigError, loadConfigFile, mergeRaw, type RawConfig, type TunnelConfig, validateConfig } from "../lib/tunnel/config.ts";
+import { type IkeTunnelConfig, isIkeConfig, mergeRawIke, validateIkeConfig } from "../lib/tunnel/config.ts";
 import { type MtuResponderSettings, type RawMtuResponder, validateMtuResponder } from "../lib/tunnel/config.ts";
 import { readSecretFile, UsageError } from "./responder.ts";
 
@@ -20,9 +21,10 @@ export function upCommand(): Command {
     .description("bring up an IPsec tunnel on a TUN device: IKEv2 (--peer, --responder) or manual keys; ESP in UDP or TCP (needs root or CAP_NET_ADMIN)")
     .option("-c, --config <file>", "TOML configuration (see lib/tunnel/example.toml); flags override it")
     .option("--local <addr>", "local outer address (IPv4 or IPv6)")
-    .option("--port <n>", "local UDP port (default 4500)")
+    .option("--port <n>", "local UDP port: ESP in UDP, and IKE after NAT-D (default 4500)")
     .option("--remote <addr>", "peer's outer address")
-    .option("--remote-port <n>", "peer's UDP port (default 4500)")
+    .option("--remote-port <n>", "peer's UDP port (default 4500; IKEv2: where IKE_SA_INIT goes, default 500)")
+    .option("--ike-port <n>", "IKEv2: local plain IKE port, IPv4 and IPv6 (default 500; 0 = IKE on --port only)")
     .option("--cipher <name>", "aes128gcm16 | aes256gcm16 | chacha20poly1305")
     .option("--spi-out <spi>", "outbound SPI (0x... or decimal)")
     .option("--spi-in <spi>", "inbound SPI")
@@ -47,7 +49,7 @@ export function upCommand(): Command {
     .option("--remote-ts <cidr>", "IKEv2: remote traffic selector (repeatable)", collect, [] as string[])
     .option("--ike-proposal <p>", "IKEv2: IKE proposal, e.g. aes256gcm16-prfsha256-x25519 (repeatable)", collect, [] as string[])
     .option("--esp-proposal <p>", "IKEv2: ESP proposal: aes256gcm16 | aes128gcm16 | chacha20poly1305 [-x25519 PFS] (repeatable)", collect, [] as string[])
-    .option("--local-id <id>", "IKEv2: our identity (default: --local)")
+    .option("--local-id <id>", "IKEv2: our identity (default: the local address the IKE SA uses)")
     .option("--remote-id <id>", "IKEv2: the identity the peer must prove (default: any)")
     .option("--responder", "IKEv2: wait for the peer to initiate")
     .option("--dpd <sec>", "IKEv2: liveness check after SEC idle seconds, 0 = off (default 30)")
@@ -95,7 +97,7 @@ export function upCommand(): Command {
         local_id: o.localId, remote_id: o.remoteId, responder: o.responder ? true : undefined, dpd: num(o.dpd),
         retry: o.retry ? true : undefined, rekey: num(o.rekey), ike_rekey: num(o.ikeRekey),
         cert: o.cert, key: o.key, ca: o.ca.length ? o.ca : undefined, virtual_ip: o.virtualIp ? true : undefined,
-        pool: o.pool, dns: o.dns.length ? o.dns : undefined,
+        pool: o.pool, dns: o.dns.length ? o.dns : undefined, port: num(o.ikePort),
       };
       if (o.peer !== undefined) over.remote = o.peer;
       const mrOver: RawMtuResponder = { secret_file: o.mtuResponderSecretFile, port: num(o.mtuResponderPort) };
@@ -107,67 +109,39 @@ export function upCommand(): Command {
           process.exit(2);
         }
       })() : {};
-      if (o.peer !== undefined || isIkeConfig(mergeRawIke(ikeBase, ikeOver))) {
-        await upIke(mergeRawIke(mergeRaw(ikeBase, over), ikeOver), mrOver);
-        return;
-      }
-      let cfg;
-      let mr: MtuResponderSettings | null = null;
-      try {
-        const base = o.config ? loadConfigFile(o.config) : {};
-        cfg = validateConfig(mergeRaw(base, over));
-        mr = validateMtuResponder(base, mrOver);
-      } catch (e) {
-        if (e instanceof ConfigError) {
-          process.stderr.write(`vpnkit up: ${e.message}\n`);
-          process.exit(2);
-        }
-        throw e;
-      }
-      if (process.platform !== "linux") {
-        process.stderr.write(`vpnkit up: needs Linux (TUN device via /dev/net/tun); this is ${process.platform}\n`);
-        process.exit(1);
-      }
-      const mrSecret = mtuResponderSecret(mr);
-      let t: import("../lib/platform/bun/up.ts").RunningTunnel | undefined;
-      try {
-        // lazy: bun:ffi/libc only when the command runs (the module must load off Linux)
-        const { startTunnel } = await import("../lib/platform/bun/up.ts");
-        t = await startTunnel(cfg, (m) => process.stderr.write(m + "\n"), {
-          onFatal: (reason) => {
-            process.stderr.write(`vpnkit up: ${reason}; tearing down\n`);
-            t?.stop();
-            process.exit(4);
-          },
-        });
-      } catch (e) {
-        process.stderr.write(`vpnkit up: ${(e as Error).message}\n`);
-        process.exit(1);
-      }
-      const tunnel = t;
-      const stopMr = await startMtuResponder(mr, mrSecret, cfg.tunAddr, () => tunnel.stop());
-      const stop = (sig: string) => {
-        process.stderr.write(`vpnkit up: ${sig}, tearing down\n`);
-        stopMr();
-        tunnel.stop();
-        process.exit(0);
-      };
-      process.on("SIGINT", () => stop("SIGINT"));
-      process.on("SIGTERM", () => stop("SIGTERM"));
-      process.on("exit", () => {
-        stopMr();
-        tunnel.stop();
-      });
+      // the mode switch: IKEv2 (--peer, --responder, [ike]) or manual keys; the rest is one flow
+      const ike = o.peer !== undefined || isIkeConfig(mergeRawIke(ikeBase, ikeOver));
+      await up(ike, ike ? mergeRawIke(mergeRaw(ikeBase, over), ikeOver) : mergeRaw(ikeBase, over), mrOver);
     });
   return cmd as unknown as Command;
 }
 
-/** `vpnkit up` in IKEv2 mode: exit 2 on a config error, 4 when negotiation fails for good. */
-async function upIke(raw: RawConfig, mrOver: RawMtuResponder = {}): Promise<void> {
-  let cfg;
+/** Both modes' start: the log line format of each mode, and the tunnel it runs. */
+async function start(ike: boolean, cfg: TunnelConfig | IkeTunnelConfig, onFatal: (why: string) => void): Promise<{ stop(): void | Promise<void> }> {
+  // lazy: bun:ffi/libc only when the command runs (the module must load off Linux)
+  if (!ike) {
+    const { startTunnel } = await import("../lib/platform/bun/up.ts");
+    return startTunnel(cfg as TunnelConfig, (m) => process.stderr.write(m + "\n"), { onFatal });
+  }
+  const debug = !!process.env.VPNKIT_DEBUG;
+  const t0 = performance.now();
+  const log = (level: string, msg: string) => {
+    if (level === "debug" && !debug) return;
+    process.stderr.write(`${(performance.now() - t0).toFixed(0).padStart(6)}ms ${level === "info" ? "" : level + ": "}${msg}\n`);
+  };
+  const { startIkeTunnel } = await import("../lib/platform/bun/ike-up.ts");
+  const t = await startIkeTunnel(cfg as IkeTunnelConfig, log);
+  // the reason is already logged
+  void t.fatal.then(() => onFatal(""));
+  return t;
+}
+
+/** `vpnkit up`: exit 2 on a config error, 1 when the tunnel cannot start, 4 when it dies (or IKE fails for good). */
+async function up(ike: boolean, raw: RawConfig, mrOver: RawMtuResponder): Promise<void> {
+  let cfg: TunnelConfig | IkeTunnelConfig;
   let mr: MtuResponderSettings | null = null;
   try {
-    cfg = validateIkeConfig(raw);
+    cfg = ike ? validateIkeConfig(raw) : validateConfig(raw);
     mr = validateMtuResponder(raw, mrOver);
   } catch (e) {
     if (e instanceof ConfigError) {
@@ -181,16 +155,10 @@ async function upIke(raw: RawConfig, mrOver: RawMtuResponder = {}): Promise<void
     process.exit(1);
   }
   const mrSecret = mtuResponderSecret(mr);
-  const debug = !!process.env.VPNKIT_DEBUG;
-  const t0 = performance.now();
-  const log = (level: string, msg: string) => {
-    if (level === "debug" && !debug) return;
-    process.stderr.write(`${(performance.now() - t0).toFixed(0).padStart(6)}ms ${level === "info" ? "" : level + ": "}${msg}\n`);
-  };
+  let onFatal = (why: string) => void why;
   let t;
   try {
-    const { startIkeTunnel } = await import("../lib/platform/bun/ike-up.ts");
-    t = await startIkeTunnel(cfg, log);
+    t = await start(ike, cfg, (why) => onFatal(why));
   } catch (e) {
     process.stderr.write(`vpnkit up: ${(e as Error).message}\n`);
     process.exit(1);
@@ -206,9 +174,13 @@ async function upIke(raw: RawConfig, mrOver: RawMtuResponder = {}): Promise<void
     await tunnel.stop();
     process.exit(code);
   };
+  onFatal = (why) => void stop(why, 4);
   process.on("SIGINT", () => void stop("SIGINT", 0));
   process.on("SIGTERM", () => void stop("SIGTERM", 0));
-  void tunnel.fatal.then(() => stop("", 4));
+  process.on("exit", () => {
+    stopMr();
+    void tunnel.stop();
+  });
 }
 
 /** Read the MTU responder's secret before the tunnel comes up (a bad file: exit 2). */

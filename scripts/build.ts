@@ -29,7 +29,7 @@ try {
 mkdirSync(dirname(outfile), { recursive: true });
 const cmd = [
   // Worker entry points are bundled as extra entry points; the code that starts them
-  // names them by this path when compiled (lib/platform/bun/up.ts).
+  // names them by this path when compiled (lib/platform/bun/runtime.ts).
   "build", "cli/main.ts", "lib/platform/bun/dataplane-worker.ts", "--compile", `--outfile=${outfile}`,
   `--define=VPNKIT_VERSION=${JSON.stringify(version)}`,
   ...(target ? [`--target=${target}`] : []),

@@ -40,6 +40,8 @@ import { cipherKeyLength, SALT_LEN } from "../esp/aead.ts";
 import { tunnelMtu } from "../esp/mtu.ts";
 import type { EspCipherName } from "../esp/types.ts";
 import { type Cidr, parseCidr, parseIp } from "../net/cidr.ts";
+import type { IkeLimits } from "../ike/v2/sa/limits.ts";
+import { validateIkeLimits } from "./config-limits.ts";
 
 /** The raw (unvalidated) shape of the TOML file. */
 export interface RawConfig {
@@ -97,6 +99,10 @@ export interface RawIke {
   dns?: unknown;
   retransmit_timeout?: unknown;
   retransmit_tries?: unknown;
+  /** UDP port of plain IKE (RFC 7296 §2.23), default 500; 0 = IKE only on the NAT-T socket (`local_port`). */
+  port?: unknown;
+  /** `[ike.limits]`, lib/tunnel/config-limits.ts. */
+  limits?: unknown;
 }
 
 export interface ManualSa {
@@ -338,7 +344,9 @@ export function validateConfig(raw: RawConfig, readFile: (p: string) => Uint8Arr
  * | key | type | default | meaning |
  * |---|---|---|---|
  * | `ike.psk_file` / `ike.psk` | path / string | one required | pre-shared key (file: its text, trailing newline dropped) |
- * | `ike.local_id` / `ike.remote_id` | string | local address / any | identities (strongSwan syntax: "a@b", "host.example", "192.0.2.1") |
+ * | `ike.local_id` / `ike.remote_id` | string | the local address the IKE SA uses / any | identities (strongSwan syntax: "a@b", "host.example", "192.0.2.1") |
+ * | `ike.port` | int | 500 | plain IKE port (RFC 7296 §2.23; IPv4 and, with a wildcard `local`, IPv6 too); IKE moves to `local_port` (NAT-T, 4500) when NAT-D says so; 0 = IKE only on `local_port` |
+ * | `ike.limits.*` | table | see lib/tunnel/config-limits.ts | flood protection (cookies, per-source and half-open caps, rate limit, receive queue) |
  * | `ike.local_ts` / `ike.remote_ts` | string[] | required | traffic selectors (CIDR) |
  * | `ike.ike_proposal` | string[] | aes256gcm16-prfsha256-x25519 | IKE proposals, strongSwan syntax |
  * | `ike.esp_proposal` | string[] | aes256gcm16, chacha20poly1305 | ESP proposals (AEAD) |
@@ -355,15 +363,26 @@ export function validateConfig(raw: RawConfig, readFile: (p: string) => Uint8Arr
  * | `ike.dns` | IPv4 address[] | none | responder: DNS servers sent with a virtual IP from `ike.pool` |
  *
  * In IKEv2 mode `local` defaults to the wildcard address, `routes` to `remote_ts`,
- * `local_subnets` to `local_ts`, and `tun_addr` to the host prefixes (/32, /128) of `local_ts`.
- * IKE and ESP share one UDP socket (`local_port`, default 4500): every IKE message carries
- * the non-ESP marker (RFC 3948), also IKE_SA_INIT; the peer must use UDP/4500 and force
- * UDP encapsulation (strongSwan: `remote_port = 4500`, `encap = yes`).
+ * `local_subnets` to `local_ts`, and `tun_addr` to the host prefixes (/32, /128) of `local_ts`,
+ * or to none (the TUN carries the routes; traffic comes from addresses inside `local_ts`
+ * held by other interfaces, as on a site-to-site gateway).
+ * A responder without `remote` (`--peer`) accepts IKE SAs from any address. `remote_port`
+ * is where the initiator sends IKE_SA_INIT (default `ike.port`, 500; 4500 starts on the
+ * NAT-T socket with the non-ESP marker). ESP always travels in UDP on `local_port` (4500,
+ * RFC 3948): vpnkit announces a NAT (random NAT-D source hash, like strongSwan's
+ * `encap = yes`) so the peer encapsulates too.
  */
 export interface IkeSettings {
   psk: Uint8Array;
-  localId: string;
+  /** Undefined: the local address the IKE SA uses. */
+  localId: string | undefined;
   remoteId: string | undefined;
+  /** Plain IKE port (0 = none: IKE on the NAT-T socket only). */
+  ikePort: number;
+  /** Responder without a configured peer: any address may initiate. */
+  remoteAny: boolean;
+  /** `[ike.limits]` (unset keys: defaults). */
+  limits: Partial<IkeLimits>;
   localTs: string[];
   remoteTs: string[];
   ikeProposals: string[];
@@ -446,12 +465,17 @@ export function validateIkeConfig(raw: RawConfig, readFile: (p: string) => Uint8
   for (const [k, l] of [["ike.local_ts", localTs], ["ike.remote_ts", remoteTs]] as const) {
     for (const t of l) if (!parseCidr(t.includes("/") ? t : t + (t.includes(":") ? "/128" : "/32"))) throw new ConfigError(k, `not a prefix: ${t}`);
   }
-  const remote = str(raw.remote, "remote (--peer)", true);
+  const responder = bool(ike.responder, "ike.responder");
+  const remoteAny = responder && (raw.remote === undefined || raw.remote === "%any");
+  const remote = remoteAny ? (typeof raw.local === "string" && raw.local.includes(":") ? "::" : "0.0.0.0") : str(raw.remote, "remote (--peer)", true);
   const ri = parseIp(remote);
   if (!ri) throw new ConfigError("remote", `not an IP address: ${remote}`);
   const hostTs = localTs.filter((t) => /\/(32|128)$/.test(t) || !t.includes("/")).map((t) => (t.includes("/") ? t : t + (t.includes(":") ? "/128" : "/32")));
+  const ikePort = int(ike.port, "ike.port", 500, 0, 65535);
   const filled: RawConfig = {
     ...raw,
+    remote,
+    remote_port: raw.remote_port ?? (ikePort || 4500),
     local: raw.local ?? (ri.family === 4 ? "0.0.0.0" : "::"),
     routes: raw.routes ?? remoteTs,
     local_subnets: raw.local_subnets ?? (localTs.length ? localTs : undefined),
@@ -459,14 +483,16 @@ export function validateIkeConfig(raw: RawConfig, readFile: (p: string) => Uint8
     tun_addr: raw.tun_addr ?? (hostTs.length ? hostTs : virtualIp ? ["127.0.0.2/32"] : undefined),
     sa: { cipher: "aes256gcm16", spi_out: 256, spi_in: 257, key_out: "00".repeat(36), key_in: "00".repeat(36) },
   };
-  if (filled.tun_addr === undefined) throw new ConfigError("tun_addr", "missing (our inner address with prefix, e.g. 10.1.0.1/24; only a host local_ts gives a default)");
+  // no address of ours inside local_ts: the TUN carries routes only (a gateway's inner address lives on its LAN interface)
+  const noTunAddr = filled.tun_addr === undefined;
+  if (noTunAddr) filled.tun_addr = ["127.0.0.2/32"];
   const base = validateConfig(filled, readFile);
   base.sa.keyOut.fill(0);
   base.sa.keyIn.fill(0);
   const { sa: _unused, ...rest } = base;
-  if (virtualIp && raw.tun_addr === undefined && hostTs.length === 0) {
+  if (noTunAddr || (virtualIp && raw.tun_addr === undefined && hostTs.length === 0)) {
     rest.tunAddr = [];
-    if (raw.local_subnets === undefined) rest.localSubnets = [];
+    if (raw.local_subnets === undefined && localTs.length === 0) rest.localSubnets = [];
   }
   if (rest.transport !== "udp") throw new ConfigError("transport", "IKEv2 mode runs over UDP only (ESP-in-UDP and IKE on one socket); TCP is for manual keys so far");
 
@@ -511,13 +537,13 @@ export function validateIkeConfig(raw: RawConfig, readFile: (p: string) => Uint8
   for (const p of espProposals) {
     if (!/^(aes128gcm16|aes256gcm16|chacha20poly1305)(-|$)/.test(p)) throw new ConfigError("ike.esp_proposal", `"${p}": the data plane does AEAD only (aes128gcm16, aes256gcm16, chacha20poly1305)`);
   }
-  const localId = str(ike.local_id, "ike.local_id", false) ?? (rest.local === "0.0.0.0" || rest.local === "::" ? "%any" : rest.local);
-  if (localId === "%any") throw new ConfigError("ike.local_id", "missing (needed when local is the wildcard address)");
+  const localId = str(ike.local_id, "ike.local_id", false) ?? (rest.local === "0.0.0.0" || rest.local === "::" ? undefined : rest.local);
+  if (localId === "%any") throw new ConfigError("ike.local_id", "must name us (leave it out for the local address)");
   return {
     ...rest,
     ike: {
       psk, localId, remoteId: str(ike.remote_id, "ike.remote_id", false), localTs, remoteTs, ikeProposals, espProposals,
-      responder: bool(ike.responder, "ike.responder"),
+      responder, ikePort, remoteAny, limits: validateIkeLimits(ike.limits),
       dpdSec: num(ike.dpd, "ike.dpd", 30, 86400),
       retry: bool(ike.retry, "ike.retry"),
       rekeySec: num(ike.rekey, "ike.rekey", 3600, 86400 * 7),

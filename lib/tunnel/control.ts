@@ -7,6 +7,7 @@
 import { chmodSync, existsSync, lstatSync, unlinkSync } from "node:fs";
 import { createConnection, createServer, type Server } from "node:net";
 import type { EngineCounters } from "./engine.ts";
+import type { IkeStatus } from "./ike-driver.ts";
 
 export interface TunnelStatus {
   version: 1;
@@ -23,6 +24,8 @@ export interface TunnelStatus {
   counters: EngineCounters;
   /** Adapter-level counters (TUN / UDP), free-form numbers. */
   io?: Record<string, number>;
+  /** IKEv2 mode: every IKE SA with its Child SAs, the manager's counters, limits and drops. */
+  ike?: IkeStatus;
 }
 
 export class ControlServer {

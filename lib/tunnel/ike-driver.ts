@@ -1,50 +1,59 @@
 /**
- * IKEv2 driver for `vpnkit up --peer ...`: glue between the I/O-free protocol core
- * ({@link IkeSa}, lib/ike/v2/sa) and the tunnel: the UDP socket, timers, the SA
- * database and the engine's child. Runtime-neutral (clock and timers injectable).
+ * IKEv2 driver for `vpnkit up`: glue between the I/O-free IKE SA manager
+ * ({@link IkeSaManager}, lib/ike/v2/sa) and the tunnel: the UDP sockets, timers, the
+ * receive queue and the Child SA sink. Runtime-neutral (clock and timers injectable).
  *
- * Transport: one UDP socket (the engine's, normally port 4500) carries IKE and ESP.
- * Every IKE message is sent with the 4-byte non-ESP marker (RFC 3948 §2.2), IKE_SA_INIT
- * included (RFC 7296 §2.23 allows starting on 4500), and NAT-T is forced (random NAT-D
- * source hash, like strongSwan's `encap = yes`) so the peer puts ESP in UDP too, which
- * is all the engine speaks. A strongSwan peer needs `remote_port = 4500` (initiator) and
- * `encap = yes`.
+ * Transport (RFC 7296 §2.23, RFC 3948): plain IKE on the IKE socket (`sendIke`, port 500);
+ * IKE with the non-ESP marker and ESP-in-UDP on the NAT-T socket (`send`, port 4500). An
+ * IKE SA moves to the NAT-T socket when NAT-D says so; vpnkit forces that (random NAT-D
+ * source hash, like strongSwan's `encap = yes`) because the packet path speaks ESP in UDP
+ * only. Without `sendIke` every IKE message goes on the NAT-T socket (one-socket mode).
  *
- * Actions: send → socket; install-child → SaDatabase inbound + outbound, the engine child
- * gets the new outbound SA and the new inbound SA next to the old ones (make before
- * break: the old inbound SA stays until the core's remove-child); remove-child →
- * SAs removed from the engine and destroyed (keys zeroed); keylog → key log (only when
- * asked for); failed → one error line; closed → retry (initiator with `retry`) or fatal.
- * Timers: the core's tick (retransmission, DPD, keep-alive) every 500 ms; Child SA rekey
- * every `rekeySec`, IKE SA rekey every `ikeRekeySec` (the responder waits 10 % longer so
- * the initiator normally goes first); an SA database soft-expire also rekeys.
+ * One responder serves any number of peers (IKE SAs found by SPIs in the manager); with
+ * `remoteAny` any address may initiate. Every dropped datagram is counted by reason
+ * ({@link IkeDriver.drops} and the manager's) and logged at debug level.
+ *
+ * Actions: send → socket; install-child → sink (make before break); remove-child → sink;
+ * keylog → key log; failed → one error line; closed → retry (initiator) or fatal.
+ * Recovery: when the peer answers with INVALID_IKE_SPI (it restarted) the initiator starts
+ * a new IKE SA at once, and also when a liveness check is still unanswered after its first
+ * retransmission (a restarted strongSwan drops it silently); the new IKE SA replaces the old
+ * one once up. A failed initiator retries after 5, 10, 20, 30 s with `retry`.
+ * Timers: every SA's tick every 500 ms; Child SA rekey every `rekeySec`, IKE SA rekey every
+ * `ikeRekeySec` (the responder waits 10 % longer so the initiator normally goes first).
  * @module
  */
 import type { SaDatabase } from "../esp/sadb.ts";
 import { IkeSa } from "../ike/v2/sa/ike-sa.ts";
-import type { Action, ChildSaInfo, IkeSaConfig, VirtualIpPool } from "../ike/v2/sa/types.ts";
-import type { TrafficSelector } from "../ike/v2/sa/ts.ts";
-import { type ChildSaSink, LocalChildSink } from "./child-sink.ts";
+import { IkeSaManager, type ManagedSa, type ManagerEvent, type Via } from "../ike/v2/sa/manager.ts";
+import type { Action, ChildSaInfo, Endpoint, IkeSaConfig, VirtualIpPool } from "../ike/v2/sa/types.ts";
+import { type ChildInstall, type ChildSaSink, LocalChildSink } from "./child-sink.ts";
 import type { IkeTunnelConfig } from "./config.ts";
 import type { TunnelChild } from "./engine.ts";
 import { KeyLog, keylogAddIke } from "./keylog.ts";
-import { type Cidr, parseCidr } from "../net/cidr.ts";
+import { PrefixPool, tsToCidrs } from "./ike-pool.ts";
+
+export { PrefixPool, tsToCidrs } from "./ike-pool.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
 export interface IkeDriverOptions {
   cfg: IkeTunnelConfig;
-  /** Sends one UDP datagram (the engine's socket). */
+  /** Sends one datagram on the NAT-T socket (port 4500); IKE messages arrive with the non-ESP marker already prepended. */
   send: (buf: Uint8Array, addr: string, port: number) => void;
+  /** Sends one datagram on the plain IKE socket (port 500). Without it every IKE message goes through `send`. */
+  sendIke?: (buf: Uint8Array, addr: string, port: number) => void;
+  /** The local address the kernel uses to reach `peer` (route lookup): our IKE SA's address when `local` is the wildcard. */
+  localAddressFor?: (peer: string) => string | null;
+  /** Runs the receive queue's drain later, 64 datagrams a turn (`vpnkit up` passes setImmediate, so the queue fills and drops under a flood); without it datagrams are handled at once. */
+  schedule?: (fn: () => void) => void;
   /**
    * Where Child SAs go: install / remove (lib/tunnel/child-sink.ts). `vpnkit up` passes the
    * data-plane worker's; without it, `db` + `child` + `reindex` make a {@link LocalChildSink}.
    */
   sink?: ChildSaSink;
   db?: SaDatabase;
-  /** The engine's child whose SAs this driver manages. */
   child?: TunnelChild;
-  /** Tell the engine its inbound SAs changed (TunnelEngine.reindex). */
   reindex?: () => void;
   log: (level: LogLevel, msg: string) => void;
   /** The IKE SA failed for good (initiator without `retry`): one line already logged. */
@@ -58,7 +67,6 @@ export interface IkeDriverOptions {
   clearInterval?: (h: unknown) => void;
   setTimeout?: (fn: () => void, ms: number) => unknown;
   clearTimeout?: (h: unknown) => void;
-  /** Random bytes for the core (tests). */
   rng?: (n: number) => Uint8Array;
 }
 
@@ -66,119 +74,60 @@ interface Installed {
   spiIn: number;
   spiOut: number;
   cipher: string;
-  sa: IkeSa;
+  entry: ManagedSa;
   at: number;
   rekeying: boolean;
+  local: string;
+  remote: string;
 }
 
-interface SaEntry {
-  sa: IkeSa;
+interface Meta {
   createdAt: number;
   ikeRekeyRequested: boolean;
+  virtualIp: string | null;
+  /** A new IKE SA was started because this one's liveness check went unanswered. */
+  probed?: boolean;
 }
 
-/** Traffic selector (address range) → the smallest list of prefixes covering exactly it. */
-export function tsToCidrs(ts: TrafficSelector): Cidr[] {
-  const n = ts.start.length;
-  const toBig = (b: Uint8Array) => b.reduce((acc, x) => (acc << 8n) | BigInt(x), 0n);
-  const bits = BigInt(n * 8);
-  let lo = toBig(ts.start);
-  const hi = toBig(ts.end);
-  const out: Cidr[] = [];
-  for (let guard = 0; lo <= hi && guard < 512; guard++) {
-    let size = 0n; // prefix covers 2^size addresses
-    while (size < bits && (lo & ((1n << (size + 1n)) - 1n)) === 0n && lo + (1n << (size + 1n)) - 1n <= hi) size++;
-    const bytes = new Uint8Array(n);
-    let v = lo;
-    for (let i = n - 1; i >= 0; i--, v >>= 8n) bytes[i] = Number(v & 0xffn);
-    const text = n === 4 ? Array.from(bytes).join(".") : ipv6Text(bytes);
-    const c = parseCidr(`${text}/${Number(bits - size)}`);
-    if (c) out.push(c);
-    lo += 1n << size;
-  }
-  return out;
-}
-
-function ipv6Text(b: Uint8Array): string {
-  const parts: string[] = [];
-  for (let i = 0; i < 16; i += 2) parts.push(((b[i] << 8) | b[i + 1]).toString(16));
-  return parts.join(":");
-}
+const TICK_MS = 500;
+const RETRY_MIN_MS = 5000;
+const RETRY_MAX_MS = 30_000;
 
 function hex32(n: number): string {
   return "0x" + (n >>> 0).toString(16).padStart(8, "0");
 }
 
-/**
- * Virtual IPv4 pool for a responder (`ike.pool`): every host address of the prefix except
- * the network and broadcast addresses (for prefixes shorter than /31) and `exclude` (e.g. a
- * DNS server inside it). A peer identity that comes back gets its previous address when it
- * is still free; an address returns to the pool when its IKE SA dies.
- */
-export class PrefixPool implements VirtualIpPool {
-  private readonly free: string[] = [];
-  private readonly used = new Set<string>();
-  private readonly last = new Map<string, string>();
-  readonly size: number;
-
-  constructor(cidr: string, exclude: string[] = []) {
-    const c = parseCidr(cidr);
-    if (!c || c.family !== 4) throw new Error(`pool: not an IPv4 prefix: ${cidr}`);
-    const base = ((c.addr[0] << 24) | (c.addr[1] << 16) | (c.addr[2] << 8) | c.addr[3]) >>> 0;
-    const n = 2 ** (32 - c.prefix);
-    const skipEnds = c.prefix < 31;
-    for (let i = skipEnds ? 1 : 0; i < (skipEnds ? n - 1 : n) && this.free.length < 65536; i++) {
-      const v = (base + i) >>> 0;
-      const t = `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
-      if (!exclude.includes(t)) this.free.push(t);
-    }
-    this.size = this.free.length;
-  }
-
-  allocate(peer: string): string | null {
-    const prev = this.last.get(peer);
-    let a: string | undefined;
-    if (prev && !this.used.has(prev)) a = prev;
-    else a = this.free.find((x) => !this.used.has(x));
-    if (!a) return null;
-    this.used.add(a);
-    this.last.set(peer, a);
-    return a;
-  }
-
-  release(address: string): void {
-    this.used.delete(address);
-  }
-
-  /** Addresses handed out right now. */
-  inUse(): string[] {
-    return [...this.used];
-  }
+function hexBytes(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
-const TICK_MS = 500;
-const RETRY_MS = 5000;
+function isWildcard(a: string): boolean {
+  return a === "0.0.0.0" || a === "::";
+}
 
 export class IkeDriver {
   private readonly o: IkeDriverOptions;
   private readonly cfg: IkeTunnelConfig;
-  private sas: SaEntry[] = [];
+  readonly manager: IkeSaManager;
+  private readonly meta = new Map<ManagedSa, Meta>();
   private readonly installed = new Map<number, Installed>();
+  private readonly queue: { d: Uint8Array; from: Endpoint; via: Via }[] = [];
+  private draining = false;
   private timer: unknown = null;
   private retryTimer: unknown = null;
+  private retryMs = RETRY_MIN_MS;
   private stopping = false;
   private halted = false;
   private keylog: KeyLog | null;
   private readonly now: () => number;
   private readonly sink: ChildSaSink;
-  /** When the first Child SA came up (ms, driver clock), for "time to tunnel". */
+  /** Datagrams dropped before the manager, by reason (the manager counts its own). */
+  readonly drops: Record<string, number> = {};
   firstChildAt: number | null = null;
   startedAt = 0;
   /** Virtual IP assigned by the peer, if any. */
   virtualIp: string | null = null;
-  /** Last failure (for status). */
   lastError: string | null = null;
-  /** Responder: the virtual IP pool (`ike.pool`), shared by all IKE SAs. */
   readonly pool: PrefixPool | null;
 
   constructor(o: IkeDriverOptions) {
@@ -190,15 +139,32 @@ export class IkeDriver {
     if (o.sink) this.sink = o.sink;
     else if (o.db && o.child) this.sink = new LocalChildSink(o.db, o.child, o.reindex ?? (() => {}));
     else throw new TypeError("IkeDriver: give `sink`, or `db` and `child`");
+    this.manager = new IkeSaManager({
+      now: this.now(), limits: o.cfg.ike.limits, rng: o.rng,
+      responder: o.cfg.ike.responder ? (from, via) => this.saConfig(from, via) : undefined,
+      onActions: (e, actions) => this.run(e, actions),
+      onEvent: (ev) => this.onEvent(ev),
+    });
+  }
+
+  /** Our address for an IKE SA with `peer`: `local`, or when that is the wildcard the route's source address. */
+  private localAddress(peer: string): string {
+    if (!isWildcard(this.cfg.local)) return this.cfg.local;
+    return this.o.localAddressFor?.(peer) ?? this.cfg.local;
+  }
+
+  private natPort(): number {
+    return this.cfg.localPort;
   }
 
   /** The core's configuration for one IKE SA (fresh PSK copy: the core wipes its own). */
-  private saConfig(remote: { address: string; port: number }): IkeSaConfig {
+  private saConfig(remote: Endpoint, via: Via): IkeSaConfig {
     const c = this.cfg, k = c.ike;
+    const local = this.localAddress(remote.address);
     return {
-      local: { address: c.local, port: c.localPort },
-      remote,
-      localId: k.localId,
+      local: { address: local, port: via === "natt" || !k.ikePort ? c.localPort : k.ikePort },
+      remote: { ...remote },
+      localId: k.localId ?? local,
       remoteId: k.remoteId,
       psk: k.psk.length ? k.psk.slice() : undefined,
       privateKey: k.privateKey,
@@ -217,10 +183,10 @@ export class IkeDriver {
       natKeepalive: c.keepaliveSec > 0 ? Math.round(c.keepaliveSec * 1000) : 0,
       keylog: c.keylog !== null,
       fragmentSize: Math.min(c.pathMtu, 1280),
+      halfOpenTimeout: this.manager?.limits.halfOpenTimeoutMs,
     };
   }
 
-  /** The pool as the core sees it, with one log line per lease and release. */
   private loggedPool(p: PrefixPool): VirtualIpPool {
     return {
       allocate: (peer) => {
@@ -241,74 +207,110 @@ export class IkeDriver {
     const si = this.o.setInterval ?? ((fn, ms) => setInterval(fn, ms));
     this.timer = si(() => this.tick(), TICK_MS);
     if (!this.cfg.ike.responder) this.initiate();
-    else this.o.log("info", `IKEv2 responder: waiting for ${this.cfg.remote}:${this.cfg.remotePort} on UDP ${this.cfg.localPort}${this.pool ? `; virtual IPs from ${this.cfg.ike.pool} (${this.pool.size} addresses)${this.cfg.ike.dns?.length ? `, DNS ${this.cfg.ike.dns.join(" ")}` : ""}` : ""}`);
+    else {
+      const peer = this.cfg.ike.remoteAny ? "any address" : this.cfg.remote;
+      const ports = this.cfg.ike.ikePort && this.o.sendIke ? `UDP ${this.cfg.ike.ikePort} and ${this.cfg.localPort}` : `UDP ${this.cfg.localPort}`;
+      this.o.log("info", `IKEv2 responder: waiting for ${peer} on ${ports}${this.pool ? `; virtual IPs from ${this.cfg.ike.pool} (${this.pool.size} addresses)${this.cfg.ike.dns?.length ? `, DNS ${this.cfg.ike.dns.join(" ")}` : ""}` : ""}`);
+    }
   }
 
   private initiate(): void {
     if (this.stopping) return;
+    const port = this.cfg.remotePort;
+    const via: Via = port === this.natPort() || !this.o.sendIke || !this.cfg.ike.ikePort ? "natt" : "ike";
     let r;
     try {
-      r = IkeSa.initiator(this.saConfig({ address: this.cfg.remote, port: this.cfg.remotePort }), this.now(), this.o.rng);
+      r = IkeSa.initiator(this.saConfig({ address: this.cfg.remote, port }, via), this.now(), this.o.rng);
     } catch (e) {
       this.fatal(`IKE configuration rejected: ${(e as Error).message}`);
       return;
     }
-    this.sas.push({ sa: r.sa, createdAt: this.now(), ikeRekeyRequested: false });
-    this.o.log("info", `IKEv2 initiator: IKE_SA_INIT to ${this.cfg.remote}:${this.cfg.remotePort}`);
-    this.run(r.sa, r.actions);
+    this.o.log("info", `IKEv2 initiator: IKE_SA_INIT to ${this.cfg.remote}:${port}`);
+    const e = this.manager.add(r.sa, [], via, this.now());
+    this.meta.set(e, { createdAt: this.now(), ikeRekeyRequested: false, virtualIp: null });
+    this.run(e, r.actions);
   }
 
-  /** A datagram that carried the non-ESP marker (as the engine hands it over: marker included). */
-  onDatagram(buf: Uint8Array, addr: string, port: number): void {
-    if (this.halted) return;
-    const d = buf.length >= 4 && buf[0] === 0 && buf[1] === 0 && buf[2] === 0 && buf[3] === 0 ? buf.subarray(4) : buf;
-    if (d.length < 28) return;
-    if (addr !== this.cfg.remote) {
-      this.o.log("debug", `IKE message from unexpected ${addr}:${port} dropped`);
+  private dropped(reason: string, from: Endpoint, detail?: string): void {
+    this.drops[reason] = (this.drops[reason] ?? 0) + 1;
+    this.o.log("debug", `IKE datagram from ${from.address}:${from.port} dropped: ${reason}${detail ? ` (${detail})` : ""}`);
+  }
+
+  /**
+   * One datagram for IKE. `via` "natt": from the NAT-T socket, non-ESP marker included (as
+   * the packet path hands it over); "ike": from the plain IKE socket, no marker.
+   */
+  onDatagram(buf: Uint8Array, addr: string, port: number, via: Via = "natt"): void {
+    const from = { address: addr.startsWith("::ffff:") && addr.includes(".") ? addr.slice(7) : addr, port };
+    if (this.halted) return this.dropped("stopped", from);
+    let d = buf;
+    if (via === "natt") {
+      if (!(buf.length >= 4 && buf[0] === 0 && buf[1] === 0 && buf[2] === 0 && buf[3] === 0)) return this.dropped("no-marker", from);
+      d = buf.subarray(4);
+    } else if (buf.length < 28 || (buf[0] === 0 && buf[1] === 0 && buf[2] === 0 && buf[3] === 0)) {
+      // a keep-alive, ESP or a marked IKE message on the plain IKE port (RFC 3948 keeps them on 4500)
+      return this.dropped("wrong-port", from, `${buf.length} bytes on the IKE port`);
+    }
+    if (!this.cfg.ike.remoteAny && addr !== this.cfg.remote && from.address !== this.cfg.remote) return this.dropped("unexpected-address", from, `only ${this.cfg.remote} is configured`);
+    if (this.queue.length >= this.manager.limits.queue) return this.dropped("queue-full", from);
+    this.queue.push({ d, from, via });
+    if (this.draining) return;
+    this.draining = true;
+    if (this.o.schedule) this.o.schedule(() => this.drain());
+    else this.drain();
+  }
+
+  private drain(): void {
+    // a bounded batch per turn, so the sockets' callbacks get their turn (and the queue its bound)
+    const batch = this.o.schedule ? 64 : Infinity;
+    for (let n = 0; n < batch && this.queue.length; n++) {
+      const q = this.queue.shift()!;
+      if (this.halted) break;
+      this.manager.receive(q.d, q.from, q.via, this.now());
+    }
+    if (this.queue.length && !this.halted && this.o.schedule) this.o.schedule(() => this.drain());
+    else this.draining = false;
+  }
+
+  private onEvent(ev: ManagerEvent): void {
+    if (ev.type === "drop") {
+      this.o.log("debug", `IKE datagram from ${ev.from.address}:${ev.from.port} dropped: ${ev.reason}${ev.detail ? ` (${ev.detail})` : ""}`);
       return;
     }
-    const from = { address: addr, port };
-    const ispi = d.subarray(0, 8);
-    const exchange = d[18], flags = d[19];
-    const isInitRequest = exchange === 34 && (flags & 0x20) === 0 && (flags & 0x08) !== 0;
-    let e = this.sas.find((x) => x.sa.state !== "dead" && eq(x.sa.spii, ispi));
-    if (!e && isInitRequest && this.cfg.ike.responder) {
-      let sa: IkeSa;
-      try {
-        sa = IkeSa.responder(this.saConfig(from), this.now(), this.o.rng);
-      } catch (err) {
-        this.fatal(`IKE configuration rejected: ${(err as Error).message}`);
-        return;
-      }
-      e = { sa, createdAt: this.now(), ikeRekeyRequested: false };
-      this.sas.push(e);
+    // the peer lost our IKE SA (it restarted): start over now instead of after DPD gives up
+    if (!this.cfg.ike.responder && ev.entry.sa.initiator && !this.stopping && !this.manager.list().some((x) => x !== ev.entry && x.sa.state !== "dead" && !x.replaced)) {
+      this.o.log("warn", `peer ${ev.entry.sa.remote.address} does not know IKE SA #${ev.entry.id} any more (INVALID_IKE_SPI): starting a new one`);
+      this.initiate();
     }
-    if (!e) {
-      // e.g. a reply for an SA we already dropped; the core of a single live SA may still know it
-      const live = this.sas.filter((x) => x.sa.state !== "dead");
-      if (live.length !== 1) return;
-      e = live[0];
-    }
-    this.run(e.sa, e.sa.receive(d, from, this.now()));
   }
 
   private tick(): void {
     const now = this.now();
-    for (const e of [...this.sas]) {
-      this.run(e.sa, e.sa.tick(now));
-      const k = this.cfg.ike;
+    this.manager.tick(now);
+    const k = this.cfg.ike;
+    const silentMs = (k.dpdSec + k.retransmitSec) * 1000 + 1000;
+    for (const e of this.manager.list()) {
+      const m = this.meta.get(e);
+      // the liveness check is unanswered after its first retransmission: the peer may have
+      // restarted without answering INVALID_IKE_SPI (strongSwan does not), so a new IKE SA
+      // starts next to this one (it replaces this one once up; a dead peer still fails it)
+      if (m && !m.probed && !k.responder && k.dpdSec > 0 && e.sa.initiator && e.sa.state === "established" && e.lastReceived !== null && now - e.lastReceived > silentMs &&
+        !this.stopping && !this.manager.list().some((x) => x !== e && x.sa.state !== "dead" && !x.replaced)) {
+        m.probed = true;
+        this.o.log("warn", `peer ${e.sa.remote.address} silent for ${Math.round((now - e.lastReceived) / 1000)} s (liveness check unanswered): starting a new IKE SA next to #${e.id}`);
+        this.initiate();
+      }
       const slack = e.sa.initiator ? 1 : 1.1;
-      if (k.ikeRekeySec > 0 && e.sa.state === "established" && !e.ikeRekeyRequested && now - e.createdAt >= k.ikeRekeySec * 1000 * slack) {
-        e.ikeRekeyRequested = true;
-        this.o.log("info", "rekeying the IKE SA");
-        this.run(e.sa, e.sa.rekeyIke(now));
+      if (m && k.ikeRekeySec > 0 && e.sa.state === "established" && !m.ikeRekeyRequested && now - m.createdAt >= k.ikeRekeySec * 1000 * slack) {
+        m.ikeRekeyRequested = true;
+        this.o.log("info", `rekeying IKE SA #${e.id}`);
+        this.manager.call(e, (sa) => sa.rekeyIke(now), now);
       }
     }
-    const k = this.cfg.ike;
     if (k.rekeySec > 0) {
-      for (const c of this.installed.values()) {
-        const slack = c.sa.initiator ? 1 : 1.1;
-        if (!c.rekeying && c.sa.state === "established" && now - c.at >= k.rekeySec * 1000 * slack) this.rekeyChild(c.spiIn, "lifetime");
+      for (const c of [...this.installed.values()]) {
+        const slack = c.entry.sa.initiator ? 1 : 1.1;
+        if (!c.rekeying && c.entry.sa.state === "established" && now - c.at >= k.rekeySec * 1000 * slack) this.rekeyChild(c.spiIn, "lifetime");
       }
     }
   }
@@ -316,121 +318,144 @@ export class IkeDriver {
   /** Rekey the Child SA with inbound SPI `spiIn` (SA database soft expiry, or the rekey timer). */
   rekeyChild(spiIn: number, why: string): void {
     const c = this.installed.get(spiIn >>> 0);
-    if (!c || c.rekeying || c.sa.state !== "established") return;
+    if (!c || c.rekeying || c.entry.sa.state !== "established") return;
     c.rekeying = true;
     this.o.log("info", `rekeying Child SA ${hex32(c.spiIn)}_i ${hex32(c.spiOut)}_o (${why})`);
-    this.run(c.sa, c.sa.rekeyChild(c.spiIn, this.now()));
+    this.manager.call(c.entry, (sa) => sa.rekeyChild(c.spiIn, this.now()), this.now());
   }
 
   /** An SA database event: a soft expiry of one of our SAs starts a rekey. */
   onSaEvent(e: { type: string; spi: number; direction: "in" | "out" }): void {
     if (e.type !== "soft-expire") return;
-    for (const c of this.installed.values()) {
+    for (const c of [...this.installed.values()]) {
       if ((e.direction === "in" && c.spiIn === e.spi) || (e.direction === "out" && c.spiOut === e.spi)) this.rekeyChild(c.spiIn, "soft lifetime");
     }
   }
 
-  private run(sa: IkeSa, actions: Action[]): void {
-    const failed = actions.filter((a): a is Extract<Action, { type: "failed" }> => a.type === "failed").map((a) => a.reason);
+  private run(e: ManagedSa | null, actions: Action[]): void {
+    const failed = actions.some((a) => a.type === "failed");
     for (const a of actions) {
       try {
-        this.act(sa, a, failed);
-      } catch (e) {
-        this.o.log("error", `IKE driver: ${a.type}: ${(e as Error).message}`);
+        this.act(e, a, failed);
+      } catch (err) {
+        this.o.log("error", `IKE driver: ${a.type}: ${(err as Error).message}`);
       }
     }
   }
 
-  private act(sa: IkeSa, a: Action, failedReasons: string[]): void {
+  private sendDatagram(data: Uint8Array, to: Endpoint, natt: boolean): void {
+    if (natt || !this.o.sendIke || !this.cfg.ike.ikePort) {
+      const b = new Uint8Array(4 + data.length);
+      b.set(data, 4);
+      this.o.send(b, to.address, to.port);
+    } else this.o.sendIke(data, to.address, to.port);
+  }
+
+  private act(e: ManagedSa | null, a: Action, failedInBatch: boolean): void {
     const log = this.o.log;
     switch (a.type) {
-      case "send": {
-        const b = new Uint8Array(4 + a.data.length);
-        b.set(a.data, 4);
-        this.o.send(b, a.to.address, a.to.port);
+      case "send":
+        this.sendDatagram(a.data, a.to, a.natt);
         break;
-      }
       case "nat-keepalive":
         this.o.send(new Uint8Array([0xff]), a.to.address, a.to.port);
         break;
+      case "log":
+        // the core also logs a failure at "error": the `failed` action makes the one line
+        if (a.level === "error" && failedInBatch) break;
+        log(a.level, a.msg);
+        break;
+      default:
+        if (e) this.actSa(e, a);
+    }
+  }
+
+  private actSa(e: ManagedSa, a: Action): void {
+    const log = this.o.log;
+    const sa = e.sa;
+    switch (a.type) {
       case "install-child":
-        this.install(sa, a.child);
+        this.install(e, a.child);
         break;
       case "remove-child":
         this.remove(a.spiIn, a.spiOut, a.reason);
         break;
       case "established":
-        // the core logs the line ("IKE SA established with ...")
+        if (!this.meta.has(e)) this.meta.set(e, { createdAt: this.now(), ikeRekeyRequested: false, virtualIp: null });
+        if (sa.initiator) this.retryMs = RETRY_MIN_MS;
         break;
       case "failed": {
         const msg = `${a.scope === "ike" ? "IKE SA" : "Child SA"} failed: ${a.reason}${a.notify && !a.reason.includes(a.notify) ? ` (${a.notify})` : ""}`;
         this.lastError = msg;
         log("error", msg);
-        // a failed rekey: try again one rekey interval later instead of never
-        if (a.scope === "child") for (const c of this.installed.values()) if (c.sa === sa && c.rekeying) { c.rekeying = false; c.at = this.now(); }
-        // the initiator's first Child SA failed (IKE_AUTH or CREATE_CHILD_SA): no tunnel, so
-        // delete the IKE SA as strongSwan does; `closed` then retries or gives up
-        if (a.scope === "child" && sa.initiator && sa.state === "established" && ![...this.installed.values()].some((c) => c.sa === sa)) {
-          queueMicrotask(() => this.run(sa, sa.delete(this.now())));
+        if (a.scope === "child") for (const c of this.installed.values()) if (c.entry === e && c.rekeying) { c.rekeying = false; c.at = this.now(); }
+        // the initiator's first Child SA failed: no tunnel, so delete the IKE SA as strongSwan does
+        if (a.scope === "child" && sa.initiator && sa.state === "established" && ![...this.installed.values()].some((c) => c.entry === e)) {
+          queueMicrotask(() => this.manager.call(e, (s) => s.delete(this.now()), this.now()));
         }
         break;
       }
-      case "log":
-        // the core also logs a failure at "error": the `failed` action makes the one line
-        if (a.level === "error" && failedReasons.length > 0) break;
-        log(a.level, a.msg);
-        break;
       case "keylog":
         if (this.cfg.keylog && !keylogAddIke(this.cfg.keylog, a)) log("warn", `key log: IKE algorithm ${a.encr}/${a.integ} has no key-log name`);
         for (const k of [a.skei, a.sker, a.skai, a.skar]) k.fill(0);
         break;
-      case "ike-rekeyed":
-        log("info", "IKE SA rekeyed");
-        for (const e of this.sas) if (e.sa === sa) { e.createdAt = this.now(); e.ikeRekeyRequested = false; }
+      case "ike-rekeyed": {
+        log("info", `IKE SA #${e.id} rekeyed`);
+        const m = this.meta.get(e);
+        if (m) { m.createdAt = this.now(); m.ikeRekeyRequested = false; }
         break;
+      }
       case "closed":
-        this.closed(sa, a.reason);
+        this.closed(e, a.reason);
         break;
       case "peer-address-changed":
-        log("warn", `peer now at ${a.remote.address}:${a.remote.port}; the tunnel keeps sending ESP to ${this.cfg.remote}:${this.cfg.remotePort}`);
+        log("warn", `IKE SA #${e.id}: peer now at ${a.remote.address}:${a.remote.port}`);
         break;
-      case "nat-detected":
-      case "switch-port":
-        // one socket, NAT-T forced: nothing to switch
-        break;
-      case "virtual-ip":
+      case "virtual-ip": {
         log("info", `virtual IP ${a.address}${a.dns.length ? `, DNS ${a.dns.join(" ")} (not configured)` : ""}`);
         this.virtualIp = a.address;
+        const m = this.meta.get(e);
+        if (m) m.virtualIp = a.address;
         this.o.onVirtualIp?.(a.address);
+        break;
+      }
+      default:
+        // nat-detected, switch-port: the manager moved the SA to the NAT-T socket
         break;
     }
   }
 
-  private install(sa: IkeSa, c: ChildSaInfo): void {
-    // selectors as negotiated (address ranges; protocol/port restrictions are not enforced by the engine)
+  private install(e: ManagedSa, c: ChildSaInfo): void {
     const local = c.tsLocal.flatMap(tsToCidrs), remote = c.tsRemote.flatMap(tsToCidrs);
+    // the peer's NAT-T endpoint: ESP goes there (the packet path routes per Child SA)
+    const peer = { address: e.sa.remote.address, port: e.sa.natt ? e.sa.remote.port : this.natPort() };
+    // `peer`: the endpoint for this pair's ESP (the multi-peer packet path takes it; MERGE: B's ChildInstall field)
+    const inst: ChildInstall & { peer: Endpoint } = {
+      spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, keyIn: c.keyIn, keyOut: c.keyOut, esn: c.esn, local, remote, peer,
+    };
     try {
-      this.sink.install({ spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, keyIn: c.keyIn, keyOut: c.keyOut, esn: c.esn, local, remote });
-    } catch (e) {
+      this.sink.install(inst);
+    } catch (err) {
       c.keyIn.fill(0);
       c.keyOut.fill(0);
-      throw e;
+      throw err;
     }
+    const me = e.sa.local.address;
     if (this.keylog) {
-      this.keylog.add({ src: this.cfg.local, dst: this.cfg.remote, spi: c.spiOut, cipher: c.cipher, keyMaterial: c.keyOut, esn: c.esn });
-      this.keylog.add({ src: this.cfg.remote, dst: this.cfg.local, spi: c.spiIn, cipher: c.cipher, keyMaterial: c.keyIn, esn: c.esn });
+      this.keylog.add({ src: me, dst: peer.address, spi: c.spiOut, cipher: c.cipher, keyMaterial: c.keyOut, esn: c.esn });
+      this.keylog.add({ src: peer.address, dst: me, spi: c.spiIn, cipher: c.cipher, keyMaterial: c.keyIn, esn: c.esn });
     }
-    // the sink holds its own copies
     c.keyIn.fill(0);
     c.keyOut.fill(0);
     const now = this.now();
-    this.installed.set(c.spiIn >>> 0, { spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, sa, at: now, rekeying: false });
+    const lt = local.map((x) => x.text).join(","), rt = remote.map((x) => x.text).join(",");
+    this.installed.set(c.spiIn >>> 0, { spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, entry: e, at: now, rekeying: false, local: lt, remote: rt });
     if (c.rekeyOf) {
       const old = this.installed.get(c.rekeyOf.spiIn >>> 0);
       if (old) old.rekeying = true;
     }
     if (this.firstChildAt === null) this.firstChildAt = now;
-    this.o.log("info", `Child SA ${c.rekeyOf ? "rekeyed" : "installed"}: ${c.cipher} spi in ${hex32(c.spiIn)} out ${hex32(c.spiOut)}, ${local.map((x) => x.text).join(",")} === ${remote.map((x) => x.text).join(",")}`);
+    this.o.log("info", `Child SA ${c.rekeyOf ? "rekeyed" : "installed"}: ${c.cipher} spi in ${hex32(c.spiIn)} out ${hex32(c.spiOut)}, ${lt} === ${rt} (peer ${peer.address}:${peer.port})`);
     this.o.onChild?.({ spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, rekey: !!c.rekeyOf });
   }
 
@@ -445,20 +470,21 @@ export class IkeDriver {
     this.o.log("info", `Child SA removed: spi in ${hex32(spiIn)} out ${hex32(spiOut)} (${reason})`);
   }
 
-  private closed(sa: IkeSa, reason: string): void {
-    this.sas = this.sas.filter((e) => e.sa !== sa);
-    for (const c of [...this.installed.values()]) if (c.sa === sa) this.remove(c.spiIn, c.spiOut, `IKE SA closed: ${reason}`);
+  private closed(e: ManagedSa, reason: string): void {
+    this.meta.delete(e);
+    for (const c of [...this.installed.values()]) if (c.entry === e) this.remove(c.spiIn, c.spiOut, `IKE SA closed: ${reason}`);
     if (this.stopping) return;
-    // after a failure the `failed` line already said why
-    if (!this.lastError || !this.lastError.includes(reason)) this.o.log(reason === "deleted" ? "info" : "warn", `IKE SA closed: ${reason}`);
-    if (!this.cfg.ike.responder && !this.sas.some((e) => e.sa.state !== "dead")) {
+    if (!this.lastError || !this.lastError.includes(reason)) this.o.log(reason === "deleted" || e.replaced ? "info" : "warn", `IKE SA #${e.id} closed: ${reason}`);
+    if (!this.cfg.ike.responder && !e.replaced && !this.manager.list().some((x) => x !== e && x.sa.state !== "dead")) {
       if (this.cfg.ike.retry) {
-        this.o.log("info", `retrying in ${RETRY_MS / 1000} s`);
-        const st = this.o.setTimeout ?? ((fn, ms) => setTimeout(fn, ms));
+        const ms = this.retryMs;
+        this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs * 2);
+        this.o.log("info", `retrying in ${ms / 1000} s`);
+        const st = this.o.setTimeout ?? ((fn, t) => setTimeout(fn, t));
         this.retryTimer = st(() => {
           this.retryTimer = null;
           this.initiate();
-        }, RETRY_MS);
+        }, ms);
       } else {
         this.fatal(this.lastError ?? `IKE SA closed: ${reason}`, true);
       }
@@ -470,15 +496,45 @@ export class IkeDriver {
     this.o.onFatal?.(reason);
   }
 
-  /** Status for the control socket. */
-  status(): { state: string; ikeSas: { spi: string; role: string; state: string }[]; childSas: { spiIn: string; spiOut: string; cipher: string }[]; virtualIp: string | null; lastError: string | null } {
+  /** Status for the control socket (`vpnkit status`): every IKE SA with its Child SAs, limits and drops. */
+  status(): IkeStatus {
+    const now = this.now();
     const cur = [...this.installed.values()];
+    const k = this.cfg.ike;
+    const sas = this.manager.list().map((e) => {
+      const m = this.meta.get(e);
+      const since = (t: number | null | undefined) => (t == null ? null : Math.round((now - t) / 1000));
+      const rekeyIn = m && k.ikeRekeySec > 0 && e.sa.state === "established" ? Math.max(0, Math.round(k.ikeRekeySec * (e.sa.initiator ? 1 : 1.1) - (now - m.createdAt) / 1000)) : null;
+      return {
+        id: e.id,
+        name: `ike#${e.id}`,
+        spi: `${hexBytes(e.sa.spii)}_i ${hexBytes(e.sa.spir)}_r`,
+        role: e.sa.initiator ? "initiator" : "responder",
+        state: e.sa.state,
+        local: `${e.sa.local.address}:${e.sa.local.port}`,
+        remote: `${e.sa.remote.address}:${e.sa.remote.port}`,
+        localId: e.localId,
+        remoteId: e.remoteId,
+        proposal: e.proposal,
+        natt: e.via === "natt",
+        establishedSec: since(e.establishedAt),
+        rekeyInSec: rekeyIn,
+        lastReceivedSec: since(e.lastReceived),
+        virtualIp: m?.virtualIp ?? null,
+        childSas: cur.filter((c) => c.entry === e).map((c) => {
+          const rekey = k.rekeySec > 0 ? Math.max(0, Math.round(k.rekeySec * (e.sa.initiator ? 1 : 1.1) - (now - c.at) / 1000)) : null;
+          return { spiIn: hex32(c.spiIn), spiOut: hex32(c.spiOut), cipher: c.cipher, local: c.local, remote: c.remote, installedSec: since(c.at), rekeyInSec: rekey };
+        }),
+      };
+    });
     return {
-      state: cur.length ? "up" : this.sas.some((e) => e.sa.state !== "dead") ? "negotiating" : "down",
-      ikeSas: this.sas.map((e) => ({ spi: `${hexBytes(e.sa.spii)}_i ${hexBytes(e.sa.spir)}_r`, role: e.sa.initiator ? "initiator" : "responder", state: e.sa.state })),
+      state: cur.length ? "up" : this.manager.size ? "negotiating" : "down",
+      ikeSas: sas,
       childSas: cur.map((c) => ({ spiIn: hex32(c.spiIn), spiOut: hex32(c.spiOut), cipher: c.cipher })),
       virtualIp: this.virtualIp,
       lastError: this.lastError,
+      manager: { ...this.manager.stats(), counters: { ...this.manager.counters }, limits: { ...this.manager.limits } },
+      drops: { ...this.drops, ...this.manager.drops },
     };
   }
 
@@ -489,35 +545,40 @@ export class IkeDriver {
     return next;
   }
 
-  /**
-   * Delete every IKE SA (INFORMATIONAL Delete, so the peer drops its SAs too) and stop the
-   * timers. Resolves when the deletes were answered or after `waitMs`.
-   */
+  /** Delete every IKE SA (INFORMATIONAL Delete) and stop the timers. Resolves when answered or after `waitMs`. */
   async stop(waitMs = 1000): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     const now = this.now();
-    for (const e of [...this.sas]) this.run(e.sa, e.sa.delete(now));
+    for (const e of this.manager.list()) this.manager.call(e, (sa) => sa.delete(now), now);
     const end = Date.now() + waitMs;
-    while (this.sas.some((e) => e.sa.state !== "dead") && Date.now() < end) {
+    while (this.manager.list().some((e) => e.sa.state !== "dead") && Date.now() < end) {
       await new Promise((r) => setTimeout(r, 50));
-      for (const e of [...this.sas]) this.run(e.sa, e.sa.tick(this.now()));
+      this.manager.tick(this.now());
     }
     if (this.timer !== null) (this.o.clearInterval ?? ((h) => clearInterval(h as ReturnType<typeof setInterval>)))(this.timer);
     if (this.retryTimer !== null) (this.o.clearTimeout ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>)))(this.retryTimer);
     this.timer = this.retryTimer = null;
     this.halted = true;
+    this.queue.length = 0;
     for (const c of [...this.installed.values()]) this.remove(c.spiIn, c.spiOut, "stopped");
+    this.manager.destroy();
     this.cfg.ike.psk.fill(0);
   }
 }
 
-function eq(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function hexBytes(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+/** What {@link IkeDriver.status} returns (the `ike` part of `vpnkit status --json`). */
+export interface IkeStatus {
+  state: string;
+  ikeSas: {
+    id: number; name: string; spi: string; role: string; state: string; local: string; remote: string;
+    localId: string | null; remoteId: string | null; proposal: string | null; natt: boolean;
+    establishedSec: number | null; rekeyInSec: number | null; lastReceivedSec: number | null; virtualIp: string | null;
+    childSas: { spiIn: string; spiOut: string; cipher: string; local: string; remote: string; installedSec: number | null; rekeyInSec: number | null }[];
+  }[];
+  childSas: { spiIn: string; spiOut: string; cipher: string }[];
+  virtualIp: string | null;
+  lastError: string | null;
+  manager: ReturnType<IkeSaManager["stats"]> & { counters: IkeSaManager["counters"]; limits: IkeSaManager["limits"] };
+  drops: Record<string, number>;
 }

@@ -17,6 +17,7 @@ import { tsFromText } from "../../lib/ike/v2/sa/ts.ts";
 import { ConfigError, type IkeTunnelConfig, isIkeConfig, mergeRawIke, type RawConfig, validateIkeConfig } from "../../lib/tunnel/config.ts";
 import type { TunnelChild } from "../../lib/tunnel/engine.ts";
 import { IkeDriver, PrefixPool, tsToCidrs } from "../../lib/tunnel/ike-driver.ts";
+import { renderIke } from "../../cli/status.ts";
 import { ikeKeylogLine, ikev2TableLine, type KeylogIke } from "../../lib/tunnel/keylog.ts";
 
 const enc = new TextEncoder();
@@ -45,11 +46,14 @@ describe("[ike] configuration", () => {
     expect(c.ike.retransmitTries).toBe(5);
     expect(c.routes.map((r) => r.text)).toEqual(["10.2.0.0/24"]);
     expect(c.localSubnets.map((r) => r.text)).toEqual(["10.1.0.0/24"]);
-    expect(c.localPort).toBe(4500);
-    expect(c.remotePort).toBe(4500);
+    expect(c.localPort).toBe(4500); // NAT-T socket (ESP, and IKE after NAT-D)
+    expect(c.remotePort).toBe(500); // IKE_SA_INIT goes to the peer's plain IKE port
+    expect(c.ike.ikePort).toBe(500);
+    expect(c.ike.remoteAny).toBe(false);
+    expect(c.ike.limits).toEqual({});
     expect("sa" in c).toBe(false);
   });
-  test("flags override the file; a host local_ts gives tun_addr; the wildcard local needs an id", () => {
+  test("flags override the file; a host local_ts gives tun_addr; the wildcard local defaults the id to the SA's address", () => {
     const r = mergeRawIke({ remote: "192.0.2.1", ike: { psk: "x", local_ts: ["10.9.9.9/32"], remote_ts: ["0.0.0.0/0"], local_id: "me@x" } }, { responder: true, dpd: 5, esp_proposal: ["chacha20poly1305"] });
     expect(isIkeConfig(r)).toBe(true);
     const c = validateIkeConfig(r, readFile);
@@ -60,7 +64,17 @@ describe("[ike] configuration", () => {
     expect(c.ike.espProposals).toEqual(["chacha20poly1305"]);
     expect(() => validateIkeConfig(mergeRawIke(r, { local_id: undefined }), readFile)).not.toThrow(); // file value kept
     const noId = { ...r, ike: { ...r.ike, local_id: undefined } };
-    expect(() => validateIkeConfig(noId, readFile)).toThrow(/ike.local_id/);
+    expect(validateIkeConfig(noId, readFile).ike.localId).toBeUndefined(); // the driver uses the address the IKE SA uses
+    // a responder without a peer accepts any address
+    const any = validateIkeConfig({ ...r, remote: undefined }, readFile);
+    expect(any.ike.remoteAny).toBe(true);
+    expect(any.remote).toBe("0.0.0.0");
+    expect(() => validateIkeConfig({ ...r, remote: undefined, ike: { ...r.ike, responder: false } }, readFile)).toThrow(/remote/);
+    const lim = validateIkeConfig({ ...r, ike: { ...r.ike, limits: { cookie_threshold: 3, half_open_timeout: 2.5, unique_ids: "never" }, port: 1500 } }, readFile);
+    expect(lim.ike.limits).toEqual({ cookieThreshold: 3, halfOpenTimeoutMs: 2500, uniqueIds: "never" });
+    expect(lim.ike.ikePort).toBe(1500);
+    expect(() => validateIkeConfig({ ...r, ike: { ...r.ike, limits: { cookie_treshold: 3 } } }, readFile)).toThrow(/ike.limits.cookie_treshold: unknown key/);
+    expect(() => validateIkeConfig({ ...r, ike: { ...r.ike, limits: { init_rate: -1 } } }, readFile)).toThrow(/ike.limits.init_rate/);
   });
   test("errors name the key", () => {
     const err = (r: RawConfig) => {
@@ -290,8 +304,73 @@ describe("IkeDriver ↔ IkeDriver (in memory)", () => {
     const ie = i.logs.filter((l) => l.level === "error");
     expect(ie.length).toBe(1);
     expect(ie[0].msg).toContain("TS_UNACCEPTABLE");
-    expect(r.logs.filter((l) => l.level === "error").length).toBe(1);
+    expect(r.logs.filter((l) => l.level === "error").length, JSON.stringify(r.logs)).toBe(1);
     expect(i.fatal.length).toBe(1);
+  });
+});
+
+describe("[ike.limits]", () => {
+  test("example.toml documents every limit with its default", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { parse } = await import("smol-toml");
+    const { validateIkeLimits } = await import("../../lib/tunnel/config-limits.ts");
+    const { DEFAULT_IKE_LIMITS } = await import("../../lib/ike/v2/sa/limits.ts");
+    const text = readFileSync(join(import.meta.dir, "../../lib/tunnel/example.toml"), "utf8");
+    const part = text.slice(text.indexOf("# [ike.limits]")).split("\n").filter((l) => /^# ([a-z_]+ = .*)$/.test(l)).map((l) => l.slice(2)).join("\n");
+    expect(validateIkeLimits(parse(part))).toEqual({ ...DEFAULT_IKE_LIMITS });
+  });
+});
+
+describe("IkeDriver: status and drops", () => {
+  test("status lists the IKE SA with its Child SA (swanctl --list-sas style); the human output names both", async () => {
+    const { i, r, settle } = pair();
+    r.driver.start();
+    i.driver.start();
+    await settle();
+    const st = r.driver.status();
+    expect(st.state).toBe("up");
+    expect(st.ikeSas.length).toBe(1);
+    const sa = st.ikeSas[0];
+    expect(sa).toMatchObject({ role: "responder", state: "established", localId: "192.0.2.1", remoteId: "192.0.2.2", remote: "192.0.2.2:4500", natt: true });
+    expect(sa.proposal).toContain("AES_CBC_128");
+    expect(sa.childSas.length).toBe(1);
+    expect(sa.childSas[0]).toMatchObject({ cipher: "chacha20poly1305", local: "10.2.0.0/24", remote: "10.1.0.0/24" });
+    expect(st.manager).toMatchObject({ sas: 1, halfOpen: 0, bySpi: 1 });
+    const text = renderIke(st);
+    expect(text).toContain("ESTABLISHED");
+    expect(text).toContain("child: INSTALLED");
+    expect(text).toContain("10.2.0.0/24 === 10.1.0.0/24");
+    await i.driver.stop(0);
+    await r.driver.stop(0);
+  });
+
+  test("every dropped datagram is counted by reason: no marker, unexpected address, wrong port, queue full, unknown SPI", () => {
+    const c = validateIkeConfig(mergeRawIke({ local: "192.0.2.1", remote: "192.0.2.2", tun_addr: ["10.1.0.1/24"] }, {
+      psk: "x", local_ts: ["10.2.0.0/24"], remote_ts: ["10.1.0.0/24"], responder: true, limits: { queue: 4 },
+    }), readFile);
+    const logs: string[] = [];
+    const sent: Uint8Array[] = [];
+    const later: (() => void)[] = [];
+    const child: TunnelChild = { name: "t", local: [], remote: [], outbound: null, inbound: [], mtu: 1400 };
+    const d = new IkeDriver({
+      cfg: c, db: new SaDatabase(), child, send: (b) => sent.push(b), log: (_l, m) => logs.push(m),
+      setInterval: () => 0, clearInterval: () => {}, schedule: (fn) => later.push(fn),
+    });
+    const ike = new Uint8Array(4 + 28);
+    ike.set([1, 2, 3, 4, 5, 6, 7, 8, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0x20, 37, 0x08, 0, 0, 0, 1, 0, 0, 0, 28], 4);
+    d.onDatagram(ike.subarray(4), "192.0.2.2", 4500); // no marker
+    d.onDatagram(ike, "192.0.2.99", 4500); // not the configured peer
+    d.onDatagram(ike, "192.0.2.2", 500, "ike"); // the marker on the plain IKE port
+    for (let k = 0; k < 6; k++) d.onDatagram(ike, "192.0.2.2", 4500); // 4 queued, 2 dropped
+    expect(d.drops).toEqual({ "no-marker": 1, "unexpected-address": 1, "wrong-port": 1, "queue-full": 2 });
+    expect(logs.filter((m) => m.includes("dropped: queue-full")).length).toBe(2);
+    later.shift()!();
+    const st = d.status();
+    expect(st.drops["unknown-spi"]).toBe(4);
+    // INVALID_IKE_SPI answers (rate-limited to 10/s), with the marker on the NAT-T socket
+    expect(sent.length).toBe(4);
+    expect([...sent[0].subarray(0, 4)]).toEqual([0, 0, 0, 0]);
+    expect(logs.some((m) => m.includes("dropped: unknown-spi"))).toBe(true);
   });
 });
 

@@ -22,7 +22,8 @@ import type { EspCipherName, SaEvent } from "../../esp/types.ts";
 import { buildPath, Teardown } from "./manual-path.ts";
 import { configureLink } from "./tun.ts";
 import { BunUdpSocket } from "./udp.ts";
-import { aeadChoice, type DataPlane, launchDataPlane, openTun, openWorkerIo, serveControl } from "./up.ts";
+import { aeadChoice, type DataPlane, launchDataPlane, openTun, openWorkerIo, serveControl } from "./runtime.ts";
+import { localAddressFor, openIkeSockets } from "./ike-sockets.ts";
 
 export interface RunningIkeTunnel {
   driver: IkeDriver;
@@ -71,7 +72,9 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
   try {
     // the driver exists only once the path does; datagrams and events route to it through this
     let driver: IkeDriver | null = null;
-    const onIke = (buf: Uint8Array, addr: string, port: number) => driver?.onDatagram(buf, addr, port);
+    const onIke = (buf: Uint8Array, addr: string, port: number) => driver?.onDatagram(buf, addr, port, "natt");
+    // ESP goes to the peer's NAT-T port (IKE_SA_INIT may go to its plain IKE port)
+    const espPort = cfg.ike.ikePort && cfg.remotePort === cfg.ike.ikePort ? 4500 : cfg.remotePort;
     const onSaEvent = (e: SaEvent) => {
       log("info", `SA 0x${e.spi.toString(16)} ${e.direction}: ${e.type} (${e.reason})`);
       driver?.onSaEvent(e);
@@ -82,7 +85,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
       const { tun, offload, udp } = openWorkerIo(cfg, td, (m) => log("warn", m));
       tunName = tun.name;
       const dp = await launchDataPlane(tun, offload, udp, {
-        remoteAddress: cfg.remote, remotePort: cfg.remotePort, keepaliveMs: Math.round(cfg.keepaliveSec * 1000),
+        remoteAddress: cfg.remote, remotePort: espPort, keepaliveMs: Math.round(cfg.keepaliveSec * 1000),
         keepWarmMs: cfg.keepWarmMs,
         child: { name: "ike", local: cfg.localSubnets, remote: cfg.routes, mtu: cfg.tunnelMtu },
         outbound: null, inbound: null, warmCipher: firstEspCipher(cfg), ike: true,
@@ -104,7 +107,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
       const udp = await BunUdpSocket.bind(cfg.local, cfg.localPort);
       td.push(() => udp.close());
       const { db, child, engine } = buildPath({
-        device: tun, socket: udp, remoteAddress: cfg.remote, remotePort: cfg.remotePort,
+        device: tun, socket: udp, remoteAddress: cfg.remote, remotePort: espPort,
         child: { name: "ike", local: cfg.localSubnets, remote: cfg.routes, mtu: cfg.tunnelMtu },
         aead: aeadChoice(), keepaliveMs: Math.round(cfg.keepaliveSec * 1000), onIke,
       });
@@ -124,9 +127,17 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
       };
     }
     const name = tunName;
+    // plain IKE (UDP 500, IPv4 and IPv6) on this thread; the packet path owns the NAT-T socket
+    const ike = cfg.ike.ikePort
+      ? await openIkeSockets(cfg.local, cfg.ike.ikePort, (buf, addr, port) => driver?.onDatagram(buf, addr, port, "ike"), (m) => log("warn", m))
+      : null;
+    if (ike) td.push(() => ike.close());
     const drv = new IkeDriver({
       cfg,
       send: parts.send,
+      sendIke: ike ? (buf, addr, port) => ike.send(buf, addr, port) : undefined,
+      localAddressFor,
+      schedule: (fn) => setImmediate(fn),
       sink: parts.sink,
       log,
       onFatal: (r) => onFatal(r),
@@ -151,7 +162,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
         uptimeSec: Math.round((Date.now() - started) / 1000),
         tun: name,
         local: `${cfg.local}:${cfg.localPort}`,
-        remote: `${cfg.remote}:${cfg.remotePort}`,
+        remote: cfg.ike.remoteAny ? "%any" : `${cfg.remote}:${cfg.remotePort}`,
         cipher: cur?.cipher ?? "none",
         spiOut: cur ? spiText(cur.spiOut) : "none",
         spiIn: cur ? spiText(cur.spiIn) : "none",
@@ -165,7 +176,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
     log(
       "info",
       `vpnkit up: ${name} ${cfg.tunAddr.join(",")} mtu ${cfg.tunMtu} (tunnel ${cfg.tunnelMtu}), IKEv2 ${cfg.ike.responder ? "responder" : "initiator"} ` +
-        `${cfg.local}:${cfg.localPort} <-> ${cfg.remote}:${cfg.remotePort}, ${cfg.ike.localTs.join(",")} === ${cfg.ike.remoteTs.join(",")}, control ${cfg.control}`,
+        `${ike ? `IKE ${ike.bound.join(" ")}, ` : ""}${cfg.local}:${cfg.localPort} <-> ${cfg.ike.remoteAny ? "%any" : `${cfg.remote}:${cfg.remotePort}`}, ${cfg.ike.localTs.join(",")} === ${cfg.ike.remoteTs.join(",")}, control ${cfg.control}`,
     );
     drv.start();
     let stopped: Promise<void> | null = null;

@@ -51,3 +51,5 @@ export * from "./proposals.ts";
 export * from "./ts.ts";
 export * from "./identity.ts";
 export * from "./auth-sig.ts";
+export { IkeSaManager, type IkeSaManagerOptions, type ManagedSa, type ManagerEvent, type Via } from "./manager.ts";
+export { CookieJar, DEFAULT_IKE_LIMITS, type IkeLimits, TokenBucket } from "./limits.ts";
