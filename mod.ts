@@ -162,9 +162,12 @@ export { IkeDriver } from "./lib/tunnel/ike-driver.ts";
  * });
  * child.outbound?.spi; // 0x2001; an IkeDriver given `sink` does this for every Child SA
  * sink.remove(0x1001, 0x2001, null); // out of the child, keys zeroed
+ * // a server: new LocalChildSink(db, child, () => engine.reindex(), engine), and installs with
+ * // `child: "<key per client>", peer: { address, port }` make one engine child per client
  * ```
  */
 export { LocalChildSink } from "./lib/tunnel/child-sink.ts";
-export type { ChildInstall, ChildSaSink } from "./lib/tunnel/child-sink.ts";
-export { TunnelEngine } from "./lib/tunnel/engine.ts";
-export type { TunnelChild } from "./lib/tunnel/engine.ts";
+export type { ChildHost, ChildInstall, ChildSaSink, ChildStatus } from "./lib/tunnel/child-sink.ts";
+export { newChildStats, TunnelEngine } from "./lib/tunnel/engine.ts";
+export type { ChildStats, Endpoint, TunnelChild } from "./lib/tunnel/engine.ts";
+export { naiveRoute, RouteIndex } from "./lib/tunnel/route-index.ts";

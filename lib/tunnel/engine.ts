@@ -4,104 +4,34 @@
  * small interfaces below, so tests run it over in-memory adapters (memory.ts)
  * and `vpnkit up` over a bun:ffi TUN and a Bun UDP socket.
  *
- * Outbound: device packet → IP version / selector check (policy) → too big for the
- * tunnel MTU with DF (IPv4) or IPv6 → ICMP "too big" written back into the device
- * (counted `tooBig`) → else seal with the child's outbound SA → send (batched until
- * the device's batch end).
+ * Many children (a road-warrior server: one per client) each carry their own traffic
+ * selectors, SAs, peer endpoint (address + port: clients behind one NAT address differ by
+ * port) and counters.
+ *
+ * Outbound: device packet → IP version → child by destination (longest remote selector that
+ * contains it, local selectors containing the source; route-index.ts; none: `policy`) → too
+ * big for the tunnel MTU with DF (IPv4) or IPv6 → ICMP "too big" written back into the device
+ * (counted `tooBig`) → else seal with the child's outbound SA → send to the child's endpoint
+ * (batched until the device's batch end; one batch send per destination).
  *
  * Inbound: datagram → classify (1-byte 0xFF NAT-keepalive: ignored; 4 zero bytes =
  * non-ESP marker: IKE hook; else ESP with the SPI first) → SA by SPI (`noSa`) →
- * open (failures counted by reason, dropped silently) → inner packet checked
- * against the child's traffic selectors (`policy`) → device write.
+ * open (failures counted by reason, dropped silently; each SA has its own replay window) →
+ * inner packet checked against THAT SA's child's traffic selectors (`policy`: one client
+ * cannot send with another's inner address) → device write.
  * @module
  */
-import type { OpenResult } from "../esp/types.ts";
-import { type Cidr, listContains } from "../net/cidr.ts";
+import { listContains } from "../net/cidr.ts";
+import { RouteIndex } from "./route-index.ts";
+import { type ChildStats, type DatagramSocket, type EngineCounters, type Endpoint, newChildStats, newCounters, type OpeningSa, type PacketDevice, type TunnelChild } from "./engine-types.ts";
 
-/** An L3 packet device (TUN). */
-export interface PacketDevice {
-  /**
-   * Register the packet consumer and start delivering. The packet may be a view into a
-   * reused buffer, valid only during the call. `onBatchEnd` runs after each burst.
-   */
-  onPacket(cb: (pkt: Uint8Array) => void, onBatchEnd?: () => void): void;
-  /** Write one IP packet into the device. */
-  write(pkt: Uint8Array): boolean;
-}
-
-/** The outer datagram socket (UDP/4500 normally). */
-export interface DatagramSocket {
-  send(buf: Uint8Array, addr: string, port: number): void;
-  /** Optional batched send of several datagrams to one peer. */
-  sendBatch?(bufs: Uint8Array[], addr: string, port: number): void;
-  onMessage(cb: (buf: Uint8Array, addr: string, port: number) => void): void;
-}
-
-/** What the engine needs from an outbound SA (lib/esp OutboundSa fits). */
-export interface SealingSa {
-  readonly spi: number;
-  seal(inner: Uint8Array, nextHeader: number): Uint8Array | null;
-}
-
-/** What the engine needs from an inbound SA (lib/esp InboundSa fits). */
-export interface OpeningSa {
-  readonly spi: number;
-  open(esp: Uint8Array): OpenResult;
-}
-
-/**
- * One pair of SAs with its traffic selectors (a CHILD_SA, or a manual-key tunnel).
- * `local` are our inner prefixes (sources going out), `remote` the peer's.
- */
-export interface TunnelChild {
-  name: string;
-  local: Cidr[];
-  remote: Cidr[];
-  /** Current outbound SA (null: none installed, packets dropped as noSa). */
-  outbound: SealingSa | null;
-  /** Inbound SAs (several during a rekey). */
-  inbound: OpeningSa[];
-  /** Tunnel MTU: largest inner packet sent without an ICMP "too big". */
-  mtu: number;
-}
-
-/** Engine counters, as served by the control socket. */
-export interface EngineCounters {
-  packetsOut: number;
-  bytesOut: number;
-  packetsIn: number;
-  bytesIn: number;
-  keepalivesSent: number;
-  keepalivesIn: number;
-  ikeIn: number;
-  /** ICMP too-big messages written back into the device (rate-limited). */
-  icmpSent: number;
-  drops: {
-    icv: number;
-    replay: number;
-    noSa: number;
-    tooBig: number;
-    malformed: number;
-    dummy: number;
-    policy: number;
-    expired: number;
-    /** Outbound seal refused (SA hard-expired or sequence space exhausted). */
-    sealFailed: number;
-    /** The device refused a write. */
-    deviceWrite: number;
-  };
-}
-
-export function newCounters(): EngineCounters {
-  return {
-    packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0, keepalivesSent: 0, keepalivesIn: 0, ikeIn: 0, icmpSent: 0,
-    drops: { icv: 0, replay: 0, noSa: 0, tooBig: 0, malformed: 0, dummy: 0, policy: 0, expired: 0, sealFailed: 0, deviceWrite: 0 },
-  };
-}
+export type { ChildStats, DatagramSocket, EngineCounters, Endpoint, OpeningSa, PacketDevice, SealingSa, TunnelChild } from "./engine-types.ts";
+export { newChildStats, newCounters } from "./engine-types.ts";
 
 export interface EngineOptions {
   device: PacketDevice;
   socket: DatagramSocket;
+  /** Default peer endpoint: of children without an `endpoint` of their own. */
   remoteAddress: string;
   remotePort: number;
   children: TunnelChild[];
@@ -122,20 +52,37 @@ export interface EngineOptions {
 
 const KEEPALIVE = new Uint8Array([0xff]);
 const MAX_BATCH = 64;
+/** How often the engine's clock (per-child `lastIn`) is refreshed when the host does not. */
+const CLOCK_MS = 1000;
+
+function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
+  return a === b || (a.port === b.port && a.address === b.address);
+}
 
 export class TunnelEngine {
   readonly counters: EngineCounters = newCounters();
+  /** The children, in priority order. Change them through {@link addChild}/{@link removeChild}, or call {@link reindex}. */
   readonly children: TunnelChild[];
+  /**
+   * Clock in ms for per-child `lastIn` (read per packet, so not a clock call per packet):
+   * refreshed every second, at each device batch end, and by the host ({@link setClock}).
+   */
+  clock: number;
   private readonly dev: PacketDevice;
   private readonly sock: DatagramSocket;
-  private readonly remoteAddress: string;
-  private readonly remotePort: number;
+  private readonly defaultEp: Endpoint;
   private readonly tooBig: (inner: Uint8Array, mtu: number) => Uint8Array | null;
   private readonly onIke?: (buf: Uint8Array, addr: string, port: number) => void;
   private readonly bySpi = new Map<number, { sa: OpeningSa; child: TunnelChild }>();
+  private readonly routes = new RouteIndex<TunnelChild>();
   private pending: Uint8Array[] = [];
+  private pendingEp: Endpoint[] = [];
+  /** Scratch of {@link flush} when a batch goes to several endpoints. */
+  private readonly run: Uint8Array[] = [];
+  private done = new Uint8Array(MAX_BATCH);
   private batching = false;
   private timer: unknown = null;
+  private clockTimer: unknown = null;
   private readonly keepaliveMs: number;
   private readonly clearIv: (h: unknown) => void;
   private readonly setIv: (fn: () => void, ms: number) => unknown;
@@ -147,8 +94,7 @@ export class TunnelEngine {
   constructor(o: EngineOptions) {
     this.dev = o.device;
     this.sock = o.socket;
-    this.remoteAddress = o.remoteAddress;
-    this.remotePort = o.remotePort;
+    this.defaultEp = { address: o.remoteAddress, port: o.remotePort };
     this.children = o.children;
     this.tooBig = o.icmpTooBig;
     this.onIke = o.onIke;
@@ -162,6 +108,7 @@ export class TunnelEngine {
     this.icmpRate = o.icmpPerSecond ?? 100;
     this.icmpTokens = this.icmpRate;
     this.now = o.now ?? Date.now;
+    this.clock = this.now();
     this.reindex();
   }
 
@@ -179,10 +126,76 @@ export class TunnelEngine {
     return true;
   }
 
-  /** Rebuild the SPI index after SAs were added or removed from a child. */
+  /**
+   * Rebuild the SPI index and the routing index after children, their SAs or their
+   * selectors changed. O(children + selectors); not on the packet path. One child's change:
+   * {@link refreshChild}.
+   */
   reindex(): void {
     this.bySpi.clear();
-    for (const child of this.children) for (const sa of child.inbound) this.bySpi.set(sa.spi >>> 0, { sa, child });
+    this.spisOf.clear();
+    for (const child of this.children) this.indexSpis(child);
+    this.routes.rebuild(this.children);
+    this.nextOrder = this.children.length;
+  }
+
+  /** Inbound SPIs indexed per child (removal must find them after the child's list changed). */
+  private readonly spisOf = new Map<TunnelChild, number[]>();
+  private nextOrder = 0;
+
+  private indexSpis(child: TunnelChild): void {
+    child.stats ??= newChildStats();
+    const spis: number[] = [];
+    for (const sa of child.inbound) {
+      this.bySpi.set(sa.spi >>> 0, { sa, child });
+      spis.push(sa.spi >>> 0);
+    }
+    this.spisOf.set(child, spis);
+  }
+
+  private unindexSpis(child: TunnelChild): void {
+    for (const spi of this.spisOf.get(child) ?? []) if (this.bySpi.get(spi)?.child === child) this.bySpi.delete(spi);
+    this.spisOf.delete(child);
+  }
+
+  /** Add a child (after the existing ones: an equal-length selector of an earlier child wins). O(its SAs + selectors). */
+  addChild(c: TunnelChild): void {
+    this.children.push(c);
+    this.indexSpis(c);
+    this.routes.add(c, this.nextOrder++);
+  }
+
+  /** Remove a child (its SAs are the caller's to destroy). */
+  removeChild(c: TunnelChild): boolean {
+    const i = this.children.indexOf(c);
+    if (i < 0) return false;
+    this.children.splice(i, 1);
+    this.unindexSpis(c);
+    this.routes.remove(c);
+    return true;
+  }
+
+  /** Re-index one child after its SAs or selectors changed (keeps its priority). */
+  refreshChild(c: TunnelChild): void {
+    const order = this.routes.orderOf(c);
+    if (order === undefined) return this.reindex();
+    this.unindexSpis(c);
+    this.indexSpis(c);
+    this.routes.add(c, order);
+  }
+
+  /** The child outbound packets from `src` to `dst` (4 or 16 address bytes each) would take, or null. */
+  routeFor(src: Uint8Array, dst: Uint8Array): TunnelChild | null {
+    if (src.length !== dst.length || (src.length !== 4 && src.length !== 16)) return null;
+    const b = new Uint8Array(src.length * 2);
+    b.set(src, 0);
+    b.set(dst, src.length);
+    return this.routes.lookup(src.length === 4 ? 4 : 6, b, 0, src.length);
+  }
+
+  /** Set the clock used for per-child `lastIn` (the data-plane loop calls it once per wake-up). */
+  setClock(ms: number): void {
+    this.clock = ms;
   }
 
   /** Start moving packets. */
@@ -190,17 +203,41 @@ export class TunnelEngine {
     this.dev.onPacket((p) => this.fromDevice(p), () => this.flush());
     this.sock.onMessage((b, a, p) => this.fromNetwork(b, a, p));
     if (this.keepaliveMs > 0) this.timer = this.setIv(() => this.sendKeepalive(), this.keepaliveMs);
+    this.clockTimer = this.setIv(() => (this.clock = this.now()), CLOCK_MS);
   }
 
   stop(): void {
     if (this.timer !== null) this.clearIv(this.timer);
+    if (this.clockTimer !== null) this.clearIv(this.clockTimer);
     this.timer = null;
+    this.clockTimer = null;
     this.flush();
   }
 
+  /**
+   * One NAT keepalive to each distinct peer endpoint: the default remote when no child has an
+   * endpoint of its own (one peer, as before); else each child's endpoint, and the default
+   * remote only for children without one that have an outbound SA.
+   */
   sendKeepalive(): void {
-    this.sock.send(KEEPALIVE, this.remoteAddress, this.remotePort);
-    this.counters.keepalivesSent++;
+    const ch = this.children;
+    let own = false;
+    for (let i = 0; i < ch.length && !own; i++) if (ch[i].endpoint) own = true;
+    if (!own) {
+      this.sock.send(KEEPALIVE, this.defaultEp.address, this.defaultEp.port);
+      this.counters.keepalivesSent++;
+      return;
+    }
+    const seen = new Set<string>();
+    for (const c of ch) {
+      if (!c.endpoint && c.outbound === null) continue;
+      const ep = c.endpoint ?? this.defaultEp;
+      const k = `${ep.address}|${ep.port}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      this.sock.send(KEEPALIVE, ep.address, ep.port);
+      this.counters.keepalivesSent++;
+    }
   }
 
   /** Outbound path: one inner packet from the device. */
@@ -230,7 +267,7 @@ export class TunnelEngine {
       c.drops.malformed++;
       return;
     }
-    const child = this.childFor(family, pkt, srcOff, dstOff);
+    const child = this.routes.lookup(family, pkt, srcOff, dstOff);
     if (child === null) {
       c.drops.policy++;
       return;
@@ -258,8 +295,13 @@ export class TunnelEngine {
     }
     c.packetsOut++;
     c.bytesOut += len;
+    const st = child.stats!;
+    st.packetsOut++;
+    st.bytesOut += len;
+    const ep = child.endpoint ?? this.defaultEp;
     if (this.sock.sendBatch) {
       this.pending.push(esp);
+      this.pendingEp.push(ep);
       if (!this.batching) {
         // No batch-end hook from the device yet: flush on the microtask queue.
         this.batching = true;
@@ -267,28 +309,50 @@ export class TunnelEngine {
       }
       if (this.pending.length >= MAX_BATCH) this.flush();
     } else {
-      this.sock.send(esp, this.remoteAddress, this.remotePort);
+      this.sock.send(esp, ep.address, ep.port);
     }
   }
 
-  /** Send everything queued by {@link fromDevice}. */
+  /**
+   * Send everything queued by {@link fromDevice}: one batch send per destination (a UDP
+   * GSO run must go to one peer), each destination's packets in their order.
+   */
   flush(): void {
     this.batching = false;
+    this.clock = this.now();
     const n = this.pending.length;
     if (n === 0) return;
     const batch = this.pending;
+    const eps = this.pendingEp;
     this.pending = [];
-    if (n === 1) this.sock.send(batch[0], this.remoteAddress, this.remotePort);
-    else this.sock.sendBatch!(batch, this.remoteAddress, this.remotePort);
-  }
-
-  private childFor(family: 4 | 6, pkt: Uint8Array, srcOff: number, dstOff: number): TunnelChild | null {
-    const ch = this.children;
-    for (let i = 0; i < ch.length; i++) {
-      const c = ch[i];
-      if (listContains(c.remote, family, pkt, dstOff) && (c.local.length === 0 || listContains(c.local, family, pkt, srcOff))) return c;
+    this.pendingEp = [];
+    const e0 = eps[0];
+    let k = 1;
+    while (k < n && sameEndpoint(eps[k], e0)) k++;
+    if (k === n) {
+      if (n === 1) this.sock.send(batch[0], e0.address, e0.port);
+      else this.sock.sendBatch!(batch, e0.address, e0.port);
+      return;
     }
-    return null;
+    // several peers in one burst: group by endpoint
+    if (this.done.length < n) this.done = new Uint8Array(n);
+    const done = this.done;
+    done.fill(0, 0, n);
+    const run = this.run;
+    for (let i = 0; i < n; i++) {
+      if (done[i]) continue;
+      const d = eps[i];
+      run.length = 0;
+      for (let j = i; j < n; j++) {
+        if (!done[j] && sameEndpoint(eps[j], d)) {
+          run.push(batch[j]);
+          done[j] = 1;
+        }
+      }
+      if (run.length === 1) this.sock.send(run[0], d.address, d.port);
+      else this.sock.sendBatch!(run, d.address, d.port);
+    }
+    run.length = 0;
   }
 
   /** Inbound path: one UDP payload from the outer socket. */
@@ -338,9 +402,12 @@ export class TunnelEngine {
       c.drops.malformed++;
       return;
     }
+    // the SA's own child: a client's SA may only carry that client's inner addresses
     const child = ent.child;
+    const st = child.stats!;
     if (!listContains(child.remote, family, inner, srcOff) || (child.local.length > 0 && !listContains(child.local, family, inner, dstOff))) {
       c.drops.policy++;
+      st.policyDrops++;
       return;
     }
     if (!this.dev.write(inner)) {
@@ -349,5 +416,8 @@ export class TunnelEngine {
     }
     c.packetsIn++;
     c.bytesIn += ilen;
+    st.packetsIn++;
+    st.bytesIn += ilen;
+    st.lastIn = this.clock;
   }
 }

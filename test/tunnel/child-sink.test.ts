@@ -86,4 +86,34 @@ describe("LocalChildSink", () => {
     expect(child.outbound).toBeNull();
     expect(db.spis()).toEqual({ inbound: [], outbound: [] });
   });
+
+  test("keyed installs: a new child per key through the host, the peer endpoint kept, updateRemote; without a host the default child takes them", () => {
+    const { db, child, sink } = setup();
+    sink.install({ ...pair(0x1001, 0x2001, 1, [], ["10.2.0.9/32"]), child: "peer-a", peer: { address: "203.0.113.7", port: 4500 } });
+    // no host: one child, as before
+    expect(child.outbound?.spi).toBe(0x2001);
+    expect(child.endpoint).toEqual({ address: "203.0.113.7", port: 4500 });
+    expect(sink.keyedCount).toBe(0);
+    const added: TunnelChild[] = [];
+    const host = { addChild: (c: TunnelChild) => void added.push(c), removeChild: (c: TunnelChild) => added.splice(added.indexOf(c), 1).length === 1 };
+    const s2 = new LocalChildSink(db, child, () => {}, host);
+    s2.install({ ...pair(0x1101, 0x2101, 3, ["10.1.0.0/24"], ["10.2.0.1/32"]), child: "peer-b", peer: { address: "203.0.113.7", port: 4501 } });
+    s2.install({ ...pair(0x1102, 0x2102, 5, [], []), child: "peer-b" }); // rekey: same child
+    s2.install({ ...pair(0x1201, 0x2201, 7, [], ["10.2.0.2/32"]), child: "peer-c", peer: { address: "2001:db8::1", port: 4500 } });
+    expect(added.map((c) => c.name)).toEqual(["peer-b", "peer-c"]);
+    const [b, c] = added;
+    expect(b.inbound.map((x) => x.spi)).toEqual([0x1101, 0x1102]);
+    expect(b.outbound?.spi).toBe(0x2102);
+    expect(b.remote.map((x) => x.text)).toEqual(["10.2.0.1/32"]);
+    expect(b.endpoint).toEqual({ address: "203.0.113.7", port: 4501 });
+    s2.updateRemote(0x2101, { address: "203.0.113.8", port: 9 });
+    expect(b.endpoint).toEqual({ address: "203.0.113.8", port: 9 });
+    expect(c.endpoint).toEqual({ address: "2001:db8::1", port: 4500 });
+    const st = s2.children();
+    expect(st.map((x) => [x.name, x.spiIn, x.spiOut])).toEqual([["t", 0x1001, 0x2001], ["peer-b", 0x1102, 0x2102], ["peer-c", 0x1201, 0x2201]]);
+    s2.remove(0x1101, 0x2101, 0x2102);
+    s2.remove(0x1102, 0x2102, null);
+    expect(added.map((x) => x.name)).toEqual(["peer-c"]);
+    expect(db.lookupInbound(0x1102)).toBeUndefined();
+  });
 });

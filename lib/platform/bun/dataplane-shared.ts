@@ -2,11 +2,13 @@
  * What the main thread and the data-plane worker (dataplane-worker.ts) share: the init
  * message and the layout of one SharedArrayBuffer that carries control flags (Int32,
  * Atomics) and the counters (Float64, written by the worker after every wake-up, read by
- * `vpnkit status` on the main thread without waking the worker).
+ * `vpnkit status` on the main thread without waking the worker), followed by a table of
+ * per-child counters (one row per engine child, up to {@link CHILD_ROWS}; written by the
+ * worker every second and after each install/remove, never on the packet path).
  * @module
  */
 import type { Cidr } from "../../net/cidr.ts";
-import { type EngineCounters, newCounters } from "../../tunnel/engine.ts";
+import { type ChildStats, type EngineCounters, newChildStats, newCounters, type TunnelChild } from "../../tunnel/engine.ts";
 import type { EspCipherName, SaEvent } from "../../esp/types.ts";
 import type { ChildInstall } from "../../tunnel/child-sink.ts";
 
@@ -25,7 +27,14 @@ export const IO_KEYS = [
 ] as const;
 export type IoCounters = Record<(typeof IO_KEYS)[number], number>;
 
-const N = ENGINE_KEYS.length + DROP_KEYS.length + IO_KEYS.length;
+const BASE = ENGINE_KEYS.length + DROP_KEYS.length + IO_KEYS.length;
+/** Rows of the per-child table (children beyond it are counted in `childrenTotal` but not listed). */
+export const CHILD_ROWS = 4096;
+const CHILD_STAT_KEYS = ["packetsOut", "bytesOut", "packetsIn", "bytesIn", "lastIn", "policyDrops"] as const;
+/** A row: spiIn, spiOut (-1: none), peer port (-1: default remote), then {@link CHILD_STAT_KEYS}. */
+const ROW = 3 + CHILD_STAT_KEYS.length;
+/** Table: [rows written, children in total, rows...]. */
+const N = BASE + 2 + CHILD_ROWS * ROW;
 /** Bytes of the shared buffer. */
 export const SHARED_BYTES = FLAG_SLOTS * 4 + N * 8;
 
@@ -41,15 +50,57 @@ export function writeCounters(nums: Float64Array, c: EngineCounters, io: IoCount
   for (const k of IO_KEYS) nums[i++] = io[k];
 }
 
-/** Main side: a snapshot of the counters. */
-export function readCounters(nums: Float64Array): { counters: EngineCounters; io: IoCounters } {
+/** One row of the per-child table, as the main thread reads it. */
+export interface ChildCounters {
+  /** Newest inbound SPI and current outbound SPI (null: none). */
+  spiIn: number | null;
+  spiOut: number | null;
+  /** The child's peer port (the main thread knows the address it installed); null: default remote. */
+  peerPort: number | null;
+  stats: ChildStats;
+}
+
+/** Worker side: publish the per-child counters (off the packet path: every second, after installs). */
+export function writeChildCounters(nums: Float64Array, children: readonly TunnelChild[]): void {
+  const n = Math.min(children.length, CHILD_ROWS);
+  let i = BASE + 2;
+  for (let r = 0; r < n; r++) {
+    const c = children[r];
+    const inb = c.inbound;
+    nums[i++] = inb.length ? inb[inb.length - 1].spi >>> 0 : -1;
+    nums[i++] = c.outbound ? c.outbound.spi >>> 0 : -1;
+    nums[i++] = c.endpoint ? c.endpoint.port : -1;
+    const st = c.stats ?? newChildStats();
+    for (const k of CHILD_STAT_KEYS) nums[i++] = st[k];
+  }
+  nums[BASE + 1] = children.length;
+  nums[BASE] = n;
+}
+
+/** Main side: the per-child table. */
+export function readChildCounters(nums: Float64Array): { children: ChildCounters[]; childrenTotal: number } {
+  const n = Math.min(nums[BASE], CHILD_ROWS);
+  const out: ChildCounters[] = [];
+  let i = BASE + 2;
+  const opt = (v: number) => (v < 0 ? null : v);
+  for (let r = 0; r < n; r++) {
+    const spiIn = opt(nums[i++]), spiOut = opt(nums[i++]), peerPort = opt(nums[i++]);
+    const stats = newChildStats();
+    for (const k of CHILD_STAT_KEYS) stats[k] = nums[i++];
+    out.push({ spiIn, spiOut, peerPort, stats });
+  }
+  return { children: out, childrenTotal: nums[BASE + 1] };
+}
+
+/** Main side: a snapshot of the counters (`children`: the per-child table, see {@link readChildCounters}). */
+export function readCounters(nums: Float64Array): { counters: EngineCounters; io: IoCounters; children: ChildCounters[]; childrenTotal: number } {
   const c = newCounters();
   let i = 0;
   for (const k of ENGINE_KEYS) c[k] = nums[i++];
   for (const k of DROP_KEYS) c.drops[k] = nums[i++];
   const io = {} as IoCounters;
   for (const k of IO_KEYS) io[k] = nums[i++];
-  return { counters: c, io };
+  return { counters: c, io, ...readChildCounters(nums) };
 }
 
 /** One SA as handed to the worker (the key is copied by postMessage; the sender zeroes its own). */
@@ -96,6 +147,8 @@ export interface DataPlaneInit {
 export type DataPlaneCommand =
   | { type: "install"; child: ChildInstall }
   | { type: "remove"; spiIn: number; spiOut: number; nextOutSpi: number | null }
+  /** ChildSaSink.updateRemote: the child with this outbound SPI has a new peer endpoint. */
+  | { type: "peer"; spiOut: number; peer: { address: string; port: number } }
   | { type: "send"; buf: Uint8Array; addr: string; port: number };
 
 /** Messages from the worker. */

@@ -17,12 +17,12 @@
  * @module
  */
 import { FFIType } from "bun:ffi";
-import { type DataPlaneCommand, type DataPlaneEvent, type DataPlaneInit, FLAG_READY, FLAG_STOP, FLAG_STOPPED, type IoCounters, sharedViews, writeCounters } from "./dataplane-shared.ts";
+import { type DataPlaneCommand, type DataPlaneEvent, type DataPlaneInit, FLAG_READY, FLAG_STOP, FLAG_STOPPED, type IoCounters, sharedViews, writeChildCounters, writeCounters } from "./dataplane-shared.ts";
 import { TunDevice } from "./tun.ts";
 import { FfiUdpSocket } from "./udp-ffi.ts";
 import { LoopbackPath } from "./dataplane-warmup.ts";
 import { libcSymbols, stableBytes } from "./libc.ts";
-import { buildManualPath, buildPath } from "./manual-path.ts";
+import { buildManualPath, buildPath, installBenchChildren } from "./manual-path.ts";
 import { LocalChildSink } from "../../tunnel/child-sink.ts";
 import type { InboundSa, OutboundSa } from "../../esp/sa.ts";
 
@@ -85,7 +85,16 @@ async function run(init: DataPlaneInit): Promise<void> {
   init.outbound?.keyMaterial.fill(0);
   init.inbound?.keyMaterial.fill(0);
   // IKEv2: the driver on the main thread installs and removes Child SAs through messages
-  const sink = manual === null ? new LocalChildSink(db, child, () => engine.reindex()) : null;
+  // (keyed installs add children: one per road-warrior client)
+  const sink = manual === null ? new LocalChildSink(db, child, () => engine.reindex(), engine) : null;
+  // benchmark knob (bench/tunnel/many-sa): idle children next to the real one
+  const benchChildren = Number(process.env.VPNKIT_BENCH_EXTRA_CHILDREN ?? 0);
+  if (benchChildren > 0) {
+    const t = performance.now();
+    const n = installBenchChildren({ db, child, engine }, Math.min(benchChildren, 65_536), init.outbound?.cipher ?? init.warmCipher);
+    const ms = performance.now() - t;
+    post({ type: "log", message: `vpnkit up: ${n} extra idle Child SA pairs installed (VPNKIT_BENCH_EXTRA_CHILDREN) in ${ms.toFixed(0)} ms, ${engine.children.length} children` });
+  }
   /** The SA pair whose cipher contexts keep-warm ticks touch (the newest Child SA for IKEv2). */
   const current = (): { inSa: InboundSa; outSa: OutboundSa } | null => manual ?? sink!.newest();
   // IKEv2: the main thread logs the event and hands it to the driver (a soft expiry rekeys)
@@ -93,7 +102,10 @@ async function run(init: DataPlaneInit): Promise<void> {
   onCommand = (m) => {
     try {
       if (m.type === "send") udp.send(m.buf, m.addr, m.port);
-      else if (m.type === "remove") sink?.remove(m.spiIn, m.spiOut, m.nextOutSpi);
+      else if (m.type === "remove") {
+        sink?.remove(m.spiIn, m.spiOut, m.nextOutSpi);
+        writeChildCounters(nums, engine.children);
+      } else if (m.type === "peer") sink?.updateRemote(m.spiOut, m.peer);
       else if (m.type === "install") {
         try {
           sink?.install(m.child);
@@ -101,6 +113,7 @@ async function run(init: DataPlaneInit): Promise<void> {
           m.child.keyIn.fill(0);
           m.child.keyOut.fill(0);
         }
+        writeChildCounters(nums, engine.children);
         // a negotiated cipher other than the warm-up path's: warm that one from now on
         if (loop !== null && m.child.cipher !== loopCipher) {
           const next = LoopbackPath.open(loopOptions(m.child.cipher));
@@ -117,7 +130,10 @@ async function run(init: DataPlaneInit): Promise<void> {
     }
   };
 
-  const ticker = setInterval(() => db.tick(), 1000);
+  const ticker = setInterval(() => {
+    db.tick();
+    writeChildCounters(nums, engine.children);
+  }, 1000);
 
   const io: IoCounters = {
     tunRxPackets: 0, tunTxPackets: 0, tunTxErrors: 0, tunWakeups: 0, tunRxSuper: 0, tunRxBad: 0, tunTxMerged: 0,
@@ -157,6 +173,7 @@ async function run(init: DataPlaneInit): Promise<void> {
   engine.start();
   for (const m of early.splice(0)) onCommand!(m);
   publish();
+  writeChildCounters(nums, engine.children);
   Atomics.store(flags, FLAG_READY, 1);
   post({ type: "ready" });
 
@@ -201,6 +218,7 @@ async function run(init: DataPlaneInit): Promise<void> {
       }
       io.loopWakeups++;
       lastTraffic = Date.now();
+      engine.setClock(lastTraffic);
       let more = false;
       for (let i = 0; i < n; i++) {
         const events = outDv.getUint32(i * 12, true);
@@ -240,6 +258,7 @@ async function run(init: DataPlaneInit): Promise<void> {
     engine.stop();
     tun.flushNow();
     publish();
+    writeChildCounters(nums, engine.children);
     db.destroy(); // zeroes every key
     loop?.close();
     c.close(ep);

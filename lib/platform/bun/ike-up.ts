@@ -50,6 +50,9 @@ class WorkerChildSink implements ChildSaSink {
   remove(spiIn: number, spiOut: number, nextOutSpi: number | null): void {
     this.dp.command({ type: "remove", spiIn, spiOut, nextOutSpi });
   }
+  updateRemote(spiOut: number, peer: { address: string; port: number }): void {
+    this.dp.command({ type: "peer", spiOut, peer: { address: peer.address, port: peer.port } });
+  }
 }
 
 /** The cipher of the first ESP proposal (what the worker's warm-up path uses until a Child SA exists). */

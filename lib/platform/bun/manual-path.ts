@@ -10,11 +10,12 @@ import { selectAeadProvider } from "../../esp/aead.ts";
 import { buildIcmpTooBig } from "../../esp/icmp.ts";
 import { SaDatabase } from "../../esp/sadb.ts";
 import type { InboundSa, OutboundSa } from "../../esp/sa.ts";
-import type { SaConfig } from "../../esp/types.ts";
+import type { EspCipherName, SaConfig } from "../../esp/types.ts";
+import { LocalChildSink } from "../../tunnel/child-sink.ts";
 import type { TunnelConfig } from "../../tunnel/config.ts";
 import type { TunnelStatus } from "../../tunnel/control.ts";
 import { type DatagramSocket, type PacketDevice, TunnelEngine, type TunnelChild } from "../../tunnel/engine.ts";
-import type { Cidr } from "../../net/cidr.ts";
+import { type Cidr, parseCidr } from "../../net/cidr.ts";
 import { libcryptoAead } from "./aead-ffi.ts";
 
 export interface PathOptions {
@@ -75,6 +76,36 @@ export function buildManualPath(o: ManualPathOptions): ManualPath {
   p.child.inbound.push(inSa);
   p.engine.reindex();
   return { ...p, outSa, inSa };
+}
+
+/**
+ * Benchmark knob (VPNKIT_BENCH_EXTRA_CHILDREN, bench/tunnel/README.md "many Child SAs"): add
+ * `n` idle children next to the path's own, each a keyed pair as an IKE server would install
+ * for one road-warrior client: random keys, SPIs 0xbe000000+i in / 0xbf000000+i out, remote
+ * selector 198.18.x.y/32 (RFC 2544 benchmark range, never routed here), the path child's local
+ * selectors, and its own endpoint 198.51.100.z:port (distinct ports, as clients behind one
+ * NAT). They go through the same SPI table and routing index as the real child.
+ */
+export function installBenchChildren(p: Path, n: number, cipher: EspCipherName = "aes256gcm16"): number {
+  const sink = new LocalChildSink(p.db, p.child, () => p.engine.reindex(), p.engine);
+  const klen = cipher === "aes128gcm16" ? 20 : 36;
+  const kIn = new Uint8Array(klen), kOut = new Uint8Array(klen);
+  let done = 0;
+  for (let i = 0; i < n; i++) {
+    crypto.getRandomValues(kIn);
+    crypto.getRandomValues(kOut);
+    const remote = parseCidr(`198.18.${(i >> 8) & 0xff}.${i & 0xff}/32`);
+    if (remote === null || i >= 1 << 16) break;
+    sink.install({
+      spiIn: 0xbe000000 + i, spiOut: 0xbf000000 + i, cipher, keyIn: kIn, keyOut: kOut, esn: false,
+      local: p.child.local, remote: [remote], child: `bench-${i}`,
+      peer: { address: `198.51.100.${1 + Math.floor(i / 60000)}`, port: 1024 + (i % 60000) },
+    });
+    done++;
+  }
+  kIn.fill(0);
+  kOut.fill(0);
+  return done;
 }
 
 /** LIFO teardown: `undo()` runs every pushed step once, newest first, whatever throws. */

@@ -40,6 +40,8 @@ const RECV_BATCH = 64;
 const SLOT = 16384;
 /** sizeof(struct mmsghdr) on LP64 Linux: msghdr (56) + msg_len (4) + padding. */
 const MMSG = 64;
+/** Peer sockaddrs kept by {@link FfiUdpSocket} (one per address and port sent to). */
+const DEST_CACHE = 8192;
 
 export interface FfiUdpStats {
   sendErrors: number;
@@ -62,6 +64,8 @@ export class FfiUdpSocket implements DatagramSocket {
   private destAddr = "";
   private destPort = -1;
   private dest: Uint8Array = new Uint8Array(28);
+  private readonly destCache = new Map<string, Map<number, Uint8Array>>();
+  private destCount = 0;
   private gso: GsoSender | null = null;
   private closed = false;
 
@@ -183,11 +187,28 @@ export class FfiUdpSocket implements DatagramSocket {
     return true;
   }
 
+  /**
+   * Point `dest` at the sockaddr of `addr:port`. A server sends to many peers in turn, so the
+   * sockaddrs built are kept (address → port → bytes, at most {@link DEST_CACHE} of them).
+   */
   private setDest(addr: string, port: number): boolean {
     if (addr === this.destAddr && port === this.destPort) return true;
-    const ip = parseIp(addr);
-    if (!ip) return false;
-    this.dest = sockaddr(ip.family, ip.addr, port);
+    let byPort = this.destCache.get(addr);
+    let d = byPort?.get(port);
+    if (d === undefined) {
+      const ip = parseIp(addr);
+      if (!ip) return false;
+      d = sockaddr(ip.family, ip.addr, port);
+      if (this.destCount >= DEST_CACHE) {
+        this.destCache.clear();
+        this.destCount = 0;
+        byPort = undefined;
+      }
+      if (byPort === undefined) this.destCache.set(addr, (byPort = new Map()));
+      byPort.set(port, d);
+      this.destCount++;
+    }
+    this.dest = d;
     this.destAddr = addr;
     this.destPort = port;
     return true;
