@@ -199,3 +199,41 @@ describe.skipIf(!linux)("data-plane worker with several peers", () => {
     expect(logs.filter((m) => m.startsWith("data plane:") || m.startsWith("fatal"))).toEqual([]);
   });
 });
+
+describe.skipIf(!linux)("FfiUdpSocket to many peers", () => {
+  test("sends alternate between peers on one address (different ports), IPv4 and IPv6: each datagram reaches its own peer", async () => {
+    for (const host of ["127.0.0.1", "::1"]) {
+      let tx: FfiUdpSocket;
+      try {
+        tx = FfiUdpSocket.bind(host, 0);
+      } catch (e) {
+        console.log(`[skip] no ${host} here: ${(e as Error).message}`);
+        continue;
+      }
+      const rx = [0, 1, 2].map(() => FfiUdpSocket.bind(host, 0));
+      try {
+        const got = rx.map((s) => {
+          const g: number[] = [];
+          s.onMessage((b) => void g.push(b[0]));
+          return g;
+        });
+        tx.enableGso();
+        // single sends and batches, destinations switching every time (the sockaddr cache)
+        for (let i = 0; i < 30; i++) tx.send(Uint8Array.of(i, 1, 2, 3), host, rx[i % 3].localPort());
+        for (let i = 0; i < 3; i++) tx.sendBatch([Uint8Array.of(100 + i, 0, 0, 0), Uint8Array.of(100 + i, 1, 1, 1)], host, rx[i].localPort());
+        const end = Date.now() + 3000;
+        while (Date.now() < end && got.some((g) => g.length < 12)) {
+          for (const s of rx) s.receive(4);
+          await Bun.sleep(2);
+        }
+        for (let k = 0; k < 3; k++) {
+          expect(got[k]).toEqual([...Array.from({ length: 10 }, (_, j) => 3 * j + k), 100 + k, 100 + k]);
+        }
+        expect(tx.stats.sendErrors).toBe(0);
+      } finally {
+        tx.close();
+        for (const s of rx) s.close();
+      }
+    }
+  });
+});
