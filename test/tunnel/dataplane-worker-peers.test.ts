@@ -16,7 +16,7 @@ import { libcSymbols } from "../../lib/platform/bun/libc.ts";
 import { Teardown } from "../../lib/platform/bun/manual-path.ts";
 import { TunDevice } from "../../lib/platform/bun/tun.ts";
 import { FfiUdpSocket } from "../../lib/platform/bun/udp-ffi.ts";
-import { type DataPlane, launchDataPlane } from "../../lib/platform/bun/up.ts";
+import { type DataPlane, launchDataPlane } from "../../lib/platform/bun/runtime.ts";
 
 const linux = process.platform === "linux";
 const cidr = (s: string) => parseCidr(s)!;
