@@ -544,7 +544,7 @@ export class IkeDriver {
         establishedSec: since(e.establishedAt),
         rekeyInSec: rekeyIn,
         lastReceivedSec: since(e.lastReceived),
-        virtualIp: m?.virtualIp ?? null,
+        virtualIp: m?.virtualIp ?? e.sa.virtualIp ?? null,
         childSas: cur.filter((c) => c.entry === e).map((c) => {
           const rekey = k.rekeySec > 0 ? Math.max(0, Math.round(k.rekeySec * (e.sa.initiator ? 1 : 1.1) - (now - c.at) / 1000)) : null;
           return { spiIn: hex32(c.spiIn), spiOut: hex32(c.spiOut), cipher: c.cipher, local: c.local, remote: c.remote, installedSec: since(c.at), rekeyInSec: rekey };
