@@ -31,9 +31,9 @@ import { type ChildInstall, type ChildSaSink, LocalChildSink } from "./child-sin
 import type { IkeTunnelConfig } from "./config.ts";
 import type { TunnelChild } from "./engine.ts";
 import { KeyLog, keylogAddIke } from "./keylog.ts";
-import { PrefixPool, tsToCidrs } from "./ike-pool.ts";
+import { tsToCidrs, VipPools } from "./ike-pool.ts";
 
-export { PrefixPool, tsToCidrs } from "./ike-pool.ts";
+export { PrefixPool, tsToCidrs, VipPools } from "./ike-pool.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -132,12 +132,13 @@ export class IkeDriver {
   /** Virtual IP assigned by the peer, if any. */
   virtualIp: string | null = null;
   lastError: string | null = null;
-  readonly pool: PrefixPool | null;
+  readonly pool: VipPools | null;
 
   constructor(o: IkeDriverOptions) {
     this.o = o;
     this.cfg = o.cfg;
-    this.pool = o.cfg.ike.responder && o.cfg.ike.pool ? new PrefixPool(o.cfg.ike.pool, o.cfg.ike.dns ?? []) : null;
+    const pools = [o.cfg.ike.pool, o.cfg.ike.pool6].filter((x): x is string => x !== undefined);
+    this.pool = o.cfg.ike.responder && pools.length ? new VipPools(pools, o.cfg.ike.dns ?? []) : null;
     this.now = o.now ?? Date.now;
     this.keylog = o.cfg.keylog ? new KeyLog(o.cfg.keylog) : null;
     if (o.sink) this.sink = o.sink;
@@ -191,11 +192,11 @@ export class IkeDriver {
     };
   }
 
-  private loggedPool(p: PrefixPool): VirtualIpPool {
+  private loggedPool(p: VipPools): VirtualIpPool {
     return {
-      allocate: (peer) => {
-        const a = p.allocate(peer);
-        if (a) this.o.log("info", `virtual IP ${a} assigned to "${peer}"${this.cfg.ike.dns?.length ? `, DNS ${this.cfg.ike.dns.join(" ")}` : ""}`);
+      allocate: (peer, family = 4) => {
+        const a = p.allocate(peer, family);
+        if (a) this.o.log("info", `virtual IP ${a} assigned to "${peer}"${family === 4 && this.cfg.ike.dns?.length ? `, DNS ${this.cfg.ike.dns.join(" ")}` : ""}`);
         return a;
       },
       release: (a) => {
@@ -214,7 +215,7 @@ export class IkeDriver {
     else {
       const peer = this.cfg.ike.remoteAny ? "any address" : this.cfg.remote;
       const ports = this.cfg.ike.ikePort && this.o.sendIke ? `UDP ${this.cfg.ike.ikePort} and ${this.cfg.localPort}` : `UDP ${this.cfg.localPort}`;
-      this.o.log("info", `IKEv2 responder: waiting for ${peer} on ${ports}${this.pool ? `; virtual IPs from ${this.cfg.ike.pool} (${this.pool.size} addresses)${this.cfg.ike.dns?.length ? `, DNS ${this.cfg.ike.dns.join(" ")}` : ""}` : ""}`);
+      this.o.log("info", `IKEv2 responder: waiting for ${peer} on ${ports}${this.pool ? `; virtual IPs from ${[this.cfg.ike.pool, this.cfg.ike.pool6].filter(Boolean).join(" and ")} (${this.pool.size} addresses)${this.cfg.ike.dns?.length ? `, DNS ${this.cfg.ike.dns.join(" ")}` : ""}` : ""}`);
     }
   }
 
@@ -545,6 +546,7 @@ export class IkeDriver {
         rekeyInSec: rekeyIn,
         lastReceivedSec: since(e.lastReceived),
         virtualIp: m?.virtualIp ?? e.sa.virtualIp ?? null,
+        virtualIp6: e.sa.virtualIp6 ?? null,
         childSas: cur.filter((c) => c.entry === e).map((c) => {
           const rekey = k.rekeySec > 0 ? Math.max(0, Math.round(k.rekeySec * (e.sa.initiator ? 1 : 1.1) - (now - c.at) / 1000)) : null;
           return { spiIn: hex32(c.spiIn), spiOut: hex32(c.spiOut), cipher: c.cipher, local: c.local, remote: c.remote, installedSec: since(c.at), rekeyInSec: rekey };
@@ -597,7 +599,7 @@ export interface IkeStatus {
   ikeSas: {
     id: number; name: string; spi: string; role: string; state: string; local: string; remote: string;
     localId: string | null; remoteId: string | null; proposal: string | null; natt: boolean;
-    establishedSec: number | null; rekeyInSec: number | null; lastReceivedSec: number | null; virtualIp: string | null;
+    establishedSec: number | null; rekeyInSec: number | null; lastReceivedSec: number | null; virtualIp: string | null; virtualIp6: string | null;
     childSas: { spiIn: string; spiOut: string; cipher: string; local: string; remote: string; installedSec: number | null; rekeyInSec: number | null }[];
   }[];
   childSas: { spiIn: string; spiOut: string; cipher: string }[];

@@ -4,7 +4,7 @@
  *
  * Namespaces (all "vkc*", deleted afterwards, also on failure):
  *   vkcr  a bridge (vkcbr) for the outer segment 192.0.2.0/24
- *   vkcs  vpnkit responder 192.0.2.1; TUN vkctun 10.98.0.1/24, pool 10.99.0.0/24
+ *   vkcs  vpnkit responder 192.0.2.1; TUN vkctun 10.98.0.1/24 + fd98::1/64, pools 10.99.0.0/24 + fd99::/64
  *   vkcp1..P  public clients 192.0.2.1x, one charon each
  *   vkcn  NAT router: outside 192.0.2.100 (iptables MASQUERADE), inside bridge 10.77.0.1/24
  *   vkcq1..Q  clients behind the NAT (10.77.0.1x), one charon each: the NAT maps their
@@ -19,7 +19,9 @@
  * server and every client of the other namespaces (client → vpnkit → client: the server's
  * kernel routes the pool back into the TUN and the engine picks the destination's child) with
  * no loss; a client that disconnects (swanctl --terminate) frees its address (logged, gone
- * from status) and a new client gets it; a client that reconnects gets its address back.
+ * from status) and a new client gets it; a client that reconnects gets its address back; a
+ * client asking for IPv4 and IPv6 (`vips = 0.0.0.0, ::`) gets one of each (CP
+ * INTERNAL_IP6_ADDRESS) and pings the server over both.
  *
  * Skips without root/charon/iptables; fails instead under CI=true.
  */
@@ -45,6 +47,7 @@ const PUBLIC = 3; // charon namespaces on the outer segment
 const NATTED = 5; // charon namespaces behind the NAT router
 const PER_CHARON = 3; // connections (IKE SAs) per charon
 const SERVER = "192.0.2.1", NAT_OUT = "192.0.2.100", SERVER_INNER = "10.98.0.1", POOL = "10.99.0.0/24";
+const SERVER_INNER6 = "fd98::1", POOL6 = "fd99::/64";
 
 interface ClientNs {
   ns: string;
@@ -91,6 +94,8 @@ function topoUp(): void {
       plug(c.ns, `vkcn-q${i}`, `${c.addr}/24`, "vkcn", "vkcnbr");
       sh("ip", ["-n", c.ns, "route", "add", "default", "via", "10.77.0.1"]);
     } else plug(c.ns, `vkcr-p${i}`, `${c.addr}/24`, "vkcr", "vkcbr");
+    // charon puts IPv6 virtual IPs on vkce: usable at once (no duplicate address detection)
+    for (const k of ["net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.vkce.accept_dad=0"]) nsx(c.ns, "sysctl", ["-qw", k]);
   });
   // the server forwards client → client back into the TUN (same interface in and out)
   for (const k of ["net.ipv4.ip_forward=1", "net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.default.send_redirects=0", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"]) {
@@ -147,18 +152,18 @@ interface Client {
   vip?: string;
 }
 
-function connConf(conn: string, id: string): string {
+function connConf(conn: string, id: string, v6 = false): string {
   return `  ${conn} {
     remote_addrs = ${SERVER}
     version = 2
-    vips = 0.0.0.0
+    vips = 0.0.0.0${v6 ? ", ::" : ""}
     proposals = aes256gcm16-prfsha256-x25519
     local { auth = psk
       id = ${id} }
     remote { auth = psk }
     children { ${conn}c {
       local_ts = dynamic
-      remote_ts = 10.98.0.0/24,${POOL}
+      remote_ts = 10.98.0.0/24,${POOL}${v6 ? ",fd98::/64" : ""}
       esp_proposals = aes256gcm16
       start_action = none
     } }
@@ -166,8 +171,8 @@ function connConf(conn: string, id: string): string {
 `;
 }
 
-function charonConf(conns: { conn: string; id: string }[]): string {
-  return `connections {\n${conns.map((c) => connConf(c.conn, c.id)).join("")}}\nsecrets { ike-vkc { secret = "${PSK}" } }\n`;
+function charonConf(conns: { conn: string; id: string; v6?: boolean }[]): string {
+  return `connections {\n${conns.map((c) => connConf(c.conn, c.id, c.v6)).join("")}}\nsecrets { ike-vkc { secret = "${PSK}" } }\n`;
 }
 
 /** `swanctl ARGS` against `c` without blocking (many run at once). */
@@ -220,8 +225,8 @@ run("many road-warrior clients on one vpnkit responder (issue #12)", () => {
     topoUp();
     writeFileSync(join(dir, "psk"), PSK + "\n", { mode: 0o600 });
     server = vpnkit("vkcs", [
-      "--responder", "--psk-file", join(dir, "psk"), "--pool", POOL, "--local-ts", "10.98.0.0/24", "--local-ts", POOL,
-      "--tun-addr", `${SERVER_INNER}/24`, "--tun-name", "vkctun", "--control", sock(),
+      "--responder", "--psk-file", join(dir, "psk"), "--pool", POOL, "--pool", POOL6, "--local-ts", "10.98.0.0/24", "--local-ts", POOL, "--local-ts", "fd98::/64",
+      "--tun-addr", `${SERVER_INNER}/24`, "--tun-addr", `${SERVER_INNER6}/64`, "--tun-name", "vkctun", "--control", sock(),
     ]);
     // cheap charons: only the plugins a PSK + x25519 + AES-GCM client needs (8 of its
     // default 16 threads stay busy with kernel-libipsec, netlink, sockets and vici: keep 16)
@@ -244,7 +249,7 @@ run("many road-warrior clients on one vpnkit responder (issue #12)", () => {
   }, 60_000);
 
   test(`${(PUBLIC + NATTED) * PER_CHARON} clients (${NATTED * PER_CHARON} behind one NAT address) at once: distinct virtual IPs, status lists all, everyone pings the server and each other with no loss`, async () => {
-    expect(await server!.waitFor(/IKEv2 responder: waiting for any address/, 20_000), dump()).toMatch(/virtual IPs from 10\.99\.0\.0\/24 \(254 addresses\)/);
+    expect(await server!.waitFor(/IKEv2 responder: waiting for any address/, 20_000), dump()).toMatch(/virtual IPs from 10\.99\.0\.0\/24 and fd99::\/64 \(65790 addresses\)/);
     const n = clients.length;
     expect(n).toBeGreaterThanOrEqual(20);
     // all at the same time
@@ -338,4 +343,32 @@ run("many road-warrior clients on one vpnkit responder (issue #12)", () => {
     expect(p2, dump(p2)).toContain(" 0% packet loss");
     expect(server!.lines.filter((l) => /\berror: /.test(l)), dump()).toEqual([]);
   }, 120_000);
+
+  test("a client asking for IPv4 and IPv6 (vips = 0.0.0.0, ::) gets one address of each pool and pings the server over both", async () => {
+    const host = clients.find((c) => !c.ns.natted && c.ns !== clients.find((x) => !x.ns.natted)!.ns)!;
+    const dual = { conn: "vkcdual", id: "vkcdual@vkc.example", v6: true };
+    const conns = [...clients.filter((c) => c.charon === host.charon).map((c) => ({ conn: c.conn, id: c.id })), dual];
+    await load(host.charon, charonConf(conns));
+    const init = await swanctlAsync(host.charon, host.ns.ns, ["--initiate", "--child", `${dual.conn}c`, "--timeout", "30"], 40_000);
+    expect(init, dump()).toMatch(/completed successfully/);
+    const sas = host.charon.swanctl("--list-sas", "--ike", dual.conn).out;
+    const m = /local\s+'vkcdual@vkc\.example' @ \S+ \[(10\.99\.\d+\.\d+) (fd99::[0-9a-f:]+)\]/.exec(sas);
+    expect(m, sas + dump()).not.toBeNull();
+    const [, v4, v6] = m!;
+    expect(v6).toBe("fd99::1"); // the first address of the IPv6 pool
+    expect(server!.lines.some((l) => l.includes(`virtual IP ${v6} assigned to "${dual.id}"`)), dump()).toBe(true);
+    const st = (await status(sock())).ike;
+    const sa = st.ikeSas.find((s) => s.remoteId === dual.id && s.state === "established")!;
+    expect(sa).toBeDefined();
+    expect([sa.virtualIp, sa.virtualIp6]).toEqual([v4, v6]);
+    expect(sa.childSas[0].remote.split(",").sort()).toEqual([`${v4}/32`, `${v6}/128`]);
+    const p6 = nsx(host.ns.ns, "ping", ["-6", "-n", "-c", "3", "-i", "0.2", "-W", "5", "-I", v6, SERVER_INNER6], { allowFail: true, timeout: 20_000 });
+    expect(p6, p6 + dump()).toContain(" 0% packet loss");
+    const p4 = nsx(host.ns.ns, "ping", ["-n", "-c", "3", "-i", "0.2", "-W", "5", "-I", v4, SERVER_INNER], { allowFail: true, timeout: 20_000 });
+    expect(p4, p4 + dump()).toContain(" 0% packet loss");
+    // terminated: both addresses go back to their pools
+    const term = await swanctlAsync(host.charon, host.ns.ns, ["--terminate", "--ike", dual.conn, "--timeout", "20"], 30_000);
+    expect(term, dump()).toMatch(/terminate completed successfully/);
+    expect(await server!.waitFor(/virtual IP fd99::1 released/, 10_000), dump()).not.toBeNull();
+  }, 90_000);
 });
