@@ -32,8 +32,10 @@ import type { IkeTunnelConfig } from "./config.ts";
 import type { TunnelChild } from "./engine.ts";
 import { KeyLog, keylogAddIke } from "./keylog.ts";
 import { tsToCidrs, VipPools } from "./ike-pool.ts";
+import { buildIkeStatus, type IkeStatus, type Installed, type Meta } from "./ike-status.ts";
 
 export { PrefixPool, tsToCidrs, VipPools } from "./ike-pool.ts";
+export type { IkeStatus } from "./ike-status.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -70,39 +72,12 @@ export interface IkeDriverOptions {
   rng?: (n: number) => Uint8Array;
 }
 
-interface Installed {
-  spiIn: number;
-  spiOut: number;
-  cipher: string;
-  entry: ManagedSa;
-  at: number;
-  rekeying: boolean;
-  local: string;
-  remote: string;
-  /** Engine child key (a responder's: one per Child SA and its rekeys; the initiator's: "", the default child). */
-  key: string;
-  /** Where this pair's ESP goes (the IKE SA's peer; follows NAT rebinding). */
-  peer: Endpoint;
-}
-
-interface Meta {
-  createdAt: number;
-  ikeRekeyRequested: boolean;
-  virtualIp: string | null;
-  /** A new IKE SA was started because this one's liveness check went unanswered. */
-  probed?: boolean;
-}
-
 const TICK_MS = 500;
 const RETRY_MIN_MS = 5000;
 const RETRY_MAX_MS = 30_000;
 
 function hex32(n: number): string {
   return "0x" + (n >>> 0).toString(16).padStart(8, "0");
-}
-
-function hexBytes(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
 function isWildcard(a: string): boolean {
@@ -219,7 +194,7 @@ export class IkeDriver {
     }
   }
 
-  private initiate(): void {
+  private initiate(probe = false): void {
     if (this.stopping) return;
     const port = this.cfg.remotePort;
     const via: Via = port === this.natPort() || !this.o.sendIke || !this.cfg.ike.ikePort ? "natt" : "ike";
@@ -232,7 +207,7 @@ export class IkeDriver {
     }
     this.o.log("info", `IKEv2 initiator: IKE_SA_INIT to ${this.cfg.remote}:${port}`);
     const e = this.manager.add(r.sa, [], via, this.now());
-    this.meta.set(e, { createdAt: this.now(), ikeRekeyRequested: false, virtualIp: null });
+    this.meta.set(e, { createdAt: this.now(), ikeRekeyRequested: false, virtualIp: null, probe });
     this.run(e, r.actions);
   }
 
@@ -305,12 +280,12 @@ export class IkeDriver {
         !this.stopping && !this.manager.list().some((x) => x !== e && x.sa.state !== "dead" && !x.replaced)) {
         m.probed = true;
         this.o.log("warn", `peer ${e.sa.remote.address} silent for ${Math.round((now - e.lastReceived) / 1000)} s (liveness check unanswered): starting a new IKE SA next to #${e.id}`);
-        this.initiate();
+        this.initiate(true);
       }
       const slack = e.sa.initiator ? 1 : 1.1;
       if (m && k.ikeRekeySec > 0 && e.sa.state === "established" && !m.ikeRekeyRequested && now - m.createdAt >= k.ikeRekeySec * 1000 * slack) {
         m.ikeRekeyRequested = true;
-        this.o.log("info", `rekeying IKE SA #${e.id}`);
+        this.o.log("info", `rekeying the IKE SA (#${e.id})`);
         this.manager.call(e, (sa) => sa.rekeyIke(now), now);
       }
     }
@@ -393,6 +368,10 @@ export class IkeDriver {
         break;
       case "failed": {
         const msg = `${a.scope === "ike" ? "IKE SA" : "Child SA"} failed: ${a.reason}${a.notify && !a.reason.includes(a.notify) ? ` (${a.notify})` : ""}`;
+        if (this.meta.get(e)?.probe && e.establishedAt === null) {
+          log("warn", `the new IKE SA toward the silent peer failed too: ${a.reason}`);
+          break;
+        }
         this.lastError = msg;
         log("error", msg);
         if (a.scope === "child") for (const c of this.installed.values()) if (c.entry === e && c.rekeying) { c.rekeying = false; c.at = this.now(); }
@@ -407,7 +386,7 @@ export class IkeDriver {
         for (const k of [a.skei, a.sker, a.skai, a.skar]) k.fill(0);
         break;
       case "ike-rekeyed": {
-        log("info", `IKE SA #${e.id} rekeyed`);
+        log("info", `IKE SA rekeyed (#${e.id})`);
         const m = this.meta.get(e);
         if (m) { m.createdAt = this.now(); m.ikeRekeyRequested = false; }
         break;
@@ -499,7 +478,7 @@ export class IkeDriver {
     this.meta.delete(e);
     for (const c of [...this.installed.values()]) if (c.entry === e) this.remove(c.spiIn, c.spiOut, `IKE SA closed: ${reason}`);
     if (this.stopping) return;
-    if (!this.lastError || !this.lastError.includes(reason)) this.o.log(reason === "deleted" || e.replaced ? "info" : "warn", `IKE SA #${e.id} closed: ${reason}`);
+    if (!this.lastError || !this.lastError.includes(reason)) this.o.log(reason === "deleted" || e.replaced ? "info" : "warn", `IKE SA closed: ${reason} (#${e.id})`);
     if (!this.cfg.ike.responder && !e.replaced && !this.manager.list().some((x) => x !== e && x.sa.state !== "dead")) {
       if (this.cfg.ike.retry) {
         const ms = this.retryMs;
@@ -523,45 +502,7 @@ export class IkeDriver {
 
   /** Status for the control socket (`vpnkit status`): every IKE SA with its Child SAs, limits and drops. */
   status(): IkeStatus {
-    const now = this.now();
-    const cur = [...this.installed.values()];
-    const k = this.cfg.ike;
-    const sas = this.manager.list().map((e) => {
-      const m = this.meta.get(e);
-      const since = (t: number | null | undefined) => (t == null ? null : Math.round((now - t) / 1000));
-      const rekeyIn = m && k.ikeRekeySec > 0 && e.sa.state === "established" ? Math.max(0, Math.round(k.ikeRekeySec * (e.sa.initiator ? 1 : 1.1) - (now - m.createdAt) / 1000)) : null;
-      return {
-        id: e.id,
-        name: `ike#${e.id}`,
-        spi: `${hexBytes(e.sa.spii)}_i ${hexBytes(e.sa.spir)}_r`,
-        role: e.sa.initiator ? "initiator" : "responder",
-        state: e.sa.state,
-        local: `${e.sa.local.address}:${e.sa.local.port}`,
-        remote: `${e.sa.remote.address}:${e.sa.remote.port}`,
-        localId: e.localId,
-        remoteId: e.remoteId,
-        proposal: e.proposal,
-        natt: e.via === "natt",
-        establishedSec: since(e.establishedAt),
-        rekeyInSec: rekeyIn,
-        lastReceivedSec: since(e.lastReceived),
-        virtualIp: m?.virtualIp ?? e.sa.virtualIp ?? null,
-        virtualIp6: e.sa.virtualIp6 ?? null,
-        childSas: cur.filter((c) => c.entry === e).map((c) => {
-          const rekey = k.rekeySec > 0 ? Math.max(0, Math.round(k.rekeySec * (e.sa.initiator ? 1 : 1.1) - (now - c.at) / 1000)) : null;
-          return { spiIn: hex32(c.spiIn), spiOut: hex32(c.spiOut), cipher: c.cipher, local: c.local, remote: c.remote, installedSec: since(c.at), rekeyInSec: rekey };
-        }),
-      };
-    });
-    return {
-      state: cur.length ? "up" : this.manager.size ? "negotiating" : "down",
-      ikeSas: sas,
-      childSas: cur.map((c) => ({ spiIn: hex32(c.spiIn), spiOut: hex32(c.spiOut), cipher: c.cipher })),
-      virtualIp: this.virtualIp,
-      lastError: this.lastError,
-      manager: { ...this.manager.stats(), counters: { ...this.manager.counters }, limits: { ...this.manager.limits } },
-      drops: { ...this.drops, ...this.manager.drops },
-    };
+    return buildIkeStatus({ cfg: this.cfg, manager: this.manager, installed: [...this.installed.values()], meta: this.meta, drops: this.drops, virtualIp: this.virtualIp, lastError: this.lastError }, this.now());
   }
 
   /** The current (newest) Child SA, for the status line. */
@@ -591,20 +532,4 @@ export class IkeDriver {
     this.manager.destroy();
     this.cfg.ike.psk.fill(0);
   }
-}
-
-/** What {@link IkeDriver.status} returns (the `ike` part of `vpnkit status --json`). */
-export interface IkeStatus {
-  state: string;
-  ikeSas: {
-    id: number; name: string; spi: string; role: string; state: string; local: string; remote: string;
-    localId: string | null; remoteId: string | null; proposal: string | null; natt: boolean;
-    establishedSec: number | null; rekeyInSec: number | null; lastReceivedSec: number | null; virtualIp: string | null; virtualIp6: string | null;
-    childSas: { spiIn: string; spiOut: string; cipher: string; local: string; remote: string; installedSec: number | null; rekeyInSec: number | null }[];
-  }[];
-  childSas: { spiIn: string; spiOut: string; cipher: string }[];
-  virtualIp: string | null;
-  lastError: string | null;
-  manager: ReturnType<IkeSaManager["stats"]> & { counters: IkeSaManager["counters"]; limits: IkeSaManager["limits"] };
-  drops: Record<string, number>;
 }
