@@ -17,8 +17,10 @@
  * agree); `vpnkit status --json` lists every IKE SA with its Child SA (selector = its virtual
  * IP) and the NATed clients' distinct ports on the NAT address; all clients at once ping the
  * server and every client of the other namespaces (client → vpnkit → client: the server's
- * kernel routes the pool back into the TUN and the engine picks the destination's child) with
- * no loss; a client that disconnects (swanctl --terminate) frees its address (logged, gone
+ * kernel routes the pool back into the TUN and the engine picks the destination's child):
+ * every pair answers and vpnkit loses nothing (no drop of any kind; the ESP packets
+ * strongSwan's Child SAs sent = those vpnkit decrypted, and the other way round; echoes lost
+ * inside the loaded clients, between ping and strongSwan's kernel-libipsec, are reported); a client that disconnects (swanctl --terminate) frees its address (logged, gone
  * from status) and a new client gets it; a client that reconnects gets its address back; a
  * client asking for IPv4 and IPv6 (`vips = 0.0.0.0, ::`) gets one of each (CP
  * INTERNAL_IP6_ADDRESS) and pings the server over both.
@@ -207,7 +209,7 @@ function vipsOf(c: Charon): Map<string, string> {
   return m;
 }
 
-async function status(sock: string): Promise<{ ike: IkeStatus }> {
+async function status(sock: string): Promise<{ ike: IkeStatus; counters?: unknown; io?: unknown }> {
   const out = await nsxAsync("vkcs", BUN, [join(ROOT, "cli/main.ts"), "status", "--json", "-s", sock], 30_000);
   return JSON.parse(out);
 }
@@ -248,7 +250,7 @@ run("many road-warrior clients on one vpnkit responder (issue #12)", () => {
     if (dir && !process.env.VPNKIT_KEEP) rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
-  test(`${(PUBLIC + NATTED) * PER_CHARON} clients (${NATTED * PER_CHARON} behind one NAT address) at once: distinct virtual IPs, status lists all, everyone pings the server and each other with no loss`, async () => {
+  test(`${(PUBLIC + NATTED) * PER_CHARON} clients (${NATTED * PER_CHARON} behind one NAT address) at once: distinct virtual IPs, status lists all, everyone pings the server and each other, vpnkit loses no packet`, async () => {
     expect(await server!.waitFor(/IKEv2 responder: waiting for any address/, 20_000), dump()).toMatch(/virtual IPs from 10\.99\.0\.0\/24 and fd99::\/64 \(65790 addresses\)/);
     const n = clients.length;
     expect(n).toBeGreaterThanOrEqual(20);
@@ -284,22 +286,48 @@ run("many road-warrior clients on one vpnkit responder (issue #12)", () => {
     console.log(`[measured] ${n} clients initiated at once, all established in ${(upMs / 1000).toFixed(1)} s; NAT ${NAT_OUT} ports ${[...natPorts].map((p) => p.split(":")[1]).join(",")}; manager ${JSON.stringify(st.manager.counters)}`);
 
     // everyone at once: the server, then every client in another namespace (same-namespace
-    // virtual IPs are local addresses there and would not cross the tunnel)
+    // virtual IPs are local addresses there and would not cross the tunnel). `-c 2 -w 10`:
+    // ping sends until 2 echoes are answered (at most 10 s); it prints any echo that went
+    // unanswered as loss. With -W alone it would wait only two RTTs for the last reply once
+    // one came, and a late reply on this loaded VM would count as lost.
     const script = (c: Client) => {
       const dests = [SERVER_INNER, ...clients.filter((x) => x.ns !== c.ns).map((x) => x.vip!)];
-      return `for d in ${dests.join(" ")}; do r=$(ping -n -c 2 -i 0.2 -W 5 -I ${c.vip} $d 2>&1); case "$r" in *" 0% packet loss"*) echo "ok $d";; *) echo "LOSS $d: $(echo "$r" | tail -2 | tr '\\n' ' ')";; esac; done`;
+      return `for d in ${dests.join(" ")}; do r=$(ping -n -c 2 -i 0.2 -w 10 -I ${c.vip} $d 2>&1); rc=$?; s=$(echo "$r" | grep 'packets transmitted'); ` +
+        `if [ $rc -ne 0 ]; then echo "FAIL $d: $s"; else case "$s" in *" 0% packet loss"*) echo "ok $d";; *) echo "LOSS $d: $s";; esac; fi; done`;
     };
     const t1 = Date.now();
-    const results = await Promise.all(clients.map((c) => nsxAsync(c.ns.ns, "sh", ["-c", script(c)], 100_000)));
+    const results = await Promise.all(clients.map((c) => nsxAsync(c.ns.ns, "sh", ["-c", script(c)], 120_000)));
     const pingMs = Date.now() - t1;
-    const oks = results.reduce((a, r) => a + (r.match(/^ok /gm) ?? []).length, 0);
-    const losses = results.flatMap((r, i) => r.split("\n").filter((l) => l.startsWith("LOSS")).map((l) => `${clients[i].conn} (${clients[i].vip}): ${l}`));
+    const lines = (tag: string) => results.flatMap((r, i) => r.split("\n").filter((l) => l.startsWith(tag)).map((l) => `${clients[i].conn} (${clients[i].vip}): ${l}`));
+    const oks = lines("ok ").length, lossy = lines("LOSS "), unanswered = lines("FAIL ");
     const expected = clients.reduce((a, c) => a + 1 + clients.filter((x) => x.ns !== c.ns).length, 0);
-    console.log(`[measured] ${oks} of ${expected} ping pairs (2 echoes each, all clients at once) without loss in ${(pingMs / 1000).toFixed(1)} s`);
-    expect(losses, dump(losses.join("\n"))).toEqual([]);
-    expect(oks).toBe(expected);
-    const after = (await status(sock())).ike;
-    expect(after.drops["unknown-spi"] ?? 0).toBe(0);
+    const after = await status(sock());
+    const k = after.counters as { packetsIn: number; packetsOut: number; drops: Record<string, number> };
+    // strongSwan's side (kernel-libipsec): ESP packets its Child SAs sent and received
+    let swIn = 0, swOut = 0;
+    for (const ch of charons) {
+      for (const m of ch.swanctl("--list-sas").out.matchAll(/^\s+(in|out)\s+[0-9a-f]+(?:\s*\([^)]*\))?,\s+\d+ bytes,\s+(\d+) packets/gm)) {
+        if (m[1] === "in") swIn += Number(m[2]);
+        else swOut += Number(m[2]);
+      }
+    }
+    const lostEchoes = lossy.reduce((a, l) => {
+      const m = /(\d+) packets transmitted, (\d+) received/.exec(l);
+      return a + (m ? Number(m[1]) - Number(m[2]) : 0);
+    }, 0);
+    console.log(`[measured] ${expected} ping pairs, all clients at once, in ${(pingMs / 1000).toFixed(1)} s: ${oks} without loss, ${lossy.length} answered after ${lostEchoes} lost echo(es), ${unanswered.length} unanswered; ESP: strongSwan sent ${swOut} / vpnkit decrypted ${k.packetsIn}, vpnkit sent ${k.packetsOut} / strongSwan received ${swIn}; vpnkit drops ${JSON.stringify(k.drops)}`);
+    const diag = `${lossy.join("\n")}\n${unanswered.join("\n")}\nstrongSwan Child SAs: in ${swIn} packets, out ${swOut} packets\n${JSON.stringify({ counters: after.counters, io: after.io })}`;
+    // every pair reachable through vpnkit
+    expect(unanswered, dump(diag)).toEqual([]);
+    expect(oks + lossy.length).toBe(expected);
+    // vpnkit lost nothing: every ESP packet strongSwan's Child SAs sent was decrypted and
+    // passed on, every packet vpnkit sent reached strongSwan's Child SAs, no drop of any kind
+    expect(Object.values(k.drops).every((n) => n === 0), dump(diag)).toBe(true);
+    expect([k.packetsIn, k.packetsOut], dump(diag)).toEqual([swOut, swIn]);
+    // echoes lost end to end must then have been lost inside the clients, between ping and
+    // strongSwan's kernel-libipsec (its TUN), which this VM under load does now and then
+    // (seen: up to 20 of ~2,100 echoes at load 15 with both ESP counts equal): reported above
+    expect(after.ike.drops["unknown-spi"] ?? 0).toBe(0);
   }, 150_000);
 
   test("a client that disconnects frees its address (logged, gone from status); a new client gets it; a reconnecting client keeps its own", async () => {
@@ -323,7 +351,7 @@ run("many road-warrior clients on one vpnkit responder (issue #12)", () => {
     const vNew = vipsOf(host.charon).get(fresh.conn);
     expect(vNew).toBe(gone.vip!);
     expect(server!.lines.some((l) => l.includes(`virtual IP ${gone.vip} assigned to "${fresh.id}"`)), dump()).toBe(true);
-    const p = nsx(host.ns.ns, "ping", ["-n", "-c", "2", "-i", "0.2", "-W", "5", "-I", vNew!, SERVER_INNER], { allowFail: true, timeout: 20_000 });
+    const p = nsx(host.ns.ns, "ping", ["-n", "-c", "2", "-i", "0.2", "-w", "10", "-I", vNew!, SERVER_INNER], { allowFail: true, timeout: 20_000 });
     expect(p, dump(p)).toContain(" 0% packet loss");
     // the disconnected client comes back while its old address is taken: it gets another one
     const again = await swanctlAsync(gone.charon, gone.ns.ns, ["--initiate", "--child", `${gone.conn}c`, "--timeout", "30"], 40_000);
@@ -339,7 +367,7 @@ run("many road-warrior clients on one vpnkit responder (issue #12)", () => {
     const re = await swanctlAsync(other.charon, other.ns.ns, ["--initiate", "--child", `${other.conn}c`, "--timeout", "30"], 40_000);
     expect(re, dump()).toMatch(/completed successfully/);
     expect(vipsOf(other.charon).get(other.conn)).toBe(other.vip!); // reconnecting: the same address
-    const p2 = nsx(other.ns.ns, "ping", ["-n", "-c", "2", "-i", "0.2", "-W", "5", "-I", other.vip!, back!], { allowFail: true, timeout: 20_000 });
+    const p2 = nsx(other.ns.ns, "ping", ["-n", "-c", "2", "-i", "0.2", "-w", "10", "-I", other.vip!, back!], { allowFail: true, timeout: 20_000 });
     expect(p2, dump(p2)).toContain(" 0% packet loss");
     expect(server!.lines.filter((l) => /\berror: /.test(l)), dump()).toEqual([]);
   }, 120_000);
@@ -362,9 +390,9 @@ run("many road-warrior clients on one vpnkit responder (issue #12)", () => {
     expect(sa).toBeDefined();
     expect([sa.virtualIp, sa.virtualIp6]).toEqual([v4, v6]);
     expect(sa.childSas[0].remote.split(",").sort()).toEqual([`${v4}/32`, `${v6}/128`]);
-    const p6 = nsx(host.ns.ns, "ping", ["-6", "-n", "-c", "3", "-i", "0.2", "-W", "5", "-I", v6, SERVER_INNER6], { allowFail: true, timeout: 20_000 });
+    const p6 = nsx(host.ns.ns, "ping", ["-6", "-n", "-c", "3", "-i", "0.2", "-w", "10", "-I", v6, SERVER_INNER6], { allowFail: true, timeout: 20_000 });
     expect(p6, p6 + dump()).toContain(" 0% packet loss");
-    const p4 = nsx(host.ns.ns, "ping", ["-n", "-c", "3", "-i", "0.2", "-W", "5", "-I", v4, SERVER_INNER], { allowFail: true, timeout: 20_000 });
+    const p4 = nsx(host.ns.ns, "ping", ["-n", "-c", "3", "-i", "0.2", "-w", "10", "-I", v4, SERVER_INNER], { allowFail: true, timeout: 20_000 });
     expect(p4, p4 + dump()).toContain(" 0% packet loss");
     // terminated: both addresses go back to their pools
     const term = await swanctlAsync(host.charon, host.ns.ns, ["--terminate", "--ike", dual.conn, "--timeout", "20"], 30_000);
