@@ -20,8 +20,9 @@
  * kernel routes the pool back into the TUN and the engine picks the destination's child):
  * every pair answers and vpnkit loses nothing (no drop of any kind; the ESP packets
  * strongSwan's Child SAs sent = those vpnkit decrypted, and the other way round; echoes lost
- * inside the loaded clients, between ping and strongSwan's kernel-libipsec, are reported); a client that disconnects (swanctl --terminate) frees its address (logged, gone
- * from status) and a new client gets it; a client that reconnects gets its address back; a
+ * inside the loaded clients, between ping and strongSwan's kernel-libipsec, are reported);
+ * a client that disconnects (swanctl --terminate) frees its address (logged, gone from
+ * status) and a new client gets it; a client that reconnects gets its address back; a
  * client asking for IPv4 and IPv6 (`vips = 0.0.0.0, ::`) gets one of each (CP
  * INTERNAL_IP6_ADDRESS) and pings the server over both.
  *
