@@ -70,7 +70,7 @@ export function upCommand(): Command {
     .option("--key <file>", "IKEv2: our private key (PEM)")
     .option("--ca <file>", "IKEv2: CA certificate (PEM) trusted for the peer's certificate (repeatable)", collect, [] as string[])
     .option("--virtual-ip", "IKEv2 initiator (road warrior): ask the peer for an inner address and put it on the TUN")
-    .option("--pool <cidr>", "IKEv2 responder (road-warrior server): give clients that ask a virtual IPv4 address from CIDR")
+    .option("--pool <cidr>", "IKEv2 responder (road-warrior server): give clients that ask a virtual IP from CIDR (one IPv4 and one IPv6 prefix; repeatable)", collect, [] as string[])
     .option("--dns <addr>", "IKEv2 responder with --pool: DNS server sent with the virtual IP (repeatable)", collect, [] as string[])
     .option("--mtu-responder-secret-file <file>", "once up, answer `vpnkit mtu` probes on the tunnel's inner address with this shared secret")
     .option("--mtu-responder-port <n>", "UDP port of that responder (default 4501)")
@@ -107,7 +107,7 @@ export function upCommand(): Command {
         local_id: o.localId, remote_id: o.remoteId, responder: o.responder ? true : undefined, dpd: num(o.dpd),
         retry: o.retry ? true : undefined, rekey: num(o.rekey), ike_rekey: num(o.ikeRekey),
         cert: o.cert, key: o.key, ca: o.ca.length ? o.ca : undefined, virtual_ip: o.virtualIp ? true : undefined,
-        pool: o.pool, dns: o.dns.length ? o.dns : undefined, port: num(o.ikePort),
+        pool: o.pool.length ? o.pool : undefined, dns: o.dns.length ? o.dns : undefined, port: num(o.ikePort),
       };
       if (o.peer !== undefined) over.remote = o.peer;
       const mrOver: RawMtuResponder = { secret_file: o.mtuResponderSecretFile, port: num(o.mtuResponderPort) };

@@ -367,7 +367,7 @@ export function validateConfig(raw: RawConfig, readFile: (p: string) => Uint8Arr
  * | `ike.ca` | path[] | none | trust anchors (PEM) for a peer that authenticates with a certificate |
  * | `ike.retransmit_timeout` / `ike.retransmit_tries` | number / int | 4 / 5 | first retransmission after N s (then ×1.8 each), give up after this many retransmissions (a dead peer found by DPD is given up then) |
  * | `ike.virtual_ip` | bool | false | initiator (road warrior): ask the peer for an inner IPv4 address (CP); it is put on the TUN and is our traffic selector; `tun_addr` and `local_ts` may then be left out |
- * | `ike.pool` | IPv4 CIDR | none | responder (road-warrior server): hand clients that ask (CP) a virtual IP from this prefix (network and broadcast addresses excluded); `remote_ts` defaults to it |
+ * | `ike.pool` | CIDR or [IPv4 CIDR, IPv6 CIDR] | none | responder (road-warrior server): hand clients that ask (CP) a virtual IP from this prefix (IPv4: network and broadcast addresses excluded; IPv6: from prefix::1 on, at most 65,536); `remote_ts` defaults to it |
  * | `ike.dns` | IPv4 address[] | none | responder: DNS servers sent with a virtual IP from `ike.pool` |
  * | `ike.psk_allow_short` | bool | false | accept a pre-shared key shorter than 16 bytes |
  *
@@ -409,6 +409,8 @@ export interface IkeSettings {
   virtualIp: boolean;
   /** Responder: virtual IPv4 pool (CIDR) for clients' CP requests. */
   pool?: string;
+  /** Responder: virtual IPv6 pool (CIDR) for clients' CP requests (INTERNAL_IP6_ADDRESS). */
+  pool6?: string;
   /** Responder: DNS servers pushed with a virtual IP. */
   dns?: string[];
   retransmitSec: number;
@@ -456,20 +458,23 @@ export function validateIkeConfig(raw: RawConfig, readFile: (p: string) => Uint8
   if (virtualIp && ike.responder === true) throw new ConfigError("ike.virtual_ip", "only an initiator asks for a virtual IP");
   const localTs = strList(ike.local_ts, "ike.local_ts") ?? (virtualIp ? [] : undefined);
   if (!localTs || (localTs.length === 0 && !virtualIp)) throw new ConfigError("ike.local_ts", "missing (our inner prefixes, e.g. 10.1.0.0/24)");
-  const poolText = str(ike.pool, "ike.pool", false);
-  let pool: string | undefined;
-  if (poolText !== undefined) {
-    const c = parseCidr(poolText.includes("/") ? poolText : poolText + "/32");
-    if (!c || c.family !== 4) throw new ConfigError("ike.pool", `not an IPv4 prefix: ${poolText}`);
+  // one IPv4 and/or one IPv6 prefix
+  let pool: string | undefined, pool6: string | undefined;
+  for (const poolText of strList(ike.pool, "ike.pool") ?? []) {
+    const c = parseCidr(poolText.includes("/") ? poolText : poolText + (poolText.includes(":") ? "/128" : "/32"));
+    if (!c) throw new ConfigError("ike.pool", `not a prefix: ${poolText}`);
     if (ike.responder !== true) throw new ConfigError("ike.pool", "only a responder (--responder) hands out virtual IPs");
-    pool = c.text;
+    if ((c.family === 4 ? pool : pool6) !== undefined) throw new ConfigError("ike.pool", `one IPv4 and one IPv6 prefix at most: ${poolText}`);
+    if (c.family === 4) pool = c.text;
+    else pool6 = c.text;
   }
   const dns = strList(ike.dns, "ike.dns");
   if (dns !== undefined) {
-    if (pool === undefined) throw new ConfigError("ike.dns", "DNS servers are pushed with a virtual IP: give ike.pool (--pool) too");
+    if (pool === undefined) throw new ConfigError("ike.dns", "DNS servers are pushed with a virtual IPv4 address: give an IPv4 ike.pool (--pool) too");
     for (const d of dns) if (parseIp(d)?.family !== 4) throw new ConfigError("ike.dns", `not an IPv4 address: ${d}`);
   }
-  const remoteTs = strList(ike.remote_ts, "ike.remote_ts") ?? (pool ? [pool] : undefined);
+  const pools = [pool, pool6].filter((x): x is string => x !== undefined);
+  const remoteTs = strList(ike.remote_ts, "ike.remote_ts") ?? (pools.length ? pools : undefined);
   if (!remoteTs || remoteTs.length === 0) throw new ConfigError("ike.remote_ts", "missing (the peer's inner prefixes, e.g. 10.2.0.0/24)");
   for (const [k, l] of [["ike.local_ts", localTs], ["ike.remote_ts", remoteTs]] as const) {
     for (const t of l) if (!parseCidr(t.includes("/") ? t : t + (t.includes(":") ? "/128" : "/32"))) throw new ConfigError(k, `not a prefix: ${t}`);
@@ -564,6 +569,7 @@ export function validateIkeConfig(raw: RawConfig, readFile: (p: string) => Uint8
       certificate, privateKey, peerCa: peerCa.length ? peerCa : undefined,
       virtualIp,
       ...(pool ? { pool, dns: dns ?? [] } : {}),
+      ...(pool6 ? { pool6 } : {}),
       retransmitSec: num(ike.retransmit_timeout, "ike.retransmit_timeout", 4, 600),
       retransmitTries: int(ike.retransmit_tries, "ike.retransmit_tries", 5, 0, 20),
     },

@@ -31,10 +31,10 @@ import { type ChildInstall, type ChildSaSink, LocalChildSink } from "./child-sin
 import type { IkeTunnelConfig } from "./config.ts";
 import type { TunnelChild } from "./engine.ts";
 import { KeyLog, keylogAddIke } from "./keylog.ts";
-import { PrefixPool, tsToCidrs } from "./ike-pool.ts";
+import { tsToCidrs, VipPools } from "./ike-pool.ts";
 import { buildIkeStatus, type IkeStatus, type Installed, type Meta } from "./ike-status.ts";
 
-export { PrefixPool, tsToCidrs } from "./ike-pool.ts";
+export { PrefixPool, tsToCidrs, VipPools } from "./ike-pool.ts";
 export type { IkeStatus } from "./ike-status.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -112,12 +112,13 @@ export class IkeDriver {
   /** Virtual IP assigned by the peer, if any. */
   virtualIp: string | null = null;
   lastError: string | null = null;
-  readonly pool: PrefixPool | null;
+  readonly pool: VipPools | null;
 
   constructor(o: IkeDriverOptions) {
     this.o = o;
     this.cfg = o.cfg;
-    this.pool = o.cfg.ike.responder && o.cfg.ike.pool ? new PrefixPool(o.cfg.ike.pool, o.cfg.ike.dns ?? []) : null;
+    const pools = [o.cfg.ike.pool, o.cfg.ike.pool6].filter((x): x is string => x !== undefined);
+    this.pool = o.cfg.ike.responder && pools.length ? new VipPools(pools, o.cfg.ike.dns ?? []) : null;
     this.now = o.now ?? Date.now;
     this.keylog = o.cfg.keylog ? new KeyLog(o.cfg.keylog) : null;
     if (o.sink) this.sink = o.sink;
@@ -171,11 +172,11 @@ export class IkeDriver {
     };
   }
 
-  private loggedPool(p: PrefixPool): VirtualIpPool {
+  private loggedPool(p: VipPools): VirtualIpPool {
     return {
-      allocate: (peer) => {
-        const a = p.allocate(peer);
-        if (a) this.o.log("info", `virtual IP ${a} assigned to "${peer}"${this.cfg.ike.dns?.length ? `, DNS ${this.cfg.ike.dns.join(" ")}` : ""}`);
+      allocate: (peer, family = 4) => {
+        const a = p.allocate(peer, family);
+        if (a) this.o.log("info", `virtual IP ${a} assigned to "${peer}"${family === 4 && this.cfg.ike.dns?.length ? `, DNS ${this.cfg.ike.dns.join(" ")}` : ""}`);
         return a;
       },
       release: (a) => {
@@ -194,7 +195,7 @@ export class IkeDriver {
     else {
       const peer = this.cfg.ike.remoteAny ? "any address" : this.cfg.remote;
       const ports = this.cfg.ike.ikePort && this.o.sendIke ? `UDP ${this.cfg.ike.ikePort} and ${this.cfg.localPort}` : `UDP ${this.cfg.localPort}`;
-      this.o.log("info", `IKEv2 responder: waiting for ${peer} on ${ports}${this.pool ? `; virtual IPs from ${this.cfg.ike.pool} (${this.pool.size} addresses)${this.cfg.ike.dns?.length ? `, DNS ${this.cfg.ike.dns.join(" ")}` : ""}` : ""}`);
+      this.o.log("info", `IKEv2 responder: waiting for ${peer} on ${ports}${this.pool ? `; virtual IPs from ${[this.cfg.ike.pool, this.cfg.ike.pool6].filter(Boolean).join(" and ")} (${this.pool.size} addresses)${this.cfg.ike.dns?.length ? `, DNS ${this.cfg.ike.dns.join(" ")}` : ""}` : ""}`);
     }
   }
 
@@ -266,7 +267,9 @@ export class IkeDriver {
     for (let n = 0; n < batch && (this.urgent.length || this.queue.length); n++) {
       const q = (this.urgent.length ? this.urgent : this.queue).shift()!;
       if (this.halted) break;
-      this.manager.receive(q.d, q.from, q.via, this.now());
+      // the socket it came in on (a wildcard address: the SA keeps its own)
+      const to = { address: this.cfg.local, port: q.via === "natt" || !this.cfg.ike.ikePort ? this.cfg.localPort : this.cfg.ike.ikePort };
+      this.manager.receive(q.d, q.from, q.via, this.now(), to);
     }
     if ((this.urgent.length || this.queue.length) && !this.halted && this.o.schedule) this.o.schedule(() => this.drain());
     else this.draining = false;
@@ -414,6 +417,7 @@ export class IkeDriver {
         break;
       case "peer-address-changed":
         log("warn", `IKE SA #${e.id}: peer now at ${a.remote.address}:${a.remote.port}`);
+        this.peerMoved(e);
         break;
       case "virtual-ip": {
         log("info", `virtual IP ${a.address}${a.dns.length ? `, DNS ${a.dns.join(" ")} (not configured)` : ""}`);
@@ -429,13 +433,22 @@ export class IkeDriver {
     }
   }
 
+  /** The endpoint of `e`'s peer for ESP: its NAT-T address and port. */
+  private espPeer(e: ManagedSa): Endpoint {
+    return { address: e.sa.remote.address, port: e.sa.natt ? e.sa.remote.port : this.natPort() };
+  }
+
   private install(e: ManagedSa, c: ChildSaInfo): void {
     const local = c.tsLocal.flatMap(tsToCidrs), remote = c.tsRemote.flatMap(tsToCidrs);
     // the peer's NAT-T endpoint: ESP goes there (the packet path routes per Child SA)
-    const peer = { address: e.sa.remote.address, port: e.sa.natt ? e.sa.remote.port : this.natPort() };
-    // `peer`: the endpoint for this pair's ESP (the multi-peer packet path takes it; MERGE: B's ChildInstall field)
-    const inst: ChildInstall & { peer: Endpoint } = {
+    const peer = this.espPeer(e);
+    // a responder serves many peers: every Child SA (and its rekeys) is its own engine child
+    // with its own selectors and endpoint; the initiator has one peer and uses the default child
+    const old = c.rekeyOf ? this.installed.get(c.rekeyOf.spiIn >>> 0) : undefined;
+    const key = old?.key ?? (this.cfg.ike.responder ? `ike${e.id}-${hex32(c.spiIn)}` : "");
+    const inst: ChildInstall = {
       spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, keyIn: c.keyIn, keyOut: c.keyOut, esn: c.esn, local, remote, peer,
+      ...(key ? { child: key } : {}),
     };
     try {
       this.sink.install(inst);
@@ -453,23 +466,31 @@ export class IkeDriver {
     c.keyOut.fill(0);
     const now = this.now();
     const lt = local.map((x) => x.text).join(","), rt = remote.map((x) => x.text).join(",");
-    this.installed.set(c.spiIn >>> 0, { spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, entry: e, at: now, rekeying: false, local: lt, remote: rt });
-    if (c.rekeyOf) {
-      const old = this.installed.get(c.rekeyOf.spiIn >>> 0);
-      if (old) old.rekeying = true;
-    }
+    this.installed.set(c.spiIn >>> 0, { spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, entry: e, at: now, rekeying: false, local: lt, remote: rt, key, peer });
+    if (old) old.rekeying = true;
     if (this.firstChildAt === null) this.firstChildAt = now;
-    this.o.log("info", `Child SA ${c.rekeyOf ? "rekeyed" : "installed"}: ${c.cipher} spi in ${hex32(c.spiIn)} out ${hex32(c.spiOut)}, ${lt} === ${rt} (peer ${peer.address}:${peer.port})`);
+    this.o.log("info", `Child SA ${c.rekeyOf ? "rekeyed" : "installed"}: ${c.cipher} spi in ${hex32(c.spiIn)} out ${hex32(c.spiOut)}, ${lt} === ${rt} (peer ${peer.address}:${peer.port}${key ? `, ${key}` : ""})`);
     this.o.onChild?.({ spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, rekey: !!c.rekeyOf });
+  }
+
+  /** The peer of `e` moved (NAT rebinding seen on an authenticated message): its Child SAs' ESP follows. */
+  private peerMoved(e: ManagedSa): void {
+    const peer = this.espPeer(e);
+    for (const c of this.installed.values()) {
+      if (c.entry !== e || (c.peer.address === peer.address && c.peer.port === peer.port)) continue;
+      c.peer = peer;
+      this.sink.updateRemote?.(c.spiOut, peer);
+      this.o.log("info", `Child SA ${hex32(c.spiIn)}_i ${hex32(c.spiOut)}_o: ESP now to ${peer.address}:${peer.port}`);
+    }
   }
 
   private remove(spiIn: number, spiOut: number, reason: string): void {
     const ent = this.installed.get(spiIn >>> 0);
     if (!ent) return;
     this.installed.delete(spiIn >>> 0);
-    // outbound falls back to the newest remaining Child SA, or none (packets are then dropped as noSa)
+    // outbound falls back to the same child's newest remaining pair, or none (packets are then dropped as noSa)
     let next: Installed | null = null;
-    for (const c of this.installed.values()) if (!next || c.at >= next.at) next = c;
+    for (const c of this.installed.values()) if (c.key === ent.key && (!next || c.at >= next.at)) next = c;
     this.sink.remove(spiIn >>> 0, spiOut >>> 0, next ? next.spiOut : null);
     this.o.log("info", `Child SA removed: spi in ${hex32(spiIn)} out ${hex32(spiOut)} (${reason})`);
   }

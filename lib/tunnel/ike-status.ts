@@ -5,6 +5,7 @@
  * @module
  */
 import type { IkeSaManager, ManagedSa } from "../ike/v2/sa/manager.ts";
+import type { Endpoint } from "../ike/v2/sa/types.ts";
 import type { IkeTunnelConfig } from "./config.ts";
 
 /** A Child SA pair the driver installed. */
@@ -17,6 +18,10 @@ export interface Installed {
   rekeying: boolean;
   local: string;
   remote: string;
+  /** Engine child key (a responder's: one per Child SA and its rekeys; the initiator's: "", the default child). */
+  key: string;
+  /** Where this pair's ESP goes (the IKE SA's peer; follows NAT rebinding). */
+  peer: Endpoint;
 }
 
 export interface Meta {
@@ -70,7 +75,8 @@ export function buildIkeStatus(d: StatusInput, now: number): IkeStatus {
         establishedSec: since(e.establishedAt),
         rekeyInSec: rekeyIn,
         lastReceivedSec: since(e.lastReceived),
-        virtualIp: m?.virtualIp ?? null,
+        virtualIp: m?.virtualIp ?? e.sa.virtualIp ?? null,
+        virtualIp6: e.sa.virtualIp6 ?? null,
         childSas: cur.filter((c) => c.entry === e).map((c) => {
           const rekey = k.rekeySec > 0 ? Math.max(0, Math.round(k.rekeySec * (e.sa.initiator ? 1 : 1.1) - (now - c.at) / 1000)) : null;
           return { spiIn: hex32(c.spiIn), spiOut: hex32(c.spiOut), cipher: c.cipher, local: c.local, remote: c.remote, installedSec: since(c.at), rekeyInSec: rekey };
@@ -94,7 +100,7 @@ export interface IkeStatus {
   ikeSas: {
     id: number; name: string; spi: string; role: string; state: string; local: string; remote: string;
     localId: string | null; remoteId: string | null; proposal: string | null; natt: boolean;
-    establishedSec: number | null; rekeyInSec: number | null; lastReceivedSec: number | null; virtualIp: string | null;
+    establishedSec: number | null; rekeyInSec: number | null; lastReceivedSec: number | null; virtualIp: string | null; virtualIp6: string | null;
     childSas: { spiIn: string; spiOut: string; cipher: string; local: string; remote: string; installedSec: number | null; rekeyInSec: number | null }[];
   }[];
   childSas: { spiIn: string; spiOut: string; cipher: string }[];

@@ -144,12 +144,16 @@ export interface Charon {
   stop(): Promise<void>;
 }
 
-/** Start charon in vk1 with its own config, vici socket and /run; `dir` receives its log. */
-export async function startCharon(dir: string, ns = "vk1", extra: { plugins?: string; conf?: string } = {}): Promise<Charon> {
+/**
+ * Start charon in vk1 with its own config, vici socket and /run; `dir` receives its log.
+ * `plugins` adds to the default plugin list, `load` replaces it (a cheap client: few plugins);
+ * `conf` goes into the plugins section.
+ */
+export async function startCharon(dir: string, ns = "vk1", extra: { plugins?: string; load?: string; conf?: string } = {}): Promise<Charon> {
   mkdirSync(dir, { recursive: true });
   const vici = join(dir, "charon.vici");
   writeFileSync(join(dir, "strongswan.conf"), `charon {
-  load = random nonce openssl aes sha1 sha2 hmac gcm chapoly curve25519 kdf pem pkcs1 pkcs8 x509 pubkey constraints revocation kernel-libipsec kernel-netlink socket-default vici${extra.plugins ? " " + extra.plugins : ""}
+  load = ${extra.load ?? "random nonce openssl aes sha1 sha2 hmac gcm chapoly curve25519 kdf pem pkcs1 pkcs8 x509 pubkey constraints revocation kernel-libipsec kernel-netlink socket-default vici"}${extra.plugins ? " " + extra.plugins : ""}
   port = 500
   port_nat_t = 4500
   install_routes = yes

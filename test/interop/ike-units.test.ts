@@ -16,7 +16,8 @@ import { parseIkev2Table } from "../../lib/keys/wireshark.ts";
 import { tsFromText } from "../../lib/ike/v2/sa/ts.ts";
 import { ConfigError, type IkeTunnelConfig, isIkeConfig, mergeRawIke, type RawConfig, validateIkeConfig } from "../../lib/tunnel/config.ts";
 import type { TunnelChild } from "../../lib/tunnel/engine.ts";
-import { IkeDriver, PrefixPool, tsToCidrs } from "../../lib/tunnel/ike-driver.ts";
+import { IkeDriver, PrefixPool, tsToCidrs, VipPools } from "../../lib/tunnel/ike-driver.ts";
+import { POOL_MAX } from "../../lib/tunnel/ike-pool.ts";
 import { renderIke } from "../../cli/status.ts";
 import { ikeKeylogLine, ikev2TableLine, type KeylogIke } from "../../lib/tunnel/keylog.ts";
 
@@ -410,7 +411,14 @@ describe("road-warrior server: ike.pool / ike.dns", () => {
     expect(c.routes.map((r) => r.text)).toEqual(["10.3.0.0/28"]);
     expect(validateIkeConfig(raw(), readFile).ike.pool).toBeUndefined();
     expect(() => validateIkeConfig(raw({ pool: "10.3.0.0/28" }), readFile)).toThrow(/ike.pool: only a responder/);
-    expect(() => validateIkeConfig(raw({ responder: true, pool: "2001:db8::/120" }), readFile)).toThrow(/ike.pool: not an IPv4 prefix/);
+    // one IPv4 and one IPv6 prefix (INTERNAL_IP6_ADDRESS); remote_ts defaults to both
+    const dual = validateIkeConfig(raw({ responder: true, pool: ["10.3.0.0/28", "2001:db8:3::/64"], remote_ts: undefined }), readFile);
+    expect([dual.ike.pool, dual.ike.pool6]).toEqual(["10.3.0.0/28", "2001:db8:3::/64"]);
+    expect(dual.ike.remoteTs).toEqual(["10.3.0.0/28", "2001:db8:3::/64"]);
+    expect(validateIkeConfig(raw({ responder: true, pool: "2001:db8:3::/64", remote_ts: undefined }), readFile).ike.pool6).toBe("2001:db8:3::/64");
+    expect(() => validateIkeConfig(raw({ responder: true, pool: ["10.3.0.0/28", "10.4.0.0/28"] }), readFile)).toThrow(/ike.pool: one IPv4 and one IPv6 prefix at most/);
+    expect(() => validateIkeConfig(raw({ responder: true, pool: "nope" }), readFile)).toThrow(/ike.pool: not a prefix/);
+    expect(() => validateIkeConfig(raw({ responder: true, pool: "2001:db8:3::/64", dns: ["10.3.0.53"] }), readFile)).toThrow(/ike.dns: .*IPv4 ike.pool/);
     expect(() => validateIkeConfig(raw({ responder: true, pool: "10.3.0.0/28", dns: ["nope"] }), readFile)).toThrow(/ike.dns: not an IPv4 address/);
     expect(() => validateIkeConfig(raw({ responder: true, dns: ["10.3.0.53"] }), readFile)).toThrow(/ike.dns: .*ike.pool/);
   });
@@ -428,5 +436,43 @@ describe("road-warrior server: ike.pool / ike.dns", () => {
     expect(p.allocate("f")).toBe("10.3.0.1");
     expect(new PrefixPool("10.3.0.4/31").size).toBe(2);
     expect(new PrefixPool("10.3.0.9/32").allocate("x")).toBe("10.3.0.9");
+  });
+});
+
+describe("road-warrior server: IPv6 pool", () => {
+  test("PrefixPool (IPv6): from prefix::1 in order, bounded, the lowest given-back address first, exclusions, same peer same address, other family null", () => {
+    const p = new PrefixPool("2001:db8:3::/64", ["2001:db8:3::2"]);
+    expect(p.family).toBe(6);
+    expect(p.size).toBe(POOL_MAX); // a /64 is handed out from the start, at most 65,536
+    expect(p.allocate("a")).toBe("2001:db8:3::1");
+    expect(p.allocate("b")).toBe("2001:db8:3::3"); // ::2 excluded
+    expect(p.allocate("c")).toBe("2001:db8:3::4");
+    expect(p.allocate("d", 4)).toBeNull();
+    expect(p.allocate("e")).toBe("2001:db8:3::5");
+    p.release("2001:db8:3::4");
+    p.release("2001:db8:3::1");
+    expect(p.allocate("f")).toBe("2001:db8:3::1"); // the lowest given back
+    expect(p.allocate("c")).toBe("2001:db8:3::4"); // its previous address
+    expect(p.allocate("g")).toBe("2001:db8:3::6");
+    expect(p.inUse().sort()).toEqual(["2001:db8:3::1", "2001:db8:3::3", "2001:db8:3::4", "2001:db8:3::5", "2001:db8:3::6"]);
+    const small = new PrefixPool("2001:db8:4::/126");
+    expect(small.size).toBe(3);
+    expect(["x", "y", "z", "w"].map((k) => small.allocate(k))).toEqual(["2001:db8:4::1", "2001:db8:4::2", "2001:db8:4::3", null]);
+    small.release("2001:db8:4::2");
+    expect(small.allocate("w")).toBe("2001:db8:4::2");
+    expect(new PrefixPool("2001:db8:5::ffff:0/112").allocate("q")).toBe("2001:db8:5::ffff:1");
+  });
+
+  test("VipPools: one pool per family, released to its own", () => {
+    const v = new VipPools(["10.3.0.0/30", "2001:db8:3::/120"]);
+    expect(v.size).toBe(2 + 255);
+    expect(v.allocate("a")).toBe("10.3.0.1");
+    expect(v.allocate("a", 6)).toBe("2001:db8:3::1");
+    expect(v.allocate("b", 4)).toBe("10.3.0.2");
+    expect(v.allocate("c", 4)).toBeNull();
+    v.release("10.3.0.1");
+    v.release("2001:db8:3::1");
+    expect(v.inUse()).toEqual(["10.3.0.2"]);
+    expect(new VipPools(["2001:db8:3::/120"]).allocate("a")).toBeNull(); // no IPv4 pool
   });
 });

@@ -122,7 +122,8 @@ secrets { ike-vkv { secret = "${README_PSK}" } }
 }
 
 function ping(ns: string, src: string, dst: string): string {
-  return nsx(ns, "ping", ["-c", "3", "-i", "0.2", "-W", "2", "-I", src, dst], { allowFail: true, timeout: 20_000 });
+  // -w: wait for every reply (with -W alone, once one reply came, ping waits only two RTTs for the rest: late replies under load count as lost)
+  return nsx(ns, "ping", ["-c", "3", "-i", "0.2", "-W", "2", "-w", "10", "-I", src, dst], { allowFail: true, timeout: 20_000 });
 }
 
 const dump = (p: Proc, c?: Charon) => `vpnkit:\n${p.lines.slice(-40).join("\n")}\n${c ? `charon:\n${c.log().split("\n").slice(-40).join("\n")}` : ""}`;

@@ -85,6 +85,12 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
       log("info", `SA 0x${e.spi.toString(16)} ${e.direction}: ${e.type} (${e.reason})`, "esp");
       driver?.onSaEvent(e);
     };
+    // the default child: the initiator's Child SAs go there (one peer); a responder installs one
+    // child per client Child SA (keyed, with its selectors and endpoint), so its default child
+    // carries no selectors (an idle one would win equal-length routes and drop them as noSa)
+    const baseChild = cfg.ike.responder
+      ? { name: "ike", local: [], remote: [], mtu: cfg.tunnelMtu }
+      : { name: "ike", local: cfg.localSubnets, remote: cfg.routes, mtu: cfg.tunnelMtu };
     let tunName: string;
     let parts: PathParts;
     if (onWorker) {
@@ -93,7 +99,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
       const dp = await launchDataPlane(tun, offload, udp, {
         remoteAddress: cfg.remote, remotePort: espPort, keepaliveMs: Math.round(cfg.keepaliveSec * 1000),
         keepWarmMs: cfg.keepWarmMs,
-        child: { name: "ike", local: cfg.localSubnets, remote: cfg.routes, mtu: cfg.tunnelMtu },
+        child: baseChild,
         outbound: null, inbound: null, warmCipher: firstEspCipher(cfg), ike: true,
       }, td, (m) => log("info", m, "dp"), (why) => {
         log("error", why, "dp");
@@ -114,7 +120,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
       td.push(() => udp.close());
       const { db, child, engine } = buildPath({
         device: tun, socket: udp, remoteAddress: cfg.remote, remotePort: espPort,
-        child: { name: "ike", local: cfg.localSubnets, remote: cfg.routes, mtu: cfg.tunnelMtu },
+        child: baseChild,
         aead: aeadChoice(), keepaliveMs: Math.round(cfg.keepaliveSec * 1000), onIke,
       });
       td.push(() => db.destroy());
@@ -124,7 +130,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
       engine.start();
       td.push(() => engine.stop());
       parts = {
-        sink: new LocalChildSink(db, child, () => engine.reindex()),
+        sink: new LocalChildSink(db, child, () => engine.reindex(), engine),
         send: (buf, addr, port) => udp.send(buf, addr, port),
         counters: () => ({
           counters: engine.counters,

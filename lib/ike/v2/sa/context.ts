@@ -27,7 +27,7 @@ export const N = {
   TS_UNACCEPTABLE: 38, INVALID_SELECTORS: 39, TEMPORARY_FAILURE: 43, CHILD_SA_NOT_FOUND: 44, INTERNAL_ADDRESS_FAILURE: 36,
   INITIAL_CONTACT: 16384, NATD_SRC: 16388, NATD_DST: 16389, COOKIE: 16390, REKEY_SA: 16393, FRAG_SUP: 16430,
 } as const;
-export const CP_REQUEST = 1, CP_REPLY = 2, CP_IP4 = 1, CP_IP4_DNS = 3;
+export const CP_REQUEST = 1, CP_REPLY = 2, CP_IP4 = 1, CP_IP4_DNS = 3, CP_IP6 = 8;
 export const NO_SPI = new Uint8Array(8);
 export const FRAG_SUP: PayloadSpec = { type: "notify", notifyType: 16430 };
 /** SIGNATURE_HASH_ALGORITHMS (RFC 7427): SHA2-256, SHA2-384, SHA2-512, Identity (Ed25519). */
@@ -130,6 +130,8 @@ export interface SaContext {
   lastSent: number;
   children: Child[];
   virtualIp: Uint8Array | null;
+  /** Virtual IPv6 address assigned from our pool (responder), null when none. */
+  virtualIp6: Uint8Array | null;
   /** The virtual IP came from our pool (we are the responder that assigned it). */
   vipFromPool: boolean;
   /** Nonces of the exchange that creates a Child SA, and whether we initiated it. */

@@ -13,9 +13,9 @@ import { idBody, identityMatches, type Identity } from "./identity.ts";
 import { suiteName, suiteToProposal } from "./proposals.ts";
 import { tsAny, tsHost, type TrafficSelector } from "./ts.ts";
 import type { KeyObject } from "node:crypto";
-import { finishChild, negotiateChildResponder } from "./exchange-child.ts";
+import { finishChild, negotiateChildResponder, vipTs } from "./exchange-child.ts";
 import {
-  CP_IP4, CP_IP4_DNS, CP_REPLY, CP_REQUEST, EX_AUTH, EX_INFO, N, dedupe, firstError, ipBytes, notifyOf, parse, type Parsed, type SaContext,
+  CP_IP4, CP_IP4_DNS, CP_IP6, CP_REPLY, CP_REQUEST, EX_AUTH, EX_INFO, N, dedupe, firstError, ipBytes, notifyOf, parse, type Parsed, type SaContext,
 } from "./context.ts";
 
 /** CERTREQ naming our trust anchors for the peer (asks it to send its certificate). */
@@ -158,13 +158,23 @@ export function responderAuth(sa: SaContext, msg: Ikev2Message, datagram: Uint8A
   // Child SA (errors here do not fail the IKE SA)
   let remoteTs = sa.remoteTs;
   let vipFailure = false;
-  if (p.cp && p.cp.cfgType === CP_REQUEST && p.cp.attributes.some((a) => a.type === CP_IP4) && sa.cfg.virtualIpPool) {
-    const vip = allocateVip(sa, p.idi.text);
-    if (vip) {
+  const want4 = !!p.cp && p.cp.cfgType === CP_REQUEST && p.cp.attributes.some((a) => a.type === CP_IP4);
+  const want6 = !!p.cp && p.cp.cfgType === CP_REQUEST && p.cp.attributes.some((a) => a.type === CP_IP6);
+  if ((want4 || want6) && sa.cfg.virtualIpPool) {
+    // each family asked for and held by the pool (RFC 7296 §3.15.3: what we can give)
+    const vip = want4 ? allocateVip(sa, p.idi.text, 4) : null;
+    const vip6 = want6 ? allocateVip(sa, p.idi.text, 6) : null;
+    if (vip || vip6) {
       sa.virtualIp = vip;
+      sa.virtualIp6 = vip6;
       sa.vipFromPool = true;
-      remoteTs = [tsHost(vip)];
-      const attrs = [{ type: CP_IP4, value: vip }, ...(sa.cfg.dns ?? []).map((d) => ({ type: CP_IP4_DNS, value: ipBytes(d) }))];
+      remoteTs = vipTs(sa);
+      const attrs = [
+        ...(vip ? [{ type: CP_IP4, value: vip }] : []),
+        // INTERNAL_IP6_ADDRESS: address and prefix length (RFC 7296 §3.15.1)
+        ...(vip6 ? [{ type: CP_IP6, value: Uint8Array.of(...vip6, 128) }] : []),
+        ...(vip ? (sa.cfg.dns ?? []).map((d) => ({ type: CP_IP4_DNS, value: ipBytes(d) })) : []),
+      ];
       reply.push({ type: "cp", cfgType: CP_REPLY, attributes: attrs });
     } else {
       vipFailure = true;
@@ -184,8 +194,13 @@ export function responderAuth(sa: SaContext, msg: Ikev2Message, datagram: Uint8A
   if (!("error" in child)) child.install();
 }
 
-function allocateVip(sa: SaContext, peer: string): Uint8Array | null {
+function allocateVip(sa: SaContext, peer: string, family: 4 | 6): Uint8Array | null {
   const pool = sa.cfg.virtualIpPool!;
-  const a = Array.isArray(pool) ? pool[0] ?? null : pool.allocate(peer);
-  return a ? ipBytes(a) : null;
+  const a = Array.isArray(pool) ? pool.find((x) => x.includes(":") === (family === 6)) ?? null : pool.allocate(peer, family);
+  if (!a) return null;
+  const b = ipBytes(a);
+  if (b.length === (family === 6 ? 16 : 4)) return b;
+  // a pool that ignores the family handed out the other one: give it back
+  if (!Array.isArray(pool)) pool.release(a);
+  return null;
 }

@@ -155,7 +155,7 @@ export function responderChild(sa: SaContext, msg: Ikev2Message, datagram: Uint8
   }
   sa.ni2 = p.nonce.slice();
   sa.nr2 = sa.rng(32);
-  const res = negotiateChildResponder(sa, p, sa.espSuites, sa.virtualIp ? [tsHost(sa.virtualIp)] : sa.remoteTs, false, rekeyOf, now);
+  const res = negotiateChildResponder(sa, p, sa.espSuites, sa.vipFromPool ? vipTs(sa) : sa.virtualIp ? [tsHost(sa.virtualIp)] : sa.remoteTs, false, rekeyOf, now);
   if ("error" in res) { sa.respond(msg, datagram, [res.error], now); return; }
   const [saPayload, ...rest] = res.payloads;
   sa.respond(msg, datagram, [saPayload, { type: "nonce", nonce: sa.nr2 }, ...rest], now);
@@ -244,4 +244,8 @@ function cmpBytes(a: Uint8Array, b: Uint8Array): number {
 export function lowestNonceIn(ours: Uint8Array[], theirs: Uint8Array[]): boolean {
   const minOf = (l: Uint8Array[]) => l.reduce((m, x) => (cmpBytes(x, m) < 0 ? x : m));
   return cmpBytes(minOf(ours), minOf(theirs)) < 0;
+}
+/** The peer's selectors once we assigned it virtual IPs: one host selector per address. */
+export function vipTs(sa: SaContext): TrafficSelector[] {
+  return [sa.virtualIp, sa.virtualIp6].filter((x): x is Uint8Array => x !== null).map(tsHost);
 }

@@ -14,7 +14,7 @@
  * Logs never contain keys; `keylog` actions are emitted only with `keylog: true`.
  * @module
  */
-import { concat, ctEqual, ipv4Text, toHex } from "../../../core/bytes.ts";
+import { concat, ctEqual, ipv4Text, ipv6Text, toHex } from "../../../core/bytes.ts";
 import type { Anomaly } from "../../../core/anomaly.ts";
 import { decodeIkev2, decodeIkev2Payloads, type Ikev2Message, type Ikev2Payload } from "../message.ts";
 import { skOpen } from "../sk-crypto.ts";
@@ -107,6 +107,8 @@ export class IkeSa {
   get lastReceived(): number { return this.s.lastReceived; }
   /** Virtual IPv4 address: the one we got (initiator) or assigned (responder); null when none. */
   get virtualIp(): string | null { return this.s.virtualIp ? ipv4Text(this.s.virtualIp) : null; }
+  /** Virtual IPv6 address we assigned (responder, INTERNAL_IP6_ADDRESS); null when none. */
+  get virtualIp6(): string | null { return this.s.virtualIp6 ? ipv6Text(this.s.virtualIp6) : null; }
 
   /** Child SAs of this IKE SA with algorithms and selectors (byte counters are the data plane's). */
   children(): ChildSaStatus[] {

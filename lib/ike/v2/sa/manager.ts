@@ -34,7 +34,7 @@ import { toHex } from "../../../core/bytes.ts";
 import { encodeIkev2Message } from "../encode/message.ts";
 import { NOTIFY_TYPES } from "../registry.ts";
 import type { Rng } from "./dh.ts";
-import { defaultRng, IkeSa } from "./ike-sa.ts";
+import { defaultRng, IkeSa, type ReceivedOn } from "./ike-sa.ts";
 import { scanInit } from "./init-scan.ts";
 import { CookieJar, DEFAULT_IKE_LIMITS, type IkeLimits, TokenBucket } from "./limits.ts";
 import type { Action, Endpoint, IkeSaConfig } from "./types.ts";
@@ -144,8 +144,14 @@ export class IkeSaManager {
 
   // ------------------------------------------------------------------ input
 
-  /** One IKE datagram (non-ESP marker already stripped) from `from`, received on socket `via`. */
-  receive(d: Uint8Array, from: Endpoint, via: Via, now: number): void {
+  /**
+   * One IKE datagram (non-ESP marker already stripped) from `from`, received on socket `via`;
+   * `to`: that socket's address and port (NAT-D; a wildcard address keeps the SA's own). The
+   * SA learns from `via` whether it came on the NAT-T socket: a client behind a NAT sends from
+   * whatever port its NAT picked, not from 4500.
+   */
+  receive(d: Uint8Array, from: Endpoint, via: Via, now: number, to?: Endpoint): void {
+    const on: ReceivedOn = { address: to?.address ?? "0.0.0.0", port: to?.port ?? (via === "natt" ? 4500 : 500), natt: via === "natt" };
     if (d.length < 28) return this.drop("short", from, `${d.length} bytes`);
     if (d[17] >> 4 !== 2) return this.drop("not-ikev2", from, `version ${d[17] >> 4}.${d[17] & 15}`);
     const ispi = d.subarray(0, 8), rspi = d.subarray(8, 16);
@@ -154,7 +160,7 @@ export class IkeSaManager {
     const rspiZero = rspi.every((x) => x === 0);
     if (exchange === EX_INIT && !response && rspiZero) {
       if (!fromInitiator) return this.drop("malformed", from, "IKE_SA_INIT request without the I flag");
-      return this.newInit(d, from, via, now);
+      return this.newInit(d, from, via, now, on);
     }
     const mine = fromInitiator ? rspi : ispi;
     const theirs = fromInitiator ? ispi : rspi;
@@ -179,12 +185,12 @@ export class IkeSaManager {
     if (response && d[16] === 41 && d.length >= 36 && ((d[34] << 8) | d[35]) === N_INVALID_IKE_SPI && exchange !== EX_INIT) {
       this.o.onEvent?.({ type: "invalid-ike-spi", entry: e });
     }
-    const actions = e.sa.receive(d, from, now);
+    const actions = e.sa.receive(d, from, now, on);
     if (via === "natt" && e.sa.remote.address === from.address && e.sa.remote.port === from.port) e.via = "natt";
     this.after(e, actions, now);
   }
 
-  private newInit(d: Uint8Array, from: Endpoint, via: Via, now: number): void {
+  private newInit(d: Uint8Array, from: Endpoint, via: Via, now: number, on: ReceivedOn): void {
     const mid = ((d[20] << 24) | (d[21] << 16) | (d[22] << 8) | d[23]) >>> 0;
     if (mid !== 0) return this.drop("init-bad-message-id", from, `message ID ${mid}`);
     const ispi = d.subarray(0, 8);
@@ -193,7 +199,7 @@ export class IkeSaManager {
     const known = this.byInit.get(initKey);
     if (known) {
       this.counters.initRetransmits++;
-      this.after(known, known.sa.receive(d, from, now), now);
+      this.after(known, known.sa.receive(d, from, now, on), now);
       return;
     }
     if (!this.o.responder) return this.drop("init-not-responder", from);
@@ -225,7 +231,7 @@ export class IkeSaManager {
     } catch (err) {
       return this.drop("init-config", from, (err as Error).message);
     }
-    const actions = sa.receive(d, from, now);
+    const actions = sa.receive(d, from, now, on);
     if (sa.state !== "init-done") {
       // rejected (an error notify was sent, or the message was dropped): no state kept
       this.counters.initRejected++;

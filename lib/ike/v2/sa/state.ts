@@ -6,7 +6,7 @@
  * @module
  */
 import { X509Certificate, type KeyObject } from "node:crypto";
-import { ipv4Text, toHex, u32 } from "../../../core/bytes.ts";
+import { ipv4Text, ipv6Text, toHex, u32 } from "../../../core/bytes.ts";
 import { encodeIkev2Message, skPrefix, type HeaderSpec } from "../encode/message.ts";
 import { encodePayloadChain, type PayloadSpec } from "../encode/payloads.ts";
 import type { Ikev2Message } from "../message.ts";
@@ -72,6 +72,7 @@ export class SaState implements SaContext {
   lastSent = 0;
   children: Child[] = [];
   virtualIp: Uint8Array | null = null;
+  virtualIp6: Uint8Array | null = null;
   vipFromPool = false;
   ni2: Uint8Array = new Uint8Array(0);
   nr2: Uint8Array = new Uint8Array(0);
@@ -213,7 +214,10 @@ export class SaState implements SaContext {
     this.children = [];
     this.state = "dead";
     const pool = this.cfg.virtualIpPool;
-    if (this.virtualIp && this.vipFromPool && pool && !Array.isArray(pool)) pool.release(ipv4Text(this.virtualIp));
+    if (this.vipFromPool && pool && !Array.isArray(pool)) {
+      if (this.virtualIp) pool.release(ipv4Text(this.virtualIp));
+      if (this.virtualIp6) pool.release(ipv6Text(this.virtualIp6));
+    }
     if (this.keys) wipeIkeKeys(this.keys);
     this.keys = null;
     this.ke?.destroy();

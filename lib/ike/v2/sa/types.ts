@@ -91,8 +91,11 @@ export interface IkeSaConfig {
 
 /** Address allocator shared by responder IKE SAs. */
 export interface VirtualIpPool {
-  /** A free address for `peer` (its identity text), or null when none is left. */
-  allocate(peer: string): string | null;
+  /**
+   * A free address of `family` (default 4: INTERNAL_IP4_ADDRESS; 6: INTERNAL_IP6_ADDRESS) for
+   * `peer` (its identity text), or null when none is left or the pool has no such family.
+   */
+  allocate(peer: string, family?: 4 | 6): string | null;
   release(address: string): void;
 }
 
