@@ -69,7 +69,7 @@ interface Client {
 function setup() {
   const queue: (() => void)[] = [];
   const rcfg: IkeTunnelConfig = validateIkeConfig(mergeRawIke({ local: SERVER }, {
-    psk: "rw-psk", responder: true, pool: "10.9.0.0/28", local_ts: ["0.0.0.0/0"], local_id: "server",
+    psk: "rw-psk-long-enough-0123", responder: true, pool: "10.9.0.0/28", local_ts: ["0.0.0.0/0"], local_id: "server",
     ike_proposal: ["aes128-sha256-ecp256"], esp_proposal: ["chacha20poly1305"],
   }), readFile);
   expect(rcfg.ike.remoteAny).toBe(true);
@@ -97,7 +97,7 @@ function setup() {
   endpoints.forEach((e, i) => {
     const n = i + 1;
     const cfg = validateIkeConfig(mergeRawIke({ local: `10.0.${n}.2`, remote: SERVER }, {
-      psk: "rw-psk", virtual_ip: true, remote_ts: ["0.0.0.0/0"], local_id: `client${n}@example.org`, remote_id: "server",
+      psk: "rw-psk-long-enough-0123", virtual_ip: true, remote_ts: ["0.0.0.0/0"], local_id: `client${n}@example.org`, remote_id: "server",
       ike_proposal: ["aes128-sha256-ecp256"], esp_proposal: ["chacha20poly1305"],
     }), readFile);
     const child: TunnelChild = { name: `c${n}`, local: [], remote: [], outbound: null, inbound: [], mtu: 1400 };
