@@ -27,17 +27,20 @@
 # temporary Wireshark profile, ESP decryption and ICV check on).
 # Output to /dev/null; each input is read into the page cache before every
 # timed command. Prints one markdown table per round, then the medians.
-# Env: ROUNDS (default 3), VPNKIT (default ./dist/vpnkit, built if missing),
-# BENCH_DIR (default /tmp/vpnkit-bench), MIXES (default "a b c d"),
+# Env: ROUNDS (default 3), VPNKIT (default ./dist/vpnkit-release, the release build
+# users get: `bun scripts/build.ts --release`, minified with bytecode; built if missing),
+# BENCH_DIR (default /tmp/vpnkit-bench), MIXES (default "a b c d"), MODES (default
+# "summary -v --json --keys"; e.g. MODES="summary" MIXES="a b"),
 # BASELINE (optional: an older vpnkit binary, timed in the same rounds, last column).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WORK=${BENCH_DIR:-/tmp/vpnkit-bench}
-VPNKIT=${VPNKIT:-./dist/vpnkit}
+VPNKIT=${VPNKIT:-./dist/vpnkit-release}
 ROUNDS=${ROUNDS:-3}
 MIXES=${MIXES:-a b c d}
+MODES=${MODES:-summary -v --json --keys}
 [ -c /dev/null ] || { echo "/dev/null is not a character device" >&2; exit 2; }
-[ -x "$VPNKIT" ] || npm run build >/dev/null
+[ -x "$VPNKIT" ] || bun scripts/build.ts --release --outfile "$VPNKIT" >/dev/null
 
 declare -A BIGN=([a]=3 [b]=5 [c]=100 [d]=30)
 declare -A COPIES=([a]=1 [b]=1 [c]=30 [d]=10)
@@ -119,7 +122,7 @@ for round in $(seq 1 "$ROUNDS"); do
   for m in $MIXES; do
     keys=()
     for u in esp_sa ikev2_decryption_table; do [ -f "$WORK/mix-$m/$u" ] && keys+=(--keys "$WORK/mix-$m/$u"); done
-    for mode in summary -v --json --keys; do
+    for mode in $MODES; do
       f=${FILE[$m]}
       [ "$mode" = --keys ] && f=${KFILE[$m]}
       [ "$mode" = summary ] && f=${BFILE[$m]}
@@ -150,7 +153,7 @@ echo
 echo "| mix | mode | vpnkit CPU s | vpnkit wall s | peer CPU s | peer wall s | ratio (median) | target | met | baseline CPU s |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for m in $MIXES; do
-  for mode in summary -v --json --keys; do
+  for mode in $MODES; do
     awk -v m="$m" -v mode="$mode" '
       function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t } return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
       $1 == m && $2 == mode { n++; vc[n] = $3; vw[n] = $4; pc[n] = $5; pw[n] = $6; r[n] = $7; bl[n] = $8 }

@@ -274,14 +274,14 @@ export const SK_MAX_FIXED = 1024;
 /**
  * Any other IKEv2 message: the real decoder and validator; null when either
  * records an anomaly (or it is not IKEv2), else the message, and the tracker
- * has been fed.
+ * (when given) has been fed.
  */
-export function fullIke(ike: IkeTracker, b: Uint8Array, off: number, end: number, no: number, tsSec: number, tsNsec: number, src: string, dst: string) {
+export function fullIke(ike: IkeTracker | null, b: Uint8Array, off: number, end: number, no: number, tsSec: number, tsNsec: number, src: string, dst: string) {
   if (off + 17 >= end || b[off + 17] >> 4 !== 2) return null;
   const an: Anomaly[] = [];
   const m = decodeIkev2(b, off, end, an);
   if (m === null || an.length !== 0 || validateIkev2(m).length !== 0) return null;
-  ike.observe(ikev2Event(no, tsSec, tsNsec, m, src, dst));
+  if (ike !== null) ike.observe(ikev2Event(no, tsSec, tsNsec, m, src, dst));
   return m;
 }
 

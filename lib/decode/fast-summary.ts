@@ -146,7 +146,7 @@ export class FastPaths {
   private readonly sk: SkMsg = { off: 0, len: 0, exch: 0, flags: 0, mid: 0 };
 
   /** `slots`: flow cache size (tests use 1 to make every flow change a collision). */
-  constructor(ports: IpsecPorts, private readonly esp: EspTracker, private readonly ike: IkeTracker, slots = SLOTS) {
+  constructor(ports: IpsecPorts, private readonly esp: EspTracker, private readonly ike: IkeTracker | null, slots = SLOTS) {
     const bits = Math.max(0, Math.min(8, Math.round(Math.log2(slots))));
     this.slots = new Array(1 << bits);
     this.mask = (1 << bits) - 1;
@@ -235,7 +235,7 @@ export class FastPaths {
     const b = rec.data;
     const off = f.kind === K_IKE_NATT ? 46 : 42, end = 42 + this.have;
     if (skOnly(b, off, end, this.sk)) {
-      observeSk(this.ike, b, this.sk, rec.no, rec.tsSec, rec.tsNsec, f.src, f.dst);
+      if (this.ike !== null) observeSk(this.ike, b, this.sk, rec.no, rec.tsSec, rec.tsNsec, f.src, f.dst);
       return this.skOnly;
     }
     return fullIke(this.ike, b, off, end, rec.no, rec.tsSec, rec.tsNsec, f.src, f.dst);

@@ -66,6 +66,11 @@ export interface DecoderOptions {
   fastPathSlots?: number;
   /** Keys for ESP / IKE decryption (`--keys`, `--keys-inline`); with them the fast path is off. */
   keys?: KeyStore;
+  /**
+   * Feed the IKE tracker (default true). Only {@link Decoder.stats} reads it (`--stats`), never a
+   * packet's text: runDecode turns it off when no stats are printed.
+   */
+  trackIke?: boolean;
 }
 
 /** The per-packet ESP sequence flag attached to ESP layers. */
@@ -117,8 +122,10 @@ export class Decoder {
   /** Flow cache and writers of the fast paths (made on first use). */
   private fastPaths?: FastPaths;
   private readonly fastPathSlots?: number;
+  private readonly trackIke: boolean;
 
   constructor(opts: DecoderOptions = {}) {
+    this.trackIke = opts.trackIke !== false;
     this.ports = makeIpsecPorts({ ike: opts.ikePorts ?? [], natt: opts.nattPorts ?? [] });
     this.tcpPorts = new Set([4500, ...(opts.tcpPorts ?? [])]);
     this.reassemble = opts.reassemble !== false;
@@ -188,7 +195,7 @@ export class Decoder {
 
   private fast(w: ByteWriter, rec: CaptureRecord, mode: 0 | 1 | 2, time = UTC_TIME_OF_DAY): boolean {
     if (!this.fastPath) return false;
-    const fp = (this.fastPaths ??= new FastPaths(this.ports, this.esp, this.ike, this.fastPathSlots));
+    const fp = (this.fastPaths ??= new FastPaths(this.ports, this.esp, this.trackIke ? this.ike : null, this.fastPathSlots));
     if (rec.tsSec - this.lastTs >= 1) {
       // decode() would run reassembly expiry here; only skip it when nothing is in flight
       if (this.v4frag.stats().inFlight || this.v6frag.stats().inFlight) return false;
@@ -419,7 +426,7 @@ export class Decoder {
       // meaning, checked separately from structure (principle 3)
       for (const a of validateIkev2(m)) p.anomalies.push(a);
       const d = this.v2Dec !== undefined && !this.partial ? this.v2Dec.decrypt(b, m, p.no, p.anomalies) : undefined;
-      if (!this.partial) this.ike.observe(ikev2Event(p.no, p.tsSec, p.tsNsec, m, ip.src, ip.dst, d));
+      if (!this.partial && this.trackIke) this.ike.observe(ikev2Event(p.no, p.tsSec, p.tsNsec, m, ip.src, ip.dst, d));
     } else if (v === 1) {
       const m = decodeIsakmp(b, off, end, p.anomalies) as (IsakmpMessage & { role?: "I" | "R" }) | null;
       if (!m) return;
@@ -430,7 +437,7 @@ export class Decoder {
         if (role) m.role = role;
       }
       const d = this.v1Dec !== undefined && !this.partial ? this.v1Dec.decrypt(b, m, ip, p.anomalies) : undefined;
-      if (!this.partial) this.ike.observe(isakmpEvent(p, m, ip, d));
+      if (!this.partial && this.trackIke) this.ike.observe(isakmpEvent(p, m, ip, d));
     } else if (end - off > 0) {
       p.anomalies.push({ layer: "ike", offset: off, reason: end - off < 28 ? `truncated: need 28 bytes, have ${end - off}` : `unknown IKE major version ${b[off + 17] >> 4}` });
     }

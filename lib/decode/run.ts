@@ -75,7 +75,8 @@ export interface RunDecodeResult {
  * `shouldStop` says so or when `out` fails (then `outputError` is set).
  */
 export async function runDecode(reader: CaptureReader, out: WritableLike, opts: RunDecodeOptions): Promise<RunDecodeResult> {
-  const dec = new Decoder(opts.decoder);
+  // the IKE tracker feeds only --stats: without it, no packet's text depends on it
+  const dec = new Decoder(opts.stats || opts.decoder.trackIke !== undefined ? opts.decoder : { ...opts.decoder, trackIke: false });
   const w = new ByteWriter(out);
   const res: RunDecodeResult = { packets: 0, shown: 0, anomalousPackets: 0, anomalies: 0 };
   const time = new TimeFormatter(opts.time);

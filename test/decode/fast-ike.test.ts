@@ -13,6 +13,7 @@ import { packetHeaderLine, summaryLine } from "../../lib/decode/summary.ts";
 import { packetJson } from "../../lib/decode/render-json.ts";
 import { renderTree } from "../../lib/decode/render-tree.ts";
 import { ByteWriter, collectText } from "../../lib/decode/output.ts";
+import { runDecode } from "../../lib/decode/run.ts";
 import { FIX } from "./helpers.ts";
 
 async function records(path: string, limit = Infinity): Promise<CaptureRecord[]> {
@@ -58,12 +59,12 @@ function isIke(r: CaptureRecord): boolean {
  * text of each packet and the IKE/ESP tracker reports at the end. Returns
  * the fast-path answers on IKE packets (per mode, averaged).
  */
-function compare(recs: CaptureRecord[], slots?: number): number {
+function compare(recs: CaptureRecord[], slots?: number, trackIke = true): number {
   let ikeHits = 0;
   for (const mode of ["summary", "json", "tree"] as Mode[]) {
     const sink = collectText();
     const w = new ByteWriter(sink.out, 1024, 1024);
-    const d = new Decoder({ fastPathSlots: slots });
+    const d = new Decoder({ fastPathSlots: slots, trackIke });
     const full = new Decoder();
     const texts: string[] = [];
     for (let i = 0; i < recs.length; i++) {
@@ -83,7 +84,13 @@ function compare(recs: CaptureRecord[], slots?: number): number {
     void w.flush();
     expect(sink.text()).toBe(texts.join(""));
     // the trackers saw the same packets the same way
-    expect(JSON.stringify(d.stats())).toBe(JSON.stringify(full.stats()));
+    if (trackIke) expect(JSON.stringify(d.stats())).toBe(JSON.stringify(full.stats()));
+    else {
+      // untracked IKE (runDecode without --stats): same texts, same ESP state, no IKE SAs
+      const { ikeSas, ...rest } = d.stats(), { ikeSas: _full, ...fullRest } = full.stats();
+      expect(ikeSas).toEqual([]);
+      expect(JSON.stringify(rest)).toBe(JSON.stringify(fullRest));
+    }
   }
   return ikeHits / 3;
 }
@@ -105,6 +112,17 @@ test("IKE fast path == full decoder, texts and tracker state, on every fixture",
     hits += compare(recs);
   }
   // most IKE packets of the fixtures are answered by the fast path
+  expect(ike).toBeGreaterThan(150);
+  expect(hits).toBeGreaterThan(ike / 2);
+});
+
+test("without the IKE tracker (decode without --stats): the same texts on every fixture, fast path and full decoder", async () => {
+  let hits = 0, ike = 0;
+  for (const f of fixtures) {
+    const recs = await records(f);
+    ike += recs.filter(isIke).length;
+    hits += compare(recs, undefined, false);
+  }
   expect(ike).toBeGreaterThan(150);
   expect(hits).toBeGreaterThan(ike / 2);
 });
@@ -144,6 +162,7 @@ test("IKE fast path == full decoder on mutated real IKE packets (header, lengths
         });
         compare(recs);
         compare(recs, 1);
+        compare(recs, undefined, false);
       },
     ),
     { numRuns: 800 },
@@ -179,6 +198,7 @@ for (const m of ["a", "b", "c", "d"]) {
   test.skipIf(!existsSync(path))(`fast paths == full decoder on 20k packets of benchmark mix ${m} (${path})`, async () => {
     const recs = await records(path, 20000);
     const hits = compare(recs);
+    compare(recs, undefined, false);
     if (m === "c" || m === "d") expect(hits).toBeGreaterThan(recs.filter(isIke).length * 0.9);
   });
 }
@@ -198,4 +218,22 @@ test("cached AES-CBC decryption (per-key ECB + chaining) == a fresh CBC decipher
     }),
     { numRuns: 300 },
   );
+});
+
+test("runDecode without --stats leaves the IKE tracker off and prints the same bytes as with it", async () => {
+  let files = 0;
+  for (const f of fixtures) {
+    if (!/ikev|ike_|natt|rekey/i.test(f)) continue;
+    files++;
+    for (const mode of ["summary", "verbose", "json"] as const) {
+      const texts: string[] = [];
+      for (const trackIke of [undefined, true]) {
+        const sink = collectText();
+        await runDecode(await openCapture(f), sink.out, { mode, stats: false, filter: {}, decoder: { trackIke } });
+        texts.push(sink.text());
+      }
+      expect(texts[0]).toBe(texts[1]);
+    }
+  }
+  expect(files).toBeGreaterThan(5);
 });
