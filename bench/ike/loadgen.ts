@@ -203,6 +203,11 @@ await new Promise<void>((r) => {
 stopping = true;
 const T1 = performance.now();
 const cpuW1 = cpuSec();
+let checkAfter: string | null = null;
+if (checkCmd && hold > 0) {
+  await new Promise((r) => setTimeout(r, 1000)); // the last Deletes reach the responder
+  try { checkAfter = execSync(checkCmd, { shell: "/bin/sh" }).toString().trim(); } catch (e) { checkAfter = `error: ${(e as Error).message.split("\n")[0]}`; }
+}
 clearInterval(ticker);
 lat.sort((a, b) => a - b);
 const q = (p: number) => (lat.length ? Number(lat[Math.min(lat.length - 1, Math.floor(p * lat.length))].toFixed(1)) : null);
@@ -212,7 +217,7 @@ console.log(JSON.stringify({
   inFlight: live.size, sendErrors, handshakesPerSec: measured > 0 ? Number((completedWarm / measured).toFixed(1)) : 0,
   latencyMs: { p50: q(0.5), p90: q(0.9), p99: q(0.99) }, failReasons: reasons,
   ...(rpid ? { responderCpuMeasuredSec: Number((cpuW1 - cpuW0).toFixed(2)), responderCpuMsPerHandshake: completedWarm ? Number((1000 * (cpuW1 - cpuW0) / completedWarm).toFixed(3)) : null, rssAfterKb: rssKb() } : {}),
-  ...(holdInfo ?? {}),
+  ...(holdInfo ?? {}), ...(checkAfter !== null ? { responderCheckAfter: checkAfter } : {}),
   loadgenCpuSec: Number(((process.cpuUsage().user + process.cpuUsage().system) / 1e6).toFixed(2)),
 }));
 sock.close();
