@@ -5,6 +5,7 @@
  * Peer values are validated; a bad one yields null, never an exception.
  * @module
  */
+import { createPrivateKey, createPublicKey, diffieHellman, type KeyObject } from "node:crypto";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { p256, p384 } from "@noble/curves/nist.js";
 import { concat } from "../../../core/bytes.ts";
@@ -109,19 +110,41 @@ function ecp(group: number, curve: Weier, len: number, rng: Rng): KeyExchange {
   };
 }
 
+// X25519 through node:crypto (the system's libcrypto: ~20x noble's pure-JS ladder, which was the
+// largest share of a responder's CPU per handshake, bench/ike/RESULTS.md (c)); noble where the
+// runtime cannot import a raw X25519 key. DER prefixes of PKCS#8 / SPKI for OID 1.3.101.110.
+const X25519_PKCS8 = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20]);
+const X25519_SPKI = new Uint8Array([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00]);
+
+function nodeX25519(sk: Uint8Array): { key: KeyObject; pub: Uint8Array } | null {
+  const der = concat(X25519_PKCS8, sk);
+  try {
+    const key = createPrivateKey({ key: der as Buffer, format: "der", type: "pkcs8" });
+    const spki = createPublicKey(key).export({ format: "der", type: "spki" });
+    return { key, pub: new Uint8Array(spki.subarray(X25519_SPKI.length)) };
+  } catch {
+    return null;
+  } finally {
+    der.fill(0);
+  }
+}
+
 function curve25519(rng: Rng): KeyExchange {
   const sk = rng(32);
-  const pub = x25519.getPublicKey(sk);
+  const fast = nodeX25519(sk);
+  const pub = fast ? fast.pub : x25519.getPublicKey(sk);
   return {
     group: 31,
     publicValue: pub,
     compute(peer) {
       if (peer.length !== 32) return null;
       try {
-        const s = x25519.getSharedSecret(sk, peer);
+        const s = fast
+          ? new Uint8Array(diffieHellman({ privateKey: fast.key, publicKey: createPublicKey({ key: concat(X25519_SPKI, peer) as Buffer, format: "der", type: "spki" }) }))
+          : x25519.getSharedSecret(sk, peer);
         let z = 0;
         for (const v of s) z |= v;
-        return z === 0 ? null : s; // all-zero: small-order point (RFC 8031 §2.3)
+        return z === 0 ? null : s; // all-zero: small-order point (RFC 8031 §2.3; libcrypto refuses it itself)
       } catch {
         return null;
       }

@@ -134,6 +134,28 @@ describe("key exchange groups", () => {
   }
 });
 
+test("group 31 (X25519, node:crypto with a noble fallback): RFC 7748 §6.1 vectors, against noble", async () => {
+  const { x25519 } = await import("@noble/curves/ed25519.js");
+  const h = (s: string) => Uint8Array.from(Buffer.from(s, "hex"));
+  const skA = h("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
+  const skB = h("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb");
+  const a = newKeyExchange(31, () => skA.slice())!, b = newKeyExchange(31, () => skB.slice())!;
+  expect(toHex(a.publicValue)).toBe("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
+  expect(toHex(b.publicValue)).toBe("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
+  expect(toHex(a.compute(b.publicValue)!)).toBe("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
+  expect(toHex(b.compute(a.publicValue)!)).toBe("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
+  // random keys: the same public values and secrets as noble's ladder
+  for (let i = 0; i < 20; i++) {
+    const sk = crypto.getRandomValues(new Uint8Array(32)), peer = x25519.getPublicKey(crypto.getRandomValues(new Uint8Array(32)));
+    const k = newKeyExchange(31, () => sk.slice())!;
+    expect(toHex(k.publicValue)).toBe(toHex(x25519.getPublicKey(sk)));
+    expect(toHex(k.compute(peer)!)).toBe(toHex(x25519.getSharedSecret(sk, peer)));
+  }
+  // a small-order point (here: 1) gives an all-zero secret: refused
+  const one = new Uint8Array(32); one[0] = 1;
+  expect(a.compute(one)).toBeNull();
+});
+
 describe("IKE SA rekey derivation against strongSwan (d_ikev2_rekey, RFC 7296 §2.18)", () => {
   test("SKEYSEED = prf(SK_d old, g^ir | Ni | Nr); new SK_* from prf+(SKEYSEED, Ni | Nr | SPIi | SPIr)", async () => {
     const { decryptGolden } = await import("../decrypt.ts");
