@@ -75,7 +75,7 @@ interface Proc {
 function vpnkit(ns: string, dir: string, args: string[], env: Record<string, string> = {}): Proc {
   // each README run starts as in a fresh directory: vpnkit refuses to write keys into an existing key log
   const kl = args.indexOf("--keylog");
-  if (kl >= 0) rmSync(join(dir, args[kl + 1]), { force: true });
+  if (kl >= 0) for (const ext of ["", ".esp_sa", ".ikev2_decryption_table"]) rmSync(join(dir, args[kl + 1] + ext), { force: true });
   const proc = spawn("ip", ["netns", "exec", ns, BUN, join(ROOT, "cli/main.ts"), "up", ...args], { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   const lines: string[] = [];
   const onData = (b: Buffer) => {
