@@ -6,7 +6,8 @@
  * have printed the IKE_SA_INIT line (streaming: an ordering assertion, the line comes
  * while `swanctl --initiate` is still waiting). A ping sent before must not be delivered
  * (the default kernel filter keeps IPsec only). `-c 2` stops by itself; `-w` writes a
- * pcapng tshark reads. Under CI=true missing prerequisites fail.
+ * pcapng tshark reads. A filter expression after -i replaces the default filter: `icmp`
+ * shows the ping, `udp port 500` on any the IKE. Under CI=true missing prerequisites fail.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -76,9 +77,16 @@ test.skipIf(!run)("decode -i VETH and -i any print IKE_SA_INIT while the exchang
   const any = decode(["-i", "any", "-w", wfile]);
   const two = decode(["-i", `${A}e`, "-c", "2"]);
   const dia = decode(["-i", "any"], ["diagnose"]);
-  for (const d of [one, any, two, dia]) await ready(d);
+  // a filter expression after -i replaces the default IPsec-only filter (as tcpdump's does)
+  const icmp = decode(["-i", `${A}e`, "icmp"]);
+  const u500 = decode(["-i", "any", "udp", "port", "500"]);
+  for (const d of [one, any, two, dia, icmp, u500]) await ready(d);
+  expect(icmp.err()).toContain(`listening on ${A}e (filter: icmp)`);
+  expect(u500.err()).toContain("listening on any (filter: udp port 500)");
   // not IPsec: must not be delivered by the kernel filter
   expect(nsx(A, "ping", ["-c", "2", "-i", "0.2", "-W", "1", "192.0.2.2"])).toContain("2 received");
+  // ... but the `icmp` filter shows the echo request, numbered from 1
+  expect(await icmp.line(/^ +1 \S+ \S+ 192\.0\.2\.1 > 192\.0\.2\.2 ICMP Echo Request /m)).toBeTruthy();
 
   charon = await startCharon(join(dir, "charon"), A);
   const conf = join(dir, "swanctl.conf");
@@ -104,6 +112,7 @@ secrets { ike-vkl { id = b@example.org
   const initExit = new Promise<void>((r) => init.on("exit", () => ((initDone = true), r())));
   const re = /^ +1 \S+ \S+ 192\.0\.2\.1\.500 > 192\.0\.2\.2\.500 IKEv2 IKE_SA_INIT request I mid 0 /m;
   const reAny = /^ +1 \S+ \S+ vklae +Out 192\.0\.2\.1\.500 > 192\.0\.2\.2\.500 IKEv2 IKE_SA_INIT request I mid 0 /m;
+  const reAnyFilter = /^ +\d+ \S+ \S+ vklae +Out 192\.0\.2\.1\.500 > 192\.0\.2\.2\.500 IKEv2 IKE_SA_INIT request I mid 0 /m;
   await Promise.all([one.line(re), any.line(reAny)]);
   // the lines came while the exchange was still running
   expect(initDone).toBe(false);
@@ -121,6 +130,13 @@ secrets { ike-vkl { id = b@example.org
     for (const l of lines) expect(l).toContain("IKE_SA_INIT request");
     expect(d.out()).not.toContain("ICMP");
   }
+  await u500.line(reAnyFilter);
+  for (const d of [icmp, u500]) {
+    d.p.kill("SIGINT");
+    expect(await d.exited).toBe(130);
+  }
+  expect(icmp.out()).not.toContain("IKE");
+  expect(u500.out()).not.toContain("ICMP");
   // diagnose -i: the diagnosis on SIGINT, from what was captured
   dia.p.kill("SIGINT");
   expect(await dia.exited).toBe(130);
