@@ -8,7 +8,7 @@
  */
 import type { Anomaly } from "../../core/anomaly.ts";
 import type { LayerBase } from "../../core/layer.ts";
-import { decodeIkev2Header, IKEV2_HEADER_LEN, type Ikev2Flags } from "./header.ts";
+import { decodeIkev2Header, IKEV2_HEADER_LEN, type Ikev2Header } from "./header.ts";
 import { PAYLOAD_TYPES } from "./registry.ts";
 import { decodeAuthPayload, type Ikev2AuthPayload } from "./payloads/auth.ts";
 import { decodeCertPayload, type Ikev2CertPayload } from "./payloads/cert.ts";
@@ -33,23 +33,12 @@ export type Ikev2Payload =
   | Ikev2AuthPayload | Ikev2NoncePayload | Ikev2NotifyPayload | Ikev2DeletePayload | Ikev2VendorPayload
   | Ikev2TsPayload | Ikev2SkPayload | Ikev2CpPayload | Ikev2EapPayload | Ikev2SkfPayload | Ikev2GenericPayload;
 
-/** A decoded IKEv2 message. */
-export interface Ikev2Message extends LayerBase {
+/**
+ * A decoded IKEv2 message: the header's fields ({@link Ikev2Header}; its `declaredLength`
+ * is the length field as sent, `length` the span actually decoded) and the payload chain.
+ */
+export interface Ikev2Message extends LayerBase, Ikev2Header {
   layer: "ikev2";
-  /** Initiator's SPI (8-byte view). */
-  ispi: Uint8Array;
-  /** Responder's SPI (8-byte view). */
-  rspi: Uint8Array;
-  nextPayload: number;
-  nextPayloadName: string;
-  majorVersion: number;
-  minorVersion: number;
-  exchange: number;
-  exchangeName: string;
-  flags: Ikev2Flags;
-  messageId: number;
-  /** Length field as sent (`length` is the span actually decoded). */
-  declaredLength: number;
   payloads: Ikev2Payload[];
 }
 
