@@ -115,7 +115,7 @@ const LATIN1 = (b: Uint8Array, s: number, e: number): string => {
 };
 
 /** Text of a directory-string value; `#hex` for other types (RFC 4514 style). */
-function valueText(b: Uint8Array, v: Tlv): string {
+export function valueText(b: Uint8Array, v: Tlv): string {
   switch (v.tag) {
     case 0x0c: // UTF8String
       return new TextDecoder("utf-8", { fatal: false }).decode(b.subarray(v.start, v.end));
