@@ -29,6 +29,7 @@ import { encodeBpf, ipsecFilter, type BpfInsn } from "../../capture/bpf-ipsec.ts
 import { LiveCapturePermissionError, type LiveCapture, type LiveCaptureOptions, type LiveStats } from "../../capture/live.ts";
 import type { CaptureRecord } from "../../capture/types.ts";
 import { EACCES, EAGAIN, EINTR, EPERM, errno, libcSymbols, stableBytes, strerror } from "./libc.ts";
+import { startEpollWaker } from "./epoll-waker.ts";
 
 const SYMBOLS = {
   socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
@@ -55,41 +56,6 @@ export const LINKTYPE_ETHERNET = 1, LINKTYPE_RAW = 101, LINKTYPE_LINUX_SLL2 = 27
 const RCVBUF = 4 << 20;
 const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-const WORKER_SRC = `
-import { dlopen, FFIType } from "bun:ffi";
-let lib;
-for (const n of ["libc.so.6", "libc.musl-x86_64.so.1", "libc.so"]) {
-  try {
-    lib = dlopen(n, {
-      epoll_create1: { args: [FFIType.i32], returns: FFIType.i32 },
-      epoll_ctl: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
-      epoll_wait: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-      close: { args: [FFIType.i32], returns: FFIType.i32 },
-    });
-    break;
-  } catch {}
-}
-const c = lib.symbols;
-self.onmessage = (e) => {
-  const fd = e.data.fd;
-  const ctl = new Int32Array(e.data.sab);
-  const ep = c.epoll_create1(0x80000);
-  const ev = new Uint8Array(new ArrayBuffer(12));
-  new DataView(ev.buffer).setUint32(0, (1 | 0x80000000) >>> 0, true); // EPOLLIN | EPOLLET
-  c.epoll_ctl(ep, 1, fd, ev);
-  const out = new Uint8Array(new ArrayBuffer(48));
-  const odv = new DataView(out.buffer);
-  while (Atomics.load(ctl, 1) === 0) {
-    const r = c.epoll_wait(ep, out, 4, 200);
-    if (r > 0) {
-      if (odv.getUint32(0, true) & 0x18) break; // EPOLLERR | EPOLLHUP
-      if (Atomics.compareExchange(ctl, 0, 0, 1) === 0) postMessage(0);
-    }
-  }
-  c.close(ep);
-  postMessage(1);
-};
-`;
 
 /** ARPHRD_* of an interface (/sys/class/net/NAME/type), or -1. */
 function arphrd(name: string): number {
@@ -293,17 +259,11 @@ class AfPacketCapture implements LiveCapture {
   }
 
   private start(): void {
-    const url = URL.createObjectURL(new Blob([WORKER_SRC], { type: "application/javascript" }));
-    const w = new Worker(url);
-    this.worker = w;
-    w.onmessage = (e: MessageEvent) => {
-      if (e.data === 0) {
-        const f = this.wake;
-        this.wake = null;
-        f?.();
-      }
-    };
-    w.postMessage({ fd: this.fd, sab: this.ctl.buffer });
+    this.worker = startEpollWaker(this.fd, this.ctl, () => {
+      const f = this.wake;
+      this.wake = null;
+      f?.();
+    });
   }
 
   async *batches(): AsyncGenerator<CaptureRecord[]> {

@@ -39,6 +39,7 @@ import { execFileSync } from "node:child_process";
 import type { PacketDevice } from "../../tunnel/engine.ts";
 import { forEachSegment, TcpCoalescer, VNET_HDR_LEN } from "../../tunnel/offload.ts";
 import { EACCES, EAGAIN, EINTR, EPERM, errno, getLibc, type LibcSymbols, O_CLOEXEC, O_NONBLOCK, O_RDWR, stableBytes, strerror } from "./libc.ts";
+import { EPOLL_WAKER_SRC } from "./epoll-waker.ts";
 
 const TUNSETIFF = 0x400454ca;
 const IFF_TUN = 0x0001;
@@ -118,43 +119,6 @@ export interface TunStats {
   txMerged: number;
 }
 
-const WORKER_EPOLL_SRC = `
-import { dlopen, FFIType } from "bun:ffi";
-let lib;
-for (const n of ["libc.so.6", "libc.musl-x86_64.so.1", "libc.so"]) {
-  try {
-    lib = dlopen(n, {
-      epoll_create1: { args: [FFIType.i32], returns: FFIType.i32 },
-      epoll_ctl: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
-      epoll_wait: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-      close: { args: [FFIType.i32], returns: FFIType.i32 },
-    });
-    break;
-  } catch {}
-}
-const c = lib.symbols;
-self.onmessage = (e) => {
-  const fd = e.data.fd;
-  const ctl = new Int32Array(e.data.sab);
-  const ep = c.epoll_create1(0x80000);
-  const ev = new Uint8Array(12);
-  const dv = new DataView(ev.buffer);
-  dv.setUint32(0, (1 | 0x80000000) >>> 0, true); // EPOLLIN | EPOLLET
-  c.epoll_ctl(ep, 1, fd, ev);
-  const out = new Uint8Array(12 * 4);
-  const odv = new DataView(out.buffer);
-  while (Atomics.load(ctl, 1) === 0) {
-    const r = c.epoll_wait(ep, out, 4, 250);
-    if (r > 0) {
-      if (odv.getUint32(0, true) & 0x18) break; // EPOLLERR | EPOLLHUP: fd gone
-      // one message per idle->busy transition: the main thread clears the flag before draining
-      if (Atomics.compareExchange(ctl, 0, 0, 1) === 0) postMessage(0);
-    }
-  }
-  c.close(ep);
-  postMessage(1);
-};
-`;
 
 const WORKER_SRC = `
 import { dlopen, FFIType } from "bun:ffi";
@@ -289,7 +253,7 @@ export class TunDevice implements PacketDevice {
     if (this.worker || this.closed || this.mode === "external") return;
     const sab = new SharedArrayBuffer(8);
     this.ctl = new Int32Array(sab);
-    const src = this.mode === "epoll" ? WORKER_EPOLL_SRC : WORKER_SRC;
+    const src = this.mode === "epoll" ? EPOLL_WAKER_SRC : WORKER_SRC;
     const url = URL.createObjectURL(new Blob([src], { type: "application/javascript" }));
     const w = new Worker(url);
     this.worker = w;
