@@ -11,6 +11,9 @@ import { createPrivateKey, createPublicKey, sign, verify, X509Certificate, type 
 import { sha1 } from "@noble/hashes/legacy.js";
 import { concat, fromHex } from "../../../core/bytes.ts";
 import type { Ikev2AuthPayload } from "../payloads/auth.ts";
+import { certNamesIdentity } from "../../pki/names.ts";
+import { validateCertificate, type CrlLookup, type RevocationPolicy } from "../../pki/validate.ts";
+import { derBlocks, type Certificate } from "../../pki/x509.ts";
 
 /** RFC 7427 Appendix A AlgorithmIdentifier encodings (and RFC 8420 for Ed25519). */
 const ALG = {
@@ -110,46 +113,30 @@ export function verifyAuth(pub: KeyObject, auth: Ikev2AuthPayload, octets: Uint8
   }
 }
 
-/**
- * Check the peer's end-entity certificate (DER) against trust anchors: either it equals a
- * configured certificate, or it is currently valid and signed by one of the CA certificates
- * (directly or through the given intermediates). Returns its public key or a reason.
- */
-export function checkPeerCertificate(
-  der: Uint8Array, intermediates: Uint8Array[], anchors: string[], now: number,
-): { key: KeyObject; cert: X509Certificate } | { error: string } {
-  let cert: X509Certificate;
-  try {
-    cert = new X509Certificate(Buffer.from(der));
-  } catch {
-    return { error: "peer certificate does not parse" };
-  }
-  const t = new Date(now);
-  const valid = (c: X509Certificate) => new Date(c.validFrom) <= t && t <= new Date(c.validTo);
-  const trust = anchors.map((a) => new X509Certificate(a));
-  if (trust.some((a) => a.raw.equals(cert.raw))) return { key: cert.publicKey, cert };
-  const pool = intermediates.map((d) => { try { return new X509Certificate(Buffer.from(d)); } catch { return null; } }).filter((c): c is X509Certificate => !!c);
-  let cur = cert;
-  for (let depth = 0; depth < 6; depth++) {
-    if (!valid(cur)) return { error: `certificate "${cur.subject.replace(/\n/g, ", ")}" is not valid now` };
-    const anchor = trust.find((a) => a.ca && cur.checkIssued(a) && cur.verify(a.publicKey));
-    if (anchor) return valid(anchor) ? { key: cert.publicKey, cert } : { error: "CA certificate is not valid now" };
-    const next = pool.find((c) => c.ca && cur.checkIssued(c) && cur.verify(c.publicKey));
-    if (!next) return { error: `no trusted CA for "${cur.issuer.replace(/\n/g, ", ")}"` };
-    cur = next;
-  }
-  return { error: "certificate chain too long" };
+/** Revocation inputs for {@link checkPeerCertificate} (see lib/ike/pki/validate.ts). */
+export interface CertCheckOptions {
+  crls?: readonly Uint8Array[];
+  revocation?: RevocationPolicy;
+  fetchCrl?: CrlLookup;
 }
 
-/** Does the certificate name this identity (subject DN, or a subjectAltName of the ID's kind)? */
-export function certMatchesIdentity(cert: X509Certificate, idType: number, data: Uint8Array, idText: string): boolean {
-  switch (idType) {
-    case 1: case 5: return cert.checkIP(idText) !== undefined;
-    case 2: return cert.checkHost(idText, { wildcards: false, subject: "never" }) !== undefined;
-    case 3: return cert.checkEmail(idText, { subject: "never" }) !== undefined;
-    case 9: return cert.subject.split("\n").join(", ") === idText;
-    default: void data; return false;
-  }
+/**
+ * Check the peer's end-entity certificate (DER) against trust anchors (PEM): either it equals
+ * a configured certificate, or a valid path leads through the given intermediates to one of
+ * the CA certificates (RFC 5280 path validation, RFC 4945 profile, CRLs: lib/ike/pki).
+ * Returns its public key and parsed certificate, or a one-line reason; `pending` lists CRL
+ * URIs being fetched (the caller retries later).
+ */
+export function checkPeerCertificate(
+  der: Uint8Array, intermediates: Uint8Array[], anchors: readonly string[], now: number, opts: CertCheckOptions = {},
+): { key: KeyObject; cert: Certificate } | { error: string; pending?: string[] } {
+  const r = validateCertificate(der, { now, anchors: anchors.flatMap((a) => derBlocks(a)), intermediates, ...opts });
+  return r.ok ? { key: r.key, cert: r.leaf } : { error: r.reason, pending: r.pending };
+}
+
+/** Does the certificate name this identity (subjectAltName of the ID's kind, or the subject DN RDN by RDN)? */
+export function certMatchesIdentity(cert: Certificate, idType: number, data: Uint8Array): boolean {
+  return certNamesIdentity(cert, idType, data);
 }
 
 /** CERTREQ data (RFC 7296 §3.7): SHA-1 hashes of the CA certificates' SubjectPublicKeyInfo, concatenated. */

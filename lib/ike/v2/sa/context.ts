@@ -36,7 +36,8 @@ export const SIG_HASH: PayloadSpec = { type: "notify", notifyType: 16431, data: 
 /** Internal state of an IKE SA ("dead": gone, a `closed` action was emitted). */
 export type State = "idle" | "init-sent" | "auth-sent" | "init-done" | "established" | "deleting" | "dead";
 
-export type ResponseHandler = (msg: Ikev2Message, payloads: Ikev2Payload[], now: number) => void;
+/** Returns "defer" to keep the exchange outstanding (the response is not taken; retransmission goes on). */
+export type ResponseHandler = (msg: Ikev2Message, payloads: Ikev2Payload[], now: number) => void | "defer";
 
 /** Our request on the wire (window size 1). */
 export interface Outstanding {

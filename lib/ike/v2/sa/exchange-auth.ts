@@ -36,8 +36,8 @@ export function myIdAuth(sa: SaContext): PayloadSpec[] {
   return out;
 }
 
-/** Check the peer's AUTH; null when it verifies, else the reason. */
-export function peerAuthError(sa: SaContext, id: Identity, idText: string, auth: Extract<Ikev2Payload, { kind: "auth" }>, certs: Uint8Array[]): string | null {
+/** Check the peer's AUTH; null when it verifies, else the reason, or the CRL URIs still being fetched. */
+export function peerAuthError(sa: SaContext, id: Identity, idText: string, auth: Extract<Ikev2Payload, { kind: "auth" }>, certs: Uint8Array[]): string | null | { pending: string[] } {
   const k = sa.keys!;
   const octets = sa.initiator
     ? signedOctets(sa.suite!.prf!, sa.initResponse, sa.ni, k.skpr, idBody(id))
@@ -48,9 +48,10 @@ export function peerAuthError(sa: SaContext, id: Identity, idText: string, auth:
   }
   let pub: KeyObject;
   if (certs.length && sa.cfg.peerCa?.length) {
-    const r = checkPeerCertificate(certs[0], certs.slice(1), sa.cfg.peerCa, (sa.cfg.wallClock ?? Date.now)());
-    if ("error" in r) return `certificate of "${idText}" not trusted: ${r.error}`;
-    if (!certMatchesIdentity(r.cert, id.idType, id.data, idText)) return `certificate of "${idText}" does not name that identity`;
+    const { crls, revocation, fetchCrl } = sa.cfg;
+    const r = checkPeerCertificate(certs[0], certs.slice(1), sa.cfg.peerCa, (sa.cfg.wallClock ?? Date.now)(), { crls, revocation, fetchCrl });
+    if ("error" in r) return r.pending?.length ? { pending: r.pending } : `certificate of "${idText}" not trusted: ${r.error}`;
+    if (!certMatchesIdentity(r.cert, id.idType, id.data)) return `certificate of "${idText}" does not name that identity (subjectAltName or subject DN)`;
     pub = r.key;
   } else if (sa.cfg.peerPublicKey) pub = loadPublicKey(sa.cfg.peerPublicKey);
   else return `peer "${idText}" authenticates with ${auth.methodName} but no CA or public key is configured for it`;
@@ -90,7 +91,7 @@ function authenticated(sa: SaContext, p: Parsed, idText: string, now: number): v
   if (notifyOf(p, N.INITIAL_CONTACT)) sa.out.push({ type: "initial-contact", remoteId: idText });
 }
 
-export function initiatorAuthResponse(sa: SaContext, _msg: Ikev2Message, payloads: Ikev2Payload[], now: number, spiIn: number, tsiOffered: TrafficSelector[]): void {
+export function initiatorAuthResponse(sa: SaContext, _msg: Ikev2Message, payloads: Ikev2Payload[], now: number, spiIn: number, tsiOffered: TrafficSelector[]): void | "defer" {
   sa.myMid = 2;
   const p = parse(payloads);
   if (!p.auth || !p.idr) {
@@ -108,6 +109,11 @@ export function initiatorAuthResponse(sa: SaContext, _msg: Ikev2Message, payload
     return;
   }
   const authErr = peerAuthError(sa, id, p.idr.text, p.auth, p.certs);
+  if (authErr && typeof authErr === "object") {
+    // a CRL is being fetched: keep the exchange outstanding; our retransmission brings the response back
+    sa.log("info", `IKE_AUTH: waiting for CRL ${authErr.pending.join(", ")} to check "${p.idr.text}"`);
+    return "defer";
+  }
   if (authErr) {
     authFailedInformational(sa, now);
     sa.fail(`IKE_AUTH failed: ${authErr}`, N.AUTHENTICATION_FAILED, now);
@@ -149,6 +155,11 @@ export function responderAuth(sa: SaContext, msg: Ikev2Message, datagram: Uint8A
   const reason = sa.remoteId && !identityMatches(sa.remoteId, id)
     ? `peer identity "${p.idi.text}" is not the configured "${sa.cfg.remoteId}"`
     : peerAuthError(sa, id, p.idi.text, p.auth, p.certs);
+  if (reason && typeof reason === "object") {
+    // a CRL is being fetched: no answer yet; the peer's retransmission is handled afresh
+    sa.log("info", `IKE_AUTH: waiting for CRL ${reason.pending.join(", ")} to check "${p.idi.text}"`);
+    return;
+  }
   if (reason) {
     sa.respond(msg, datagram, [{ type: "notify", notifyType: N.AUTHENTICATION_FAILED }], now);
     sa.fail(`IKE_AUTH failed: ${reason}; sent AUTHENTICATION_FAILED`, N.AUTHENTICATION_FAILED, now);

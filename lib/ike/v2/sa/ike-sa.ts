@@ -225,7 +225,10 @@ export class IkeSa {
       s.lastRaw = datagram.subarray(0, msg.length);
       const o = s.outstanding!;
       s.outstanding = null;
-      o.onResponse(msg, payloads, now);
+      if (o.onResponse(msg, payloads, now) === "defer") {
+        s.outstanding = o;
+        return;
+      }
       s.pump(now);
       return;
     }

@@ -7,6 +7,7 @@
 import type { EspCipherName } from "../../../esp/types.ts";
 import type { SkEncr, SkInteg } from "../sk-crypto.ts";
 import type { TrafficSelector } from "./ts.ts";
+import type { CrlLookup, RevocationPolicy } from "../../pki/validate.ts";
 
 /** A UDP endpoint. */
 export interface Endpoint {
@@ -33,6 +34,12 @@ export interface IkeSaConfig {
   intermediates?: string[];
   /** Trust anchors for a signature-authenticating peer: CA certificates or the peer's own certificate (PEM). */
   peerCa?: string[];
+  /** CRLs (DER) loaded from files, for the peer's certificate path. */
+  crls?: Uint8Array[];
+  /** strongSwan's `revocation` policy: strict, ifuri or relaxed (default: fail only when known revoked). */
+  revocation?: RevocationPolicy;
+  /** CRLs from distribution points: bytes, "pending" (being fetched) or "unreachable" (lib/tunnel/crl-fetcher.ts). */
+  fetchCrl?: CrlLookup;
   /** Trust this public key (PEM SPKI or certificate) for a signature-authenticating peer without a CERT payload. */
   peerPublicKey?: string;
   /** Wall clock (ms since the epoch) for certificate validity; default Date.now (the `now` arguments may be monotonic). */
