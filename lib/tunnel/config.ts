@@ -43,6 +43,8 @@ import type { EspCipherName } from "../esp/types.ts";
 import { type Cidr, parseCidr, parseIp } from "../net/cidr.ts";
 import type { IkeLimits } from "../ike/v2/sa/limits.ts";
 import { validateIkeLimits } from "./config-limits.ts";
+import { loadCrlSettings } from "./config-crl.ts";
+import type { RevocationPolicy } from "../ike/pki/validate.ts";
 
 /** The raw (unvalidated) shape of the TOML file. */
 export interface RawConfig {
@@ -100,6 +102,10 @@ export interface RawIke {
   cert?: unknown;
   key?: unknown;
   ca?: unknown;
+  /** CRL files or folders of CRL files (DER or PEM), lib/tunnel/config-crl.ts. */
+  crl?: unknown;
+  revocation?: unknown;
+  eku?: unknown;
   virtual_ip?: unknown;
   pool?: unknown;
   dns?: unknown;
@@ -405,6 +411,10 @@ export interface IkeSettings {
   certificate?: string;
   privateKey?: string;
   peerCa?: string[];
+  /** CRLs (DER) from `ike.crl` files and folders, and strongSwan's revocation policy. */
+  crls?: Uint8Array[];
+  revocation?: RevocationPolicy;
+  eku?: "warn" | "strict";
   /** Ask for a virtual IPv4 address (initiator). */
   virtualIp: boolean;
   /** Responder: virtual IPv4 pool (CIDR) for clients' CP requests. */
@@ -567,6 +577,7 @@ export function validateIkeConfig(raw: RawConfig, readFile: (p: string) => Uint8
       rekeySec: num(ike.rekey, "ike.rekey", 3600, 86400 * 7),
       ikeRekeySec: num(ike.ike_rekey, "ike.ike_rekey", 14400, 86400 * 7),
       certificate, privateKey, peerCa: peerCa.length ? peerCa : undefined,
+      ...loadCrlSettings(ike.crl, ike.revocation, ike.eku),
       virtualIp,
       ...(pool ? { pool, dns: dns ?? [] } : {}),
       ...(pool6 ? { pool6 } : {}),

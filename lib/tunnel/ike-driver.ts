@@ -23,6 +23,7 @@
  * `ikeRekeySec` (the responder waits 10 % longer so the initiator normally goes first).
  * @module
  */
+import { CrlFetcher } from "./crl-fetcher.ts";
 import type { SaDatabase } from "../esp/sadb.ts";
 import { IkeSa } from "../ike/v2/sa/ike-sa.ts";
 import { IkeSaManager, type ManagedSa, type ManagerEvent, type Via } from "../ike/v2/sa/manager.ts";
@@ -113,6 +114,8 @@ export class IkeDriver {
   virtualIp: string | null = null;
   lastError: string | null = null;
   readonly pool: VipPools | null;
+  /** CRLs named in peers' certificates, fetched over HTTP in the background. */
+  readonly crlFetcher: CrlFetcher;
 
   constructor(o: IkeDriverOptions) {
     this.o = o;
@@ -121,6 +124,7 @@ export class IkeDriver {
     this.pool = o.cfg.ike.responder && pools.length ? new VipPools(pools, o.cfg.ike.dns ?? []) : null;
     this.now = o.now ?? Date.now;
     this.keylog = o.cfg.keylog ? new KeyLog(o.cfg.keylog) : null;
+    this.crlFetcher = new CrlFetcher({ log: (level, msg) => o.log(level, msg) });
     if (o.sink) this.sink = o.sink;
     else if (o.db && o.child) this.sink = new LocalChildSink(o.db, o.child, o.reindex ?? (() => {}));
     else throw new TypeError("IkeDriver: give `sink`, or `db` and `child`");
@@ -155,6 +159,10 @@ export class IkeDriver {
       privateKey: k.privateKey,
       certificate: k.certificate,
       peerCa: k.peerCa,
+      crls: k.crls,
+      revocation: k.revocation,
+      eku: k.eku,
+      fetchCrl: this.crlFetcher.lookup,
       ikeProposals: k.ikeProposals,
       espProposals: k.espProposals,
       localTs: k.localTs.length ? k.localTs : undefined,

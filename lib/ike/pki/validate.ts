@@ -32,10 +32,16 @@ export interface ValidateOptions {
   revocation?: RevocationPolicy;
   /** Longest path (end entity + intermediates), default 8. */
   maxDepth?: number;
+  /**
+   * Extended key usage of the end entity when it has none of serverAuth, clientAuth,
+   * ipsecIKE or anyExtendedKeyUsage: "warn" (default; accepted with a warning, as
+   * strongSwan 5.9 accepts any EKU) or "strict" (refused, RFC 4945 §5.1.3.12).
+   */
+  eku?: "warn" | "strict";
 }
 
 export type ValidateResult =
-  | { ok: true; leaf: Certificate; chain: Certificate[]; key: KeyObject }
+  | { ok: true; leaf: Certificate; chain: Certificate[]; key: KeyObject; warnings: string[] }
   | { ok: false; reason: string; pending?: string[] };
 
 /** Extended key usages an IKE end entity may carry (RFC 4945 §5.1.3.12, plus strongSwan's serverAuth/clientAuth). */
@@ -87,13 +93,16 @@ function issuerError(c: Certificate, below: number): string | null {
   return null;
 }
 
+/** The end entity's extended key usage problem, if any (RFC 4945 §5.1.3.12). */
+function ekuProblem(c: Certificate): string | null {
+  if (!c.extKeyUsage || !c.extKeyUsage.length || c.extKeyUsage.some((o) => IKE_EKUS.includes(o))) return null;
+  const names = c.extKeyUsage.map((o) => EKU_NAMES[o] ?? o).join(", ");
+  return `certificate ${certLabel(c)} has extended key usage ${names}, none of serverAuth, clientAuth, ipsecIKE or anyExtendedKeyUsage`;
+}
+
 function endEntityError(c: Certificate): string | null {
   if (c.keyUsage && !c.keyUsage.has(KU.digitalSignature) && !c.keyUsage.has(KU.nonRepudiation)) {
     return `certificate ${certLabel(c)} has keyUsage without digitalSignature`;
-  }
-  if (c.extKeyUsage && c.extKeyUsage.length && !c.extKeyUsage.some((o) => IKE_EKUS.includes(o))) {
-    const names = c.extKeyUsage.map((o) => EKU_NAMES[o] ?? o).join(", ");
-    return `certificate ${certLabel(c)} has extended key usage ${names}, none of serverAuth, clientAuth, ipsecIKE or anyExtendedKeyUsage`;
   }
   if (c.unknownCritical.length) return `certificate ${certLabel(c)} has an unsupported critical extension ${c.unknownCritical[0]}`;
   return null;
@@ -141,9 +150,13 @@ export function validateCertificate(der: Uint8Array, o: ValidateOptions): Valida
   const tErr = timeError(leaf, o.now, "certificate");
   if (tErr) return { ok: false, reason: tErr };
   // a pinned end-entity certificate
-  if (anchors.some((a) => a.der.length === der.length && a.der.every((x, i) => x === der[i]))) return { ok: true, leaf, chain: [leaf], key: leafKey };
+  if (anchors.some((a) => a.der.length === der.length && a.der.every((x, i) => x === der[i]))) return { ok: true, leaf, chain: [leaf], key: leafKey, warnings: [] };
   const eErr = endEntityError(leaf);
   if (eErr) return { ok: false, reason: eErr };
+  const warnings: string[] = [];
+  const eku = ekuProblem(leaf);
+  if (eku && o.eku === "strict") return { ok: false, reason: `${eku} (eku = strict)` };
+  if (eku) warnings.push(`${eku}: accepted as strongSwan does (eku = strict refuses it)`);
 
   const chain: Certificate[] = [leaf];
   const keys: KeyObject[] = [leafKey];
@@ -182,5 +195,5 @@ export function validateCertificate(der: Uint8Array, o: ValidateOptions): Valida
     }
   }
   if (pending.length) return { ok: false, reason: `waiting for CRL ${pending.join(", ")}`, pending };
-  return { ok: true, leaf, chain, key: leafKey };
+  return { ok: true, leaf, chain, key: leafKey, warnings };
 }

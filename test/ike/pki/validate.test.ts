@@ -62,8 +62,10 @@ d("path validation", () => {
   test("an expired certificate is refused with its end date", () => {
     expect(viaInter("old")).toMatchObject({ ok: false, reason: expect.stringContaining("expired on 2021-01-01") });
   });
-  test("a wrong extended key usage (OCSPSigning only) is refused", () => {
-    expect(viaInter("ocsp")).toMatchObject({ ok: false, reason: expect.stringContaining("extended key usage OCSPSigning") });
+  test("a wrong extended key usage (OCSPSigning only): accepted with a warning as strongSwan does, refused with eku = strict", () => {
+    expect(viaInter("ocsp")).toMatchObject({ ok: true, warnings: [expect.stringContaining("extended key usage OCSPSigning")] });
+    expect(viaInter("ocsp", { eku: "strict" })).toMatchObject({ ok: false, reason: expect.stringContaining("extended key usage OCSPSigning") });
+    expect(viaInter("moon", { eku: "strict" })).toMatchObject({ ok: true, warnings: [] });
     expect(parseCertificate(P.der("moon"))!.extKeyUsage).toEqual([EKU.serverAuth]);
   });
   test("a path-length violation (intermediate pathlen 0 above another CA) is refused", () => {

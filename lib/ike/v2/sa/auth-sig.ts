@@ -118,6 +118,7 @@ export interface CertCheckOptions {
   crls?: readonly Uint8Array[];
   revocation?: RevocationPolicy;
   fetchCrl?: CrlLookup;
+  eku?: "warn" | "strict";
 }
 
 /**
@@ -129,9 +130,9 @@ export interface CertCheckOptions {
  */
 export function checkPeerCertificate(
   der: Uint8Array, intermediates: Uint8Array[], anchors: readonly string[], now: number, opts: CertCheckOptions = {},
-): { key: KeyObject; cert: Certificate } | { error: string; pending?: string[] } {
+): { key: KeyObject; cert: Certificate; warnings: string[] } | { error: string; pending?: string[] } {
   const r = validateCertificate(der, { now, anchors: anchors.flatMap((a) => derBlocks(a)), intermediates, ...opts });
-  return r.ok ? { key: r.key, cert: r.leaf } : { error: r.reason, pending: r.pending };
+  return r.ok ? { key: r.key, cert: r.leaf, warnings: r.warnings } : { error: r.reason, pending: r.pending };
 }
 
 /** Does the certificate name this identity (subjectAltName of the ID's kind, or the subject DN RDN by RDN)? */

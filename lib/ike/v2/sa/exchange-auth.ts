@@ -48,9 +48,10 @@ export function peerAuthError(sa: SaContext, id: Identity, idText: string, auth:
   }
   let pub: KeyObject;
   if (certs.length && sa.cfg.peerCa?.length) {
-    const { crls, revocation, fetchCrl } = sa.cfg;
-    const r = checkPeerCertificate(certs[0], certs.slice(1), sa.cfg.peerCa, (sa.cfg.wallClock ?? Date.now)(), { crls, revocation, fetchCrl });
+    const { crls, revocation, fetchCrl, eku } = sa.cfg;
+    const r = checkPeerCertificate(certs[0], certs.slice(1), sa.cfg.peerCa, (sa.cfg.wallClock ?? Date.now)(), { crls, revocation, fetchCrl, eku });
     if ("error" in r) return r.pending?.length ? { pending: r.pending } : `certificate of "${idText}" not trusted: ${r.error}`;
+    for (const w of r.warnings) sa.log("warn", w);
     if (!certMatchesIdentity(r.cert, id.idType, id.data)) return `certificate of "${idText}" does not name that identity (subjectAltName or subject DN)`;
     pub = r.key;
   } else if (sa.cfg.peerPublicKey) pub = loadPublicKey(sa.cfg.peerPublicKey);

@@ -5,6 +5,7 @@
  * {@link SaContext} the exchange modules work on. No I/O.
  * @module
  */
+import { derBlocks } from "../../pki/x509.ts";
 import { X509Certificate, type KeyObject } from "node:crypto";
 import { ipv4Text, ipv6Text, toHex, u32 } from "../../../core/bytes.ts";
 import { encodeIkev2Message, skPrefix, type HeaderSpec } from "../encode/message.ts";
@@ -106,7 +107,8 @@ export class SaState implements SaContext {
     this.remoteId = cfg.remoteId && cfg.remoteId !== "%any" ? parseIdentity(cfg.remoteId) : null;
     this.psk = cfg.psk === undefined ? new Uint8Array(0) : typeof cfg.psk === "string" ? new TextEncoder().encode(cfg.psk) : cfg.psk.slice();
     this.privateKey = cfg.privateKey ? loadPrivateKey(cfg.privateKey) : null;
-    this.certs = [cfg.certificate, ...(cfg.intermediates ?? [])].filter((c): c is string => !!c).map((c) => new Uint8Array(new X509Certificate(c).raw));
+    // our certificate first, then any chain in the same file and the intermediates
+    this.certs = [cfg.certificate, ...(cfg.intermediates ?? [])].filter((c): c is string => !!c).flatMap((c) => derBlocks(c));
     if (!this.privateKey && !this.psk.length) throw new Error("IKE SA config: neither psk nor privateKey given");
     if (cfg.peerCa) for (const c of cfg.peerCa) new X509Certificate(c); // fail early on bad PEM
     if (cfg.peerPublicKey) loadPublicKey(cfg.peerPublicKey);

@@ -38,6 +38,8 @@ export interface IkeSaConfig {
   crls?: Uint8Array[];
   /** strongSwan's `revocation` policy: strict, ifuri or relaxed (default: fail only when known revoked). */
   revocation?: RevocationPolicy;
+  /** End-entity extended key usage without an IKE purpose: "warn" (default, as strongSwan) or "strict" (refuse, RFC 4945). */
+  eku?: "warn" | "strict";
   /** CRLs from distribution points: bytes, "pending" (being fetched) or "unreachable" (lib/tunnel/crl-fetcher.ts). */
   fetchCrl?: CrlLookup;
   /** Trust this public key (PEM SPKI or certificate) for a signature-authenticating peer without a CERT payload. */
