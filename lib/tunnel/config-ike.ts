@@ -10,6 +10,7 @@ import type { IkeLimits } from "../ike/v2/sa/limits.ts";
 import { validateIkeLimits } from "./config-limits.ts";
 import { type RawConfig, type RawIke, type TunnelConfig, validateConfig } from "./config.ts";
 import { bool, ConfigError, int, num, str, strList } from "./config-util.ts";
+import { type ConnectionSettings, type SecretSettings, validateConnections, validateSecrets } from "./config-connections.ts";
 
 /**
  * IKEv2 settings (`[ike]` section, or `vpnkit up --peer ...`). Keys:
@@ -83,10 +84,17 @@ export interface IkeSettings {
 }
 
 /** A validated IKEv2-mode tunnel configuration (no manual SA). */
-export type IkeTunnelConfig = Omit<TunnelConfig, "sa"> & { ike: IkeSettings };
+export type IkeTunnelConfig = Omit<TunnelConfig, "sa"> & {
+  ike: IkeSettings;
+  /** Named connections (`[connections.NAME]`, lib/tunnel/config-connections.ts): a responder that picks one per peer in IKE_AUTH. */
+  connections?: ConnectionSettings[];
+  /** `[secrets]`: PSKs by peer identity (for the connections). */
+  secrets?: SecretSettings[];
+};
 
 /** True when the raw configuration asks for IKEv2 (an `[ike]` section or IKE flags). */
 export function isIkeConfig(raw: RawConfig): boolean {
+  if (raw.connections !== undefined) return true;
   return raw.ike !== undefined && Object.values(raw.ike).some((v) => v !== undefined);
 }
 
@@ -104,6 +112,42 @@ export function mergeRawIke(base: RawConfig, over: RawIke): RawConfig {
  * right away, so both modes share every rule); the `[ike]` section here.
  */
 export function validateIkeConfig(raw: RawConfig, readFile: (p: string) => Uint8Array = (p) => readFileSync(p)): IkeTunnelConfig {
+  return raw.connections !== undefined ? validateServerConfig(raw, readFile) : validateIke(raw, readFile, false);
+}
+
+/** `[ike]` keys that belong to a connection: with `[connections]` they are set per connection. */
+const PER_CONNECTION = ["psk", "psk_file", "local_id", "remote_id", "local_ts", "remote_ts", "ike_proposal", "esp_proposal", "cert", "key", "ca", "virtual_ip", "pool", "dns", "retry"] as const;
+
+/** `[connections]` + `[secrets]`: a responder on any address; `[ike]` holds process-wide keys only. */
+function validateServerConfig(raw: RawConfig, readFile: (p: string) => Uint8Array): IkeTunnelConfig {
+  const ike = raw.ike ?? {};
+  for (const k of PER_CONNECTION) if (ike[k] !== undefined) throw new ConfigError(`ike.${k}`, "with [connections] this is set per connection ([connections.NAME]; PSKs in [secrets])");
+  if (ike.responder === false) throw new ConfigError("ike.responder", "[connections] serve peers that initiate (a responder)");
+  if (raw.remote !== undefined && raw.remote !== "%any") throw new ConfigError("remote", "with [connections] peers come from any address (restrict with connections.NAME.remote_addrs)");
+  const connections = validateConnections(raw.connections, readFile);
+  const secrets = validateSecrets(raw.secrets, readFile, ike.psk_allow_short === true);
+  try {
+    for (const c of connections) {
+      if (c.auth === "psk" && !secrets.length) throw new ConfigError("secrets", `connection ${c.name} uses auth = "psk": add the peers' keys, e.g. [secrets."${c.remoteId ?? "%any"}"] psk_file = "..."`);
+    }
+    const uniq = (l: string[]) => [...new Set(l)];
+    const children = connections.flatMap((c) => c.children);
+    const cfg = validateIke({
+      ...raw, remote: undefined,
+      ike: { ...ike, responder: true, local_ts: uniq(children.flatMap((c) => c.localTs)), remote_ts: uniq(children.flatMap((c) => c.remoteTs)) },
+    }, readFile, true);
+    const cas = uniq(connections.flatMap((c) => c.peerCa ?? []));
+    cfg.ike.ikeProposals = uniq(connections.flatMap((c) => c.ikeProposals));
+    cfg.ike.espProposals = uniq(children.flatMap((c) => c.espProposals));
+    cfg.ike.peerCa = cas.length ? cas : undefined;
+    return { ...cfg, connections, secrets };
+  } catch (e) {
+    for (const s of secrets) s.psk.fill(0);
+    throw e;
+  }
+}
+
+function validateIke(raw: RawConfig, readFile: (p: string) => Uint8Array, connections: boolean): IkeTunnelConfig {
   if (raw.sa !== undefined && Object.values(raw.sa).some((v) => v !== undefined)) throw new ConfigError("sa", "manual keys ([sa], --spi-*, --key-*) and IKEv2 ([ike], --peer, --psk-file) are exclusive");
   const ike = raw.ike ?? {};
   const virtualIp = bool(ike.virtual_ip, "ike.virtual_ip");
@@ -194,7 +238,7 @@ export function validateIkeConfig(raw: RawConfig, readFile: (p: string) => Uint8
     rawPsk.fill(0);
   } else if (ike.psk !== undefined) {
     psk = new TextEncoder().encode(str(ike.psk, "ike.psk", true));
-  } else if (!certificate) {
+  } else if (!certificate && !connections) {
     throw new ConfigError("ike.psk_file", "missing (--psk-file, or ike.psk / ike.psk_file in the file)");
   }
   if (psk.length === 0 && (ike.psk !== undefined || ike.psk_file !== undefined)) throw new ConfigError("ike.psk_file", "the pre-shared key is empty");

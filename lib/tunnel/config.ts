@@ -69,6 +69,10 @@ export interface RawConfig {
   strict?: unknown;
   log_level?: unknown;
   log_format?: unknown;
+  /** Named connections of an IKEv2 server (`[connections.NAME]`, lib/tunnel/config-connections.ts). */
+  connections?: unknown;
+  /** PSKs by peer identity (`[secrets."ID"]`), for the connections. */
+  secrets?: unknown;
   /** IKEv2 mode (`vpnkit up --peer ...`): see {@link IkeSettings}; exclusive with `sa`. */
   ike?: RawIke;
   sa?: {

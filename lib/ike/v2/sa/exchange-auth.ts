@@ -217,7 +217,7 @@ function pickConnection(sa: SaContext, p: Parsed, id: Identity): string | null {
   const { candidates, reason } = rankPeerConfigs(sa.cfg.peerConfigs!, { id, idText, idr, authMethod: p.auth!.method, address: sa.remote.address });
   let first: string | null = null;
   for (const c of candidates) {
-    const looked = c.psk?.(idText, c.localId) ?? null;
+    const looked = c.psk?.(id, idText) ?? null;
     const psk = looked ? looked.slice() : null;
     if (c.auth === "psk" && !psk) {
       first ??= `connection ${c.name}: no pre-shared key for "${idText}" in [secrets]`;

@@ -45,8 +45,8 @@ export interface PeerConfig {
   auth: "psk" | "pubkey";
   /** Addresses or prefixes the peer may come from; undefined or empty: any. */
   remoteAddrs?: string[];
-  /** The pre-shared key for this peer identity (a secrets table); the core copies and wipes its copy. */
-  psk?: (peerId: string, localId: string | undefined) => Uint8Array | null;
+  /** The pre-shared key for this peer identity (a secrets table); the core copies it and wipes its copy. */
+  psk?: (peer: Identity, peerText: string) => Uint8Array | null;
   /** Our credentials (signature authentication); without them we authenticate with the PSK. */
   privateKey?: string;
   certificate?: string;
@@ -214,4 +214,23 @@ export function chooseChild(c: PeerConfig, tsi: readonly TrafficSelector[], tsr:
 export function peerCredentials(c: PeerConfig): { privateKey: KeyObject | null; certs: Uint8Array[]; localId: Identity | null } {
   const p = parsePeerConfig(c);
   return { privateKey: p.privateKey, certs: p.certs, localId: p.local };
+}
+
+const idCache = new Map<string, { exact: Identity | null; pattern: { idType: number; re: RegExp } | null }>();
+
+/**
+ * How configured identity text (exact, `*` pattern, `%any`) matches a received identity:
+ * 3 exact, 2 pattern, 1 any, 0 no match (a secrets table is searched in this order).
+ */
+export function idMatchScore(configured: string | undefined, id: Identity, idText: string): number {
+  if (isAny(configured)) return 1;
+  let m = idCache.get(configured!);
+  if (!m) {
+    if (idCache.size > 4096) idCache.clear();
+    const c = parsePeerConfig({ name: "", auth: "psk", remoteId: configured, children: [] });
+    m = { exact: c.remote, pattern: c.remotePattern };
+    idCache.set(configured!, m);
+  }
+  if (m.exact) return identityMatches(m.exact, id) ? 3 : 0;
+  return m.pattern && m.pattern.idType === id.idType && m.pattern.re.test(matchText(id, idText)) ? 2 : 0;
 }

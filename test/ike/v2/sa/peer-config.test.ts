@@ -77,7 +77,7 @@ describe("rankPeerConfigs", () => {
 /** A responder config with two PSK connections (secrets keyed by the peer's ID) and no credentials of its own. */
 function twoConnections(pool?: VirtualIpPool) {
   const secrets = new Map([["vf1@example.org", PSK_A], ["bob@example.org", PSK_B]]);
-  const psk = (id: string) => (secrets.has(id) ? enc(secrets.get(id)!) : null);
+  const psk = (_id: unknown, text: string) => (secrets.has(text) ? enc(secrets.get(text)!) : null);
   return baseCfg("r", {
     psk: undefined, localId: "192.0.2.2", remoteId: undefined,
     peerConfigs: [
