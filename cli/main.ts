@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<CommandUnknownOpts>> = {
   diagnose: async () => (await import("./diagnose.ts")).diagnoseCommand(),
   up: async () => (await import("./up.ts")).upCommand(),
   status: async () => (await import("./status.ts")).statusCommand(),
+  reload: async () => (await import("./reload.ts")).reloadCommand(),
   mtu: async () => (await import("./mtu.ts")).mtuCommand(),
   responder: async () => (await import("./responder.ts")).responderCommand(),
   meltdown: async () => (await import("./meltdown.ts")).meltdownCommand(),

@@ -15,6 +15,8 @@ import { SecretFileError } from "../lib/core/secret.ts";
 import { KeylogError, prepareKeylog } from "../lib/tunnel/keylog.ts";
 import { unknownConfigKeys } from "../lib/tunnel/config-keys.ts";
 import { checkSecretFiles, type OpsSettings, validateOps } from "../lib/tunnel/ops-config.ts";
+import type { ReloadPlan } from "../lib/tunnel/config-reload.ts";
+import type { ReloadResult } from "../lib/tunnel/control.ts";
 
 export { statusCommand } from "./status.ts";
 
@@ -122,35 +124,47 @@ export function upCommand(): Command {
           process.exit(2);
         }
       })() : {};
-      const ctx: UpContext = opsContext(mergeRawIke(mergeRaw(ikeBase, over), ikeOver), o.config, {
-        keylog_append: o.keylogAppend ? true : undefined, strict: o.strict ? true : undefined, log_level: o.logLevel, log_format: o.logFormat,
-      });
+      const opsOver = { keylog_append: o.keylogAppend ? true : undefined, strict: o.strict ? true : undefined, log_level: o.logLevel, log_format: o.logFormat };
+      const ctx: UpContext = opsContext(mergeRawIke(mergeRaw(ikeBase, over), ikeOver), o.config, opsOver);
       for (const k of unknownConfigKeys(ikeBase as Record<string, unknown>)) ctx.warn(`config: unknown key ${k} in ${o.config} (ignored; see \`man vpnkit\`, CONFIGURATION)`);
       // the mode switch: IKEv2 (--peer, --responder, [ike]) or manual keys; the rest is one flow
       const ike = o.peer !== undefined || isIkeConfig(mergeRawIke(ikeBase, ikeOver));
-      await up(ike, ike ? mergeRawIke(mergeRaw(ikeBase, over), ikeOver) : mergeRaw(ikeBase, over), ctx, mrOver);
+      // SIGHUP / `vpnkit reload`: the file again, under the same flags
+      const reread = (): Reread => {
+        const base = o.config ? loadConfigFile(o.config) : {};
+        return { raw: mergeRawIke(mergeRaw(base, over), ikeOver), unknown: unknownConfigKeys(base as Record<string, unknown>), configPath: o.config, opsOver };
+      };
+      await up(ike, ike ? mergeRawIke(mergeRaw(ikeBase, over), ikeOver) : mergeRaw(ikeBase, over), ctx, mrOver, reread);
     });
   return cmd as unknown as Command;
 }
 
-type Running = { stop(): void | Promise<void>; ikeState?: () => string };
+type Running = { stop(): void | Promise<void>; ikeState?: () => string; reload?: (next: IkeTunnelConfig) => ReloadPlan };
+
+/** A re-read configuration (reload). */
+interface Reread {
+  raw: RawConfig;
+  unknown: string[];
+  configPath: string | undefined;
+  opsOver: Parameters<typeof validateOps>[1];
+}
 
 /** Both modes' start: the tunnel each runs, logging through the one logger. */
-async function start(ike: boolean, cfg: TunnelConfig | IkeTunnelConfig, log: Logger, onFatal: (why: string) => void): Promise<Running> {
+async function start(ike: boolean, cfg: TunnelConfig | IkeTunnelConfig, log: Logger, onFatal: (why: string) => void, onReloadRequest: () => Promise<ReloadResult>): Promise<Running> {
   // lazy: bun:ffi/libc only when the command runs (the module must load off Linux)
   if (!ike) {
     const { startTunnel } = await import("../lib/platform/bun/up.ts");
     return startTunnel(cfg as TunnelConfig, log.line("net"), { onFatal });
   }
   const { startIkeTunnel } = await import("../lib/platform/bun/ike-up.ts");
-  const t = await startIkeTunnel(cfg as IkeTunnelConfig, log.fn("ike"));
+  const t = await startIkeTunnel(cfg as IkeTunnelConfig, log.fn("ike"), { onReloadRequest });
   // the reason is already logged
   void t.fatal.then(() => onFatal(""));
-  return { stop: () => t.stop(), ikeState: () => t.driver.status().state };
+  return { stop: () => t.stop(), ikeState: () => t.driver.status().state, reload: (next) => t.reload(next) };
 }
 
 /** `vpnkit up`: exit 2 on a config error, 1 when the tunnel cannot start, 4 when it dies (or IKE fails for good). */
-async function up(ike: boolean, raw: RawConfig, ctx: UpContext, mrOver: RawMtuResponder): Promise<void> {
+async function up(ike: boolean, raw: RawConfig, ctx: UpContext, mrOver: RawMtuResponder, reread: () => Reread): Promise<void> {
   let cfg: TunnelConfig | IkeTunnelConfig;
   let mr: MtuResponderSettings | null = null;
   try {
@@ -174,8 +188,20 @@ async function up(ike: boolean, raw: RawConfig, ctx: UpContext, mrOver: RawMtuRe
   const notifier = await serviceNotifier();
   let onFatal = (why: string) => void why;
   let t: Running | undefined;
+  // reloads run one after the other (SIGHUP and `vpnkit reload` alike)
+  let reloading: Promise<ReloadResult> = Promise.resolve({ ok: true, message: "" });
+  const reload = (why: string): Promise<ReloadResult> => {
+    reloading = reloading.then(async () => {
+      notifierRef?.notify("RELOADING=1");
+      const r = t ? reloadConfig(why, t, reread, log) : { ok: false, message: "not running yet" };
+      notifierRef?.notify("READY=1");
+      return r;
+    });
+    return reloading;
+  };
+  let notifierRef: { notify(s: string): void } | null = null;
   try {
-    t = await start(ike, cfg, log, (why) => onFatal(why));
+    t = await start(ike, cfg, log, (why) => onFatal(why), () => reload("vpnkit reload"));
   } catch (e) {
     ctx.fail((e as Error).message, 1);
   }
@@ -200,6 +226,8 @@ async function up(ike: boolean, raw: RawConfig, ctx: UpContext, mrOver: RawMtuRe
     }
   } else notifier.notify(`READY=1\nSTATUS=tunnel ${c.tunName} up (manual keys, ${c.transport}) to ${c.remote}`);
   notifier.startWatchdog();
+  notifierRef = notifier;
+  process.on("SIGHUP", () => void reload("SIGHUP"));
   let exiting = false;
   const stop = async (why: string, code: number) => {
     if (exiting) return;
@@ -220,6 +248,56 @@ async function up(ike: boolean, raw: RawConfig, ctx: UpContext, mrOver: RawMtuRe
     stopMr();
     void tunnel.stop();
   });
+}
+
+/**
+ * Reload (SIGHUP, `vpnkit reload`): re-read the file under the same flags, check it as at
+ * start (secret file modes, validation), then let the running tunnel apply the difference
+ * (lib/tunnel/config-reload.ts). A configuration that does not validate is refused with
+ * the reason in one line, and the running one stays. Manual keys do not reload.
+ */
+function reloadConfig(why: string, t: Running, reread: () => Reread, log: Logger): ReloadResult {
+  const refuse = (m: string): ReloadResult => {
+    const message = `reload refused: ${m}; the running configuration stays`;
+    log.error(message, "cfg");
+    return { ok: false, message };
+  };
+  if (!t.reload) return refuse("manual keys cannot be reloaded (restart vpnkit up)");
+  let next: IkeTunnelConfig;
+  let logLevel: OpsSettings["logLevel"];
+  try {
+    const r = reread();
+    log.info(`${why}: re-reading ${r.configPath ?? "the command line"}`, "cfg");
+    for (const k of r.unknown) log.warn(`config: unknown key ${k} in ${r.configPath} (ignored; see \`man vpnkit\`, CONFIGURATION)`, "cfg");
+    const ops = validateOps(r.raw, r.opsOver);
+    checkSecretFiles(r.raw, r.configPath, { warn: (m) => log.warn(m, "cfg"), strict: ops.strict });
+    if (!isIkeConfig(r.raw)) throw new ConfigError("ike", "the new configuration is not IKEv2 mode (switching modes needs a restart)");
+    next = validateIkeConfig(r.raw);
+    logLevel = ops.logLevel;
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof SecretFileError) return refuse(e.message);
+    return refuse(`config: ${(e as Error).message}`);
+  }
+  let plan: ReloadPlan;
+  try {
+    plan = t.reload(next);
+  } catch (e) {
+    next.ike.psk.fill(0);
+    for (const s of next.secrets ?? []) s.psk.fill(0);
+    return refuse((e as Error).message);
+  }
+  if (logLevel && logLevel !== log.level) {
+    log.level = logLevel;
+    plan.applied.push("log_level");
+  }
+  for (const k of plan.restart) log.warn(`reload: ${k} changed, which needs a restart: keeping the running value`, "cfg");
+  const part = (what: string, l: string[]) => (l.length ? [`${what} ${l.join(", ")}`] : []);
+  const message = `reload: ${[
+    ...part("added", plan.added), ...part("removed", plan.removed), ...part("changed", plan.changed), ...part("unchanged", plan.unchanged),
+    ...part("applied", plan.applied), ...part("needs a restart", plan.restart),
+  ].join("; ")}`;
+  log.info(message, "cfg");
+  return { ok: true, message };
 }
 
 /** What the two modes share once the configuration is read: the logger, refusals, the key log. */

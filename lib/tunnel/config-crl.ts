@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { parseCrl } from "../ike/pki/crl.ts";
 import type { RevocationPolicy } from "../ike/pki/validate.ts";
 import { derBlocks } from "../ike/pki/x509.ts";
-import { ConfigError } from "./config.ts";
+import { ConfigError } from "./config-util.ts";
 
 const POLICIES: readonly RevocationPolicy[] = ["strict", "ifuri", "relaxed"];
 

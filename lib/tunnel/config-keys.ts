@@ -74,16 +74,49 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: "ike.port", type: "int", default: "500", doc: "local UDP port of plain IKE (IPv4 and IPv6); 0 = IKE only on local_port behind the non-ESP marker" },
   { key: "ike.limits", type: "table", default: "see its keys", doc: "flood protection of a responder: cookie_threshold (10), block_threshold (5 half-open per source), half_open_max (1000), max_sas (10000), init_rate (200/s), init_burst (100), cookie_rotate (60 s), invalid_spi_rate (10/s), half_open_timeout (30 s), queue (1024 datagrams), unique_ids (\"no\" | \"replace\" | \"never\")" },
   { key: "ike.retransmit_tries", type: "int", default: "5", doc: "retransmissions before giving up (also how a dead peer found by DPD ends)" },
+  { key: "connections", type: "table", default: "none (the [ike] form)", doc: "named connections of an IKEv2 server, [connections.NAME]: IKE_AUTH picks one by the peer's ID and auth method (swanctl's way); [ike] then holds only port, dpd, rekey, ike_rekey, retransmit_*, limits" },
+  { key: "connections.NAME.local_id", type: "string", default: "the local address the IKE SA uses", doc: "our identity in this connection" },
+  { key: "connections.NAME.remote_id", type: "string", default: "%any", doc: "the peer's identity: exact, a pattern with * (*@example.org), or %any; exact beats a pattern beats %any" },
+  { key: "connections.NAME.auth", type: "string", default: "pubkey with cacerts, else psk", doc: "how the peer authenticates: psk (key from [secrets] by its ID) or pubkey (certificate chaining to cacerts)" },
+  { key: "connections.NAME.remote_addrs", type: "CIDR list", default: "%any", doc: "addresses or prefixes the peer may come from" },
+  { key: "connections.NAME.proposals", type: "string list", default: "aes256gcm16-prfsha256-x25519", doc: "IKE proposals (all connections' are offered in IKE_SA_INIT)" },
+  { key: "connections.NAME.esp_proposals", type: "string list", default: "aes256gcm16, chacha20poly1305", doc: "ESP proposals of its children (AEAD)" },
+  { key: "connections.NAME.certs", type: "path", default: "none", doc: "our certificate (PEM): we sign; needed with auth = pubkey" },
+  { key: "connections.NAME.key", type: "path", default: "none", doc: "our private key (PEM)" },
+  { key: "connections.NAME.cacerts", type: "path list", default: "none", doc: "CAs (PEM) a pubkey peer's certificate must chain to" },
+  { key: "connections.NAME.pools", type: "CIDR list", default: "none", doc: "virtual IPs for clients that ask: one IPv4 and one IPv6 prefix" },
+  { key: "connections.NAME.dns", type: "address list", default: "none", doc: "DNS servers sent with a virtual IPv4 address" },
+  { key: "connections.NAME.children", type: "table", default: "required", doc: "Child SAs, [connections.NAME.children.CHILD]; the first Child SA takes the child its traffic selectors fit" },
+  { key: "connections.NAME.children.CHILD.local_ts", type: "CIDR list", default: "required", doc: "our traffic selectors" },
+  { key: "connections.NAME.children.CHILD.remote_ts", type: "CIDR list", default: "the connection's pools", doc: "the peer's traffic selectors" },
+  { key: "connections.NAME.children.CHILD.esp_proposals", type: "string list", default: "the connection's", doc: "ESP proposals of this child" },
+  { key: "secrets", type: "table", default: "none", doc: "pre-shared keys by peer identity, [secrets.\"ID\"] (an exact ID, a * pattern, or %any for every peer without its own)" },
+  { key: "secrets.ID.psk", type: "string", default: "psk or psk_file", doc: "the key inline (keep the file 0600)" },
+  { key: "secrets.ID.psk_file", type: "path", default: "psk or psk_file", doc: "file holding the key (a trailing newline is dropped)" },
+  { key: "secrets.ID.psk_allow_short", type: "bool", default: "false", doc: "accept a key shorter than 16 bytes" },
   { key: "mtu_responder.secret_file", type: "path", default: "none (no responder)", doc: "once up, answer `vpnkit mtu` probes on the first inner address with this shared secret" },
   { key: "mtu_responder.port", type: "int", default: "4501", doc: "UDP port of that responder" },
 ];
+
+const isTable = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /** Keys in a parsed file that vpnkit does not know (a typo would otherwise be ignored silently). */
 export function unknownConfigKeys(raw: Record<string, unknown>): string[] {
   const known = new Set(CONFIG_KEYS.map((k) => k.key));
   const out: string[] = [];
   for (const [k, v] of Object.entries(raw)) {
-    if ((CONFIG_SECTIONS as readonly string[]).includes(k) && v !== null && typeof v === "object" && !Array.isArray(v)) {
+    // named tables: [connections.NAME], [connections.NAME.children.CHILD], [secrets."ID"]
+    if ((k === "connections" || k === "secrets") && isTable(v)) {
+      for (const [name, t] of Object.entries(v)) {
+        if (!isTable(t)) continue;
+        for (const [sub, sv] of Object.entries(t)) {
+          if (!known.has(`${k}.${k === "secrets" ? "ID" : "NAME"}.${sub}`)) out.push(`${k}.${name}.${sub}`);
+          else if (sub === "children" && isTable(sv)) {
+            for (const [child, ct] of Object.entries(sv)) if (isTable(ct)) for (const ck of Object.keys(ct)) if (!known.has(`connections.NAME.children.CHILD.${ck}`)) out.push(`${k}.${name}.children.${child}.${ck}`);
+          }
+        }
+      }
+    } else if ((CONFIG_SECTIONS as readonly string[]).includes(k) && v !== null && typeof v === "object" && !Array.isArray(v)) {
       for (const sub of Object.keys(v)) if (!known.has(`${k}.${sub}`)) out.push(`${k}.${sub}`);
     } else if (!known.has(k)) {
       out.push(k);

@@ -33,6 +33,8 @@ import type { IkeTunnelConfig } from "./config.ts";
 import type { TunnelChild } from "./engine.ts";
 import { KeyLog, keylogAddIke } from "./keylog.ts";
 import { tsToCidrs, VipPools } from "./ike-pool.ts";
+import type { ReloadPlan } from "./config-reload.ts";
+import { ConnectionSet } from "./ike-connections.ts";
 import { buildIkeStatus, type IkeStatus, type Installed, type Meta } from "./ike-status.ts";
 
 export { PrefixPool, tsToCidrs, VipPools } from "./ike-pool.ts";
@@ -87,7 +89,9 @@ function isWildcard(a: string): boolean {
 
 export class IkeDriver {
   private readonly o: IkeDriverOptions;
-  private readonly cfg: IkeTunnelConfig;
+  private cfg: IkeTunnelConfig;
+  /** Named connections (`[connections]`), null in the single `[ike]` form. */
+  private conns: ConnectionSet | null = null;
   readonly manager: IkeSaManager;
   private readonly meta = new Map<ManagedSa, Meta>();
   private readonly installed = new Map<number, Installed>();
@@ -113,7 +117,7 @@ export class IkeDriver {
   /** Virtual IP assigned by the peer, if any. */
   virtualIp: string | null = null;
   lastError: string | null = null;
-  readonly pool: VipPools | null;
+  pool: VipPools | null;
   /** CRLs named in peers' certificates, fetched over HTTP in the background. */
   readonly crlFetcher: CrlFetcher;
 
@@ -123,6 +127,7 @@ export class IkeDriver {
     const pools = [o.cfg.ike.pool, o.cfg.ike.pool6].filter((x): x is string => x !== undefined);
     this.pool = o.cfg.ike.responder && pools.length ? new VipPools(pools, o.cfg.ike.dns ?? []) : null;
     this.now = o.now ?? Date.now;
+    if (o.cfg.connections) this.conns = new ConnectionSet(o.cfg, (l, m) => o.log(l, m));
     this.keylog = o.cfg.keylog ? new KeyLog(o.cfg.keylog) : null;
     this.crlFetcher = new CrlFetcher({ log: (level, msg) => o.log(level, msg) });
     if (o.sink) this.sink = o.sink;
@@ -177,6 +182,8 @@ export class IkeDriver {
       keylog: c.keylog !== null,
       fragmentSize: Math.min(c.pathMtu, 1280),
       halfOpenTimeout: this.manager?.limits.halfOpenTimeoutMs,
+      // connections: IKE_AUTH picks one (its identities, credentials, children, pool)
+      ...(this.conns ? { peerConfigs: this.conns.peerConfigs } : { connection: "ike" }),
     };
   }
 
@@ -203,6 +210,7 @@ export class IkeDriver {
     else {
       const peer = this.cfg.ike.remoteAny ? "any address" : this.cfg.remote;
       const ports = this.cfg.ike.ikePort && this.o.sendIke ? `UDP ${this.cfg.ike.ikePort} and ${this.cfg.localPort}` : `UDP ${this.cfg.localPort}`;
+      for (const l of this.conns?.describe() ?? []) this.o.log("info", l);
       this.o.log("info", `IKEv2 responder: waiting for ${peer} on ${ports}${this.pool ? `; virtual IPs from ${[this.cfg.ike.pool, this.cfg.ike.pool6].filter(Boolean).join(" and ")} (${this.pool.size} addresses)${this.cfg.ike.dns?.length ? `, DNS ${this.cfg.ike.dns.join(" ")}` : ""}` : ""}`);
     }
   }
@@ -394,6 +402,11 @@ export class IkeDriver {
       case "established":
         if (!this.meta.has(e)) this.meta.set(e, { createdAt: this.now(), ikeRekeyRequested: false, virtualIp: null });
         if (sa.initiator) this.retryMs = RETRY_MIN_MS;
+        // its connection was removed by a reload while it was half-open
+        if (this.conns && sa.connection !== null && !this.conns.settings.some((c) => c.name === sa.connection)) {
+          log("info", `IKE SA #${e.id}: connection ${sa.connection} was removed: deleting it`);
+          queueMicrotask(() => this.manager.call(e, (s) => s.delete(this.now()), this.now()));
+        }
         break;
       case "failed": {
         const msg = `${a.scope === "ike" ? "IKE SA" : "Child SA"} failed: ${a.reason}${a.notify && !a.reason.includes(a.notify) ? ` (${a.notify})` : ""}`;
@@ -529,6 +542,35 @@ export class IkeDriver {
     this.o.onFatal?.(reason);
   }
 
+  /**
+   * Carry out a reload plan (lib/tunnel/config-reload.ts): the new configuration from now on;
+   * IKE SAs of removed and changed connections are deleted (a changed initiator connection
+   * starts its new IKE SA first); those of unchanged connections are not touched.
+   */
+  reload(plan: ReloadPlan): void {
+    const now = this.now();
+    const old = this.cfg;
+    this.cfg = plan.effective;
+    this.conns?.update(plan.effective);
+    if (!this.conns) {
+      old.ike.psk.fill(0);
+      const k = this.cfg.ike;
+      if (k.responder && (k.pool !== old.ike.pool || k.pool6 !== old.ike.pool6 || String(k.dns) !== String(old.ike.dns))) {
+        const pools = [k.pool, k.pool6].filter((x): x is string => x !== undefined);
+        this.pool = pools.length ? new VipPools(pools, k.dns ?? []) : null;
+      }
+      if (plan.changed.length && !this.cfg.ike.responder && !this.stopping) this.initiate();
+    }
+    const gone = new Set([...plan.removed, ...plan.changed]);
+    for (const e of this.manager.list()) {
+      const name = e.sa.connection ?? (this.conns ? null : "ike");
+      if (name === null || !gone.has(name) || e.sa.state === "dead") continue;
+      if (e.sa.initiator && !this.conns && e.sa.state !== "established") continue; // the new one just started
+      this.o.log("info", `IKE SA #${e.id} (connection ${name}) ${plan.removed.includes(name) ? "removed" : "changed"}: deleting it`);
+      this.manager.call(e, (sa) => sa.delete(now), now);
+    }
+  }
+
   /** Status for the control socket (`vpnkit status`): every IKE SA with its Child SAs, limits and drops. */
   status(): IkeStatus {
     return buildIkeStatus({ cfg: this.cfg, manager: this.manager, installed: [...this.installed.values()], meta: this.meta, drops: this.drops, virtualIp: this.virtualIp, lastError: this.lastError }, this.now());
@@ -560,5 +602,6 @@ export class IkeDriver {
     for (const c of [...this.installed.values()]) this.remove(c.spiIn, c.spiOut, "stopped");
     this.manager.destroy();
     this.cfg.ike.psk.fill(0);
+    this.conns?.wipe();
   }
 }

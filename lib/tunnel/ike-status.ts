@@ -62,7 +62,8 @@ export function buildIkeStatus(d: StatusInput, now: number): IkeStatus {
       const rekeyIn = m && k.ikeRekeySec > 0 && e.sa.state === "established" ? Math.max(0, Math.round(k.ikeRekeySec * (e.sa.initiator ? 1 : 1.1) - (now - m.createdAt) / 1000)) : null;
       return {
         id: e.id,
-        name: `ike#${e.id}`,
+        name: `${e.sa.connection ?? "ike"}#${e.id}`,
+        connection: e.sa.connection,
         spi: `${hexBytes(e.sa.spii)}_i ${hexBytes(e.sa.spir)}_r`,
         role: e.sa.initiator ? "initiator" : "responder",
         state: e.sa.state,
@@ -98,7 +99,7 @@ export function buildIkeStatus(d: StatusInput, now: number): IkeStatus {
 export interface IkeStatus {
   state: string;
   ikeSas: {
-    id: number; name: string; spi: string; role: string; state: string; local: string; remote: string;
+    id: number; name: string; connection: string | null; spi: string; role: string; state: string; local: string; remote: string;
     localId: string | null; remoteId: string | null; proposal: string | null; natt: boolean;
     establishedSec: number | null; rekeyInSec: number | null; lastReceivedSec: number | null; virtualIp: string | null; virtualIp6: string | null;
     childSas: { spiIn: string; spiOut: string; cipher: string; local: string; remote: string; installedSec: number | null; rekeyInSec: number | null }[];

@@ -51,9 +51,13 @@ function interfaceKeys(src: string, name: string, prefix = ""): string[] {
 }
 
 describe("configuration keys", () => {
-  test("CONFIG_KEYS is exactly the keys of RawConfig, [sa], RawIke and RawMtuResponder", () => {
+  test("CONFIG_KEYS is exactly the keys of RawConfig, [sa], RawIke, RawMtuResponder, RawConnection, RawChild and RawSecret", () => {
     const src = readFileSync(join(ROOT, "lib/tunnel/config.ts"), "utf8");
-    const fromSource = [...interfaceKeys(src, "RawConfig"), ...interfaceKeys(src, "RawIke", "ike."), ...interfaceKeys(src, "RawMtuResponder", "mtu_responder.")].sort();
+    const conn = readFileSync(join(ROOT, "lib/tunnel/config-connections.ts"), "utf8");
+    const fromSource = [
+      ...interfaceKeys(src, "RawConfig"), ...interfaceKeys(src, "RawIke", "ike."), ...interfaceKeys(src, "RawMtuResponder", "mtu_responder."),
+      ...interfaceKeys(conn, "RawConnection", "connections.NAME."), ...interfaceKeys(conn, "RawChild", "connections.NAME.children.CHILD."), ...interfaceKeys(conn, "RawSecret", "secrets.ID."),
+    ].sort();
     expect(CONFIG_KEYS.map((k) => k.key).sort()).toEqual(fromSource);
     expect(new Set(CONFIG_KEYS.map((k) => k.key)).size).toBe(CONFIG_KEYS.length);
   });

@@ -24,6 +24,8 @@ import { configureLink } from "./tun.ts";
 import { BunUdpSocket } from "./udp.ts";
 import { aeadChoice, type DataPlane, launchDataPlane, openTun, openWorkerIo, serveControl } from "./runtime.ts";
 import { startMemoryGuard } from "./memory-guard.ts";
+import { planReload, type ReloadPlan } from "../../tunnel/config-reload.ts";
+import type { ReloadResult } from "../../tunnel/control.ts";
 import { localAddressFor, openIkeSockets } from "./ike-sockets.ts";
 import { vpnkitEnv } from "../../core/env.ts";
 import type { Subsystem } from "../../core/log.ts";
@@ -37,6 +39,16 @@ export interface RunningIkeTunnel {
   fatal: Promise<string>;
   /** Delete the IKE SA (waits up to 1 s for the answer), then tear everything down; idempotent. */
   stop(): Promise<void>;
+  /**
+   * Apply a re-read configuration (SIGHUP, `vpnkit reload`): see lib/tunnel/config-reload.ts.
+   * Throws ConfigError when the change needs a restart as a whole (nothing changed then).
+   */
+  reload(next: IkeTunnelConfig): ReloadPlan;
+}
+
+export interface IkeTunnelOptions {
+  /** `vpnkit reload` on the control socket: re-read and apply the configuration. */
+  onReloadRequest?: () => Promise<ReloadResult>;
 }
 
 function spiText(n: number): string {
@@ -70,7 +82,7 @@ interface PathParts {
   counters: () => { counters: EngineCounters; io: Record<string, number> };
 }
 
-export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel, msg: string, subsystem?: Subsystem) => void): Promise<RunningIkeTunnel> {
+export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel, msg: string, subsystem?: Subsystem) => void, opts: IkeTunnelOptions = {}): Promise<RunningIkeTunnel> {
   const td = new Teardown();
   const onWorker = vpnkitEnv("VPNKIT_DATAPLANE") !== "main";
   let onFatal: (r: string) => void = () => {};
@@ -185,7 +197,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
         ike: drv.status(),
       };
     };
-    await serveControl(cfg, status, td);
+    await serveControl(cfg, status, td, opts.onReloadRequest);
     log(
       "info",
       `vpnkit up: ${name} ${cfg.tunAddr.join(",")} mtu ${cfg.tunMtu} (tunnel ${cfg.tunnelMtu}), IKEv2 ${cfg.ike.responder ? "responder" : "initiator"} ` +
@@ -193,8 +205,22 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
     );
     drv.start();
     let stopped: Promise<void> | null = null;
+    let current = cfg;
     return {
       driver: drv, dataPlane: onWorker ? "worker" : "main", status, fatal,
+      reload(next) {
+        const plan = planReload(current, next);
+        if (plan.newRoutes.length) {
+          try {
+            configureLink(name, { mtu: current.tunMtu, addresses: [], routes: plan.newRoutes });
+          } catch (e) {
+            log("error", `reload: cannot route ${plan.newRoutes.join(" ")} into ${name}: ${(e as Error).message}`, "cfg");
+          }
+        }
+        drv.reload(plan);
+        current = plan.effective;
+        return plan;
+      },
       stop() {
         stopped ??= drv.stop().finally(() => td.undo());
         return stopped;

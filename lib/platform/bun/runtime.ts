@@ -7,7 +7,7 @@
  */
 import { vpnkitEnv } from "../../core/env.ts";
 import type { TunnelConfig } from "../../tunnel/config.ts";
-import { ControlServer, type TunnelStatus } from "../../tunnel/control.ts";
+import { ControlServer, type ReloadResult, type TunnelStatus } from "../../tunnel/control.ts";
 import { configureLink, removeLink, TunDevice, type TunOpenOptions } from "./tun.ts";
 import { growSocketBuffers, UDP_BUFFER_BYTES } from "./udp.ts";
 import { type DataPlaneCommand, type DataPlaneEvent, type DataPlaneInit, FLAG_READY, FLAG_STOP, FLAG_STOPPED, readCounters, SHARED_BYTES, sharedViews } from "./dataplane-shared.ts";
@@ -44,8 +44,8 @@ export function aeadChoice(): "ffi" | "default" {
   return vpnkitEnv("VPNKIT_AEAD") === "default" ? "default" : "ffi";
 }
 
-export async function serveControl(cfg: Pick<TunnelConfig, "control">, status: () => TunnelStatus, td: Teardown): Promise<void> {
-  const control = new ControlServer(cfg.control, status);
+export async function serveControl(cfg: Pick<TunnelConfig, "control">, status: () => TunnelStatus, td: Teardown, reload?: () => Promise<ReloadResult>): Promise<void> {
+  const control = new ControlServer(cfg.control, status, reload);
   await control.listen();
   td.push(() => control.close());
 }

@@ -88,17 +88,20 @@ export interface PendingIkeRekey {
  * directly.
  */
 export interface SaContext {
-  readonly cfg: IkeSaConfig;
+  /** Replaced (not mutated) when a responder adopts its connection in IKE_AUTH. */
+  cfg: IkeSaConfig;
   readonly rng: Rng;
   readonly ikeSuites: Suite[];
-  readonly espSuites: Suite[];
-  readonly localTs: TrafficSelector[];
-  readonly remoteTs: TrafficSelector[];
-  readonly localId: Identity;
-  readonly remoteId: Identity | null;
-  readonly psk: Uint8Array;
-  readonly privateKey: KeyObject | null;
-  readonly certs: Uint8Array[];
+  espSuites: Suite[];
+  localTs: TrafficSelector[];
+  remoteTs: TrafficSelector[];
+  localId: Identity;
+  remoteId: Identity | null;
+  psk: Uint8Array;
+  privateKey: KeyObject | null;
+  certs: Uint8Array[];
+  /** The connection (peer config) the SA belongs to: chosen in IKE_AUTH by a responder with `cfg.peerConfigs`, else `cfg.connection`. */
+  connection: string | null;
   /** Original initiator of the current IKE SA (swaps when the peer initiated an IKE SA rekey). */
   initiator: boolean;
   state: State;

@@ -13,6 +13,7 @@ import { idBody, identityMatches, type Identity } from "./identity.ts";
 import { suiteName, suiteToProposal } from "./proposals.ts";
 import { tsAny, tsHost, type TrafficSelector } from "./ts.ts";
 import type { KeyObject } from "node:crypto";
+import { chooseChild, peerCredentials, rankPeerConfigs, type PeerConfig } from "./peer-config.ts";
 import { finishChild, negotiateChildResponder, vipTs } from "./exchange-child.ts";
 import {
   CP_IP4, CP_IP4_DNS, CP_IP6, CP_REPLY, CP_REQUEST, EX_AUTH, EX_INFO, N, dedupe, firstError, ipBytes, notifyOf, parse, type Parsed, type SaContext,
@@ -36,25 +37,38 @@ export function myIdAuth(sa: SaContext): PayloadSpec[] {
   return out;
 }
 
-/** Check the peer's AUTH; null when it verifies, else the reason, or the CRL URIs still being fetched. */
-export function peerAuthError(sa: SaContext, id: Identity, idText: string, auth: Extract<Ikev2Payload, { kind: "auth" }>, certs: Uint8Array[]): string | null | { pending: string[] } {
+/** The credentials a peer's AUTH is checked with. */
+export interface PeerMaterial {
+  psk: Uint8Array;
+  peerCa?: string[];
+  peerPublicKey?: string;
+}
+
+/**
+ * Check the peer's AUTH (with the SA's credentials, or `m`'s); null when it verifies, else the
+ * reason, or the CRL URIs still being fetched (the caller waits for a retransmission).
+ */
+export function peerAuthError(
+  sa: SaContext, id: Identity, idText: string, auth: Extract<Ikev2Payload, { kind: "auth" }>, certs: Uint8Array[],
+  m: PeerMaterial = { psk: sa.psk, peerCa: sa.cfg.peerCa, peerPublicKey: sa.cfg.peerPublicKey },
+): string | null | { pending: string[] } {
   const k = sa.keys!;
   const octets = sa.initiator
     ? signedOctets(sa.suite!.prf!, sa.initResponse, sa.ni, k.skpr, idBody(id))
     : signedOctets(sa.suite!.prf!, sa.initRequest, sa.nr, k.skpi, idBody(id));
   if (auth.method === 2) {
-    if (!sa.psk.length) return `peer "${idText}" uses a pre-shared key but none is configured`;
-    return ctEqual(pskAuth(sa.suite!.prf!, sa.psk, octets), auth.data) ? null : `AUTH of "${idText}" (pre-shared key) does not verify: wrong PSK?`;
+    if (!m.psk.length) return `peer "${idText}" uses a pre-shared key but none is configured`;
+    return ctEqual(pskAuth(sa.suite!.prf!, m.psk, octets), auth.data) ? null : `AUTH of "${idText}" (pre-shared key) does not verify: wrong PSK?`;
   }
   let pub: KeyObject;
-  if (certs.length && sa.cfg.peerCa?.length) {
+  if (certs.length && m.peerCa?.length) {
     const { crls, revocation, fetchCrl, eku } = sa.cfg;
-    const r = checkPeerCertificate(certs[0], certs.slice(1), sa.cfg.peerCa, (sa.cfg.wallClock ?? Date.now)(), { crls, revocation, fetchCrl, eku });
+    const r = checkPeerCertificate(certs[0], certs.slice(1), m.peerCa, (sa.cfg.wallClock ?? Date.now)(), { crls, revocation, fetchCrl, eku });
     if ("error" in r) return r.pending?.length ? { pending: r.pending } : `certificate of "${idText}" not trusted: ${r.error}`;
     for (const w of r.warnings) sa.log("warn", w);
     if (!certMatchesIdentity(r.cert, id.idType, id.data)) return `certificate of "${idText}" does not name that identity (subjectAltName or subject DN)`;
     pub = r.key;
-  } else if (sa.cfg.peerPublicKey) pub = loadPublicKey(sa.cfg.peerPublicKey);
+  } else if (m.peerPublicKey) pub = loadPublicKey(m.peerPublicKey);
   else return `peer "${idText}" authenticates with ${auth.methodName} but no CA or public key is configured for it`;
   const err = verifyAuth(pub, auth, octets);
   return err ? `AUTH of "${idText}" (${auth.signatureAlgorithm?.oidName ?? auth.methodName}): ${err}` : null;
@@ -153,7 +167,9 @@ export function responderAuth(sa: SaContext, msg: Ikev2Message, datagram: Uint8A
     return;
   }
   const id: Identity = { idType: p.idi.idType, data: p.idi.data.slice() };
-  const reason = sa.remoteId && !identityMatches(sa.remoteId, id)
+  const reason = sa.cfg.peerConfigs?.length
+    ? pickConnection(sa, p, id)
+    : sa.remoteId && !identityMatches(sa.remoteId, id)
     ? `peer identity "${p.idi.text}" is not the configured "${sa.cfg.remoteId}"`
     : peerAuthError(sa, id, p.idi.text, p.auth, p.certs);
   if (reason && typeof reason === "object") {
@@ -204,6 +220,59 @@ export function responderAuth(sa: SaContext, msg: Ikev2Message, datagram: Uint8A
   else reply.push(...child.payloads);
   sa.respond(msg, datagram, reply, now);
   if (!("error" in child)) child.install();
+}
+
+/**
+ * Responder with named connections: the first candidate (peer-config.ts) whose credentials
+ * verify the AUTH becomes the SA's connection; null then, else the reason (one line).
+ */
+function pickConnection(sa: SaContext, p: Parsed, id: Identity): string | null | { pending: string[] } {
+  const idText = p.idi!.text;
+  const idr = p.idr ? { idType: p.idr.idType, data: p.idr.data } : null;
+  const { candidates, reason } = rankPeerConfigs(sa.cfg.peerConfigs!, { id, idText, idr, authMethod: p.auth!.method, address: sa.remote.address });
+  let first: string | null = null;
+  for (const c of candidates) {
+    const looked = c.psk?.(id, idText) ?? null;
+    const psk = looked ? looked.slice() : null;
+    if (c.auth === "psk" && !psk) {
+      first ??= `connection ${c.name}: no pre-shared key for "${idText}" in [secrets]`;
+      continue;
+    }
+    const err = peerAuthError(sa, id, idText, p.auth!, p.certs, { psk: psk ?? new Uint8Array(0), peerCa: c.peerCa });
+    if (err && typeof err === "object") {
+      psk?.fill(0);
+      return err; // a CRL is being fetched: decide on the retransmission
+    }
+    if (err) {
+      psk?.fill(0);
+      first ??= `connection ${c.name}: ${err}`;
+      continue;
+    }
+    adoptConnection(sa, c, psk, p);
+    return null;
+  }
+  return first ?? reason;
+}
+
+/** The SA takes connection `c`: identities, credentials, the child for the peer's selectors, pool. */
+function adoptConnection(sa: SaContext, c: PeerConfig, psk: Uint8Array | null, p: Parsed): void {
+  const cred = peerCredentials(c);
+  const ch = chooseChild(c, p.tsi ?? [], p.tsr ?? [], null);
+  sa.cfg = {
+    ...sa.cfg, connection: c.name, localId: c.localId ?? sa.cfg.localId, remoteId: c.remoteId, privateKey: c.privateKey, certificate: c.certificate,
+    peerCa: c.peerCa, peerPublicKey: undefined, virtualIpPool: c.virtualIpPool, dns: c.dns, childName: ch?.name ?? sa.cfg.childName,
+  };
+  sa.connection = c.name;
+  sa.psk.fill(0);
+  sa.psk = psk ?? new Uint8Array(0);
+  if (cred.localId) sa.localId = cred.localId;
+  sa.privateKey = cred.privateKey;
+  sa.certs = cred.certs;
+  if (ch) {
+    if (ch.espSuites.length) sa.espSuites = ch.espSuites;
+    sa.localTs = ch.localTs;
+    sa.remoteTs = ch.remoteTs ?? [tsAny(4), tsAny(6)];
+  }
 }
 
 function allocateVip(sa: SaContext, peer: string, family: 4 | 6): Uint8Array | null {

@@ -99,6 +99,8 @@ export class IkeSa {
   }
   /** The peer's identity text once IKE_AUTH authenticated it (as in the `established` action), else null. */
   get remoteIdentity(): string | null { return this.s.remoteIdText; }
+  /** The connection it belongs to (a responder with several: once IKE_AUTH picked it), null when none is named. */
+  get connection(): string | null { return this.s.connection; }
   /** `now` when this object was created. */
   get createdAt(): number { return this.s.createdAt; }
   /** `now` when IKE_AUTH completed, null before. */
@@ -122,7 +124,7 @@ export class IkeSa {
   status(): IkeSaStatus {
     const s = this.s;
     return {
-      ispi: toHex(s.spii), rspi: toHex(s.spir), role: s.initiator ? "initiator" : "responder", phase: this.phase, state: s.state,
+      ispi: toHex(s.spii), rspi: toHex(s.spir), role: s.initiator ? "initiator" : "responder", phase: this.phase, state: s.state, connection: s.connection,
       localId: s.cfg.localId, remoteId: s.remoteIdText, local: { ...s.local }, remote: { ...s.remote },
       natt: s.natt, localBehindNat: s.localBehindNat, remoteBehindNat: s.remoteBehindNat,
       proposal: s.suite ? suiteName(s.suite) : null, createdAt: s.createdAt, establishedAt: s.establishedAt, ikeRekeyedAt: s.ikeRekeyedAt,

@@ -40,17 +40,18 @@ export class SaState implements SaContext {
   localBehindNat = false;
   remoteBehindNat = false;
 
-  readonly cfg: IkeSaConfig;
+  cfg: IkeSaConfig;
   readonly rng: Rng;
   readonly ikeSuites: Suite[];
-  readonly espSuites: Suite[];
-  readonly localTs: TrafficSelector[];
-  readonly remoteTs: TrafficSelector[];
-  readonly localId: Identity;
-  readonly remoteId: Identity | null;
-  readonly psk: Uint8Array;
-  readonly privateKey: KeyObject | null;
-  readonly certs: Uint8Array[];
+  espSuites: Suite[];
+  localTs: TrafficSelector[];
+  remoteTs: TrafficSelector[];
+  localId: Identity;
+  remoteId: Identity | null;
+  psk: Uint8Array;
+  privateKey: KeyObject | null;
+  certs: Uint8Array[];
+  connection: string | null;
 
   suite: Suite | null = null;
   keys: IkeKeys | null = null;
@@ -109,7 +110,9 @@ export class SaState implements SaContext {
     this.privateKey = cfg.privateKey ? loadPrivateKey(cfg.privateKey) : null;
     // our certificate first, then any chain in the same file and the intermediates
     this.certs = [cfg.certificate, ...(cfg.intermediates ?? [])].filter((c): c is string => !!c).flatMap((c) => derBlocks(c));
-    if (!this.privateKey && !this.psk.length) throw new Error("IKE SA config: neither psk nor privateKey given");
+    this.connection = cfg.connection ?? null;
+    // a responder with connections takes its credentials from the one IKE_AUTH picks
+    if (!this.privateKey && !this.psk.length && !cfg.peerConfigs?.length) throw new Error("IKE SA config: neither psk nor privateKey given");
     if (cfg.peerCa) for (const c of cfg.peerCa) new X509Certificate(c); // fail early on bad PEM
     if (cfg.peerPublicKey) loadPublicKey(cfg.peerPublicKey);
     this.lastHeard = now;

@@ -6,6 +6,7 @@
  */
 import type { EspCipherName } from "../../../esp/types.ts";
 import type { SkEncr, SkInteg } from "../sk-crypto.ts";
+import type { PeerConfig } from "./peer-config.ts";
 import type { TrafficSelector } from "./ts.ts";
 import type { CrlLookup, RevocationPolicy } from "../../pki/validate.ts";
 
@@ -96,6 +97,14 @@ export interface IkeSaConfig {
   keylog?: boolean;
   /** Name of the Child SA (for logs). Default "child". */
   childName?: string;
+  /** Name of the connection this SA belongs to (status, reload). */
+  connection?: string;
+  /**
+   * Responder: named connections (lib/ike/v2/sa/peer-config.ts). IKE_AUTH picks one by the
+   * peer's ID and auth method and takes its identities, credentials, children and pool;
+   * none matching → AUTHENTICATION_FAILED. The fields above then only serve IKE_SA_INIT.
+   */
+  peerConfigs?: PeerConfig[];
 }
 
 /** Address allocator shared by responder IKE SAs. */
@@ -152,6 +161,8 @@ export interface IkeSaStatus {
   phase: IkeSaPhase;
   /** Detailed state (idle, init-sent, init-done, auth-sent, established, deleting, dead). */
   state: string;
+  /** Connection name (a responder's: known once IKE_AUTH picked it), null when none. */
+  connection: string | null;
   localId: string;
   /** Authenticated peer identity, null before IKE_AUTH completed. */
   remoteId: string | null;
