@@ -19,7 +19,7 @@
  * |---|---|---|---|
  * | `connections.NAME.local_id` | string | the local address the IKE SA uses | our identity |
  * | `connections.NAME.remote_id` | string | %any | the peer's identity: exact, `*` pattern, or %any |
- * | `connections.NAME.auth` | string | pubkey with cacerts, else psk | what the peer authenticates with |
+ * | `connections.NAME.auth` | string | pubkey with cacerts, else psk | what the peer authenticates with: psk, pubkey, or eap-mschapv2 (users from [secrets], we sign with certs) |
  * | `connections.NAME.remote_addrs` | string[] | %any | addresses/prefixes the peer may come from |
  * | `connections.NAME.proposals` | string[] | aes256gcm16-prfsha256-x25519 | IKE proposals |
  * | `connections.NAME.esp_proposals` | string[] | aes256gcm16, chacha20poly1305 | ESP proposals of its children |
@@ -32,6 +32,7 @@
  * | `connections.NAME.children.CHILD.esp_proposals` | string[] | the connection's | ESP proposals |
  * | `secrets.ID.psk` / `psk_file` | string / path | one required | the PSK of peer ID (`%any`: every peer without its own) |
  * | `secrets.ID.psk_allow_short` | bool | false | accept a PSK shorter than 16 bytes |
+ * | `secrets.USER.eap_password` / `eap_password_file` | string / path | none | EAP-MSCHAPv2 password of user USER (kept only as its NT hash) |
  *
  * A configuration with `[connections]` is a responder on any address (`remote` is not
  * needed); `[ike]` then holds only process-wide keys (port, dpd, rekey, ike_rekey,
@@ -41,6 +42,7 @@
  */
 import { MIN_PSK_LEN } from "../core/secret.ts";
 import { parseIdentity } from "../ike/v2/sa/identity.ts";
+import { ntPasswordHash } from "../ike/v2/eap/mschapv2-crypto.ts";
 import { parseProposal } from "../ike/v2/sa/proposals.ts";
 import { parseCidr, parseIp } from "../net/cidr.ts";
 import { ConfigError, str, strList } from "./config-util.ts";
@@ -87,7 +89,7 @@ export interface ConnectionSettings {
   name: string;
   localId?: string;
   remoteId?: string;
-  auth: "psk" | "pubkey";
+  auth: "psk" | "pubkey" | "eap-mschapv2";
   remoteAddrs: string[];
   ikeProposals: string[];
   espProposals: string[];
@@ -100,10 +102,13 @@ export interface ConnectionSettings {
   children: ChildSettings[];
 }
 
-/** A `[secrets]` entry: the PSK of one peer identity (or `%any`). */
+/** A `[secrets]` entry: the PSK of one peer identity (or `%any`), or an EAP user's NT password hash. */
 export interface SecretSettings {
   id: string;
+  /** Empty for an EAP-only entry. */
   psk: Uint8Array;
+  /** EAP-MSCHAPv2: MD4 of the UTF-16LE password (the password itself is not kept). */
+  ntHash?: Uint8Array;
 }
 
 export const DEFAULT_CONN_IKE_PROPOSALS = ["aes256gcm16-prfsha256-x25519"];
@@ -122,7 +127,7 @@ function known(t: Record<string, unknown>, keys: readonly string[], prefix: stri
 
 const CONN_KEYS = ["local_id", "remote_id", "auth", "remote_addrs", "proposals", "esp_proposals", "certs", "key", "cacerts", "pools", "dns", "children"] as const;
 const CHILD_KEYS = ["local_ts", "remote_ts", "esp_proposals"] as const;
-const SECRET_KEYS = ["psk", "psk_file", "psk_allow_short"] as const;
+const SECRET_KEYS = ["psk", "psk_file", "psk_allow_short", "eap_password", "eap_password_file"] as const;
 
 function prefixes(list: string[], key: string): string[] {
   for (const t of list) if (!parseCidr(t.includes("/") ? t : t + (t.includes(":") ? "/128" : "/32"))) throw new ConfigError(key, `not a prefix: ${t}`);
@@ -187,11 +192,12 @@ export function validateConnection(name: string, raw: unknown, readFile: (p: str
   known(t, CONN_KEYS, pre);
   const cacertFiles = strList(t.cacerts, `${pre}.cacerts`) ?? [];
   const authS = str(t.auth, `${pre}.auth`, false) ?? (cacertFiles.length ? "pubkey" : "psk");
-  if (authS !== "psk" && authS !== "pubkey") throw new ConfigError(`${pre}.auth`, `must be "psk" or "pubkey", not "${authS}"`);
+  if (authS !== "psk" && authS !== "pubkey" && authS !== "eap-mschapv2") throw new ConfigError(`${pre}.auth`, `must be "psk", "pubkey" or "eap-mschapv2", not "${authS}"`);
   if (authS === "pubkey" && !cacertFiles.length) throw new ConfigError(`${pre}.cacerts`, 'missing: auth = "pubkey" checks the peer\'s certificate against these CAs');
   const certFile = str(t.certs, `${pre}.certs`, false), keyFile = str(t.key, `${pre}.key`, false);
   if ((certFile === undefined) !== (keyFile === undefined)) throw new ConfigError(`${pre}.${certFile ? "key" : "certs"}`, "give both certs and key (our certificate and its private key)");
   if (authS === "pubkey" && !certFile) throw new ConfigError(`${pre}.certs`, 'missing: with auth = "pubkey" we sign too (certs and key)');
+  if (authS === "eap-mschapv2" && !certFile) throw new ConfigError(`${pre}.certs`, 'missing: with auth = "eap-mschapv2" clients check our certificate first (certs and key)');
   const remoteAddrs = (strList(t.remote_addrs, `${pre}.remote_addrs`) ?? []).filter((a) => a !== "%any" && a !== "any");
   prefixes(remoteAddrs, `${pre}.remote_addrs`);
   const pools: string[] = [];
@@ -217,6 +223,26 @@ export function validateConnection(name: string, raw: unknown, readFile: (p: str
   };
 }
 
+/** `eap_password` / `eap_password_file` of a secrets entry → the NT password hash (the password bytes are wiped). */
+function eapHash(t: Record<string, unknown>, pre: string, readFile: (p: string) => Uint8Array): Uint8Array | undefined {
+  if (t.eap_password === undefined && t.eap_password_file === undefined) return undefined;
+  if (t.eap_password !== undefined && t.eap_password_file !== undefined) throw new ConfigError(pre, "give eap_password or eap_password_file, not both");
+  let pw: string;
+  if (t.eap_password_file !== undefined) {
+    const f = str(t.eap_password_file, `${pre}.eap_password_file`, true);
+    let b: Uint8Array;
+    try {
+      b = readFile(f);
+    } catch (e) {
+      throw new ConfigError(`${pre}.eap_password_file`, `cannot read ${f}: ${(e as Error).message}`);
+    }
+    pw = new TextDecoder().decode(b).replace(/\r?\n$/, "");
+    b.fill(0);
+  } else pw = str(t.eap_password, `${pre}.eap_password`, true);
+  if (!pw.length || pw.length > 256) throw new ConfigError(pre, "an EAP password is 1 to 256 characters");
+  return ntPasswordHash(pw);
+}
+
 /** Validate `[secrets]` (reads PSK files; every PSK at least 16 bytes unless allowed shorter). */
 export function validateSecrets(raw: unknown, readFile: (p: string) => Uint8Array, allowShort = false): SecretSettings[] {
   if (raw === undefined) return [];
@@ -233,7 +259,12 @@ export function validateSecrets(raw: unknown, readFile: (p: string) => Uint8Arra
       }
       const t = table(v, pre);
       known(t, SECRET_KEYS, pre);
-      if ((t.psk === undefined) === (t.psk_file === undefined)) throw new ConfigError(pre, "give psk or psk_file (one of them)");
+      const eap = eapHash(t, pre, readFile);
+      if (eap && t.psk === undefined && t.psk_file === undefined) {
+        out.push({ id, psk: new Uint8Array(0), ntHash: eap });
+        continue;
+      }
+      if ((t.psk === undefined) === (t.psk_file === undefined)) throw new ConfigError(pre, "give psk or psk_file (one of them), or eap_password / eap_password_file");
       let psk: Uint8Array;
       if (t.psk_file !== undefined) {
         const f = str(t.psk_file, `${pre}.psk_file`, true);
@@ -254,7 +285,7 @@ export function validateSecrets(raw: unknown, readFile: (p: string) => Uint8Arra
         psk.fill(0);
         throw new ConfigError(pre, `the pre-shared key is ${n} bytes, at least ${MIN_PSK_LEN} needed (or psk_allow_short = true)`);
       }
-      out.push({ id, psk });
+      out.push({ id, psk, ...(eap ? { ntHash: eap } : {}) });
     }
   } catch (e) {
     for (const s of out) s.psk.fill(0);

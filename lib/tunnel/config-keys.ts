@@ -77,7 +77,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: "connections", type: "table", default: "none (the [ike] form)", doc: "named connections of an IKEv2 server, [connections.NAME]: IKE_AUTH picks one by the peer's ID and auth method (swanctl's way); [ike] then holds only port, dpd, rekey, ike_rekey, retransmit_*, limits" },
   { key: "connections.NAME.local_id", type: "string", default: "the local address the IKE SA uses", doc: "our identity in this connection" },
   { key: "connections.NAME.remote_id", type: "string", default: "%any", doc: "the peer's identity: exact, a pattern with * (*@example.org), or %any; exact beats a pattern beats %any" },
-  { key: "connections.NAME.auth", type: "string", default: "pubkey with cacerts, else psk", doc: "how the peer authenticates: psk (key from [secrets] by its ID) or pubkey (certificate chaining to cacerts)" },
+  { key: "connections.NAME.auth", type: "string", default: "pubkey with cacerts, else psk", doc: "how the peer authenticates: psk (key from [secrets] by its ID), pubkey (certificate chaining to cacerts) or eap-mschapv2 (user and password from [secrets]; we sign with certs/key, as native clients require)" },
   { key: "connections.NAME.remote_addrs", type: "CIDR list", default: "%any", doc: "addresses or prefixes the peer may come from" },
   { key: "connections.NAME.proposals", type: "string list", default: "aes256gcm16-prfsha256-x25519", doc: "IKE proposals (all connections' are offered in IKE_SA_INIT)" },
   { key: "connections.NAME.esp_proposals", type: "string list", default: "aes256gcm16, chacha20poly1305", doc: "ESP proposals of its children (AEAD)" },
@@ -94,6 +94,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: "secrets.ID.psk", type: "string", default: "psk or psk_file", doc: "the key inline (keep the file 0600)" },
   { key: "secrets.ID.psk_file", type: "path", default: "psk or psk_file", doc: "file holding the key (a trailing newline is dropped)" },
   { key: "secrets.ID.psk_allow_short", type: "bool", default: "false", doc: "accept a key shorter than 16 bytes" },
+  { key: "secrets.ID.eap_password", type: "string", default: "none", doc: "EAP-MSCHAPv2 password of user ID (kept only as its NT hash; keep the file 0600)" },
+  { key: "secrets.ID.eap_password_file", type: "path", default: "none", doc: "file holding the EAP-MSCHAPv2 password of user ID (a trailing newline is dropped)" },
   { key: "mtu_responder.secret_file", type: "path", default: "none (no responder)", doc: "once up, answer `vpnkit mtu` probes on the first inner address with this shared secret" },
   { key: "mtu_responder.port", type: "int", default: "4501", doc: "UDP port of that responder" },
 ];

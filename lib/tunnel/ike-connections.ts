@@ -34,6 +34,7 @@ export class ConnectionSet {
   lookup(id: Identity, text: string): Uint8Array | null {
     let best: SecretSettings | null = null, score = 0;
     for (const s of this.secrets) {
+      if (!s.psk.length) continue; // an EAP user's entry
       const sc = idMatchScore(s.id, id, text);
       if (sc > score) {
         best = s;
@@ -43,11 +44,19 @@ export class ConnectionSet {
     return best ? best.psk : null;
   }
 
+  /** EAP-MSCHAPv2: the NT password hash of `user` (a [secrets] entry named exactly so), or null. */
+  eapUser(user: string): Uint8Array | null {
+    return this.secrets.find((s) => s.ntHash && s.id === user)?.ntHash ?? null;
+  }
+
   /** Take the (re)loaded connections and secrets (their PSK buffers are ours from now on; the old ones are wiped). */
   update(cfg: IkeTunnelConfig): void {
     const old = this.secrets;
     this.secrets = cfg.secrets ?? [];
-    for (const s of old) if (!this.secrets.includes(s)) s.psk.fill(0);
+    for (const s of old) if (!this.secrets.includes(s)) {
+      s.psk.fill(0);
+      s.ntHash?.fill(0);
+    }
     this.settings = cfg.connections ?? [];
     const keep = new Set<string>();
     this.peerConfigs = this.settings.map((c) => {
@@ -65,6 +74,7 @@ export class ConnectionSet {
       return {
         name: c.name, localId: c.localId, remoteId: c.remoteId, auth: c.auth, remoteAddrs: c.remoteAddrs,
         psk: (id, text) => this.lookup(id, text),
+        eapUser: (user) => this.eapUser(user),
         privateKey: c.privateKey, certificate: c.certificate, peerCa: c.peerCa, espProposals: c.espProposals,
         children: c.children.map((ch) => ({ name: ch.name, localTs: ch.localTs, remoteTs: ch.remoteTs, espProposals: ch.espProposals })),
         ...(pool ? { virtualIpPool: this.logged(c.name, pool, c.dns) } : {}),

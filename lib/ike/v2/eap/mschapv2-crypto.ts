@@ -108,10 +108,11 @@ export function asymmetricStartKey(master: Uint8Array, isSend: boolean, isServer
 }
 
 /**
- * The EAP-MSCHAPv2 MSK as the peer and strongSwan compute it: MasterReceiveKey ‖
- * MasterSendKey of the client side (= send ‖ receive of the server side), 32 bytes.
+ * The EAP-MSCHAPv2 MSK as strongSwan and the native clients compute it: the server's
+ * MasterReceiveKey ‖ MasterSendKey (= the client's send ‖ receive key), 32 bytes; the same
+ * on both sides. Checked against charon in test/interop/eap.test.ts.
  */
 export function mschapv2Msk(passwordHash: Uint8Array, ntResp: Uint8Array): Uint8Array {
   const mk = masterKey(hashNtPasswordHash(passwordHash), ntResp);
-  return concat(asymmetricStartKey(mk, false, false), asymmetricStartKey(mk, true, false));
+  return concat(asymmetricStartKey(mk, false, true), asymmetricStartKey(mk, true, true));
 }

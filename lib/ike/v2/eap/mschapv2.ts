@@ -81,9 +81,8 @@ export class MschapServer {
   private round = 0;
   private user: string | undefined;
   private readonly challenge: Uint8Array;
-  private state: "identity" | "challenge" | "success-sent" | "failure-sent" | "done" = "identity";
+  private state: "identity" | "challenge" | "success-sent" | "done" = "identity";
   private msk: Uint8Array | null = null;
-  private failure = "";
 
   constructor(
     private readonly lookup: (user: string) => Uint8Array | undefined,
@@ -149,10 +148,9 @@ export class MschapServer {
       const ok = hash !== undefined && verifyNtResponse(nt, this.challenge, peerChallenge, bare, hash);
       this.id = (this.id + 1) & 0xff;
       if (!ok) {
-        this.failure = hash === undefined ? `unknown EAP user "${this.user}"` : `wrong password for EAP user "${this.user}"`;
-        this.state = "failure-sent";
-        const msg = enc.encode(`E=691 R=0 C=${[...this.challenge].map((x) => x.toString(16).padStart(2, "0")).join("").toUpperCase()} V=3 M=Authentication failed`);
-        return { send: encodeEap({ code: EAP_REQUEST, id: this.id, type: EAP_MSCHAPV2, data: mschap(OP_FAILURE, this.id - 1, msg) }) };
+        // EAP-Failure at once (RFC 3748 §4.2) rather than an MSCHAPv2 Failure request: charon's
+        // client aborts on the latter without the acknowledgement the method expects
+        return this.fail(hash === undefined ? `unknown EAP user "${this.user}"` : `wrong password for EAP user "${this.user}"`);
       }
       const auth = authenticatorResponse(hash!, nt, peerChallenge, this.challenge, bare);
       this.msk = mschapv2Msk(hash!, nt);
@@ -164,8 +162,7 @@ export class MschapServer {
       this.state = "done";
       return { done: "success", msk: this.msk!, user: this.user!, send: encodeEap({ code: EAP_SUCCESS, id: this.id, data: new Uint8Array(0) }) };
     }
-    // failure-sent: the client acknowledges (OpCode 4) and gets EAP-Failure
-    return this.fail(this.failure);
+    return this.fail("unexpected EAP message");
   }
 }
 

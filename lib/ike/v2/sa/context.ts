@@ -6,6 +6,7 @@
  * context, {@link IkeSa} dispatches to the exchanges.
  * @module
  */
+import type { MschapServer } from "../eap/mschapv2.ts";
 import type { KeyObject } from "node:crypto";
 import { parseIp } from "../../../net/cidr.ts";
 import { u32 } from "../../../core/bytes.ts";
@@ -34,7 +35,7 @@ export const FRAG_SUP: PayloadSpec = { type: "notify", notifyType: 16430 };
 export const SIG_HASH: PayloadSpec = { type: "notify", notifyType: 16431, data: new Uint8Array([0, 2, 0, 3, 0, 4, 0, 5]) };
 
 /** Internal state of an IKE SA ("dead": gone, a `closed` action was emitted). */
-export type State = "idle" | "init-sent" | "auth-sent" | "init-done" | "established" | "deleting" | "dead";
+export type State = "idle" | "init-sent" | "auth-sent" | "init-done" | "eap" | "established" | "deleting" | "dead";
 
 /** Returns "defer" to keep the exchange outstanding (the response is not taken; retransmission goes on). */
 export type ResponseHandler = (msg: Ikev2Message, payloads: Ikev2Payload[], now: number) => void | "defer";
@@ -102,6 +103,10 @@ export interface SaContext {
   certs: Uint8Array[];
   /** The connection (peer config) the SA belongs to: chosen in IKE_AUTH by a responder with `cfg.peerConfigs`, else `cfg.connection`. */
   connection: string | null;
+  /** An EAP conversation in IKE_AUTH (RFC 7296 §2.16), while it runs; its MSK then signs the last AUTH. */
+  eap: EapSession | null;
+  /** The EAP user name the peer authenticated as, once it did. */
+  eapUser: string | null;
   /** Original initiator of the current IKE SA (swaps when the peer initiated an IKE SA rekey). */
   initiator: boolean;
   state: State;
@@ -178,6 +183,15 @@ export interface SaContext {
   newSpi(): number;
 }
 
+/** A running EAP conversation (exchange-eap.ts). */
+export interface EapSession {
+  server?: MschapServer;
+  /** The first IKE_AUTH request's parsed payloads: the Child SA and CP are answered in the last round. */
+  first?: Parsed;
+  idText: string;
+  msk: Uint8Array | null;
+}
+
 export interface Parsed {
   notifies: Ikev2NotifyPayload[];
   sa?: Extract<Ikev2Payload, { kind: "sa" }>;
@@ -189,6 +203,7 @@ export interface Parsed {
   tsi?: TrafficSelector[];
   tsr?: TrafficSelector[];
   cp?: Extract<Ikev2Payload, { kind: "cp" }>;
+  eap?: Extract<Ikev2Payload, { kind: "eap" }>;
   deletes: Extract<Ikev2Payload, { kind: "delete" }>[];
   certs: Uint8Array[];
 }
@@ -205,6 +220,7 @@ export function parse(payloads: Ikev2Payload[]): Parsed {
       case "auth": r.auth ??= p; break;
       case "ts": if (p.type === 44) r.tsi ??= tsFromDecoded(p.selectors); else r.tsr ??= tsFromDecoded(p.selectors); break;
       case "cp": r.cp ??= p; break;
+      case "eap": r.eap ??= p; break;
       case "delete": r.deletes.push(p); break;
       case "cert": if (p.encoding === 4) r.certs.push(p.data); break;
     }

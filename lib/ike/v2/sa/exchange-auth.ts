@@ -14,6 +14,7 @@ import { suiteName, suiteToProposal } from "./proposals.ts";
 import { tsAny, tsHost, type TrafficSelector } from "./ts.ts";
 import type { KeyObject } from "node:crypto";
 import { chooseChild, peerCredentials, rankPeerConfigs, type PeerConfig } from "./peer-config.ts";
+import { responderEapStart } from "./exchange-eap.ts";
 import { finishChild, negotiateChildResponder, vipTs } from "./exchange-child.ts";
 import {
   CP_IP4, CP_IP4_DNS, CP_IP6, CP_REPLY, CP_REQUEST, EX_AUTH, EX_INFO, N, dedupe, firstError, ipBytes, notifyOf, parse, type Parsed, type SaContext,
@@ -101,8 +102,8 @@ function authenticated(sa: SaContext, p: Parsed, idText: string, now: number): v
   sa.state = "established";
   sa.remoteIdText = idText;
   sa.establishedAt = now;
-  sa.out.push({ type: "established", localId: sa.cfg.localId, remoteId: idText, proposal: suiteName(sa.suite!), natt: sa.natt });
-  sa.log("info", `IKE SA established with ${idText} (${suiteName(sa.suite!)})`);
+  sa.out.push({ type: "established", localId: sa.cfg.localId, remoteId: idText, proposal: suiteName(sa.suite!), natt: sa.natt, ...(sa.eapUser !== null ? { eapUser: sa.eapUser } : {}) });
+  sa.log("info", `IKE SA established with ${idText}${sa.eapUser !== null ? ` (EAP user "${sa.eapUser}")` : ""} (${suiteName(sa.suite!)})`);
   if (notifyOf(p, N.INITIAL_CONTACT)) sa.out.push({ type: "initial-contact", remoteId: idText });
 }
 
@@ -161,9 +162,14 @@ function authFailedInformational(sa: SaContext, now: number): void {
 
 /** Responder: the IKE_AUTH request (already decrypted and parsed). */
 export function responderAuth(sa: SaContext, msg: Ikev2Message, datagram: Uint8Array, p: Parsed, now: number): void {
-  if (!p.idi || !p.auth) {
+  if (!p.idi) {
     sa.respond(msg, datagram, [{ type: "notify", notifyType: N.INVALID_SYNTAX }], now);
-    sa.fail("IKE_AUTH request without IDi/AUTH", N.INVALID_SYNTAX, now);
+    sa.fail("IKE_AUTH request without IDi", N.INVALID_SYNTAX, now);
+    return;
+  }
+  if (!p.auth) {
+    // no AUTH payload: the initiator wants to authenticate with EAP (RFC 7296 §2.16)
+    responderEapStart(sa, msg, datagram, p, now);
     return;
   }
   const id: Identity = { idType: p.idi.idType, data: p.idi.data.slice() };
@@ -182,7 +188,15 @@ export function responderAuth(sa: SaContext, msg: Ikev2Message, datagram: Uint8A
     sa.fail(`IKE_AUTH failed: ${reason}; sent AUTHENTICATION_FAILED`, N.AUTHENTICATION_FAILED, now);
     return;
   }
-  const reply: PayloadSpec[] = myIdAuth(sa);
+  answerAuth(sa, msg, datagram, p, myIdAuth(sa), p.idi.text, now);
+}
+
+/**
+ * The responder's IKE_AUTH answer once the peer is authenticated: `reply` (our ID/CERT/AUTH,
+ * or the last EAP round's AUTH) plus the virtual IP (CP) and the first Child SA negotiated
+ * from the request `p` (with EAP: the first IKE_AUTH request).
+ */
+export function answerAuth(sa: SaContext, msg: Ikev2Message, datagram: Uint8Array, p: Parsed, reply: PayloadSpec[], idText: string, now: number): void {
   // Child SA (errors here do not fail the IKE SA)
   let remoteTs = sa.remoteTs;
   let vipFailure = false;
@@ -190,8 +204,8 @@ export function responderAuth(sa: SaContext, msg: Ikev2Message, datagram: Uint8A
   const want6 = !!p.cp && p.cp.cfgType === CP_REQUEST && p.cp.attributes.some((a) => a.type === CP_IP6);
   if ((want4 || want6) && sa.cfg.virtualIpPool) {
     // each family asked for and held by the pool (RFC 7296 §3.15.3: what we can give)
-    const vip = want4 ? allocateVip(sa, p.idi.text, 4) : null;
-    const vip6 = want6 ? allocateVip(sa, p.idi.text, 6) : null;
+    const vip = want4 ? allocateVip(sa, idText, 4) : null;
+    const vip6 = want6 ? allocateVip(sa, idText, 6) : null;
     if (vip || vip6) {
       sa.virtualIp = vip;
       sa.virtualIp6 = vip6;
@@ -206,7 +220,7 @@ export function responderAuth(sa: SaContext, msg: Ikev2Message, datagram: Uint8A
       reply.push({ type: "cp", cfgType: CP_REPLY, attributes: attrs });
     } else {
       vipFailure = true;
-      sa.log("error", `no virtual IP left for "${p.idi.text}" (INTERNAL_ADDRESS_FAILURE)`);
+      sa.log("error", `no virtual IP left for "${idText}" (INTERNAL_ADDRESS_FAILURE)`);
       sa.out.push({ type: "failed", scope: "child", reason: "virtual IP pool exhausted", notify: "INTERNAL_ADDRESS_FAILURE" });
     }
   }
@@ -215,7 +229,7 @@ export function responderAuth(sa: SaContext, msg: Ikev2Message, datagram: Uint8A
   const child: ReturnType<typeof negotiateChildResponder> = vipFailure
     ? { error: { type: "notify", notifyType: N.INTERNAL_ADDRESS_FAILURE } }
     : negotiateChildResponder(sa, p, sa.espSuites.map((s) => ({ ...s, ke: undefined })), remoteTs, true, undefined, now);
-  authenticated(sa, p, p.idi.text, now);
+  authenticated(sa, p, idText, now);
   if ("error" in child) reply.push(child.error);
   else reply.push(...child.payloads);
   sa.respond(msg, datagram, reply, now);
@@ -255,7 +269,7 @@ function pickConnection(sa: SaContext, p: Parsed, id: Identity): string | null |
 }
 
 /** The SA takes connection `c`: identities, credentials, the child for the peer's selectors, pool. */
-function adoptConnection(sa: SaContext, c: PeerConfig, psk: Uint8Array | null, p: Parsed): void {
+export function adoptConnection(sa: SaContext, c: PeerConfig, psk: Uint8Array | null, p: Parsed): void {
   const cred = peerCredentials(c);
   const ch = chooseChild(c, p.tsi ?? [], p.tsr ?? [], null);
   sa.cfg = {

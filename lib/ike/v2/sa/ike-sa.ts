@@ -14,6 +14,7 @@
  * Logs never contain keys; `keylog` actions are emitted only with `keylog: true`.
  * @module
  */
+import { responderEap } from "./exchange-eap.ts";
 import { concat, ctEqual, ipv4Text, ipv6Text, toHex } from "../../../core/bytes.ts";
 import type { Anomaly } from "../../../core/anomaly.ts";
 import { decodeIkev2, decodeIkev2Payloads, type Ikev2Message, type Ikev2Payload } from "../message.ts";
@@ -276,6 +277,10 @@ export class IkeSa {
     const p = parse(payloads);
     switch (msg.exchange) {
       case EX_AUTH:
+        if (s.state === "eap" && !s.initiator) {
+          responderEap(s, msg, datagram, p, now);
+          return;
+        }
         if (s.state !== "init-done" || s.initiator) break;
         responderAuth(s, msg, datagram, p, now);
         return;

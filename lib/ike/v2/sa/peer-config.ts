@@ -41,8 +41,10 @@ export interface PeerConfig {
   localId?: string;
   /** The peer's identity: exact, `%any` (or undefined), or a pattern with `*` ("*@example.org"). */
   remoteId?: string;
-  /** What the peer authenticates with. */
-  auth: "psk" | "pubkey";
+  /** What the peer authenticates with (EAP-MSCHAPv2: users from `eapUser`, and we sign with our certificate). */
+  auth: "psk" | "pubkey" | "eap-mschapv2";
+  /** EAP-MSCHAPv2 users: the NT password hash of a user name, or null (unknown user). */
+  eapUser?: (user: string) => Uint8Array | null;
   /** Addresses or prefixes the peer may come from; undefined or empty: any. */
   remoteAddrs?: string[];
   /** The pre-shared key for this peer identity (a secrets table); the core copies it and wipes its copy. */
@@ -69,8 +71,9 @@ export interface PeerFacts {
   address: string;
 }
 
-/** AUTH method → auth class (RFC 7296 §3.8, RFC 7427); null: one we do not accept. */
-export function authClass(method: number): "psk" | "pubkey" | null {
+/** AUTH method → auth class (RFC 7296 §3.8, RFC 7427; 0: no AUTH payload, the peer asks for EAP); null: one we do not accept. */
+export function authClass(method: number): "psk" | "pubkey" | "eap-mschapv2" | null {
+  if (method === 0) return "eap-mschapv2";
   if (method === 2) return "psk";
   if (method === 1 || method === 9 || method === 10 || method === 11 || method === 14) return "pubkey";
   return null;

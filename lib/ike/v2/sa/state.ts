@@ -20,7 +20,7 @@ import { parseIdentity, type Identity } from "./identity.ts";
 import { DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS, keyLengths, parseProposal, skAlgorithms, type Suite } from "./proposals.ts";
 import { tsFromText, type TrafficSelector } from "./ts.ts";
 import type { Action, Endpoint, IkeSaConfig } from "./types.ts";
-import { EX_INIT, NO_SPI, type Child, type Outstanding, type Pending, type PendingIkeRekey, type SaContext, type State } from "./context.ts";
+import { EX_INIT, NO_SPI, type Child, type EapSession, type Outstanding, type Pending, type PendingIkeRekey, type SaContext, type State } from "./context.ts";
 
 /** Default random source: node-neutral Web Crypto. */
 export const defaultRng: Rng = (n) => {
@@ -52,6 +52,8 @@ export class SaState implements SaContext {
   privateKey: KeyObject | null;
   certs: Uint8Array[];
   connection: string | null;
+  eap: EapSession | null = null;
+  eapUser: string | null = null;
 
   suite: Suite | null = null;
   keys: IkeKeys | null = null;
@@ -228,6 +230,8 @@ export class SaState implements SaContext {
     this.ke?.destroy();
     this.ke = null;
     this.psk.fill(0);
+    this.eap?.msk?.fill(0);
+    this.eap = null;
     if (this.pendingIkeRekey) {
       this.pendingIkeRekey.shared.fill(0);
       this.pendingIkeRekey = null;

@@ -190,7 +190,7 @@ export type Action =
   | { type: "send"; data: Uint8Array; to: Endpoint; natt: boolean }
   | { type: "install-child"; child: ChildSaInfo }
   | { type: "remove-child"; spiIn: number; spiOut: number; reason: string }
-  | { type: "established"; localId: string; remoteId: string; proposal: string; natt: boolean }
+  | { type: "established"; localId: string; remoteId: string; proposal: string; natt: boolean; eapUser?: string }
   /** IKE SA (`scope: "ike"`) or a Child SA negotiation (`"child"`) failed. */
   | { type: "failed"; scope: "ike" | "child"; reason: string; notify?: string }
   | { type: "log"; level: "debug" | "info" | "warn" | "error"; msg: string }
