@@ -14,7 +14,7 @@ export function renderIke(k: IkeStatus): string {
   for (const sa of k.ikeSas) {
     out.push(`${sa.name}: #${sa.id}, ${sa.state.toUpperCase()}, IKEv2, ${sa.spi}`);
     out.push(`  local  '${sa.localId ?? "-"}' @ ${sa.local}`);
-    out.push(`  remote '${sa.remoteId ?? "-"}' @ ${sa.remote}${sa.virtualIp ? ` [${sa.virtualIp}]` : ""}${sa.virtualIp6 ? ` [${sa.virtualIp6}]` : ""}`);
+    out.push(`  remote '${sa.remoteId ?? "-"}'${sa.eapUser ? ` EAP: '${sa.eapUser}'` : ""} @ ${sa.remote}${sa.virtualIp ? ` [${sa.virtualIp}]` : ""}${sa.virtualIp6 ? ` [${sa.virtualIp6}]` : ""}`);
     out.push(`  ${sa.role}, ${sa.proposal ?? "no proposal yet"}${sa.natt ? ", UDP encapsulated (4500)" : ""}`);
     out.push(`  established ${ago(sa.establishedSec)} ago, rekeying in ${ago(sa.rekeyInSec)}, last received ${ago(sa.lastReceivedSec)} ago`);
     for (const c of sa.childSas) {

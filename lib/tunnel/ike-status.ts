@@ -71,6 +71,7 @@ export function buildIkeStatus(d: StatusInput, now: number): IkeStatus {
         remote: `${e.sa.remote.address}:${e.sa.remote.port}`,
         localId: e.localId,
         remoteId: e.remoteId,
+        eapUser: e.sa.eapUser,
         proposal: e.proposal,
         natt: e.via === "natt",
         establishedSec: since(e.establishedAt),
@@ -100,7 +101,7 @@ export interface IkeStatus {
   state: string;
   ikeSas: {
     id: number; name: string; connection: string | null; spi: string; role: string; state: string; local: string; remote: string;
-    localId: string | null; remoteId: string | null; proposal: string | null; natt: boolean;
+    localId: string | null; remoteId: string | null; eapUser: string | null; proposal: string | null; natt: boolean;
     establishedSec: number | null; rekeyInSec: number | null; lastReceivedSec: number | null; virtualIp: string | null; virtualIp6: string | null;
     childSas: { spiIn: string; spiOut: string; cipher: string; local: string; remote: string; installedSec: number | null; rekeyInSec: number | null }[];
   }[];

@@ -117,6 +117,10 @@ local_ts = ["10.98.0.0/24"]
     const vip = /\[(10\.99\.3\.\d+)\]/.exec(sas)?.[1];
     expect(vip, sas).toBeDefined();
     expect(await server!.waitFor(/IKE SA established with alice \(EAP user "alice"\)/, 5_000), dump()).not.toBeNull();
+    const st = nsx(S, process.execPath, [join(import.meta.dir, "../../cli/main.ts"), "status", "-s", join(dir, "server.sock")], { allowFail: true });
+    expect(st, st).toContain("EAP: 'alice'");
+    const js = JSON.parse(nsx(S, process.execPath, [join(import.meta.dir, "../../cli/main.ts"), "status", "--json", "-s", join(dir, "server.sock")]));
+    expect(js.ike.ikeSas.map((x: { eapUser: string | null }) => x.eapUser)).toContain("alice");
     expect(nsx(C, "ping", ["-n", "-c", "3", "-i", "0.2", "-W", "2", "-I", vip!, "10.98.0.1"], { allowFail: true }), dump()).toContain(" 0% packet loss");
     for (const rev of [false, true]) {
       const out = iperf(C, S, vip!, "10.98.0.1", rev);

@@ -100,6 +100,8 @@ export class IkeSa {
   }
   /** The peer's identity text once IKE_AUTH authenticated it (as in the `established` action), else null. */
   get remoteIdentity(): string | null { return this.s.remoteIdText; }
+  /** The EAP user name the peer authenticated as (EAP-MSCHAPv2), else null. */
+  get eapUser(): string | null { return this.s.eapUser; }
   /** The connection it belongs to (a responder with several: once IKE_AUTH picked it), null when none is named. */
   get connection(): string | null { return this.s.connection; }
   /** `now` when this object was created. */
