@@ -71,6 +71,8 @@ export function upCommand(): Command {
     .option("--cert <file>", "IKEv2: our certificate (PEM); with --key: authenticate with a signature instead of the PSK")
     .option("--key <file>", "IKEv2: our private key (PEM)")
     .option("--ca <file>", "IKEv2: CA certificate (PEM) trusted for the peer's certificate (repeatable)", collect, [] as string[])
+    .option("--eap-user <name>", "IKEv2 initiator: authenticate with EAP-MSCHAPv2 as NAME (the server signs; give --ca)")
+    .option("--eap-password-file <file>", "IKEv2 initiator: file holding the EAP-MSCHAPv2 password")
     .option("--crl <file|dir>", "IKEv2: CRL file (DER/PEM) or folder of CRLs for the peer's certificate path (repeatable)", collect, [] as string[])
     .option("--revocation <policy>", "IKEv2: strict | ifuri | relaxed (default relaxed), as strongSwan's revocation")
     .option("--eku <policy>", "IKEv2: warn | strict: a peer certificate whose extended key usage has no IKE purpose is accepted with a warning (default, as strongSwan) or refused (RFC 4945)")
@@ -111,7 +113,7 @@ export function upCommand(): Command {
         ike_proposal: o.ikeProposal.length ? o.ikeProposal : undefined, esp_proposal: o.espProposal.length ? o.espProposal : undefined,
         local_id: o.localId, remote_id: o.remoteId, responder: o.responder ? true : undefined, dpd: num(o.dpd),
         retry: o.retry ? true : undefined, rekey: num(o.rekey), ike_rekey: num(o.ikeRekey),
-        cert: o.cert, key: o.key, ca: o.ca.length ? o.ca : undefined, crl: o.crl.length ? o.crl : undefined, revocation: o.revocation, eku: o.eku, virtual_ip: o.virtualIp ? true : undefined,
+        cert: o.cert, key: o.key, ca: o.ca.length ? o.ca : undefined, crl: o.crl.length ? o.crl : undefined, eap_user: o.eapUser, eap_password_file: o.eapPasswordFile, revocation: o.revocation, eku: o.eku, virtual_ip: o.virtualIp ? true : undefined,
         pool: o.pool.length ? o.pool : undefined, dns: o.dns.length ? o.dns : undefined, port: num(o.ikePort),
       };
       if (o.peer !== undefined) over.remote = o.peer;

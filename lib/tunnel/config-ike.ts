@@ -77,6 +77,8 @@ export interface IkeSettings {
   crls?: Uint8Array[];
   revocation?: RevocationPolicy;
   eku?: "warn" | "strict";
+  /** Initiator: EAP-MSCHAPv2 user and password (`ike.eap_user`, `ike.eap_password[_file]`). */
+  eap?: { user: string; password: string };
   /** Ask for a virtual IPv4 address (initiator). */
   virtualIp: boolean;
   /** Responder: virtual IPv4 pool (CIDR) for clients' CP requests. */
@@ -244,9 +246,12 @@ function validateIke(raw: RawConfig, readFile: (p: string) => Uint8Array, connec
     rawPsk.fill(0);
   } else if (ike.psk !== undefined) {
     psk = new TextEncoder().encode(str(ike.psk, "ike.psk", true));
-  } else if (!certificate && !connections) {
-    throw new ConfigError("ike.psk_file", "missing (--psk-file, or ike.psk / ike.psk_file in the file)");
   }
+  const eap = eapClient(ike, readFile);
+  if (!psk.length && ike.psk === undefined && ike.psk_file === undefined && !certificate && !connections && !eap) {
+    throw new ConfigError("ike.psk_file", "missing (--psk-file, or ike.psk / ike.psk_file in the file, or --eap-user with --eap-password-file)");
+  }
+  if (eap && !peerCa.length) throw new ConfigError("ike.ca", "with EAP the server authenticates with its certificate: give the CA (--ca)");
   if (psk.length === 0 && (ike.psk !== undefined || ike.psk_file !== undefined)) throw new ConfigError("ike.psk_file", "the pre-shared key is empty");
   if (psk.length > 0 && psk.length < MIN_PSK_LEN && !bool(ike.psk_allow_short, "ike.psk_allow_short")) {
     psk.fill(0);
@@ -270,6 +275,7 @@ function validateIke(raw: RawConfig, readFile: (p: string) => Uint8Array, connec
       ikeRekeySec: num(ike.ike_rekey, "ike.ike_rekey", 14400, 86400 * 7),
       certificate, privateKey, peerCa: peerCa.length ? peerCa : undefined,
       ...loadCrlSettings(ike.crl, ike.revocation, ike.eku),
+      ...(eap ? { eap } : {}),
       virtualIp,
       ...(pool ? { pool, dns: dns ?? [] } : {}),
       ...(pool6 ? { pool6 } : {}),
@@ -279,3 +285,27 @@ function validateIke(raw: RawConfig, readFile: (p: string) => Uint8Array, connec
   };
 }
 
+
+/** `ike.eap_user` with `ike.eap_password` or `ike.eap_password_file`: an EAP-MSCHAPv2 client. */
+function eapClient(ike: RawIke, readFile: (p: string) => Uint8Array): { user: string; password: string } | undefined {
+  const user = str(ike.eap_user, "ike.eap_user", false);
+  if (user === undefined) {
+    if (ike.eap_password !== undefined || ike.eap_password_file !== undefined) throw new ConfigError("ike.eap_user", "missing: an EAP password needs its user name");
+    return undefined;
+  }
+  if ((ike.eap_password === undefined) === (ike.eap_password_file === undefined)) throw new ConfigError("ike.eap_password_file", "give the EAP password: eap_password_file (--eap-password-file) or eap_password");
+  let password: string;
+  if (ike.eap_password_file !== undefined) {
+    const f = str(ike.eap_password_file, "ike.eap_password_file", true);
+    let b: Uint8Array;
+    try {
+      b = readFile(f);
+    } catch (e) {
+      throw new ConfigError("ike.eap_password_file", `cannot read ${f}: ${(e as Error).message}`);
+    }
+    password = new TextDecoder().decode(b).replace(/\r?\n$/, "");
+    b.fill(0);
+  } else password = str(ike.eap_password, "ike.eap_password", true);
+  if (!password.length || password.length > 256) throw new ConfigError("ike.eap_password_file", "an EAP password is 1 to 256 characters");
+  return { user, password };
+}

@@ -110,6 +110,9 @@ export interface RawIke {
   crl?: unknown;
   revocation?: unknown;
   eku?: unknown;
+  eap_user?: unknown;
+  eap_password?: unknown;
+  eap_password_file?: unknown;
   virtual_ip?: unknown;
   pool?: unknown;
   dns?: unknown;

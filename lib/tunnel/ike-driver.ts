@@ -167,6 +167,7 @@ export class IkeDriver {
       crls: k.crls,
       revocation: k.revocation,
       eku: k.eku,
+      ...(k.eap ? { eap: k.eap } : {}),
       fetchCrl: this.crlFetcher.lookup,
       ikeProposals: k.ikeProposals,
       espProposals: k.espProposals,

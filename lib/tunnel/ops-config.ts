@@ -64,12 +64,14 @@ export function secretFiles(raw: RawConfig, configPath?: string): { path: string
   add(raw.sa?.key_out_file, "key file (sa.key_out_file)");
   add(raw.sa?.key_in_file, "key file (sa.key_in_file)");
   add(raw.ike?.psk_file, "PSK file (ike.psk_file)");
+  add(raw.ike?.eap_password_file, "EAP password file (ike.eap_password_file)");
   add(raw.ike?.key, "private key (ike.key)");
   add((raw as { mtu_responder?: { secret_file?: unknown } }).mtu_responder?.secret_file, "secret file (mtu_responder.secret_file)");
   const tables = (v: unknown) => (v !== null && typeof v === "object" && !Array.isArray(v) ? Object.entries(v as Record<string, unknown>) : []);
   let inline = false;
   for (const [id, t] of tables(raw.secrets)) {
     add((t as { psk_file?: unknown })?.psk_file, `PSK file (secrets.${id}.psk_file)`);
+    add((t as { eap_password_file?: unknown })?.eap_password_file, `EAP password file (secrets.${id}.eap_password_file)`);
     if ((t as { psk?: unknown })?.psk !== undefined) inline = true;
   }
   for (const [name, t] of tables(raw.connections)) add((t as { key?: unknown })?.key, `private key (connections.${name}.key)`);

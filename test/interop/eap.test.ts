@@ -67,8 +67,12 @@ d("EAP-MSCHAPv2: charon as a native client would be, against a vpnkit responder"
     P.issue("server", "root", "C=CH, O=vpnkit test, CN=vpn.example.org", ["--san", "vpn.example.org", "--flag", "serverAuth"]);
     topoUpPair(C, S);
     const cdir = join(dir, "charon");
-    for (const sub of ["x509ca"]) mkdirSync(join(cdir, sub), { recursive: true });
+    for (const sub of ["x509ca", "x509", "private"]) mkdirSync(join(cdir, sub), { recursive: true });
     copyFileSync(P.cert("root"), join(cdir, "x509ca", "root.crt"));
+    // charon's own certificate, for the last test (charon as the EAP server)
+    P.issue("sw", "root", "C=CH, O=vpnkit test, CN=sw.example.org", ["--san", "sw.example.org"]);
+    copyFileSync(P.cert("sw"), join(cdir, "x509", "sw.crt"));
+    copyFileSync(P.key("sw"), join(cdir, "private", "sw.key"));
     charon = await startCharon(cdir, C, { load: "random nonce openssl pem pkcs1 pkcs8 x509 pubkey constraints revocation kdf curve25519 eap-identity eap-mschapv2 kernel-libipsec kernel-netlink socket-default vici" });
     writeFileSync(join(cdir, "swanctl.conf"), `connections {\n${client("alice", "alice")}}
 secrets {
@@ -152,5 +156,49 @@ secrets {
       expect(lines[0]).toContain("EAP-Failure and AUTHENTICATION_FAILED");
     }
     expect(charon!.log()).toMatch(/parsed IKE_AUTH response 3 \[ EAP\/FAIL N\(AUTH_FAILED\) \]/);
+  }, 120_000);
+
+  test("a vpnkit initiator (--eap-user) reaches a charon server that requires EAP-MSCHAPv2: virtual IP, ping", async () => {
+    await server?.stop();
+    server = null;
+    writeFileSync(join(charon!.dir, "swanctl.conf"), `connections { eapsrv {
+  local_addrs = 192.0.2.1
+  version = 2
+  proposals = aes256gcm16-prfsha256-x25519
+  pools = eappool
+  local { auth = pubkey
+    certs = sw.crt
+    id = sw.example.org }
+  remote { auth = eap-mschapv2
+    eap_id = %any }
+  children { eapsrvc { local_ts = 10.2.0.0/24
+    esp_proposals = aes256gcm16
+    start_action = none } } } }
+pools { eappool { addrs = 10.99.4.7/32 } }
+secrets { eap-alice { id = alice
+  secret = "alice-secret-password" } }
+`);
+    const l = charon!.swanctl("--load-all", "--clear", "--file", join(charon!.dir, "swanctl.conf"));
+    expect(l.status, l.out).toBe(0);
+    writeFileSync(join(dir, "alice.pw"), "alice-secret-password\n", { mode: 0o600 });
+    const v = startVpnkit([
+      "--local", SERVER, "--peer", "192.0.2.1", "--eap-user", "alice", "--eap-password-file", join(dir, "alice.pw"), "--ca", P.cert("root"),
+      "--local-id", "alice", "--remote-id", "sw.example.org", "--virtual-ip", "--remote-ts", "10.2.0.0/24", "--tun-name", "vkhtun",
+      "--control", join(dir, "client.sock"),
+    ], {}, S);
+    try {
+      const hit = await v.waitFor(/Child SA installed|IKE_AUTH failed/, 20_000);
+      expect(hit, v.lines.join("\n") + charon!.log().slice(-3000)).toMatch(/Child SA installed/);
+      expect(charon!.log()).toMatch(/EAP method EAP_MSCHAPV2 succeeded/);
+      expect(v.lines.some((x) => /IKE SA established with sw\.example\.org \(EAP user "alice"\)/.test(x)), v.lines.join("\n")).toBe(true);
+      let ok = false;
+      for (let k = 0; k < 20 && !ok; k++) {
+        ok = nsx(S, "ping", ["-n", "-c", "1", "-W", "1", "-I", "10.99.4.7", "10.2.0.1"], { allowFail: true }).includes(" 0% packet loss");
+        if (!ok) await Bun.sleep(200);
+      }
+      expect(ok, v.lines.join("\n")).toBe(true);
+    } finally {
+      await v.stop();
+    }
   }, 120_000);
 });

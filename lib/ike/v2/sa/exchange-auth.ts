@@ -14,7 +14,7 @@ import { suiteName, suiteToProposal } from "./proposals.ts";
 import { tsAny, tsHost, type TrafficSelector } from "./ts.ts";
 import type { KeyObject } from "node:crypto";
 import { chooseChild, peerCredentials, rankPeerConfigs, type PeerConfig } from "./peer-config.ts";
-import { responderEapStart } from "./exchange-eap.ts";
+import { initiatorEapStart, responderEapStart } from "./exchange-eap.ts";
 import { finishChild, negotiateChildResponder, vipTs } from "./exchange-child.ts";
 import {
   CP_IP4, CP_IP4_DNS, CP_IP6, CP_REPLY, CP_REQUEST, EX_AUTH, EX_INFO, N, dedupe, firstError, ipBytes, notifyOf, parse, type Parsed, type SaContext,
@@ -81,7 +81,8 @@ export function sendAuth(sa: SaContext, now: number): void {
   const spi = sa.newSpi();
   const firstChild = sa.espSuites.map((s) => ({ ...s, ke: undefined }));
   const tsi = sa.cfg.requestVirtualIp ? [tsAny(4)] : sa.localTs;
-  const [idi, ...certAuth] = myIdAuth(sa);
+  // with EAP (RFC 7296 §2.16) the first IKE_AUTH request carries no AUTH: the server asks for EAP
+  const [idi, ...certAuth] = sa.cfg.eap ? [{ type: "idi" as const, idType: sa.localId.idType, data: sa.localId.data }] : myIdAuth(sa);
   const payloads: PayloadSpec[] = [idi, ...certreq(sa)];
   if (sa.cfg.initialContact !== false) payloads.push({ type: "notify", notifyType: N.INITIAL_CONTACT });
   if (sa.remoteId) payloads.push({ type: "idr", idType: sa.remoteId.idType, data: sa.remoteId.data });
@@ -135,7 +136,21 @@ export function initiatorAuthResponse(sa: SaContext, _msg: Ikev2Message, payload
     sa.fail(`IKE_AUTH failed: ${authErr}`, N.AUTHENTICATION_FAILED, now);
     return;
   }
-  authenticated(sa, p, p.idr.text, now);
+  if (sa.cfg.eap) {
+    if (!p.eap) {
+      authFailedInformational(sa, now);
+      sa.fail(`IKE_AUTH failed: we authenticate with EAP-MSCHAPv2, but "${p.idr.text}" asked for no EAP`, N.AUTHENTICATION_FAILED, now);
+      return;
+    }
+    initiatorEapStart(sa, p, p.idr.text, id, now, (q, t) => initiatorAuthDone(sa, q, p.idr!.text, t, spiIn, tsiOffered));
+    return;
+  }
+  initiatorAuthDone(sa, p, p.idr.text, now, spiIn, tsiOffered);
+}
+
+/** The initiator's peer is authenticated (the last IKE_AUTH response `p`): virtual IP and the first Child SA. */
+function initiatorAuthDone(sa: SaContext, p: Parsed, idText: string, now: number, spiIn: number, tsiOffered: TrafficSelector[]): void {
+  authenticated(sa, p, idText, now);
   // CP reply
   if (sa.cfg.requestVirtualIp) {
     const a = p.cp?.cfgType === CP_REPLY ? p.cp.attributes.find((x) => x.type === CP_IP4 && x.value.length === 4) : undefined;
@@ -154,7 +169,7 @@ export function initiatorAuthResponse(sa: SaContext, _msg: Ikev2Message, payload
   finishChild(sa, p, spiIn, sa.espSuites.map((s) => ({ ...s, ke: undefined })), tsiOffered, sa.remoteTs, undefined, undefined, now);
 }
 
-function authFailedInformational(sa: SaContext, now: number): void {
+export function authFailedInformational(sa: SaContext, now: number): void {
   // strongSwan sends an INFORMATIONAL with AUTHENTICATION_FAILED; not retransmitted.
   const data = sa.build(EX_INFO, false, sa.myMid, [{ type: "notify", notifyType: N.AUTHENTICATION_FAILED }]);
   sa.send(data, now);

@@ -9,12 +9,14 @@
  */
 import { ctEqual } from "../../../core/bytes.ts";
 import type { Ikev2Message } from "../message.ts";
-import { encodeEap, EAP_FAILURE, MschapServer } from "../eap/mschapv2.ts";
+import { encodeEap, EAP_FAILURE, MschapPeer, MschapServer } from "../eap/mschapv2.ts";
 import { pskAuth, signedOctets } from "./crypto.ts";
-import { adoptConnection, answerAuth, myIdAuth } from "./exchange-auth.ts";
+import { adoptConnection, answerAuth, authFailedInformational, myIdAuth } from "./exchange-auth.ts";
 import { idBody, type Identity } from "./identity.ts";
 import { rankPeerConfigs } from "./peer-config.ts";
-import { N, type Parsed, type SaContext } from "./context.ts";
+import { EX_AUTH, N, parse, type Parsed, type SaContext } from "./context.ts";
+import type { PayloadSpec } from "../encode/payloads.ts";
+import type { Ikev2Payload } from "../message.ts";
 
 function refuse(sa: SaContext, msg: Ikev2Message, datagram: Uint8Array, why: string, now: number, eapFailure?: Uint8Array): void {
   const payloads = eapFailure ? [{ type: "eap" as const, data: eapFailure }, { type: "notify" as const, notifyType: N.AUTHENTICATION_FAILED }] : [{ type: "notify" as const, notifyType: N.AUTHENTICATION_FAILED }];
@@ -88,4 +90,68 @@ export function responderEap(sa: SaContext, msg: Ikev2Message, datagram: Uint8Ar
     return;
   }
   refuse(sa, msg, datagram, `unexpected IKE_AUTH request during EAP from "${sess.idText}"`, now);
+}
+
+// ---------------------------------------------------------------- initiator
+
+/** Send one more IKE_AUTH request of the EAP conversation; `then` gets its response. */
+function authRound(sa: SaContext, payloads: PayloadSpec[], now: number, then: (p: Parsed, now: number) => void): void {
+  const mid = sa.myMid;
+  const data = sa.build(EX_AUTH, false, mid, payloads);
+  sa.outstanding = {
+    mid, exchange: EX_AUTH, data, tries: 0, nextAt: now + sa.timeout(0),
+    onResponse: (_m: Ikev2Message, pl: Ikev2Payload[], t: number) => {
+      sa.myMid = mid + 1;
+      then(parse(pl), t);
+    },
+  };
+  sa.send(data, now);
+}
+
+/**
+ * Initiator with `cfg.eap`: the server authenticated itself (its AUTH verified) and sent
+ * the first EAP request in `p`. Run EAP-MSCHAPv2 round by round; after EAP-Success send
+ * our AUTH keyed by the MSK, check the server's last AUTH with it, then `done` with the last
+ * response (CP, Child SA).
+ */
+export function initiatorEapStart(sa: SaContext, p: Parsed, idText: string, serverId: Identity, now: number, done: (p: Parsed, now: number) => void): void {
+  const peer = new MschapPeer(sa.cfg.eap!.user, sa.cfg.eap!.password, sa.rng);
+  sa.log("info", `IKE_AUTH: "${idText}" authenticated; EAP-MSCHAPv2 as user "${sa.cfg.eap!.user}"`);
+  const fail = (why: string, t: number) => {
+    authFailedInformational(sa, t);
+    sa.fail(`IKE_AUTH failed: EAP-MSCHAPv2: ${why}`, N.AUTHENTICATION_FAILED, t);
+  };
+  const onEap = (q: Parsed, t: number): void => {
+    if (!q.eap) {
+      const err = q.notifies.find((n) => n.isError);
+      fail(err ? `server answered ${err.notifyName}` : "server sent no EAP message", t);
+      return;
+    }
+    const e = q.eap;
+    const r = peer.step(encodeEap({ code: e.code, id: e.identifier, type: e.eapType, data: e.data }));
+    if ("done" in r && r.done === "failure") {
+      if (r.send) authRound(sa, [{ type: "eap", data: r.send }], t, () => fail(r.reason, t));
+      else fail(r.reason, t);
+      return;
+    }
+    if ("done" in r && r.done === "success") {
+      sa.eapUser = r.user;
+      const k = sa.keys!, prf = sa.suite!.prf!;
+      const msk = r.msk;
+      const ours = pskAuth(prf, msk, signedOctets(prf, sa.initRequest, sa.nr, k.skpi, idBody(sa.localId)));
+      const want = pskAuth(prf, msk, signedOctets(prf, sa.initResponse, sa.ni, k.skpr, idBody(serverId)));
+      msk.fill(0);
+      authRound(sa, [{ type: "auth", method: 2, data: ours }], t, (last, t2) => {
+        if (!last.auth || last.auth.method !== 2 || !ctEqual(last.auth.data, want)) {
+          const err = last.notifies.find((n) => n.isError);
+          fail(err ? `server refused our AUTH with ${err.notifyName}` : "the server's AUTH does not verify with the MSK", t2);
+          return;
+        }
+        done(last, t2);
+      });
+      return;
+    }
+    authRound(sa, [{ type: "eap", data: (r as { send: Uint8Array }).send }], t, onEap);
+  };
+  onEap(p, now);
 }

@@ -114,7 +114,7 @@ export class SaState implements SaContext {
     this.certs = [cfg.certificate, ...(cfg.intermediates ?? [])].filter((c): c is string => !!c).flatMap((c) => derBlocks(c));
     this.connection = cfg.connection ?? null;
     // a responder with connections takes its credentials from the one IKE_AUTH picks
-    if (!this.privateKey && !this.psk.length && !cfg.peerConfigs?.length) throw new Error("IKE SA config: neither psk nor privateKey given");
+    if (!this.privateKey && !this.psk.length && !cfg.peerConfigs?.length && !cfg.eap) throw new Error("IKE SA config: neither psk nor privateKey given");
     if (cfg.peerCa) for (const c of cfg.peerCa) new X509Certificate(c); // fail early on bad PEM
     if (cfg.peerPublicKey) loadPublicKey(cfg.peerPublicKey);
     this.lastHeard = now;

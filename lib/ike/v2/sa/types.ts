@@ -35,6 +35,8 @@ export interface IkeSaConfig {
   intermediates?: string[];
   /** Trust anchors for a signature-authenticating peer: CA certificates or the peer's own certificate (PEM). */
   peerCa?: string[];
+  /** Initiator: authenticate with EAP-MSCHAPv2 as this user (the server signs with its certificate, checked against `peerCa`). */
+  eap?: { user: string; password: string };
   /** CRLs (DER) loaded from files, for the peer's certificate path. */
   crls?: Uint8Array[];
   /** strongSwan's `revocation` policy: strict, ifuri or relaxed (default: fail only when known revoked). */
