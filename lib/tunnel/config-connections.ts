@@ -75,6 +75,8 @@ export interface RawSecret {
   psk?: unknown;
   psk_file?: unknown;
   psk_allow_short?: unknown;
+  eap_password?: unknown;
+  eap_password_file?: unknown;
 }
 
 export interface ChildSettings {

@@ -84,7 +84,7 @@ describe("[connections] and [secrets]", () => {
 
   test("every mistake names its key", () => {
     expect(refused(SERVER + '[ike.limits]\n[connections.x]\nremote_id = "a@b"\n')).toBe("config: connections.x.children: at least one child: [connections.x.children.NAME] with local_ts");
-    expect(refused(SERVER.replace('auth = "pubkey"', 'auth = "eap"'))).toBe('config: connections.certs.auth: must be "psk" or "pubkey", not "eap"');
+    expect(refused(SERVER.replace('auth = "pubkey"', 'auth = "eap"'))).toBe('config: connections.certs.auth: must be "psk", "pubkey" or "eap-mschapv2", not "eap"');
     expect(refused(SERVER.replace('cacerts = ["/k/ca.crt"]', ""))).toContain("config: connections.certs.cacerts: missing");
     expect(refused(SERVER.replace('key = "/k/srv.key"', ""))).toBe("config: connections.certs.key: give both certs and key (our certificate and its private key)");
     expect(refused(SERVER.replace("[ike]\n", '[ike]\npsk_file = "/k/alice.psk"\n'))).toContain("config: ike.psk_file: with [connections] this is set per connection");
