@@ -104,6 +104,7 @@ export function manPage(program: CommandUnknownOpts, ver: string = version): str
     ".TP\n.I /dev/net/tun\nthe TUN device",
     ".SH SIGNALS",
     ".TP\n.B SIGTERM, SIGINT\n\\fBvpnkit up\\fR deletes the IKE SA (IKEv2), zeroes the keys, removes the TUN device, its addresses and routes, and exits 0; \\fBvpnkit responder\\fR prints its counters and exits",
+    ".TP\n.B SIGHUP\n\\fBvpnkit up\\fR (IKEv2) re-reads its configuration, as \\fBvpnkit reload\\fR does: new connections start, removed ones are deleted, changed ones renegotiate, unchanged ones keep their SAs; an invalid file is refused with the reason and the running configuration stays",
     ".TP\n.B SIGINT\nthe other commands stop and exit 130 (\\fBdecode\\fR prints what it has first)",
     ".SH EXIT STATUS",
     ...(Object.keys(EXIT) as (keyof typeof EXIT)[]).map((k) => `.TP\n.B ${EXIT[k]}\n${roffEscape(EXIT_TEXT[k])}`),

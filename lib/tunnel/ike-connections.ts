@@ -75,7 +75,7 @@ export class ConnectionSet {
         name: c.name, localId: c.localId, remoteId: c.remoteId, auth: c.auth, remoteAddrs: c.remoteAddrs,
         psk: (id, text) => this.lookup(id, text),
         eapUser: (user) => this.eapUser(user),
-        privateKey: c.privateKey, certificate: c.certificate, peerCa: c.peerCa, espProposals: c.espProposals,
+        privateKey: c.privateKey, certificate: c.certificate, peerCa: c.peerCa, espProposals: c.espProposals, ikeProposals: c.ikeProposals,
         children: c.children.map((ch) => ({ name: ch.name, localTs: ch.localTs, remoteTs: ch.remoteTs, espProposals: ch.espProposals })),
         ...(pool ? { virtualIpPool: this.logged(c.name, pool, c.dns) } : {}),
         dns: c.dns,

@@ -258,7 +258,7 @@ export function answerAuth(sa: SaContext, msg: Ikev2Message, datagram: Uint8Arra
 function pickConnection(sa: SaContext, p: Parsed, id: Identity): string | null | { pending: string[] } {
   const idText = p.idi!.text;
   const idr = p.idr ? { idType: p.idr.idType, data: p.idr.data } : null;
-  const { candidates, reason } = rankPeerConfigs(sa.cfg.peerConfigs!, { id, idText, idr, authMethod: p.auth!.method, address: sa.remote.address });
+  const { candidates, reason } = rankPeerConfigs(sa.cfg.peerConfigs!, { id, idText, idr, authMethod: p.auth!.method, address: sa.remote.address, ikeSuite: suiteName(sa.suite!) });
   let first: string | null = null;
   for (const c of candidates) {
     const looked = c.psk?.(id, idText) ?? null;

@@ -20,7 +20,7 @@ import { derNameText } from "../der.ts";
 import { parseCidr, parseIp } from "../../../net/cidr.ts";
 import { loadPrivateKey } from "./auth-sig.ts";
 import { identityMatches, parseIdentity, type Identity } from "./identity.ts";
-import { parseProposal, type Suite } from "./proposals.ts";
+import { parseProposal, type Suite, suiteName } from "./proposals.ts";
 import { tsFromText, tsNarrow, type TrafficSelector } from "./ts.ts";
 import type { VirtualIpPool } from "./types.ts";
 
@@ -52,6 +52,8 @@ export interface PeerConfig {
   /** Our credentials (signature authentication); without them we authenticate with the PSK. */
   privateKey?: string;
   certificate?: string;
+  /** IKE proposals this connection accepts (the negotiated IKE SA must be one); undefined: any. */
+  ikeProposals?: string[];
   /** Trust anchors for a pubkey peer (PEM). */
   peerCa?: string[];
   /** ESP proposals of children that set none. */
@@ -69,6 +71,8 @@ export interface PeerFacts {
   idr: Identity | null;
   authMethod: number;
   address: string;
+  /** The negotiated IKE suite ({@link suiteName}), checked against each connection's `ikeProposals`. */
+  ikeSuite?: string;
 }
 
 /** AUTH method → auth class (RFC 7296 §3.8, RFC 7427; 0: no AUTH payload, the peer asks for EAP); null: one we do not accept. */
@@ -87,6 +91,7 @@ interface Parsed {
   privateKey: KeyObject | null;
   certs: Uint8Array[];
   esp: Map<string, Suite[]>;
+  ike: Set<string>;
   ts: Map<string, TrafficSelector[]>;
 }
 
@@ -128,6 +133,7 @@ export function parsePeerConfig(c: PeerConfig): Parsed {
     privateKey: c.privateKey ? loadPrivateKey(c.privateKey) : null,
     certs: c.certificate ? [new Uint8Array(new X509Certificate(c.certificate).raw)] : [],
     esp: new Map(), ts: new Map(),
+    ike: new Set((c.ikeProposals ?? []).map((x) => suiteName(parseProposal(x, "ike")))),
   };
   for (const ch of c.children) {
     p.esp.set(ch.name, (ch.espProposals ?? c.espProposals ?? []).map((x) => parseProposal(x, "esp")));
@@ -172,6 +178,10 @@ export function rankPeerConfigs(list: readonly PeerConfig[], f: PeerFacts): { ca
       ls = 2;
     }
     if (p.addrs.length && !(peer && p.addrs.some((a) => inPrefix(peer.addr, a.addr, a.bits)))) return;
+    if (f.ikeSuite && p.ike.size && !p.ike.has(f.ikeSuite)) {
+      wrongAuth.push(`${c.name} (not ${f.ikeSuite})`);
+      return;
+    }
     if (cls !== c.auth) {
       wrongAuth.push(`${c.name} (auth ${c.auth})`);
       return;
@@ -183,7 +193,7 @@ export function rankPeerConfigs(list: readonly PeerConfig[], f: PeerFacts): { ca
   const reason = scored.length
     ? ""
     : wrongAuth.length
-      ? `no connection for "${f.idText}" with ${method} authentication (matching identity: ${wrongAuth.join(", ")})`
+      ? `no connection for "${f.idText}" with ${method} authentication${f.ikeSuite ? ` and ${f.ikeSuite}` : ""} (matching identity: ${wrongAuth.join(", ")})`
       : `no connection matches peer "${f.idText}" from ${f.address}`;
   return { candidates: scored.map((s) => s.c), reason };
 }

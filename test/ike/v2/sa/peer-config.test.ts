@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { responderAuth } from "../../../../lib/ike/v2/sa/exchange-auth.ts";
 import { parseIdentity } from "../../../../lib/ike/v2/sa/identity.ts";
 import { authClass, chooseChild, type PeerConfig, rankPeerConfigs } from "../../../../lib/ike/v2/sa/peer-config.ts";
+import { parseProposal, suiteName } from "../../../../lib/ike/v2/sa/proposals.ts";
 import { tsFromText, tsText } from "../../../../lib/ike/v2/sa/ts.ts";
 import type { VirtualIpPool } from "../../../../lib/ike/v2/sa/types.ts";
 import { establishCtx, ofType } from "./ctx.ts";
@@ -49,6 +50,15 @@ describe("rankPeerConfigs", () => {
     expect(rankPeerConfigs(list, facts("a@x", 2, "192.0.2.1", "two.example.org")).candidates.map((c) => c.name)).toEqual(["two"]);
     expect(rankPeerConfigs(list, facts("a@x", 2, "192.0.2.99", "two.example.org")).candidates.map((c) => c.name)).toEqual([]);
     expect(rankPeerConfigs(list, facts("a@x", 2, "192.0.2.99")).candidates.map((c) => c.name)).toEqual(["one"]);
+  });
+
+  test("a connection accepts only its own IKE proposals (IKE_SA_INIT offered the union)", () => {
+    const list = [conn("gcm", { ikeProposals: ["aes256gcm16-prfsha256-x25519"] }), conn("cbc", { ikeProposals: ["aes128-sha256-ecp256"] })];
+    const cbc = suiteName(parseProposal("aes128-sha256-ecp256", "ike"));
+    const f = { ...facts("a@b"), ikeSuite: cbc };
+    expect(rankPeerConfigs(list, f).candidates.map((c) => c.name)).toEqual(["cbc"]);
+    const r = rankPeerConfigs([list[0]], f);
+    expect(r.reason).toBe(`no connection for "a@b" with psk authentication and ${cbc} (matching identity: gcm (not ${cbc}))`);
   });
 
   test("chooseChild picks by the initiator's selectors", () => {
