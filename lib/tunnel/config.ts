@@ -43,6 +43,7 @@ import type { EspCipherName } from "../esp/types.ts";
 import { type Cidr, parseCidr, parseIp } from "../net/cidr.ts";
 import type { IkeLimits } from "../ike/v2/sa/limits.ts";
 import { validateIkeLimits } from "./config-limits.ts";
+import { validateProposals } from "./config-proposals.ts";
 
 /** The raw (unvalidated) shape of the TOML file. */
 export interface RawConfig {
@@ -92,6 +93,8 @@ export interface RawIke {
   remote_ts?: unknown;
   ike_proposal?: unknown;
   esp_proposal?: unknown;
+  /** Accept modp1024 in a proposal (weak; warned about). */
+  allow_modp1024?: unknown;
   responder?: unknown;
   dpd?: unknown;
   retry?: unknown;
@@ -356,8 +359,7 @@ export function validateConfig(raw: RawConfig, readFile: (p: string) => Uint8Arr
  * | `ike.port` | int | 500 | plain IKE port (RFC 7296 §2.23; IPv4 and, with a wildcard `local`, IPv6 too); IKE moves to `local_port` (NAT-T, 4500) when NAT-D says so; 0 = IKE only on `local_port` |
  * | `ike.limits.*` | table | see lib/tunnel/config-limits.ts | flood protection (cookies, per-source and half-open caps, rate limit, receive queue) |
  * | `ike.local_ts` / `ike.remote_ts` | string[] | required | traffic selectors (CIDR) |
- * | `ike.ike_proposal` | string[] | aes256gcm16-prfsha256-x25519 | IKE proposals, strongSwan syntax |
- * | `ike.esp_proposal` | string[] | aes256gcm16, chacha20poly1305 | ESP proposals (AEAD) |
+ * | `ike.ike_proposal` / `ike.esp_proposal` / `ike.allow_modp1024` | | | see lib/tunnel/config-proposals.ts |
  * | `ike.responder` | bool | false | wait for the peer to initiate |
  * | `ike.dpd` | number | 30 | liveness check after this many idle seconds (0 = off) |
  * | `ike.retry` | bool | false | initiator: start over (after 5 s) when the IKE SA fails or dies |
@@ -396,6 +398,8 @@ export interface IkeSettings {
   remoteTs: string[];
   ikeProposals: string[];
   espProposals: string[];
+  /** Start-up warnings about the proposals (lib/tunnel/config-proposals.ts). */
+  proposalWarnings?: string[];
   responder: boolean;
   dpdSec: number;
   retry: boolean;
@@ -550,17 +554,13 @@ export function validateIkeConfig(raw: RawConfig, readFile: (p: string) => Uint8
     psk.fill(0);
     throw new ConfigError(ike.psk_file !== undefined ? "ike.psk_file" : "ike.psk", `the pre-shared key is ${psk.length} bytes, at least ${MIN_PSK_LEN} needed (or psk_allow_short = true in [ike])`);
   }
-  const ikeProposals = strList(ike.ike_proposal, "ike.ike_proposal") ?? ["aes256gcm16-prfsha256-x25519"];
-  const espProposals = strList(ike.esp_proposal, "ike.esp_proposal") ?? ["aes256gcm16", "chacha20poly1305"];
-  for (const p of espProposals) {
-    if (!/^(aes128gcm16|aes256gcm16|chacha20poly1305)(-|$)/.test(p)) throw new ConfigError("ike.esp_proposal", `"${p}": the data plane does AEAD only (aes128gcm16, aes256gcm16, chacha20poly1305)`);
-  }
+  const { ikeProposals, espProposals, warnings: proposalWarnings } = validateProposals(ike);
   const localId = str(ike.local_id, "ike.local_id", false) ?? (rest.local === "0.0.0.0" || rest.local === "::" ? undefined : rest.local);
   if (localId === "%any") throw new ConfigError("ike.local_id", "must name us (leave it out for the local address)");
   return {
     ...rest,
     ike: {
-      psk, localId, remoteId: str(ike.remote_id, "ike.remote_id", false), localTs, remoteTs, ikeProposals, espProposals,
+      psk, localId, remoteId: str(ike.remote_id, "ike.remote_id", false), localTs, remoteTs, ikeProposals, espProposals, proposalWarnings,
       responder, ikePort, remoteAny, limits: validateIkeLimits(ike.limits),
       dpdSec: num(ike.dpd, "ike.dpd", 30, 86400),
       retry: bool(ike.retry, "ike.retry"),

@@ -11,7 +11,7 @@ import type { PayloadSpec } from "../encode/payloads.ts";
 import type { Ikev2Message, Ikev2Payload } from "../message.ts";
 import { natdHash } from "./crypto.ts";
 import { newKeyExchange } from "./dh.ts";
-import { acceptChosen, selectProposal, suiteName, suiteToProposal } from "./proposals.ts";
+import { acceptChosen, offerProposals, selectProposal, suiteName, suiteToProposal } from "./proposals.ts";
 import type { Endpoint } from "./types.ts";
 import { cookieFor, verifyCookie } from "./cookie.ts";
 import { sendAuth, certreq } from "./exchange-auth.ts";
@@ -27,7 +27,7 @@ export function startInit(sa: SaContext, group: number, now: number): void {
   const payloads: PayloadSpec[] = [];
   if (sa.cookie) payloads.push({ type: "notify", notifyType: N.COOKIE, data: sa.cookie });
   payloads.push(
-    { type: "sa", proposals: sa.ikeSuites.map((s, i) => suiteToProposal(s, new Uint8Array(0), i + 1)) },
+    { type: "sa", proposals: offerProposals(sa.ikeSuites, new Uint8Array(0)) },
     { type: "ke", group, data: sa.ke.publicValue },
     { type: "nonce", nonce: sa.ni },
     ...natdPayloads(sa, NO_SPI),
