@@ -5,7 +5,7 @@
  * our IkeSa initiator (interop-driver.ts) → charon responder, then charon initiator →
  * our IkeSa responder (interop-responder.ts); the IKE SA must come up with that
  * algorithm, named the same way on both sides (charon's "selected proposal" line and
- * our log / established event). Then strongSwan's multi-algorithm proposal
+ * our log / established event), and the first Child SA's keys equal charon's. Then strongSwan's multi-algorithm proposal
  * `aes128-aes256-sha256-sha384-ecp256-ecp384` against vpnkit configured with either
  * end of it, in both roles and both ways round.
  * Namespaces "vka<pid>c" (charon) and "vka<pid>u" (us) on a veth pair, deleted afterwards.
@@ -67,6 +67,7 @@ async function startCharon(): Promise<void> {
     flush_line = yes
     default = 1
     ike = 1
+    chd = 4
     cfg = 1 } }
   syslog { daemon { default = -1 } }
 }
@@ -119,11 +120,37 @@ function charonSelected(from: number): string[] {
   const log = readFileSync(`${dir}/charon.log`, "utf8").slice(from);
   return [...log.matchAll(/selected proposal: (IKE:\S+)/g)].map((m) => m[1]);
 }
+/** ESP keys charon logged since `from` (chd = 4 hex dumps), by direction. */
+function charonEspKeys(from: number): { i2r: Set<string>; r2i: Set<string> } {
+  const out = { i2r: new Set<string>(), r2i: new Set<string>() };
+  const lines = readFileSync(`${dir}/charon.log`, "utf8").slice(from).split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const m = lines[i].match(/\] encryption (initiator|responder) key => (\d+) bytes/);
+    if (!m) continue;
+    let hex = "";
+    for (let j = i + 1; j < lines.length && hex.length < 2 * Number(m[2]); j++) {
+      const d = lines[j].match(/\]\s+\d+: ((?:[0-9A-F]{2} ?)+)/);
+      if (!d) break;
+      hex += d[1].replace(/ /g, "").toLowerCase();
+    }
+    (m[1] === "initiator" ? out.i2r : out.r2i).add(hex);
+  }
+  return out;
+}
+/** Our first Child SA's keys equal the ones charon installed (i2r = the initiator's outbound). */
+function keysAgree(from: number, k: { keyIn?: string; keyOut?: string } | null, weInitiated: boolean): boolean {
+  if (!k?.keyIn || !k.keyOut) return false;
+  const c = charonEspKeys(from);
+  return weInitiated ? c.i2r.has(k.keyOut) && c.r2i.has(k.keyIn) : c.i2r.has(k.keyIn) && c.r2i.has(k.keyOut);
+}
 const logSize = () => (existsSync(`${dir}/charon.log`) ? readFileSync(`${dir}/charon.log`).length : 0);
 
 let port = 5700;
 /** Our initiator with `ikeProposals` → charon; the IKE proposal name we logged when established, or null (with the output on stderr). */
 async function weInitiate(ikeProposals: string[]): Promise<string | null> {
+  return (await weInitiateKeys(ikeProposals))?.name ?? null;
+}
+async function weInitiateKeys(ikeProposals: string[]): Promise<{ name: string; keyIn?: string; keyOut?: string } | null> {
   const cfg = {
     local: { address: "192.0.2.2", port: port++ }, remote: { address: "192.0.2.1", port: 500 },
     localId: "vf1@example.org", remoteId: "vf2@example.org", psk: PSK,
@@ -145,11 +172,14 @@ async function weInitiate(ikeProposals: string[]): Promise<string | null> {
     console.error(JSON.stringify(lines, null, 1) + "\n" + readFileSync(`${dir}/charon.log`, "utf8").slice(-3000));
     return null;
   }
-  return name;
+  return { name, keyIn: est.keyIn as string, keyOut: est.keyOut as string };
 }
 
 /** charon initiates `child` → our responder with `ikeProposals`; the proposal of our "established" event, or null. */
 async function charonInitiates(child: string, ikeProposals: string[]): Promise<string | null> {
+  return (await charonInitiatesKeys(child, ikeProposals))?.name ?? null;
+}
+async function charonInitiatesKeys(child: string, ikeProposals: string[]): Promise<{ name: string; keyIn?: string; keyOut?: string } | null> {
   const cfg = {
     local: { address: "192.0.2.2", port: 500 }, remote: { address: "192.0.2.1", port: 500 },
     localId: "vf1@example.org", remoteId: "vf2@example.org", psk: PSK,
@@ -161,13 +191,14 @@ async function charonInitiates(child: string, ikeProposals: string[]): Promise<s
   try {
     for (let k = 0; k < 100 && !events.some((e) => e.event === "ready"); k++) await Bun.sleep(100);
     const init = sh(["ip", "netns", "exec", NS, "swanctl", "--initiate", "--child", child, "--timeout", "20", "--uri", `unix://${dir}/charon.vici`], 25000);
-    for (let k = 0; k < 50 && !events.some((e) => e.event === "established"); k++) await Bun.sleep(100);
+    for (let k = 0; k < 50 && !(events.some((e) => e.event === "established") && events.some((e) => e.event === "install-child")); k++) await Bun.sleep(100);
     const est = events.find((e) => e.event === "established") as { proposal?: string } | undefined;
     if (!init.out.includes("initiate completed successfully") || !est?.proposal) {
       console.error(init.out + "\n" + JSON.stringify(events, null, 1));
       return null;
     }
-    return est.proposal;
+    const ch = events.find((e) => e.event === "install-child") as { keyIn?: string; keyOut?: string } | undefined;
+    return { name: est.proposal, keyIn: ch?.keyIn, keyOut: ch?.keyOut };
   } finally {
     drv.stdin!.write("quit\n");
     drv.kill();
@@ -195,14 +226,18 @@ describe("strongSwan interop: IKE algorithms (issue 15)", () => {
     const failures: string[] = [];
     for (const [proposal, name] of ALGORITHMS) {
       const { child } = loadConn(proposal);
+      // the IKE SA comes up with the algorithm, and the Child SA keys (prf+ of SK_d under the
+      // negotiated PRF, RFC 7296 §2.17) equal the ones charon installed
       let at = logSize();
-      const ours = await weInitiate([proposal]);
+      const ours = await weInitiateKeys([proposal]);
       const theirs = charonSelected(at);
-      if (ours !== name || !theirs.includes(name)) failures.push(`we initiate ${proposal}: ours ${ours}, charon ${theirs.join(",")}`);
+      if (ours?.name !== name || !theirs.includes(name)) failures.push(`we initiate ${proposal}: ours ${ours?.name}, charon ${theirs.join(",")}`);
+      else if (!keysAgree(at, ours, true)) failures.push(`we initiate ${proposal}: Child SA keys differ from charon's`);
       at = logSize();
-      const ours2 = await charonInitiates(child, [proposal]);
+      const ours2 = await charonInitiatesKeys(child, [proposal]);
       const theirs2 = charonSelected(at);
-      if (ours2 !== name || !theirs2.includes(name)) failures.push(`charon initiates ${proposal}: ours ${ours2}, charon ${theirs2.join(",")}`);
+      if (ours2?.name !== name || !theirs2.includes(name)) failures.push(`charon initiates ${proposal}: ours ${ours2?.name}, charon ${theirs2.join(",")}`);
+      else if (!keysAgree(at, ours2, false)) failures.push(`charon initiates ${proposal}: Child SA keys differ from charon's`);
     }
     expect(failures).toEqual([]);
   }, 240000);
