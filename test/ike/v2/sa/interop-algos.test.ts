@@ -242,6 +242,47 @@ describe("strongSwan interop: IKE algorithms (issue 15)", () => {
     expect(failures).toEqual([]);
   }, 240000);
 
+  maybe("IKE SA rekey (SKEYSEED from the old SK_d, RFC 7296 §2.18) under PRF_HMAC_SHA1, PRF_AES128_XCBC and PRF_AES128_CMAC, then a Child SA rekey over the new IKE SA", async () => {
+    await startCharon();
+    const failures: string[] = [];
+    for (const proposal of ["aes128-sha1-ecp256", "aes256gcm16-prfaesxcbc-x25519", "aes256gcm16-prfaescmac-x25519"]) {
+      const { conn, child } = loadConn(proposal);
+      const cfg = {
+        local: { address: "192.0.2.2", port: 500 }, remote: { address: "192.0.2.1", port: 500 },
+        localId: "vf1@example.org", remoteId: "vf2@example.org", psk: PSK,
+        ikeProposals: [proposal], espProposals: ["aes256gcm16"], localTs: ["10.1.0.0/24"], remoteTs: ["10.2.0.0/24"], dpdDelay: 0,
+      };
+      const drv = spawn("ip", ["netns", "exec", NS2, process.execPath, new URL("./interop-responder.ts", import.meta.url).pathname, JSON.stringify(cfg)], { stdio: ["pipe", "pipe", "inherit"] });
+      const events: Record<string, unknown>[] = [];
+      createInterface({ input: drv.stdout! }).on("line", (l) => events.push(JSON.parse(l)));
+      const n = (t: string) => events.filter((e) => e.event === t).length;
+      const wait = async (pred: () => boolean) => {
+        for (let k = 0; k < 100 && !pred(); k++) await Bun.sleep(100);
+        return pred();
+      };
+      try {
+        await wait(() => n("ready") === 1);
+        const init = sh(["ip", "netns", "exec", NS, "swanctl", "--initiate", "--child", child, "--timeout", "20", "--uri", `unix://${dir}/charon.vici`], 25000);
+        if (!init.out.includes("initiate completed successfully") || !(await wait(() => n("install-child") === 1))) { failures.push(`${proposal}: not established`); continue; }
+        swanctl("--rekey", "--ike", conn);
+        if (!(await wait(() => n("ike-rekeyed") === 1))) { failures.push(`${proposal}: IKE SA rekey not seen`); continue; }
+        const at = logSize();
+        swanctl("--rekey", "--child", child);
+        if (!(await wait(() => n("install-child") === 2))) { failures.push(`${proposal}: Child SA rekey over the new IKE SA failed`); continue; }
+        const second = events.filter((e) => e.event === "install-child")[1] as { keyIn?: string; keyOut?: string };
+        if (!keysAgree(at, second, false)) failures.push(`${proposal}: rekeyed Child SA keys differ from charon's`);
+        if (n("failed") > 0) failures.push(`${proposal}: ${JSON.stringify(events.filter((e) => e.event === "failed"))}`);
+      } finally {
+        if (failures.length) console.error(JSON.stringify(events, null, 1) + "\n" + readFileSync(`${dir}/charon.log`, "utf8").slice(-3000));
+        drv.stdin!.write("quit\n");
+        drv.kill();
+        charonForget();
+        for (let k = 0; k < 30 && drv.exitCode === null && drv.signalCode === null; k++) await Bun.sleep(100);
+      }
+    }
+    expect(failures).toEqual([]);
+  }, 120000);
+
   const LIST = "aes128-aes256-sha256-sha384-ecp256-ecp384";
   const FIRST = "IKE:AES_CBC_128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/ECP_256";
   const LAST = "IKE:AES_CBC_256/HMAC_SHA2_384_192/PRF_HMAC_SHA2_384/ECP_384";
