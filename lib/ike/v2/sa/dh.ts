@@ -1,7 +1,8 @@
 /**
  * Key exchange methods for IKEv2 KE payloads: Curve25519 (31, RFC 8031),
  * ECP-256/384/521 (19/20/21, RFC 5903: public value x ‖ y, shared secret x) and
- * MODP-1024/2048/3072/4096 (2/14/15/16, RFC 2409 / RFC 3526, bigint modpow, peer value
+ * MODP-1024/2048/3072/4096 (2/14/15/16, RFC 2409 / RFC 3526, bigint modpow with a 4-bit
+ * window, 2^x by squarings and shifts: Bun's node:crypto DH checks the prime for seconds; peer value
  * checked 1 < y < p-1; group 2 is weak and only used when a proposal names it explicitly).
  * Peer values are validated; a bad one yields null, never an exception.
  * @module
@@ -44,14 +45,31 @@ function toBytes(x: bigint, len: number): Uint8Array {
   return out;
 }
 
+/** base^exp mod m, left to right with a 4-bit fixed window (4 squarings and at most one multiplication per window). */
 function modpow(base: bigint, exp: bigint, mod: bigint): bigint {
+  const b = base % mod;
+  const table: bigint[] = [1n, b];
+  for (let i = 2; i < 16; i++) table.push((table[i - 1] * b) % mod);
+  let top = 0;
+  while (exp >> BigInt(top + 4) > 0n) top += 4;
   let r = 1n;
-  let b = base % mod;
-  let e = exp;
-  while (e > 0n) {
-    if (e & 1n) r = (r * b) % mod;
-    b = (b * b) % mod;
-    e >>= 1n;
+  for (let sh = top; sh >= 0; sh -= 4) {
+    if (r !== 1n) for (let k = 0; k < 4; k++) r = (r * r) % mod;
+    const w = Number((exp >> BigInt(sh)) & 15n);
+    if (w) r = (r * table[w]) % mod;
+  }
+  return r;
+}
+
+/** 2^exp mod m: squarings only; the multiplications by 2 are shifts. */
+function modpow2(exp: bigint, mod: bigint): bigint {
+  let r = 1n;
+  for (let i = exp.toString(2).length - 1; i >= 0; i--) {
+    r = (r * r) % mod;
+    if ((exp >> BigInt(i)) & 1n) {
+      r <<= 1n;
+      if (r >= mod) r -= mod;
+    }
   }
   return r;
 }
@@ -61,7 +79,7 @@ function modp(group: number, rng: Rng): KeyExchange {
   const xb = rng(expBytes);
   let x = toBig(xb) | 1n;
   xb.fill(0);
-  const pub = toBytes(modpow(2n, x, p), len);
+  const pub = toBytes(modpow2(x, p), len);
   return {
     group,
     publicValue: pub,

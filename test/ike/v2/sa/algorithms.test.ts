@@ -128,6 +128,31 @@ describe("key exchange: new groups", () => {
     const s = a.compute(b.publicValue)!;
     expect(x(s)).toBe(x(p521.getSharedSecret(ska, new Uint8Array([4, ...b.publicValue])).subarray(1)));
   });
+  test("MODP public values and shared secrets equal a plain square-and-multiply (the windowed modpow and the shift-only 2^x)", () => {
+    const naive = (b: bigint, e: bigint, m: bigint) => {
+      let r = 1n;
+      b %= m;
+      for (; e > 0n; e >>= 1n) {
+        if (e & 1n) r = (r * b) % m;
+        b = (b * b) % m;
+      }
+      return r;
+    };
+    const big = (u: Uint8Array) => BigInt("0x" + (x(u) || "0"));
+    for (const g of [2, 14, 15, 16]) {
+      const { p, len, expBytes } = MODP_GROUPS.get(g)!;
+      for (let t = 0; t < 3; t++) {
+        const xb = rng(expBytes);
+        if (t === 0) xb.fill(0, 0, expBytes - 1); // a one-byte exponent
+        const k = newKeyExchange(g, () => xb.slice())!;
+        const e = big(xb) | 1n;
+        expect(big(k.publicValue)).toBe(naive(2n, e, p));
+        const y = naive(3n, e + 12345n, p);
+        const yb = h(y.toString(16).padStart(len * 2, "0"));
+        expect(big(k.compute(yb)!)).toBe(naive(y, e, p));
+      }
+    }
+  });
   test("bad peer values give null, never an exception", () => {
     for (const g of [2, 15, 16]) {
       const a = newKeyExchange(g, rng)!;
