@@ -52,6 +52,15 @@ describe("vpnkit up: a bad proposal exits 2 at start-up, naming the word", () =>
       expect(r.status).toBe(2);
     });
   }
+  test("--allow-modp1024: accepted, and the start-up warning says it is weak", () => {
+    // stopped right after the proposal check by a key log that already exists (nothing starts)
+    const existing = join(dir, "existing.keys");
+    writeFileSync(existing, "", { mode: 0o600 });
+    const r = up(["--ike-proposal", "aes256-sha1-modp1024", "--allow-modp1024", "--keylog", existing]);
+    expect(r.err).toContain('vpnkit up: IKE proposal "aes256-sha1-modp1024": modp1024 (MODP_1024) is weak (about 80-bit security), use modp2048 or better');
+    expect(r.err).not.toContain("ike.ike_proposal");
+    expect(r.err).toContain("refusing to write keys into an existing file");
+  });
   test("in a config file too", () => {
     const conf = join(dir, "bad.toml");
     writeFileSync(conf, `remote = "192.0.2.1"\n[ike]\npsk_file = "${pskFile}"\nlocal_ts = ["10.1.0.0/24"]\nremote_ts = ["10.2.0.0/24"]\nike_proposal = ["aes256gcm16-prfsha256-x25519", "aes256-sha1-ecp224"]\n`, { mode: 0o600 });
