@@ -73,7 +73,7 @@ const KNOWN_UNSUPPORTED: Record<string, [number, number, number?]> = {
   aes192gcm16: [1, 20, 192], aes128gcm8: [1, 18, 128], aes256gcm8: [1, 18, 256], aes128gcm12: [1, 19, 128], aes256gcm12: [1, 19, 256],
   aes128ccm16: [1, 16, 128], aes256ccm16: [1, 16, 256], aes128gmac: [1, 21, 128], aes256gmac: [1, 21, 256],
   camellia128: [1, 23, 128], camellia256: [1, 23, 256],
-  md5: [3, 1], md5_128: [3, 6], sha1_160: [3, 7], aesxcbc: [3, 5], aescmac: [3, 8], sha256_96: [3, 12],
+  md5: [3, 1], md5_128: [3, 6], sha1_160: [3, 7], aesxcbc: [3, 5], aescmac: [3, 8],
   prfmd5: [2, 1],
   modp768: [4, 1], modp1536: [4, 5], modp6144: [4, 17], modp8192: [4, 18], modp1024s160: [4, 22], modp2048s224: [4, 23], modp2048s256: [4, 24],
   ecp192: [4, 25], ecp224: [4, 26], ecp224bp: [4, 27], ecp256bp: [4, 28], ecp384bp: [4, 29], ecp512bp: [4, 30], x448: [4, 32], curve448: [4, 32],
