@@ -7,7 +7,7 @@
  * Peer values are validated; a bad one yields null, never an exception.
  * @module
  */
-import { createPrivateKey, createPublicKey, diffieHellman, type KeyObject } from "node:crypto";
+import { createECDH, createPrivateKey, createPublicKey, diffieHellman, type ECDH, type KeyObject } from "node:crypto";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { p256, p384, p521 } from "@noble/curves/nist.js";
 import { concat } from "../../../core/bytes.ts";
@@ -97,6 +97,20 @@ function modp(group: number, rng: Rng): KeyExchange {
 
 type Weier = typeof p256;
 
+/** OpenSSL curve names of the ECP groups (node:crypto ECDH). */
+const ECP_NODE: Record<number, string> = { 19: "prime256v1", 20: "secp384r1", 21: "secp521r1" };
+
+/** node:crypto ECDH with our private key; null where the runtime cannot (then noble does the work). */
+function nodeEcdh(group: number, sk: Uint8Array): ECDH | null {
+  try {
+    const e = createECDH(ECP_NODE[group]);
+    e.setPrivateKey(sk);
+    return e;
+  } catch {
+    return null;
+  }
+}
+
 function ecp(group: number, curve: Weier, len: number, rng: Rng): KeyExchange {
   // P-521: 66 bytes hold 528 bits; keep the top 521 so a random value is almost always below n
   const draw = () => {
@@ -106,14 +120,18 @@ function ecp(group: number, curve: Weier, len: number, rng: Rng): KeyExchange {
   };
   let sk = draw();
   for (let i = 0; i < 64 && !curve.utils.isValidSecretKey(sk); i++) sk = draw();
-  const pub = curve.getPublicKey(sk, false).subarray(1);
+  // node:crypto (the system's libcrypto: 3-100x faster than noble here, bench/ike/ke-groups.md), noble as fallback
+  const fast = nodeEcdh(group, sk);
+  const pub = fast ? new Uint8Array(fast.getPublicKey()).subarray(1) : curve.getPublicKey(sk, false).subarray(1);
   return {
     group,
     publicValue: pub,
     compute(peer) {
       if (peer.length !== 2 * len) return null;
       try {
-        const s = curve.getSharedSecret(sk, concat(new Uint8Array([4]), peer), true);
+        const full = concat(new Uint8Array([4]), peer);
+        if (fast) return new Uint8Array(fast.computeSecret(full)); // x coordinate; throws on a point not on the curve
+        const s = curve.getSharedSecret(sk, full, true);
         return s.slice(1);
       } catch {
         return null;
@@ -121,6 +139,13 @@ function ecp(group: number, curve: Weier, len: number, rng: Rng): KeyExchange {
     },
     destroy() {
       sk.fill(0);
+      if (fast) {
+        try {
+          fast.setPrivateKey(new Uint8Array(len).fill(1)); // drop the key from the libcrypto object
+        } catch {
+          // nothing more to do
+        }
+      }
     },
   };
 }
