@@ -42,8 +42,18 @@ export { DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS } from "./proposal-string.
  * configuration is validated (lib/tunnel/config.ts).
  */
 export function parseProposalList(list: readonly string[], protocol: "ike" | "esp"): Suite[] {
-  return parseProposals(list, protocol, { allowModp1024: true }).suites;
+  // every IKE SA of a responder parses the same configuration: share one frozen result
+  // (a few configurations at most; the cache is bounded all the same)
+  const key = protocol + "\n" + list.join("\n");
+  let r = parsedCache.get(key);
+  if (!r) {
+    r = Object.freeze(parseProposals(list, protocol, { allowModp1024: true }).suites.map((s) => Object.freeze(s))) as Suite[];
+    if (parsedCache.size >= 64) parsedCache.delete(parsedCache.keys().next().value!);
+    parsedCache.set(key, r);
+  }
+  return r;
 }
+const parsedCache = new Map<string, Suite[]>();
 
 /** Wire form of a suite as a proposal with `spi`. */
 export function suiteToProposal(s: Suite, spi: Uint8Array, num?: number): ProposalSpec {
