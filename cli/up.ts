@@ -59,8 +59,9 @@ export function upCommand(): Command {
     .option("--psk-file <file>", "IKEv2: pre-shared key file")
     .option("--local-ts <cidr>", "IKEv2: local traffic selector (repeatable)", collect, [] as string[])
     .option("--remote-ts <cidr>", "IKEv2: remote traffic selector (repeatable)", collect, [] as string[])
-    .option("--ike-proposal <p>", "IKEv2: IKE proposal, e.g. aes256gcm16-prfsha256-x25519 (repeatable)", collect, [] as string[])
-    .option("--esp-proposal <p>", "IKEv2: ESP proposal: aes256gcm16 | aes128gcm16 | chacha20poly1305 [-x25519 PFS] (repeatable)", collect, [] as string[])
+    .option("--ike-proposal <p>", "IKEv2: IKE proposal, strongSwan syntax, e.g. aes256gcm16-prfsha256-x25519 or aes128-aes256-sha256-ecp256-x25519; comma-separated or repeatable; default = the safe set", collect, [] as string[])
+    .option("--esp-proposal <p>", "IKEv2: ESP proposal: aes256gcm16 | aes128gcm16 | chacha20poly1305 [-x25519 PFS] [-esn|-noesn]; comma-separated or repeatable", collect, [] as string[])
+    .option("--allow-modp1024", "IKEv2: accept modp1024 (MODP_1024, weak) in a proposal")
     .option("--local-id <id>", "IKEv2: our identity (default: the local address the IKE SA uses)")
     .option("--remote-id <id>", "IKEv2: the identity the peer must prove (default: any)")
     .option("--responder", "IKEv2: wait for the peer to initiate")
@@ -115,6 +116,7 @@ export function upCommand(): Command {
         retry: o.retry ? true : undefined, rekey: num(o.rekey), ike_rekey: num(o.ikeRekey),
         cert: o.cert, key: o.key, ca: o.ca.length ? o.ca : undefined, crl: o.crl.length ? o.crl : undefined, eap_user: o.eapUser, eap_password_file: o.eapPasswordFile, revocation: o.revocation, eku: o.eku, virtual_ip: o.virtualIp ? true : undefined,
         pool: o.pool.length ? o.pool : undefined, dns: o.dns.length ? o.dns : undefined, port: num(o.ikePort),
+        allow_modp1024: o.allowModp1024 ? true : undefined,
       };
       if (o.peer !== undefined) over.remote = o.peer;
       const mrOver: RawMtuResponder = { secret_file: o.mtuResponderSecretFile, port: num(o.mtuResponderPort) };
@@ -177,6 +179,7 @@ async function up(ike: boolean, raw: RawConfig, ctx: UpContext, mrOver: RawMtuRe
     throw e;
   }
   const c = cfg;
+  if ("ike" in c) for (const w of c.ike.proposalWarnings ?? []) ctx.warn(w);
   if (process.platform !== "linux") ctx.fail(`needs Linux (TUN device via /dev/net/tun); this is ${process.platform}`, 1);
   ctx.keylog(c.keylog, () => {
     if ("ike" in c) c.ike.psk.fill(0);

@@ -43,7 +43,7 @@
 import { MIN_PSK_LEN } from "../core/secret.ts";
 import { parseIdentity } from "../ike/v2/sa/identity.ts";
 import { ntPasswordHash } from "../ike/v2/eap/mschapv2-crypto.ts";
-import { parseProposal } from "../ike/v2/sa/proposals.ts";
+import { parseProposals } from "../ike/v2/sa/proposal-string.ts";
 import { parseCidr, parseIp } from "../net/cidr.ts";
 import { ConfigError, str, strList } from "./config-util.ts";
 
@@ -150,13 +150,11 @@ function identity(v: unknown, key: string): string | undefined {
 function proposals(v: unknown, key: string, kind: "ike" | "esp", dflt: string[]): string[] {
   const l = strList(v, key) ?? dflt;
   if (!l.length) throw new ConfigError(key, "at least one proposal");
-  for (const p of l) {
-    if (kind === "esp" && !/^(aes128gcm16|aes256gcm16|chacha20poly1305)(-|$)/.test(p)) throw new ConfigError(key, `"${p}": the data plane does AEAD only (aes128gcm16, aes256gcm16, chacha20poly1305)`);
-    try {
-      parseProposal(p, kind);
-    } catch (e) {
-      throw new ConfigError(key, (e as Error).message);
-    }
+  try {
+    // the same parser and checks as [ike] proposals (lib/tunnel/config-proposals.ts); modp1024 needs ike.allow_modp1024
+    parseProposals(l, kind, { allowModp1024: false });
+  } catch (e) {
+    throw new ConfigError(key, (e as Error).message);
   }
   return l;
 }

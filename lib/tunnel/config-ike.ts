@@ -10,6 +10,7 @@ import { MIN_PSK_LEN } from "../core/secret.ts";
 import { parseCidr, parseIp } from "../net/cidr.ts";
 import type { IkeLimits } from "../ike/v2/sa/limits.ts";
 import { validateIkeLimits } from "./config-limits.ts";
+import { validateProposals } from "./config-proposals.ts";
 import { type RawConfig, type RawIke, type TunnelConfig, validateConfig } from "./config.ts";
 import { bool, ConfigError, int, num, str, strList } from "./config-util.ts";
 import { type ConnectionSettings, type SecretSettings, validateConnections, validateSecrets } from "./config-connections.ts";
@@ -64,6 +65,8 @@ export interface IkeSettings {
   remoteTs: string[];
   ikeProposals: string[];
   espProposals: string[];
+  /** Start-up warnings about the proposals (lib/tunnel/config-proposals.ts). */
+  proposalWarnings?: string[];
   responder: boolean;
   dpdSec: number;
   retry: boolean;
@@ -257,17 +260,13 @@ function validateIke(raw: RawConfig, readFile: (p: string) => Uint8Array, connec
     psk.fill(0);
     throw new ConfigError(ike.psk_file !== undefined ? "ike.psk_file" : "ike.psk", `the pre-shared key is ${psk.length} bytes, at least ${MIN_PSK_LEN} needed (or psk_allow_short = true in [ike])`);
   }
-  const ikeProposals = strList(ike.ike_proposal, "ike.ike_proposal") ?? ["aes256gcm16-prfsha256-x25519"];
-  const espProposals = strList(ike.esp_proposal, "ike.esp_proposal") ?? ["aes256gcm16", "chacha20poly1305"];
-  for (const p of espProposals) {
-    if (!/^(aes128gcm16|aes256gcm16|chacha20poly1305)(-|$)/.test(p)) throw new ConfigError("ike.esp_proposal", `"${p}": the data plane does AEAD only (aes128gcm16, aes256gcm16, chacha20poly1305)`);
-  }
+  const { ikeProposals, espProposals, warnings: proposalWarnings } = validateProposals(ike);
   const localId = str(ike.local_id, "ike.local_id", false) ?? (rest.local === "0.0.0.0" || rest.local === "::" ? undefined : rest.local);
   if (localId === "%any") throw new ConfigError("ike.local_id", "must name us (leave it out for the local address)");
   return {
     ...rest,
     ike: {
-      psk, localId, remoteId: str(ike.remote_id, "ike.remote_id", false), localTs, remoteTs, ikeProposals, espProposals,
+      psk, localId, remoteId: str(ike.remote_id, "ike.remote_id", false), localTs, remoteTs, ikeProposals, espProposals, proposalWarnings,
       responder, ikePort, remoteAny, limits: validateIkeLimits(ike.limits),
       dpdSec: num(ike.dpd, "ike.dpd", 30, 86400),
       retry: bool(ike.retry, "ike.retry"),

@@ -98,6 +98,8 @@ export interface RawIke {
   remote_ts?: unknown;
   ike_proposal?: unknown;
   esp_proposal?: unknown;
+  /** Accept modp1024 in a proposal (weak; warned about). */
+  allow_modp1024?: unknown;
   responder?: unknown;
   dpd?: unknown;
   retry?: unknown;

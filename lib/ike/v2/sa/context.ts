@@ -14,6 +14,7 @@ import type { PayloadSpec } from "../encode/payloads.ts";
 import type { Ikev2Message, Ikev2Payload } from "../message.ts";
 import type { Ikev2NotifyPayload } from "../payloads/notify.ts";
 import type { Ikev2Proposal } from "../payloads/sa.ts";
+import { strongswanName } from "../strongswan-names.ts";
 import type { IkeKeys } from "./crypto.ts";
 import type { KeyExchange, Rng } from "./dh.ts";
 import type { Identity } from "./identity.ts";
@@ -267,7 +268,7 @@ export function stripKe(p: Ikev2Proposal): Ikev2Proposal {
 }
 
 export function proposalText(p: Ikev2Proposal): string {
-  return p.transforms.map((t) => t.idName + (t.keyLength ? `_${t.keyLength}` : "")).join("/");
+  return p.transforms.map((t) => strongswanName(t.type, t.id, t.keyLength)).join("/");
 }
 
 /** Two-byte group number for INVALID_KE_PAYLOAD. */

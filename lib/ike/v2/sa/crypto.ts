@@ -1,20 +1,26 @@
 /**
  * IKEv2 key derivation (RFC 7296 §2.13, §2.14, §2.17, §2.18) and PSK AUTH
  * (§2.15), NAT detection hashes (§2.23). Pure functions over bytes, no state.
- * PRFs: HMAC-SHA2-256/384/512 (and HMAC-SHA1 for NAT-D only).
+ * PRFs: HMAC-SHA1 and HMAC-SHA2-256/384/512, and the AES-based PRF_AES128_XCBC
+ * (RFC 4434) and PRF_AES128_CMAC (RFC 4615), which take a fixed 16-byte key (§2.14).
  * @module
  */
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha1 } from "@noble/hashes/legacy.js";
 import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
 import { concat, putU16 } from "../../../core/bytes.ts";
+import { prfAesCmac, prfAesXcbc } from "./prf-aes.ts";
 
 /** PRF transform IDs this module implements. */
+export const PRF_HMAC_SHA1 = 2;
+export const PRF_AES128_XCBC = 4;
 export const PRF_HMAC_SHA2_256 = 5;
 export const PRF_HMAC_SHA2_384 = 6;
 export const PRF_HMAC_SHA2_512 = 7;
+export const PRF_AES128_CMAC = 8;
 
 const HASH = {
+  [PRF_HMAC_SHA1]: sha1,
   [PRF_HMAC_SHA2_256]: sha256,
   [PRF_HMAC_SHA2_384]: sha384,
   [PRF_HMAC_SHA2_512]: sha512,
@@ -22,11 +28,25 @@ const HASH = {
 
 /** Output (and preferred key) length of a PRF in bytes; 0 when unsupported. */
 export function prfLength(prfId: number): number {
-  return prfId === PRF_HMAC_SHA2_256 ? 32 : prfId === PRF_HMAC_SHA2_384 ? 48 : prfId === PRF_HMAC_SHA2_512 ? 64 : 0;
+  switch (prfId) {
+    case PRF_HMAC_SHA1: return 20;
+    case PRF_AES128_XCBC: case PRF_AES128_CMAC: return 16;
+    case PRF_HMAC_SHA2_256: return 32;
+    case PRF_HMAC_SHA2_384: return 48;
+    case PRF_HMAC_SHA2_512: return 64;
+    default: return 0;
+  }
+}
+
+/** Fixed key length of a PRF in bytes (the AES-based ones), or 0 for HMAC (any key length). */
+export function prfFixedKeyLength(prfId: number): number {
+  return prfId === PRF_AES128_XCBC || prfId === PRF_AES128_CMAC ? 16 : 0;
 }
 
 /** prf(key, data). Throws on an unsupported PRF ID (a programming error: negotiation only selects supported ones). */
 export function prf(prfId: number, key: Uint8Array, data: Uint8Array): Uint8Array {
+  if (prfId === PRF_AES128_XCBC) return prfAesXcbc(key, data);
+  if (prfId === PRF_AES128_CMAC) return prfAesCmac(key, data);
   const h = HASH[prfId as keyof typeof HASH];
   if (!h) throw new Error(`unsupported PRF ${prfId}`);
   return hmac(h, key, data);
@@ -83,10 +103,19 @@ export interface IkeKeyInput {
 
 /**
  * SKEYSEED: initial `prf(Ni | Nr, g^ir)`; rekey `prf_old(SK_d_old, g^ir | Ni | Nr)`.
- * (For HMAC PRFs the whole Ni | Nr is the key; the AES-based PRFs are not supported.)
+ * For HMAC PRFs the whole Ni | Nr is the key; a PRF with a fixed key length
+ * (AES-XCBC, AES-CMAC: 16 bytes) takes half of it from the start of Ni and half
+ * from the start of Nr (§2.14).
  */
 export function skeyseed(k: IkeKeyInput): Uint8Array {
   if (k.rekey) return prf(k.rekey.prf, k.rekey.skd, concat(k.shared, k.ni, k.nr));
+  const fixed = prfFixedKeyLength(k.prf);
+  if (fixed) {
+    const key = concat(k.ni.subarray(0, fixed / 2), k.nr.subarray(0, fixed / 2));
+    const r = prf(k.prf, key, k.shared);
+    key.fill(0);
+    return r;
+  }
   return prf(k.prf, concat(k.ni, k.nr), k.shared);
 }
 

@@ -1,17 +1,20 @@
 /**
  * Key exchange methods for IKEv2 KE payloads: Curve25519 (31, RFC 8031),
- * ECP-256/384 (19/20, RFC 5903: public value x ‖ y, shared secret x) and
- * MODP-2048 (14, RFC 3526, bigint modpow, peer value checked 1 < y < p-1).
+ * ECP-256/384/521 (19/20/21, RFC 5903: public value x ‖ y, shared secret x) and
+ * MODP-1024/2048/3072/4096 (2/14/15/16, RFC 2409 / RFC 3526, bigint modpow with a 4-bit
+ * window, 2^x by squarings and shifts: Bun's node:crypto DH checks the prime for seconds; peer value
+ * checked 1 < y < p-1; group 2 is weak and only used when a proposal names it explicitly).
  * Peer values are validated; a bad one yields null, never an exception.
  * @module
  */
-import { createPrivateKey, createPublicKey, diffieHellman, type KeyObject } from "node:crypto";
+import { createECDH, createPrivateKey, createPublicKey, diffieHellman, type ECDH, type KeyObject } from "node:crypto";
 import { x25519 } from "@noble/curves/ed25519.js";
-import { p256, p384 } from "@noble/curves/nist.js";
+import { p256, p384, p521 } from "@noble/curves/nist.js";
 import { concat } from "../../../core/bytes.ts";
+import { MODP_GROUPS } from "./modp-groups.ts";
 
 /** KE groups implemented here. */
-export const SUPPORTED_GROUPS: readonly number[] = [31, 19, 20, 14];
+export const SUPPORTED_GROUPS: readonly number[] = [31, 19, 20, 21, 14, 15, 16, 2];
 
 /** Random byte source (inject a deterministic one in tests). */
 export type Rng = (n: number) => Uint8Array;
@@ -26,17 +29,6 @@ export interface KeyExchange {
   /** Zero the private value. */
   destroy(): void;
 }
-
-// RFC 3526 §3: 2048-bit MODP group, generator 2.
-const MODP2048_P = BigInt(
-  "0x" +
-    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DD" +
-    "EF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED" +
-    "EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA48361C55D39A69163FA8FD24CF5F" +
-    "83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804F1746C08CA18217C32905E462E36CE3B" +
-    "E39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF6955817183995497CEA956AE515D2261898FA0510" +
-    "15728E5A8AACAA68FFFFFFFFFFFFFFFF",
-);
 
 function toBig(b: Uint8Array): bigint {
   let x = 0n;
@@ -53,32 +45,49 @@ function toBytes(x: bigint, len: number): Uint8Array {
   return out;
 }
 
+/** base^exp mod m, left to right with a 4-bit fixed window (4 squarings and at most one multiplication per window). */
 function modpow(base: bigint, exp: bigint, mod: bigint): bigint {
+  const b = base % mod;
+  const table: bigint[] = [1n, b];
+  for (let i = 2; i < 16; i++) table.push((table[i - 1] * b) % mod);
+  let top = 0;
+  while (exp >> BigInt(top + 4) > 0n) top += 4;
   let r = 1n;
-  let b = base % mod;
-  let e = exp;
-  while (e > 0n) {
-    if (e & 1n) r = (r * b) % mod;
-    b = (b * b) % mod;
-    e >>= 1n;
+  for (let sh = top; sh >= 0; sh -= 4) {
+    if (r !== 1n) for (let k = 0; k < 4; k++) r = (r * r) % mod;
+    const w = Number((exp >> BigInt(sh)) & 15n);
+    if (w) r = (r * table[w]) % mod;
   }
   return r;
 }
 
-function modp(rng: Rng): KeyExchange {
-  // 512-bit exponent: well above 2× the ~112-bit strength of the group.
-  const xb = rng(64);
+/** 2^exp mod m: squarings only; the multiplications by 2 are shifts. */
+function modpow2(exp: bigint, mod: bigint): bigint {
+  let r = 1n;
+  for (let i = exp.toString(2).length - 1; i >= 0; i--) {
+    r = (r * r) % mod;
+    if ((exp >> BigInt(i)) & 1n) {
+      r <<= 1n;
+      if (r >= mod) r -= mod;
+    }
+  }
+  return r;
+}
+
+function modp(group: number, rng: Rng): KeyExchange {
+  const { p, len, expBytes } = MODP_GROUPS.get(group)!;
+  const xb = rng(expBytes);
   let x = toBig(xb) | 1n;
   xb.fill(0);
-  const pub = toBytes(modpow(2n, x, MODP2048_P), 256);
+  const pub = toBytes(modpow2(x, p), len);
   return {
-    group: 14,
+    group,
     publicValue: pub,
     compute(peer) {
-      if (peer.length !== 256) return null;
+      if (peer.length !== len) return null;
       const y = toBig(peer);
-      if (y <= 1n || y >= MODP2048_P - 1n) return null;
-      return toBytes(modpow(y, x, MODP2048_P), 256);
+      if (y <= 1n || y >= p - 1n) return null;
+      return toBytes(modpow(y, x, p), len);
     },
     destroy() {
       x = 0n;
@@ -88,17 +97,41 @@ function modp(rng: Rng): KeyExchange {
 
 type Weier = typeof p256;
 
+/** OpenSSL curve names of the ECP groups (node:crypto ECDH). */
+const ECP_NODE: Record<number, string> = { 19: "prime256v1", 20: "secp384r1", 21: "secp521r1" };
+
+/** node:crypto ECDH with our private key; null where the runtime cannot (then noble does the work). */
+function nodeEcdh(group: number, sk: Uint8Array): ECDH | null {
+  try {
+    const e = createECDH(ECP_NODE[group]);
+    e.setPrivateKey(sk);
+    return e;
+  } catch {
+    return null;
+  }
+}
+
 function ecp(group: number, curve: Weier, len: number, rng: Rng): KeyExchange {
-  let sk = rng(len);
-  for (let i = 0; i < 64 && !curve.utils.isValidSecretKey(sk); i++) sk = rng(len);
-  const pub = curve.getPublicKey(sk, false).subarray(1);
+  // P-521: 66 bytes hold 528 bits; keep the top 521 so a random value is almost always below n
+  const draw = () => {
+    const k = rng(len);
+    if (len === 66) k[0] &= 0x01;
+    return k;
+  };
+  let sk = draw();
+  for (let i = 0; i < 64 && !curve.utils.isValidSecretKey(sk); i++) sk = draw();
+  // node:crypto (the system's libcrypto: 3-100x faster than noble here, bench/ike/ke-groups.md), noble as fallback
+  const fast = nodeEcdh(group, sk);
+  const pub = fast ? new Uint8Array(fast.getPublicKey()).subarray(1) : curve.getPublicKey(sk, false).subarray(1);
   return {
     group,
     publicValue: pub,
     compute(peer) {
       if (peer.length !== 2 * len) return null;
       try {
-        const s = curve.getSharedSecret(sk, concat(new Uint8Array([4]), peer), true);
+        const full = concat(new Uint8Array([4]), peer);
+        if (fast) return new Uint8Array(fast.computeSecret(full)); // x coordinate; throws on a point not on the curve
+        const s = curve.getSharedSecret(sk, full, true);
         return s.slice(1);
       } catch {
         return null;
@@ -106,6 +139,13 @@ function ecp(group: number, curve: Weier, len: number, rng: Rng): KeyExchange {
     },
     destroy() {
       sk.fill(0);
+      if (fast) {
+        try {
+          fast.setPrivateKey(new Uint8Array(len).fill(1)); // drop the key from the libcrypto object
+        } catch {
+          // nothing more to do
+        }
+      }
     },
   };
 }
@@ -161,7 +201,8 @@ export function newKeyExchange(group: number, rng: Rng): KeyExchange | null {
     case 31: return curve25519(rng);
     case 19: return ecp(19, p256, 32, rng);
     case 20: return ecp(20, p384 as unknown as Weier, 48, rng);
-    case 14: return modp(rng);
+    case 21: return ecp(21, p521 as unknown as Weier, 66, rng);
+    case 2: case 14: case 15: case 16: return modp(group, rng);
     default: return null;
   }
 }

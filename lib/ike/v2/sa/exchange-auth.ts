@@ -10,7 +10,7 @@ import type { Ikev2Message, Ikev2Payload } from "../message.ts";
 import { certMatchesIdentity, certreqData, checkPeerCertificate, loadPublicKey, signAuth, verifyAuth } from "./auth-sig.ts";
 import { pskAuth, signedOctets } from "./crypto.ts";
 import { idBody, identityMatches, type Identity } from "./identity.ts";
-import { suiteName, suiteToProposal } from "./proposals.ts";
+import { offerProposals, suiteName } from "./proposals.ts";
 import { tsAny, tsHost, type TrafficSelector } from "./ts.ts";
 import type { KeyObject } from "node:crypto";
 import { chooseChild, peerCredentials, rankPeerConfigs, type PeerConfig } from "./peer-config.ts";
@@ -89,7 +89,7 @@ export function sendAuth(sa: SaContext, now: number): void {
   payloads.push(...certAuth);
   if (sa.cfg.requestVirtualIp) payloads.push({ type: "cp", cfgType: CP_REQUEST, attributes: [{ type: CP_IP4, value: new Uint8Array(0) }, { type: CP_IP4_DNS, value: new Uint8Array(0) }] });
   payloads.push(
-    { type: "sa", proposals: dedupe(firstChild).map((s, i) => suiteToProposal(s, u32Bytes(spi), i + 1)) },
+    { type: "sa", proposals: offerProposals(dedupe(firstChild), u32Bytes(spi)) },
     { type: "tsi", selectors: tsi },
     { type: "tsr", selectors: sa.remoteTs },
   );

@@ -8,7 +8,7 @@ import { u32Bytes, type PayloadSpec } from "../encode/payloads.ts";
 import type { Ikev2Message } from "../message.ts";
 import { childKeymat } from "./crypto.ts";
 import { newKeyExchange, type KeyExchange } from "./dh.ts";
-import { acceptChosen, espCipher, keyLengths, selectProposal, suiteName, suiteToProposal, type Suite } from "./proposals.ts";
+import { acceptChosen, espCipher, keyLengths, offerProposals, selectProposal, suiteName, suiteToProposal, type Suite } from "./proposals.ts";
 import { tsHost, tsNarrow, tsSubset, tsText, type TrafficSelector } from "./ts.ts";
 import type { ChildSaInfo } from "./types.ts";
 import { deleteChildRequest, responderRekeyIke } from "./exchange-info.ts";
@@ -182,7 +182,7 @@ export function childRequest(sa: SaContext, tsi: TrafficSelector[], tsr: Traffic
     const ke = g !== undefined ? newKeyExchange(g, sa.rng) ?? undefined : undefined;
     const payloads: PayloadSpec[] = [];
     if (old) payloads.push({ type: "notify", protocol: 3, spi: u32Bytes(old.spiIn), notifyType: N.REKEY_SA });
-    payloads.push({ type: "sa", proposals: dedupe(suites).map((s, i) => suiteToProposal(s, u32Bytes(spi), i + 1)) }, { type: "nonce", nonce: ni });
+    payloads.push({ type: "sa", proposals: offerProposals(dedupe(suites), u32Bytes(spi)) }, { type: "nonce", nonce: ni });
     if (ke) payloads.push({ type: "ke", group: ke.group, data: ke.publicValue });
     payloads.push({ type: "tsi", selectors: tsi }, { type: "tsr", selectors: tsr });
     return {

@@ -9,7 +9,7 @@ import { u32Bytes, type PayloadSpec } from "../encode/payloads.ts";
 import type { Ikev2Message } from "../message.ts";
 import { wipeIkeKeys } from "./crypto.ts";
 import { newKeyExchange } from "./dh.ts";
-import { acceptChosen, selectProposal, suiteName, suiteToProposal } from "./proposals.ts";
+import { acceptChosen, offerProposals, selectProposal, suiteName, suiteToProposal } from "./proposals.ts";
 import { EX_CHILD, EX_INFO, N, firstError, groupBytes, hex32, parse, spiNum, type Child, type Parsed, type Pending, type SaContext } from "./context.ts";
 
 /** Responder: an INFORMATIONAL request (Deletes, error notifies, or an empty liveness check). */
@@ -119,7 +119,7 @@ export function ikeRekeyRequest(sa: SaContext): Pending {
     return {
       exchange: EX_CHILD,
       payloads: [
-        { type: "sa", proposals: offered.map((s, i) => suiteToProposal(s, spii, i + 1)) },
+        { type: "sa", proposals: offerProposals(offered, spii) },
         { type: "nonce", nonce: ni },
         { type: "ke", group: ke.group, data: ke.publicValue },
       ],

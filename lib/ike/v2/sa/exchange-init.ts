@@ -11,7 +11,8 @@ import type { PayloadSpec } from "../encode/payloads.ts";
 import type { Ikev2Message, Ikev2Payload } from "../message.ts";
 import { natdHash } from "./crypto.ts";
 import { newKeyExchange } from "./dh.ts";
-import { acceptChosen, selectProposal, suiteName, suiteToProposal } from "./proposals.ts";
+import { strongswanName } from "../strongswan-names.ts";
+import { acceptChosen, offerProposals, selectProposal, suiteName, suiteToProposal } from "./proposals.ts";
 import type { Endpoint } from "./types.ts";
 import { cookieFor, verifyCookie } from "./cookie.ts";
 import { sendAuth, certreq } from "./exchange-auth.ts";
@@ -27,7 +28,7 @@ export function startInit(sa: SaContext, group: number, now: number): void {
   const payloads: PayloadSpec[] = [];
   if (sa.cookie) payloads.push({ type: "notify", notifyType: N.COOKIE, data: sa.cookie });
   payloads.push(
-    { type: "sa", proposals: sa.ikeSuites.map((s, i) => suiteToProposal(s, new Uint8Array(0), i + 1)) },
+    { type: "sa", proposals: offerProposals(sa.ikeSuites, new Uint8Array(0)) },
     { type: "ke", group, data: sa.ke.publicValue },
     { type: "nonce", nonce: sa.ni },
     ...natdPayloads(sa, NO_SPI),
@@ -106,10 +107,10 @@ export function initiatorInitResponse(sa: SaContext, msg: Ikev2Message, payloads
     const g = invKe.data.length === 2 ? (invKe.data[0] << 8) | invKe.data[1] : -1;
     const offered = sa.ikeSuites.some((s) => s.ke === g);
     if (!offered || g === sa.ke!.group || ++sa.initRetries > 3) {
-      sa.fail(`IKE_SA_INIT: responder wants key exchange group ${g}, which we did not propose`, N.INVALID_KE_PAYLOAD, now);
+      sa.fail(`IKE_SA_INIT: responder wants key exchange group ${g} (${strongswanName(4, g)}), which we did not propose`, N.INVALID_KE_PAYLOAD, now);
       return;
     }
-    sa.log("info", `responder wants group ${g} (INVALID_KE_PAYLOAD); retrying IKE_SA_INIT`);
+    sa.log("info", `responder wants group ${g} (INVALID_KE_PAYLOAD); retrying IKE_SA_INIT with ${strongswanName(4, g)}`);
     startInit(sa, g, now);
     return;
   }
@@ -184,7 +185,7 @@ export function responderInit(sa: SaContext, msg: Ikev2Message, datagram: Uint8A
   }
   if (p.ke.group !== sel.suite.ke) {
     refuse([{ type: "notify", notifyType: N.INVALID_KE_PAYLOAD, data: groupBytes(sel.suite.ke!) }], "info",
-      `IKE_SA_INIT from ${from.address}: KE group ${p.ke.group}, asking for group ${sel.suite.ke} (INVALID_KE_PAYLOAD)`, "INVALID_KE_PAYLOAD sent");
+      `IKE_SA_INIT from ${from.address}: KE group ${p.ke.group} (${strongswanName(4, p.ke.group)}), asking for group ${sel.suite.ke} (INVALID_KE_PAYLOAD, ${strongswanName(4, sel.suite.ke!)})`, "INVALID_KE_PAYLOAD sent");
     return;
   }
   if (p.nonce.length < 16 || p.nonce.length > 256) { refuse([{ type: "notify", notifyType: N.INVALID_SYNTAX }], "warn", "IKE_SA_INIT: bad nonce length", "invalid IKE_SA_INIT request"); return; }

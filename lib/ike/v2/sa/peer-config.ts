@@ -20,7 +20,7 @@ import { derNameText } from "../der.ts";
 import { parseCidr, parseIp } from "../../../net/cidr.ts";
 import { loadPrivateKey } from "./auth-sig.ts";
 import { identityMatches, parseIdentity, type Identity } from "./identity.ts";
-import { parseProposal, type Suite, suiteName } from "./proposals.ts";
+import { parseProposalList, type Suite, suiteName } from "./proposals.ts";
 import { tsFromText, tsNarrow, type TrafficSelector } from "./ts.ts";
 import type { VirtualIpPool } from "./types.ts";
 
@@ -133,10 +133,11 @@ export function parsePeerConfig(c: PeerConfig): Parsed {
     privateKey: c.privateKey ? loadPrivateKey(c.privateKey) : null,
     certs: c.certificate ? [new Uint8Array(new X509Certificate(c.certificate).raw)] : [],
     esp: new Map(), ts: new Map(),
-    ike: new Set((c.ikeProposals ?? []).map((x) => suiteName(parseProposal(x, "ike")))),
+    ike: new Set(c.ikeProposals?.length ? parseProposalList(c.ikeProposals, "ike").map(suiteName) : []),
   };
   for (const ch of c.children) {
-    p.esp.set(ch.name, (ch.espProposals ?? c.espProposals ?? []).map((x) => parseProposal(x, "esp")));
+    const esp = ch.espProposals ?? c.espProposals ?? [];
+    p.esp.set(ch.name, esp.length ? parseProposalList(esp, "esp") : []);
     p.ts.set(ch.name + "/l", ch.localTs.map(tsFromText));
     if (ch.remoteTs) p.ts.set(ch.name + "/r", ch.remoteTs.map(tsFromText));
   }

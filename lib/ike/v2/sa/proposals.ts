@@ -1,17 +1,18 @@
 /**
- * IKE and ESP proposals: strongSwan-style names ("aes256gcm16-prfsha256-x25519",
- * "aes256gcm16-ecp256-esn"), their wire form, and selection (responder side:
+ * IKE and ESP proposals: strongSwan-style strings (parsed in proposal-string.ts:
+ * "aes256gcm16-prfsha256-x25519", "aes128-aes256-sha256-ecp256", "aes256gcm16-ecp256-esn"),
+ * their wire form, and selection (responder side:
  * our configured order wins, like strongSwan's default) and checking of the
  * responder's choice (initiator side).
  * @module
  */
 import type { EspCipherName } from "../../../esp/types.ts";
 import type { Ikev2Proposal } from "../payloads/sa.ts";
-import { ENCR_IDS, INTEG_IDS, KE_IDS, PRF_IDS } from "../registry.ts";
 import type { ProposalSpec, TransformSpec } from "../encode/payloads.ts";
 import type { SkEncr, SkInteg } from "../sk-crypto.ts";
+import { strongswanName } from "../strongswan-names.ts";
 import { prfLength } from "./crypto.ts";
-import { SUPPORTED_GROUPS } from "./dh.ts";
+import { parseProposals } from "./proposal-string.ts";
 
 /** One concrete suite: exactly one transform of each type. */
 export interface Suite {
@@ -28,56 +29,31 @@ export interface Suite {
   ke?: number;
   /** ESP only: extended sequence numbers. */
   esn?: boolean;
+  /** Number of the configured proposal this suite comes from (suites of one proposal share one wire proposal). */
+  offer?: number;
 }
 
-/** Secure defaults. */
-export const DEFAULT_IKE_PROPOSALS = ["aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha384-ecp384", "aes128gcm16-prfsha256-ecp256", "aes128-sha256-ecp256", "aes256-sha256-modp2048"];
-export const DEFAULT_ESP_PROPOSALS = ["aes256gcm16", "chacha20poly1305", "aes128gcm16"];
+export { DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS } from "./proposal-string.ts";
 
-const ENCR_TOKENS: Record<string, { encr: number; keyLength?: number; aead: boolean }> = {
-  aes128gcm16: { encr: 20, keyLength: 128, aead: true },
-  aes256gcm16: { encr: 20, keyLength: 256, aead: true },
-  aes128gcm: { encr: 20, keyLength: 128, aead: true },
-  aes256gcm: { encr: 20, keyLength: 256, aead: true },
-  chacha20poly1305: { encr: 28, aead: true },
-  aes128: { encr: 12, keyLength: 128, aead: false },
-  aes256: { encr: 12, keyLength: 256, aead: false },
-};
-const INTEG_TOKENS: Record<string, number> = { sha256: 12, sha384: 13, sha512: 14 };
-const PRF_TOKENS: Record<string, number> = { prfsha256: 5, prfsha384: 6, prfsha512: 7 };
-const INTEG_TO_PRF: Record<number, number> = { 12: 5, 13: 6, 14: 7 };
-const KE_TOKENS: Record<string, number> = { x25519: 31, curve25519: 31, ecp256: 19, ecp384: 20, modp2048: 14 };
-
-/** Parse a strongSwan-style proposal string; throws a readable Error for bad input (config time). */
-export function parseProposal(text: string, protocol: "ike" | "esp"): Suite {
-  const s: Suite = { protocol: protocol === "ike" ? 1 : 3, encr: 0 };
-  let aead = false;
-  for (const tok of text.toLowerCase().split("-")) {
-    if (ENCR_TOKENS[tok]) {
-      s.encr = ENCR_TOKENS[tok].encr;
-      s.keyLength = ENCR_TOKENS[tok].keyLength;
-      aead = ENCR_TOKENS[tok].aead;
-    } else if (INTEG_TOKENS[tok] !== undefined) s.integ = INTEG_TOKENS[tok];
-    else if (PRF_TOKENS[tok] !== undefined && protocol === "ike") s.prf = PRF_TOKENS[tok];
-    else if (KE_TOKENS[tok] !== undefined) s.ke = KE_TOKENS[tok];
-    else if (tok === "esn" && protocol === "esp") s.esn = true;
-    else if (tok === "noesn" && protocol === "esp") s.esn = false;
-    else throw new Error(`proposal "${text}": unknown or unsupported algorithm "${tok}"`);
+/**
+ * Parse strongSwan-style proposal strings (see proposal-string.ts) into the
+ * ordered suites they allow; throws a ProposalError naming the bad word (config
+ * time). modp1024 passes here: the explicit opt-in is checked where the
+ * configuration is validated (lib/tunnel/config.ts).
+ */
+export function parseProposalList(list: readonly string[], protocol: "ike" | "esp"): Suite[] {
+  // every IKE SA of a responder parses the same configuration: share one frozen result
+  // (a few configurations at most; the cache is bounded all the same)
+  const key = protocol + "\n" + list.join("\n");
+  let r = parsedCache.get(key);
+  if (!r) {
+    r = Object.freeze(parseProposals(list, protocol, { allowModp1024: true }).suites.map((s) => Object.freeze(s))) as Suite[];
+    if (parsedCache.size >= 64) parsedCache.delete(parsedCache.keys().next().value!);
+    parsedCache.set(key, r);
   }
-  if (!s.encr) throw new Error(`proposal "${text}": no encryption algorithm`);
-  if (aead && s.integ) throw new Error(`proposal "${text}": an AEAD cipher takes no integrity algorithm`);
-  if (!aead && !s.integ) throw new Error(`proposal "${text}": ${text} needs an integrity algorithm`);
-  if (protocol === "esp" && !aead) throw new Error(`proposal "${text}": the ESP data plane implements AEAD ciphers only (aes128gcm16, aes256gcm16, chacha20poly1305)`);
-  if (protocol === "ike") {
-    if (s.prf === undefined) {
-      if (s.integ === undefined) throw new Error(`proposal "${text}": AEAD proposals need a PRF (e.g. prfsha256)`);
-      s.prf = INTEG_TO_PRF[s.integ];
-    }
-    if (s.ke === undefined) throw new Error(`proposal "${text}": no key exchange group`);
-  }
-  if (s.ke !== undefined && !SUPPORTED_GROUPS.includes(s.ke)) throw new Error(`proposal "${text}": unsupported group`);
-  return s;
+  return r;
 }
+const parsedCache = new Map<string, Suite[]>();
 
 /** Wire form of a suite as a proposal with `spi`. */
 export function suiteToProposal(s: Suite, spi: Uint8Array, num?: number): ProposalSpec {
@@ -87,6 +63,34 @@ export function suiteToProposal(s: Suite, spi: Uint8Array, num?: number): Propos
   if (s.ke !== undefined) t.push({ type: 4, id: s.ke });
   if (s.protocol === 3) t.push({ type: 5, id: s.esn ? 1 : 0 });
   return { num, protocol: s.protocol, spi, transforms: t };
+}
+
+/**
+ * Wire proposals offering `suites` (in order): suites from one configured
+ * proposal (same `offer`) become one proposal holding each of their transforms
+ * once, in first-seen order, as strongSwan sends them; numbered from 1.
+ */
+export function offerProposals(suites: readonly Suite[], spi: Uint8Array): ProposalSpec[] {
+  const out: ProposalSpec[] = [];
+  const byOffer = new Map<number, ProposalSpec>();
+  for (const s of suites) {
+    const one = suiteToProposal(s, spi, out.length + 1);
+    const into = s.offer !== undefined ? byOffer.get(s.offer) : undefined;
+    if (!into) {
+      out.push(one);
+      if (s.offer !== undefined) byOffer.set(s.offer, one);
+      continue;
+    }
+    for (const t of one.transforms) {
+      if (!into.transforms.some((x) => x.type === t.type && x.id === t.id && x.keyLength === t.keyLength)) {
+        // keep transforms grouped by type: after the last of the same type
+        let at = into.transforms.length;
+        for (let i = into.transforms.length - 1; i >= 0; i--) if (into.transforms[i].type === t.type) { at = i + 1; break; }
+        into.transforms.splice(at, 0, t);
+      }
+    }
+  }
+  return out;
 }
 
 function has(p: Ikev2Proposal, type: number, id: number, keyLength?: number): boolean {
@@ -155,14 +159,14 @@ export function acceptChosen(chosen: Ikev2Proposal, offered: readonly Suite[]): 
 /** SK_e length (AEAD: key + 4-byte salt) and SK_a length of a suite. */
 export function keyLengths(s: Suite): { encr: number; integ: number } {
   const encr = s.encr === 28 ? 36 : s.encr === 20 ? s.keyLength! / 8 + 4 : s.keyLength! / 8;
-  const integ = s.integ === 12 ? 32 : s.integ === 13 ? 48 : s.integ === 14 ? 64 : 0;
+  const integ = s.integ === 2 ? 20 : s.integ === 12 ? 32 : s.integ === 13 ? 48 : s.integ === 14 ? 64 : 0;
   return { encr, integ };
 }
 
 /** sk-crypto names for an IKE suite. */
 export function skAlgorithms(s: Suite): { encr: SkEncr; integ: SkInteg } {
   const encr: SkEncr = s.encr === 20 ? "aes-gcm-16" : s.encr === 28 ? "chacha20-poly1305" : "aes-cbc";
-  const integ: SkInteg = s.integ === 12 ? "hmac-sha2-256-128" : s.integ === 13 ? "hmac-sha2-384-192" : s.integ === 14 ? "hmac-sha2-512-256" : "none";
+  const integ: SkInteg = s.integ === 2 ? "hmac-sha1-96" : s.integ === 12 ? "hmac-sha2-256-128" : s.integ === 13 ? "hmac-sha2-384-192" : s.integ === 14 ? "hmac-sha2-512-256" : "none";
   return { encr, integ };
 }
 
@@ -171,13 +175,13 @@ export function espCipher(s: Suite): EspCipherName {
   return s.encr === 28 ? "chacha20poly1305" : s.keyLength === 128 ? "aes128gcm16" : "aes256gcm16";
 }
 
-/** strongSwan-like text of a suite, e.g. "IKE:AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE_25519". */
+/** strongSwan's text of a suite, e.g. "IKE:AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE_25519" (as charon logs "selected proposal"). */
 export function suiteName(s: Suite): string {
-  const parts = [ENCR_IDS.name(s.encr).replace(/^ENCR_/, "") + (s.keyLength ? `_${s.keyLength}` : "")];
-  if (s.integ) parts.push(INTEG_IDS.name(s.integ).replace(/^AUTH_/, ""));
-  if (s.prf) parts.push(PRF_IDS.name(s.prf));
-  if (s.ke !== undefined) parts.push(KE_IDS.name(s.ke));
-  if (s.protocol === 3) parts.push(s.esn ? "ESN" : "NO_EXT_SEQ");
+  const parts = [strongswanName(1, s.encr, s.keyLength)];
+  if (s.integ) parts.push(strongswanName(3, s.integ));
+  if (s.prf) parts.push(strongswanName(2, s.prf));
+  if (s.ke !== undefined) parts.push(strongswanName(4, s.ke));
+  if (s.protocol === 3) parts.push(strongswanName(5, s.esn ? 1 : 0));
   return (s.protocol === 1 ? "IKE:" : "ESP:") + parts.join("/");
 }
 

@@ -37,7 +37,7 @@ describe("IkeSa accessors", () => {
       localId: "vf2@example.org", remoteId: "vf1@example.org", natt: false, localBehindNat: false, remoteBehindNat: false,
       createdAt: t0, establishedAt: t0 + 250, ikeRekeyedAt: null, lastReceived: t0 + 250, virtualIp: "10.9.0.7",
     });
-    expect(st.proposal).toContain("Curve25519");
+    expect(st.proposal).toContain("CURVE_25519");
     expect(st.children.length).toBe(1);
     expect(l.i.virtualIp).toBe("10.9.0.7");
     // IKE SA rekey: new SPIs, rekey time

@@ -64,7 +64,7 @@ describe("IKE_SA_INIT + IKE_AUTH (PSK) for each proposal", () => {
     expect(ci.cipher).toBe("aes256gcm16");
     expect(ci.tsRemote.map(tsText)).toEqual(["203.0.113.0/25"]);
     expect(ci.tsLocal.map(tsText)).toEqual(["198.51.100.0/24"]);
-    expect(l.of("i", "established")[0].proposal).toContain("Curve25519");
+    expect(l.of("i", "established")[0].proposal).toContain("CURVE_25519");
   });
 
   test("identities: IPv4, IPv6, FQDN, DN", () => {
@@ -170,7 +170,7 @@ describe("failures", () => {
     const n = m.payloads[0];
     expect(n.kind === "notify" && n.notifyName).toBe("INVALID_KE_PAYLOAD");
     expect(n.kind === "notify" && n.value?.group).toBe(19);
-    expect(l.of("i", "established")[0].proposal).toContain("256-bit random ECP");
+    expect(l.of("i", "established")[0].proposal).toContain("ECP_256");
   });
 
   test("COOKIE: responder demands one, initiator retries with it", () => {

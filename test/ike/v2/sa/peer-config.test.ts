@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { responderAuth } from "../../../../lib/ike/v2/sa/exchange-auth.ts";
 import { parseIdentity } from "../../../../lib/ike/v2/sa/identity.ts";
 import { authClass, chooseChild, type PeerConfig, rankPeerConfigs } from "../../../../lib/ike/v2/sa/peer-config.ts";
-import { parseProposal, suiteName } from "../../../../lib/ike/v2/sa/proposals.ts";
+import { parseProposalList, suiteName } from "../../../../lib/ike/v2/sa/proposals.ts";
 import { tsFromText, tsText } from "../../../../lib/ike/v2/sa/ts.ts";
 import type { VirtualIpPool } from "../../../../lib/ike/v2/sa/types.ts";
 import { establishCtx, ofType } from "./ctx.ts";
@@ -42,7 +42,8 @@ describe("rankPeerConfigs", () => {
     expect(r.candidates).toEqual([]);
     expect(r.reason).toBe('no connection for "alice@example.org" with psk authentication (matching identity: certs (auth pubkey))');
     expect(rankPeerConfigs(list, facts("mallory@example.com")).reason).toBe('no connection matches peer "mallory@example.com" from 192.0.2.1');
-    expect([1, 2, 9, 10, 11, 14, 12, 0].map(authClass)).toEqual(["pubkey", "psk", "pubkey", "pubkey", "pubkey", "pubkey", null, null]);
+    // 0: no AUTH payload, the initiator asks for EAP (RFC 7296 §2.16)
+    expect([1, 2, 9, 10, 11, 14, 12, 0].map(authClass)).toEqual(["pubkey", "psk", "pubkey", "pubkey", "pubkey", "pubkey", null, "eap-mschapv2"]);
   });
 
   test("IDr must name the connection's local_id; remote_addrs restrict the peer's address", () => {
@@ -54,7 +55,7 @@ describe("rankPeerConfigs", () => {
 
   test("a connection accepts only its own IKE proposals (IKE_SA_INIT offered the union)", () => {
     const list = [conn("gcm", { ikeProposals: ["aes256gcm16-prfsha256-x25519"] }), conn("cbc", { ikeProposals: ["aes128-sha256-ecp256"] })];
-    const cbc = suiteName(parseProposal("aes128-sha256-ecp256", "ike"));
+    const cbc = suiteName(parseProposalList(["aes128-sha256-ecp256"], "ike")[0]);
     const f = { ...facts("a@b"), ikeSuite: cbc };
     expect(rankPeerConfigs(list, f).candidates.map((c) => c.name)).toEqual(["cbc"]);
     const r = rankPeerConfigs([list[0]], f);
