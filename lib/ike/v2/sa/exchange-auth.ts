@@ -13,7 +13,7 @@ import { idBody, identityMatches, type Identity } from "./identity.ts";
 import { offerProposals, suiteName } from "./proposals.ts";
 import { tsAny, tsHost, type TrafficSelector } from "./ts.ts";
 import type { KeyObject } from "node:crypto";
-import { chooseChild, peerCredentials, rankPeerConfigs, type PeerConfig } from "./peer-config.ts";
+import { applyChild, peerCredentials, rankPeerConfigs, type PeerConfig } from "./peer-config.ts";
 import { initiatorEapStart, responderEapStart } from "./exchange-eap.ts";
 import { finishChild, negotiateChildResponder, vipTs } from "./exchange-child.ts";
 import {
@@ -286,10 +286,9 @@ function pickConnection(sa: SaContext, p: Parsed, id: Identity): string | null |
 /** The SA takes connection `c`: identities, credentials, the child for the peer's selectors, pool. */
 export function adoptConnection(sa: SaContext, c: PeerConfig, psk: Uint8Array | null, p: Parsed): void {
   const cred = peerCredentials(c);
-  const ch = chooseChild(c, p.tsi ?? [], p.tsr ?? [], null);
   sa.cfg = {
     ...sa.cfg, connection: c.name, localId: c.localId ?? sa.cfg.localId, remoteId: c.remoteId, privateKey: c.privateKey, certificate: c.certificate,
-    peerCa: c.peerCa, peerPublicKey: undefined, virtualIpPool: c.virtualIpPool, dns: c.dns, childName: ch?.name ?? sa.cfg.childName,
+    peerCa: c.peerCa, peerPublicKey: undefined, virtualIpPool: c.virtualIpPool, dns: c.dns,
   };
   sa.connection = c.name;
   sa.psk.fill(0);
@@ -297,11 +296,7 @@ export function adoptConnection(sa: SaContext, c: PeerConfig, psk: Uint8Array | 
   if (cred.localId) sa.localId = cred.localId;
   sa.privateKey = cred.privateKey;
   sa.certs = cred.certs;
-  if (ch) {
-    if (ch.espSuites.length) sa.espSuites = ch.espSuites;
-    sa.localTs = ch.localTs;
-    sa.remoteTs = ch.remoteTs ?? [tsAny(4), tsAny(6)];
-  }
+  applyChild(sa, p.tsi ?? [], p.tsr ?? []);
 }
 
 function allocateVip(sa: SaContext, peer: string, family: 4 | 6): Uint8Array | null {

@@ -4,6 +4,7 @@
  * retry, rekey collisions §2.8.1). Works on an {@link SaContext}; no I/O.
  * @module
  */
+import { applyChild } from "./peer-config.ts";
 import { u32Bytes, type PayloadSpec } from "../encode/payloads.ts";
 import type { Ikev2Message } from "../message.ts";
 import { childKeymat } from "./crypto.ts";
@@ -153,6 +154,8 @@ export function responderChild(sa: SaContext, msg: Ikev2Message, datagram: Uint8
     sa.respond(msg, datagram, [{ type: "notify", notifyType: N.TEMPORARY_FAILURE }], now);
     return;
   }
+  // named connections: the child whose selectors fit (peer-config.ts)
+  if (sa.cfg.peerConfigs) applyChild(sa, p.tsi ?? [], p.tsr ?? []);
   sa.ni2 = p.nonce.slice();
   sa.nr2 = sa.rng(32);
   const res = negotiateChildResponder(sa, p, sa.espSuites, sa.vipFromPool ? vipTs(sa) : sa.virtualIp ? [tsHost(sa.virtualIp)] : sa.remoteTs, false, rekeyOf, now);

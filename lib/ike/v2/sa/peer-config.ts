@@ -22,7 +22,8 @@ import { loadPrivateKey } from "./auth-sig.ts";
 import { identityMatches, parseIdentity, type Identity } from "./identity.ts";
 import { parseProposalList, type Suite, suiteName } from "./proposals.ts";
 import { tsFromText, tsNarrow, type TrafficSelector } from "./ts.ts";
-import type { VirtualIpPool } from "./types.ts";
+import type { IkeSaConfig, VirtualIpPool } from "./types.ts";
+import { tsAny } from "./ts.ts";
 
 /** A Child SA configuration of a connection. */
 export interface PeerChildConfig {
@@ -247,4 +248,28 @@ export function idMatchScore(configured: string | undefined, id: Identity, idTex
   }
   if (m.exact) return identityMatches(m.exact, id) ? 3 : 0;
   return m.pattern && m.pattern.idType === id.idType && m.pattern.re.test(matchText(id, idText)) ? 2 : 0;
+}
+
+/** The parts of an SA a child choice sets. */
+export interface ChildTarget {
+  cfg: IkeSaConfig;
+  connection: string | null;
+  espSuites: Suite[];
+  localTs: TrafficSelector[];
+  remoteTs: TrafficSelector[];
+}
+
+/**
+ * A responder SA of a named connection takes the child whose selectors fit the request
+ * (IKE_AUTH's first Child SA, and every CREATE_CHILD_SA: a new child or a rekey, whose
+ * selectors pick the same child again): its ESP proposals, selectors and name.
+ */
+export function applyChild(sa: ChildTarget, tsi: readonly TrafficSelector[], tsr: readonly TrafficSelector[]): void {
+  const c = sa.cfg.peerConfigs?.find((x) => x.name === sa.connection);
+  const ch = c ? chooseChild(c, tsi, tsr, null) : null;
+  if (!ch) return;
+  if (ch.espSuites.length) sa.espSuites = ch.espSuites;
+  sa.localTs = ch.localTs;
+  sa.remoteTs = ch.remoteTs ?? [tsAny(4), tsAny(6)];
+  sa.cfg = { ...sa.cfg, childName: ch.name };
 }

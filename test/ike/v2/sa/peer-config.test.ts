@@ -12,7 +12,7 @@ import { parseProposalList, suiteName } from "../../../../lib/ike/v2/sa/proposal
 import { tsFromText, tsText } from "../../../../lib/ike/v2/sa/ts.ts";
 import type { VirtualIpPool } from "../../../../lib/ike/v2/sa/types.ts";
 import { establishCtx, ofType } from "./ctx.ts";
-import { baseCfg } from "./harness.ts";
+import { baseCfg, Loop } from "./harness.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const PSK_A = "connection-a-psk-0123456789abcdef", PSK_B = "connection-b-psk-0123456789abcdef";
@@ -143,5 +143,37 @@ describe("IKE_AUTH picks the connection", () => {
   test("a known ID without a secret: the reason names the missing [secrets] entry", () => {
     const { ra } = establishCtx(baseCfg("i", { localId: "carol@example.org", psk: PSK_A, remoteId: undefined }), twoConnections(), responderAuth);
     expect(ofType(ra, "failed")[0].reason).toContain('connection b: no pre-shared key for "carol@example.org" in [secrets]');
+  });
+});
+
+describe("children of a connection", () => {
+  test("CREATE_CHILD_SA takes the child whose selectors fit; a rekey of the first child still finds its own", () => {
+    const psk = () => enc(PSK_A);
+    const rcfg = baseCfg("r", {
+      psk: undefined, remoteId: undefined,
+      peerConfigs: [conn("two", {
+        remoteId: "vf1@example.org", localId: "vf2@example.org", psk,
+        children: [
+          { name: "lan", localTs: ["203.0.113.0/24"], remoteTs: ["198.51.100.0/24"], espProposals: ["aes256gcm16"] },
+          { name: "dmz", localTs: ["192.0.2.128/25"], remoteTs: ["198.51.100.0/24"], espProposals: ["chacha20poly1305"] },
+        ],
+      })],
+    });
+    const L = new Loop(baseCfg("i", { psk: PSK_A, espProposals: ["aes256gcm16", "chacha20poly1305"] }), rcfg);
+    L.run();
+    expect([L.i.state, L.r.state, L.r.connection]).toEqual(["established", "established", "two"]);
+    const first = L.of("r", "install-child")[0].child;
+    expect([first.cipher, first.tsLocal.map(tsText)]).toEqual(["aes256gcm16", ["203.0.113.0/24"]]);
+    L.take("i", L.i.initiateChild({ local: ["198.51.100.0/24"], remote: ["192.0.2.128/25"] }, L.now));
+    L.run();
+    const second = L.of("r", "install-child")[1].child;
+    expect([second.cipher, second.tsLocal.map(tsText)]).toEqual(["chacha20poly1305", ["192.0.2.128/25"]]);
+    expect(L.acts.r.some((a) => a.type === "log" && /Child SA dmz established/.test(a.msg))).toBe(true);
+    // the first child's rekey picks "lan" again by its selectors
+    L.take("i", L.i.rekeyChild(L.of("i", "install-child")[0].child.spiIn, L.now));
+    L.run();
+    const rekey = L.of("r", "install-child")[2].child;
+    expect([rekey.cipher, rekey.tsLocal.map(tsText), !!rekey.rekeyOf]).toEqual(["aes256gcm16", ["203.0.113.0/24"], true]);
+    expect(L.of("r", "failed")).toEqual([]);
   });
 });
