@@ -13,6 +13,17 @@ import type { KeyLog } from "./keylog.ts";
 import { tsToCidrs } from "./ike-pool.ts";
 import type { Installed } from "./ike-status.ts";
 import { hex32, type IkeDriverOptions, type LogLevel } from "./ike-driver-types.ts";
+import { RAW_ESP_PORT } from "./engine-types.ts";
+
+/** How a Child SA's ESP travels, for logs and status: "udp" (ESP in UDP, RFC 3948) or "none" (IP protocol 50). */
+export function encapOf(peer: Endpoint): "udp" | "none" {
+  return peer.port === RAW_ESP_PORT ? "none" : "udp";
+}
+
+/** "ESP in UDP to 192.0.2.2:4500" / "ESP (IP protocol 50) to 192.0.2.2". */
+export function espPathText(peer: Endpoint): string {
+  return peer.port === RAW_ESP_PORT ? `ESP (IP protocol 50) to ${peer.address}` : `ESP in UDP to ${peer.address}:${peer.port}`;
+}
 
 export interface ChildTableOptions {
   cfg: IkeTunnelConfig;
@@ -34,8 +45,13 @@ export class ChildTable {
     return this.o.cfg.localPort;
   }
 
-  /** The endpoint of `e`'s peer for ESP: its NAT-T address and port. */
+  /**
+   * The endpoint of `e`'s peer for ESP: its NAT-T address and port when the IKE SA uses UDP
+   * encapsulation (a NAT, `encap`, or IKE on the NAT-T port), else its address with port
+   * {@link RAW_ESP_PORT}: plain ESP, IP protocol 50.
+   */
   espPeer(e: ManagedSa): Endpoint {
+    if (!e.sa.natt && e.via !== "natt") return { address: e.sa.remote.address, port: RAW_ESP_PORT };
     return { address: e.sa.remote.address, port: e.sa.natt ? e.sa.remote.port : this.natPort() };
   }
 
@@ -70,7 +86,7 @@ export class ChildTable {
     this.installed.set(c.spiIn >>> 0, { spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, entry: e, at: now, rekeying: false, local: lt, remote: rt, key, peer });
     if (old) old.rekeying = true;
     if (this.firstChildAt === null) this.firstChildAt = now;
-    this.o.log("info", `Child SA ${c.rekeyOf ? "rekeyed" : "installed"}: ${c.cipher} spi in ${hex32(c.spiIn)} out ${hex32(c.spiOut)}, ${lt} === ${rt} (peer ${peer.address}:${peer.port}${key ? `, ${key}` : ""})`);
+    this.o.log("info", `Child SA ${c.rekeyOf ? "rekeyed" : "installed"}: ${c.cipher} spi in ${hex32(c.spiIn)} out ${hex32(c.spiOut)}, ${lt} === ${rt} (${espPathText(peer)}${key ? `, ${key}` : ""})`);
     this.o.onChild?.({ spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, rekey: !!c.rekeyOf });
   }
 
@@ -81,7 +97,7 @@ export class ChildTable {
       if (c.entry !== e || (c.peer.address === peer.address && c.peer.port === peer.port)) continue;
       c.peer = peer;
       this.o.sink.updateRemote?.(c.spiOut, peer);
-      this.o.log("info", `Child SA ${hex32(c.spiIn)}_i ${hex32(c.spiOut)}_o: ESP now to ${peer.address}:${peer.port}`);
+      this.o.log("info", `Child SA ${hex32(c.spiIn)}_i ${hex32(c.spiOut)}_o: ${espPathText(peer)} now`);
     }
   }
 

@@ -16,6 +16,12 @@ export interface IkeDriverOptions {
   send: (buf: Uint8Array, addr: string, port: number) => void;
   /** Sends one datagram on the plain IKE socket (port 500). Without it every IKE message goes through `send`. */
   sendIke?: (buf: Uint8Array, addr: string, port: number) => void;
+  /**
+   * The packet path can send and receive plain ESP (IP protocol 50) to `peer` (a raw socket of
+   * its family is open). Without it, or when it says no, every Child SA is UDP-encapsulated
+   * (vpnkit then announces a NAT with a random NAT-D hash so the peer encapsulates too).
+   */
+  rawEsp?: (peer: string) => boolean;
   /** The local address the kernel uses to reach `peer` (route lookup): our IKE SA's address when `local` is the wildcard. */
   localAddressFor?: (peer: string) => string | null;
   /** Runs the receive queue's drain later, 64 datagrams a turn (`vpnkit up` passes setImmediate, so the queue fills and drops under a flood); without it datagrams are handled at once. */

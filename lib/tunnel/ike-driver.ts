@@ -30,11 +30,12 @@ import { type ChildSaSink, LocalChildSink } from "./child-sink.ts";
 import type { IkeTunnelConfig } from "./config.ts";
 import { KeyLog, keylogAddIke } from "./keylog.ts";
 import { VipPools } from "./ike-pool.ts";
-import { buildIkeStatus, type IkeStatus, type Meta } from "./ike-status.ts";
+import { buildIkeStatus, type ChildTraffic, type IkeStatus, type Meta } from "./ike-status.ts";
 import { hex32, type IkeDriverOptions, RETRY_MAX_MS, RETRY_MIN_MS, TICK_MS } from "./ike-driver-types.ts";
 import { IkeRxQueue } from "./ike-rx-queue.ts";
 import { ChildTable } from "./ike-children.ts";
 import { saConfig } from "./ike-sa-config.ts";
+import { InvalidSpiReporter } from "./ike-invalid-spi.ts";
 
 export { PrefixPool, tsToCidrs, VipPools } from "./ike-pool.ts";
 export type { IkeStatus } from "./ike-status.ts";
@@ -47,6 +48,7 @@ export class IkeDriver {
   private readonly meta = new Map<ManagedSa, Meta>();
   private readonly children: ChildTable;
   private readonly rx: IkeRxQueue;
+  private readonly invalidSpi: InvalidSpiReporter;
   private timer: unknown = null;
   private retryTimer: unknown = null;
   private retryMs = RETRY_MIN_MS;
@@ -71,6 +73,7 @@ export class IkeDriver {
     else if (o.db && o.child) sink = new LocalChildSink(o.db, o.child, o.reindex ?? (() => {}));
     else throw new TypeError("IkeDriver: give `sink`, or `db` and `child`");
     this.children = new ChildTable({ cfg: o.cfg, sink, keylog, log: o.log, now: this.now, onChild: o.onChild });
+    this.invalidSpi = new InvalidSpiReporter(() => this.manager, o.log, this.now);
     this.rx = new IkeRxQueue({ cfg: o.cfg, manager: () => this.manager, schedule: o.schedule, log: o.log, now: this.now, halted: () => this.halted });
     this.manager = new IkeSaManager({
       now: this.now(), limits: o.cfg.ike.limits, rng: o.rng,
@@ -86,7 +89,7 @@ export class IkeDriver {
 
   /** The core's configuration for one IKE SA (lib/tunnel/ike-sa-config.ts). */
   private saConfig(remote: Endpoint, via: Via): IkeSaConfig {
-    return saConfig({ cfg: this.cfg, pool: this.pool, localAddressFor: this.o.localAddressFor, log: this.o.log, halfOpenTimeoutMs: this.manager?.limits.halfOpenTimeoutMs }, remote, via);
+    return saConfig({ cfg: this.cfg, pool: this.pool, localAddressFor: this.o.localAddressFor, log: this.o.log, halfOpenTimeoutMs: this.manager?.limits.halfOpenTimeoutMs, rawEsp: this.o.rawEsp }, remote, via);
   }
 
   /** Start: the initiator sends IKE_SA_INIT; the responder waits for one. */
@@ -321,9 +324,24 @@ export class IkeDriver {
     this.o.onFatal?.(reason);
   }
 
-  /** Status for the control socket (`vpnkit status`): every IKE SA with its Child SAs, limits and drops. */
-  status(): IkeStatus {
-    return buildIkeStatus({ cfg: this.cfg, manager: this.manager, installed: [...this.children.installed.values()], meta: this.meta, drops: this.drops, virtualIp: this.virtualIp, lastError: this.lastError }, this.now());
+  /**
+   * ESP for an SPI no SA has arrived from `addr` (the packet path's report, RFC 7296 §2.21):
+   * INVALID_SPI in the IKE SA with that peer, rate-limited (lib/tunnel/ike-invalid-spi.ts).
+   */
+  onUnknownSpi(spi: number, addr: string, port = 0): void {
+    if (this.halted) return;
+    this.invalidSpi.report(spi, addr, port);
+  }
+
+  /**
+   * Status for the control socket (`vpnkit status`): every IKE SA with its Child SAs (with
+   * `traffic`, the packet path's per-child counters: bytes, packets, last received), limits and drops.
+   */
+  status(traffic?: ChildTraffic[]): IkeStatus {
+    return buildIkeStatus({
+      cfg: this.cfg, manager: this.manager, installed: [...this.children.installed.values()], meta: this.meta, drops: this.drops, virtualIp: this.virtualIp, lastError: this.lastError,
+      invalidSpi: this.invalidSpi.status(), traffic,
+    }, this.now());
   }
 
   /** The current (newest) Child SA, for the status line. */

@@ -17,6 +17,17 @@ export interface SaConfigContext {
   localAddressFor?: (peer: string) => string | null;
   log: (level: LogLevel, msg: string) => void;
   halfOpenTimeoutMs?: number;
+  /** The packet path can do plain ESP to this peer (IkeDriverOptions.rawEsp). */
+  rawEsp?: (peer: string) => boolean;
+}
+
+/**
+ * UDP encapsulation regardless of NAT-D (the core's `forceEncap`, strongSwan's `encap = yes`):
+ * when configured (`ike.encap`), when IKE runs on the NAT-T port (RFC 3948: ESP then travels
+ * there too), or when the packet path has no raw ESP socket for the peer's family.
+ */
+export function mustEncapsulate(x: SaConfigContext, remote: Endpoint, via: Via): boolean {
+  return x.cfg.ike.encap || via === "natt" || !(x.rawEsp?.(remote.address) ?? false);
 }
 
 /** Our address for an IKE SA with `peer`: `local`, or when that is the wildcard the route's source address. */
@@ -47,7 +58,8 @@ export function saConfig(x: SaConfigContext, remote: Endpoint, via: Via): IkeSaC
     retransmitTries: k.retransmitTries,
     remoteTs: k.remoteTs,
     dpdDelay: Math.round(k.dpdSec * 1000),
-    forceEncap: true,
+    forceEncap: mustEncapsulate(x, remote, via),
+    startOn4500: via === "natt",
     natKeepalive: c.keepaliveSec > 0 ? Math.round(c.keepaliveSec * 1000) : 0,
     keylog: c.keylog !== null,
     fragmentSize: Math.min(c.pathMtu, 1280),
