@@ -87,6 +87,25 @@ export function openRawEsp(family: 4 | 6, local?: string, bufBytes = 4 << 20): n
   return fd;
 }
 
+/**
+ * Where the ESP packet starts in what a raw socket of `family` received at `b[off, off+len)`
+ * (IPv4: after the IP header, by its IHL; IPv6: the payload is all there is), or -1 when it is
+ * no usable ESP packet: a bad IPv4 header, shorter than SPI + sequence number (8 bytes), or
+ * SPI 0 (reserved, RFC 4303 §2.1). Never reads outside `[off, off+len)`.
+ */
+export function espStart(b: Uint8Array, off: number, len: number, family: 4 | 6): number {
+  if (off < 0 || len < 0 || off + len > b.length) return -1;
+  let start = off;
+  if (family === 4) {
+    if (len < 20) return -1;
+    const ihl = (b[off] & 0x0f) * 4;
+    if (b[off] >> 4 !== 4 || ihl < 20 || ihl > len) return -1;
+    start = off + ihl;
+  }
+  if (off + len - start < 8 || (b[start] | b[start + 1] | b[start + 2] | b[start + 3]) === 0) return -1;
+  return start;
+}
+
 export function closeFd(fd: number): void {
   sys().close(fd);
 }
@@ -175,17 +194,9 @@ export class EspRawSocket {
           continue;
         }
         const off = i * SLOT;
-        let start = off;
-        if (this.family === 4) {
-          const ihl = (slab[off] & 0x0f) * 4;
-          if (slab[off] >> 4 !== 4 || ihl < 20 || ihl > len) {
-            this.stats.malformed++;
-            continue;
-          }
-          start = off + ihl;
-        }
+        const start = espStart(slab, off, len, this.family);
         const end = off + len;
-        if (end - start < 8 || (slab[start] | slab[start + 1] | slab[start + 2] | slab[start + 3]) === 0) {
+        if (start < 0) {
           this.stats.malformed++;
           continue;
         }
