@@ -153,6 +153,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
         device: tun, socket: udp, remoteAddress: cfg.remote, remotePort: espPort,
         child: baseChild,
         aead: aeadChoice(), keepaliveMs: Math.round(cfg.keepaliveSec * 1000), onIke,
+        onUnknownSpi: (spi, addr, port) => driver?.onUnknownSpi(spi, addr, port),
       });
       td.push(() => db.destroy());
       const ticker = setInterval(() => db.tick(), 1000);
