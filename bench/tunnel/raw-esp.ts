@@ -60,17 +60,20 @@ async function stop(x: { p: ChildProcess }): Promise<void> {
 
 async function run(mode: "raw" | "udp"): Promise<number> {
   const s = start("vkqb2", ["--responder", "--psk-file", psk, "--local-ts", "10.72.2.1/32", "--remote-ts", "10.72.1.1/32", "--tun-name", "vkqb2t", "--control", join(dir, "s.sock")]);
-  await Bun.sleep(1500);
+  for (let k = 0; k < 100 && !/IKEv2 responder: waiting/.test(s.log()); k++) await Bun.sleep(100);
   const c = start("vkqb1", ["--peer", "192.0.2.2", ...(mode === "udp" ? ["--encap"] : []), "--psk-file", psk, "--local-ts", "10.72.1.1/32", "--remote-ts", "10.72.2.1/32", "--tun-name", "vkqb1t", "--control", join(dir, "c.sock")]);
   const srv = spawn("ip", ["netns", "exec", "vkqb2", "iperf3", "-s", "-1", "-B", "10.72.2.1", "-p", "5272"], { stdio: "ignore" });
   try {
     for (let k = 0; k < 300 && !/Child SA installed/.test(c.log()); k++) await Bun.sleep(100);
     const want = mode === "raw" ? "ESP (IP protocol 50)" : "ESP in UDP";
     if (!c.log().includes(want)) throw new Error(`${mode}: no "${want}" Child SA: ${c.log()}`);
-    await Bun.sleep(500);
+    // the path works before the measurement starts
+    for (let k = 0; k < 20 && spawnSync("ip", ["netns", "exec", "vkqb1", "ping", "-c", "1", "-W", "1", "-I", "10.72.1.1", "10.72.2.1"]).status !== 0; k++) await Bun.sleep(200);
     const r = spawnSync("ip", ["netns", "exec", "vkqb1", "iperf3", "-c", "10.72.2.1", "-B", "10.72.1.1", "-p", "5272", "-t", String(SECS), "-J"], { encoding: "utf8", timeout: (SECS + 30) * 1000 });
     const j = JSON.parse(r.stdout || "{}");
-    return Number(j?.end?.sum_received?.bits_per_second ?? 0) / 1e6;
+    const mbit = Number(j?.end?.sum_received?.bits_per_second ?? 0) / 1e6;
+    if (!(mbit > 0)) throw new Error(`${mode}: iperf3 failed: ${j?.error ?? r.stderr}\n${c.log()}\n${s.log()}`);
+    return mbit;
   } finally {
     srv.kill();
     await stop(c);
