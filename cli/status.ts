@@ -56,7 +56,8 @@ export function renderStatus(s: TunnelStatus): string {
     ["ICMP too-big sent", c.icmpSent],
   ];
   for (const [k, v] of Object.entries(c.drops)) rows.push([`drop ${k}`, v]);
-  for (const [k, v] of Object.entries(s.io ?? {})) rows.push([k, v]);
+  // adapter counters that are zero say nothing here (`--json` has them all)
+  for (const [k, v] of Object.entries(s.io ?? {})) if (v !== 0) rows.push([k, v]);
   const w = Math.max(...rows.map((r) => r[0].length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n") + "\n" + (s.ike ? renderIke(s.ike) : "");
 }
