@@ -3,6 +3,11 @@ import { Command } from "@commander-js/extra-typings";
 import { readStatus, type TunnelStatus } from "../lib/tunnel/control.ts";
 import type { IkeStatus } from "../lib/tunnel/ike-driver.ts";
 
+/** 1234567 → "1.2 MB" (decimal units, short). */
+function bytes(n: number): string {
+  return n < 1000 ? `${n} B` : n < 1e6 ? `${(n / 1e3).toFixed(1)} kB` : n < 1e9 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e9).toFixed(2)} GB`;
+}
+
 function ago(s: number | null): string {
   if (s === null) return "-";
   return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
@@ -18,8 +23,10 @@ export function renderIke(k: IkeStatus): string {
     out.push(`  ${sa.role}, ${sa.proposal ?? "no proposal yet"}${sa.natt ? ", UDP encapsulated (4500)" : ""}`);
     out.push(`  established ${ago(sa.establishedSec)} ago, rekeying in ${ago(sa.rekeyInSec)}, last received ${ago(sa.lastReceivedSec)} ago`);
     for (const c of sa.childSas) {
-      out.push(`  child: INSTALLED, ESP in UDP SPIs: ${c.spiIn}_i ${c.spiOut}_o, ${c.cipher}, installed ${ago(c.installedSec)} ago, rekeying in ${ago(c.rekeyInSec)}`);
+      out.push(`  child: INSTALLED, ${c.encap === "none" ? "ESP (IP protocol 50)" : "ESP in UDP"} SPIs: ${c.spiIn}_i ${c.spiOut}_o, ${c.cipher}, installed ${ago(c.installedSec)} ago, rekeying in ${ago(c.rekeyInSec)}`);
       out.push(`    ${c.local} === ${c.remote}`);
+      const t = c.traffic;
+      if (t) out.push(`    in ${bytes(t.bytesIn)} (${t.packetsIn} pkts, last ${ago(t.lastReceivedSec)} ago), out ${bytes(t.bytesOut)} (${t.packetsOut} pkts)`);
     }
   }
   if (!k.ikeSas.length) out.push(`no IKE SA (${k.state})${k.lastError ? `: ${k.lastError}` : ""}`);
@@ -29,6 +36,8 @@ export function renderIke(k: IkeStatus): string {
   out.push(`created ${c.created}, closed ${c.closed}, replaced ${c.replaced}, IKE_SA_INIT accepted ${c.initAccepted} rejected ${c.initRejected} retransmitted ${c.initRetransmits}, COOKIEs sent ${c.cookiesSent}, INVALID_IKE_SPI sent ${c.invalidIkeSpiSent}`);
   const drops = Object.entries(k.drops).sort((a, b) => b[1] - a[1]);
   if (drops.length) out.push(`IKE drops: ${drops.map(([r, n]) => `${r} ${n}`).join(", ")}`);
+  const iv = k.invalidSpi;
+  if (iv && iv.reported) out.push(`ESP with unknown SPI: ${iv.reported} reported, INVALID_SPI sent ${iv.sent}, rate-limited ${iv.limited}, no IKE SA ${iv.noIkeSa}`);
   return out.join("\n") + "\n";
 }
 
@@ -47,7 +56,8 @@ export function renderStatus(s: TunnelStatus): string {
     ["ICMP too-big sent", c.icmpSent],
   ];
   for (const [k, v] of Object.entries(c.drops)) rows.push([`drop ${k}`, v]);
-  for (const [k, v] of Object.entries(s.io ?? {})) rows.push([k, v]);
+  // adapter counters that are zero say nothing here (`--json` has them all)
+  for (const [k, v] of Object.entries(s.io ?? {})) if (v !== 0) rows.push([k, v]);
   const w = Math.max(...rows.map((r) => r[0].length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n") + "\n" + (s.ike ? renderIke(s.ike) : "");
 }
@@ -65,7 +75,9 @@ Examples:
   vpnkit status --socket /run/vpnkit-vk0.sock     another tunnel (--tun-name vk0)
   vpnkit status --json | jq .counters.drops       drops by reason (icv, replay, noSa, tooBig, ...)
   vpnkit status --json | jq .ike.ikeSas           IKEv2: every IKE SA with its Child SAs
-  vpnkit status --json | jq .ike.drops            IKEv2: dropped IKE datagrams by reason`,
+  vpnkit status --json | jq .ike.drops            IKEv2: dropped IKE datagrams by reason
+  vpnkit status --json | jq '.ike.ikeSas[].childSas[] | {spiIn, encap, traffic}'
+                                                  IKEv2: per Child SA: ESP in UDP or IP protocol 50, bytes/packets, last received`,
     )
     .action(async (o) => {
       let s: TunnelStatus;

@@ -67,6 +67,7 @@ export function upCommand(): Command {
     .option("--responder", "IKEv2: wait for the peer to initiate")
     .option("--dpd <sec>", "IKEv2: liveness check after SEC idle seconds, 0 = off (default 30)")
     .option("--retry", "IKEv2 initiator: start over when negotiation fails or the SA dies")
+    .option("--encap", "IKEv2: UDP-encapsulate ESP (port 4500) even without a NAT (default: ESP as IP protocol 50 between directly connected hosts)")
     .option("--rekey <sec>", "IKEv2: rekey the Child SA every SEC seconds, 0 = never (default 3600)")
     .option("--ike-rekey <sec>", "IKEv2: rekey the IKE SA every SEC seconds, 0 = never (default 14400)")
     .option("--cert <file>", "IKEv2: our certificate (PEM); with --key: authenticate with a signature instead of the PSK")
@@ -117,6 +118,7 @@ export function upCommand(): Command {
         cert: o.cert, key: o.key, ca: o.ca.length ? o.ca : undefined, crl: o.crl.length ? o.crl : undefined, eap_user: o.eapUser, eap_password_file: o.eapPasswordFile, revocation: o.revocation, eku: o.eku, virtual_ip: o.virtualIp ? true : undefined,
         pool: o.pool.length ? o.pool : undefined, dns: o.dns.length ? o.dns : undefined, port: num(o.ikePort),
         allow_modp1024: o.allowModp1024 ? true : undefined,
+        encap: o.encap ? true : undefined,
       };
       if (o.peer !== undefined) over.remote = o.peer;
       const mrOver: RawMtuResponder = { secret_file: o.mtuResponderSecretFile, port: num(o.mtuResponderPort) };

@@ -39,6 +39,7 @@ import { type ConnectionSettings, type SecretSettings, validateConnections, vali
  * | `ike.pool` | CIDR or [IPv4 CIDR, IPv6 CIDR] | none | responder (road-warrior server): hand clients that ask (CP) a virtual IP from this prefix (IPv4: network and broadcast addresses excluded; IPv6: from prefix::1 on, at most 65,536); `remote_ts` defaults to it |
  * | `ike.dns` | IPv4 address[] | none | responder: DNS servers sent with a virtual IP from `ike.pool` |
  * | `ike.psk_allow_short` | bool | false | accept a pre-shared key shorter than 16 bytes |
+ * | `ike.encap` | bool | false | UDP-encapsulate ESP (4500) even when no NAT is detected (strongSwan's `encap = yes`) |
  *
  * In IKEv2 mode `local` defaults to the wildcard address, `routes` to `remote_ts`,
  * `local_subnets` to `local_ts`, and `tun_addr` to the host prefixes (/32, /128) of `local_ts`,
@@ -46,9 +47,10 @@ import { type ConnectionSettings, type SecretSettings, validateConnections, vali
  * held by other interfaces, as on a site-to-site gateway).
  * A responder without `remote` (`--peer`) accepts IKE SAs from any address. `remote_port`
  * is where the initiator sends IKE_SA_INIT (default `ike.port`, 500; 4500 starts on the
- * NAT-T socket with the non-ESP marker). ESP always travels in UDP on `local_port` (4500,
- * RFC 3948): vpnkit announces a NAT (random NAT-D source hash, like strongSwan's
- * `encap = yes`) so the peer encapsulates too.
+ * NAT-T socket with the non-ESP marker). ESP travels in UDP on `local_port` (4500,
+ * RFC 3948) when NAT-D finds a NAT, when IKE runs on the NAT-T port, or with `ike.encap`
+ * (vpnkit then announces a NAT with a random NAT-D source hash, like strongSwan's
+ * `encap = yes`, so the peer encapsulates too); otherwise ESP is IP protocol 50 (raw socket).
  */
 export interface IkeSettings {
   psk: Uint8Array;
@@ -92,6 +94,8 @@ export interface IkeSettings {
   dns?: string[];
   retransmitSec: number;
   retransmitTries: number;
+  /** UDP-encapsulate ESP even without a NAT (`ike.encap`, strongSwan's `encap = yes`). */
+  encap: boolean;
 }
 
 /** A validated IKEv2-mode tunnel configuration (no manual SA). */
@@ -280,6 +284,7 @@ function validateIke(raw: RawConfig, readFile: (p: string) => Uint8Array, connec
       ...(pool6 ? { pool6 } : {}),
       retransmitSec: num(ike.retransmit_timeout, "ike.retransmit_timeout", 4, 600),
       retransmitTries: int(ike.retransmit_tries, "ike.retransmit_tries", 5, 0, 20),
+      encap: bool(ike.encap, "ike.encap"),
     },
   };
 }

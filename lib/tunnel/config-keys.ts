@@ -77,6 +77,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: "ike.retransmit_timeout", type: "seconds", default: "4", doc: "first retransmission after N s (then 1.8 times longer each time)" },
   { key: "ike.port", type: "int", default: "500", doc: "local UDP port of plain IKE (IPv4 and IPv6); 0 = IKE only on local_port behind the non-ESP marker" },
   { key: "ike.limits", type: "table", default: "see its keys", doc: "flood protection of a responder: cookie_threshold (10), block_threshold (5 half-open per source), half_open_max (1000), max_sas (10000), init_rate (200/s), init_burst (100), cookie_rotate (60 s), invalid_spi_rate (10/s), half_open_timeout (30 s), queue (1024 datagrams), unique_ids (\"no\" | \"replace\" | \"never\")" },
+  { key: "ike.encap", type: "bool", default: "false", doc: "UDP-encapsulate ESP (port 4500) even when no NAT is detected (strongSwan's encap = yes); without it ESP between directly connected hosts is IP protocol 50" },
   { key: "ike.retransmit_tries", type: "int", default: "5", doc: "retransmissions before giving up (also how a dead peer found by DPD ends)" },
   { key: "connections", type: "table", default: "none (the [ike] form)", doc: "named connections of an IKEv2 server, [connections.NAME]: IKE_AUTH picks one by the peer's ID and auth method (swanctl's way); [ike] then holds only port, dpd, rekey, ike_rekey, retransmit_*, limits" },
   { key: "connections.NAME.local_id", type: "string", default: "the local address the IKE SA uses", doc: "our identity in this connection" },

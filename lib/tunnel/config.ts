@@ -126,6 +126,8 @@ export interface RawIke {
   port?: unknown;
   /** `[ike.limits]`, lib/tunnel/config-limits.ts. */
   limits?: unknown;
+  /** UDP-encapsulate ESP (port 4500) even without a NAT (strongSwan's `encap = yes`). */
+  encap?: unknown;
 }
 
 export interface ManualSa {

@@ -46,7 +46,13 @@ export interface OpeningSa {
   open(esp: Uint8Array): OpenResult;
 }
 
-/** Where a child's ESP goes: the peer's outer address (IPv4/IPv6 text) and UDP port. */
+/**
+ * The port of an {@link Endpoint} whose ESP is not UDP-encapsulated: plain ESP, IP protocol 50
+ * (RFC 4303; the platform's raw socket). Such endpoints get no NAT keepalives.
+ */
+export const RAW_ESP_PORT = 0;
+
+/** Where a child's ESP goes: the peer's outer address (IPv4/IPv6 text) and UDP port ({@link RAW_ESP_PORT}: plain ESP). */
 export interface Endpoint {
   address: string;
   port: number;

@@ -23,10 +23,10 @@
  */
 import { listContains } from "../net/cidr.ts";
 import { RouteIndex } from "./route-index.ts";
-import { type ChildStats, type DatagramSocket, type EngineCounters, type Endpoint, newChildStats, newCounters, type OpeningSa, type PacketDevice, type TunnelChild } from "./engine-types.ts";
+import { type ChildStats, type DatagramSocket, type EngineCounters, type Endpoint, newChildStats, newCounters, type OpeningSa, type PacketDevice, RAW_ESP_PORT, type TunnelChild } from "./engine-types.ts";
 
 export type { ChildStats, DatagramSocket, EngineCounters, Endpoint, OpeningSa, PacketDevice, SealingSa, TunnelChild } from "./engine-types.ts";
-export { newChildStats, newCounters } from "./engine-types.ts";
+export { newChildStats, newCounters, RAW_ESP_PORT } from "./engine-types.ts";
 
 export interface EngineOptions {
   device: PacketDevice;
@@ -41,6 +41,11 @@ export interface EngineOptions {
   keepaliveMs?: number;
   /** Datagrams with the non-ESP marker (IKE over UDP/4500). */
   onIke?: (buf: Uint8Array, addr: string, port: number) => void;
+  /**
+   * An ESP packet for an SPI no SA has (counted `noSa`): RFC 7296 §2.21 (INVALID_SPI). `addr`
+   * may be "" (the socket tells ESP senders' addresses only on demand). Rate-limit it there.
+   */
+  onUnknownSpi?: (spi: number, addr: string, port: number) => void;
   /** Max ICMP too-big messages per second written back (RFC 4443 §2.4(f)); 0 = none. Default 100. */
   icmpPerSecond?: number;
   /** Clock in ms (tests inject a fake). Default Date.now. */
@@ -73,6 +78,7 @@ export class TunnelEngine {
   private readonly defaultEp: Endpoint;
   private readonly tooBig: (inner: Uint8Array, mtu: number) => Uint8Array | null;
   private readonly onIke?: (buf: Uint8Array, addr: string, port: number) => void;
+  private readonly onUnknownSpi?: (spi: number, addr: string, port: number) => void;
   private readonly bySpi = new Map<number, { sa: OpeningSa; child: TunnelChild }>();
   private readonly routes = new RouteIndex<TunnelChild>();
   private pending: Uint8Array[] = [];
@@ -98,6 +104,7 @@ export class TunnelEngine {
     this.children = o.children;
     this.tooBig = o.icmpTooBig;
     this.onIke = o.onIke;
+    this.onUnknownSpi = o.onUnknownSpi;
     this.keepaliveMs = o.keepaliveMs ?? 20000;
     this.setIv = o.setInterval ?? ((fn, ms) => {
       const h = setInterval(fn, ms);
@@ -233,6 +240,7 @@ export class TunnelEngine {
     for (const c of ch) {
       if (!c.endpoint && c.outbound === null) continue;
       const ep = c.endpoint ?? this.defaultEp;
+      if (ep.port === RAW_ESP_PORT) continue; // plain ESP: no UDP, no NAT to keep open
       const k = `${ep.address}|${ep.port}`;
       if (seen.has(k)) continue;
       seen.add(k);
@@ -381,6 +389,7 @@ export class TunnelEngine {
     const ent = this.bySpi.get(spi);
     if (ent === undefined) {
       c.drops.noSa++;
+      this.onUnknownSpi?.(spi, addr, port);
       return;
     }
     const r = ent.sa.open(buf);

@@ -7,6 +7,30 @@
 import type { IkeSaManager, ManagedSa } from "../ike/v2/sa/manager.ts";
 import type { Endpoint } from "../ike/v2/sa/types.ts";
 import type { IkeTunnelConfig } from "./config.ts";
+import type { ChildStats } from "./engine-types.ts";
+import { encapOf } from "./ike-children.ts";
+import type { InvalidSpiStatus } from "./ike-invalid-spi.ts";
+
+/**
+ * One engine child's counters as the packet path publishes them (dataplane-shared.ts
+ * ChildCounters, child-sink.ts ChildStatus): its newest inbound and current outbound SPI.
+ * An engine child carries one Child SA and its rekeys, so the counters run across rekeys.
+ */
+export interface ChildTraffic {
+  spiIn: number | null;
+  spiOut: number | null;
+  stats: ChildStats;
+}
+
+/** Per-Child-SA traffic in `vpnkit status` (null: the packet path has no row for it, e.g. a pair being replaced). */
+export interface ChildTrafficStatus {
+  packetsIn: number;
+  bytesIn: number;
+  packetsOut: number;
+  bytesOut: number;
+  /** Seconds since the last packet delivered from this child; null: none yet. */
+  lastReceivedSec: number | null;
+}
 
 /** A Child SA pair the driver installed. */
 export interface Installed {
@@ -42,6 +66,9 @@ export interface StatusInput {
   drops: Record<string, number>;
   virtualIp: string | null;
   lastError: string | null;
+  invalidSpi?: InvalidSpiStatus;
+  /** The packet path's per-child counters (absent: not known). */
+  traffic?: ChildTraffic[];
 }
 
 function hex32(n: number): string {
@@ -55,6 +82,13 @@ function hexBytes(b: Uint8Array): string {
 /** The `ike` part of `vpnkit status` from the driver's state. */
 export function buildIkeStatus(d: StatusInput, now: number): IkeStatus {
     const cur = d.installed;
+    const rows = d.traffic ?? [];
+    const trafficOf = (c: Installed): ChildTrafficStatus | null => {
+      const r = rows.find((x) => x.spiOut === c.spiOut) ?? rows.find((x) => x.spiIn === c.spiIn);
+      if (!r) return null;
+      const st = r.stats;
+      return { packetsIn: st.packetsIn, bytesIn: st.bytesIn, packetsOut: st.packetsOut, bytesOut: st.bytesOut, lastReceivedSec: st.lastIn > 0 ? Math.max(0, Math.round((now - st.lastIn) / 1000)) : null };
+    };
     const k = d.cfg.ike;
     const sas = d.manager.list().map((e) => {
       const m = d.meta.get(e);
@@ -81,18 +115,22 @@ export function buildIkeStatus(d: StatusInput, now: number): IkeStatus {
         virtualIp6: e.sa.virtualIp6 ?? null,
         childSas: cur.filter((c) => c.entry === e).map((c) => {
           const rekey = k.rekeySec > 0 ? Math.max(0, Math.round(k.rekeySec * (e.sa.initiator ? 1 : 1.1) - (now - c.at) / 1000)) : null;
-          return { spiIn: hex32(c.spiIn), spiOut: hex32(c.spiOut), cipher: c.cipher, local: c.local, remote: c.remote, installedSec: since(c.at), rekeyInSec: rekey };
+          return {
+            spiIn: hex32(c.spiIn), spiOut: hex32(c.spiOut), cipher: c.cipher, local: c.local, remote: c.remote, installedSec: since(c.at), rekeyInSec: rekey,
+            encap: encapOf(c.peer), peer: encapOf(c.peer) === "none" ? c.peer.address : `${c.peer.address}:${c.peer.port}`, traffic: trafficOf(c),
+          };
         }),
       };
     });
     return {
       state: cur.length ? "up" : d.manager.size ? "negotiating" : "down",
       ikeSas: sas,
-      childSas: cur.map((c) => ({ spiIn: hex32(c.spiIn), spiOut: hex32(c.spiOut), cipher: c.cipher })),
+      childSas: cur.map((c) => ({ spiIn: hex32(c.spiIn), spiOut: hex32(c.spiOut), cipher: c.cipher, encap: encapOf(c.peer) })),
       virtualIp: d.virtualIp,
       lastError: d.lastError,
       manager: { ...d.manager.stats(), counters: { ...d.manager.counters }, limits: { ...d.manager.limits } },
       drops: { ...d.drops, ...d.manager.drops },
+      invalidSpi: d.invalidSpi ?? { reported: 0, sent: 0, limited: 0, noIkeSa: 0 },
     };
 }
 
@@ -103,11 +141,20 @@ export interface IkeStatus {
     id: number; name: string; connection: string | null; spi: string; role: string; state: string; local: string; remote: string;
     localId: string | null; remoteId: string | null; eapUser: string | null; proposal: string | null; natt: boolean;
     establishedSec: number | null; rekeyInSec: number | null; lastReceivedSec: number | null; virtualIp: string | null; virtualIp6: string | null;
-    childSas: { spiIn: string; spiOut: string; cipher: string; local: string; remote: string; installedSec: number | null; rekeyInSec: number | null }[];
+    childSas: {
+      spiIn: string; spiOut: string; cipher: string; local: string; remote: string; installedSec: number | null; rekeyInSec: number | null;
+      /** "udp": ESP in UDP (RFC 3948, port 4500); "none": plain ESP, IP protocol 50. */
+      encap: "udp" | "none";
+      /** Where its ESP goes: address:port (UDP) or address (plain ESP). */
+      peer: string;
+      traffic: ChildTrafficStatus | null;
+    }[];
   }[];
-  childSas: { spiIn: string; spiOut: string; cipher: string }[];
+  childSas: { spiIn: string; spiOut: string; cipher: string; encap: "udp" | "none" }[];
   virtualIp: string | null;
   lastError: string | null;
   manager: ReturnType<IkeSaManager["stats"]> & { counters: IkeSaManager["counters"]; limits: IkeSaManager["limits"] };
   drops: Record<string, number>;
+  /** ESP for unknown SPIs (RFC 7296 §2.21): reports from the packet path, INVALID_SPI sent, rate-limited, no IKE SA. */
+  invalidSpi: InvalidSpiStatus;
 }

@@ -58,13 +58,19 @@ export function nsxAsync(ns: string, cmd: string, args: string[], timeoutMs = 60
 export const nsx = (ns: string, cmd: string, args: string[], opts: { allowFail?: boolean; timeout?: number } = {}) =>
   sh("ip", ["netns", "exec", ns, cmd, ...args], opts);
 
+let owned = false;
+
 function lock(file: string = LOCK, what = "vk1/vk2"): void {
   takeNetnsLock(file, what);
+  if (file === LOCK) owned = true;
 }
 
+/** Delete vk1/vk2 and release the lock, only when this run owns them (a run refused the lock must not tear down the owner's namespaces). */
 export function topoDown(): void {
+  if (!owned) return;
   for (const ns of ["vk1", "vk2"]) spawnSync("ip", ["netns", "del", ns]);
   releaseNetnsLock(LOCK);
+  owned = false;
 }
 
 export function topoUp(): void {

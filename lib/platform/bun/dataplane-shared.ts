@@ -23,7 +23,7 @@ const ENGINE_KEYS = ["packetsOut", "bytesOut", "packetsIn", "bytesIn", "keepaliv
 const DROP_KEYS = ["icv", "replay", "noSa", "tooBig", "malformed", "dummy", "policy", "expired", "sealFailed", "deviceWrite", "notConnected"] as const;
 export const IO_KEYS = [
   "tunRxPackets", "tunTxPackets", "tunTxErrors", "tunWakeups", "tunRxSuper", "tunRxBad", "tunTxMerged", "udpSendErrors", "udpGsoSends", "udpTruncated",
-  "loopWakeups", "warmTicks",
+  "loopWakeups", "warmTicks", "rawEspIn", "rawEspOut", "rawEspSendErrors", "rawEspMalformed", "unknownSpiReported",
 ] as const;
 export type IoCounters = Record<(typeof IO_KEYS)[number], number>;
 
@@ -137,6 +137,9 @@ export interface DataPlaneInit {
   warmCipher: EspCipherName;
   /** IKEv2: datagrams with the non-ESP marker go to the main thread as {@link DataPlaneEvent} "ike". */
   ike: boolean;
+  /** IKEv2: raw ESP sockets (IP protocol 50, raw-esp.ts) for Child SAs without UDP encapsulation; -1: none. */
+  rawEsp4Fd?: number;
+  rawEsp6Fd?: number;
 }
 
 /**
@@ -158,4 +161,6 @@ export type DataPlaneEvent =
   | { type: "log"; message: string }
   /** A datagram with the non-ESP marker (IKE), marker included. */
   | { type: "ike"; buf: Uint8Array; addr: string; port: number }
-  | { type: "sa-event"; event: SaEvent };
+  | { type: "sa-event"; event: SaEvent }
+  /** ESP for an SPI no SA has (rate-limited in the worker: at most one per SPI per interval, and a global cap). */
+  | { type: "unknown-spi"; spi: number; addr: string; port: number };

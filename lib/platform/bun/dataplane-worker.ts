@@ -20,6 +20,8 @@ import { FFIType } from "bun:ffi";
 import { type DataPlaneCommand, type DataPlaneEvent, type DataPlaneInit, FLAG_READY, FLAG_STOP, FLAG_STOPPED, type IoCounters, sharedViews, writeChildCounters, writeCounters } from "./dataplane-shared.ts";
 import { TunDevice } from "./tun.ts";
 import { FfiUdpSocket } from "./udp-ffi.ts";
+import { EspRawSocket, EspSockets } from "./raw-esp.ts";
+import { InvalidSpiLimiter } from "../../ike/v2/sa/invalid-spi.ts";
 import { LoopbackPath } from "./dataplane-warmup.ts";
 import { libcSymbols, stableBytes } from "./libc.ts";
 import { buildManualPath, buildPath, installBenchChildren } from "./manual-path.ts";
@@ -72,11 +74,25 @@ async function run(init: DataPlaneInit): Promise<void> {
   const tun = TunDevice.attach(init.tunFd, init.tunName, init.offload);
   const udp = FfiUdpSocket.fromFd(init.udpFd);
   if (init.gso) udp.enableGso();
+  // IKEv2 Child SAs without UDP encapsulation: plain ESP on raw sockets (endpoint port 0)
+  const raw4 = (init.rawEsp4Fd ?? -1) >= 0 ? new EspRawSocket(init.rawEsp4Fd!, 4) : null;
+  const raw6 = (init.rawEsp6Fd ?? -1) >= 0 ? new EspRawSocket(init.rawEsp6Fd!, 6) : null;
+  const socket = raw4 || raw6 ? new EspSockets(udp, raw4, raw6) : udp;
+  // ESP for unknown SPIs (RFC 7296 §2.21): at most one report per SPI per 10 s and 10 a second
+  // reach the main thread, whatever a sender throws at us
+  const spiLimiter = init.ike ? new InvalidSpiLimiter() : null;
+  let receiving: { sender(): string } | null = null;
+  const onUnknownSpi = spiLimiter ? (spi: number, addr: string, port: number) => {
+    if (!spiLimiter.allow(spi, Date.now())) return;
+    const from = addr || receiving?.sender() || "";
+    if (from) post({ type: "unknown-spi", spi, addr: from, port });
+  } : undefined;
   const common = {
-    device: tun, socket: udp, remoteAddress: init.remoteAddress, remotePort: init.remotePort,
+    device: tun, socket, remoteAddress: init.remoteAddress, remotePort: init.remotePort,
     child: init.child, aead: init.aead, keepaliveMs: init.keepaliveMs,
     // IKEv2 on the same socket (non-ESP marker): to the driver on the main thread, copied out of the receive slab
     onIke: init.ike ? (buf: Uint8Array, addr: string, port: number) => post({ type: "ike", buf: buf.slice(), addr, port }) : undefined,
+    onUnknownSpi,
   };
   const manual = init.outbound !== null && init.inbound !== null
     ? buildManualPath({ ...common, outbound: init.outbound, inbound: init.inbound })
@@ -139,6 +155,7 @@ async function run(init: DataPlaneInit): Promise<void> {
   const io: IoCounters = {
     tunRxPackets: 0, tunTxPackets: 0, tunTxErrors: 0, tunWakeups: 0, tunRxSuper: 0, tunRxBad: 0, tunTxMerged: 0,
     udpSendErrors: 0, udpGsoSends: 0, udpTruncated: 0, loopWakeups: 0, warmTicks: 0,
+    rawEspIn: 0, rawEspOut: 0, rawEspSendErrors: 0, rawEspMalformed: 0, unknownSpiReported: 0,
   };
   const publish = () => {
     const t = tun.stats;
@@ -152,6 +169,11 @@ async function run(init: DataPlaneInit): Promise<void> {
     io.udpSendErrors = udp.stats.sendErrors;
     io.udpGsoSends = udp.gsoSends;
     io.udpTruncated = udp.stats.truncated;
+    io.rawEspIn = (raw4?.stats.recvPackets ?? 0) + (raw6?.stats.recvPackets ?? 0);
+    io.rawEspOut = (raw4?.stats.sentPackets ?? 0) + (raw6?.stats.sentPackets ?? 0);
+    io.rawEspSendErrors = (raw4?.stats.sendErrors ?? 0) + (raw6?.stats.sendErrors ?? 0);
+    io.rawEspMalformed = (raw4?.stats.malformed ?? 0) + (raw6?.stats.malformed ?? 0) + (raw4?.stats.truncated ?? 0) + (raw6?.stats.truncated ?? 0);
+    io.unknownSpiReported = spiLimiter?.counters.allowed ?? 0;
     writeCounters(nums, engine.counters, io);
   };
 
@@ -159,7 +181,7 @@ async function run(init: DataPlaneInit): Promise<void> {
   if (ep < 0) throw new Error("epoll_create1 failed");
   const ev = new Uint8Array(12);
   const evDv = new DataView(ev.buffer);
-  for (const fd of [init.tunFd, init.udpFd, init.wakeFd]) {
+  for (const fd of [init.tunFd, init.udpFd, init.wakeFd, ...(raw4 ? [raw4.fd] : []), ...(raw6 ? [raw6.fd] : [])]) {
     evDv.setUint32(0, EPOLLIN, true);
     evDv.setUint32(4, fd, true); // epoll_data.fd
     evDv.setUint32(8, 0, true);
@@ -234,7 +256,13 @@ async function run(init: DataPlaneInit): Promise<void> {
         } else if (fd === tunFd) {
           if (tun.drainNow()) more = true;
         } else if (fd === udpFd) {
+          receiving = udp;
           if (udp.receive()) more = true;
+          tun.flushNow();
+        } else if (fd === raw4?.fd || fd === raw6?.fd) {
+          const r = fd === raw4?.fd ? raw4! : raw6!;
+          receiving = r;
+          if (r.receive()) more = true;
           tun.flushNow();
         }
       }

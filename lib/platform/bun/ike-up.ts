@@ -28,6 +28,8 @@ import { planReload, type ReloadPlan } from "../../tunnel/config-reload.ts";
 import type { ReloadResult } from "../../tunnel/control.ts";
 import { localAddressFor, openIkeSockets } from "./ike-sockets.ts";
 import { vpnkitEnv } from "../../core/env.ts";
+import { closeFd, openRawEsp } from "./raw-esp.ts";
+import type { ChildTraffic } from "../../tunnel/ike-status.ts";
 import type { Subsystem } from "../../core/log.ts";
 
 export interface RunningIkeTunnel {
@@ -79,7 +81,28 @@ function firstEspCipher(cfg: IkeTunnelConfig): EspCipherName {
 interface PathParts {
   sink: ChildSaSink;
   send: (buf: Uint8Array, addr: string, port: number) => void;
-  counters: () => { counters: EngineCounters; io: Record<string, number> };
+  counters: () => { counters: EngineCounters; io: Record<string, number>; children: ChildTraffic[] };
+}
+
+/**
+ * Raw ESP sockets (IP protocol 50) for Child SAs without UDP encapsulation: the families the
+ * NAT-T side serves (`local` IPv4: IPv4; IPv6: IPv6; the IPv4 wildcard: both, like the IKE
+ * sockets). None with `ike.encap` or IKE on the NAT-T port only (everything is encapsulated
+ * then). A socket that cannot be opened (no CAP_NET_RAW) is a warning: that family's Child
+ * SAs are then UDP-encapsulated.
+ */
+function openRawEspFds(cfg: IkeTunnelConfig, warn: (m: string) => void): { v4: number; v6: number } {
+  const fds = { v4: -1, v6: -1 };
+  if (cfg.ike.encap || !cfg.ike.ikePort) return fds;
+  const v6 = cfg.local.includes(":");
+  for (const fam of (v6 ? [6] : cfg.local === "0.0.0.0" ? [4, 6] : [4]) as (4 | 6)[]) {
+    try {
+      fds[fam === 4 ? "v4" : "v6"] = openRawEsp(fam, cfg.local);
+    } catch (e) {
+      warn(`${(e as Error).message}: IPv${fam} Child SAs will be UDP-encapsulated (4500)`);
+    }
+  }
+  return fds;
 }
 
 export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel, msg: string, subsystem?: Subsystem) => void, opts: IkeTunnelOptions = {}): Promise<RunningIkeTunnel> {
@@ -105,19 +128,27 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
       : { name: "ike", local: cfg.localSubnets, remote: cfg.routes, mtu: cfg.tunnelMtu };
     let tunName: string;
     let parts: PathParts;
+    let raw = { v4: -1, v6: -1 };
     if (onWorker) {
       const { tun, offload, udp } = openWorkerIo(cfg, td, (m) => log("warn", m, "net"));
       tunName = tun.name;
+      // closed after the worker stopped (the teardown runs backwards)
+      raw = openRawEspFds(cfg, (m) => log("warn", m, "net"));
+      td.push(() => {
+        for (const fd of [raw.v4, raw.v6]) if (fd >= 0) closeFd(fd);
+      });
       const dp = await launchDataPlane(tun, offload, udp, {
         remoteAddress: cfg.remote, remotePort: espPort, keepaliveMs: Math.round(cfg.keepaliveSec * 1000),
         keepWarmMs: cfg.keepWarmMs,
         child: baseChild,
         outbound: null, inbound: null, warmCipher: firstEspCipher(cfg), ike: true,
+        rawEsp4Fd: raw.v4, rawEsp6Fd: raw.v6,
       }, td, (m) => log("info", m, "dp"), (why) => {
         log("error", why, "dp");
         onFatal(why);
       }, (e) => {
         if (e.type === "ike") onIke(e.buf, e.addr, e.port);
+        else if (e.type === "unknown-spi") driver?.onUnknownSpi(e.spi, e.addr, e.port);
         else onSaEvent(e.event);
       });
       parts = {
@@ -134,6 +165,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
         device: tun, socket: udp, remoteAddress: cfg.remote, remotePort: espPort,
         child: baseChild,
         aead: aeadChoice(), keepaliveMs: Math.round(cfg.keepaliveSec * 1000), onIke,
+        onUnknownSpi: (spi, addr, port) => driver?.onUnknownSpi(spi, addr, port),
       });
       td.push(() => db.destroy());
       const ticker = setInterval(() => db.tick(), 1000);
@@ -141,11 +173,13 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
       db.onEvent = onSaEvent;
       engine.start();
       td.push(() => engine.stop());
+      const sink = new LocalChildSink(db, child, () => engine.reindex(), engine);
       parts = {
-        sink: new LocalChildSink(db, child, () => engine.reindex(), engine),
+        sink,
         send: (buf, addr, port) => udp.send(buf, addr, port),
         counters: () => ({
           counters: engine.counters,
+          children: sink.children(),
           io: { tunRxPackets: tun.stats.rxPackets, tunTxPackets: tun.stats.txPackets, tunTxErrors: tun.stats.txErrors, tunWakeups: tun.stats.wakeups, udpSendErrors: udp.stats.sendErrors },
         }),
       };
@@ -160,6 +194,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
       cfg,
       send: parts.send,
       sendIke: ike ? (buf, addr, port) => ike.send(buf, addr, port) : undefined,
+      rawEsp: (peer) => (peer.includes(":") ? raw.v6 : raw.v4) >= 0,
       localAddressFor,
       schedule: (fn) => setImmediate(fn),
       sink: parts.sink,
@@ -179,7 +214,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
     const started = Date.now();
     const status = () => {
       const cur = drv.current();
-      const { counters, io } = parts.counters();
+      const { counters, io, children } = parts.counters();
       return {
         version: 1 as const,
         pid: process.pid,
@@ -194,14 +229,14 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
         tunnelMtu: cfg.tunnelMtu,
         counters,
         io: { ...io },
-        ike: drv.status(),
+        ike: drv.status(children),
       };
     };
     await serveControl(cfg, status, td, opts.onReloadRequest);
     log(
       "info",
       `vpnkit up: ${name} ${cfg.tunAddr.join(",")} mtu ${cfg.tunMtu} (tunnel ${cfg.tunnelMtu}), IKEv2 ${cfg.ike.responder ? "responder" : "initiator"} ` +
-        `${ike ? `IKE ${ike.bound.join(" ")}, ` : ""}${cfg.local}:${cfg.localPort} <-> ${cfg.ike.remoteAny ? "%any" : `${cfg.remote}:${cfg.remotePort}`}, ${cfg.ike.localTs.join(",")} === ${cfg.ike.remoteTs.join(",")}, control ${cfg.control}`,
+        `${ike ? `IKE ${ike.bound.join(" ")}, ` : ""}${raw.v4 >= 0 || raw.v6 >= 0 ? `plain ESP (IP protocol 50) ${[raw.v4 >= 0 ? "IPv4" : "", raw.v6 >= 0 ? "IPv6" : ""].filter(Boolean).join("+")} unless NAT or encap, ` : ""}${cfg.local}:${cfg.localPort} <-> ${cfg.ike.remoteAny ? "%any" : `${cfg.remote}:${cfg.remotePort}`}, ${cfg.ike.localTs.join(",")} === ${cfg.ike.remoteTs.join(",")}, control ${cfg.control}`,
     );
     drv.start();
     let stopped: Promise<void> | null = null;

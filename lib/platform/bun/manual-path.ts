@@ -28,6 +28,8 @@ export interface PathOptions {
   aead: "ffi" | "default";
   keepaliveMs: number;
   onIke?: (buf: Uint8Array, addr: string, port: number) => void;
+  /** ESP for an SPI no SA has (TunnelEngine's onUnknownSpi). */
+  onUnknownSpi?: (spi: number, addr: string, port: number) => void;
 }
 
 export interface ManualPathOptions extends PathOptions {
@@ -63,6 +65,7 @@ export function buildPath(o: PathOptions): Path {
     icmpTooBig: (inner, mtu) => buildIcmpTooBig(inner, mtu),
     keepaliveMs: o.keepaliveMs,
     onIke: o.onIke,
+    onUnknownSpi: o.onUnknownSpi,
   });
   return { db, child, engine };
 }

@@ -92,7 +92,7 @@ export async function launchDataPlane(
   td: Teardown,
   log: (msg: string) => void,
   onFatal?: (reason: string) => void,
-  onEvent?: (e: Extract<DataPlaneEvent, { type: "ike" | "sa-event" }>) => void,
+  onEvent?: (e: Extract<DataPlaneEvent, { type: "ike" | "sa-event" | "unknown-spi" }>) => void,
 ): Promise<DataPlane> {
   try {
     const wakeFd = makeEventFd();

@@ -68,6 +68,8 @@ export class FfiUdpSocket implements DatagramSocket {
   private destCount = 0;
   private gso: GsoSender | null = null;
   private closed = false;
+  /** Slot of the datagram being handed to the consumer (for {@link sender}); -1: none. */
+  private cur = -1;
 
   private constructor(readonly fd: number) {
     const slabPtr = ptr(this.slab), namesPtr = ptr(this.names), iovPtr = ptr(this.iovs);
@@ -176,15 +178,26 @@ export class FfiUdpSocket implements DatagramSocket {
           port = (names[no + 2] << 8) | names[no + 3];
           addr = fam === AF_INET6 ? ipv6Text(names, no + 8) : ipv4Text(names, no + 4);
         }
+        this.cur = i;
         try {
           cb(buf, addr, port);
         } catch {
           // the engine never throws on wire data; be safe anyway
         }
+        this.cur = -1;
       }
       if (n < RECV_BATCH) return false;
     }
     return true;
+  }
+
+  /** The sender's address (text) of the datagram being handed to the consumer right now, or "" (ESP is handed over without it). */
+  sender(): string {
+    const i = this.cur;
+    if (i < 0) return "";
+    const no = i * 32, names = this.names;
+    const fam = names[no] | (names[no + 1] << 8);
+    return fam === AF_INET6 ? ipv6Text(names, no + 8) : ipv4Text(names, no + 4);
   }
 
   /**

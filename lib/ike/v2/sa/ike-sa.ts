@@ -15,6 +15,7 @@
  * @module
  */
 import { responderEap } from "./exchange-eap.ts";
+import { invalidSpiRequest } from "./invalid-spi.ts";
 import { concat, ctEqual, ipv4Text, ipv6Text, toHex } from "../../../core/bytes.ts";
 import type { Anomaly } from "../../../core/anomaly.ts";
 import { decodeIkev2, decodeIkev2Payloads, type Ikev2Message, type Ikev2Payload } from "../message.ts";
@@ -351,6 +352,12 @@ export class IkeSa {
    */
   abandon(reason = "replaced (INITIAL_CONTACT)"): Action[] {
     this.s.die(reason);
+    return this.s.flush();
+  }
+
+  /** ESP arrived from this peer for an SPI we do not know (RFC 7296 §2.21): an INFORMATIONAL with INVALID_SPI. Rate-limit before (invalid-spi.ts). */
+  notifyInvalidSpi(spi: number, now: number = this.clock): Action[] {
+    if (this.s.state === "established") this.s.request(invalidSpiRequest(this.s, spi), now);
     return this.s.flush();
   }
 

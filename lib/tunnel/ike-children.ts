@@ -1,0 +1,121 @@
+/**
+ * The Child SAs the IKE driver installed (split out of lib/tunnel/ike-driver.ts): install
+ * into the packet path's sink (with the key log and the keys zeroed after), removal with
+ * the outbound fall-back to the same child's newest remaining pair, and the peer's ESP
+ * endpoint following NAT rebinding. Keyed by inbound SPI.
+ * @module
+ */
+import type { ManagedSa } from "../ike/v2/sa/manager.ts";
+import type { ChildSaInfo, Endpoint } from "../ike/v2/sa/types.ts";
+import type { ChildInstall, ChildSaSink } from "./child-sink.ts";
+import type { IkeTunnelConfig } from "./config.ts";
+import type { KeyLog } from "./keylog.ts";
+import { tsToCidrs } from "./ike-pool.ts";
+import type { Installed } from "./ike-status.ts";
+import { hex32, type IkeDriverOptions, type LogLevel } from "./ike-driver-types.ts";
+import { RAW_ESP_PORT } from "./engine-types.ts";
+
+/** How a Child SA's ESP travels, for logs and status: "udp" (ESP in UDP, RFC 3948) or "none" (IP protocol 50). */
+export function encapOf(peer: Endpoint): "udp" | "none" {
+  return peer.port === RAW_ESP_PORT ? "none" : "udp";
+}
+
+/** "ESP in UDP to 192.0.2.2:4500" / "ESP (IP protocol 50) to 192.0.2.2". */
+export function espPathText(peer: Endpoint): string {
+  return peer.port === RAW_ESP_PORT ? `ESP (IP protocol 50) to ${peer.address}` : `ESP in UDP to ${peer.address}:${peer.port}`;
+}
+
+export interface ChildTableOptions {
+  cfg: IkeTunnelConfig;
+  sink: ChildSaSink;
+  keylog: KeyLog | null;
+  log: (level: LogLevel, msg: string) => void;
+  now: () => number;
+  onChild?: IkeDriverOptions["onChild"];
+}
+
+export class ChildTable {
+  /** Installed pairs by inbound SPI. */
+  readonly installed = new Map<number, Installed>();
+  firstChildAt: number | null = null;
+
+  constructor(private readonly o: ChildTableOptions) {}
+
+  private natPort(): number {
+    return this.o.cfg.localPort;
+  }
+
+  /**
+   * The endpoint of `e`'s peer for ESP: its NAT-T address and port when the IKE SA uses UDP
+   * encapsulation (a NAT, `encap`, or IKE on the NAT-T port), else its address with port
+   * {@link RAW_ESP_PORT}: plain ESP, IP protocol 50.
+   */
+  espPeer(e: ManagedSa): Endpoint {
+    if (!e.sa.natt && e.via !== "natt") return { address: e.sa.remote.address, port: RAW_ESP_PORT };
+    return { address: e.sa.remote.address, port: e.sa.natt ? e.sa.remote.port : this.natPort() };
+  }
+
+  install(e: ManagedSa, c: ChildSaInfo): void {
+    const local = c.tsLocal.flatMap(tsToCidrs), remote = c.tsRemote.flatMap(tsToCidrs);
+    // the peer's NAT-T endpoint: ESP goes there (the packet path routes per Child SA)
+    const peer = this.espPeer(e);
+    // a responder serves many peers: every Child SA (and its rekeys) is its own engine child
+    // with its own selectors and endpoint; the initiator has one peer and uses the default child
+    const old = c.rekeyOf ? this.installed.get(c.rekeyOf.spiIn >>> 0) : undefined;
+    const key = old?.key ?? (this.o.cfg.ike.responder ? `ike${e.id}-${hex32(c.spiIn)}` : "");
+    const inst: ChildInstall = {
+      spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, keyIn: c.keyIn, keyOut: c.keyOut, esn: c.esn, local, remote, peer,
+      ...(key ? { child: key } : {}),
+    };
+    try {
+      this.o.sink.install(inst);
+    } catch (err) {
+      c.keyIn.fill(0);
+      c.keyOut.fill(0);
+      throw err;
+    }
+    const me = e.sa.local.address;
+    if (this.o.keylog) {
+      this.o.keylog.add({ src: me, dst: peer.address, spi: c.spiOut, cipher: c.cipher, keyMaterial: c.keyOut, esn: c.esn });
+      this.o.keylog.add({ src: peer.address, dst: me, spi: c.spiIn, cipher: c.cipher, keyMaterial: c.keyIn, esn: c.esn });
+    }
+    c.keyIn.fill(0);
+    c.keyOut.fill(0);
+    const now = this.o.now();
+    const lt = local.map((x) => x.text).join(","), rt = remote.map((x) => x.text).join(",");
+    this.installed.set(c.spiIn >>> 0, { spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, entry: e, at: now, rekeying: false, local: lt, remote: rt, key, peer });
+    if (old) old.rekeying = true;
+    if (this.firstChildAt === null) this.firstChildAt = now;
+    this.o.log("info", `Child SA ${c.rekeyOf ? "rekeyed" : "installed"}: ${c.cipher} spi in ${hex32(c.spiIn)} out ${hex32(c.spiOut)}, ${lt} === ${rt} (${espPathText(peer)}${key ? `, ${key}` : ""})`);
+    this.o.onChild?.({ spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, rekey: !!c.rekeyOf });
+  }
+
+  /** The peer of `e` moved (NAT rebinding seen on an authenticated message): its Child SAs' ESP follows. */
+  peerMoved(e: ManagedSa): void {
+    const peer = this.espPeer(e);
+    for (const c of this.installed.values()) {
+      if (c.entry !== e || (c.peer.address === peer.address && c.peer.port === peer.port)) continue;
+      c.peer = peer;
+      this.o.sink.updateRemote?.(c.spiOut, peer);
+      this.o.log("info", `Child SA ${hex32(c.spiIn)}_i ${hex32(c.spiOut)}_o: ${espPathText(peer)} now`);
+    }
+  }
+
+  remove(spiIn: number, spiOut: number, reason: string): void {
+    const ent = this.installed.get(spiIn >>> 0);
+    if (!ent) return;
+    this.installed.delete(spiIn >>> 0);
+    // outbound falls back to the same child's newest remaining pair, or none (packets are then dropped as noSa)
+    let next: Installed | null = null;
+    for (const c of this.installed.values()) if (c.key === ent.key && (!next || c.at >= next.at)) next = c;
+    this.o.sink.remove(spiIn >>> 0, spiOut >>> 0, next ? next.spiOut : null);
+    this.o.log("info", `Child SA removed: spi in ${hex32(spiIn)} out ${hex32(spiOut)} (${reason})`);
+  }
+
+  /** The current (newest) Child SA, for the status line. */
+  current(): { spiIn: number; spiOut: number; cipher: string } | null {
+    let next: Installed | null = null;
+    for (const c of this.installed.values()) if (!next || c.at >= next.at) next = c;
+    return next;
+  }
+}
