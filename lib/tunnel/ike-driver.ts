@@ -33,6 +33,7 @@ import type { TunnelChild } from "./engine.ts";
 import { KeyLog, keylogAddIke } from "./keylog.ts";
 import { tsToCidrs, VipPools } from "./ike-pool.ts";
 import { buildIkeStatus, type IkeStatus, type Installed, type Meta } from "./ike-status.ts";
+import { type IkeStreamTransport, streamSaConfig } from "./ike-stream.ts";
 
 export { PrefixPool, tsToCidrs, VipPools } from "./ike-pool.ts";
 export type { IkeStatus } from "./ike-status.ts";
@@ -70,6 +71,8 @@ export interface IkeDriverOptions {
   setTimeout?: (fn: () => void, ms: number) => unknown;
   clearTimeout?: (h: unknown) => void;
   rng?: (n: number) => Uint8Array;
+  /** IKE and ESP over TCP (RFC 9329): lib/tunnel/ike-stream.ts. `send` then writes on the peer's connection. */
+  stream?: IkeStreamTransport;
 }
 
 const TICK_MS = 500;
@@ -146,7 +149,7 @@ export class IkeDriver {
   private saConfig(remote: Endpoint, via: Via): IkeSaConfig {
     const c = this.cfg, k = c.ike;
     const local = this.localAddress(remote.address);
-    return {
+    const sc: IkeSaConfig = {
       local: { address: local, port: via === "natt" || !k.ikePort ? c.localPort : k.ikePort },
       remote: { ...remote },
       localId: k.localId ?? local,
@@ -170,6 +173,7 @@ export class IkeDriver {
       fragmentSize: Math.min(c.pathMtu, 1280),
       halfOpenTimeout: this.manager?.limits.halfOpenTimeoutMs,
     };
+    return this.o.stream ? streamSaConfig(sc, this.o.stream.localEndpoint(remote)) : sc;
   }
 
   private loggedPool(p: VipPools): VirtualIpPool {
@@ -194,7 +198,7 @@ export class IkeDriver {
     if (!this.cfg.ike.responder) this.initiate();
     else {
       const peer = this.cfg.ike.remoteAny ? "any address" : this.cfg.remote;
-      const ports = this.cfg.ike.ikePort && this.o.sendIke ? `UDP ${this.cfg.ike.ikePort} and ${this.cfg.localPort}` : `UDP ${this.cfg.localPort}`;
+      const ports = this.o.stream ? `TCP ${this.cfg.localPort}` : this.cfg.ike.ikePort && this.o.sendIke ? `UDP ${this.cfg.ike.ikePort} and ${this.cfg.localPort}` : `UDP ${this.cfg.localPort}`;
       this.o.log("info", `IKEv2 responder: waiting for ${peer} on ${ports}${this.pool ? `; virtual IPs from ${[this.cfg.ike.pool, this.cfg.ike.pool6].filter(Boolean).join(" and ")} (${this.pool.size} addresses)${this.cfg.ike.dns?.length ? `, DNS ${this.cfg.ike.dns.join(" ")}` : ""}` : ""}`);
     }
   }
@@ -268,7 +272,7 @@ export class IkeDriver {
       const q = (this.urgent.length ? this.urgent : this.queue).shift()!;
       if (this.halted) break;
       // the socket it came in on (a wildcard address: the SA keeps its own)
-      const to = { address: this.cfg.local, port: q.via === "natt" || !this.cfg.ike.ikePort ? this.cfg.localPort : this.cfg.ike.ikePort };
+      const to = this.o.stream?.localEndpoint(q.from) ?? { address: this.cfg.local, port: q.via === "natt" || !this.cfg.ike.ikePort ? this.cfg.localPort : this.cfg.ike.ikePort };
       this.manager.receive(q.d, q.from, q.via, this.now(), to);
     }
     if ((this.urgent.length || this.queue.length) && !this.halted && this.o.schedule) this.o.schedule(() => this.drain());
@@ -435,6 +439,7 @@ export class IkeDriver {
 
   /** The endpoint of `e`'s peer for ESP: its NAT-T address and port. */
   private espPeer(e: ManagedSa): Endpoint {
+    if (this.o.stream) return { ...e.sa.remote }; // the peer's TCP endpoint
     return { address: e.sa.remote.address, port: e.sa.natt ? e.sa.remote.port : this.natPort() };
   }
 

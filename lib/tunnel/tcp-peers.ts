@@ -165,8 +165,9 @@ export function peekIke(buf: Uint8Array): { spi: string; mid: number; response: 
   if (buf.length < 4 + 28 || buf[0] !== 0 || buf[1] !== 0 || buf[2] !== 0 || buf[3] !== 0) return null;
   let spi = "";
   for (let i = 4; i < 12; i++) spi += buf[i].toString(16).padStart(2, "0");
-  const mid = ((buf[28] << 24) | (buf[29] << 16) | (buf[30] << 8) | buf[31]) >>> 0;
-  return { spi, mid, response: (buf[27] & 0x20) !== 0 };
+  // after the marker: SPIi(8) SPIr(8) next payload, version, exchange, flags (R = 0x20), message ID(4), length(4)
+  const mid = ((buf[24] << 24) | (buf[25] << 16) | (buf[26] << 8) | buf[27]) >>> 0;
+  return { spi, mid, response: (buf[23] & 0x20) !== 0 };
 }
 
 const MARKER_LEN = 4;

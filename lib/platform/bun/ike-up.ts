@@ -71,6 +71,8 @@ interface PathParts {
 }
 
 export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel, msg: string, subsystem?: Subsystem) => void): Promise<RunningIkeTunnel> {
+  // IKE and ESP over TCP (RFC 9329): its own path, ike-tcp-up.ts
+  if (cfg.transport === "tcp") return (await import("./ike-tcp-up.ts")).startIkeTcpTunnel(cfg, log);
   const td = new Teardown();
   const onWorker = vpnkitEnv("VPNKIT_DATAPLANE") !== "main";
   let onFatal: (r: string) => void = () => {};
