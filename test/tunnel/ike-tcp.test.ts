@@ -1,6 +1,7 @@
 /**
  * IKEv2 over TCP (RFC 9329), vpnkit initiator <-> vpnkit responder, in namespaces vkj1 / vkj2
- * joined by a veth: `vpnkit up --transport tcp` with `--peer` / `--responder`. IKE (behind the
+ * joined by a veth: the two `vpnkit up --transport tcp` commands of README.md ("Over TCP"), as
+ * written, plus this test's control sockets, TUN names, log level and short lifetimes. IKE (behind the
  * non-ESP marker) and ESP share one TCP connection to port 4500. Checks: the tunnel comes
  * up, ping and iperf3 both ways, Child SA and IKE SA rekeys (short lifetimes on the
  * initiator) under a continuous ping, the status document (transport, the real ephemeral
@@ -10,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readStatus, type TunnelStatus } from "../../lib/tunnel/control.ts";
@@ -53,8 +54,18 @@ interface Vk {
   log: () => string;
 }
 
-function vpnkit(ns: string, control: string, args: string[]): Vk {
-  const proc = spawn("ip", ["netns", "exec", ns, BUN, join(ROOT, "test/tunnel/run-cli.ts"), "up", ...args, "--control", control, "--log-level", "debug"], { stdio: ["ignore", "pipe", "pipe"] });
+/** The `vpnkit up` commands of README.md's "Over TCP (RFC 9329)" block: initiator and responder argv. */
+function readmeTcpCommands(): { initiator: string[]; responder: string[] } {
+  const md = readFileSync(join(ROOT, "README.md"), "utf8");
+  const sec = md.slice(md.indexOf("**Over TCP (RFC 9329)**"));
+  const start = sec.indexOf("```sh") + 5;
+  const cmds = sec.slice(start, sec.indexOf("```", start)).split("\n").map((l) => l.trim()).filter((l) => l.startsWith("vpnkit up "));
+  const argv = (l: string | undefined) => (l ?? "").split(/\s+/).slice(2);
+  return { initiator: argv(cmds.find((c) => c.includes("--peer"))), responder: argv(cmds.find((c) => c.includes("--responder"))) };
+}
+
+function vpnkit(ns: string, dir: string, control: string, args: string[]): Vk {
+  const proc = spawn("ip", ["netns", "exec", ns, BUN, join(ROOT, "test/tunnel/run-cli.ts"), "up", ...args, "--control", control, "--log-level", "debug"], { stdio: ["ignore", "pipe", "pipe"], cwd: dir });
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
   proc.stderr!.on("data", (d) => (out += d));
@@ -103,7 +114,8 @@ async function iperf(from: string, to: string, dst: string, secs: number): Promi
   }
 }
 
-const I_IN = "10.92.1.1", R_IN = "10.92.2.1";
+// inside the README's selectors, on each side's loopback (a gateway's LAN addresses)
+const I_IN = "198.51.100.1", R_IN = "203.0.113.1";
 
 run("IKEv2 over TCP (RFC 9329): vpnkit initiator <-> vpnkit responder in namespaces", () => {
   let dir = "";
@@ -121,20 +133,18 @@ run("IKEv2 over TCP (RFC 9329): vpnkit initiator <-> vpnkit responder in namespa
   });
 
   test("up over TCP 4500; ping and iperf3 both ways; Child and IKE SA rekeys under traffic; status; the connection reset (ss -K) and the tunnel recovers", async () => {
-    const psk = join(dir, "psk");
-    writeFileSync(psk, "vkj-ike-over-tcp-test-psk\n", { mode: 0o600 });
-    const common = ["--transport", "tcp", "--psk-file", psk, "--dpd", "3"];
-    r = vpnkit("vkj2", join(dir, "r.sock"), [
-      "--responder", "--local", "192.0.2.2", "--peer", "192.0.2.1", ...common, "--rekey", "0", "--ike-rekey", "0",
-      "--local-ts", `${R_IN}/32`, "--remote-ts", `${I_IN}/32`, "--tun-name", "vkj2tun",
-    ]);
+    writeFileSync(join(dir, "psk"), "vkj-ike-over-tcp-test-psk\n", { mode: 0o600 });
+    const readme = readmeTcpCommands();
+    expect(readme.initiator.slice(0, 4)).toEqual(["--transport", "tcp", "--peer", "192.0.2.2"]);
+    expect(readme.responder.slice(0, 3)).toEqual(["--transport", "tcp", "--responder"]);
+    nsx("vkj1", "ip", ["addr", "add", `${I_IN}/32`, "dev", "lo"]);
+    nsx("vkj2", "ip", ["addr", "add", `${R_IN}/32`, "dev", "lo"]);
+    // the README's responder takes any address (no --peer)
+    r = vpnkit("vkj2", dir, join(dir, "r.sock"), [...readme.responder, "--local", "192.0.2.2", "--dpd", "3", "--rekey", "0", "--ike-rekey", "0", "--tun-name", "vkj2tun"]);
     try {
-      expect(await waitLog(r, /IKEv2 responder: waiting for 192\.0\.2\.1 on TCP 4500/, 15_000)).toBe(true);
+      expect(await waitLog(r, /IKEv2 responder: waiting for any address on TCP 4500/, 15_000)).toBe(true);
       // the initiator rekeys: Child SA every 5 s, IKE SA every 8 s
-      i = vpnkit("vkj1", join(dir, "i.sock"), [
-        "--local", "192.0.2.1", "--peer", "192.0.2.2", ...common, "--rekey", "5", "--ike-rekey", "8",
-        "--local-ts", `${I_IN}/32`, "--remote-ts", `${R_IN}/32`, "--tun-name", "vkj1tun",
-      ]);
+      i = vpnkit("vkj1", dir, join(dir, "i.sock"), [...readme.initiator, "--local", "192.0.2.1", "--dpd", "3", "--rekey", "5", "--ike-rekey", "8", "--tun-name", "vkj1tun"]);
       expect(await waitLog(i, /Child SA installed/, 20_000)).toBe(true);
       expect(await waitLog(r, /Child SA installed/, 5_000)).toBe(true);
       expect(i.log()).toMatch(/tcp: connected to 192\.0\.2\.2:4500 \(local 192\.0\.2\.1:\d+\)/);
