@@ -7,7 +7,8 @@
  * initiator) under a continuous ping, the status document (transport, the real ephemeral
  * port), then the connection is reset under the tunnel (`ss -K`) and the tunnel recovers
  * with the same IKE SA (the initiator reconnects, its liveness check moves the responder's
- * SAs to the new connection). Skips with a reason when not root / tools missing, unless CI=true.
+ * SAs to the new connection), then a black hole (iptables DROP, no RST) until the initiator
+ * gives the connection up, and the tunnel recovers once the path is back. Skips with a reason when not root / tools missing, unless CI=true.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -209,6 +210,21 @@ run("IKEv2 over TCP (RFC 9329): vpnkit initiator <-> vpnkit responder in namespa
         expect(s.counters.drops.icv + s.counters.drops.replay + s.counters.drops.malformed).toBe(0);
         expect(s.counters.keepalivesIn + s.counters.keepalivesSent).toBe(0);
       }
+      // a black hole (no FIN, no RST: packets on TCP 4500 dropped in vkj2 for a while): the
+      // initiator's liveness check goes unanswered, it gives the connection up and connects
+      // again; once the path is back the tunnel recovers
+      const rule = ["-p", "tcp", "--dport", "4500", "-j", "DROP"], out = ["-p", "tcp", "--sport", "4500", "-j", "DROP"];
+      nsx("vkj2", "iptables", ["-I", "INPUT", ...rule]);
+      nsx("vkj2", "iptables", ["-I", "OUTPUT", ...out]);
+      try {
+        expect(await waitLog(i, /no IKE message from the peer for \d+ s: closing the connection and connecting again/, 20_000)).toBe(true);
+      } finally {
+        nsx("vkj2", "iptables", ["-D", "INPUT", ...rule], { allowFail: true });
+        nsx("vkj2", "iptables", ["-D", "OUTPUT", ...out], { allowFail: true });
+      }
+      expect(await waitPath("vkj1", I_IN, R_IN, 30_000)).toBe(true);
+      expect(await waitPath("vkj2", R_IN, I_IN, 15_000)).toBe(true);
+      expect(nsx("vkj1", "ping", ["-c", "5", "-i", "0.2", "-W", "2", "-I", I_IN, R_IN])).toContain(" 0% packet loss");
       // a clean stop: the initiator deletes the IKE SA over the connection
       await stop(i);
       expect(i.proc.exitCode ?? i.proc.signalCode).toBe(0);

@@ -139,6 +139,21 @@ export async function startIkeTcpTunnel(cfg: IkeTunnelConfig, log: (level: LogLe
         for (const e of drv.manager.list()) if (e.sa.state === "established") drv.manager.call(e, (sa) => sa.dpd(now), now);
       });
       if (tcp.connected) drv.start();
+      // a connection can die without a FIN or RST (the peer's host gone, a middlebox's state
+      // lost): with no IKE retransmissions to notice, an IKE SA silent for its liveness-check
+      // interval plus the first retransmission timeout (at most 10 s) makes a new connection,
+      // on which the unanswered check goes out again (before the driver's own remedy for a
+      // silent peer, a new IKE SA, one second later)
+      const silentMs = cfg.ike.dpdSec * 1000 + Math.min(10_000, cfg.ike.retransmitSec * 1000);
+      let forcedAt = 0;
+      const watch = setInterval(() => {
+        const now = Date.now();
+        if (cfg.ike.dpdSec <= 0 || !tcp.connected || now - forcedAt < silentMs) return;
+        if (!drv.manager.list().some((e) => e.sa.state === "established" && e.lastReceived !== null && now - e.lastReceived > silentMs)) return;
+        forcedAt = now;
+        tcp.reconnect(`no IKE message from the peer for ${Math.round(silentMs / 1000)} s`);
+      }, 500);
+      td.push(() => clearInterval(watch));
     }
     let stopped: Promise<void> | null = null;
     return {

@@ -242,6 +242,15 @@ export class TcpTransport implements DatagramSocket {
     if (this.peers.closed(c) && this.opts.role === "client") this.scheduleReconnect();
   }
 
+  /** Client: drop the current connection (presumed dead: `why` is logged) and connect again. */
+  reconnect(why: string): void {
+    if (this.stopped || this.opts.role !== "client") return;
+    const c = this.peers.list().pop();
+    if (!c) return;
+    this.log(`tcp: ${why}: closing the connection and connecting again`);
+    c.sock.close();
+  }
+
   onMessage(cb: Cb): void {
     this.cb = cb;
   }
