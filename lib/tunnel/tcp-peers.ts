@@ -23,7 +23,10 @@
  *   endpoint. An IKE response whose endpoint has no connection any more (the initiator
  *   reconnected and retransmitted the request on its new connection) goes out on the
  *   connection the request with that IKE SPI last came in on, if it is from the same address
- *   (RFC 9329 §6: the responder answers on the connection the request came in on).
+ *   (RFC 9329 §6: the responder answers on the connection the request came in on). Its own
+ *   last request per IKE SA, until answered, is written again when an IKE message with that
+ *   SPI comes in on another connection from the same address (the peer reconnected while the
+ *   request was in flight or could not be sent).
  *
  * Bounds (anything a peer sends is bounded): connections (`maxConnections`, and
  * `maxPerAddress` from one address), connections that have not delivered a complete frame
@@ -186,6 +189,8 @@ export class TcpPeers {
   private readonly routes = new Map<string, PeerConn>();
   /** Client: the last IKE request sent and not answered yet. */
   private pending: { data: Uint8Array; spi: string; mid: number; at: number } | null = null;
+  /** Multi server: per IKE SPIi, our last request not answered yet and the connection it went on (bounded, oldest first out). */
+  private readonly ours = new Map<string, { data: Uint8Array; mid: number; at: number; addr: string; conn: PeerConn | null }>();
   private readonly an: Anomaly[] = [];
   private readonly o: Required<Omit<TcpPeersOptions, "log" | "deliver" | "acceptAny" | "multi">> & TcpPeersOptions;
   private readonly log: (m: string) => void;
@@ -316,7 +321,7 @@ export class TcpPeers {
         buf = new Uint8Array(MARKER_LEN + f.data.length);
         buf.set(f.data, MARKER_LEN);
         const h = peekIke(buf);
-        if (h) this.sawIke(c, h);
+        if (h) this.sawIke(c, h, now);
       }
       this.stats.framesIn++;
       this.stats.bytesIn += buf.length;
@@ -337,8 +342,18 @@ export class TcpPeers {
     return true;
   }
 
-  private sawIke(c: PeerConn, h: { spi: string; mid: number; response: boolean }): void {
-    if (this.multi && !h.response) {
+  private sawIke(c: PeerConn, h: { spi: string; mid: number; response: boolean }, now: number): void {
+    if (this.multi) {
+      const mine = this.ours.get(h.spi);
+      if (mine && h.response && h.mid === mine.mid) this.ours.delete(h.spi);
+      else if (mine && mine.conn !== c && sameAddr(mine.addr, c.addr) && now - mine.at <= this.o.resendWithinMs) {
+        // the peer came back on a new connection while our request was lost with the old one
+        mine.conn = c;
+        this.stats.ikeResent++;
+        this.log(`tcp: IKE request ${mine.mid} to ${hostPort(c.addr, c.port)} unanswered when its connection went: sent again on the new one`);
+        this.sendOne(c, mine.data);
+      }
+      if (h.response) return;
       this.routes.delete(h.spi);
       this.routes.set(h.spi, c);
       const cap = 4 * this.o.maxConnections;
@@ -370,11 +385,19 @@ export class TcpPeers {
         const h = peekIke(b);
         if (h && !h.response) this.pending = { data: b.slice(), spi: h.spi, mid: h.mid, at: now };
       }
-    } else if (c === null && this.multi && bufs.length === 1) {
-      // an IKE response for a peer that reconnected: the connection its request came in on
+    } else if (this.multi && bufs.length === 1) {
       const h = peekIke(bufs[0]);
-      const r = h && h.response ? this.routes.get(h.spi) : undefined;
-      if (r && !r.closed && sameAddr(r.addr, addr)) c = r;
+      if (h && h.response && c === null) {
+        // an IKE response for a peer that reconnected: the connection its request came in on
+        const r = this.routes.get(h.spi);
+        if (r && !r.closed && sameAddr(r.addr, addr)) c = r;
+      } else if (h && !h.response) {
+        // our own request: kept until answered, to go out again if the peer reconnects first
+        this.ours.delete(h.spi);
+        this.ours.set(h.spi, { data: bufs[0].slice(), mid: h.mid, at: now, addr, conn: c });
+        const cap = 4 * this.o.maxConnections;
+        while (this.ours.size > cap) this.ours.delete(this.ours.keys().next().value!);
+      }
     }
     let total = 0, n = 0;
     for (let i = 0; i < bufs.length; i++) {
@@ -486,6 +509,7 @@ export class TcpPeers {
       c.sock.close();
     }
     this.routes.clear();
+    this.ours.clear();
     this.pending = null;
   }
 }

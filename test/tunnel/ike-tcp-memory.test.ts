@@ -8,7 +8,8 @@
  * for the second); no retransmissions and no keepalives; a connection lost with a request in
  * flight, then one lost with the answer in flight: the initiator reconnects from a new port,
  * writes the request again, gets its answer (the second time through the response route by
- * SPI), and the responder's IKE SA and Child SA follow the new connection.
+ * SPI), and the responder's IKE SA and Child SA follow the new connection; a liveness check
+ * of the responder's, sent while the connection was down, goes out again on the new one.
  */
 import { describe, expect, test } from "bun:test";
 import { SaDatabase } from "../../lib/esp/sadb.ts";
@@ -142,6 +143,22 @@ describe("IKEv2 over TcpPeers, in memory", () => {
     expect(answered()).toBe(before + 1);
     expect(w.srvPeers.stats.notConnectedDrops).toBe(0);
     expect(w.srvPeers.list().length).toBe(2);
+    // the responder's own request (a liveness check) sent while a's connection is down: once a
+    // is back and speaks on the new connection, the request goes out again and is answered
+    const re = w.server.manager.list().find((x) => x.sa.remote.address === "192.0.2.1")!;
+    const rAnswered = () => w.rlogs.filter((l) => /liveness check answered/.test(l)).length;
+    const rBefore = rAnswered();
+    a.cut();
+    w.server.manager.call(re, (sa) => sa.dpd(Date.now()), Date.now());
+    expect(w.srvPeers.stats.notConnectedDrops).toBe(1);
+    a.connect(40004, 40004);
+    a.drv.manager.call(e, (sa) => sa.dpd(Date.now()), Date.now()); // what ike-tcp-up.ts does after a reconnect
+    w.settle();
+    expect(rAnswered()).toBe(rBefore + 1);
+    expect(answered()).toBe(before + 2);
+    expect(w.srvPeers.stats.ikeResent).toBe(1);
+    expect(w.server.status().ikeSas.map((s) => s.remote)).toContain("192.0.2.1:40004");
+
     // b was never disturbed; nothing was retransmitted and no keepalive sent
     expect(b.peers.stats.ikeResent).toBe(0);
     for (const l of [...a.logs, ...b.logs, ...w.rlogs]) expect(l).not.toMatch(/retransmit \d+ of request/);

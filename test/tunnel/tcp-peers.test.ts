@@ -173,6 +173,34 @@ describe("TcpPeers: routing of a multi-peer server", () => {
   });
 });
 
+describe("TcpPeers: a multi-peer server's own IKE requests", () => {
+  test("a request that could not go out is written again when the peer speaks on a new connection from the same address", () => {
+    const { t } = table();
+    const a = t.open(new FakeSock(), "192.0.2.1", 40001, L, 0)!;
+    t.data(a, concat(IKETCP_PREFIX, frame(INIT[0])), 1);
+    t.closed(a);
+    t.send([INIT[1]], "192.0.2.1", 40001, 2); // (any IKE request with that SPI stands for ours)
+    expect(t.stats.notConnectedDrops).toBe(1);
+    const se = new FakeSock();
+    const evil = t.open(se, "203.0.113.9", 1, L, 3)!;
+    t.data(evil, concat(IKETCP_PREFIX, frame(INIT[6])), 3);
+    expect(se.written.length).toBe(0);
+    const s2 = new FakeSock();
+    const a2 = t.open(s2, "192.0.2.1", 40002, L, 4)!;
+    t.data(a2, concat(IKETCP_PREFIX, frame(INIT[6])), 5);
+    t.data(a2, frame(INIT[6]), 6);
+    expect(toHex(s2.bytes())).toBe(toHex(frame(INIT[1])));
+    expect(t.stats.ikeResent).toBe(1);
+    // answered: forgotten
+    t.data(a2, frame(RESP[1]), 7);
+    t.closed(a2);
+    const s3 = new FakeSock();
+    const a3 = t.open(s3, "192.0.2.1", 40003, L, 8)!;
+    t.data(a3, concat(IKETCP_PREFIX, frame(INIT[6])), 9);
+    expect(s3.written.length).toBe(0);
+  });
+});
+
 describe("TcpPeers: the client after a reconnect", () => {
   function client() {
     const t = new TcpPeers({ role: "client", remote: "192.0.2.2", remotePort: 4500, deliver: () => {} });

@@ -77,7 +77,10 @@ export async function startIkeTcpTunnel(cfg: IkeTunnelConfig, log: (level: LogLe
       send: (buf, addr, port) => tcp.send(buf, addr, port),
       stream: { localEndpoint: (peer) => tcp.localEndpointFor(peer.address, peer.port) },
       localAddressFor,
-      schedule: (fn) => setImmediate(fn),
+      // no `schedule`: each IKE message is handled as its frame comes off the stream, before
+      // the frames after it (a CREATE_CHILD_SA answer installs the new SAs before the ESP the
+      // peer sends with them right behind it is opened); TCP's own flow control holds a flood
+      // back while we are busy, and the connection limits bound how many can send
       sink: new LocalChildSink(db, child, () => engine.reindex(), engine),
       log,
       onFatal: (r) => onFatal(r),
