@@ -150,6 +150,19 @@ describe("TcpPeers: routing of a multi-peer server", () => {
     expect(t.connFor("192.0.2.1", 40001)!.local).toEqual(L);
   });
 
+  test("IPv6 and IPv4-mapped peers: one endpoint whatever the text form", () => {
+    const { t } = table();
+    const s6 = new FakeSock(), s4 = new FakeSock();
+    t.open(s6, "2001:db8::1", 40001, { address: "2001:db8::2", port: 4500 }, 0);
+    t.open(s4, "::ffff:192.0.2.1", 40002, L, 0);
+    t.send([RESP[2]], "2001:db8:0:0:0:0:0:1", 40001, 1);
+    t.send([RESP[3]], "192.0.2.1", 40002, 1);
+    expect(toHex(s6.bytes())).toBe(toHex(frame(RESP[2])));
+    expect(toHex(s4.bytes())).toBe(toHex(frame(RESP[3])));
+    expect(t.connFor("2001:DB8::1", 40001)!.local).toEqual({ address: "2001:db8::2", port: 4500 });
+    expect(t.list().map((c) => c.addr)).toEqual(["2001:db8::1", "192.0.2.1"]);
+  });
+
   test("after the initiator reconnects, an IKE response to its old endpoint goes on the connection its request came in on (same address only)", () => {
     const { t, a, sa } = twoPeers();
     t.closed(a);
