@@ -167,6 +167,8 @@ run("IKEv2 over TCP (RFC 9329): vpnkit initiator <-> vpnkit responder in namespa
       expect(sr.remote).toBe(`192.0.2.1:${port}`);
       expect(sr.ike!.ikeSas[0].remote).toBe(`192.0.2.1:${port}`);
       expect(si.io!.tcpConnections).toBe(1);
+      const text = sh(BUN, [join(ROOT, "test/tunnel/run-cli.ts"), "status", "--socket", i.control]);
+      expect(text).toContain(`vkj1tun  192.0.2.1:${port} -> 192.0.2.2:4500 over TCP`);
       expect(sr.io!.tcpConnections).toBe(1);
 
       const up = await iperf("vkj1", "vkj2", R_IN, 2);
