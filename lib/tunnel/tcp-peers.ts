@@ -195,13 +195,35 @@ export class TcpPeers {
   private readonly o: Required<Omit<TcpPeersOptions, "log" | "deliver" | "acceptAny" | "multi">> & TcpPeersOptions;
   private readonly log: (m: string) => void;
   private everConnected = false;
+  /** The latest time passed in (for the log limit). */
+  private clock = 0;
+  private logSec = -1;
+  private logLines = 0;
+  private logSkipped = 0;
 
   constructor(o: TcpPeersOptions) {
     this.o = {
       maxQueueBytes: 256 * 1024, maxTotalQueueBytes: 16 * 1024 * 1024, maxConnections: 256, maxPerAddress: 64, maxUnproven: 32,
       firstFrameMs: 10_000, idleMs: 600_000, resendWithinMs: 120_000, maxFrame: 65535, ...o,
     };
-    this.log = o.log ?? (() => {});
+    const raw = o.log ?? (() => {});
+    // a server's lines are one per connection event, which peers control: at most 20 a second
+    this.log = this.multi ? (m) => this.limitedLog(raw, m) : raw;
+  }
+
+  private limitedLog(raw: (m: string) => void, m: string): void {
+    const sec = Math.floor(this.clock / 1000);
+    if (sec !== this.logSec) {
+      if (this.logSkipped) raw(`tcp: ${this.logSkipped} more connection log lines not shown`);
+      this.logSec = sec;
+      this.logLines = this.logSkipped = 0;
+    }
+    if (this.logLines >= 20) {
+      this.logSkipped++;
+      return;
+    }
+    this.logLines++;
+    raw(m);
   }
 
   get multi(): boolean {
@@ -230,6 +252,7 @@ export class TcpPeers {
    */
   open(sock: StreamSock, peerAddr: string, peerPort: number, local: { address: string; port: number }, now: number): PeerConn | null {
     const o = this.o;
+    this.clock = now;
     const addr = stripMapped(peerAddr);
     if (o.role === "server" && !(this.multi && o.acceptAny) && !sameAddr(addr, o.remote)) {
       this.stats.rejected++;
@@ -305,6 +328,7 @@ export class TcpPeers {
   /** Bytes arrived on `c`. Returns false when the connection was closed for a framing error. */
   data(c: PeerConn, d: Uint8Array, now: number): boolean {
     if (c.closed) return false;
+    this.clock = now;
     const an = this.an;
     an.length = 0;
     const frames = c.parser.push(d, an);
@@ -366,6 +390,7 @@ export class TcpPeers {
   /** Close connections past their first-frame or idle time (server). */
   tick(now: number): void {
     if (this.o.role !== "server") return;
+    this.clock = now;
     for (const c of this.list()) {
       const first = !c.proven && now - c.openedAt >= this.o.firstFrameMs;
       const idle = this.multi && this.o.idleMs > 0 && now - c.lastRx >= this.o.idleMs;

@@ -271,6 +271,16 @@ describe("TcpPeers: bounds", () => {
     expect(t.stats.connections).toBe(6);
   });
 
+  test("a server logs at most 20 connection lines a second (peers control how many events there are)", () => {
+    const lines: string[] = [];
+    const { t } = table({ maxConnections: 2, log: (m) => lines.push(m) });
+    for (let i = 0; i < 100; i++) t.open(new FakeSock(), "10.0.0.1", 1000 + i, L, 5000 + i);
+    expect(t.stats.rejected).toBe(98);
+    expect(lines.length).toBe(20);
+    t.open(new FakeSock(), "10.0.0.1", 9, L, 6000);
+    expect(lines[20]).toBe("tcp: 80 more connection log lines not shown");
+  });
+
   test("only the configured peer without acceptAny; first-frame and idle timeouts close connections", () => {
     const { t } = table({ acceptAny: false, firstFrameMs: 1000, idleMs: 5000 });
     expect(t.open(new FakeSock(), "192.0.2.9", 1, L, 0)).toBeNull();
