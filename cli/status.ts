@@ -45,7 +45,7 @@ export function renderIke(k: IkeStatus): string {
 export function renderStatus(s: TunnelStatus): string {
   const c = s.counters;
   const rows: [string, string | number][] = [
-    ["tunnel", `${s.tun}  ${s.local} -> ${s.remote}  (pid ${s.pid}, up ${s.uptimeSec}s)`],
+    ["tunnel", `${s.tun}  ${s.local} -> ${s.remote}${s.transport === "tcp" ? " over TCP" : ""}  (pid ${s.pid}, up ${s.uptimeSec}s)`],
     ["cipher", `${s.cipher}  spi out ${s.spiOut}  in ${s.spiIn}  tunnel MTU ${s.tunnelMtu}`],
     ["packets out", c.packetsOut],
     ["bytes out", c.bytesOut],

@@ -52,8 +52,8 @@ export function upCommand(): Command {
     .option("--log-level <level>", "error | warn | info | debug (default info; VPNKIT_DEBUG=1: debug)")
     .option("--log-format <format>", "text (ISO-8601 times) | journal (syslog priority prefixes) | json (one object per line); default journal when stderr is the systemd journal, else text")
     .option("--control <path>", "control socket path (default /run/vpnkit-<tun>.sock)")
-    .option("--transport <udp|tcp>", "outer transport: udp (ESP-in-UDP, default) or tcp (RFC 9329 framing)")
-    .option("--tcp-role <client|server>", "with --transport tcp: server listens on --local:--port, client connects to --remote:--remote-port")
+    .option("--transport <udp|tcp>", "outer transport: udp (ESP-in-UDP, default) or tcp (RFC 9329 framing; IKEv2: IKE and ESP in one connection to port 4500)")
+    .option("--tcp-role <client|server>", "with --transport tcp: server listens on --local:--port, client connects to --remote:--remote-port (IKEv2: follows --responder)")
     // IKEv2 mode (issue 4): any of these switches from manual keys to negotiation
     .option("--peer <addr>", "IKEv2: the peer's address (same as --remote)")
     .option("--psk-file <file>", "IKEv2: pre-shared key file")

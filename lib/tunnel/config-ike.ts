@@ -196,9 +196,13 @@ function validateIke(raw: RawConfig, readFile: (p: string) => Uint8Array, connec
   const ri = parseIp(remote);
   if (!ri) throw new ConfigError("remote", `not an IP address: ${remote}`);
   const hostTs = localTs.filter((t) => /\/(32|128)$/.test(t) || !t.includes("/")).map((t) => (t.includes("/") ? t : t + (t.includes(":") ? "/128" : "/32")));
-  const ikePort = int(ike.port, "ike.port", 500, 0, 65535);
+  // over TCP (RFC 9329) IKE rides the connection: no plain IKE port; the initiator is the TCP client
+  const tcp = raw.transport === "tcp";
+  if (tcp && ike.port !== undefined && ike.port !== 0) throw new ConfigError("ike.port", 'with transport "tcp" IKE rides the TCP connection (local_port / remote_port, default 4500): leave ike.port out');
+  const ikePort = tcp ? 0 : int(ike.port, "ike.port", 500, 0, 65535);
   const filled: RawConfig = {
     ...raw,
+    ...(tcp ? { tcp_role: raw.tcp_role ?? (responder ? "server" : "client") } : {}),
     remote,
     remote_port: raw.remote_port ?? (ikePort || 4500),
     local: raw.local ?? (ri.family === 4 ? "0.0.0.0" : "::"),
@@ -219,7 +223,7 @@ function validateIke(raw: RawConfig, readFile: (p: string) => Uint8Array, connec
     rest.tunAddr = [];
     if (raw.local_subnets === undefined && localTs.length === 0) rest.localSubnets = [];
   }
-  if (rest.transport !== "udp") throw new ConfigError("transport", "IKEv2 mode runs over UDP only (ESP-in-UDP and IKE on one socket); TCP is for manual keys so far");
+  if (rest.transport === "tcp" && rest.tcpRole !== (responder ? "server" : "client")) throw new ConfigError("tcp_role", `IKEv2 over TCP: the initiator is the TCP client and the responder the server; leave tcp_role out (it follows ike.responder)`);
 
   const pem = (v: unknown, key: string): string | undefined => {
     const f = str(v, key, false);

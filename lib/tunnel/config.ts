@@ -21,7 +21,7 @@
  * | `keylog` | string | none | append installed SAs (vpnkit format) and FILE.esp_sa (Wireshark) |
  * | `control` | string | "/run/vpnkit-<tun_name>.sock" | unix control socket for `vpnkit status` |
  * | `transport` | string | "udp" | outer transport: "udp" (ESP-in-UDP, RFC 3948) or "tcp" (RFC 9329 framing) |
- * | `tcp_role` | string | required with tcp | "server" listens on local:local_port, "client" connects to remote:remote_port |
+ * | `tcp_role` | string | required with tcp (IKEv2: follows `ike.responder`) | "server" listens on local:local_port, "client" connects to remote:remote_port |
  * | `sa.cipher` | string | required | "aes128gcm16" \| "aes256gcm16" \| "chacha20poly1305" |
  * | `sa.spi_out` | string/int | required | SPI of the outbound SA (hex "0x..." or decimal) |
  * | `sa.spi_in` | string/int | required | SPI of the inbound SA |

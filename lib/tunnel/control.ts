@@ -24,6 +24,8 @@ export interface TunnelStatus {
   spiOut: string;
   spiIn: string;
   tunnelMtu: number;
+  /** The outer transport when it is not UDP ("tcp": RFC 9329; `local`/`remote` are then the connections' real endpoints). */
+  transport?: "udp" | "tcp";
   counters: EngineCounters;
   /** Adapter-level counters (TUN / UDP), free-form numbers. */
   io?: Record<string, number>;

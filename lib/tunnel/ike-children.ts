@@ -27,6 +27,8 @@ export function espPathText(peer: Endpoint): string {
 
 export interface ChildTableOptions {
   cfg: IkeTunnelConfig;
+  /** IKE and ESP over TCP (RFC 9329): ESP goes to the IKE SA's own endpoint (the peer's connection). */
+  stream?: boolean;
   sink: ChildSaSink;
   keylog: KeyLog | null;
   log: (level: LogLevel, msg: string) => void;
@@ -51,6 +53,7 @@ export class ChildTable {
    * {@link RAW_ESP_PORT}: plain ESP, IP protocol 50.
    */
   espPeer(e: ManagedSa): Endpoint {
+    if (this.o.stream) return { ...e.sa.remote }; // over TCP (RFC 9329): the peer's connection
     if (!e.sa.natt && e.via !== "natt") return { address: e.sa.remote.address, port: RAW_ESP_PORT };
     return { address: e.sa.remote.address, port: e.sa.natt ? e.sa.remote.port : this.natPort() };
   }

@@ -3,6 +3,7 @@
  * units it is split into: ike-rx-queue.ts, ike-children.ts, ike-sa-config.ts).
  * @module
  */
+import type { IkeStreamTransport } from "./ike-stream.ts";
 import type { SaDatabase } from "../esp/sadb.ts";
 import type { ChildSaSink } from "./child-sink.ts";
 import type { IkeTunnelConfig } from "./config.ts";
@@ -47,6 +48,8 @@ export interface IkeDriverOptions {
   setTimeout?: (fn: () => void, ms: number) => unknown;
   clearTimeout?: (h: unknown) => void;
   rng?: (n: number) => Uint8Array;
+  /** IKE and ESP over TCP (RFC 9329): lib/tunnel/ike-stream.ts. `send` then writes on the peer's connection. */
+  stream?: IkeStreamTransport;
 }
 
 export const TICK_MS = 500;

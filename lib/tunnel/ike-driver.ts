@@ -39,6 +39,7 @@ import { saConfig } from "./ike-sa-config.ts";
 import { InvalidSpiReporter } from "./ike-invalid-spi.ts";
 import type { ReloadPlan } from "./config-reload.ts";
 import { ConnectionSet } from "./ike-connections.ts";
+import { streamSaConfig } from "./ike-stream.ts";
 
 export { PrefixPool, tsToCidrs, VipPools } from "./ike-pool.ts";
 export type { IkeStatus } from "./ike-status.ts";
@@ -81,9 +82,9 @@ export class IkeDriver {
     if (o.sink) sink = o.sink;
     else if (o.db && o.child) sink = new LocalChildSink(o.db, o.child, o.reindex ?? (() => {}));
     else throw new TypeError("IkeDriver: give `sink`, or `db` and `child`");
-    this.children = new ChildTable({ cfg: o.cfg, sink, keylog, log: o.log, now: this.now, onChild: o.onChild });
+    this.children = new ChildTable({ cfg: o.cfg, sink, keylog, log: o.log, now: this.now, onChild: o.onChild, stream: !!o.stream });
     this.invalidSpi = new InvalidSpiReporter(() => this.manager, o.log, this.now);
-    this.rx = new IkeRxQueue({ cfg: o.cfg, manager: () => this.manager, schedule: o.schedule, log: o.log, now: this.now, halted: () => this.halted });
+    this.rx = new IkeRxQueue({ cfg: o.cfg, manager: () => this.manager, schedule: o.schedule, log: o.log, now: this.now, halted: () => this.halted, localEndpoint: o.stream ? (from) => o.stream!.localEndpoint(from) ?? null : undefined });
     this.manager = new IkeSaManager({
       now: this.now(), limits: o.cfg.ike.limits, rng: o.rng,
       responder: o.cfg.ike.responder ? (from, via) => this.saConfig(from, via) : undefined,
@@ -98,10 +99,12 @@ export class IkeDriver {
 
   /** The core's configuration for one IKE SA (lib/tunnel/ike-sa-config.ts). */
   private saConfig(remote: Endpoint, via: Via): IkeSaConfig {
-    return saConfig({
+    const sc = saConfig({
       cfg: this.cfg, pool: this.pool, localAddressFor: this.o.localAddressFor, log: this.o.log, halfOpenTimeoutMs: this.manager?.limits.halfOpenTimeoutMs,
       rawEsp: this.o.rawEsp, fetchCrl: this.crlFetcher.lookup, peerConfigs: this.conns?.peerConfigs,
     }, remote, via);
+    // IKE and ESP over TCP (RFC 9329): lib/tunnel/ike-stream.ts
+    return this.o.stream ? streamSaConfig(sc, this.o.stream.localEndpoint(remote)) : sc;
   }
 
   /** Start: the initiator sends IKE_SA_INIT; the responder waits for one. */
@@ -112,7 +115,7 @@ export class IkeDriver {
     if (!this.cfg.ike.responder) this.initiate();
     else {
       const peer = this.cfg.ike.remoteAny ? "any address" : this.cfg.remote;
-      const ports = this.cfg.ike.ikePort && this.o.sendIke ? `UDP ${this.cfg.ike.ikePort} and ${this.cfg.localPort}` : `UDP ${this.cfg.localPort}`;
+      const ports = this.o.stream ? `TCP ${this.cfg.localPort}` : this.cfg.ike.ikePort && this.o.sendIke ? `UDP ${this.cfg.ike.ikePort} and ${this.cfg.localPort}` : `UDP ${this.cfg.localPort}`;
       for (const l of this.conns?.describe() ?? []) this.o.log("info", l);
       this.o.log("info", `IKEv2 responder: waiting for ${peer} on ${ports}${this.pool ? `; virtual IPs from ${[this.cfg.ike.pool, this.cfg.ike.pool6].filter(Boolean).join(" and ")} (${this.pool.size} addresses)${this.cfg.ike.dns?.length ? `, DNS ${this.cfg.ike.dns.join(" ")}` : ""}` : ""}`);
     }

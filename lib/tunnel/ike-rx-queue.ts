@@ -15,6 +15,8 @@ import type { LogLevel } from "./ike-driver-types.ts";
 
 export interface IkeRxQueueOptions {
   cfg: IkeTunnelConfig;
+  /** Over TCP (RFC 9329): the local endpoint of the connection a peer's data came in on. */
+  localEndpoint?: (from: Endpoint) => Endpoint | null;
   manager: () => IkeSaManager;
   schedule?: (fn: () => void) => void;
   log: (level: LogLevel, msg: string) => void;
@@ -104,7 +106,7 @@ export class IkeRxQueue {
       const q = (this.urgent.length ? this.urgent : this.queue).shift()!;
       if (this.halted) break;
       // the socket it came in on (a wildcard address: the SA keeps its own)
-      const to = { address: this.cfg.local, port: q.via === "natt" || !this.cfg.ike.ikePort ? this.cfg.localPort : this.cfg.ike.ikePort };
+      const to = this.o.localEndpoint?.(q.from) ?? { address: this.cfg.local, port: q.via === "natt" || !this.cfg.ike.ikePort ? this.cfg.localPort : this.cfg.ike.ikePort };
       this.manager.receive(q.d, q.from, q.via, this.now(), to);
     }
     if ((this.urgent.length || this.queue.length) && !this.halted && this.o.schedule) this.o.schedule(() => this.drain());

@@ -106,6 +106,8 @@ function openRawEspFds(cfg: IkeTunnelConfig, warn: (m: string) => void): { v4: n
 }
 
 export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel, msg: string, subsystem?: Subsystem) => void, opts: IkeTunnelOptions = {}): Promise<RunningIkeTunnel> {
+  // IKE and ESP over TCP (RFC 9329): its own path, ike-tcp-up.ts
+  if (cfg.transport === "tcp") return (await import("./ike-tcp-up.ts")).startIkeTcpTunnel(cfg, log);
   const td = new Teardown();
   const onWorker = vpnkitEnv("VPNKIT_DATAPLANE") !== "main";
   let onFatal: (r: string) => void = () => {};

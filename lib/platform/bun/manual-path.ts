@@ -141,6 +141,7 @@ export function manualStatus(cfg: TunnelConfig, tunName: string, started: number
     startedAt: new Date(started).toISOString(),
     uptimeSec: Math.round((Date.now() - started) / 1000),
     tun: tunName,
+    ...(cfg.transport === "tcp" ? { transport: "tcp" as const } : {}),
     // TCP: the connection's real ports (a client's local port is ephemeral); without a connection, what was configured
     local: ends?.local ?? (cfg.transport === "tcp" && cfg.tcpRole === "client" ? `${cfg.local}:(not connected)` : `${cfg.local}:${cfg.localPort}`),
     remote: ends?.remote ?? (cfg.transport === "tcp" && cfg.tcpRole === "server" ? `${cfg.remote}:(not connected)` : `${cfg.remote}:${cfg.remotePort}`),
