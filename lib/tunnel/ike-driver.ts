@@ -25,7 +25,7 @@
  */
 import type { SaDatabase } from "../esp/sadb.ts";
 import { IkeSa } from "../ike/v2/sa/ike-sa.ts";
-import { IkeSaManager, type ManagedSa, type ManagerEvent, type Via } from "../ike/v2/sa/manager.ts";
+import { IkeSaManager, type IkeSaManagerOptions, type ManagedSa, type ManagerEvent, type Via } from "../ike/v2/sa/manager.ts";
 import type { Action, ChildSaInfo, Endpoint, IkeSaConfig, VirtualIpPool } from "../ike/v2/sa/types.ts";
 import { type ChildInstall, type ChildSaSink, LocalChildSink } from "./child-sink.ts";
 import type { IkeTunnelConfig } from "./config.ts";
@@ -70,6 +70,8 @@ export interface IkeDriverOptions {
   setTimeout?: (fn: () => void, ms: number) => unknown;
   clearTimeout?: (h: unknown) => void;
   rng?: (n: number) => Uint8Array;
+  /** COOKIE secrets shared with the IKE gate's thread (lib/ike/v2/sa/cookie-gate.ts); default: the manager's own. */
+  cookies?: IkeSaManagerOptions["cookies"];
 }
 
 const TICK_MS = 500;
@@ -125,7 +127,7 @@ export class IkeDriver {
     else if (o.db && o.child) this.sink = new LocalChildSink(o.db, o.child, o.reindex ?? (() => {}));
     else throw new TypeError("IkeDriver: give `sink`, or `db` and `child`");
     this.manager = new IkeSaManager({
-      now: this.now(), limits: o.cfg.ike.limits, rng: o.rng,
+      now: this.now(), limits: o.cfg.ike.limits, rng: o.rng, cookies: o.cookies,
       responder: o.cfg.ike.responder ? (from, via) => this.saConfig(from, via) : undefined,
       onActions: (e, actions) => this.run(e, actions),
       onEvent: (ev) => this.onEvent(ev),

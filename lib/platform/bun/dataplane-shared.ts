@@ -137,6 +137,12 @@ export interface DataPlaneInit {
   warmCipher: EspCipherName;
   /** IKEv2: datagrams with the non-ESP marker go to the main thread as {@link DataPlaneEvent} "ike". */
   ike: boolean;
+  /**
+   * IKEv2: the bound of those: Int32 [in flight (worker adds, main subtracts), dropped]; at
+   * `ikeQueueMax` in flight more are dropped and counted. Without it: unbounded.
+   */
+  ikeQueue?: SharedArrayBuffer;
+  ikeQueueMax?: number;
 }
 
 /**

@@ -72,11 +72,25 @@ async function run(init: DataPlaneInit): Promise<void> {
   const tun = TunDevice.attach(init.tunFd, init.tunName, init.offload);
   const udp = FfiUdpSocket.fromFd(init.udpFd);
   if (init.gso) udp.enableGso();
+  // IKE datagrams in flight to the main thread: bounded (a flood on 4500 is dropped here and counted)
+  const ikeQ = init.ikeQueue ? new Int32Array(init.ikeQueue) : null;
+  const ikeMax = init.ikeQueueMax ?? 1024;
   const common = {
     device: tun, socket: udp, remoteAddress: init.remoteAddress, remotePort: init.remotePort,
     child: init.child, aead: init.aead, keepaliveMs: init.keepaliveMs,
     // IKEv2 on the same socket (non-ESP marker): to the driver on the main thread, copied out of the receive slab
-    onIke: init.ike ? (buf: Uint8Array, addr: string, port: number) => post({ type: "ike", buf: buf.slice(), addr, port }) : undefined,
+    onIke: init.ike
+      ? (buf: Uint8Array, addr: string, port: number) => {
+        if (ikeQ !== null) {
+          if (Atomics.load(ikeQ, 0) >= ikeMax) {
+            Atomics.add(ikeQ, 1, 1);
+            return;
+          }
+          Atomics.add(ikeQ, 0, 1);
+        }
+        post({ type: "ike", buf: buf.slice(), addr, port });
+      }
+      : undefined,
   };
   const manual = init.outbound !== null && init.inbound !== null
     ? buildManualPath({ ...common, outbound: init.outbound, inbound: init.inbound })

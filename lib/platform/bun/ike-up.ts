@@ -24,7 +24,9 @@ import { configureLink } from "./tun.ts";
 import { BunUdpSocket } from "./udp.ts";
 import { aeadChoice, type DataPlane, launchDataPlane, openTun, openWorkerIo, serveControl } from "./runtime.ts";
 import { startMemoryGuard } from "./memory-guard.ts";
-import { localAddressFor, openIkeSockets } from "./ike-sockets.ts";
+import { type IkeSockets, localAddressFor, openIkeSockets } from "./ike-sockets.ts";
+import { type IkeGate, openIkeGate } from "./ike-gate.ts";
+import { DEFAULT_IKE_LIMITS } from "../../ike/v2/sa/limits.ts";
 import { vpnkitEnv } from "../../core/env.ts";
 import type { Subsystem } from "../../core/log.ts";
 
@@ -93,19 +95,26 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
       : { name: "ike", local: cfg.localSubnets, remote: cfg.routes, mtu: cfg.tunnelMtu };
     let tunName: string;
     let parts: PathParts;
+    /** The worker's IKE datagrams in flight to this thread and those it dropped (bounded, runtime.ts DataPlaneInit.ikeQueue). */
+    let ikeQueue: Int32Array | null = null;
     if (onWorker) {
       const { tun, offload, udp } = openWorkerIo(cfg, td, (m) => log("warn", m, "net"));
+      ikeQueue = new Int32Array(new SharedArrayBuffer(8));
       tunName = tun.name;
       const dp = await launchDataPlane(tun, offload, udp, {
         remoteAddress: cfg.remote, remotePort: espPort, keepaliveMs: Math.round(cfg.keepaliveSec * 1000),
         keepWarmMs: cfg.keepWarmMs,
         child: baseChild,
         outbound: null, inbound: null, warmCipher: firstEspCipher(cfg), ike: true,
+        ikeQueue: ikeQueue.buffer as SharedArrayBuffer, ikeQueueMax: { ...DEFAULT_IKE_LIMITS, ...(cfg.ike.limits ?? {}) }.queue,
       }, td, (m) => log("info", m, "dp"), (why) => {
         log("error", why, "dp");
         onFatal(why);
       }, (e) => {
-        if (e.type === "ike") onIke(e.buf, e.addr, e.port);
+        if (e.type === "ike") {
+          if (ikeQueue) Atomics.sub(ikeQueue, 0, 1);
+          onIke(e.buf, e.addr, e.port);
+        }
         else onSaEvent(e.event);
       });
       parts = {
@@ -139,16 +148,25 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
       };
     }
     const name = tunName;
-    // plain IKE (UDP 500, IPv4 and IPv6) on this thread; the packet path owns the NAT-T socket
-    const ike = cfg.ike.ikePort
-      ? await openIkeSockets(cfg.local, cfg.ike.ikePort, (buf, addr, port) => driver?.onDatagram(buf, addr, port, "ike"), (m) => log("warn", m))
-      : null;
+    // plain IKE (UDP 500, IPv4 and IPv6); the packet path owns the NAT-T socket. A responder reads
+    // it in the IKE gate's thread (ike-gate.ts: COOKIE answers to a flood there, the rest handed
+    // over, bounded); VPNKIT_IKE_GATE=0 or an initiator: on this thread
+    const onIkeDatagram = (buf: Uint8Array, addr: string, port: number) => driver?.onDatagram(buf, addr, port, "ike");
+    const limits = { ...DEFAULT_IKE_LIMITS, ...(cfg.ike.limits ?? {}) };
+    let gate: IkeGate | null = null;
+    let ike: IkeSockets | null = null;
+    if (cfg.ike.ikePort && cfg.ike.responder && vpnkitEnv("VPNKIT_IKE_GATE") !== "0") {
+      ike = gate = await openIkeGate(cfg.local, cfg.ike.ikePort, onIkeDatagram, (m) => log("warn", m), {
+        cookieThreshold: limits.cookieThreshold, cookieRotateMs: limits.cookieRotateMs, queueMax: limits.queue,
+      });
+    } else if (cfg.ike.ikePort) ike = await openIkeSockets(cfg.local, cfg.ike.ikePort, onIkeDatagram, (m) => log("warn", m));
     if (ike) td.push(() => ike.close());
     const drv = new IkeDriver({
       cfg,
       send: parts.send,
       sendIke: ike ? (buf, addr, port) => ike.send(buf, addr, port) : undefined,
       localAddressFor,
+      cookies: gate?.cookies,
       schedule: (fn) => setImmediate(fn),
       sink: parts.sink,
       log,
@@ -162,12 +180,29 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
       },
     });
     driver = drv;
+    if (gate) {
+      // the gate demands COOKIEs from the manager's half-open count on
+      const g = gate;
+      const t = setInterval(() => g.halfOpen(drv.manager.halfOpen), 20);
+      (t as { unref?: () => void }).unref?.();
+      td.push(() => clearInterval(t));
+    }
     td.push(startMemoryGuard());
 
     const started = Date.now();
     const status = () => {
       const cur = drv.current();
       const { counters, io } = parts.counters();
+      const ikeStatus = drv.status();
+      if (gate) {
+        // the COOKIEs and drops of the gate's thread count with the manager's
+        const g = gate.counters();
+        ikeStatus.manager.counters.cookiesSent += g.cookiesSent;
+        Object.assign(ikeStatus.drops, g.drops);
+        Object.assign(io, { ikeGateReceived: g.received, ikeGateForwarded: g.forwarded, ikeGateCookiesValid: g.cookiesValid });
+      }
+      const nattDropped = ikeQueue ? Atomics.load(ikeQueue, 1) : 0;
+      if (nattDropped) ikeStatus.drops["natt-queue-full"] = nattDropped;
       return {
         version: 1 as const,
         pid: process.pid,
@@ -182,7 +217,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
         tunnelMtu: cfg.tunnelMtu,
         counters,
         io: { ...io },
-        ike: drv.status(),
+        ike: ikeStatus,
       };
     };
     await serveControl(cfg, status, td);
