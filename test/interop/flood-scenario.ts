@@ -48,7 +48,8 @@ export interface FloodResult {
   responder: string;
   flood: { sent: number; seconds: number; pps: number; line: string };
   answers: { cookie: number; init: number; toLegit: number };
-  rssKb: { baseline: number; max: number; after: number; samples: number };
+  /** VmRSS (KiB); `parts`: RssAnon / RssFile at the baseline, at the peak and after (the file part is the mapped executable and libraries). */
+  rssKb: { baseline: number; max: number; after: number; samples: number; parts?: { baseline: string; max: string; after: string } };
   charonClient: { ok: boolean; ms: number | null; startedAtS: number; floodRunningWhenUp: boolean; cookieSeen: boolean; out: string };
   vpnkitInitiator: { ok: boolean; msFromSpawn: number | null; msFromFirstInit: number | null; startedAtS: number; floodRunningWhenUp: boolean };
   during: { sas: number | null; halfOpen: number | null };
@@ -114,6 +115,17 @@ export function buildFlooder(dir: string): string {
   const bin = join(dir, "ike-flood");
   execFileSync("gcc", ["-O2", "-Wall", "-o", bin, join(ROOT, "scripts/flood/ike-flood.c")], { stdio: "pipe" });
   return bin;
+}
+
+/** "RssAnon+RssFile" of `pid` in KiB, e.g. "27000+46000". */
+export function rssParts(pid: number): string {
+  try {
+    const t = readFileSync(`/proc/${pid}/status`, "utf8");
+    const g = (k: string) => /(\d+) kB/.exec(t.split("\n").find((l) => l.startsWith(k)) ?? "")?.[1] ?? "?";
+    return `${g("RssAnon:")}+${g("RssFile:")}`;
+  } catch {
+    return "?";
+  }
 }
 
 export function rssKb(pid: number): number | null {
@@ -240,10 +252,15 @@ export async function runFlood(o: FloodOptions): Promise<FloodResult> {
     if (lc.status !== 0) throw new Error(`client swanctl --load-all: ${lc.out}`);
     await Bun.sleep(1000);
     const baseline = rssKb(rPid) ?? NaN;
+    const baseParts = rssParts(rPid);
     const samples: number[] = [];
+    let maxParts = "?";
     const sampler = setInterval(() => {
       const r = rssKb(rPid);
-      if (r !== null) samples.push(r);
+      if (r !== null) {
+        if (!samples.length || r > Math.max(...samples)) maxParts = rssParts(rPid);
+        samples.push(r);
+      }
     }, 500);
     // ---- the flood
     const t0 = Date.now();
@@ -327,7 +344,7 @@ export async function runFlood(o: FloodOptions): Promise<FloodResult> {
     after.settleS = (Date.now() - s0) / 1000;
     await Bun.sleep(1500);
     clearInterval(sampler);
-    const rss = { baseline, max: Math.max(...samples), after: rssKb(rPid) ?? NaN, samples: samples.length };
+    const rss = { baseline, max: Math.max(...samples), after: rssKb(rPid) ?? NaN, samples: samples.length, parts: { baseline: baseParts, max: maxParts, after: rssParts(rPid) } };
     return { responder: o.responder, flood, answers, rssKb: rss, charonClient, vpnkitInitiator, during, after, counters, loadavg };
   } finally {
     for (const p of procs.reverse()) await p.stop();
