@@ -5,8 +5,8 @@
  * poll(), reads with recvmmsg() into a fixed slab, decides each datagram with
  * {@link CookieGate} (lib/ike/v2/sa/cookie-gate.ts: COOKIE answer, drop, or forward), sends the
  * COOKIE answers of a batch with one sendmmsg(), and hands the rest to the main thread through
- * postMessage, at most `queueMax` in flight (the rest dropped and counted). The HMAC runs in
- * libcrypto through FFI into fixed buffers: a flood request allocates nothing here.
+ * postMessage, at most `queueMax` in flight (the rest dropped and counted). The HMAC runs on
+ * libcrypto's SHA-256 through FFI into fixed buffers: a flood request allocates nothing here.
  *
  * Whether COOKIEs are demanded: the main thread publishes the manager's half-open count; the
  * gate demands them once that count plus the requests in flight reach the cookie threshold.
@@ -14,9 +14,10 @@
  * one poll() timeout.
  * @module
  */
-import { dlopen, FFIType, type Pointer, ptr } from "bun:ffi";
+import { FFIType, type Pointer, ptr } from "bun:ffi";
+import { libcryptoHmacSha256 } from "./hmac-ffi.ts";
 import { ipv4Text, ipv6Text } from "../../core/bytes.ts";
-import { CookieGate, GATE_COOKIE, GATE_DROP_REASONS, GATE_FORWARD, type Mac, nodeMac, SharedCookieJar } from "../../ike/v2/sa/cookie-gate.ts";
+import { CookieGate, GATE_COOKIE, GATE_DROP_REASONS, GATE_FORWARD, SharedCookieJar } from "../../ike/v2/sa/cookie-gate.ts";
 import { EAGAIN, EINTR, errno, libcSymbols, stableBytes } from "./libc.ts";
 import { G, type GateEvent, type GateInit, gateViews, N } from "./ike-gate-shared.ts";
 
@@ -36,32 +37,6 @@ const sys = () =>
     recvmmsg: { args: [FFIType.i32, FFIType.ptr, FFIType.u32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
     sendmmsg: { args: [FFIType.i32, FFIType.ptr, FFIType.u32, FFIType.i32], returns: FFIType.i32 },
   });
-
-/** HMAC-SHA256 in libcrypto (one call, fixed buffers), or node:crypto when libcrypto is missing. */
-function libcryptoMac(): Mac {
-  for (const n of ["libcrypto.so.3", "libcrypto.so"]) {
-    try {
-      const l = dlopen(n, {
-        EVP_sha256: { args: [], returns: FFIType.ptr },
-        HMAC: { args: [FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.ptr, FFIType.ptr], returns: FFIType.ptr },
-      }).symbols;
-      const md = l.EVP_sha256();
-      if (md === null) continue;
-      const key = stableBytes(32), data = stableBytes(512), out = stableBytes(64), outLen = stableBytes(4);
-      const pk = ptr(key), pd = ptr(data), po = ptr(out), pl = ptr(outLen);
-      return (k, d, n2, o) => {
-        key.set(k);
-        for (let i = 0; i < n2; i++) data[i] = d[i];
-        l.HMAC(md, pk, 32, pd, n2, po, pl);
-        key.fill(0);
-        for (let i = 0; i < 32; i++) o[i] = out[i];
-      };
-    } catch {
-      // next name
-    }
-  }
-  return nodeMac;
-}
 
 /** One socket's receive slab and send batch (pointers into storage that never moves). */
 class GateSocket {
@@ -113,7 +88,8 @@ class GateSocket {
 async function run(init: GateInit): Promise<void> {
   const { ctl, nums } = gateViews(init.sab);
   const L = sys();
-  const jar = new SharedCookieJar(init.cookieSab, init.rotateMs, true, libcryptoMac());
+  const mac = libcryptoHmacSha256();
+  const jar = new SharedCookieJar(init.cookieSab, init.rotateMs, true, mac);
   const gate = new CookieGate(jar);
   const socks = init.fds.map((fd) => new GateSocket(fd));
   const pfds = stableBytes(8 * socks.length);
@@ -214,6 +190,7 @@ async function run(init: GateInit): Promise<void> {
     }
   } finally {
     publish();
+    mac.wipe();
     Atomics.store(ctl, G.STOPPED, 1);
     Atomics.notify(ctl, G.STOPPED);
   }
