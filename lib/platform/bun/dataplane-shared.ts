@@ -121,6 +121,8 @@ export interface DataPlaneInit {
   tunName: string;
   offload: boolean;
   udpFd: number;
+  /** A second NAT-T socket, [::]:port (IPv6 only) next to 0.0.0.0:port: both carry the path (udp-dual.ts). */
+  udpFd6?: number;
   gso: boolean;
   /** "ffi": libcrypto through bun:ffi when it loads; "default": lib/esp's providers. */
   aead: "ffi" | "default";

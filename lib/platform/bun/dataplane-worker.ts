@@ -20,6 +20,7 @@ import { FFIType } from "bun:ffi";
 import { type DataPlaneCommand, type DataPlaneEvent, type DataPlaneInit, FLAG_READY, FLAG_STOP, FLAG_STOPPED, type IoCounters, sharedViews, writeChildCounters, writeCounters } from "./dataplane-shared.ts";
 import { TunDevice } from "./tun.ts";
 import { FfiUdpSocket } from "./udp-ffi.ts";
+import { DualUdpSocket } from "./udp-dual.ts";
 import { LoopbackPath } from "./dataplane-warmup.ts";
 import { libcSymbols, stableBytes } from "./libc.ts";
 import { buildManualPath, buildPath, installBenchChildren } from "./manual-path.ts";
@@ -70,7 +71,9 @@ async function run(init: DataPlaneInit): Promise<void> {
   }
   let warmTicks = 0;
   const tun = TunDevice.attach(init.tunFd, init.tunName, init.offload);
-  const udp = FfiUdpSocket.fromFd(init.udpFd);
+  const udp4 = FfiUdpSocket.fromFd(init.udpFd);
+  // with an IPv6 socket next to the IPv4 one: both as one (sends by the destination's family)
+  const udp = init.udpFd6 !== undefined ? new DualUdpSocket(udp4, FfiUdpSocket.fromFd(init.udpFd6)) : udp4;
   if (init.gso) udp.enableGso();
   // IKE datagrams in flight to the main thread: bounded (a flood on 4500 is dropped here and counted)
   const ikeQ = init.ikeQueue ? new Int32Array(init.ikeQueue) : null;
@@ -173,7 +176,7 @@ async function run(init: DataPlaneInit): Promise<void> {
   if (ep < 0) throw new Error("epoll_create1 failed");
   const ev = new Uint8Array(12);
   const evDv = new DataView(ev.buffer);
-  for (const fd of [init.tunFd, init.udpFd, init.wakeFd]) {
+  for (const fd of [init.tunFd, init.udpFd, init.wakeFd, ...(init.udpFd6 !== undefined ? [init.udpFd6] : [])]) {
     evDv.setUint32(0, EPOLLIN, true);
     evDv.setUint32(4, fd, true); // epoll_data.fd
     evDv.setUint32(8, 0, true);
@@ -247,8 +250,8 @@ async function run(init: DataPlaneInit): Promise<void> {
           Atomics.store(flags, FLAG_STOP, 1);
         } else if (fd === tunFd) {
           if (tun.drainNow()) more = true;
-        } else if (fd === udpFd) {
-          if (udp.receive()) more = true;
+        } else if (fd === udpFd || fd === init.udpFd6) {
+          if (udp instanceof DualUdpSocket ? udp.receive(fd) : udp.receive()) more = true;
           tun.flushNow();
         }
       }

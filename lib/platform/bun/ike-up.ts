@@ -97,8 +97,11 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
     let parts: PathParts;
     /** The worker's IKE datagrams in flight to this thread and those it dropped (bounded, runtime.ts DataPlaneInit.ikeQueue). */
     let ikeQueue: Int32Array | null = null;
+    /** "[::]:4500" when the packet path listens on IPv6 too. */
+    let natt6 = "";
     if (onWorker) {
-      const { tun, offload, udp } = openWorkerIo(cfg, td, (m) => log("warn", m, "net"));
+      const { tun, offload, udp, udp6 } = openWorkerIo(cfg, td, (m) => log("warn", m, "net"), true);
+      if (udp6) natt6 = ` [::]:${cfg.localPort}`;
       ikeQueue = new Int32Array(new SharedArrayBuffer(8));
       tunName = tun.name;
       const dp = await launchDataPlane(tun, offload, udp, {
@@ -106,6 +109,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
         keepWarmMs: cfg.keepWarmMs,
         child: baseChild,
         outbound: null, inbound: null, warmCipher: firstEspCipher(cfg), ike: true,
+        ...(udp6 ? { udpFd6: udp6.fd } : {}),
         ikeQueue: ikeQueue.buffer as SharedArrayBuffer, ikeQueueMax: { ...DEFAULT_IKE_LIMITS, ...(cfg.ike.limits ?? {}) }.queue,
       }, td, (m) => log("info", m, "dp"), (why) => {
         log("error", why, "dp");
@@ -224,7 +228,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
     log(
       "info",
       `vpnkit up: ${name} ${cfg.tunAddr.join(",")} mtu ${cfg.tunMtu} (tunnel ${cfg.tunnelMtu}), IKEv2 ${cfg.ike.responder ? "responder" : "initiator"} ` +
-        `${ike ? `IKE ${ike.bound.join(" ")}, ` : ""}${cfg.local}:${cfg.localPort} <-> ${cfg.ike.remoteAny ? "%any" : `${cfg.remote}:${cfg.remotePort}`}, ${cfg.ike.localTs.join(",")} === ${cfg.ike.remoteTs.join(",")}, control ${cfg.control}`,
+        `${ike ? `IKE ${ike.bound.join(" ")}, ` : ""}${cfg.local}:${cfg.localPort}${natt6} <-> ${cfg.ike.remoteAny ? "%any" : `${cfg.remote}:${cfg.remotePort}`}, ${cfg.ike.localTs.join(",")} === ${cfg.ike.remoteTs.join(",")}, control ${cfg.control}`,
     );
     drv.start();
     let stopped: Promise<void> | null = null;
