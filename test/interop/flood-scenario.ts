@@ -55,6 +55,8 @@ export interface FloodResult {
   during: { sas: number | null; halfOpen: number | null };
   after: { sas: number | null; halfOpen: number | null; settleS: number; ikeSas: string };
   counters: Record<string, unknown>;
+  /** The responder namespace's UDP counters after the flood (nstat): datagrams read, and dropped because the receive / send buffer was full. */
+  udp: Record<string, number>;
   loadavg: string;
 }
 
@@ -322,6 +324,11 @@ export async function runFlood(o: FloodOptions): Promise<FloodResult> {
     const flood = { sent: m ? Number(m[1]) : 0, seconds: m ? Number(m[2]) : 0, pps: m ? Number(m[3]) : 0, line: fl.lines.join(" | ") };
     log(`flood done: ${flood.line}`);
     const answers = answerCounts();
+    const udp: Record<string, number> = {};
+    for (const l of ns(NS.r, "nstat", "-az", "UdpInDatagrams", "UdpRcvbufErrors", "UdpSndbufErrors", "UdpOutDatagrams").split("\n")) {
+      const [k, v] = l.trim().split(/\s+/);
+      if (k?.startsWith("Udp")) udp[k] = Number(v);
+    }
     const loadavg = readFileSync("/proc/loadavg", "utf8").trim();
     // ---- after: wait for the flood's half-open SAs to time out
     const s0 = Date.now();
@@ -332,7 +339,8 @@ export async function runFlood(o: FloodOptions): Promise<FloodResult> {
         const st = await readStatus(rSock, 5000).catch(() => null);
         if (st?.ike) {
           after = { sas: st.ike.manager.sas, halfOpen: st.ike.manager.halfOpen, settleS: 0, ikeSas: st.ike.ikeSas.map((x) => `${x.remote} ${x.state}`).join(", ") };
-          counters = { ...st.ike.manager.counters, drops: st.ike.drops };
+          const io = st.io as Record<string, number> | undefined;
+          counters = { ...st.ike.manager.counters, drops: st.ike.drops, ...(io?.ikeGateReceived !== undefined ? { gate: { received: io.ikeGateReceived, forwarded: io.ikeGateForwarded, cookiesValid: io.ikeGateCookiesValid } } : {}) };
         }
       } else {
         const s = charonStats(charonR!);
@@ -345,7 +353,7 @@ export async function runFlood(o: FloodOptions): Promise<FloodResult> {
     await Bun.sleep(1500);
     clearInterval(sampler);
     const rss = { baseline, max: Math.max(...samples), after: rssKb(rPid) ?? NaN, samples: samples.length, parts: { baseline: baseParts, max: maxParts, after: rssParts(rPid) } };
-    return { responder: o.responder, flood, answers, rssKb: rss, charonClient, vpnkitInitiator, during, after, counters, loadavg };
+    return { responder: o.responder, flood, answers, rssKb: rss, charonClient, vpnkitInitiator, during, after, counters, udp, loadavg };
   } finally {
     for (const p of procs.reverse()) await p.stop();
   }
