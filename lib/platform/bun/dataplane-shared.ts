@@ -11,6 +11,7 @@ import type { Cidr } from "../../net/cidr.ts";
 import { type ChildStats, type EngineCounters, newChildStats, newCounters, type TunnelChild } from "../../tunnel/engine.ts";
 import type { EspCipherName, SaEvent } from "../../esp/types.ts";
 import type { ChildInstall } from "../../tunnel/child-sink.ts";
+import type { GateInit } from "./ike-gate-shared.ts";
 
 /** Int32 slots at the start of the buffer. */
 export const FLAG_STOP = 0; // main → worker: 1 = tear down
@@ -145,6 +146,8 @@ export interface DataPlaneInit {
    */
   ikeQueue?: SharedArrayBuffer;
   ikeQueueMax?: number;
+  /** IKEv2 responder: the IKE gate's sockets (UDP 500) join this thread's epoll set (ike-gate-loop.ts). */
+  gate?: GateInit;
 }
 
 /**
@@ -166,4 +169,6 @@ export type DataPlaneEvent =
   | { type: "log"; message: string }
   /** A datagram with the non-ESP marker (IKE), marker included. */
   | { type: "ike"; buf: Uint8Array; addr: string; port: number }
+  /** A datagram the IKE gate forwards from the plain IKE port (no marker). */
+  | { type: "ike-gate"; buf: Uint8Array; addr: string; port: number }
   | { type: "sa-event"; event: SaEvent };

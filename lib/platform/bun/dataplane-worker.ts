@@ -21,6 +21,7 @@ import { type DataPlaneCommand, type DataPlaneEvent, type DataPlaneInit, FLAG_RE
 import { TunDevice } from "./tun.ts";
 import { FfiUdpSocket } from "./udp-ffi.ts";
 import { DualUdpSocket } from "./udp-dual.ts";
+import { GateLoop } from "./ike-gate-loop.ts";
 import { LoopbackPath } from "./dataplane-warmup.ts";
 import { libcSymbols, stableBytes } from "./libc.ts";
 import { buildManualPath, buildPath, installBenchChildren } from "./manual-path.ts";
@@ -172,11 +173,17 @@ async function run(init: DataPlaneInit): Promise<void> {
     writeCounters(nums, engine.counters, io);
   };
 
+  // IKEv2 responder: the IKE gate's sockets (UDP 500) are read here too; COOKIE answers to a flood
+  // leave from this thread, the rest goes to the main thread (bounded)
+  const gate = init.gate ? new GateLoop(init.gate, (e) => post({ type: "ike-gate", buf: e.buf, addr: e.addr, port: e.port })) : null;
+  const gateFds = gate?.fds ?? [];
+  let gateTick = 0;
+
   const ep = c.epoll_create1(0x80000);
   if (ep < 0) throw new Error("epoll_create1 failed");
   const ev = new Uint8Array(12);
   const evDv = new DataView(ev.buffer);
-  for (const fd of [init.tunFd, init.udpFd, init.wakeFd, ...(init.udpFd6 !== undefined ? [init.udpFd6] : [])]) {
+  for (const fd of [init.tunFd, init.udpFd, init.wakeFd, ...(init.udpFd6 !== undefined ? [init.udpFd6] : []), ...gateFds]) {
     evDv.setUint32(0, EPOLLIN, true);
     evDv.setUint32(4, fd, true); // epoll_data.fd
     evDv.setUint32(8, 0, true);
@@ -222,6 +229,10 @@ async function run(init: DataPlaneInit): Promise<void> {
         }
         io.warmTicks = warmTicks;
       }
+      if (gate !== null && Date.now() - gateTick >= 100) {
+        gateTick = Date.now();
+        gate.tick(gateTick);
+      }
       if (n <= 0) {
         // nothing pending: publish the counters now, off the packet's path
         if (pollAgain) publish();
@@ -250,6 +261,8 @@ async function run(init: DataPlaneInit): Promise<void> {
           Atomics.store(flags, FLAG_STOP, 1);
         } else if (fd === tunFd) {
           if (tun.drainNow()) more = true;
+        } else if (gate !== null && gateFds.includes(fd)) {
+          if (gate.drain(fd)) more = true;
         } else if (fd === udpFd || fd === init.udpFd6) {
           if (udp instanceof DualUdpSocket ? udp.receive(fd) : udp.receive()) more = true;
           tun.flushNow();
@@ -278,6 +291,7 @@ async function run(init: DataPlaneInit): Promise<void> {
     publish();
     writeChildCounters(nums, engine.children);
     db.destroy(); // zeroes every key
+    gate?.close();
     loop?.close();
     c.close(ep);
     Atomics.store(flags, FLAG_STOPPED, 1);

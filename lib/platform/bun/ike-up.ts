@@ -25,7 +25,7 @@ import { BunUdpSocket } from "./udp.ts";
 import { aeadChoice, type DataPlane, launchDataPlane, openTun, openWorkerIo, serveControl } from "./runtime.ts";
 import { startMemoryGuard } from "./memory-guard.ts";
 import { type IkeSockets, localAddressFor, openIkeSockets } from "./ike-sockets.ts";
-import { type IkeGate, openIkeGate } from "./ike-gate.ts";
+import { bindIkeGate, type IkeGate, openIkeGate } from "./ike-gate.ts";
 import { DEFAULT_IKE_LIMITS } from "../../ike/v2/sa/limits.ts";
 import { vpnkitEnv } from "../../core/env.ts";
 import type { Subsystem } from "../../core/log.ts";
@@ -93,6 +93,16 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
     const baseChild = cfg.ike.responder
       ? { name: "ike", local: [], remote: [], mtu: cfg.tunnelMtu }
       : { name: "ike", local: cfg.localSubnets, remote: cfg.routes, mtu: cfg.tunnelMtu };
+    // plain IKE (UDP 500, IPv4 and IPv6); the packet path owns the NAT-T socket. A responder's is
+    // read behind the IKE gate (ike-gate.ts: COOKIE answers to a flood off this thread, the rest
+    // handed over, bounded): by the data-plane worker, or a gate thread when the packet path runs
+    // here; VPNKIT_IKE_GATE=0 or an initiator: on this thread
+    const onIkeDatagram = (buf: Uint8Array, addr: string, port: number) => driver?.onDatagram(buf, addr, port, "ike");
+    const limits = { ...DEFAULT_IKE_LIMITS, ...(cfg.ike.limits ?? {}) };
+    const gateOptions = { cookieThreshold: limits.cookieThreshold, cookieRotateMs: limits.cookieRotateMs, queueMax: limits.queue };
+    const wantGate = !!cfg.ike.ikePort && cfg.ike.responder && vpnkitEnv("VPNKIT_IKE_GATE") !== "0";
+    let gate: IkeGate | null = null;
+    let ike: IkeSockets | null = null;
     let tunName: string;
     let parts: PathParts;
     /** The worker's IKE datagrams in flight to this thread and those it dropped (bounded, runtime.ts DataPlaneInit.ikeQueue). */
@@ -104,13 +114,20 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
       if (udp6) natt6 = ` [::]:${cfg.localPort}`;
       ikeQueue = new Int32Array(new SharedArrayBuffer(8));
       tunName = tun.name;
+      // bound before the worker starts, closed after it stopped (teardown runs backwards)
+      const binding = wantGate ? bindIkeGate(cfg.local, cfg.ike.ikePort!, onIkeDatagram, (m) => log("warn", m), gateOptions) : null;
+      if (binding) {
+        td.push(() => binding.close());
+        ike = gate = binding;
+      }
       const dp = await launchDataPlane(tun, offload, udp, {
         remoteAddress: cfg.remote, remotePort: espPort, keepaliveMs: Math.round(cfg.keepaliveSec * 1000),
         keepWarmMs: cfg.keepWarmMs,
         child: baseChild,
         outbound: null, inbound: null, warmCipher: firstEspCipher(cfg), ike: true,
         ...(udp6 ? { udpFd6: udp6.fd } : {}),
-        ikeQueue: ikeQueue.buffer as SharedArrayBuffer, ikeQueueMax: { ...DEFAULT_IKE_LIMITS, ...(cfg.ike.limits ?? {}) }.queue,
+        ikeQueue: ikeQueue.buffer as SharedArrayBuffer, ikeQueueMax: limits.queue,
+        ...(binding ? { gate: binding.init } : {}),
       }, td, (m) => log("info", m, "dp"), (why) => {
         log("error", why, "dp");
         onFatal(why);
@@ -118,7 +135,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
         if (e.type === "ike") {
           if (ikeQueue) Atomics.sub(ikeQueue, 0, 1);
           onIke(e.buf, e.addr, e.port);
-        }
+        } else if (e.type === "ike-gate") binding?.deliver(e.buf, e.addr, e.port);
         else onSaEvent(e.event);
       });
       parts = {
@@ -152,23 +169,20 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
       };
     }
     const name = tunName;
-    // plain IKE (UDP 500, IPv4 and IPv6); the packet path owns the NAT-T socket. A responder reads
-    // it in the IKE gate's thread (ike-gate.ts: COOKIE answers to a flood there, the rest handed
-    // over, bounded); VPNKIT_IKE_GATE=0 or an initiator: on this thread
-    const onIkeDatagram = (buf: Uint8Array, addr: string, port: number) => driver?.onDatagram(buf, addr, port, "ike");
-    const limits = { ...DEFAULT_IKE_LIMITS, ...(cfg.ike.limits ?? {}) };
-    let gate: IkeGate | null = null;
-    let ike: IkeSockets | null = null;
-    if (cfg.ike.ikePort && cfg.ike.responder && vpnkitEnv("VPNKIT_IKE_GATE") !== "0") {
-      ike = gate = await openIkeGate(cfg.local, cfg.ike.ikePort, onIkeDatagram, (m) => log("warn", m), {
-        cookieThreshold: limits.cookieThreshold, cookieRotateMs: limits.cookieRotateMs, queueMax: limits.queue,
-      });
-    } else if (cfg.ike.ikePort) ike = await openIkeSockets(cfg.local, cfg.ike.ikePort, onIkeDatagram, (m) => log("warn", m));
-    if (ike) td.push(() => ike.close());
+    if (!ike && wantGate) {
+      const g = await openIkeGate(cfg.local, cfg.ike.ikePort!, onIkeDatagram, (m) => log("warn", m), gateOptions);
+      td.push(() => g.close());
+      ike = gate = g;
+    } else if (!ike && cfg.ike.ikePort) {
+      const s = await openIkeSockets(cfg.local, cfg.ike.ikePort, onIkeDatagram, (m) => log("warn", m));
+      td.push(() => s.close());
+      ike = s;
+    }
+    const ikeSock = ike;
     const drv = new IkeDriver({
       cfg,
       send: parts.send,
-      sendIke: ike ? (buf, addr, port) => ike.send(buf, addr, port) : undefined,
+      sendIke: ikeSock ? (buf, addr, port) => ikeSock.send(buf, addr, port) : undefined,
       localAddressFor,
       cookies: gate?.cookies,
       schedule: (fn) => setImmediate(fn),

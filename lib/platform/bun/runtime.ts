@@ -82,7 +82,7 @@ export interface DataPlane {
  * socket, and wait until it runs. The keys in `spec` are copied by postMessage and zeroed
  * here at once. Pushes its own stop onto `td`: set the stop flag, wake the worker, wait
  * until it has destroyed its SAs (keys zeroed), then terminate it; only then are the fds
- * (pushed earlier) closed under it. `onEvent` gets the worker's "ike" and "sa-event" messages.
+ * (pushed earlier) closed under it. `onEvent` gets the worker's "ike", "ike-gate" and "sa-event" messages.
  */
 export async function launchDataPlane(
   tun: TunDevice,
@@ -92,7 +92,7 @@ export async function launchDataPlane(
   td: Teardown,
   log: (msg: string) => void,
   onFatal?: (reason: string) => void,
-  onEvent?: (e: Extract<DataPlaneEvent, { type: "ike" | "sa-event" }>) => void,
+  onEvent?: (e: Extract<DataPlaneEvent, { type: "ike" | "ike-gate" | "sa-event" }>) => void,
 ): Promise<DataPlane> {
   try {
     const wakeFd = makeEventFd();
