@@ -30,7 +30,7 @@ mkdirSync(dirname(outfile), { recursive: true });
 const cmd = [
   // Worker entry points are bundled as extra entry points; the code that starts them
   // names them by this path when compiled (lib/platform/bun/runtime.ts).
-  "build", "cli/main.ts", "lib/platform/bun/dataplane-worker.ts", "--compile", `--outfile=${outfile}`,
+  "build", "cli/main.ts", "lib/platform/bun/dataplane-worker.ts", "lib/platform/bun/ike-gate-worker.ts", "--compile", `--outfile=${outfile}`,
   `--define=VPNKIT_VERSION=${JSON.stringify(version)}`,
   ...(target ? [`--target=${target}`] : []),
   ...(release ? ["--minify", "--bytecode"] : []),

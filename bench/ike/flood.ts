@@ -8,6 +8,7 @@
  * 0.5 s), COOKIE answers, SAs during and after.
  *
  *   sudo bun bench/ike/flood.ts [--time 30] [--max 5000000] [--rate 0] [--runs 1] [--out DIR]
+ *   sudo VPNKIT_IKE_GATE=0 bun bench/ike/flood.ts --only vpnkit     # UDP 500 read on the main thread (before the IKE gate)
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -44,8 +45,8 @@ writeFileSync(join(out, "results.json"), JSON.stringify(results, null, 1));
 const mb = (kb: number) => (kb / 1024).toFixed(1);
 const s = (ms: number | null) => (ms === null ? "-" : (ms / 1000).toFixed(2));
 const rows = [
-  ["responder", "flood sent", "pps", "COOKIE answers", "INIT answers", "RSS base MB", "RSS max MB", "RSS after MB", "charon client s", "vpnkit initiator s (spawn / 1st INIT)", "SAs during (half-open)", "SAs after (half-open)", "settle s", "load at flood end"],
-  ...results.map((x) => [x.responder, String(x.flood.sent), String(x.flood.pps), String(x.answers.cookie), String(x.answers.init), mb(x.rssKb.baseline), mb(x.rssKb.max), mb(x.rssKb.after),
+  ["responder", "flood sent", "pps", "COOKIE answers", "INIT answers", "RSS base MB", "RSS max MB", "RSS after MB", "RSS anon+file KiB at max", "UDP read / rcvbuf drops", "charon client s", "vpnkit initiator s (spawn / 1st INIT)", "SAs during (half-open)", "SAs after (half-open)", "settle s", "load at flood end"],
+  ...results.map((x) => [x.responder === "vpnkit" && process.env.VPNKIT_IKE_GATE === "0" ? "vpnkit (VPNKIT_IKE_GATE=0)" : x.responder, String(x.flood.sent), String(x.flood.pps), String(x.answers.cookie), String(x.answers.init), mb(x.rssKb.baseline), mb(x.rssKb.max), mb(x.rssKb.after), x.rssKb.parts?.max ?? "?", `${x.udp?.UdpInDatagrams ?? "?"} / ${x.udp?.UdpRcvbufErrors ?? "?"}`,
     `${x.charonClient.ok ? s(x.charonClient.ms) : "FAILED"}${x.charonClient.floodRunningWhenUp ? "" : " (after flood)"}`,
     `${x.vpnkitInitiator.ok ? `${s(x.vpnkitInitiator.msFromSpawn)} / ${s(x.vpnkitInitiator.msFromFirstInit)}` : "FAILED"}${x.vpnkitInitiator.floodRunningWhenUp ? "" : " (after flood)"}`,
     `${x.during.sas} (${x.during.halfOpen})`, `${x.after.sas} (${x.after.halfOpen})`, x.after.settleS.toFixed(1), x.loadavg.split(" ").slice(0, 3).join(" ")]),

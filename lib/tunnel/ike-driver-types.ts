@@ -3,6 +3,7 @@
  * units it is split into: ike-rx-queue.ts, ike-children.ts, ike-sa-config.ts).
  * @module
  */
+import type { IkeSaManagerOptions } from "../ike/v2/sa/manager.ts";
 import type { IkeStreamTransport } from "./ike-stream.ts";
 import type { SaDatabase } from "../esp/sadb.ts";
 import type { ChildSaSink } from "./child-sink.ts";
@@ -48,6 +49,8 @@ export interface IkeDriverOptions {
   setTimeout?: (fn: () => void, ms: number) => unknown;
   clearTimeout?: (h: unknown) => void;
   rng?: (n: number) => Uint8Array;
+  /** COOKIE secrets shared with the IKE gate's thread (lib/ike/v2/sa/cookie-gate.ts); default: the manager's own. */
+  cookies?: IkeSaManagerOptions["cookies"];
   /** IKE and ESP over TCP (RFC 9329): lib/tunnel/ike-stream.ts. `send` then writes on the peer's connection. */
   stream?: IkeStreamTransport;
 }

@@ -86,7 +86,7 @@ export class IkeDriver {
     this.invalidSpi = new InvalidSpiReporter(() => this.manager, o.log, this.now);
     this.rx = new IkeRxQueue({ cfg: o.cfg, manager: () => this.manager, schedule: o.schedule, log: o.log, now: this.now, halted: () => this.halted, localEndpoint: o.stream ? (from) => o.stream!.localEndpoint(from) ?? null : undefined });
     this.manager = new IkeSaManager({
-      now: this.now(), limits: o.cfg.ike.limits, rng: o.rng,
+      now: this.now(), limits: o.cfg.ike.limits, rng: o.rng, cookies: o.cookies,
       responder: o.cfg.ike.responder ? (from, via) => this.saConfig(from, via) : undefined,
       onActions: (e, actions) => this.run(e, actions),
       onEvent: (ev) => this.onEvent(ev),

@@ -48,12 +48,15 @@ export interface FloodResult {
   responder: string;
   flood: { sent: number; seconds: number; pps: number; line: string };
   answers: { cookie: number; init: number; toLegit: number };
-  rssKb: { baseline: number; max: number; after: number; samples: number };
+  /** VmRSS (KiB); `parts`: RssAnon / RssFile at the baseline, at the peak and after (the file part is the mapped executable and libraries). */
+  rssKb: { baseline: number; max: number; after: number; samples: number; parts?: { baseline: string; max: string; after: string } };
   charonClient: { ok: boolean; ms: number | null; startedAtS: number; floodRunningWhenUp: boolean; cookieSeen: boolean; out: string };
   vpnkitInitiator: { ok: boolean; msFromSpawn: number | null; msFromFirstInit: number | null; startedAtS: number; floodRunningWhenUp: boolean };
   during: { sas: number | null; halfOpen: number | null };
   after: { sas: number | null; halfOpen: number | null; settleS: number; ikeSas: string };
   counters: Record<string, unknown>;
+  /** The responder namespace's UDP counters after the flood (nstat): datagrams read, and dropped because the receive / send buffer was full. */
+  udp: Record<string, number>;
   loadavg: string;
 }
 
@@ -114,6 +117,17 @@ export function buildFlooder(dir: string): string {
   const bin = join(dir, "ike-flood");
   execFileSync("gcc", ["-O2", "-Wall", "-o", bin, join(ROOT, "scripts/flood/ike-flood.c")], { stdio: "pipe" });
   return bin;
+}
+
+/** "RssAnon+RssFile" of `pid` in KiB, e.g. "27000+46000". */
+export function rssParts(pid: number): string {
+  try {
+    const t = readFileSync(`/proc/${pid}/status`, "utf8");
+    const g = (k: string) => /(\d+) kB/.exec(t.split("\n").find((l) => l.startsWith(k)) ?? "")?.[1] ?? "?";
+    return `${g("RssAnon:")}+${g("RssFile:")}`;
+  } catch {
+    return "?";
+  }
 }
 
 export function rssKb(pid: number): number | null {
@@ -240,10 +254,15 @@ export async function runFlood(o: FloodOptions): Promise<FloodResult> {
     if (lc.status !== 0) throw new Error(`client swanctl --load-all: ${lc.out}`);
     await Bun.sleep(1000);
     const baseline = rssKb(rPid) ?? NaN;
+    const baseParts = rssParts(rPid);
     const samples: number[] = [];
+    let maxParts = "?";
     const sampler = setInterval(() => {
       const r = rssKb(rPid);
-      if (r !== null) samples.push(r);
+      if (r !== null) {
+        if (!samples.length || r > Math.max(...samples)) maxParts = rssParts(rPid);
+        samples.push(r);
+      }
     }, 500);
     // ---- the flood
     const t0 = Date.now();
@@ -305,6 +324,11 @@ export async function runFlood(o: FloodOptions): Promise<FloodResult> {
     const flood = { sent: m ? Number(m[1]) : 0, seconds: m ? Number(m[2]) : 0, pps: m ? Number(m[3]) : 0, line: fl.lines.join(" | ") };
     log(`flood done: ${flood.line}`);
     const answers = answerCounts();
+    const udp: Record<string, number> = {};
+    for (const l of ns(NS.r, "nstat", "-az", "UdpInDatagrams", "UdpRcvbufErrors", "UdpSndbufErrors", "UdpOutDatagrams").split("\n")) {
+      const [k, v] = l.trim().split(/\s+/);
+      if (k?.startsWith("Udp")) udp[k] = Number(v);
+    }
     const loadavg = readFileSync("/proc/loadavg", "utf8").trim();
     // ---- after: wait for the flood's half-open SAs to time out
     const s0 = Date.now();
@@ -315,7 +339,8 @@ export async function runFlood(o: FloodOptions): Promise<FloodResult> {
         const st = await readStatus(rSock, 5000).catch(() => null);
         if (st?.ike) {
           after = { sas: st.ike.manager.sas, halfOpen: st.ike.manager.halfOpen, settleS: 0, ikeSas: st.ike.ikeSas.map((x) => `${x.remote} ${x.state}`).join(", ") };
-          counters = { ...st.ike.manager.counters, drops: st.ike.drops };
+          const io = st.io as Record<string, number> | undefined;
+          counters = { ...st.ike.manager.counters, drops: st.ike.drops, ...(io?.ikeGateReceived !== undefined ? { gate: { received: io.ikeGateReceived, forwarded: io.ikeGateForwarded, cookiesValid: io.ikeGateCookiesValid } } : {}) };
         }
       } else {
         const s = charonStats(charonR!);
@@ -327,8 +352,8 @@ export async function runFlood(o: FloodOptions): Promise<FloodResult> {
     after.settleS = (Date.now() - s0) / 1000;
     await Bun.sleep(1500);
     clearInterval(sampler);
-    const rss = { baseline, max: Math.max(...samples), after: rssKb(rPid) ?? NaN, samples: samples.length };
-    return { responder: o.responder, flood, answers, rssKb: rss, charonClient, vpnkitInitiator, during, after, counters, loadavg };
+    const rss = { baseline, max: Math.max(...samples), after: rssKb(rPid) ?? NaN, samples: samples.length, parts: { baseline: baseParts, max: maxParts, after: rssParts(rPid) } };
+    return { responder: o.responder, flood, answers, rssKb: rss, charonClient, vpnkitInitiator, during, after, counters, udp, loadavg };
   } finally {
     for (const p of procs.reverse()) await p.stop();
   }

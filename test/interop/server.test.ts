@@ -104,10 +104,10 @@ function vpnkit(ns: string, dir: string, args: string[], env: Record<string, str
 }
 
 /** A default swanctl connection (no ports, no encap, default proposals), PSK for any identity. */
-function charonConf(o: { initiator: boolean; localTs: string; remoteTs: string }): string {
+function charonConf(o: { initiator: boolean; localTs: string; remoteTs: string; remote?: string }): string {
   return `connections {
   vkv {
-    ${o.initiator ? "remote_addrs = 192.0.2.2" : ""}
+    ${o.initiator ? `remote_addrs = ${o.remote ?? "192.0.2.2"}` : ""}
     version = 2
     local { auth = psk }
     remote { auth = psk }
@@ -238,6 +238,34 @@ run("README IKEv2 examples against strongSwan, and peer restart", () => {
       expect(await v.waitFor(/Child SA installed/, 20_000), dump(v, c)).not.toBeNull();
       expect(c.log()).toMatch(/received packet: from 2001:db8:1::1\[500\] to 2001:db8:1::2\[500\]/);
       expect(c.log()).toMatch(/received packet: from 2001:db8:1::1\[4500\] to 2001:db8:1::2\[4500\]/);
+      expect(ping(A, "198.51.100.1", "203.0.113.1"), dump(v, c)).toMatch(/ 0% packet loss/);
+      expect(ping(B, "203.0.113.1", "198.51.100.1"), dump(v, c)).toMatch(/ 0% packet loss/);
+    } finally {
+      await v.stop();
+      await c.stop();
+    }
+  }, 120_000);
+
+  test("IPv6 outer: a charon client with a default connection reaches the README's responder at its IPv6 address (UDP 500 and 4500 bound on IPv4 and IPv6; ESP in UDP over IPv6)", async () => {
+    const { responder } = readmeIkeCommands();
+    const v = vpnkit(B, dir, responder);
+    const c = await startCharon(join(dir, "charon-i6"), A);
+    try {
+      expect(await v.waitFor(/IKEv2 responder: waiting for any address on UDP 500 and 4500/, 15_000), dump(v)).not.toBeNull();
+      // one wildcard socket of each family on both ports
+      const ss = nsx(B, "ss", ["-H", "-uln"]);
+      for (const a of ["0.0.0.0:500", "0.0.0.0:4500", "[::]:500", "[::]:4500"]) expect(ss.split("\n").some((l) => l.trim().split(/\s+/)[3] === a), `${a} not bound:\n${ss}`).toBe(true);
+      expect(v.lines.join("\n")).toMatch(/IKE 0\.0\.0\.0:500 \[::\]:500, 0\.0\.0\.0:4500 \[::\]:4500 <->/);
+      writeFileSync(join(c.dir, "swanctl.conf"), charonConf({ initiator: true, localTs: "198.51.100.0/24", remoteTs: "203.0.113.0/24", remote: "2001:db8:1::2" }));
+      expect(c.swanctl("--load-all", "--file", join(c.dir, "swanctl.conf")).status).toBe(0);
+      const init = c.swanctl("--initiate", "--child", "vkvc", "--timeout", "20");
+      expect(init.status, init.out + dump(v, c)).toBe(0);
+      expect(await v.waitFor(/Child SA installed/, 10_000), dump(v, c)).not.toBeNull();
+      expect(c.log()).toMatch(/sending packet: from 2001:db8:1::1\[500\] to 2001:db8:1::2\[500\]/);
+      expect(c.log()).toMatch(/sending packet: from 2001:db8:1::1\[4500\] to 2001:db8:1::2\[4500\]/);
+      expect(c.log()).toMatch(/received packet: from 2001:db8:1::2\[4500\] to 2001:db8:1::1\[4500\]/);
+      const st = await readStatus("/run/vpnkit-vpnkit0.sock");
+      expect(st.ike!.ikeSas.find((x) => x.state === "established")?.remote, dump(v, c)).toBe("2001:db8:1::1:4500");
       expect(ping(A, "198.51.100.1", "203.0.113.1"), dump(v, c)).toMatch(/ 0% packet loss/);
       expect(ping(B, "203.0.113.1", "198.51.100.1"), dump(v, c)).toMatch(/ 0% packet loss/);
     } finally {

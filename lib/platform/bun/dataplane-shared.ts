@@ -11,6 +11,7 @@ import type { Cidr } from "../../net/cidr.ts";
 import { type ChildStats, type EngineCounters, newChildStats, newCounters, type TunnelChild } from "../../tunnel/engine.ts";
 import type { EspCipherName, SaEvent } from "../../esp/types.ts";
 import type { ChildInstall } from "../../tunnel/child-sink.ts";
+import type { GateInit } from "./ike-gate-shared.ts";
 
 /** Int32 slots at the start of the buffer. */
 export const FLAG_STOP = 0; // main → worker: 1 = tear down
@@ -121,6 +122,8 @@ export interface DataPlaneInit {
   tunName: string;
   offload: boolean;
   udpFd: number;
+  /** A second NAT-T socket, [::]:port (IPv6 only) next to 0.0.0.0:port: both carry the path (udp-dual.ts). */
+  udpFd6?: number;
   gso: boolean;
   /** "ffi": libcrypto through bun:ffi when it loads; "default": lib/esp's providers. */
   aead: "ffi" | "default";
@@ -140,6 +143,14 @@ export interface DataPlaneInit {
   /** IKEv2: raw ESP sockets (IP protocol 50, raw-esp.ts) for Child SAs without UDP encapsulation; -1: none. */
   rawEsp4Fd?: number;
   rawEsp6Fd?: number;
+  /**
+   * IKEv2: the bound of those: Int32 [in flight (worker adds, main subtracts), dropped]; at
+   * `ikeQueueMax` in flight more are dropped and counted. Without it: unbounded.
+   */
+  ikeQueue?: SharedArrayBuffer;
+  ikeQueueMax?: number;
+  /** IKEv2 responder: the IKE gate's sockets (UDP 500) join this thread's epoll set (ike-gate-loop.ts). */
+  gate?: GateInit;
 }
 
 /**
@@ -163,4 +174,6 @@ export type DataPlaneEvent =
   | { type: "ike"; buf: Uint8Array; addr: string; port: number }
   | { type: "sa-event"; event: SaEvent }
   /** ESP for an SPI no SA has (rate-limited in the worker: at most one per SPI per interval, and a global cap). */
-  | { type: "unknown-spi"; spi: number; addr: string; port: number };
+  | { type: "unknown-spi"; spi: number; addr: string; port: number }
+  /** A datagram the IKE gate forwards from the plain IKE port (no marker). */
+  | { type: "ike-gate"; buf: Uint8Array; addr: string; port: number };

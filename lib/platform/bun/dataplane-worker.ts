@@ -22,6 +22,8 @@ import { TunDevice } from "./tun.ts";
 import { FfiUdpSocket } from "./udp-ffi.ts";
 import { EspRawSocket, EspSockets } from "./raw-esp.ts";
 import { InvalidSpiLimiter } from "../../ike/v2/sa/invalid-spi.ts";
+import { DualUdpSocket } from "./udp-dual.ts";
+import { GateLoop } from "./ike-gate-loop.ts";
 import { LoopbackPath } from "./dataplane-warmup.ts";
 import { libcSymbols, stableBytes } from "./libc.ts";
 import { buildManualPath, buildPath, installBenchChildren } from "./manual-path.ts";
@@ -72,7 +74,10 @@ async function run(init: DataPlaneInit): Promise<void> {
   }
   let warmTicks = 0;
   const tun = TunDevice.attach(init.tunFd, init.tunName, init.offload);
-  const udp = FfiUdpSocket.fromFd(init.udpFd);
+  const udp4 = FfiUdpSocket.fromFd(init.udpFd);
+  const udp6 = init.udpFd6 !== undefined ? FfiUdpSocket.fromFd(init.udpFd6) : null;
+  // with an IPv6 socket next to the IPv4 one: both as one (sends by the destination's family)
+  const udp = udp6 !== null ? new DualUdpSocket(udp4, udp6) : udp4;
   if (init.gso) udp.enableGso();
   // IKEv2 Child SAs without UDP encapsulation: plain ESP on raw sockets (endpoint port 0)
   const raw4 = (init.rawEsp4Fd ?? -1) >= 0 ? new EspRawSocket(init.rawEsp4Fd!, 4) : null;
@@ -87,11 +92,25 @@ async function run(init: DataPlaneInit): Promise<void> {
     const from = addr || receiving?.sender() || "";
     if (from) post({ type: "unknown-spi", spi, addr: from, port });
   } : undefined;
+  // IKE datagrams in flight to the main thread: bounded (a flood on 4500 is dropped here and counted)
+  const ikeQ = init.ikeQueue ? new Int32Array(init.ikeQueue) : null;
+  const ikeMax = init.ikeQueueMax ?? 1024;
   const common = {
     device: tun, socket, remoteAddress: init.remoteAddress, remotePort: init.remotePort,
     child: init.child, aead: init.aead, keepaliveMs: init.keepaliveMs,
     // IKEv2 on the same socket (non-ESP marker): to the driver on the main thread, copied out of the receive slab
-    onIke: init.ike ? (buf: Uint8Array, addr: string, port: number) => post({ type: "ike", buf: buf.slice(), addr, port }) : undefined,
+    onIke: init.ike
+      ? (buf: Uint8Array, addr: string, port: number) => {
+        if (ikeQ !== null) {
+          if (Atomics.load(ikeQ, 0) >= ikeMax) {
+            Atomics.add(ikeQ, 1, 1);
+            return;
+          }
+          Atomics.add(ikeQ, 0, 1);
+        }
+        post({ type: "ike", buf: buf.slice(), addr, port });
+      }
+      : undefined,
     onUnknownSpi,
   };
   const manual = init.outbound !== null && init.inbound !== null
@@ -177,11 +196,17 @@ async function run(init: DataPlaneInit): Promise<void> {
     writeCounters(nums, engine.counters, io);
   };
 
+  // IKEv2 responder: the IKE gate's sockets (UDP 500) are read here too; COOKIE answers to a flood
+  // leave from this thread, the rest goes to the main thread (bounded)
+  const gate = init.gate ? new GateLoop(init.gate, (e) => post({ type: "ike-gate", buf: e.buf, addr: e.addr, port: e.port })) : null;
+  const gateFds = gate?.fds ?? [];
+  let gateTick = 0;
+
   const ep = c.epoll_create1(0x80000);
   if (ep < 0) throw new Error("epoll_create1 failed");
   const ev = new Uint8Array(12);
   const evDv = new DataView(ev.buffer);
-  for (const fd of [init.tunFd, init.udpFd, init.wakeFd, ...(raw4 ? [raw4.fd] : []), ...(raw6 ? [raw6.fd] : [])]) {
+  for (const fd of [init.tunFd, init.udpFd, init.wakeFd, ...(init.udpFd6 !== undefined ? [init.udpFd6] : []), ...gateFds, ...(raw4 ? [raw4.fd] : []), ...(raw6 ? [raw6.fd] : [])]) {
     evDv.setUint32(0, EPOLLIN, true);
     evDv.setUint32(4, fd, true); // epoll_data.fd
     evDv.setUint32(8, 0, true);
@@ -227,6 +252,10 @@ async function run(init: DataPlaneInit): Promise<void> {
         }
         io.warmTicks = warmTicks;
       }
+      if (gate !== null && Date.now() - gateTick >= 100) {
+        gateTick = Date.now();
+        gate.tick(gateTick);
+      }
       if (n <= 0) {
         // nothing pending: publish the counters now, off the packet's path
         if (pollAgain) publish();
@@ -255,9 +284,11 @@ async function run(init: DataPlaneInit): Promise<void> {
           Atomics.store(flags, FLAG_STOP, 1);
         } else if (fd === tunFd) {
           if (tun.drainNow()) more = true;
-        } else if (fd === udpFd) {
-          receiving = udp;
-          if (udp.receive()) more = true;
+        } else if (gate !== null && gateFds.includes(fd)) {
+          if (gate.drain(fd)) more = true;
+        } else if (fd === udpFd || fd === init.udpFd6) {
+          receiving = fd === udpFd ? udp4 : udp6!;
+          if (udp instanceof DualUdpSocket ? udp.receive(fd) : udp.receive()) more = true;
           tun.flushNow();
         } else if (fd === raw4?.fd || fd === raw6?.fd) {
           const r = fd === raw4?.fd ? raw4! : raw6!;
@@ -289,6 +320,7 @@ async function run(init: DataPlaneInit): Promise<void> {
     publish();
     writeChildCounters(nums, engine.children);
     db.destroy(); // zeroes every key
+    gate?.close();
     loop?.close();
     c.close(ep);
     Atomics.store(flags, FLAG_STOPPED, 1);

@@ -26,7 +26,9 @@ import { aeadChoice, type DataPlane, launchDataPlane, openTun, openWorkerIo, ser
 import { startMemoryGuard } from "./memory-guard.ts";
 import { planReload, type ReloadPlan } from "../../tunnel/config-reload.ts";
 import type { ReloadResult } from "../../tunnel/control.ts";
-import { localAddressFor, openIkeSockets } from "./ike-sockets.ts";
+import { type IkeSockets, localAddressFor, openIkeSockets } from "./ike-sockets.ts";
+import { bindIkeGate, type IkeGate, openIkeGate } from "./ike-gate.ts";
+import { DEFAULT_IKE_LIMITS } from "../../ike/v2/sa/limits.ts";
 import { vpnkitEnv } from "../../core/env.ts";
 import { closeFd, openRawEsp } from "./raw-esp.ts";
 import type { ChildTraffic } from "../../tunnel/ike-status.ts";
@@ -128,28 +130,56 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
     const baseChild = cfg.ike.responder
       ? { name: "ike", local: [], remote: [], mtu: cfg.tunnelMtu }
       : { name: "ike", local: cfg.localSubnets, remote: cfg.routes, mtu: cfg.tunnelMtu };
+    // plain IKE (UDP 500, IPv4 and IPv6); the packet path owns the NAT-T socket. A responder's is
+    // read behind the IKE gate (ike-gate.ts: COOKIE answers to a flood off this thread, the rest
+    // handed over, bounded): by the data-plane worker, or a gate thread when the packet path runs
+    // here; VPNKIT_IKE_GATE=0 or an initiator: on this thread
+    const onIkeDatagram = (buf: Uint8Array, addr: string, port: number) => driver?.onDatagram(buf, addr, port, "ike");
+    const limits = { ...DEFAULT_IKE_LIMITS, ...(cfg.ike.limits ?? {}) };
+    const gateOptions = { cookieThreshold: limits.cookieThreshold, cookieRotateMs: limits.cookieRotateMs, queueMax: limits.queue };
+    const wantGate = !!cfg.ike.ikePort && cfg.ike.responder && vpnkitEnv("VPNKIT_IKE_GATE") !== "0";
+    let gate: IkeGate | null = null;
+    let ike: IkeSockets | null = null;
     let tunName: string;
     let parts: PathParts;
     let raw = { v4: -1, v6: -1 };
+    /** The worker's IKE datagrams in flight to this thread and those it dropped (bounded, runtime.ts DataPlaneInit.ikeQueue). */
+    let ikeQueue: Int32Array | null = null;
+    /** "[::]:4500" when the packet path listens on IPv6 too. */
+    let natt6 = "";
     if (onWorker) {
-      const { tun, offload, udp } = openWorkerIo(cfg, td, (m) => log("warn", m, "net"));
+      const { tun, offload, udp, udp6 } = openWorkerIo(cfg, td, (m) => log("warn", m, "net"), true);
+      if (udp6) natt6 = ` [::]:${cfg.localPort}`;
+      ikeQueue = new Int32Array(new SharedArrayBuffer(8));
       tunName = tun.name;
       // closed after the worker stopped (the teardown runs backwards)
       raw = openRawEspFds(cfg, (m) => log("warn", m, "net"));
       td.push(() => {
         for (const fd of [raw.v4, raw.v6]) if (fd >= 0) closeFd(fd);
       });
+      // bound before the worker starts, closed after it stopped (teardown runs backwards)
+      const binding = wantGate ? bindIkeGate(cfg.local, cfg.ike.ikePort!, onIkeDatagram, (m) => log("warn", m), gateOptions) : null;
+      if (binding) {
+        td.push(() => binding.close());
+        ike = gate = binding;
+      }
       const dp = await launchDataPlane(tun, offload, udp, {
         remoteAddress: cfg.remote, remotePort: espPort, keepaliveMs: Math.round(cfg.keepaliveSec * 1000),
         keepWarmMs: cfg.keepWarmMs,
         child: baseChild,
         outbound: null, inbound: null, warmCipher: firstEspCipher(cfg), ike: true,
         rawEsp4Fd: raw.v4, rawEsp6Fd: raw.v6,
+        ...(udp6 ? { udpFd6: udp6.fd } : {}),
+        ikeQueue: ikeQueue.buffer as SharedArrayBuffer, ikeQueueMax: limits.queue,
+        ...(binding ? { gate: binding.init } : {}),
       }, td, (m) => log("info", m, "dp"), (why) => {
         log("error", why, "dp");
         onFatal(why);
       }, (e) => {
-        if (e.type === "ike") onIke(e.buf, e.addr, e.port);
+        if (e.type === "ike") {
+          if (ikeQueue) Atomics.sub(ikeQueue, 0, 1);
+          onIke(e.buf, e.addr, e.port);
+        } else if (e.type === "ike-gate") binding?.deliver(e.buf, e.addr, e.port);
         else if (e.type === "unknown-spi") driver?.onUnknownSpi(e.spi, e.addr, e.port);
         else onSaEvent(e.event);
       });
@@ -187,17 +217,23 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
       };
     }
     const name = tunName;
-    // plain IKE (UDP 500, IPv4 and IPv6) on this thread; the packet path owns the NAT-T socket
-    const ike = cfg.ike.ikePort
-      ? await openIkeSockets(cfg.local, cfg.ike.ikePort, (buf, addr, port) => driver?.onDatagram(buf, addr, port, "ike"), (m) => log("warn", m))
-      : null;
-    if (ike) td.push(() => ike.close());
+    if (!ike && wantGate) {
+      const g = await openIkeGate(cfg.local, cfg.ike.ikePort!, onIkeDatagram, (m) => log("warn", m), gateOptions);
+      td.push(() => g.close());
+      ike = gate = g;
+    } else if (!ike && cfg.ike.ikePort) {
+      const s = await openIkeSockets(cfg.local, cfg.ike.ikePort, onIkeDatagram, (m) => log("warn", m));
+      td.push(() => s.close());
+      ike = s;
+    }
+    const ikeSock = ike;
     const drv = new IkeDriver({
       cfg,
       send: parts.send,
-      sendIke: ike ? (buf, addr, port) => ike.send(buf, addr, port) : undefined,
+      sendIke: ikeSock ? (buf, addr, port) => ikeSock.send(buf, addr, port) : undefined,
       rawEsp: (peer) => (peer.includes(":") ? raw.v6 : raw.v4) >= 0,
       localAddressFor,
+      cookies: gate?.cookies,
       schedule: (fn) => setImmediate(fn),
       sink: parts.sink,
       log,
@@ -211,12 +247,29 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
       },
     });
     driver = drv;
+    if (gate) {
+      // the gate demands COOKIEs from the manager's half-open count on
+      const g = gate;
+      const t = setInterval(() => g.halfOpen(drv.manager.halfOpen), 20);
+      (t as { unref?: () => void }).unref?.();
+      td.push(() => clearInterval(t));
+    }
     td.push(startMemoryGuard());
 
     const started = Date.now();
     const status = () => {
       const cur = drv.current();
       const { counters, io, children } = parts.counters();
+      const ikeStatus = drv.status(children);
+      if (gate) {
+        // the COOKIEs and drops of the gate's thread count with the manager's
+        const g = gate.counters();
+        ikeStatus.manager.counters.cookiesSent += g.cookiesSent;
+        Object.assign(ikeStatus.drops, g.drops);
+        Object.assign(io, { ikeGateReceived: g.received, ikeGateForwarded: g.forwarded, ikeGateCookiesValid: g.cookiesValid });
+      }
+      const nattDropped = ikeQueue ? Atomics.load(ikeQueue, 1) : 0;
+      if (nattDropped) ikeStatus.drops["natt-queue-full"] = nattDropped;
       return {
         version: 1 as const,
         pid: process.pid,
@@ -231,14 +284,14 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
         tunnelMtu: cfg.tunnelMtu,
         counters,
         io: { ...io },
-        ike: drv.status(children),
+        ike: ikeStatus,
       };
     };
     await serveControl(cfg, status, td, opts.onReloadRequest);
     log(
       "info",
       `vpnkit up: ${name} ${cfg.tunAddr.join(",")} mtu ${cfg.tunMtu} (tunnel ${cfg.tunnelMtu}), IKEv2 ${cfg.ike.responder ? "responder" : "initiator"} ` +
-        `${ike ? `IKE ${ike.bound.join(" ")}, ` : ""}${raw.v4 >= 0 || raw.v6 >= 0 ? `plain ESP (IP protocol 50) ${[raw.v4 >= 0 ? "IPv4" : "", raw.v6 >= 0 ? "IPv6" : ""].filter(Boolean).join("+")} unless NAT or encap, ` : ""}${cfg.local}:${cfg.localPort} <-> ${cfg.ike.remoteAny ? "%any" : `${cfg.remote}:${cfg.remotePort}`}, ${cfg.ike.localTs.join(",")} === ${cfg.ike.remoteTs.join(",")}, control ${cfg.control}`,
+        `${ike ? `IKE ${ike.bound.join(" ")}, ` : ""}${raw.v4 >= 0 || raw.v6 >= 0 ? `plain ESP (IP protocol 50) ${[raw.v4 >= 0 ? "IPv4" : "", raw.v6 >= 0 ? "IPv6" : ""].filter(Boolean).join("+")} unless NAT or encap, ` : ""}${cfg.local}:${cfg.localPort}${natt6} <-> ${cfg.ike.remoteAny ? "%any" : `${cfg.remote}:${cfg.remotePort}`}, ${cfg.ike.localTs.join(",")} === ${cfg.ike.remoteTs.join(",")}, control ${cfg.control}`,
     );
     drv.start();
     let stopped: Promise<void> | null = null;

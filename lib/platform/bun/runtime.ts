@@ -82,7 +82,7 @@ export interface DataPlane {
  * socket, and wait until it runs. The keys in `spec` are copied by postMessage and zeroed
  * here at once. Pushes its own stop onto `td`: set the stop flag, wake the worker, wait
  * until it has destroyed its SAs (keys zeroed), then terminate it; only then are the fds
- * (pushed earlier) closed under it. `onEvent` gets the worker's "ike" and "sa-event" messages.
+ * (pushed earlier) closed under it. `onEvent` gets the worker's "ike", "ike-gate" and "sa-event" messages.
  */
 export async function launchDataPlane(
   tun: TunDevice,
@@ -92,7 +92,7 @@ export async function launchDataPlane(
   td: Teardown,
   log: (msg: string) => void,
   onFatal?: (reason: string) => void,
-  onEvent?: (e: Extract<DataPlaneEvent, { type: "ike" | "sa-event" | "unknown-spi" }>) => void,
+  onEvent?: (e: Extract<DataPlaneEvent, { type: "ike" | "ike-gate" | "sa-event" | "unknown-spi" }>) => void,
 ): Promise<DataPlane> {
   try {
     const wakeFd = makeEventFd();
@@ -159,11 +159,26 @@ export async function launchDataPlane(
   }
 }
 
-/** Open the TUN device and bind the UDP socket for a data-plane worker (errors surface here). */
-export function openWorkerIo(cfg: LinkConfig, td: Teardown, log: (msg: string) => void): { tun: TunDevice; offload: boolean; udp: FfiUdpSocket } {
+/**
+ * Open the TUN device and bind the UDP socket for a data-plane worker (errors surface here).
+ * `dual` (IKEv2): with the IPv4 wildcard address also [::]:port, IPv6 only (`udp6`; skipped
+ * with a warning when IPv6 is not there).
+ */
+export function openWorkerIo(cfg: LinkConfig, td: Teardown, log: (msg: string) => void, dual = false): { tun: TunDevice; offload: boolean; udp: FfiUdpSocket; udp6: FfiUdpSocket | null } {
   const { tun, offload } = openTun(cfg, td, "external");
   const udp = FfiUdpSocket.bind(cfg.local, cfg.localPort);
   td.push(() => udp.close());
   growBuffers(udp.fd, log);
-  return { tun, offload, udp };
+  let udp6: FfiUdpSocket | null = null;
+  if (dual && cfg.local === "0.0.0.0") {
+    try {
+      const s = FfiUdpSocket.bind("::", cfg.localPort);
+      td.push(() => s.close());
+      growBuffers(s.fd, log);
+      udp6 = s;
+    } catch (e) {
+      log(`no IPv6 socket on port ${cfg.localPort}: ${(e as Error).message}`);
+    }
+  }
+  return { tun, offload, udp, udp6 };
 }

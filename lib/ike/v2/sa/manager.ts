@@ -77,6 +77,8 @@ export interface IkeSaManagerOptions {
   rng?: Rng;
   /** Clock at creation (seeds the cookie secret's rotation). */
   now: number;
+  /** COOKIE secrets shared with another thread (lib/ike/v2/sa/cookie-gate.ts); default: a {@link CookieJar} of its own. */
+  cookies?: Pick<CookieJar, "cookie" | "check" | "destroy">;
 }
 
 const EX_INIT = 34;
@@ -100,7 +102,7 @@ export class IkeSaManager {
   private readonly initBucket: TokenBucket;
   private readonly invalidSpiBucket: TokenBucket;
   private readonly logBucket = new TokenBucket(5, 20);
-  private readonly cookies: CookieJar;
+  private readonly cookies: Pick<CookieJar, "cookie" | "check" | "destroy">;
   private halfOpenCount = 0;
   private nextId = 1;
   /** Dropped datagrams by reason. */
@@ -114,7 +116,7 @@ export class IkeSaManager {
     this.rng = o.rng ?? defaultRng;
     this.initBucket = new TokenBucket(this.limits.initRate, this.limits.initBurst);
     this.invalidSpiBucket = new TokenBucket(this.limits.invalidSpiRate, Math.max(1, this.limits.invalidSpiRate));
-    this.cookies = new CookieJar(this.rng, this.limits.cookieRotateMs, o.now);
+    this.cookies = o.cookies ?? new CookieJar(this.rng, this.limits.cookieRotateMs, o.now);
   }
 
   /** IKE SAs held (half-open and established). */
