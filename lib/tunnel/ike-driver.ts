@@ -142,7 +142,7 @@ export class IkeDriver {
     return this.cfg.localPort;
   }
 
-  /** The core's configuration for one IKE SA (fresh PSK copy: the core wipes its own). */
+  /** The core's configuration for one IKE SA (the core copies the PSK and wipes its copy; no per-SA copy here that nobody would zero). */
   private saConfig(remote: Endpoint, via: Via): IkeSaConfig {
     const c = this.cfg, k = c.ike;
     const local = this.localAddress(remote.address);
@@ -151,7 +151,7 @@ export class IkeDriver {
       remote: { ...remote },
       localId: k.localId ?? local,
       remoteId: k.remoteId,
-      psk: k.psk.length ? k.psk.slice() : undefined,
+      psk: k.psk.length ? k.psk : undefined,
       privateKey: k.privateKey,
       certificate: k.certificate,
       peerCa: k.peerCa,

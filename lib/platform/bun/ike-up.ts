@@ -24,6 +24,7 @@ import { configureLink } from "./tun.ts";
 import { BunUdpSocket } from "./udp.ts";
 import { aeadChoice, type DataPlane, launchDataPlane, openTun, openWorkerIo, serveControl } from "./runtime.ts";
 import { startMemoryGuard } from "./memory-guard.ts";
+import { startYoungGc } from "./young-gc.ts";
 import { localAddressFor, openIkeSockets } from "./ike-sockets.ts";
 import { vpnkitEnv } from "../../core/env.ts";
 import type { Subsystem } from "../../core/log.ts";
@@ -78,7 +79,11 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
   try {
     // the driver exists only once the path does; datagrams and events route to it through this
     let driver: IkeDriver | null = null;
-    const onIke = (buf: Uint8Array, addr: string, port: number) => driver?.onDatagram(buf, addr, port, "natt");
+    let ikeDatagrams = 0;
+    const onIke = (buf: Uint8Array, addr: string, port: number) => {
+      ikeDatagrams++;
+      driver?.onDatagram(buf, addr, port, "natt");
+    };
     // ESP goes to the peer's NAT-T port (IKE_SA_INIT may go to its plain IKE port)
     const espPort = cfg.ike.ikePort && cfg.remotePort === cfg.ike.ikePort ? 4500 : cfg.remotePort;
     const onSaEvent = (e: SaEvent) => {
@@ -141,7 +146,10 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
     const name = tunName;
     // plain IKE (UDP 500, IPv4 and IPv6) on this thread; the packet path owns the NAT-T socket
     const ike = cfg.ike.ikePort
-      ? await openIkeSockets(cfg.local, cfg.ike.ikePort, (buf, addr, port) => driver?.onDatagram(buf, addr, port, "ike"), (m) => log("warn", m))
+      ? await openIkeSockets(cfg.local, cfg.ike.ikePort, (buf, addr, port) => {
+        ikeDatagrams++;
+        driver?.onDatagram(buf, addr, port, "ike");
+      }, (m) => log("warn", m))
       : null;
     if (ike) td.push(() => ike.close());
     const drv = new IkeDriver({
@@ -163,6 +171,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
     });
     driver = drv;
     td.push(startMemoryGuard());
+    td.push(startYoungGc(() => ikeDatagrams));
 
     const started = Date.now();
     const status = () => {
