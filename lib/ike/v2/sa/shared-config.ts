@@ -39,6 +39,13 @@ export function sharedSuites(list: readonly string[], kind: "ike" | "esp"): Suit
   return cached(suites, `${kind}\n${list.join("\n")}`, () => Object.freeze(list.map((p) => Object.freeze(parseProposal(p, kind))))) as Suite[];
 }
 
+const suiteObjects = new Map<string, Suite>();
+
+/** One frozen object per distinct suite (a negotiated suite kept by a Child SA). */
+export function sharedSuite(s: Suite): Suite {
+  return cached(suiteObjects, JSON.stringify(s), () => Object.freeze({ ...s }));
+}
+
 /** Parsed traffic selectors (the array and its selectors are shared: never change them). */
 export function sharedSelectors(list: readonly string[]): TrafficSelector[] {
   return cached(selectors, list.join("\n"), () => Object.freeze(list.map((t) => Object.freeze(tsFromText(t))))) as TrafficSelector[];
