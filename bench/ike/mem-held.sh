@@ -37,6 +37,13 @@ env VKM_PROBE_OUT="$PROBE" VPNKIT_UDP_IMPL=dgram $DPENV ${EXTRA_ENV:-} ip netns 
 VPID=$!
 i=0; while ! grep -q "IKEv2 responder: waiting" "$OUT/vpnkit.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 sleep 1
+if [ "${WARM:-0}" -gt 0 ]; then
+  # warm-up (WARM=N): N handshakes established and deleted first, so that one-time costs (JIT
+  # code, code pages, pools) land before the baseline; the Deletes are answered, nothing is held
+  ip netns exec $A "$BUN" "$ROOT/bench/ike/loadgen.ts" --target 192.0.2.2 --local 192.0.2.1 --psk-file "$PSK" -n "${N:-32}" --time 60 --count "$WARM" \
+    --remote-id sw@example.org --warmup 0 > "$OUT/warm.json"
+  sleep 3
+fi
 sample before
 ip netns exec $A "$BUN" "$ROOT/bench/ike/loadgen.ts" --target 192.0.2.2 --local 192.0.2.1 --psk-file "$PSK" -n "${N:-32}" --time 0 --count 0 \
   --remote-id sw@example.org --hold "$HOLD" --responder-pid "$VPID" > "$OUT/lg.json"

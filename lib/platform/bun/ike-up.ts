@@ -171,7 +171,8 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
     });
     driver = drv;
     td.push(startMemoryGuard());
-    td.push(startYoungGc(() => ikeDatagrams));
+    const youngMs = Number(vpnkitEnv("VPNKIT_YOUNG_GC_MS") ?? 50);
+    if (youngMs > 0) td.push(startYoungGc(() => ikeDatagrams, youngMs));
 
     const started = Date.now();
     const status = () => {
