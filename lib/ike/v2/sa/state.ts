@@ -55,6 +55,8 @@ export class SaState implements SaContext {
   readonly remoteId: Identity | null;
   /** Our copy of the PSK; zeroed and released once the SA is established (IKE rekeys do not authenticate again). */
   psk: Uint8Array;
+  /** The copy this object made (settle() zeroes only that one, never an array someone else assigned to `psk`). */
+  private pskOwn: Uint8Array | null;
   readonly privateKey: KeyObject | null;
   readonly certs: Uint8Array[];
 
@@ -113,6 +115,7 @@ export class SaState implements SaContext {
     this.localId = sharedIdentity(cfg.localId);
     this.remoteId = cfg.remoteId && cfg.remoteId !== "%any" ? sharedIdentity(cfg.remoteId) : null;
     this.psk = cfg.psk === undefined ? new Uint8Array(0) : typeof cfg.psk === "string" ? new TextEncoder().encode(cfg.psk) : cfg.psk.slice();
+    this.pskOwn = this.psk;
     this.privateKey = cfg.privateKey ? sharedPrivateKey(cfg.privateKey) : null;
     this.certs = sharedChain([cfg.certificate, ...(cfg.intermediates ?? [])].filter((c): c is string => !!c));
     if (!this.privateKey && !this.psk.length) throw new Error("IKE SA config: neither psk nor privateKey given");
@@ -273,8 +276,9 @@ export class SaState implements SaContext {
       this.ni = this.nr = EMPTY;
     }
     if (this.psk !== EMPTY) {
-      this.psk.fill(0);
+      if (this.psk === this.pskOwn) this.psk.fill(0);
       this.psk = EMPTY;
+      this.pskOwn = null;
     }
     // not zeroed: a rekey collision (Child.rekeyedByPeer) may still compare them
     this.ni2 = this.nr2 = EMPTY;
