@@ -8,11 +8,15 @@
  * Child SAs go to a LocalChildSink over a real SaDatabase + TunnelEngine (what the data-plane
  * worker of `vpnkit up` holds per Child SA), or to a sink that only counts (`--sink none`).
  *
- * Prints, after a full GC before and after: JS heap bytes per SA (bun:jsc heapStats),
- * object counts per type per SA (the largest), RSS per SA, and with `--split` the heap per
- * SA of the IKE side alone and of the data-plane side alone.
+ * Prints, after a full GC before and after: JS heap bytes and heap capacity per SA (bun:jsc
+ * heapStats), object counts per type per SA (the largest) and RSS per SA. The IKE side alone:
+ * `--sink none`; the difference to `--sink engine` is the packet path's share per Child SA.
  *
  *   bun bench/ike/mem-sa.ts --count 1000 [--sink engine|none] [--top 25]
+ *     [--gc-every N [--gc-full]]  a young (full) GC every N handshakes during the run
+ *     [--snapshot]                bytes and counts per class in a JSC heap snapshot
+ *     [--retained]                bytes reachable from each SA, by field (and the manager's / driver's)
+ *     [--who CLASS]               who holds the objects of CLASS (two levels of referrers)
  * @module
  */
 import { heapStats, memoryUsage } from "bun:jsc";
