@@ -8,12 +8,14 @@
 # (establish + Delete, own identities too) for TIME s while the HOLD are kept.
 # Responders, alternating, same load: `vpnkit up --responder` (no --peer: the server driver,
 # any peer, any identity proving the PSK) and charon (kernel-libipsec; remote id %any).
-# usage: sudo bench/ike/held.sh      env: HOLD=1000 N=32 TIME=15 RUNS=3
+# WARM=K (default 0): K handshakes established and deleted before the baseline RSS is read (one-time
+# costs such as JIT-compiled code and grown tables then count in the baseline, not per SA), both responders.
+# usage: sudo bench/ike/held.sh      env: HOLD=1000 N=32 TIME=15 RUNS=3 WARM=0
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUN=${BUN:-$ROOT/node_modules/.bin/bun}
 CHARON=${CHARON:-/usr/lib/ipsec/charon}
-HOLD=${HOLD:-1000}; N=${N:-32}; TIME=${TIME:-15}; RUNS=${RUNS:-3}
+HOLD=${HOLD:-1000}; N=${N:-32}; TIME=${TIME:-15}; RUNS=${RUNS:-3}; WARM=${WARM:-0}
 OUT=$ROOT/bench/ike/out/held-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$OUT"
 A=vkb1; B=vkb2
@@ -38,7 +40,7 @@ ip -n $B addr add 10.2.0.1/24 dev ${B}d
 PSK=$OUT/psk; printf 'vpnkit-bench-psk-0123456789\n' > "$PSK"; chmod 600 "$PSK"
 # the load generator is one address with many half-open SAs: lift vpnkit's flood limits as charon's below
 printf '[ike.limits]\nblock_threshold = 100000\ncookie_threshold = 100000\nhalf_open_max = 100000\nmax_sas = 1000000\ninit_rate = 0\n' > "$OUT/limits.toml"
-{ echo "commit $(git -C "$ROOT" rev-parse --short HEAD) $(date -u +%FT%TZ) HOLD=$HOLD N=$N TIME=$TIME RUNS=$RUNS"; nproc; uptime; } > "$OUT/env.txt"
+{ echo "commit $(git -C "$ROOT" rev-parse --short HEAD) $(date -u +%FT%TZ) HOLD=$HOLD N=$N TIME=$TIME RUNS=$RUNS WARM=$WARM"; nproc; uptime; } > "$OUT/env.txt"
 
 start_charon() { # $1 = install_routes yes|no ; leaves CPID, waits for vici
   d=$OUT/charon-$2; mkdir -p "$d"
@@ -89,7 +91,7 @@ stop_pid() { kill "$1" 2>/dev/null || true; i=0; while kill -0 "$1" 2>/dev/null 
 loadgen() { # $1 = label, $2 = responder pid, $3 = command printing the responder's SA count
   echo "load $(cut -d' ' -f1-3 /proc/loadavg) before $1" >> "$OUT/env.txt"
   ip netns exec $A "$BUN" "$ROOT/bench/ike/loadgen.ts" --target 192.0.2.2 --local 192.0.2.1 --psk-file "$PSK" -n "$N" --time "$TIME" --count 1000000 \
-    --remote-id sw@example.org --hold "$HOLD" --responder-pid "$2" --check-cmd "$3" > "$OUT/lg.json"
+    --remote-id sw@example.org --hold "$HOLD" --warm "$WARM" --responder-pid "$2" --check-cmd "$3" > "$OUT/lg.json"
   la=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' ',')
   sed "s/^{/{\"responder\":\"$1\",\"loadavg\":\"$la\",/" "$OUT/lg.json" | tee -a "$OUT/held.jsonl"
 }
@@ -119,6 +121,6 @@ const med = (a) => { const s = [...a].sort((x, y) => x - y); return s.length % 2
 const m = {};
 for (const who of ["vpnkit", "strongswan"]) { const r = hs.filter((x) => x.responder === who);
   m[who] = { hs: med(r.map((x) => x.handshakesPerSec)), cpu: med(r.map((x) => x.responderCpuMsPerHandshake)), rss: med(r.map((x) => x.rssPerSaKb)) };
-  console.log(`${who}: held ${r.map((x) => x.held).join(" ")} (responder says ${r.map((x) => x.responderCheck).join(" | ")}); RSS KiB before/held ${r.map((x) => x.rssBeforeKb + "/" + x.rssHeldKb).join(" ")}, per SA ${r.map((x) => x.rssPerSaKb).join(" ")} (median ${m[who].rss}); handshakes/s ${r.map((x) => x.handshakesPerSec).join(" ")} (median ${m[who].hs}), failed ${r.map((x) => x.failed).join(" ")}; responder CPU ms/handshake ${r.map((x) => x.responderCpuMsPerHandshake).join(" ")} (median ${m[who].cpu}); load ${r.map((x) => x.loadavg).join(" ")}`); }
+  console.log(`${who}: held ${r.map((x) => x.held).join(" ")} (responder says ${r.map((x) => x.responderCheck).join(" | ")}); RSS KiB ${r[0]?.rssColdKb ? "cold/" : ""}before/held ${r.map((x) => (x.rssColdKb ? x.rssColdKb + "/" : "") + x.rssBeforeKb + "/" + x.rssHeldKb).join(" ")}, per SA ${r.map((x) => x.rssPerSaKb).join(" ")} (median ${m[who].rss}); handshakes/s ${r.map((x) => x.handshakesPerSec).join(" ")} (median ${m[who].hs}), failed ${r.map((x) => x.failed).join(" ")}; responder CPU ms/handshake ${r.map((x) => x.responderCpuMsPerHandshake).join(" ")} (median ${m[who].cpu}); load ${r.map((x) => x.loadavg).join(" ")}`); }
 console.log(`ratios vpnkit/charon: handshakes/s ${(m.vpnkit.hs / m.strongswan.hs).toFixed(2)} (target >= 1.5), CPU/handshake ${(m.vpnkit.cpu / m.strongswan.cpu).toFixed(2)}, RSS/SA ${(m.vpnkit.rss / m.strongswan.rss).toFixed(2)} (target <= 1)`);
 ' "$OUT" | tee "$OUT/summary.txt"

@@ -42,6 +42,7 @@ const hold = Number(opt("--hold", "0"));
 const rpid = opt("--responder-pid");
 const checkCmd = opt("--check-cmd");
 const settleMs = Number(opt("--settle", "3")) * 1000;
+const warm = Number(opt("--warm", "0"));
 
 const rssKb = () => {
   if (!rpid) return null;
@@ -70,6 +71,7 @@ await new Promise<void>((r) => sock.bind(port, local, () => r()));
 const live = new Map<string, { sa: IkeSa; t0: number }>();
 const held = new Map<string, IkeSa>();
 let holding = hold > 0, holdStarted = 0, holdFailed = 0;
+let warming = false, warmStarted = 0, warmDone = 0, warmFailed = 0;
 let started = 0, completed = 0, failed = 0, completedWarm = 0;
 const lat: number[] = [];
 const reasons: Record<string, number> = {};
@@ -94,6 +96,11 @@ function handle(key: string, sa: IkeSa, actions: Action[], t0: number): void {
       const why = a.reason.replace(/[0-9a-f]{16}/g, "*");
       reasons[why] = (reasons[why] ?? 0) + 1;
     }
+  }
+  if (warming) {
+    if (done && !bad) for (const a of sa.delete(performance.now())) if (a.type === "send") send(a);
+    if (done || bad) { live.delete(key); if (bad) warmFailed++; else warmDone++; nextWarm(); }
+    return;
   }
   if (holding) {
     if (done && !bad) { held.set(key, sa); live.delete(key); }
@@ -135,6 +142,16 @@ function nextHold(): void {
   handle(key, r.sa, r.actions, now);
 }
 
+function nextWarm(): void {
+  if (warmStarted >= warm) return;
+  const i = warmStarted++;
+  const now = performance.now();
+  const r = IkeSa.initiator(cfg(`w${i}@example.org`, tsOf(hold + (i % (65536 - hold)))), now);
+  const key = hex(r.sa.spii);
+  live.set(key, { sa: r.sa, t0: now });
+  handle(key, r.sa, r.actions, now);
+}
+
 function next(): void {
   // also checked here: a busy socket can hold the timers back
   if (performance.now() - T0 >= maxSec * 1000) stopping = true;
@@ -168,6 +185,23 @@ const ticker = setInterval(() => {
 }, 250);
 
 let holdInfo: Record<string, unknown> | undefined;
+let warmInfo: Record<string, unknown> | undefined;
+if (warm > 0) {
+  // --warm N: N handshakes established and deleted before the baseline RSS is read, so that one-time
+  // costs of the first handshakes (JIT-compiled code, code pages, grown tables and pools) are in the
+  // baseline and the per-SA figure is the marginal cost of a held SA (applied to every responder alike)
+  warming = true;
+  const w0 = performance.now(), rssCold = rssKb();
+  for (let i = 0; i < conc; i++) nextWarm();
+  await new Promise<void>((r) => {
+    const check = setInterval(() => {
+      if ((warmStarted >= warm && live.size === 0) || performance.now() - w0 > 120_000) { clearInterval(check); r(); }
+    }, 20);
+  });
+  warming = false;
+  await new Promise((r) => setTimeout(r, settleMs)); // the Deletes reach the responder
+  warmInfo = { warm, warmDone, warmFailed, warmSec: Number(((performance.now() - w0) / 1000).toFixed(2)), rssColdKb: rssCold };
+}
 if (hold > 0) {
   const rss0 = rssKb();
   const h0 = performance.now();
@@ -217,7 +251,7 @@ console.log(JSON.stringify({
   inFlight: live.size, sendErrors, handshakesPerSec: measured > 0 ? Number((completedWarm / measured).toFixed(1)) : 0,
   latencyMs: { p50: q(0.5), p90: q(0.9), p99: q(0.99) }, failReasons: reasons,
   ...(rpid ? { responderCpuMeasuredSec: Number((cpuW1 - cpuW0).toFixed(2)), responderCpuMsPerHandshake: completedWarm ? Number((1000 * (cpuW1 - cpuW0) / completedWarm).toFixed(3)) : null, rssAfterKb: rssKb() } : {}),
-  ...(holdInfo ?? {}), ...(checkAfter !== null ? { responderCheckAfter: checkAfter } : {}),
+  ...(warmInfo ?? {}), ...(holdInfo ?? {}), ...(checkAfter !== null ? { responderCheckAfter: checkAfter } : {}),
   loadgenCpuSec: Number(((process.cpuUsage().user + process.cpuUsage().system) / 1e6).toFixed(2)),
 }));
 sock.close();

@@ -105,6 +105,8 @@ export class LocalChildSink implements ChildSaSink {
   private readonly pairs = new Map<number, Pair>();
   private readonly byOut = new Map<number, Pair>();
   private readonly keyed = new Map<string, TunnelChild>();
+  /** Our side's selector lists by text: a server's children share one (read-only) list (the peers' sides differ per client: not kept here). */
+  private readonly lists = new Map<string, Cidr[]>();
 
   /**
    * `child`: the default child (pairs without a `child` key). `reindex`: tell the engine its
@@ -121,7 +123,7 @@ export class LocalChildSink implements ChildSaSink {
       const known = this.keyed.get(c.child);
       if (known !== undefined) child = known;
       else {
-        child = { name: c.child, local: c.local, remote: c.remote, outbound: null, inbound: [], mtu: this.child.mtu, endpoint: null, stats: newChildStats() };
+        child = { name: c.child, local: this.shared(c.local), remote: c.remote, outbound: null, inbound: [], mtu: this.child.mtu, endpoint: null, stats: newChildStats() };
         created = true;
       }
     }
@@ -136,7 +138,7 @@ export class LocalChildSink implements ChildSaSink {
     const p: Pair = { inSa, outSa, child };
     this.pairs.set(c.spiIn >>> 0, p);
     this.byOut.set(c.spiOut >>> 0, p);
-    if (c.local.length) child.local = c.local;
+    if (c.local.length) child.local = this.shared(c.local);
     if (c.remote.length) child.remote = c.remote;
     if (c.peer !== undefined) child.endpoint = { address: c.peer.address, port: c.peer.port };
     child.inbound.push(inSa);
@@ -165,6 +167,16 @@ export class LocalChildSink implements ChildSaSink {
     } else this.changed(child);
     if (db.lookupInbound(spiIn) === p.inSa) db.remove(spiIn);
     if (db.lookupOutbound(spiOut) === p.outSa) db.remove(spiOut);
+  }
+
+  /** One list object per distinct selector list (bounded: cleared at 4,096 lists). */
+  private shared(l: Cidr[]): Cidr[] {
+    const k = l.map((x) => x.text).join(",");
+    const known = this.lists.get(k);
+    if (known !== undefined) return known;
+    if (this.lists.size >= 4096) this.lists.clear();
+    this.lists.set(k, l);
+    return l;
   }
 
   /** A keyed child's SAs or selectors changed: re-index just it when the host can. */

@@ -21,7 +21,8 @@ export function encapOf(peer: Endpoint): "udp" | "none" {
 }
 
 /** "ESP in UDP to 192.0.2.2:4500" / "ESP (IP protocol 50) to 192.0.2.2". */
-export function espPathText(peer: Endpoint): string {
+export function espPathText(peer: Endpoint, tcp = false): string {
+  if (tcp) return `ESP over TCP to ${peer.address}:${peer.port}`;
   return peer.port === RAW_ESP_PORT ? `ESP (IP protocol 50) to ${peer.address}` : `ESP in UDP to ${peer.address}:${peer.port}`;
 }
 
@@ -89,7 +90,7 @@ export class ChildTable {
     this.installed.set(c.spiIn >>> 0, { spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, entry: e, at: now, rekeying: false, local: lt, remote: rt, key, peer });
     if (old) old.rekeying = true;
     if (this.firstChildAt === null) this.firstChildAt = now;
-    this.o.log("info", `Child SA ${c.rekeyOf ? "rekeyed" : "installed"}: ${c.cipher} spi in ${hex32(c.spiIn)} out ${hex32(c.spiOut)}, ${lt} === ${rt} (${espPathText(peer)}${key ? `, ${key}` : ""})`);
+    this.o.log("info", `Child SA ${c.rekeyOf ? "rekeyed" : "installed"}: ${c.cipher} spi in ${hex32(c.spiIn)} out ${hex32(c.spiOut)}, ${lt} === ${rt} (${espPathText(peer, this.o.stream)}${key ? `, ${key}` : ""})`);
     this.o.onChild?.({ spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, rekey: !!c.rekeyOf });
   }
 
@@ -100,7 +101,7 @@ export class ChildTable {
       if (c.entry !== e || (c.peer.address === peer.address && c.peer.port === peer.port)) continue;
       c.peer = peer;
       this.o.sink.updateRemote?.(c.spiOut, peer);
-      this.o.log("info", `Child SA ${hex32(c.spiIn)}_i ${hex32(c.spiOut)}_o: ${espPathText(peer)} now`);
+      this.o.log("info", `Child SA ${hex32(c.spiIn)}_i ${hex32(c.spiOut)}_o: ${espPathText(peer, this.o.stream)} now`);
     }
   }
 

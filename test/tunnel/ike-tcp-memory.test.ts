@@ -128,7 +128,7 @@ describe("IKEv2 over TcpPeers, in memory", () => {
     w.settle();
     expect(a.logs.join("\n")).toMatch(/liveness check answered/);
     expect(w.server.status().ikeSas.map((s) => s.remote)).toContain("192.0.2.1:40002");
-    expect(w.rlogs.join("\n")).toMatch(/ESP now to 192\.0\.2\.1:40002/);
+    expect(w.rlogs.join("\n")).toMatch(/ESP over TCP to 192\.0\.2\.1:40002 now/);
 
     // the answer lost: the request arrives, the connection breaks before the response does;
     // the retransmitted request's cached answer reaches the new connection through the SPI route

@@ -24,6 +24,7 @@ import { configureLink } from "./tun.ts";
 import { BunUdpSocket } from "./udp.ts";
 import { aeadChoice, type DataPlane, launchDataPlane, openTun, openWorkerIo, serveControl } from "./runtime.ts";
 import { startMemoryGuard } from "./memory-guard.ts";
+import { startYoungGc } from "./young-gc.ts";
 import { planReload, type ReloadPlan } from "../../tunnel/config-reload.ts";
 import type { ReloadResult } from "../../tunnel/control.ts";
 import { type IkeSockets, localAddressFor, openIkeSockets } from "./ike-sockets.ts";
@@ -117,7 +118,11 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
   try {
     // the driver exists only once the path does; datagrams and events route to it through this
     let driver: IkeDriver | null = null;
-    const onIke = (buf: Uint8Array, addr: string, port: number) => driver?.onDatagram(buf, addr, port, "natt");
+    let ikeDatagrams = 0;
+    const onIke = (buf: Uint8Array, addr: string, port: number) => {
+      ikeDatagrams++;
+      driver?.onDatagram(buf, addr, port, "natt");
+    };
     // ESP goes to the peer's NAT-T port (IKE_SA_INIT may go to its plain IKE port)
     const espPort = cfg.ike.ikePort && cfg.remotePort === cfg.ike.ikePort ? 4500 : cfg.remotePort;
     const onSaEvent = (e: SaEvent) => {
@@ -134,7 +139,13 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
     // read behind the IKE gate (ike-gate.ts: COOKIE answers to a flood off this thread, the rest
     // handed over, bounded): by the data-plane worker, or a gate thread when the packet path runs
     // here; VPNKIT_IKE_GATE=0 or an initiator: on this thread
-    const onIkeDatagram = (buf: Uint8Array, addr: string, port: number) => driver?.onDatagram(buf, addr, port, "ike");
+    const onIkeDatagram = (buf: Uint8Array, addr: string, port: number) => {
+      ikeDatagrams++;
+      driver?.onDatagram(buf, addr, port, "ike");
+    };
+    // young-generation GC while IKE datagrams arrive: handshake survivors otherwise fragment the heap (bench/ike/RESULTS.md)
+    const youngMs = Number(vpnkitEnv("VPNKIT_YOUNG_GC_MS") ?? 50);
+    if (youngMs > 0) td.push(startYoungGc(() => ikeDatagrams, youngMs));
     const limits = { ...DEFAULT_IKE_LIMITS, ...(cfg.ike.limits ?? {}) };
     const gateOptions = { cookieThreshold: limits.cookieThreshold, cookieRotateMs: limits.cookieRotateMs, queueMax: limits.queue };
     const wantGate = !!cfg.ike.ikePort && cfg.ike.responder && vpnkitEnv("VPNKIT_IKE_GATE") !== "0";

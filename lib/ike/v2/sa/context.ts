@@ -7,7 +7,7 @@
  * @module
  */
 import type { MschapServer } from "../eap/mschapv2.ts";
-import type { KeyObject } from "node:crypto";
+import { createHash, type KeyObject } from "node:crypto";
 import { parseIp } from "../../../net/cidr.ts";
 import { u32 } from "../../../core/bytes.ts";
 import type { PayloadSpec } from "../encode/payloads.ts";
@@ -99,6 +99,7 @@ export interface SaContext {
   remoteTs: TrafficSelector[];
   localId: Identity;
   remoteId: Identity | null;
+  /** Our PSK copy (empty once established: see SaState.settle). */
   psk: Uint8Array;
   privateKey: KeyObject | null;
   certs: Uint8Array[];
@@ -132,8 +133,8 @@ export interface SaContext {
   peerMid: number;
   outstanding: Outstanding | null;
   queue: Pending[];
-  /** Last response and the request it answered (its first fragment when fragmented). */
-  cachedResponse: { mid: number; request: Uint8Array; data: Uint8Array[] } | null;
+  /** Last response and a digest of the request it answered (its first fragment when fragmented): requestDigest() in state.ts. */
+  cachedResponse: { mid: number; digest: Uint8Array; data: Uint8Array[] } | null;
   /** Both sides announced FRAGMENTATION_SUPPORTED. */
   fragOk: boolean;
   lastHeard: number;
@@ -227,6 +228,11 @@ export function parse(payloads: Ikev2Payload[]): Parsed {
     }
   }
   return r;
+}
+
+/** What a cached response remembers of the request it answered: a SHA-256 digest (16 bytes), not a copy. */
+export function requestDigest(request: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(request).digest().subarray(0, 16));
 }
 
 export function firstError(p: Parsed): Ikev2NotifyPayload | undefined {

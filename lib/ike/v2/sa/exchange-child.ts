@@ -11,6 +11,7 @@ import { childKeymat } from "./crypto.ts";
 import { newKeyExchange, type KeyExchange } from "./dh.ts";
 import { acceptChosen, espCipher, keyLengths, offerProposals, selectProposal, suiteName, suiteToProposal, type Suite } from "./proposals.ts";
 import { tsHost, tsNarrow, tsSubset, tsText, type TrafficSelector } from "./ts.ts";
+import { sharedSuite } from "./shared-config.ts";
 import type { ChildSaInfo } from "./types.ts";
 import { deleteChildRequest, responderRekeyIke } from "./exchange-info.ts";
 import {
@@ -69,7 +70,8 @@ export function installChild(
   const km = childKeymat(sa.suite!.prf!, sa.keys!.skd, sa.ni2, sa.nr2, kl.encr, 0, shared);
   // initiator of this exchange: i2r is outbound
   const weInitiated = sa.exchangeInitiator;
-  const child: Child = { spiIn, spiOut, suite, tsLocal, tsRemote, installedAt: now };
+  // the suite as configured (shared by every SA): not the per-exchange copy the negotiation made
+  const child: Child = { spiIn, spiOut, suite: sharedSuite(suite), tsLocal, tsRemote, installedAt: now };
   sa.children.push(child);
   const info: ChildSaInfo = {
     spiIn, spiOut, cipher: espCipher(suite), keyIn: weInitiated ? km.r2i : km.i2r, keyOut: weInitiated ? km.i2r : km.r2i,

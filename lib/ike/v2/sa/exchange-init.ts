@@ -17,7 +17,7 @@ import type { Endpoint } from "./types.ts";
 import { cookieFor, verifyCookie } from "./cookie.ts";
 import { sendAuth, certreq } from "./exchange-auth.ts";
 import {
-  EX_INIT, FRAG_SUP, N, NO_SPI, SIG_HASH, firstError, groupBytes, ipBytes, notifyOf, parse, proposalText, type Parsed, type SaContext,
+  EX_INIT, FRAG_SUP, N, NO_SPI, SIG_HASH, firstError, groupBytes, ipBytes, notifyOf, parse, proposalText, requestDigest, type Parsed, type SaContext,
 } from "./context.ts";
 
 /** Initiator: send (or resend after COOKIE / INVALID_KE_PAYLOAD) the IKE_SA_INIT request with key exchange `group`. */
@@ -220,7 +220,7 @@ export function responderInit(sa: SaContext, msg: Ikev2Message, datagram: Uint8A
   const h: HeaderSpec = { ispi: sa.spii, rspi: sa.spir, exchange: EX_INIT, initiator: false, response: true, messageId: 0 };
   const data = encodeIkev2Message(h, reply);
   sa.initResponse = data;
-  sa.cachedResponse = { mid: 0, request: sa.initRequest, data: [data] };
+  sa.cachedResponse = { mid: 0, digest: requestDigest(sa.initRequest), data: [data] };
   sa.peerMid = 1;
   sa.state = "init-done";
   sa.lastHeard = now;

@@ -25,7 +25,7 @@ import { espCipher, suiteName } from "./proposals.ts";
 import { tsFromText, tsHost, tsText, type TrafficSelector } from "./ts.ts";
 import type { Action, ChildSaStatus, Endpoint, IkeSaConfig, IkeSaPhase, IkeSaStatus } from "./types.ts";
 import { defaultRng, SaState } from "./state.ts";
-import { EX_AUTH, EX_CHILD, EX_INFO, EX_INIT, N, hex32, parse, sameEndpoint, type State } from "./context.ts";
+import { EX_AUTH, EX_CHILD, EX_INFO, EX_INIT, N, hex32, parse, requestDigest, sameEndpoint, type State } from "./context.ts";
 import { responderInit, startInit } from "./exchange-init.ts";
 import { responderAuth } from "./exchange-auth.ts";
 import { childRequest, responderChild } from "./exchange-child.ts";
@@ -157,6 +157,7 @@ export class IkeSa {
     } catch (e) {
       this.s.log("error", `internal error while processing a message: ${(e as Error).message}`);
     }
+    this.s.settle();
     return this.s.flush();
   }
 
@@ -193,7 +194,7 @@ export class IkeSa {
     if (msg.flags.initiator === s.initiator) { s.log("debug", "dropped: message with our own I flag"); return; }
     if (!msg.flags.response) {
       if (s.cachedResponse && msg.messageId === s.cachedResponse.mid) {
-        if (ctEqual(datagram, s.cachedResponse.request)) {
+        if (ctEqual(requestDigest(datagram), s.cachedResponse.digest)) {
           s.log("debug", `retransmitted request ${msg.messageId}: resending the cached response`);
           s.send(s.cachedResponse.data, now);
         }

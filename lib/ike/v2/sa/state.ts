@@ -13,14 +13,20 @@ import { encodePayloadChain, type PayloadSpec } from "../encode/payloads.ts";
 import type { Ikev2Message } from "../message.ts";
 import { NOTIFY_TYPES } from "../registry.ts";
 import { skOverhead, skSeal, type SkParams } from "../sk-crypto.ts";
-import { loadPrivateKey, loadPublicKey } from "./auth-sig.ts";
+import { loadPublicKey } from "./auth-sig.ts";
 import { deriveIkeKeys, wipeIkeKeys, type IkeKeys } from "./crypto.ts";
+import { IkeKeySlab } from "./key-slab.ts";
 import type { KeyExchange, Rng } from "./dh.ts";
-import { parseIdentity, type Identity } from "./identity.ts";
-import { DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS, keyLengths, parseProposalList, skAlgorithms, type Suite } from "./proposals.ts";
-import { tsFromText, type TrafficSelector } from "./ts.ts";
+import type { Identity } from "./identity.ts";
+import { DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS, keyLengths, skAlgorithms, type Suite } from "./proposals.ts";
+import { sharedChain, sharedIdentity, sharedPrivateKey, sharedSelectors, sharedSuites } from "./shared-config.ts";
+import type { TrafficSelector } from "./ts.ts";
 import type { Action, Endpoint, IkeSaConfig } from "./types.ts";
-import { EX_INIT, NO_SPI, type Child, type EapSession, type Outstanding, type Pending, type PendingIkeRekey, type SaContext, type State } from "./context.ts";
+import { EX_INIT, NO_SPI, requestDigest, type Child, type EapSession, type Outstanding, type Pending, type PendingIkeRekey, type SaContext, type State } from "./context.ts";
+
+/** Zero-length bytes, shared: what a released field points to (nothing can be written into it). */
+const EMPTY = new Uint8Array(0);
+const ANY4 = ["0.0.0.0/0"];
 
 /** Default random source: node-neutral Web Crypto. */
 export const defaultRng: Rng = (n) => {
@@ -48,7 +54,10 @@ export class SaState implements SaContext {
   remoteTs: TrafficSelector[];
   localId: Identity;
   remoteId: Identity | null;
+  /** Our copy of the PSK; zeroed and released once the SA is established (IKE rekeys do not authenticate again). */
   psk: Uint8Array;
+  /** The copy this object made (settle() zeroes only that one, never an array someone else assigned to `psk`). */
+  private pskOwn: Uint8Array | null;
   privateKey: KeyObject | null;
   certs: Uint8Array[];
   connection: string | null;
@@ -70,7 +79,7 @@ export class SaState implements SaContext {
   peerMid = 0;
   outstanding: Outstanding | null = null;
   queue: Pending[] = [];
-  cachedResponse: { mid: number; request: Uint8Array; data: Uint8Array[] } | null = null;
+  cachedResponse: { mid: number; digest: Uint8Array; data: Uint8Array[] } | null = null;
   fragOk = false;
   lastHeard = 0;
   lastSent = 0;
@@ -102,16 +111,17 @@ export class SaState implements SaContext {
     this.remote = { ...cfg.remote };
     this.local = { ...cfg.local };
     this.lastFrom = { ...cfg.remote };
-    this.ikeSuites = parseProposalList(cfg.ikeProposals ?? DEFAULT_IKE_PROPOSALS, "ike");
-    this.espSuites = parseProposalList(cfg.espProposals ?? DEFAULT_ESP_PROPOSALS, "esp");
-    this.localTs = (cfg.localTs ?? ["0.0.0.0/0"]).map(tsFromText);
-    this.remoteTs = (cfg.remoteTs ?? ["0.0.0.0/0"]).map(tsFromText);
-    this.localId = parseIdentity(cfg.localId);
-    this.remoteId = cfg.remoteId && cfg.remoteId !== "%any" ? parseIdentity(cfg.remoteId) : null;
+    // parsed once per configuration and shared by its SAs (immutable): shared-config.ts
+    this.ikeSuites = sharedSuites(cfg.ikeProposals ?? DEFAULT_IKE_PROPOSALS, "ike");
+    this.espSuites = sharedSuites(cfg.espProposals ?? DEFAULT_ESP_PROPOSALS, "esp");
+    this.localTs = sharedSelectors(cfg.localTs ?? ANY4);
+    this.remoteTs = sharedSelectors(cfg.remoteTs ?? ANY4);
+    this.localId = sharedIdentity(cfg.localId);
+    this.remoteId = cfg.remoteId && cfg.remoteId !== "%any" ? sharedIdentity(cfg.remoteId) : null;
     this.psk = cfg.psk === undefined ? new Uint8Array(0) : typeof cfg.psk === "string" ? new TextEncoder().encode(cfg.psk) : cfg.psk.slice();
-    this.privateKey = cfg.privateKey ? loadPrivateKey(cfg.privateKey) : null;
-    // our certificate first, then any chain in the same file and the intermediates
-    this.certs = [cfg.certificate, ...(cfg.intermediates ?? [])].filter((c): c is string => !!c).flatMap((c) => derBlocks(c));
+    this.pskOwn = this.psk;
+    this.privateKey = cfg.privateKey ? sharedPrivateKey(cfg.privateKey) : null;
+    this.certs = sharedChain([cfg.certificate, ...(cfg.intermediates ?? [])].filter((c): c is string => !!c));
     this.connection = cfg.connection ?? null;
     // a responder with connections takes its credentials from the one IKE_AUTH picks
     if (!this.privateKey && !this.psk.length && !cfg.peerConfigs?.length && !cfg.eap) throw new Error("IKE SA config: neither psk nor privateKey given");
@@ -203,7 +213,7 @@ export class SaState implements SaContext {
 
   respond(msg: Ikev2Message, request: Uint8Array, payloads: PayloadSpec[], now: number): void {
     const data = this.build(msg.exchange, true, msg.messageId, payloads);
-    this.cachedResponse = { mid: msg.messageId, request: request.slice(), data };
+    this.cachedResponse = { mid: msg.messageId, digest: requestDigest(request), data };
     this.peerMid = msg.messageId + 1;
     this.send(data, now);
   }
@@ -245,15 +255,45 @@ export class SaState implements SaContext {
     const kl = keyLengths(this.suite!);
     const k = deriveIkeKeys({ prf: this.suite!.prf!, encrKeyLength: kl.encr, integKeyLength: kl.integ, ni: this.ni, nr: this.nr, shared, spii: this.spii, spir: this.spir, rekey });
     k.skeyseed.fill(0);
-    this.keys = { skd: k.skd, skai: k.skai, skar: k.skar, skei: k.skei, sker: k.sker, skpi: k.skpi, skpr: k.skpr };
+    // the seven keys in one slab per SA (key-slab.ts); wipeIkeKeys zeroes it
+    const keys = (this.keys = new IkeKeySlab(k));
     this.ivCounter = 0n;
     if (this.cfg.keylog) {
       const alg = skAlgorithms(this.suite!);
       this.out.push({
-        type: "keylog", ispi: this.spii.slice(), rspi: this.spir.slice(), skei: k.skei.slice(), sker: k.sker.slice(), skai: k.skai.slice(), skar: k.skar.slice(),
+        type: "keylog", ispi: this.spii.slice(), rspi: this.spir.slice(), skei: keys.skei.slice(), sker: keys.sker.slice(), skai: keys.skai.slice(), skar: keys.skar.slice(),
         encr: alg.encr, integ: alg.integ, encrKeyBits: this.suite!.keyLength ?? 256,
       });
     }
+  }
+
+  /**
+   * Once established (after IKE_AUTH, and after an IKE SA rekey), release what only the
+   * handshake needed (RFC 7296 §2.15, §2.17): the IKE_SA_INIT messages AUTH signs, the
+   * nonces (zeroed; a later Child SA or IKE SA rekey brings its own), the PSK (zeroed: a
+   * rekey does not authenticate again), the COOKIE and the message being processed. What
+   * stays: SPIs, message IDs, SK_* (SK_d for rekeys, SK_a/SK_e for messages; SK_p is in the
+   * same slab and wiped with it), the last response with a digest of its request
+   * (retransmissions), the Child SAs' SPIs and selectors. Called after every message.
+   */
+  settle(): void {
+    if (this.state !== "established" && this.state !== "deleting") return;
+    if (this.ni !== EMPTY) {
+      this.ni.fill(0);
+      this.nr.fill(0);
+      this.ni = this.nr = EMPTY;
+    }
+    if (this.psk !== EMPTY) {
+      if (this.psk === this.pskOwn) this.psk.fill(0);
+      this.psk = EMPTY;
+      this.pskOwn = null;
+    }
+    // not zeroed: a rekey collision (Child.rekeyedByPeer) may still compare them
+    this.ni2 = this.nr2 = EMPTY;
+    this.initRequest = this.initResponse = this.lastRaw = EMPTY;
+    this.cookie = null;
+    this.lastInstalled = null;
+    this.lastTo = undefined;
   }
 
   newSpi(): number {

@@ -74,8 +74,10 @@ export function tsNarrow(proposed: readonly TrafficSelector[], config: readonly 
   const seen = new Set<string>();
   for (const c of config) {
     for (const p of proposed) {
-      const x = tsIntersect(p, c);
+      let x = tsIntersect(p, c);
       if (!x) continue;
+      // the whole configured selector: keep that (shared, immutable) object, not a copy per SA
+      if (sameTs(x, c)) x = c;
       const k = tsText(x);
       if (!seen.has(k)) {
         seen.add(k);
@@ -84,6 +86,10 @@ export function tsNarrow(proposed: readonly TrafficSelector[], config: readonly 
     }
   }
   return out;
+}
+
+function sameTs(a: TrafficSelector, b: TrafficSelector): boolean {
+  return a.tsType === b.tsType && a.ipProtocol === b.ipProtocol && a.startPort === b.startPort && a.endPort === b.endPort && cmp(a.start, b.start) === 0 && cmp(a.end, b.end) === 0;
 }
 
 /** True when `a` lies inside `b`. */

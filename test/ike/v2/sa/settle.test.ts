@@ -1,0 +1,139 @@
+/**
+ * Memory per held IKE SA (issue 12): once established, an IKE SA keeps only what RFC 7296
+ * needs afterwards (SPIs, message IDs, SK_* in one slab, the last response with a digest of
+ * its request, Child SA SPIs and selectors). The handshake's nonces and PSK copy are zeroed
+ * and released, the IKE_SA_INIT messages dropped; keys are zeroed when the SA dies or is
+ * rekeyed; rekeys and retransmission answers still work afterwards; configuration parses
+ * are shared between SAs.
+ */
+import { describe, expect, test } from "bun:test";
+import { toHex } from "../../../../lib/core/bytes.ts";
+import type { IkeSa } from "../../../../lib/ike/v2/sa/ike-sa.ts";
+import { IkeKeySlab } from "../../../../lib/ike/v2/sa/key-slab.ts";
+import type { SaState } from "../../../../lib/ike/v2/sa/state.ts";
+import { baseCfg, Loop } from "./harness.ts";
+
+/** The SA's state object (tests only). */
+const st = (sa: IkeSa): SaState => (sa as unknown as { s: SaState }).s;
+const zero = (b: Uint8Array) => b.every((x) => x === 0);
+
+function expectSettled(s: SaState): void {
+  for (const f of ["ni", "nr", "ni2", "nr2", "initRequest", "initResponse", "lastRaw", "psk"] as const) expect(s[f].length).toBe(0);
+  expect(s.ke).toBeNull();
+  expect(s.cookie).toBeNull();
+  expect(s.lastInstalled).toBeNull();
+  expect(s.keys).toBeInstanceOf(IkeKeySlab);
+}
+
+describe("an established IKE SA holds no handshake state", () => {
+  test("nonces and PSK copies zeroed and released, IKE_SA_INIT messages dropped (both sides)", () => {
+    const l = new Loop(baseCfg("i"), baseCfg("r"));
+    const held: Uint8Array[] = [];
+    l.run(1); // the responder answered IKE_SA_INIT
+    held.push(st(l.r).ni, st(l.r).nr, st(l.r).psk);
+    expect(st(l.r).initRequest.length).toBeGreaterThan(200);
+    l.run(1); // the initiator sent IKE_AUTH
+    held.push(st(l.i).ni, st(l.i).nr, st(l.i).psk);
+    for (const b of held) expect(zero(b)).toBe(false);
+    l.run();
+    expect(l.i.state).toBe("established");
+    expect(l.r.state).toBe("established");
+    for (const b of held) expect(zero(b)).toBe(true);
+    expectSettled(st(l.i));
+    expectSettled(st(l.r));
+    // the last response is kept for retransmissions with a 16-byte digest of its request, not a copy
+    const cr = st(l.r).cachedResponse!;
+    expect(cr.mid).toBe(1);
+    expect(cr.digest.length).toBe(16);
+  });
+
+  test("a retransmitted IKE_AUTH request still gets the cached response; another request with that message ID does not", () => {
+    const l = new Loop(baseCfg("i"), baseCfg("r"));
+    l.run();
+    const auth = l.sent.find((w) => w.from === "i" && w.data[18] === 35)!;
+    const answer = l.sent.find((w) => w.from === "r" && w.data[18] === 35)!;
+    const again = l.r.receive(auth.data, { address: "192.0.2.1", port: 500 }, l.now);
+    const sends = again.filter((a) => a.type === "send");
+    expect(sends.length).toBe(1);
+    expect(toHex(sends[0].type === "send" ? sends[0].data : new Uint8Array(0))).toBe(toHex(answer.data));
+    const other = auth.data.slice();
+    other[other.length - 1] ^= 1;
+    expect(l.r.receive(other, { address: "192.0.2.1", port: 500 }, l.now).filter((a) => a.type === "send")).toEqual([]);
+  });
+
+  test("keys are zeroed when the SA is deleted, and the old ones when the IKE SA is rekeyed", () => {
+    const l = new Loop(baseCfg("i"), baseCfg("r"));
+    l.run();
+    const k0 = [st(l.i).keys as IkeKeySlab, st(l.r).keys as IkeKeySlab];
+    for (const k of k0) expect(k.isZero()).toBe(false);
+    l.take("i", l.i.rekeyIke(l.now));
+    l.run();
+    expect(l.of("i", "ike-rekeyed").length).toBe(1);
+    for (const k of k0) expect(k.isZero()).toBe(true);
+    // the rekey's own nonces are released too
+    expectSettled(st(l.i));
+    expectSettled(st(l.r));
+    const k1 = [st(l.i).keys as IkeKeySlab, st(l.r).keys as IkeKeySlab];
+    l.take("i", l.i.delete(l.now));
+    l.run();
+    expect(l.i.state).toBe("dead");
+    expect(l.r.state).toBe("dead");
+    for (const k of k1) expect(k.isZero()).toBe(true);
+    expect(st(l.i).keys).toBeNull();
+    expect(st(l.r).keys).toBeNull();
+  });
+
+  test("after settling: Child SA rekeys from both sides, a new Child SA, DPD and an IKE SA rekey all still work", () => {
+    const l = new Loop(baseCfg("i"), baseCfg("r"));
+    l.run();
+    expectSettled(st(l.r));
+    const c = l.of("i", "install-child")[0].child;
+    l.clear();
+    l.take("i", l.i.rekeyChild(c.spiIn, l.now));
+    l.run();
+    const ni = l.of("i", "install-child"), nr = l.of("r", "install-child");
+    expect(ni.length).toBe(1);
+    expect(nr.length).toBe(1);
+    expect(toHex(ni[0].child.keyIn)).toBe(toHex(nr[0].child.keyOut));
+    expect(ni[0].child.rekeyOf?.spiIn).toBe(c.spiIn);
+    l.clear();
+    l.take("r", l.r.rekeyChild(nr[0].child.spiIn, l.now));
+    l.run();
+    expect(l.of("r", "install-child").length).toBe(1);
+    expect(toHex(l.of("r", "install-child")[0].child.keyOut)).toBe(toHex(l.of("i", "install-child")[0].child.keyIn));
+    l.clear();
+    l.take("i", l.i.initiateChild({}, l.now));
+    l.take("r", l.r.dpd(l.now));
+    l.run();
+    expect(l.of("i", "install-child").length).toBe(1);
+    expect(l.of("i", "failed")).toEqual([]);
+    expect(l.of("r", "failed")).toEqual([]);
+    l.clear();
+    l.take("r", l.r.rekeyIke(l.now));
+    l.run();
+    expect(l.of("i", "ike-rekeyed").length).toBe(1);
+    expect(l.of("r", "ike-rekeyed").length).toBe(1);
+    expectSettled(st(l.i));
+    expectSettled(st(l.r));
+    expect(l.i.childSas.length).toBe(2);
+  });
+});
+
+describe("configuration parsed once, shared by the SAs made from it", () => {
+  test("proposals, selectors, identity and the negotiated ESP suite are the same frozen objects in two SAs", () => {
+    const a = new Loop(baseCfg("i"), baseCfg("r"), 1);
+    const b = new Loop(baseCfg("i"), baseCfg("r"), 2);
+    a.run();
+    b.run();
+    for (const f of ["ikeSuites", "espSuites", "localTs", "remoteTs", "localId"] as const) {
+      expect(st(a.r)[f]).toBe(st(b.r)[f]);
+      expect(Object.isFrozen(st(a.r)[f])).toBe(true);
+    }
+    expect(st(a.r).children[0].suite).toBe(st(b.r).children[0].suite);
+    expect(Object.isFrozen(st(a.r).children[0].suite)).toBe(true);
+    // our configured selector is not copied per Child SA
+    expect(st(a.r).children[0].tsLocal[0]).toBe(st(a.r).localTs[0]);
+    // the PSK stays a per-SA copy (zeroed on its own)
+    expect(toHex(st(a.r).psk)).toBe("");
+  });
+});
