@@ -49,6 +49,8 @@ const OPAQUE_NOTIFY = new Set([16388, 16389, 16390, 16401]);
 /** Templates per (length, offset, exchange) bucket, and buckets in all. */
 const PER_BUCKET = 4;
 const MAX_BUCKETS = 64;
+/** Longer messages are not learned (memory: at most MAX_BUCKETS x PER_BUCKET copies of this size). */
+const MAX_LEN = 4096;
 
 /** The text of one output mode: literals around the hex of hole bytes. */
 interface ModeText {
@@ -286,7 +288,7 @@ export class IkeTemplates {
    */
   learn(b: Uint8Array, off: number, end: number, m: Ikev2Message): void {
     const len = end - off;
-    if (this.declined || len < 28 || off > 255 || m.length !== len || this.builds >= 16 + (this.hits >>> 3)) return;
+    if (this.declined || len < 28 || len > MAX_LEN || off > 255 || m.length !== len || this.builds >= 16 + (this.hits >>> 3)) return;
     this.builds++;
     const k = IkeTemplates.key(b, off, len);
     let list = this.buckets.get(k);
