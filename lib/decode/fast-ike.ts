@@ -13,7 +13,9 @@
  *   SK header);
  * - any other IKEv2 message is decoded by the real IKEv2 decoder and
  *   validator, and only its IKE layer is rendered by the generic renderers
- *   (the link/IP/UDP/NAT-T text comes from the flow's cached segments).
+ *   (the link/IP/UDP/NAT-T text comes from the flow's cached segments); when
+ *   no IKE tracker is fed, a message of a shape seen before is written from a
+ *   template instead (lib/decode/fast-ike-template.ts).
  * Both feed the IKE tracker with the event the full decoder would build.
  * test/decode/fast-summary.test.ts compares every output with the full
  * decoder's on all fixtures, on mutated IKE packets and on the bench captures.

@@ -2,7 +2,10 @@
 // full decoder prints, packet for packet, and leave the IKE tracker (--stats)
 // in the same state: on every fixture, on mutated IKE packets (header, flags,
 // lengths, SPIs, message IDs, SK header, payload chain), on a port-500 /
-// NAT-T mix, and on the generated benchmark mixes when present.
+// NAT-T mix, and on the generated benchmark mixes when present. The IKEv2
+// templates (lib/decode/fast-ike-template.ts, used without the IKE tracker) are
+// held to the real decoder's text on messages changed in and outside their
+// opaque fields.
 import { expect, test } from "bun:test";
 import fc from "fast-check";
 import { existsSync, readdirSync, statSync } from "node:fs";
