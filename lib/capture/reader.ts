@@ -16,6 +16,7 @@
  */
 import { Buffer } from "node:buffer";
 import { createReadStream, fstatSync, promises as fsp } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import process from "node:process";
 import { Readable, pipeline } from "node:stream";
 import { createGunzip } from "node:zlib";
@@ -232,6 +233,26 @@ export async function openCaptureStream(stream: Source, opts: CaptureOptions = {
 }
 
 /**
+ * The chunks of a regular file, each read into a buffer of its own (records are
+ * views into it, valid as long as the caller keeps them). Closes the file at the
+ * end, or when the consumer stops early (return()).
+ */
+async function* fileChunks(fh: FileHandle): AsyncGenerator<Uint8Array> {
+  try {
+    for (;;) {
+      // not zero-filled: every byte handed on was just read
+      const buf = Buffer.allocUnsafeSlow(FILE_CHUNK);
+      const b = new Uint8Array(buf.buffer, buf.byteOffset, FILE_CHUNK);
+      const { bytesRead } = await fh.read(b, 0, FILE_CHUNK, null);
+      if (bytesRead === 0) return;
+      yield bytesRead === FILE_CHUNK ? b : b.subarray(0, bytesRead);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
  * Open a capture file, or standard input for `"-"`. Throws
  * {@link CaptureFormatError} for input that is not a capture, and the usual
  * `ENOENT`/`EACCES`/`EISDIR` errors of node:fs for files that cannot be read.
@@ -253,9 +274,11 @@ export async function openCapture(pathOrDash: string, opts: CaptureOptions = {})
     e.code = "EISDIR";
     throw e;
   }
-  const stream = createReadStream(pathOrDash, { highWaterMark: FILE_CHUNK });
-  // a named pipe or a character device (`vpnkit decode /dev/stdin`) is live
-  const r = await openCaptureStream(stream, { ...opts, live: opts.live ?? !st.isFile() });
+  // a regular file is read straight into a new buffer per chunk (a read stream's machinery
+  // cost about as much again as the reads); a named pipe or a character device
+  // (`vpnkit decode /dev/stdin`) through a read stream, and it is live
+  const src = st.isFile() ? fileChunks(await fsp.open(pathOrDash, "r")) : createReadStream(pathOrDash, { highWaterMark: FILE_CHUNK });
+  const r = await openCaptureStream(src, { ...opts, live: opts.live ?? !st.isFile() });
   if (st.isFile()) r.totalBytes = st.size;
   return r;
 }

@@ -13,7 +13,9 @@
  *   SK header);
  * - any other IKEv2 message is decoded by the real IKEv2 decoder and
  *   validator, and only its IKE layer is rendered by the generic renderers
- *   (the link/IP/UDP/NAT-T text comes from the flow's cached segments).
+ *   (the link/IP/UDP/NAT-T text comes from the flow's cached segments); when
+ *   no IKE tracker is fed, a message of a shape seen before is written from a
+ *   template instead (lib/decode/fast-ike-template.ts).
  * Both feed the IKE tracker with the event the full decoder would build.
  * test/decode/fast-summary.test.ts compares every output with the full
  * decoder's on all fixtures, on mutated IKE packets and on the bench captures.
@@ -82,57 +84,26 @@ function cached(t: (Uint8Array | undefined)[], code: number, make: (c: number) =
 }
 
 const sumExch: (Uint8Array | undefined)[] = [];
-const treeExch: (Uint8Array | undefined)[] = [];
-const jsonExch: (Uint8Array | undefined)[] = [];
-const treeInner: (Uint8Array | undefined)[] = [];
-const jsonInner: (Uint8Array | undefined)[] = [];
 
 const S_REQ_I = ascii(" request I mid ");
 const S_REQ_R = ascii(" request R mid ");
 const S_RSP_I = ascii(" response I mid ");
 const S_RSP_R = ascii(" response R mid ");
 const S_SK = ascii(` [ ${SK_TOKEN} ] `);
-const S_TRUE = ascii("true");
-const S_FALSE = ascii("false");
 
 const T_ISPI = ascii(" bytes\n    ispi: ");
 const T_RSPI = ascii(" (8 bytes)\n    rspi: ");
-const T_NEXT = ascii(` (8 bytes)\n    nextPayload: ${PAYLOAD_TYPES.name(46)} (46)\n    majorVersion: 2\n    minorVersion: `);
-const T_EXCH = ascii("\n    exchange: ");
-const T_FI = ascii("\n    flags:\n      initiator: ");
-const T_FR = ascii("\n      response: ");
-const T_FH = ascii("\n      higherVersion: ");
-const T_RAW = ascii("\n      raw: ");
-const T_MID = ascii("\n    messageId: ");
 const T_DLEN = ascii("\n    declaredLength: ");
 const T_PL = ascii(`\n    payloads: (1)\n      [0] ${PAYLOAD_TYPES.name(46)} @`);
-const T_SKLEN = ascii(" bytes\n        kind: sk\n        type: ");
-const T_SKTYPE = ascii(`${PAYLOAD_TYPES.name(46)} (46)\n        critical: `);
-const T_SKNEXT = ascii("\n        nextPayload: ");
-const T_ENC = ascii("\n        encrypted: ");
 const T_DOTS = ascii("... (");
 const T_BYTES = ascii(" bytes)\n\n");
 
 const J_ISPI = ascii(',"ispi":"');
 const J_RSPI = ascii('","rspi":"');
-const J_NEXT = ascii(`","nextPayload":46,"nextPayloadName":${JSON.stringify(PAYLOAD_TYPES.name(46))},"majorVersion":2,"minorVersion":`);
-const J_EXCH = ascii(',"exchange":');
-const J_FI = ascii(',"flags":{"initiator":');
-const J_FR = ascii(',"response":');
-const J_FH = ascii(',"higherVersion":');
-const J_RAW = ascii(',"raw":');
-const J_MID = ascii('},"messageId":');
 const J_DLEN = ascii(',"declaredLength":');
 const J_PL = ascii(',"payloads":[{"layer":"ikev2.sk","offset":');
 const J_SKLEN = ascii(',"length":');
-const J_SKTYPE = ascii(`,"kind":"sk","type":46,"typeName":${JSON.stringify(PAYLOAD_TYPES.name(46))},"critical":`);
-const J_SKNEXT = ascii(',"nextPayload":');
-const J_ENC = ascii(',"encrypted":"');
 const J_END = ascii('"}]}],"anomalies":[]}\n');
-
-function bool(buf: Uint8Array, p: number, v: boolean): number {
-  return putSeg(buf, p, v ? S_TRUE : S_FALSE);
-}
 
 // Hex of an IKE SPI, cached (a capture has few IKE SAs, each seen many times):
 // direct-mapped on the SPI's two words, compared in full on a hit.
@@ -180,9 +151,34 @@ export function skSummary(buf: Uint8Array, p: number, b: Uint8Array, m: SkMsg): 
   return p;
 }
 
+// The text between the SPIs and the message ID, and between the SK length and its
+// ciphertext, depends only on a few header bits: made once per combination.
+const treeHead: (Uint8Array | undefined)[] = [];
+const treeSk: (Uint8Array | undefined)[] = [];
+const jsonHead: (Uint8Array | undefined)[] = [];
+const jsonSk: (Uint8Array | undefined)[] = [];
+const yes = (v: boolean) => (v ? "true" : "false");
+
+/** Index of (minor version, exchange, flags) of an SK-only message (flags has bits 0x38 only, exchange < 64). */
+function headIndex(b: Uint8Array, m: SkMsg): number {
+  return ((b[m.off + 17] & 15) << 9) | ((m.exch & 63) << 3) | ((m.flags >> 3) & 7);
+}
+
+function treeHeadText(minor: number, exch: number, fl: number): Uint8Array {
+  return ascii(
+    ` (8 bytes)\n    nextPayload: ${PAYLOAD_TYPES.name(46)} (46)\n    majorVersion: 2\n    minorVersion: ${minor}\n    exchange: ${EXCHANGE_TYPES.name(exch)} (${exch})` +
+      `\n    flags:\n      initiator: ${yes((fl & 0x08) !== 0)}\n      response: ${yes((fl & 0x20) !== 0)}\n      higherVersion: ${yes((fl & 0x10) !== 0)}` +
+      `\n      raw: ${fl}\n    messageId: `,
+  );
+}
+
+function treeSkText(critical: boolean, inner: number): Uint8Array {
+  return ascii(` bytes\n        kind: sk\n        type: ${PAYLOAD_TYPES.name(46)} (46)\n        critical: ${yes(critical)}\n        nextPayload: ${PAYLOAD_TYPES.name(inner)} (${inner})\n        encrypted: `);
+}
+
 /** `-v` text of the ikev2 layer (from `  ikev2 @`'s offset on), with the blank line after the packet. */
 export function skTree(buf: Uint8Array, p: number, b: Uint8Array, m: SkMsg): number {
-  const o = m.off, fl = m.flags;
+  const o = m.off;
   p = putDec(buf, p, o);
   buf[p++] = 44; // ','
   buf[p++] = 32;
@@ -191,19 +187,8 @@ export function skTree(buf: Uint8Array, p: number, b: Uint8Array, m: SkMsg): num
   p = putHex(buf, p, b, o, o + 8);
   p = putSeg(buf, p, T_RSPI);
   p = putHex(buf, p, b, o + 8, o + 16);
-  p = putSeg(buf, p, T_NEXT);
-  p = putDec(buf, p, b[o + 17] & 15);
-  p = putSeg(buf, p, T_EXCH);
-  p = putSeg(buf, p, cached(treeExch, m.exch, (c) => `${EXCHANGE_TYPES.name(c)} (${c})`));
-  p = putSeg(buf, p, T_FI);
-  p = bool(buf, p, (fl & 0x08) !== 0);
-  p = putSeg(buf, p, T_FR);
-  p = bool(buf, p, (fl & 0x20) !== 0);
-  p = putSeg(buf, p, T_FH);
-  p = bool(buf, p, (fl & 0x10) !== 0);
-  p = putSeg(buf, p, T_RAW);
-  p = putDec(buf, p, fl);
-  p = putSeg(buf, p, T_MID);
+  const hi = headIndex(b, m);
+  p = putSeg(buf, p, treeHead[hi] ??= treeHeadText(b[o + 17] & 15, m.exch, m.flags));
   p = putDec(buf, p, m.mid);
   p = putSeg(buf, p, T_DLEN);
   p = putDec(buf, p, m.len);
@@ -212,12 +197,8 @@ export function skTree(buf: Uint8Array, p: number, b: Uint8Array, m: SkMsg): num
   buf[p++] = 44;
   buf[p++] = 32;
   p = putDec(buf, p, m.len - 28);
-  p = putSeg(buf, p, T_SKLEN);
-  p = putSeg(buf, p, T_SKTYPE);
-  p = bool(buf, p, (b[o + 29] & 0x80) !== 0);
-  p = putSeg(buf, p, T_SKNEXT);
-  p = putSeg(buf, p, cached(treeInner, b[o + 28], (c) => `${PAYLOAD_TYPES.name(c)} (${c})`));
-  p = putSeg(buf, p, T_ENC);
+  const si = (b[o + 29] & 0x80) << 1 | b[o + 28];
+  p = putSeg(buf, p, treeSk[si] ??= treeSkText((b[o + 29] & 0x80) !== 0, b[o + 28]));
   const n = m.len - 32;
   p = putHex(buf, p, b, o + 32, o + 32 + (n <= HEX_MAX ? n : HEX_MAX));
   if (n > HEX_MAX) p = putSeg(buf, p, T_DOTS);
@@ -229,9 +210,24 @@ export function skTree(buf: Uint8Array, p: number, b: Uint8Array, m: SkMsg): num
   return putSeg(buf, p, T_BYTES);
 }
 
+function jsonHeadText(minor: number, exch: number, fl: number): Uint8Array {
+  return ascii(
+    `","nextPayload":46,"nextPayloadName":${JSON.stringify(PAYLOAD_TYPES.name(46))},"majorVersion":2,"minorVersion":${minor}` +
+      `,"exchange":${exch},"exchangeName":${JSON.stringify(EXCHANGE_TYPES.name(exch))}` +
+      `,"flags":{"initiator":${yes((fl & 0x08) !== 0)},"response":${yes((fl & 0x20) !== 0)},"higherVersion":${yes((fl & 0x10) !== 0)},"raw":${fl}},"messageId":`,
+  );
+}
+
+function jsonSkText(critical: boolean, inner: number): Uint8Array {
+  return ascii(
+    `,"kind":"sk","type":46,"typeName":${JSON.stringify(PAYLOAD_TYPES.name(46))},"critical":${yes(critical)}` +
+      `,"nextPayload":${inner},"nextPayloadName":${JSON.stringify(PAYLOAD_TYPES.name(inner))},"encrypted":"`,
+  );
+}
+
 /** JSON text of the ikev2 layer (from its `"offset":` value on) to the end of the line. */
 export function skJson(buf: Uint8Array, p: number, b: Uint8Array, m: SkMsg): number {
-  const o = m.off, fl = m.flags;
+  const o = m.off;
   p = putDec(buf, p, o);
   p = putSeg(buf, p, J_SKLEN);
   p = putDec(buf, p, m.len);
@@ -239,19 +235,7 @@ export function skJson(buf: Uint8Array, p: number, b: Uint8Array, m: SkMsg): num
   p = putHex(buf, p, b, o, o + 8);
   p = putSeg(buf, p, J_RSPI);
   p = putHex(buf, p, b, o + 8, o + 16);
-  p = putSeg(buf, p, J_NEXT);
-  p = putDec(buf, p, b[o + 17] & 15);
-  p = putSeg(buf, p, J_EXCH);
-  p = putSeg(buf, p, cached(jsonExch, m.exch, (c) => `${c},"exchangeName":${JSON.stringify(EXCHANGE_TYPES.name(c))}`));
-  p = putSeg(buf, p, J_FI);
-  p = bool(buf, p, (fl & 0x08) !== 0);
-  p = putSeg(buf, p, J_FR);
-  p = bool(buf, p, (fl & 0x20) !== 0);
-  p = putSeg(buf, p, J_FH);
-  p = bool(buf, p, (fl & 0x10) !== 0);
-  p = putSeg(buf, p, J_RAW);
-  p = putDec(buf, p, fl);
-  p = putSeg(buf, p, J_MID);
+  p = putSeg(buf, p, jsonHead[headIndex(b, m)] ??= jsonHeadText(b[o + 17] & 15, m.exch, m.flags));
   p = putDec(buf, p, m.mid);
   p = putSeg(buf, p, J_DLEN);
   p = putDec(buf, p, m.len);
@@ -259,11 +243,7 @@ export function skJson(buf: Uint8Array, p: number, b: Uint8Array, m: SkMsg): num
   p = putDec(buf, p, o + 28);
   p = putSeg(buf, p, J_SKLEN);
   p = putDec(buf, p, m.len - 28);
-  p = putSeg(buf, p, J_SKTYPE);
-  p = bool(buf, p, (b[o + 29] & 0x80) !== 0);
-  p = putSeg(buf, p, J_SKNEXT);
-  p = putSeg(buf, p, cached(jsonInner, b[o + 28], (c) => `${c},"nextPayloadName":${JSON.stringify(PAYLOAD_TYPES.name(c))}`));
-  p = putSeg(buf, p, J_ENC);
+  p = putSeg(buf, p, jsonSk[(b[o + 29] & 0x80) << 1 | b[o + 28]] ??= jsonSkText((b[o + 29] & 0x80) !== 0, b[o + 28]));
   p = putHex(buf, p, b, o + 32, o + m.len);
   return putSeg(buf, p, J_END);
 }

@@ -33,6 +33,7 @@ import type { TimeFormatter } from "./time.ts";
 import type { IkeTracker } from "./ike-tracker.ts";
 import { fullIke, ikev2Summary, observeSk, renderLayer, type SkMsg, skJson, skOnly, skSummary, skTree, toJson } from "./fast-ike.ts";
 import type { Ikev2Message } from "../ike/v2/message.ts";
+import { type IkeTemplate, IkeTemplates, T_JSON, T_SUMMARY, T_TREE } from "./fast-ike-template.ts";
 
 /** Most bytes one fast-path packet writes (segments are bounded: addresses and numbers are). */
 const MAX_OUT = 2048;
@@ -145,8 +146,16 @@ export class FastPaths {
   /** The SK-only IKEv2 message of the packet being written. */
   private readonly sk: SkMsg = { off: 0, len: 0, exch: 0, flags: 0, mid: 0 };
 
+  /** Shapes of IKEv2 messages that are not SK-only (lib/decode/fast-ike-template.ts); null while the IKE tracker is fed. */
+  private readonly tpl: IkeTemplates | null;
+  /** The template matched by the packet being written (when ikeCheck returned `tplMsg`). */
+  private cur: IkeTemplate | null = null;
+  /** Offset of the IKE message in the packet being written. */
+  private ikeOff = 0;
+
   /** `slots`: flow cache size (tests use 1 to make every flow change a collision). */
   constructor(ports: IpsecPorts, private readonly esp: EspTracker, private readonly ike: IkeTracker | null, slots = SLOTS) {
+    this.tpl = ike === null ? new IkeTemplates() : null;
     const bits = Math.max(0, Math.min(8, Math.round(Math.log2(slots))));
     this.slots = new Array(1 << bits);
     this.mask = (1 << bits) - 1;
@@ -223,22 +232,40 @@ export class FastPaths {
     return f;
   }
 
+  /** IKEv2 messages written from a template so far (tests). */
+  get ikeTemplateHits(): number {
+    return this.tpl?.hits ?? 0;
+  }
+
   /** Marker returned by {@link ikeCheck} for an SK-only message (its fields in `sk`). */
   private readonly skOnly = {} as Ikev2Message;
+  /** Marker returned by {@link ikeCheck} for a message written from a template (`cur`). */
+  private readonly tplMsg = {} as Ikev2Message;
 
   /**
    * An IKEv2 packet of flow `f`: `skOnly` (fields in `sk`), the decoded
    * message, or null when the full decoder must handle it. When not null,
    * the IKE tracker has been fed.
    */
-  private ikeCheck(rec: CaptureRecord, f: Flow): Ikev2Message | null {
+  private ikeCheck(rec: CaptureRecord, f: Flow, mode: number): Ikev2Message | null {
     const b = rec.data;
     const off = f.kind === K_IKE_NATT ? 46 : 42, end = 42 + this.have;
+    this.ikeOff = off;
     if (skOnly(b, off, end, this.sk)) {
       if (this.ike !== null) observeSk(this.ike, b, this.sk, rec.no, rec.tsSec, rec.tsNsec, f.src, f.dst);
       return this.skOnly;
     }
-    return fullIke(this.ike, b, off, end, rec.no, rec.tsSec, rec.tsNsec, f.src, f.dst);
+    const tpl = this.tpl;
+    if (tpl !== null) {
+      const t = tpl.find(b, off, end, mode);
+      if (t !== null) {
+        this.cur = t;
+        return this.tplMsg;
+      }
+    }
+    const m = fullIke(this.ike, b, off, end, rec.no, rec.tsSec, rec.tsNsec, f.src, f.dst);
+    if (m !== null && tpl !== null) tpl.learn(b, off, end, m);
+    return m;
   }
 
   /** The summary line (as `summaryLine(decode(rec), time)` + newline); false when the full decoder must handle this packet. */
@@ -246,7 +273,7 @@ export class FastPaths {
     const f = this.match(rec);
     if (f === null) return false;
     let m: Ikev2Message | null = null;
-    if (f.kind >= K_IKE_NATT && (m = this.ikeCheck(rec, f)) === null) return false;
+    if (f.kind >= K_IKE_NATT && (m = this.ikeCheck(rec, f, T_SUMMARY)) === null) return false;
     const seg = f.sum ?? (f.sum = summarySegment(f));
     w.ensure(MAX_OUT);
     const buf = w.buf;
@@ -263,7 +290,13 @@ export class FastPaths {
     p = putSeg(buf, p, seg);
     if (f.kind >= K_IKE_NATT) {
       if (m === this.skOnly) p = skSummary(buf, p, rec.data, this.sk);
-      else {
+      else if (m === this.tplMsg) {
+        w.pos = p;
+        this.cur!.write(w, T_SUMMARY, rec.data, this.ikeOff);
+        w.ensure(1);
+        p = w.pos;
+        w.buf[p++] = 10;
+      } else {
         w.pos = p;
         w.text("IKEv2 " + ikev2Summary(m!, { spis: "suffix" }));
         w.ensure(1);
@@ -298,7 +331,7 @@ export class FastPaths {
     const f = this.match(rec);
     if (f === null) return false;
     let m: Ikev2Message | null = null;
-    if (f.kind >= K_IKE_NATT && (m = this.ikeCheck(rec, f)) === null) return false;
+    if (f.kind >= K_IKE_NATT && (m = this.ikeCheck(rec, f, T_JSON)) === null) return false;
     const s = f.json ?? (f.json = jsonSegments(f));
     const b = rec.data;
     w.ensure(MAX_OUT + 2 * this.have);
@@ -341,6 +374,11 @@ export class FastPaths {
       if (m === this.skOnly) {
         p = putSeg(buf, p, J_IKEV2);
         p = skJson(buf, p, b, this.sk);
+      } else if (m === this.tplMsg) {
+        w.pos = p;
+        this.cur!.write(w, T_JSON, b, this.ikeOff);
+        w.ensure(J_IKEEND.length);
+        p = putSeg(w.buf, w.pos, J_IKEEND);
       } else {
         w.pos = p;
         w.text(toJson(m));
@@ -376,7 +414,7 @@ export class FastPaths {
     const f = this.match(rec);
     if (f === null) return false;
     let m: Ikev2Message | null = null;
-    if (f.kind >= K_IKE_NATT && (m = this.ikeCheck(rec, f)) === null) return false;
+    if (f.kind >= K_IKE_NATT && (m = this.ikeCheck(rec, f, T_TREE)) === null) return false;
     const s = f.tree ?? (f.tree = treeSegments(f));
     const b = rec.data;
     w.ensure(MAX_OUT);
@@ -416,6 +454,11 @@ export class FastPaths {
       if (m === this.skOnly) {
         p = putSeg(buf, p, T_IKEV2);
         w.pos = skTree(buf, p, b, this.sk);
+      } else if (m === this.tplMsg) {
+        w.pos = p;
+        this.cur!.write(w, T_TREE, b, this.ikeOff);
+        w.ensure(1);
+        w.buf[w.pos++] = 10;
       } else {
         w.pos = p;
         w.text(renderLayer(m));

@@ -305,7 +305,8 @@ export function putHex(buf: Uint8Array, p: number, b: Uint8Array, start: number,
 /** Copy a pre-encoded segment. */
 export function putSeg(buf: Uint8Array, p: number, seg: Uint8Array): number {
   const n = seg.length;
-  if (n < 24) {
+  // a native set() costs more than a byte loop up to ~64 bytes
+  if (n < 64) {
     for (let i = 0; i < n; i++) buf[p + i] = seg[i];
   } else buf.set(seg, p);
   return p + n;

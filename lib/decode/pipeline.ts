@@ -193,6 +193,11 @@ export class Decoder {
     return this.fast(w, rec, 2);
   }
 
+  /** @internal IKEv2 messages the fast paths wrote from a template (tests). */
+  get fastIkeTemplateHits(): number {
+    return this.fastPaths?.ikeTemplateHits ?? 0;
+  }
+
   private fast(w: ByteWriter, rec: CaptureRecord, mode: 0 | 1 | 2, time = UTC_TIME_OF_DAY): boolean {
     if (!this.fastPath) return false;
     const fp = (this.fastPaths ??= new FastPaths(this.ports, this.esp, this.trackIke ? this.ike : null, this.fastPathSlots));

@@ -12,7 +12,7 @@ import { toHex } from "../core/bytes.ts";
 import type { DecodedPacket, LayerBase } from "../core/layer.ts";
 
 /** Bytes shown in full before a hex field is shortened. */
-const HEX_MAX = 48;
+export const HEX_MAX = 48;
 const SKIP = new Set(["layer", "offset", "length", "payloadOffset", "payloadEnd"]);
 
 interface KeyInfo {

@@ -2,10 +2,14 @@
 // full decoder prints, packet for packet, and leave the IKE tracker (--stats)
 // in the same state: on every fixture, on mutated IKE packets (header, flags,
 // lengths, SPIs, message IDs, SK header, payload chain), on a port-500 /
-// NAT-T mix, and on the generated benchmark mixes when present.
+// NAT-T mix, and on the generated benchmark mixes when present. The IKEv2
+// templates (lib/decode/fast-ike-template.ts, used without the IKE tracker) are
+// held to the real decoder's text on messages changed in and outside their
+// opaque fields.
 import { expect, test } from "bun:test";
 import fc from "fast-check";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { openCapture } from "../../lib/capture/index.ts";
 import type { CaptureRecord } from "../../lib/capture/types.ts";
 import { Decoder } from "../../lib/decode/pipeline.ts";
@@ -14,7 +18,14 @@ import { packetJson } from "../../lib/decode/render-json.ts";
 import { renderTree } from "../../lib/decode/render-tree.ts";
 import { ByteWriter, collectText } from "../../lib/decode/output.ts";
 import { runDecode } from "../../lib/decode/run.ts";
+import type { Anomaly } from "../../lib/core/anomaly.ts";
+import { decodeIkev2 } from "../../lib/ike/v2/message.ts";
+import { validateIkev2 } from "../../lib/ike/v2/validate.ts";
+import { IkeTemplates, ikeText, T_JSON, T_SUMMARY, T_TREE } from "../../lib/decode/fast-ike-template.ts";
 import { FIX } from "./helpers.ts";
+
+/** Shared real captures (read-only; used when present). */
+const CORPUS = "/work/shared/corpus";
 
 async function records(path: string, limit = Infinity): Promise<CaptureRecord[]> {
   const out: CaptureRecord[] = [];
@@ -59,8 +70,12 @@ function isIke(r: CaptureRecord): boolean {
  * text of each packet and the IKE/ESP tracker reports at the end. Returns
  * the fast-path answers on IKE packets (per mode, averaged).
  */
+/** IKEv2 messages written from a template (lib/decode/fast-ike-template.ts) in the last compare(), per mode. */
+let templateHits = 0;
+
 function compare(recs: CaptureRecord[], slots?: number, trackIke = true): number {
   let ikeHits = 0;
+  templateHits = 0;
   for (const mode of ["summary", "json", "tree"] as Mode[]) {
     const sink = collectText();
     const w = new ByteWriter(sink.out, 1024, 1024);
@@ -83,6 +98,7 @@ function compare(recs: CaptureRecord[], slots?: number, trackIke = true): number
     }
     void w.flush();
     expect(sink.text()).toBe(texts.join(""));
+    templateHits += d.fastIkeTemplateHits / 3;
     // the trackers saw the same packets the same way
     if (trackIke) expect(JSON.stringify(d.stats())).toBe(JSON.stringify(full.stats()));
     else {
@@ -95,14 +111,21 @@ function compare(recs: CaptureRecord[], slots?: number, trackIke = true): number
   return ikeHits / 3;
 }
 
-const fixtures: string[] = [];
-for (const base of [`${FIX}strongswan`, `${FIX}made`]) {
-  for (const d of readdirSync(base)) {
-    if (d.endsWith(".md")) continue;
-    for (const f of readdirSync(`${base}/${d}`)) if (/\.pcap(ng)?$/.test(f)) fixtures.push(`${base}/${d}/${f}`);
+/** Every capture under `dir` (recursively). */
+function capturesUnder(dir: string, out: string[]): string[] {
+  if (!existsSync(dir)) return out;
+  for (const e of readdirSync(dir).sort()) {
+    const p = join(dir, e);
+    if (statSync(p).isDirectory()) capturesUnder(p, out);
+    else if (/\.(pcap|pcapng|cap)(\.gz)?$/.test(e)) out.push(p);
   }
+  return out;
 }
-for (const f of readdirSync(`${FIX}tcpdump`)) if (/\.pcap(ng)?$/.test(f)) fixtures.push(`${FIX}tcpdump/${f}`);
+
+// every capture of fixtures/ and test/net/fixtures, and the shared corpus when present
+const fixtures = capturesUnder(FIX, []);
+capturesUnder(join(FIX, "../test/net/fixtures"), fixtures);
+capturesUnder(CORPUS, fixtures);
 
 test("IKE fast path == full decoder, texts and tracker state, on every fixture", async () => {
   let hits = 0, ike = 0;
@@ -193,13 +216,23 @@ test("IKE fast path: SK-only messages of every exchange type, both directions, a
   expect(compare(recs)).toBeGreaterThan(recs.length / 10);
 });
 
+// the IKE-heavy mixes c and d whole (every IKE_SA_INIT shape, rekeys, failures), the ESP mixes a and b on 20k packets
 for (const m of ["a", "b", "c", "d"]) {
   const path = `/tmp/vpnkit-bench/mix-${m}/mix_${m}.pcap`;
-  test.skipIf(!existsSync(path))(`fast paths == full decoder on 20k packets of benchmark mix ${m} (${path})`, async () => {
-    const recs = await records(path, 20000);
+  const limit = m === "c" || m === "d" ? Infinity : 20000;
+  test.skipIf(!existsSync(path))(`fast paths == full decoder on ${limit === Infinity ? "all" : "20k"} packets of benchmark mix ${m} (${path})`, async () => {
+    const recs = await records(path, limit);
     const hits = compare(recs);
     compare(recs, undefined, false);
-    if (m === "c" || m === "d") expect(hits).toBeGreaterThan(recs.filter(isIke).length * 0.9);
+    if (m === "c" || m === "d") {
+      const ike = recs.filter(isIke).length;
+      expect(hits).toBeGreaterThan(ike * 0.9);
+      // without the tracker, IKE_SA_INIT messages are written from templates (all but a few first of a shape)
+      const init = recs.filter((r) => isIke(r) && r.data[42 + 18] === 34).length;
+      expect(init).toBeGreaterThan(10);
+      console.log(`mix ${m}: ${init} IKE_SA_INIT, ${templateHits} written from templates`);
+      expect(templateHits).toBeGreaterThan(init * (m === "d" ? 0.8 : 0.5));
+    }
   });
 }
 
@@ -236,4 +269,143 @@ test("runDecode without --stats leaves the IKE tracker off and prints the same b
     }
   }
   expect(files).toBeGreaterThan(5);
+});
+
+// ---- IKEv2 message templates (lib/decode/fast-ike-template.ts) --------------------------
+
+/** Offset and end of the IKE message of an Ethernet/IPv4/UDP IKE record. */
+function ikeSpan(r: CaptureRecord): [number, number] {
+  const d = r.data;
+  const off = ((d[36] << 8) | d[37]) === 500 || ((d[34] << 8) | d[35]) === 500 ? 42 : 46;
+  return [off, Math.min(d.length, 34 + ((d[38] << 8) | d[39]))];
+}
+
+/** What the fast path prints for the message at b[off, end) through the real decoder and validator, or null. */
+function realText(b: Uint8Array, off: number, end: number, mode: number): string | null {
+  const an: Anomaly[] = [];
+  const m = decodeIkev2(b, off, end, an);
+  if (m === null || an.length !== 0 || validateIkev2(m).length !== 0) return null;
+  return ikeText(m, mode);
+}
+
+/** Ranges the templates treat as opaque, as the spec says (SPIs when non-zero, KE data, nonces, NAT-D/COOKIE data, SK/SKF ciphertext). */
+function opaqueRanges(b: Uint8Array, off: number, end: number): [number, number][] {
+  const m = decodeIkev2(b, off, end, [])!;
+  const out: [number, number][] = [];
+  const at = (v: Uint8Array) => v.byteOffset - b.byteOffset;
+  for (const v of [m.ispi, m.rspi]) if (v.some((x) => x !== 0)) out.push([at(v), at(v) + 8]);
+  for (const p of m.payloads) {
+    const v = p.kind === "ke" ? p.data : p.kind === "nonce" ? p.nonce : p.kind === "notify" && [16388, 16389, 16390, 16401].includes(p.notifyType) ? p.data : p.kind === "sk" || p.kind === "skf" ? p.encrypted : null;
+    if (v !== null && v.length >= 8) out.push([at(v), at(v) + v.length]);
+  }
+  return out;
+}
+
+let initBases: CaptureRecord[] | null = null;
+/** IKEv2 messages of the fixtures, corpus and mix d that decode without an anomaly and are not a lone SK payload. */
+async function templateBases(): Promise<CaptureRecord[]> {
+  if (initBases !== null) return initBases;
+  const out: CaptureRecord[] = [];
+  const seen = new Set<string>();
+  const files = [...fixtures];
+  if (existsSync("/tmp/vpnkit-bench/mix-d/mix_d.pcap")) files.push("/tmp/vpnkit-bench/mix-d/mix_d.pcap");
+  for (const f of files) {
+    for (const r of await records(f, 30000)) {
+      if (!isIke(r)) continue;
+      const [off, end] = ikeSpan(r);
+      if (r.data[off + 16] === 46 || realText(r.data, off, end, T_SUMMARY) === null) continue;
+      // one message per shape and a few per capture (the same exchange repeats)
+      const k = `${f}:${end - off}:${r.data[off + 18]}:${r.data[off + 19]}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      out.push(r);
+    }
+  }
+  return (initBases = out);
+}
+
+test("IKE templates: written from a template == the real decoder's text, on messages changed in their opaque fields and anywhere else", async () => {
+  const bases = await templateBases();
+  expect(bases.length).toBeGreaterThan(10);
+  let opaqueTries = 0, opaqueHits = 0, otherHits = 0;
+  fc.assert(
+    fc.property(
+      fc.nat(bases.length - 1),
+      fc.array(fc.tuple(fc.boolean(), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.integer({ min: -3, max: 0 })), { minLength: 1, maxLength: 6 }),
+      (bi, changes) => {
+        const r = bases[bi];
+        const [off, end] = ikeSpan(r);
+        const ops = opaqueRanges(r.data, off, end);
+        const tpl = new IkeTemplates();
+        tpl.learn(r.data, off, end, decodeIkev2(r.data, off, end, [])!);
+        for (const [opaqueOnly, flips, cut] of changes) {
+          const d = r.data.slice();
+          let e = end;
+          if (opaqueOnly && ops.length > 0) {
+            // change bytes of the opaque fields only: a template must answer (unless an SPI became zero)
+            for (const [i, v] of flips) {
+              const [s, t] = ops[i % ops.length];
+              d[s + (v % (t - s))] = (d[s + (v % (t - s))] + 1 + (i % 255)) & 255;
+            }
+          } else {
+            // anywhere in the message (header, payload headers, lengths, transforms), and maybe shorter
+            for (const [i, v] of flips) d[off + (i % (end - off))] = v;
+            e = end + cut;
+          }
+          const spiZero = ops.some(([s, t]) => t - s === 8 && s < off + 16 && d.subarray(s, t).every((x) => x === 0));
+          for (const mode of [T_SUMMARY, T_JSON, T_TREE]) {
+            const want = realText(d, off, e, mode);
+            const t = tpl.find(d, off, e, mode);
+            if (opaqueOnly && ops.length > 0 && e === end && !spiZero) {
+              opaqueTries++;
+              if (t !== null) opaqueHits++;
+            }
+            if (t === null) continue; // the real decoder's turn
+            if (!opaqueOnly) otherHits++;
+            expect(want).not.toBeNull();
+            const sink = collectText();
+            const w = new ByteWriter(sink.out, 64, 64);
+            t.write(w, mode, d, off);
+            void w.flush();
+            expect(sink.text()).toBe(want!);
+          }
+        }
+      },
+    ),
+    { numRuns: 400 },
+  );
+  // changes inside the opaque fields are answered by the template, in every mode
+  expect(opaqueTries).toBeGreaterThan(300);
+  expect(opaqueHits).toBeGreaterThan(opaqueTries * 0.9);
+  expect(otherHits).toBeGreaterThanOrEqual(0);
+});
+
+test("IKE templates through the decoder (no IKE tracker): repeated and mutated IKE_SA_INIT and other cleartext messages == full decoder", async () => {
+  const bases = await templateBases();
+  let hits = 0;
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.nat(bases.length - 1), fc.boolean(), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 })), { minLength: 2, maxLength: 40 }),
+      (picks) => {
+        const recs = picks.map(([i, opaqueOnly, flips], k) => {
+          const r = bases[i];
+          const [off, end] = ikeSpan(r);
+          const d = r.data.slice();
+          const ops = opaqueRanges(r.data, off, end);
+          for (const [j, v] of flips) {
+            if (opaqueOnly && ops.length > 0) {
+              const [s, t] = ops[j % ops.length];
+              d[s + (v % (t - s))] ^= 1 + (j % 255);
+            } else d[off + (j % (end - off))] = v;
+          }
+          return { ...r, no: k + 1, data: d };
+        });
+        compare(recs, undefined, false);
+        hits += templateHits;
+        compare(recs, 1, false);
+      },
+    ),
+    { numRuns: 150 },
+  );
+  expect(hits).toBeGreaterThan(100);
 });
