@@ -48,8 +48,11 @@ export class EspDecryptor {
     return k;
   }
 
-  /** Open one ESP packet (`esp` starts at the SPI) with `k`. */
-  open(k: EspKey, esp: Uint8Array, seq: number, src: string, dst: string): EspOpened {
+  /**
+   * Open one ESP packet (`esp` starts at the SPI) with `k`. With `scratch` the plaintext may
+   * be a view of it (valid until the next call with it: for callers that keep only text).
+   */
+  open(k: EspKey, esp: Uint8Array, seq: number, src: string, dst: string, scratch?: Uint8Array): EspOpened {
     let params: EspDecodeParams = k.params;
     let st: EsnState | undefined, th = 0;
     const id = `${k.spi ?? "*"}|${src}|${dst}`;
@@ -68,7 +71,7 @@ export class EspDecryptor {
       if (esp.length < 8 + k.icvSkip) return { info: { icv: "none", reason: "truncated: shorter than the ICV" } };
       bytes = esp.subarray(0, esp.length - k.icvSkip);
     }
-    const r = openEspForDecode(params, bytes, this.crypto);
+    const r = openEspForDecode(params, bytes, this.crypto, scratch);
     const info: EspDecryptInfo = { icv: r.icv };
     if (r.nextHeader !== undefined) {
       info.nextHeader = r.nextHeader;

@@ -245,17 +245,18 @@ const macOut = new Uint8Array(64);
  * Open one ESP packet (starting at the SPI) for display. See the module notes for the
  * guarantees. `params.esn.high` is the sequence number's high half when ESN is in use.
  * `crypto`: a faster backend for HMAC and AES-CBC (lib/esp/decode-crypto.ts); node:crypto
- * does what it declines.
+ * does what it declines. `scratch`: the backend may decrypt into it (the payload is then a
+ * view of it, valid until the next call with the same scratch).
  */
-export function openEspForDecode(params: EspDecodeParams, espPacket: Uint8Array, crypto?: DecodeCrypto): EspDecodeResult {
+export function openEspForDecode(params: EspDecodeParams, espPacket: Uint8Array, crypto?: DecodeCrypto, scratch?: Uint8Array): EspDecodeResult {
   try {
-    return openInner(params, espPacket, crypto);
+    return openInner(params, espPacket, crypto, scratch);
   } catch (e) {
     return { icv: "none", reason: `decrypt error: ${e instanceof Error ? e.message : String(e)}` };
   }
 }
 
-function openInner(p: EspDecodeParams, esp: Uint8Array, crypto: DecodeCrypto | undefined): EspDecodeResult {
+function openInner(p: EspDecodeParams, esp: Uint8Array, crypto: DecodeCrypto | undefined, scratch: Uint8Array | undefined): EspDecodeResult {
   const { encr, encKey } = p;
   const aead = encr === "aes-gcm" || encr === "chacha20-poly1305";
   if (aead && p.integ !== "none") return { icv: "none", reason: `${encr} is combined mode; integ must be "none"` };
@@ -360,7 +361,7 @@ function openInner(p: EspDecodeParams, esp: Uint8Array, crypto: DecodeCrypto | u
         ivb.set(iv, 4);
         putU32(ivb, 12, 1);
       }
-      const r = (encr === "aes-cbc" ? (crypto?.aesCbcDecrypt(key, esp.subarray(8, ctEnd)) ?? aesCbcDecryptCached(key, ivb, ct)) : null) ?? rawDecrypt(encr, key, ivb, ct);
+      const r = (encr === "aes-cbc" ? (crypto?.aesCbcDecrypt(key, esp.subarray(8, ctEnd), scratch !== undefined && scratch.length >= ctEnd - 8 ? scratch : undefined) ?? aesCbcDecryptCached(key, ivb, ct)) : null) ?? rawDecrypt(encr, key, ivb, ct);
       if (typeof r === "string") return { ...base, icv: verdict, reason: r };
       pt = r;
     }
