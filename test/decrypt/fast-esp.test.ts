@@ -17,6 +17,8 @@ import { ByteWriter, collectText } from "../../lib/decode/output.ts";
 import { Decoder } from "../../lib/decode/pipeline.ts";
 import { summaryLine } from "../../lib/decode/summary.ts";
 import { synthesizeIp } from "../../lib/decrypt/writer.ts";
+import { mayHoldGsoRun } from "../../lib/decrypt/fast-esp.ts";
+import { findEspGsoRun } from "../../lib/ipsec/gso.ts";
 import { parseKeyText } from "../../lib/keys/load.ts";
 import { KeyStore } from "../../lib/keys/store.ts";
 import type { ParsedKeys } from "../../lib/keys/types.ts";
@@ -226,4 +228,37 @@ test("keyed fast path == full decoder on random inner packets (sealed AES-CBC + 
   expect(hits).toBeLessThan(total * 0.95);
   // every kind of line the fast path writes was written
   expect([...seen].sort()).toEqual(["BAD", "ICMP", "IP6 ICMP6", "IP6 TCP", "IP6 UDP", "TCP", "UDP"]);
+});
+
+test("mayHoldGsoRun is false only where findEspGsoRun (no minimum size) finds no run", () => {
+  let runs = 0;
+  fc.assert(
+    fc.property(
+      fc.nat(5), fc.integer({ min: 0, max: 1600 }), fc.integer({ min: 8, max: 400 }), fc.integer({ min: 1, max: 8 }), fc.uint8Array({ minLength: 8, maxLength: 8 }), fc.nat(255), fc.boolean(),
+      (off, extra, stride, count, head, fill, plant) => {
+        const len = plant ? stride * 4 * (count - 1) + 32 + (extra % 64) : extra;
+        const b = new Uint8Array(off + len + 3).map((_, i) => (i * 151 + fill) & 255);
+        if (len >= 8) b.set(head, off);
+        if (plant && len >= 8) {
+          // a run: the SPI and consecutive sequence numbers every `stride * 4` bytes
+          const dv = new DataView(b.buffer);
+          const seq = dv.getUint32(off + 4);
+          for (let k = 1; k < count; k++) {
+            const o = off + k * stride * 4;
+            if (o + 8 > off + len) break;
+            b.set(head.subarray(0, 4), o);
+            dv.setUint32(o + 4, (seq + k) >>> 0);
+          }
+        }
+        const end = off + len;
+        const run = findEspGsoRun(b, off, end, 0);
+        if (run !== null) {
+          runs++;
+          expect(mayHoldGsoRun(b, off, end)).toBe(true);
+        }
+      },
+    ),
+    { numRuns: 3000 },
+  );
+  expect(runs).toBeGreaterThan(100);
 });
