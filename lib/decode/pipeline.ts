@@ -68,7 +68,7 @@ export interface DecoderOptions {
   fastPath?: boolean;
   /** @internal Flow cache slots of the fast paths (tests: 1). */
   fastPathSlots?: number;
-  /** Keys for ESP / IKE decryption (`--keys`, `--keys-inline`); with them the fast path is off. */
+  /** Keys for ESP / IKE decryption (`--keys`, `--keys-inline`); with them only the summary fast path runs (ESP; IKE takes the full decoder). */
   keys?: KeyStore;
   /**
    * Feed the IKE tracker (default true). Only {@link Decoder.stats} reads it (`--stats`), never a
