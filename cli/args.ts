@@ -24,7 +24,13 @@ export async function loadKeysOption(cmd: string, o: { keys?: string[]; keysInli
   // loaded on demand: the key parsers and decryptors cost start-up time
   const { KeyFileError, loadKeyStore } = await import("../lib/keys/mod.ts");
   try {
-    return loadKeyStore(o.keys ?? [], o.keysInline ?? []);
+    const store = loadKeyStore(o.keys ?? [], o.keysInline ?? []);
+    if (store.hasEsp) {
+      // HMAC and AES-CBC on the system's libcrypto when it is there (faster than node:crypto)
+      const { libcryptoDecodeCrypto } = await import("../lib/platform/bun/decode-crypto-ffi.ts");
+      store.crypto = libcryptoDecodeCrypto() ?? undefined;
+    }
+    return store;
   } catch (e) {
     if (!(e instanceof KeyFileError)) throw e;
     process.stderr.write(`vpnkit ${cmd}: ${e.message}\n`);

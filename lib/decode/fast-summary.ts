@@ -34,6 +34,7 @@ import type { IkeTracker } from "./ike-tracker.ts";
 import { fullIke, ikev2Summary, observeSk, renderLayer, type SkMsg, skJson, skOnly, skSummary, skTree, toJson } from "./fast-ike.ts";
 import type { Ikev2Message } from "../ike/v2/message.ts";
 import { type IkeTemplate, IkeTemplates, T_JSON, T_SUMMARY, T_TREE } from "./fast-ike-template.ts";
+import type { KeyedEspFast } from "../decrypt/fast-esp.ts";
 
 /** Most bytes one fast-path packet writes (segments are bounded: addresses and numbers are). */
 const MAX_OUT = 2048;
@@ -146,16 +147,23 @@ export class FastPaths {
   /** The SK-only IKEv2 message of the packet being written. */
   private readonly sk: SkMsg = { off: 0, len: 0, exch: 0, flags: 0, mid: 0 };
 
-  /** Shapes of IKEv2 messages that are not SK-only (lib/decode/fast-ike-template.ts); null while the IKE tracker is fed. */
+  /** Shapes of IKEv2 messages that are not SK-only (lib/decode/fast-ike-template.ts); null while the IKE tracker is fed or with keys. */
   private readonly tpl: IkeTemplates | null;
   /** The template matched by the packet being written (when ikeCheck returned `tplMsg`). */
   private cur: IkeTemplate | null = null;
   /** Offset of the IKE message in the packet being written. */
   private ikeOff = 0;
 
-  /** `slots`: flow cache size (tests use 1 to make every flow change a collision). */
-  constructor(ports: IpsecPorts, private readonly esp: EspTracker, private readonly ike: IkeTracker | null, slots = SLOTS) {
-    this.tpl = ike === null ? new IkeTemplates() : null;
+  /** With keys: the ESP packet's line ends with keyed.text (set by match). */
+  private suffix = false;
+
+  /**
+   * `slots`: flow cache size (tests use 1 to make every flow change a collision).
+   * `keyed` (decoding with keys, summary only): ESP packets are opened by it
+   * (lib/decrypt/fast-esp.ts); IKE packets go to the full decoder (it decrypts them).
+   */
+  constructor(ports: IpsecPorts, private readonly esp: EspTracker, private readonly ike: IkeTracker | null, slots = SLOTS, private readonly keyed: KeyedEspFast | null = null) {
+    this.tpl = ike === null && keyed === null ? new IkeTemplates() : null;
     const bits = Math.max(0, Math.min(8, Math.round(Math.log2(slots))));
     this.slots = new Array(1 << bits);
     this.mask = (1 << bits) - 1;
@@ -205,6 +213,7 @@ export class FastPaths {
       if (b[42] === 0 && b[43] === 0 && b[44] === 0) return null;
       kind = K_ESP;
     }
+    if (this.keyed !== null && kind >= K_IKE_NATT) return null;
     const keepalive = kind === K_KEEPALIVE;
     const spi = kind === K_ESP ? ((b[42] << 24) | (b[43] << 16) | (b[44] << 8) | b[45]) >>> 0 : 0;
     const h = Math.imul(
@@ -223,6 +232,12 @@ export class FastPaths {
     if (kind === K_ESP) {
       const seq = ((b[46] << 24) | (b[47] << 16) | (b[48] << 8) | b[49]) >>> 0;
       this.seq = seq;
+      if (this.keyed !== null) {
+        // decrypt before the tracker sees the packet: a fallback must leave no trace
+        const r = this.keyed.prepare(b, 42, 42 + have, spi, seq, f.src, f.dst);
+        if (r < 0) return null;
+        this.suffix = r > 0;
+      }
       const o = this.esp.observeHandle(f.handle!, seq, have, rec.no, rec.tsSec, rec.tsNsec);
       if (o.status !== "in-order" && o.status !== "first") {
         this.status = o.status;
@@ -320,6 +335,10 @@ export class FastPaths {
           buf[p++] = 41;
         }
       }
+      if (this.keyed !== null && this.suffix) {
+        const t = this.keyed.text;
+        for (let i = 0, n = this.keyed.len; i < n; i++) buf[p++] = t[i];
+      }
       buf[p++] = 10;
     }
     w.pos = p;
@@ -328,6 +347,7 @@ export class FastPaths {
 
   /** The NDJSON line (as `packetJson(decode(rec))` + newline), or false. */
   json(w: ByteWriter, rec: CaptureRecord): boolean {
+    if (this.keyed !== null) return false;
     const f = this.match(rec);
     if (f === null) return false;
     let m: Ikev2Message | null = null;
@@ -411,6 +431,7 @@ export class FastPaths {
 
   /** The `-v` block (as `renderTree(decode(rec), packetHeaderLine(...))` + blank line), or false. */
   tree(w: ByteWriter, rec: CaptureRecord): boolean {
+    if (this.keyed !== null) return false;
     const f = this.match(rec);
     if (f === null) return false;
     let m: Ikev2Message | null = null;

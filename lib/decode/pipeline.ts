@@ -41,6 +41,7 @@ import type { Ikev2Decryptor } from "../decrypt/ikev2.ts";
 import type { Ikev1Decryptor } from "../decrypt/ikev1.ts";
 import type { EspDecryptInfo, Ikev1Decrypted, InnerLayer } from "../decrypt/types.ts";
 import { FastPaths } from "./fast-summary.ts";
+import { KeyedEspFast } from "../decrypt/fast-esp.ts";
 import type { ByteWriter } from "./output.ts";
 import { TimeFormatter } from "./time.ts";
 
@@ -60,11 +61,14 @@ export interface DecoderOptions {
    * default: unauthenticated plaintext is never shown unless asked for.
    */
   showUnverified?: boolean;
-  /** Allow the summary fast path (default true; the decrypting pipeline turns it off). */
+  /**
+   * Allow the fast paths (default true). With ESP keys only the summary one runs, decrypting
+   * through lib/decrypt/fast-esp.ts.
+   */
   fastPath?: boolean;
   /** @internal Flow cache slots of the fast paths (tests: 1). */
   fastPathSlots?: number;
-  /** Keys for ESP / IKE decryption (`--keys`, `--keys-inline`); with them the fast path is off. */
+  /** Keys for ESP / IKE decryption (`--keys`, `--keys-inline`); with them only the summary fast path runs (ESP; IKE takes the full decoder). */
   keys?: KeyStore;
   /**
    * Feed the IKE tracker (default true). Only {@link Decoder.stats} reads it (`--stats`), never a
@@ -98,6 +102,8 @@ export class Decoder {
   /** @internal read by the summary fast path */
   readonly ports: IpsecPorts;
   private readonly fastPath: boolean;
+  /** Summary fast path with ESP decryption (keys given). */
+  private readonly fastKeyed: boolean;
   private readonly tcpPorts: Set<number>;
   private readonly reassemble: boolean;
   private readonly v4frag = new Reassembler({ timeoutSec: 30 });
@@ -137,6 +143,7 @@ export class Decoder {
       this.v2Dec = d.ikev2;
       this.v1Dec = d.ikev1;
     }
+    this.fastKeyed = opts.fastPath !== false && this.espDec !== undefined;
   }
 
   /** Decode one record. The returned packet holds views into `rec.data`. */
@@ -176,7 +183,7 @@ export class Decoder {
   /**
    * Write the summary line (with its newline) from the fast path
    * (lib/decode/fast-summary.ts); false when this packet needs the full
-   * decoder. Only valid in summary mode without decryption; state (ESP
+   * decoder. Only valid in summary mode (with ESP keys: lib/decrypt/fast-esp.ts); state (ESP
    * tracker, time) advances exactly as {@link decode} would advance it.
    */
   fastSummary(w: ByteWriter, rec: CaptureRecord, time: TimeFormatter = UTC_TIME_OF_DAY): boolean {
@@ -199,8 +206,8 @@ export class Decoder {
   }
 
   private fast(w: ByteWriter, rec: CaptureRecord, mode: 0 | 1 | 2, time = UTC_TIME_OF_DAY): boolean {
-    if (!this.fastPath) return false;
-    const fp = (this.fastPaths ??= new FastPaths(this.ports, this.esp, this.trackIke ? this.ike : null, this.fastPathSlots));
+    if (!this.fastPath && (!this.fastKeyed || mode !== 0)) return false;
+    const fp = (this.fastPaths ??= new FastPaths(this.ports, this.esp, this.trackIke ? this.ike : null, this.fastPathSlots, this.fastKeyed ? new KeyedEspFast(this.espDec!, this.ports, this.tcpPorts) : null));
     if (rec.tsSec - this.lastTs >= 1) {
       // decode() would run reassembly expiry here; only skip it when nothing is in flight
       if (this.v4frag.stats().inFlight || this.v6frag.stats().inFlight) return false;

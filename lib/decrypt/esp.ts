@@ -6,6 +6,7 @@
  * @module
  */
 import { openEspForDecode, type EspDecodeParams } from "../esp/decrypt.ts";
+import type { DecodeCrypto } from "../esp/decode-crypto.ts";
 import type { KeyStore } from "../keys/store.ts";
 import type { EspKey } from "../keys/types.ts";
 import type { EspDecryptInfo } from "./types.ts";
@@ -27,18 +28,31 @@ export interface EspOpened {
 
 interface EsnState { th: number; tl: number }
 
+/** The last lookup for one SPI: the same SA is asked for again and again. */
+interface KeyHit { src: string; dst: string; k: EspKey | undefined }
+
 export class EspDecryptor {
   private readonly esn = new Map<string, EsnState>();
+  private readonly hits = new Map<number, KeyHit>();
 
-  constructor(private readonly keys: KeyStore) {}
+  /** `crypto`: a faster HMAC / AES-CBC backend (lib/esp/decode-crypto.ts), else node:crypto. */
+  constructor(private readonly keys: KeyStore, private readonly crypto?: DecodeCrypto) {}
 
   /** The key for this SA, if any (cheap; the pipeline calls it per ESP packet). */
   key(spi: number, src: string, dst: string): EspKey | undefined {
-    return this.keys.esp(spi, src, dst);
+    const h = this.hits.get(spi);
+    if (h !== undefined && h.src === src && h.dst === dst) return h.k;
+    const k = this.keys.esp(spi, src, dst);
+    if (this.hits.size >= MAX_SAS) this.hits.clear();
+    this.hits.set(spi, { src, dst, k });
+    return k;
   }
 
-  /** Open one ESP packet (`esp` starts at the SPI) with `k`. */
-  open(k: EspKey, esp: Uint8Array, seq: number, src: string, dst: string): EspOpened {
+  /**
+   * Open one ESP packet (`esp` starts at the SPI) with `k`. With `scratch` the plaintext may
+   * be a view of it (valid until the next call with it: for callers that keep only text).
+   */
+  open(k: EspKey, esp: Uint8Array, seq: number, src: string, dst: string, scratch?: Uint8Array): EspOpened {
     let params: EspDecodeParams = k.params;
     let st: EsnState | undefined, th = 0;
     const id = `${k.spi ?? "*"}|${src}|${dst}`;
@@ -57,7 +71,7 @@ export class EspDecryptor {
       if (esp.length < 8 + k.icvSkip) return { info: { icv: "none", reason: "truncated: shorter than the ICV" } };
       bytes = esp.subarray(0, esp.length - k.icvSkip);
     }
-    const r = openEspForDecode(params, bytes);
+    const r = openEspForDecode(params, bytes, this.crypto, scratch);
     const info: EspDecryptInfo = { icv: r.icv };
     if (r.nextHeader !== undefined) {
       info.nextHeader = r.nextHeader;

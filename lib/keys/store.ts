@@ -8,6 +8,7 @@ import { canonAddr, type EspKey, type Ikev1Key, type Ikev2Key, type ParsedKeys }
 import { EspDecryptor } from "../decrypt/esp.ts";
 import { Ikev2Decryptor } from "../decrypt/ikev2.ts";
 import { Ikev1Decryptor } from "../decrypt/ikev1.ts";
+import type { DecodeCrypto } from "../esp/decode-crypto.ts";
 
 /** The stateful decryptors the decode pipeline uses for one capture. */
 export interface Decryptors {
@@ -24,6 +25,11 @@ export class KeyStore {
   private readonly v2 = new Map<string, Ikev2Key>();
   private readonly v1 = new Map<string, Ikev1Key[]>();
   private count = 0;
+  /**
+   * A faster HMAC / AES-CBC backend for ESP decryption (the Bun CLI sets libcrypto's,
+   * lib/platform/bun/decode-crypto-ffi.ts); closed by {@link zero}. Unset: node:crypto.
+   */
+  crypto?: DecodeCrypto;
 
   constructor(keys?: ParsedKeys | ParsedKeys[]) {
     if (keys) for (const k of Array.isArray(keys) ? keys : [keys]) this.add(k);
@@ -67,7 +73,7 @@ export class KeyStore {
    * (start-up time of `vpnkit decode`).
    */
   decryptors(opts: { unverified?: boolean } = {}): Decryptors {
-    return { esp: this.hasEsp ? new EspDecryptor(this) : undefined, ikev2: new Ikev2Decryptor(this, opts), ikev1: new Ikev1Decryptor(this) };
+    return { esp: this.hasEsp ? new EspDecryptor(this, this.crypto) : undefined, ikev2: new Ikev2Decryptor(this, opts), ikev1: new Ikev1Decryptor(this) };
   }
 
   get hasEsp(): boolean {
@@ -132,6 +138,8 @@ export class KeyStore {
 
   /** Overwrite every key with zeros (call when the decode is done). */
   zero(): void {
+    // native contexts hold key schedules
+    this.crypto?.close();
     for (const k of [...[...this.bySpi.values()].flat(), ...this.defaults]) {
       k.params.encKey.fill(0);
       k.params.authKey?.fill(0);
