@@ -257,7 +257,7 @@ describe("strongSwan interop: IKE algorithms (issue 15)", () => {
       createInterface({ input: drv.stdout! }).on("line", (l) => events.push(JSON.parse(l)));
       const n = (t: string) => events.filter((e) => e.event === t).length;
       const wait = async (pred: () => boolean) => {
-        for (let k = 0; k < 100 && !pred(); k++) await Bun.sleep(100);
+        for (let k = 0; k < 200 && !pred(); k++) await Bun.sleep(100); // 20 s: a loaded machine
         return pred();
       };
       try {
