@@ -92,7 +92,9 @@ run("spoofed IKE_SA_INIT flood at the sender's highest rate (issue #12)", () => 
   test("after the flood: no half-open IKE SA left, only the two legitimate tunnels", () => {
     expect(r.after.halfOpen, ctx).toBe(0);
     expect(r.after.sas, ctx).toBe(2);
+    // charon (kernel-libipsec 5.9.8) announces a NAT itself, so its IKE SA moved to 4500; the
+    // directly connected vpnkit initiator finds no NAT and stays on 500 (its ESP is IP protocol 50)
     expect(r.after.ikeSas, ctx).toMatch(/192\.0\.2\.1:4500 established/);
-    expect(r.after.ikeSas, ctx).toMatch(/192\.0\.2\.3:4500 established/);
+    expect(r.after.ikeSas, ctx).toMatch(/192\.0\.2\.3:500 established/);
   });
 });
