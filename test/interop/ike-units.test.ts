@@ -383,7 +383,7 @@ describe("vpnkit up (IKEv2 flags / [ike] file): configuration errors exit 2 with
   test("flags", () => {
     const r = cli(["--peer", "192.0.2.1", "--local", "192.0.2.2", "--local-ts", "10.1.0.0/24", "--remote-ts", "10.2.0.0/24", "--tun-addr", "10.1.0.1/24"]);
     expect(r.code).toBe(2);
-    expect(r.err).toBe("vpnkit up: config: ike.psk_file: missing (--psk-file, or ike.psk / ike.psk_file in the file)");
+    expect(r.err).toBe("vpnkit up: config: ike.psk_file: missing (--psk-file, or ike.psk / ike.psk_file in the file, or --eap-user with --eap-password-file)");
     const m = cli(["--peer", "192.0.2.1", "--psk-file", "/nonexistent/psk", "--local-ts", "10.1.0.0/24", "--remote-ts", "10.2.0.0/24", "--spi-out", "0x1000"]);
     expect(m.code).toBe(2);
     expect(m.err).toContain("exclusive");
