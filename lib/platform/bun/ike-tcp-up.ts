@@ -18,7 +18,7 @@
  * driver's Child SAs installed into its SA database.
  * @module
  */
-import { planReload } from "../../tunnel/config-reload.ts";
+import { ikeReloader } from "./ike-reload.ts";
 import type { IkeTunnelConfig } from "../../tunnel/config.ts";
 import { LocalChildSink } from "../../tunnel/child-sink.ts";
 import { IkeDriver, type LogLevel } from "../../tunnel/ike-driver.ts";
@@ -160,17 +160,10 @@ export async function startIkeTcpTunnel(cfg: IkeTunnelConfig, log: (level: LogLe
       td.push(() => clearInterval(watch));
     }
     let stopped: Promise<void> | null = null;
-    let current = cfg;
     return {
       driver: drv, dataPlane: "main", status, fatal,
-      // SIGHUP / `vpnkit reload`: the same plan as over UDP (lib/tunnel/config-reload.ts); new routes are not added over TCP yet
-      reload(next) {
-        const plan = planReload(current, next);
-        if (plan.newRoutes.length) log("warn", `reload: routes ${plan.newRoutes.join(" ")} need a restart over TCP`, "cfg");
-        drv.reload(plan);
-        current = plan.effective;
-        return plan;
-      },
+      // SIGHUP / `vpnkit reload`: the same as over UDP, new pools routed into the TUN
+      reload: ikeReloader(cfg, drv, name, log),
       stop() {
         stopped ??= drv.stop().finally(() => td.undo());
         return stopped;

@@ -25,7 +25,8 @@ import { BunUdpSocket } from "./udp.ts";
 import { aeadChoice, type DataPlane, launchDataPlane, openTun, openWorkerIo, serveControl } from "./runtime.ts";
 import { startMemoryGuard } from "./memory-guard.ts";
 import { startYoungGc } from "./young-gc.ts";
-import { planReload, type ReloadPlan } from "../../tunnel/config-reload.ts";
+import type { ReloadPlan } from "../../tunnel/config-reload.ts";
+import { ikeReloader } from "./ike-reload.ts";
 import type { ReloadResult } from "../../tunnel/control.ts";
 import { type IkeSockets, localAddressFor, openIkeSockets } from "./ike-sockets.ts";
 import { bindIkeGate, type IkeGate, openIkeGate } from "./ike-gate.ts";
@@ -306,22 +307,9 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
     );
     drv.start();
     let stopped: Promise<void> | null = null;
-    let current = cfg;
     return {
       driver: drv, dataPlane: onWorker ? "worker" : "main", status, fatal,
-      reload(next) {
-        const plan = planReload(current, next);
-        if (plan.newRoutes.length) {
-          try {
-            configureLink(name, { mtu: current.tunMtu, addresses: [], routes: plan.newRoutes });
-          } catch (e) {
-            log("error", `reload: cannot route ${plan.newRoutes.join(" ")} into ${name}: ${(e as Error).message}`, "cfg");
-          }
-        }
-        drv.reload(plan);
-        current = plan.effective;
-        return plan;
-      },
+      reload: ikeReloader(cfg, drv, name, log),
       stop() {
         stopped ??= drv.stop().finally(() => td.undo());
         return stopped;
