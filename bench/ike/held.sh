@@ -10,7 +10,7 @@
 # any peer, any identity proving the PSK) and charon (kernel-libipsec; remote id %any).
 # WARM=K (default 0): K handshakes established and deleted before the baseline RSS is read (one-time
 # costs such as JIT-compiled code and grown tables then count in the baseline, not per SA), both responders.
-# usage: sudo bench/ike/held.sh      env: HOLD=1000 N=32 TIME=15 RUNS=3 WARM=0
+# usage: sudo bench/ike/held.sh      env: HOLD=1000 N=32 TIME=15 RUNS=3 WARM=0 NS=vkb
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUN=${BUN:-$ROOT/node_modules/.bin/bun}
@@ -18,7 +18,7 @@ CHARON=${CHARON:-/usr/lib/ipsec/charon}
 HOLD=${HOLD:-1000}; N=${N:-32}; TIME=${TIME:-15}; RUNS=${RUNS:-3}; WARM=${WARM:-0}
 OUT=$ROOT/bench/ike/out/held-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$OUT"
-A=vkb1; B=vkb2
+NS=${NS:-vkb}; A=${NS}1; B=${NS}2   # NS=...: another prefix, so two runs (or a test using vkb*) do not collide
 PIDS=""
 cleanup() {
   for p in $PIDS; do kill "$p" 2>/dev/null || true; done
