@@ -138,6 +138,9 @@ export class IkeDriver {
     this.run(e, r.actions);
   }
 
+  /** NAT keepalives sent for IKE SAs behind a NAT (the packet path sends none in IKE mode). */
+  natKeepalivesSent = 0;
+
   /** Datagrams dropped before the manager, by reason (the manager counts its own). */
   get drops(): Record<string, number> {
     return this.rx.drops;
@@ -242,6 +245,8 @@ export class IkeDriver {
         this.sendDatagram(a.data, a.to, a.natt);
         break;
       case "nat-keepalive":
+        // only from behind a NAT (the core decides from NAT-D; RFC 3948 §2.3)
+        this.natKeepalivesSent++;
         this.o.send(new Uint8Array([0xff]), a.to.address, a.to.port);
         break;
       case "log":

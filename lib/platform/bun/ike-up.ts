@@ -176,7 +176,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
         ike = gate = binding;
       }
       const dp = await launchDataPlane(tun, offload, udp, {
-        remoteAddress: cfg.remote, remotePort: espPort, keepaliveMs: Math.round(cfg.keepaliveSec * 1000),
+        remoteAddress: cfg.remote, remotePort: espPort, keepaliveMs: 0 /* the IKE SA sends them, only from behind a NAT */,
         keepWarmMs: cfg.keepWarmMs,
         child: baseChild,
         outbound: null, inbound: null, warmCipher: firstEspCipher(cfg), ike: true,
@@ -208,7 +208,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
       const { db, child, engine } = buildPath({
         device: tun, socket: udp, remoteAddress: cfg.remote, remotePort: espPort,
         child: baseChild,
-        aead: aeadChoice(), keepaliveMs: Math.round(cfg.keepaliveSec * 1000), onIke,
+        aead: aeadChoice(), keepaliveMs: 0 /* the IKE SA sends them, only from behind a NAT */, onIke,
         onUnknownSpi: (spi, addr, port) => driver?.onUnknownSpi(spi, addr, port),
       });
       td.push(() => db.destroy());
@@ -271,7 +271,8 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
     const started = Date.now();
     const status = () => {
       const cur = drv.current();
-      const { counters, io, children } = parts.counters();
+      const { counters: c, io, children } = parts.counters();
+      const counters = { ...c, keepalivesSent: c.keepalivesSent + drv.natKeepalivesSent };
       const ikeStatus = drv.status(children);
       if (gate) {
         // the COOKIEs and drops of the gate's thread count with the manager's
