@@ -82,6 +82,8 @@ export async function withPage<T>(file: string, fn: (page: Page) => Promise<T>, 
   const proc = spawn(bin, [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, "--remote-debugging-port=0", `--window-size=${width},${height}`, "about:blank"], {
     stdio: ["ignore", "ignore", "pipe"],
     detached: true, // own process group: the renderer/GPU/zygote children go with it
+    // its singleton socket dir (org.chromium.Chromium.*) goes into the profile, deleted afterwards
+    env: { ...process.env, TMPDIR: profile },
   });
   let ws: WebSocket | undefined;
   try {
