@@ -140,6 +140,20 @@ describe.skipIf(!havePki())("EAP-TLS in IKE_AUTH (scripted engine)", () => {
     expect(r.state).toBe("dead");
   });
 
+  test("a client that stops answering in the middle of EAP: the SA dies after the half-open timeout, the engine is released", () => {
+    const { engine, i, r, auth1 } = setup();
+    let e = eapOf(answer(i, r.receive(auth1, { ...I_ADDR }, NOW)));
+    const req = (mid: number, data: Uint8Array) => i.build(35, false, mid, [{ type: "eap", data }])[0];
+    e = eapOf(answer(i, r.receive(req(2, encodeEap({ code: EAP_RESPONSE, id: e.id, type: EAP_IDENTITY, data: new TextEncoder().encode("carol@example.org") })), { ...I_ADDR }, NOW)));
+    expect(e.type).toBe(EAP_TLS);
+    r.tick(NOW + 29_999);
+    expect(r.state).toBe("eap");
+    const acts = r.tick(NOW + 30_000);
+    expect(r.state).toBe("dead");
+    expect(acts.some((a) => a.type === "log" && a.msg.includes("EAP conversation with 192.0.2.1:500: no IKE_AUTH request within 30000 ms"))).toBe(true);
+    expect(engine.destroyed).toBe(true);
+  });
+
   test("a client certificate that does not name the EAP identity is refused", () => {
     const { P, engine, i, r, auth1 } = setup();
     let e = eapOf(answer(i, r.receive(auth1, { ...I_ADDR }, NOW)));
