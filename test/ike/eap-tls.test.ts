@@ -139,6 +139,15 @@ describe("EAP-TLS framing (RFC 5216 §2.1.5, §3.1)", () => {
     r = s.step(tlsResp(m.id, 0, Uint8Array.of(21, 3, 3, 0, 2, 2, 48)));
     expect("done" in r && r.done === "failure" && r.reason).toBe("client ended the TLS handshake with fatal alert 48 unknown_ca");
     expect(tlsAlertText(Uint8Array.of(22, 3, 3))).toBeNull();
+    // our refusal: a fatal alert request (L flag), then EAP-Failure whatever the client answers
+    ({ s, id } = started());
+    s.step(tlsResp(id, 0, rng(10)));
+    const al = parseEap(s.alert(46))!;
+    const at = parseEapTls(al.data)!;
+    expect([at.flags, at.length, tlsAlertText(at.data)]).toEqual([F_LENGTH, 7, "fatal alert 46 certificate_unknown"]);
+    r = s.step(ACK(al.id));
+    expect("done" in r && r.done === "failure" && r.reason).toBe("client acknowledged our TLS alert");
+    expect(parseEap((r as { send: Uint8Array }).send)!.code).toBe(EAP_FAILURE);
   });
 
   test("property: random EAP messages never throw, every step ends in a request, a TLS flight or an outcome; client data stays bounded", () => {

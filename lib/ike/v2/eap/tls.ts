@@ -110,7 +110,14 @@ export function tlsAlertText(d: Uint8Array): string | null {
 const dec = new TextDecoder("utf-8", { fatal: false });
 const EMPTY = new Uint8Array(0);
 
-type State = "identity" | "start" | "recv" | "sending" | "engine" | "final-sent" | "done";
+type State = "identity" | "start" | "recv" | "sending" | "engine" | "final-sent" | "alert-sent" | "done";
+
+export const ALERT_HANDSHAKE_FAILURE = 40, ALERT_CERTIFICATE_UNKNOWN = 46;
+
+/** Name of a TLS alert description ("certificate_unknown"). */
+export function alertName(desc: number): string {
+  return ALERTS[desc] ?? `UNKNOWN(${desc})`;
+}
 
 /** Server side of one EAP-TLS conversation (framing, fragmentation, ACKs, bounds). */
 export class EapTlsServer {
@@ -190,6 +197,17 @@ export class EapTlsServer {
     return this.nextFragment();
   }
 
+  /**
+   * Refuse the client after its flight (RFC 5216 §2.1.3, as strongSwan's server does): a fatal
+   * TLS alert in plaintext (our ChangeCipherSpec was not sent) as the next request; whatever
+   * the client answers then gets EAP-Failure.
+   */
+  alert(description: number): Uint8Array {
+    const rec = Uint8Array.of(21, 3, 3, 0, 2, 2, description & 0xff);
+    this.state = "alert-sent";
+    return this.request(0, rec, rec.length);
+  }
+
   /** Consume the client's EAP response. */
   step(raw: Uint8Array): EapTlsStep {
     if (this.state === "done") return this.fail("EAP conversation already ended");
@@ -209,6 +227,7 @@ export class EapTlsServer {
     const t = parseEapTls(m.data);
     if (!t) return this.fail("malformed EAP-TLS message");
     const ack = t.data.length === 0 && !(t.flags & (F_MORE | F_LENGTH));
+    if (this.state === "alert-sent") return this.fail(ack ? "client acknowledged our TLS alert" : "client answered our TLS alert");
     if (this.state === "sending") {
       if (!ack) return this.fail("expected the acknowledgement of our EAP-TLS fragment");
       return { send: this.nextFragment() };

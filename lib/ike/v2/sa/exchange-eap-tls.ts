@@ -15,7 +15,7 @@
  * @module
  */
 import type { Ikev2Message } from "../message.ts";
-import { EapTlsServer, type EapTlsEngine, type EapTlsEngineResult } from "../eap/tls.ts";
+import { ALERT_CERTIFICATE_UNKNOWN, ALERT_HANDSHAKE_FAILURE, alertName, EapTlsServer, type EapTlsEngine, type EapTlsEngineResult } from "../eap/tls.ts";
 import { encodeEap } from "../eap/mschapv2.ts";
 import { certMatchesIdentity, checkPeerCertificate } from "./auth-sig.ts";
 import { parseIdentity } from "./identity.ts";
@@ -23,7 +23,7 @@ import { dnText } from "../../pki/dn.ts";
 import { refuse } from "./exchange-eap.ts";
 import { myIdAuth } from "./exchange-auth.ts";
 import type { PeerConfig } from "./peer-config.ts";
-import type { Parsed, SaContext } from "./context.ts";
+import { N, type Parsed, type SaContext } from "./context.ts";
 
 /** How long an IKE_AUTH request may wait for the TLS engine (ms). */
 export const EAP_TLS_ENGINE_TIMEOUT_MS = 10000;
@@ -40,6 +40,8 @@ export interface EapTlsSession {
   msk: Uint8Array | null;
   /** The user name: the EAP identity the certificate names. */
   user: string;
+  /** We refused the client's certificate with a TLS alert (the logged reason); its answer gets EAP-Failure. */
+  refused: string | null;
 }
 
 /** Start EAP-TLS for connection `c` (the first IKE_AUTH request, already chosen by responderEapStart). */
@@ -61,7 +63,7 @@ export function eapTlsStart(sa: SaContext, msg: Ikev2Message, datagram: Uint8Arr
     return;
   }
   const server = new EapTlsServer(sa.rng);
-  sa.eap = { tls: { server, engine, ca: c.peerCa, pending: null, msk: null, user: "" }, first: p, idText, msk: null };
+  sa.eap = { tls: { server, engine, ca: c.peerCa, pending: null, msk: null, user: "", refused: null }, first: p, idText, msk: null };
   sa.state = "eap";
   sa.log("info", `IKE_AUTH: "${idText}" authenticates with EAP-TLS (connection ${c.name})`);
   sa.respond(msg, datagram, [...myIdAuth(sa), { type: "eap", data: server.start() }], now);
@@ -92,6 +94,13 @@ export function responderEapTls(sa: SaContext, msg: Ikev2Message, datagram: Uint
     return;
   }
   const e = p.eap;
+  if (t.refused) {
+    // the client's answer to our alert: EAP-Failure and AUTHENTICATION_FAILED; the refusal was logged already
+    const f = t.server.step(encodeEap({ code: e.code, id: e.identifier, type: e.eapType, data: e.data }));
+    sa.respond(msg, datagram, [{ type: "eap", data: "send" in f ? f.send : t.server.failure() }, { type: "notify", notifyType: N.AUTHENTICATION_FAILED }], now);
+    sa.die(t.refused);
+    return;
+  }
   const r = t.server.step(encodeEap({ code: e.code, id: e.identifier, type: e.eapType, data: e.data }));
   if ("send" in r && !("done" in r)) {
     t.user ||= t.server.userName;
@@ -118,6 +127,12 @@ export function responderEapTls(sa: SaContext, msg: Ikev2Message, datagram: Uint
 /** Timer: answer the request waiting for the TLS engine, once it answered (or fail it after the timeout). */
 export function eapTlsTick(sa: SaContext, now: number): void {
   const t = sa.eap?.tls;
+  if (t?.refused && now - sa.lastHeard >= (sa.cfg.halfOpenTimeout ?? 30000)) {
+    // strongSwan's client ends the conversation on our alert without an answer
+    sa.log("debug", "EAP-TLS: no answer to our TLS alert; IKE SA removed");
+    sa.die(t.refused);
+    return;
+  }
   const w = t?.pending;
   if (!t || !w) return;
   w.result ??= t.engine.poll();
@@ -136,14 +151,24 @@ export function eapTlsTick(sa: SaContext, now: number): void {
   }
   if (r.state === "failed") return fail(`TLS handshake failed: ${r.error}`);
   if (r.state === "more") return answer(t.server.flight(r.out, false));
+  // refuse the certificate: a TLS alert now, EAP-Failure + AUTHENTICATION_FAILED on the client's answer
+  const refuseCert = (why: string, alert: number) => {
+    const line = `IKE_AUTH failed: EAP-TLS for "${t.server.userName || sa.eap?.idText}": ${why}; sent TLS alert ${alertName(alert)}`;
+    sa.log("error", line);
+    sa.out.push({ type: "failed", scope: "ike", reason: line, notify: "AUTHENTICATION_FAILED" });
+    t.refused = line;
+    t.engine.destroy();
+    r.msk.fill(0);
+    answer(t.server.alert(alert));
+  };
   // handshake complete: the client's certificate decides
   const user = t.server.userName;
-  if (!r.peerCerts.length) return fail("the client sent no certificate");
+  if (!r.peerCerts.length) return refuseCert("the client sent no certificate", ALERT_HANDSHAKE_FAILURE);
   const { crls, revocation, fetchCrl, eku } = sa.cfg;
   const chk = checkPeerCertificate(r.peerCerts[0], r.peerCerts.slice(1), t.ca, (sa.cfg.wallClock ?? Date.now)(), { crls, revocation, fetchCrl, eku });
   if ("error" in chk) {
     if (chk.pending?.length && now - w.since < EAP_TLS_ENGINE_TIMEOUT_MS) return; // a CRL is being fetched: check again on the next tick
-    return fail(`client certificate not trusted: ${chk.error}`);
+    return refuseCert(`client certificate not trusted: ${chk.error}`, ALERT_CERTIFICATE_UNKNOWN);
   }
   for (const x of chk.warnings) sa.log("warn", x);
   const subject = dnText(chk.cert.subject);
@@ -155,7 +180,7 @@ export function eapTlsTick(sa: SaContext, now: number): void {
     } catch {
       ok = false;
     }
-    if (!ok) return fail(`client certificate "${subject}" does not name the EAP identity "${user}"`);
+    if (!ok) return refuseCert(`client certificate "${subject}" does not name the EAP identity "${user}"`, ALERT_CERTIFICATE_UNKNOWN);
     t.user = user;
   } else t.user = subject;
   t.msk = r.msk;

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeIkev2 } from "../../../../lib/ike/v2/message.ts";
 import { encodeEap, EAP_FAILURE, EAP_IDENTITY, EAP_RESPONSE, EAP_SUCCESS, parseEap } from "../../../../lib/ike/v2/eap/mschapv2.ts";
-import { EAP_TLS, encodeEapTls, F_LENGTH, parseEapTls, type EapTlsEngine, type EapTlsEngineResult } from "../../../../lib/ike/v2/eap/tls.ts";
+import { EAP_TLS, encodeEapTls, F_LENGTH, parseEapTls, tlsAlertText, type EapTlsEngine, type EapTlsEngineResult } from "../../../../lib/ike/v2/eap/tls.ts";
 import { EAP_TLS_ENGINE_TIMEOUT_MS } from "../../../../lib/ike/v2/sa/exchange-eap-tls.ts";
 import { parse, type Parsed } from "../../../../lib/ike/v2/sa/context.ts";
 import { pskAuth, signedOctets } from "../../../../lib/ike/v2/sa/crypto.ts";
@@ -154,7 +154,7 @@ describe.skipIf(!havePki())("EAP-TLS in IKE_AUTH (scripted engine)", () => {
     expect(engine.destroyed).toBe(true);
   });
 
-  test("a client certificate that does not name the EAP identity is refused", () => {
+  test("a client certificate that does not name the EAP identity: one failure line, a TLS alert, and EAP-Failure + AUTHENTICATION_FAILED on the client's answer", () => {
     const { P, engine, i, r, auth1 } = setup();
     let e = eapOf(answer(i, r.receive(auth1, { ...I_ADDR }, NOW)));
     const req = (mid: number, data: Uint8Array) => i.build(35, false, mid, [{ type: "eap", data }])[0];
@@ -162,8 +162,32 @@ describe.skipIf(!havePki())("EAP-TLS in IKE_AUTH (scripted engine)", () => {
     r.receive(req(3, encodeEap({ code: EAP_RESPONSE, id: e.id, type: EAP_TLS, data: encodeEapTls(0, Uint8Array.of(22)) })), { ...I_ADDR }, NOW);
     engine.next = { state: "done", out: Uint8Array.of(20), msk: new Uint8Array(64), peerCerts: [P.der("carol")], version: "TLSv1.2", cipher: "test" };
     const acts = r.tick(NOW + 500);
-    expect(eapOf(answer(i, acts)).code).toBe(EAP_FAILURE);
-    const fail = acts.find((a) => a.type === "failed") as Extract<Action, { type: "failed" }>;
-    expect(fail.reason).toContain('does not name the EAP identity "dave@example.org"');
+    e = eapOf(answer(i, acts));
+    expect(e.type).toBe(EAP_TLS);
+    expect(tlsAlertText(parseEapTls(e.data)!.data)).toBe("fatal alert 46 certificate_unknown");
+    const fail = acts.filter((a) => a.type === "failed") as Extract<Action, { type: "failed" }>[];
+    expect(fail).toHaveLength(1);
+    expect(fail[0].reason).toBe('IKE_AUTH failed: EAP-TLS for "dave@example.org": client certificate "C=CH, O=vpnkit test, CN=carol" does not name the EAP identity "dave@example.org"; sent TLS alert certificate_unknown');
+    expect(engine.destroyed).toBe(true);
+    expect(r.state).toBe("eap");
+    const last = r.receive(req(4, encodeEap({ code: EAP_RESPONSE, id: e.id, type: EAP_TLS, data: encodeEapTls(0, new Uint8Array(0)) })), { ...I_ADDR }, NOW + 600);
+    const p = answer(i, last)!;
+    expect(eapOf(p).code).toBe(EAP_FAILURE);
+    expect(p.notifies.map((n) => n.notifyName)).toContain("AUTHENTICATION_FAILED");
+    expect(last.some((a) => a.type === "failed")).toBe(false); // logged once, at the refusal
+    expect(r.state).toBe("dead");
+  });
+
+  test("no answer to our TLS alert (strongSwan's client just stops): the SA goes after the half-open timeout without a second failure line", () => {
+    const { P, engine, i, r, auth1 } = setup();
+    let e = eapOf(answer(i, r.receive(auth1, { ...I_ADDR }, NOW)));
+    const req = (mid: number, data: Uint8Array) => i.build(35, false, mid, [{ type: "eap", data }])[0];
+    e = eapOf(answer(i, r.receive(req(2, encodeEap({ code: EAP_RESPONSE, id: e.id, type: EAP_IDENTITY, data: new TextEncoder().encode("dave@example.org") })), { ...I_ADDR }, NOW)));
+    r.receive(req(3, encodeEap({ code: EAP_RESPONSE, id: e.id, type: EAP_TLS, data: encodeEapTls(0, Uint8Array.of(22)) })), { ...I_ADDR }, NOW);
+    engine.next = { state: "done", out: Uint8Array.of(20), msk: new Uint8Array(64), peerCerts: [P.der("carol")], version: "TLSv1.2", cipher: "test" };
+    r.tick(NOW + 500);
+    const acts = r.tick(NOW + 30_000);
+    expect(r.state).toBe("dead");
+    expect(acts.some((a) => a.type === "failed" || (a.type === "log" && a.level !== "debug"))).toBe(false);
   });
 });
