@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { Duplex } from "node:stream";
 import * as tls from "node:tls";
 import { EAP_FAILURE, EAP_IDENTITY, EAP_REQUEST, EAP_RESPONSE, EAP_SUCCESS, encodeEap, parseEap } from "../../lib/ike/v2/eap/mschapv2.ts";
-import { EAP_TLS, EapTlsServer, encodeEapTls, F_LENGTH, F_MORE, F_START, parseEapTls, tlsAlertText, type EapTlsEngineResult } from "../../lib/ike/v2/eap/tls.ts";
+import { EAP_TLS, EapTlsServer, encodeEapTls, F_LENGTH, F_MORE, F_START, parseEapTls, printable, tlsAlertText, type EapTlsEngineResult } from "../../lib/ike/v2/eap/tls.ts";
 import { nodeEapTlsEngine } from "../../lib/platform/bun/eap-tls-engine.ts";
 import { havePki, makePki } from "../helpers/pki.ts";
 
@@ -139,6 +139,8 @@ describe("EAP-TLS framing (RFC 5216 §2.1.5, §3.1)", () => {
     r = s.step(tlsResp(m.id, 0, Uint8Array.of(21, 3, 3, 0, 2, 2, 48)));
     expect("done" in r && r.done === "failure" && r.reason).toBe("client ended the TLS handshake with fatal alert 48 unknown_ca");
     expect(tlsAlertText(Uint8Array.of(22, 3, 3))).toBeNull();
+    // an EAP identity from the wire cannot forge log lines
+    expect(printable("eve\nIKE SA established\u2028\u0085x")).toBe("eve\\x0aIKE SA established\\u2028\\x85x");
     // our refusal: a fatal alert request (L flag), then EAP-Failure whatever the client answers
     ({ s, id } = started());
     s.step(tlsResp(id, 0, rng(10)));

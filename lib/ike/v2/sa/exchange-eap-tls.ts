@@ -15,7 +15,7 @@
  * @module
  */
 import type { Ikev2Message } from "../message.ts";
-import { ALERT_CERTIFICATE_UNKNOWN, ALERT_HANDSHAKE_FAILURE, alertName, EapTlsServer, type EapTlsEngine, type EapTlsEngineResult } from "../eap/tls.ts";
+import { ALERT_CERTIFICATE_UNKNOWN, ALERT_HANDSHAKE_FAILURE, alertName, EapTlsServer, printable, type EapTlsEngine, type EapTlsEngineResult } from "../eap/tls.ts";
 import { encodeEap } from "../eap/mschapv2.ts";
 import { certMatchesIdentity, checkPeerCertificate } from "./auth-sig.ts";
 import { parseIdentity } from "./identity.ts";
@@ -79,7 +79,7 @@ function end(sa: SaContext): void {
 
 function tlsRefuse(sa: SaContext, msg: Ikev2Message, datagram: Uint8Array, why: string, now: number, eapFailure: Uint8Array): void {
   end(sa);
-  refuse(sa, msg, datagram, `EAP-TLS for "${sa.eap?.tls?.user || sa.eap?.idText}": ${why}`, now, eapFailure);
+  refuse(sa, msg, datagram, `EAP-TLS for "${printable(sa.eap?.tls?.server.userName || sa.eap?.idText || "")}": ${why}`, now, eapFailure);
 }
 
 /** A further IKE_AUTH request with an EAP message, in an EAP-TLS conversation. */
@@ -153,7 +153,7 @@ export function eapTlsTick(sa: SaContext, now: number): void {
   if (r.state === "more") return answer(t.server.flight(r.out, false));
   // refuse the certificate: a TLS alert now, EAP-Failure + AUTHENTICATION_FAILED on the client's answer
   const refuseCert = (why: string, alert: number) => {
-    const line = `IKE_AUTH failed: EAP-TLS for "${t.server.userName || sa.eap?.idText}": ${why}; sent TLS alert ${alertName(alert)}`;
+    const line = `IKE_AUTH failed: EAP-TLS for "${printable(t.server.userName || sa.eap?.idText || "")}": ${why}; sent TLS alert ${alertName(alert)}`;
     sa.log("error", line);
     sa.out.push({ type: "failed", scope: "ike", reason: line, notify: "AUTHENTICATION_FAILED" });
     t.refused = line;
@@ -180,10 +180,10 @@ export function eapTlsTick(sa: SaContext, now: number): void {
     } catch {
       ok = false;
     }
-    if (!ok) return refuseCert(`client certificate "${subject}" does not name the EAP identity "${user}"`, ALERT_CERTIFICATE_UNKNOWN);
+    if (!ok) return refuseCert(`client certificate "${printable(subject)}" does not name the EAP identity "${printable(user)}"`, ALERT_CERTIFICATE_UNKNOWN);
     t.user = user;
   } else t.user = subject;
   t.msk = r.msk;
-  sa.log("info", `EAP-TLS: "${t.user}" authenticated with certificate "${subject}" (${r.version}, ${r.cipher})`);
+  sa.log("info", `EAP-TLS: "${printable(t.user)}" authenticated with certificate "${printable(subject)}" (${r.version}, ${r.cipher})`);
   answer(t.server.flight(r.out, true));
 }
