@@ -82,13 +82,16 @@ d("EAP-TLS: charon as a native client would be, against a vpnkit responder", () 
     const cdir = join(dir, "charon");
     for (const sub of ["x509ca", "x509", "private"]) mkdirSync(join(cdir, sub), { recursive: true });
     copyFileSync(P.cert("root"), join(cdir, "x509ca", "root.crt"));
-    clientCert(cdir, "carol", "root", "carol@example.org");
+    // carol's certificate comes from the intermediate CA: charon sends the chain, and with
+    // fragment_size = 400 its flights arrive in EAP-TLS fragments that we acknowledge
+    copyFileSync(P.cert("inter"), join(cdir, "x509ca", "inter.crt"));
+    clientCert(cdir, "carol", "inter", "carol@example.org");
     clientCert(cdir, "mallory", "other", "mallory@example.org");
     clientCert(cdir, "revoked", "root", "rita@example.org");
     clientCert(cdir, "expired", "root", "ed@example.org", ["--not-before", "01.01.20 00:00:00", "--not-after", "01.01.21 00:00:00"]);
     mkdirSync(join(dir, "crl"));
     P.crl("root", ["revoked"], join(dir, "crl", "root.crl"));
-    charon = await startCharon(cdir, C, { load: "random nonce openssl pem pkcs1 pkcs8 x509 pubkey constraints revocation kdf curve25519 eap-identity eap-tls kernel-libipsec kernel-netlink socket-default vici" });
+    charon = await startCharon(cdir, C, { load: "random nonce openssl pem pkcs1 pkcs8 x509 pubkey constraints revocation kdf curve25519 eap-identity eap-tls kernel-libipsec kernel-netlink socket-default vici", conf: "eap-tls { fragment_size = 400 }" });
     writeFileSync(join(cdir, "swanctl.conf"), `connections {\n${client("carol", "carol@example.org")}${client("mallory", "mallory@example.org")}${client("revoked", "rita@example.org")}${client("expired", "ed@example.org")}}\n`);
     const r = charon.swanctl("--load-all", "--file", join(cdir, "swanctl.conf"));
     if (r.status !== 0) throw new Error(`swanctl --load-all: ${r.out}`);
@@ -128,6 +131,7 @@ local_ts = ["10.98.0.0/24"]
     const r = charon!.swanctl("--initiate", "--child", "carolc", "--timeout", "20");
     expect(r.status, r.out + dump()).toBe(0);
     expect(charon!.log()).toContain("EAP method EAP_TLS succeeded");
+    expect(charon!.log()).toContain("sending TLS intermediate certificate 'C=CH, O=vpnkit test, CN=vk Intermediate CA'");
     const sas = charon!.swanctl("--list-sas", "--ike", "carol").out;
     const vip = /\[(10\.99\.5\.\d+)\]/.exec(sas)?.[1];
     expect(vip, sas).toBeDefined();
