@@ -15,7 +15,7 @@ import { Duplex } from "node:stream";
 import * as tls from "node:tls";
 import { EAP_FAILURE, EAP_IDENTITY, EAP_REQUEST, EAP_RESPONSE, EAP_SUCCESS, encodeEap, parseEap } from "../../lib/ike/v2/eap/mschapv2.ts";
 import { EAP_TLS, EapTlsServer, encodeEapTls, F_LENGTH, F_MORE, F_START, parseEapTls, printable, tlsAlertText, type EapTlsEngineResult } from "../../lib/ike/v2/eap/tls.ts";
-import { nodeEapTlsEngine } from "../../lib/platform/bun/eap-tls-engine.ts";
+import { nodeEapTlsEngine, nodeEapTlsEngines } from "../../lib/platform/bun/eap-tls-engine.ts";
 import { havePki, makePki } from "../helpers/pki.ts";
 
 const rng = (n: number) => new Uint8Array(randomBytes(n));
@@ -286,6 +286,17 @@ describe.skipIf(!have && process.env.CI !== "true")("EAP-TLS handshake with node
       const [, cr, ms] = line.trim().split(" ");
       const msk = prf(Buffer.from(ms, "hex"), "client EAP encryption", Buffer.concat([Buffer.from(cr, "hex"), out.serverRandom!]), 64);
       expect(Buffer.from(res.msk).toString("hex")).toBe(Buffer.from(msk).toString("hex"));
+      // at most `max` engines live at once; destroying one (twice is harmless) frees its place
+      const f = nodeEapTlsEngines(2);
+      const o = { certificate: rd(p.cert("server")), privateKey: rd(p.key("server")), ca: [rd(p.cert("root"))] };
+      const a = f(o), b = f(o);
+      expect(() => f(o)).toThrow("2 EAP-TLS handshakes already in progress");
+      a.destroy();
+      a.destroy();
+      expect(f.live()).toBe(1);
+      f(o).destroy();
+      b.destroy();
+      expect(f.live()).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

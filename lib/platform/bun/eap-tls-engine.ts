@@ -20,7 +20,11 @@ import type { EapTlsEngine, EapTlsEngineFactory, EapTlsEngineResult } from "../.
 /** Quiet time after the engine's last output before its flight counts as complete (ms). */
 const SETTLE_MS = 15;
 
+/** Handshakes in progress at once (each holds a TLS socket until it ends or its IKE SA dies). */
+export const MAX_LIVE_ENGINES = 256;
+
 class NodeTlsEngine implements EapTlsEngine {
+  private released = false;
   private readonly wire: Duplex;
   private readonly sock: tls.TLSSocket;
   private out: Buffer[] = [];
@@ -31,7 +35,7 @@ class NodeTlsEngine implements EapTlsEngine {
   private settled = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(o: { certificate: string; privateKey: string; ca: readonly string[] }) {
+  constructor(o: { certificate: string; privateKey: string; ca: readonly string[] }, private readonly onRelease: () => void) {
     this.wire = new Duplex({
       read() {},
       write: (chunk: Buffer, _enc, cb) => {
@@ -95,6 +99,10 @@ class NodeTlsEngine implements EapTlsEngine {
   }
 
   destroy(): void {
+    if (!this.released) {
+      this.released = true;
+      this.onRelease();
+    }
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.out = [];
@@ -103,5 +111,17 @@ class NodeTlsEngine implements EapTlsEngine {
   }
 }
 
-/** The platform's EAP-TLS engine factory (node:tls). */
-export const nodeEapTlsEngine: EapTlsEngineFactory = (o) => new NodeTlsEngine(o);
+/** An engine factory that holds at most `max` live engines; past it, making one throws (the IKE core refuses that client). */
+export function nodeEapTlsEngines(max = MAX_LIVE_ENGINES): EapTlsEngineFactory & { live(): number } {
+  let live = 0;
+  const f = (o: Parameters<EapTlsEngineFactory>[0]) => {
+    if (live >= max) throw new Error(`${max} EAP-TLS handshakes already in progress`);
+    const e = new NodeTlsEngine(o, () => live--);
+    live++;
+    return e;
+  };
+  return Object.assign(f, { live: () => live });
+}
+
+/** The platform's EAP-TLS engine factory (node:tls), at most {@link MAX_LIVE_ENGINES} at once. */
+export const nodeEapTlsEngine: EapTlsEngineFactory = nodeEapTlsEngines();

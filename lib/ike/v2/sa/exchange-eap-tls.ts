@@ -27,6 +27,8 @@ import { N, type Parsed, type SaContext } from "./context.ts";
 
 /** How long an IKE_AUTH request may wait for the TLS engine (ms). */
 export const EAP_TLS_ENGINE_TIMEOUT_MS = 10000;
+/** How long a whole EAP-TLS conversation may take (a client feeding fragments slowly holds a TLS engine). */
+export const EAP_TLS_MAX_MS = 60000;
 
 /** The EAP-TLS part of an {@link EapSession}. */
 export interface EapTlsSession {
@@ -42,6 +44,8 @@ export interface EapTlsSession {
   user: string;
   /** We refused the client's certificate with a TLS alert (the logged reason); its answer gets EAP-Failure. */
   refused: string | null;
+  /** When the conversation started (the SA's clock). */
+  started: number;
 }
 
 /** Start EAP-TLS for connection `c` (the first IKE_AUTH request, already chosen by responderEapStart). */
@@ -63,7 +67,7 @@ export function eapTlsStart(sa: SaContext, msg: Ikev2Message, datagram: Uint8Arr
     return;
   }
   const server = new EapTlsServer(sa.rng);
-  sa.eap = { tls: { server, engine, ca: c.peerCa, pending: null, msk: null, user: "", refused: null }, first: p, idText, msk: null };
+  sa.eap = { tls: { server, engine, ca: c.peerCa, pending: null, msk: null, user: "", refused: null, started: now }, first: p, idText, msk: null };
   sa.state = "eap";
   sa.log("info", `IKE_AUTH: "${idText}" authenticates with EAP-TLS (connection ${c.name})`);
   sa.respond(msg, datagram, [...myIdAuth(sa), { type: "eap", data: server.start() }], now);
@@ -131,6 +135,10 @@ export function eapTlsTick(sa: SaContext, now: number): void {
     // strongSwan's client ends the conversation on our alert without an answer
     sa.log("debug", "EAP-TLS: no answer to our TLS alert; IKE SA removed");
     sa.die(t.refused);
+    return;
+  }
+  if (t && !t.refused && now - t.started >= EAP_TLS_MAX_MS) {
+    sa.fail(`IKE_AUTH failed: EAP-TLS for "${printable(t.server.userName || sa.eap?.idText || "")}": not finished within ${EAP_TLS_MAX_MS / 1000} s`, N.AUTHENTICATION_FAILED, now);
     return;
   }
   const w = t?.pending;

@@ -12,8 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeIkev2 } from "../../../../lib/ike/v2/message.ts";
 import { encodeEap, EAP_FAILURE, EAP_IDENTITY, EAP_RESPONSE, EAP_SUCCESS, parseEap } from "../../../../lib/ike/v2/eap/mschapv2.ts";
-import { EAP_TLS, encodeEapTls, F_LENGTH, parseEapTls, tlsAlertText, type EapTlsEngine, type EapTlsEngineResult } from "../../../../lib/ike/v2/eap/tls.ts";
-import { EAP_TLS_ENGINE_TIMEOUT_MS } from "../../../../lib/ike/v2/sa/exchange-eap-tls.ts";
+import { EAP_TLS, encodeEapTls, F_LENGTH, F_MORE, parseEapTls, tlsAlertText, type EapTlsEngine, type EapTlsEngineResult } from "../../../../lib/ike/v2/eap/tls.ts";
+import { EAP_TLS_ENGINE_TIMEOUT_MS, EAP_TLS_MAX_MS } from "../../../../lib/ike/v2/sa/exchange-eap-tls.ts";
 import { parse, type Parsed } from "../../../../lib/ike/v2/sa/context.ts";
 import { pskAuth, signedOctets } from "../../../../lib/ike/v2/sa/crypto.ts";
 import { idBody } from "../../../../lib/ike/v2/sa/identity.ts";
@@ -151,6 +151,28 @@ describe.skipIf(!havePki())("EAP-TLS in IKE_AUTH (scripted engine)", () => {
     const acts = r.tick(NOW + 30_000);
     expect(r.state).toBe("dead");
     expect(acts.some((a) => a.type === "log" && a.msg.includes("EAP conversation with 192.0.2.1:500: no IKE_AUTH request within 30000 ms"))).toBe(true);
+    expect(engine.destroyed).toBe(true);
+  });
+
+  test("a client feeding fragments slowly (each within the idle timeout) is cut off after the conversation limit", () => {
+    const { engine, i, r, auth1 } = setup();
+    let e = eapOf(answer(i, r.receive(auth1, { ...I_ADDR }, NOW)));
+    const req = (mid: number, data: Uint8Array) => i.build(35, false, mid, [{ type: "eap", data }])[0];
+    e = eapOf(answer(i, r.receive(req(2, encodeEap({ code: EAP_RESPONSE, id: e.id, type: EAP_IDENTITY, data: new TextEncoder().encode("carol@example.org") })), { ...I_ADDR }, NOW)));
+    let t = NOW, mid = 3, first = true;
+    const acts: Action[] = [];
+    while (r.state === "eap" && t < NOW + 2 * EAP_TLS_MAX_MS) {
+      t += 20_000;
+      acts.push(...r.tick(t));
+      if (r.state !== "eap") break;
+      const a = r.receive(req(mid++, encodeEap({ code: EAP_RESPONSE, id: e.id, type: EAP_TLS, data: encodeEapTls(F_MORE, new Uint8Array(10), first ? 30000 : undefined) })), { ...I_ADDR }, t);
+      first = false;
+      e = eapOf(answer(i, a));
+    }
+    expect(r.state).toBe("dead");
+    expect(t - NOW).toBe(EAP_TLS_MAX_MS);
+    const fail = acts.find((a) => a.type === "failed") as Extract<Action, { type: "failed" }>;
+    expect(fail.reason).toBe('IKE_AUTH failed: EAP-TLS for "carol@example.org": not finished within 60 s');
     expect(engine.destroyed).toBe(true);
   });
 
