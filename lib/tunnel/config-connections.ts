@@ -19,12 +19,12 @@
  * |---|---|---|---|
  * | `connections.NAME.local_id` | string | the local address the IKE SA uses | our identity |
  * | `connections.NAME.remote_id` | string | %any | the peer's identity: exact, `*` pattern, or %any |
- * | `connections.NAME.auth` | string | pubkey with cacerts, else psk | what the peer authenticates with: psk, pubkey, or eap-mschapv2 (users from [secrets], we sign with certs) |
+ * | `connections.NAME.auth` | string | pubkey with cacerts, else psk | what the peer authenticates with: psk, pubkey, eap-mschapv2 (users from [secrets], we sign with certs), or eap-tls (a client certificate chaining to cacerts, inside EAP; we sign with certs) |
  * | `connections.NAME.remote_addrs` | string[] | %any | addresses/prefixes the peer may come from |
  * | `connections.NAME.proposals` | string[] | aes256gcm16-prfsha256-x25519 | IKE proposals |
  * | `connections.NAME.esp_proposals` | string[] | aes256gcm16, chacha20poly1305 | ESP proposals of its children |
  * | `connections.NAME.certs` / `key` | path | none | our certificate and private key: we sign (else our AUTH uses the PSK) |
- * | `connections.NAME.cacerts` | path[] | none | CAs a pubkey peer's certificate must chain to |
+ * | `connections.NAME.cacerts` | path[] | none | CAs a pubkey (or eap-tls) peer's certificate must chain to |
  * | `connections.NAME.pools` | CIDR[] | none | virtual IPs for clients (one IPv4, one IPv6 prefix) |
  * | `connections.NAME.dns` | IPv4[] | none | DNS servers sent with a virtual IPv4 address |
  * | `connections.NAME.children.CHILD.local_ts` | CIDR[] | required | our traffic selectors |
@@ -91,7 +91,7 @@ export interface ConnectionSettings {
   name: string;
   localId?: string;
   remoteId?: string;
-  auth: "psk" | "pubkey" | "eap-mschapv2";
+  auth: "psk" | "pubkey" | "eap-mschapv2" | "eap-tls";
   remoteAddrs: string[];
   ikeProposals: string[];
   espProposals: string[];
@@ -192,12 +192,13 @@ export function validateConnection(name: string, raw: unknown, readFile: (p: str
   known(t, CONN_KEYS, pre);
   const cacertFiles = strList(t.cacerts, `${pre}.cacerts`) ?? [];
   const authS = str(t.auth, `${pre}.auth`, false) ?? (cacertFiles.length ? "pubkey" : "psk");
-  if (authS !== "psk" && authS !== "pubkey" && authS !== "eap-mschapv2") throw new ConfigError(`${pre}.auth`, `must be "psk", "pubkey" or "eap-mschapv2", not "${authS}"`);
+  if (authS !== "psk" && authS !== "pubkey" && authS !== "eap-mschapv2" && authS !== "eap-tls") throw new ConfigError(`${pre}.auth`, `must be "psk", "pubkey", "eap-mschapv2" or "eap-tls", not "${authS}"`);
+  if (authS === "eap-tls" && !cacertFiles.length) throw new ConfigError(`${pre}.cacerts`, 'missing: auth = "eap-tls" checks the client\'s certificate against these CAs');
   if (authS === "pubkey" && !cacertFiles.length) throw new ConfigError(`${pre}.cacerts`, 'missing: auth = "pubkey" checks the peer\'s certificate against these CAs');
   const certFile = str(t.certs, `${pre}.certs`, false), keyFile = str(t.key, `${pre}.key`, false);
   if ((certFile === undefined) !== (keyFile === undefined)) throw new ConfigError(`${pre}.${certFile ? "key" : "certs"}`, "give both certs and key (our certificate and its private key)");
   if (authS === "pubkey" && !certFile) throw new ConfigError(`${pre}.certs`, 'missing: with auth = "pubkey" we sign too (certs and key)');
-  if (authS === "eap-mschapv2" && !certFile) throw new ConfigError(`${pre}.certs`, 'missing: with auth = "eap-mschapv2" clients check our certificate first (certs and key)');
+  if ((authS === "eap-mschapv2" || authS === "eap-tls") && !certFile) throw new ConfigError(`${pre}.certs`, `missing: with auth = "${authS}" clients check our certificate first (certs and key)`);
   const remoteAddrs = (strList(t.remote_addrs, `${pre}.remote_addrs`) ?? []).filter((a) => a !== "%any" && a !== "any");
   prefixes(remoteAddrs, `${pre}.remote_addrs`);
   const pools: string[] = [];

@@ -4,6 +4,7 @@
  * @module
  */
 import type { IkeSaManagerOptions } from "../ike/v2/sa/manager.ts";
+import type { IkeSaConfig } from "../ike/v2/sa/types.ts";
 import type { IkeStreamTransport } from "./ike-stream.ts";
 import type { SaDatabase } from "../esp/sadb.ts";
 import type { ChildSaSink } from "./child-sink.ts";
@@ -24,6 +25,8 @@ export interface IkeDriverOptions {
    * (vpnkit then announces a NAT with a random NAT-D hash so the peer encapsulates too).
    */
   rawEsp?: (peer: string) => boolean;
+  /** The TLS engine for connections with auth = "eap-tls" (`vpnkit up`: node:tls, lib/platform/bun/eap-tls-engine.ts). */
+  eapTlsEngine?: IkeSaConfig["eapTlsEngine"];
   /** The local address the kernel uses to reach `peer` (route lookup): our IKE SA's address when `local` is the wildcard. */
   localAddressFor?: (peer: string) => string | null;
   /** Runs the receive queue's drain later, 64 datagrams a turn (`vpnkit up` passes setImmediate, so the queue fills and drops under a flood); without it datagrams are handled at once. */

@@ -102,6 +102,7 @@ export class IkeDriver {
     const sc = saConfig({
       cfg: this.cfg, pool: this.pool, localAddressFor: this.o.localAddressFor, log: this.o.log, halfOpenTimeoutMs: this.manager?.limits.halfOpenTimeoutMs,
       rawEsp: this.o.rawEsp, fetchCrl: this.crlFetcher.lookup, peerConfigs: this.conns?.peerConfigs,
+      eapTlsEngine: this.o.eapTlsEngine,
     }, remote, via);
     // IKE and ESP over TCP (RFC 9329): lib/tunnel/ike-stream.ts
     return this.o.stream ? streamSaConfig(sc, this.o.stream.localEndpoint(remote)) : sc;

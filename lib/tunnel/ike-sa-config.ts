@@ -23,6 +23,8 @@ export interface SaConfigContext {
   fetchCrl?: IkeSaConfig["fetchCrl"];
   /** Named connections: IKE_AUTH picks one (its identities, credentials, children, pool); else the single `[ike]` connection. */
   peerConfigs?: IkeSaConfig["peerConfigs"];
+  /** The platform's TLS engine for EAP-TLS connections. */
+  eapTlsEngine?: IkeSaConfig["eapTlsEngine"];
 }
 
 /**
@@ -74,6 +76,7 @@ export function saConfig(x: SaConfigContext, remote: Endpoint, via: Via): IkeSaC
     fragmentSize: Math.min(c.pathMtu, 1280),
     halfOpenTimeout: x.halfOpenTimeoutMs,
     ...(x.peerConfigs ? { peerConfigs: x.peerConfigs } : { connection: "ike" }),
+    ...(x.eapTlsEngine ? { eapTlsEngine: x.eapTlsEngine } : {}),
   };
 }
 

@@ -82,9 +82,19 @@ describe("[connections] and [secrets]", () => {
     expect(unknownConfigKeys(parseConfigText(SERVER) as Record<string, unknown>)).toEqual([]);
   });
 
+  test('auth = "eap-tls": the client CA is cacerts, our certificate is required; either missing is a start-up error naming the key', () => {
+    const tlsConf = SERVER.replace('auth = "pubkey"', 'auth = "eap-tls"');
+    const c = load(tlsConf);
+    expect(c.connections![1].auth).toBe("eap-tls");
+    expect(c.connections![1].peerCa).toEqual([files["/k/ca.crt"]]);
+    expect(new ConnectionSet(c, () => {}).peerConfigs[1]).toMatchObject({ name: "certs", auth: "eap-tls", peerCa: [files["/k/ca.crt"]] });
+    expect(refused(tlsConf.replace('cacerts = ["/k/ca.crt"]', ""))).toBe(`config: connections.certs.cacerts: missing: auth = "eap-tls" checks the client's certificate against these CAs`);
+    expect(refused(tlsConf.replace('certs = "/k/srv.crt"\nkey = "/k/srv.key"\n', ""))).toBe('config: connections.certs.certs: missing: with auth = "eap-tls" clients check our certificate first (certs and key)');
+  });
+
   test("every mistake names its key", () => {
     expect(refused(SERVER + '[ike.limits]\n[connections.x]\nremote_id = "a@b"\n')).toBe("config: connections.x.children: at least one child: [connections.x.children.NAME] with local_ts");
-    expect(refused(SERVER.replace('auth = "pubkey"', 'auth = "eap"'))).toBe('config: connections.certs.auth: must be "psk", "pubkey" or "eap-mschapv2", not "eap"');
+    expect(refused(SERVER.replace('auth = "pubkey"', 'auth = "eap"'))).toBe('config: connections.certs.auth: must be "psk", "pubkey", "eap-mschapv2" or "eap-tls", not "eap"');
     expect(refused(SERVER.replace('cacerts = ["/k/ca.crt"]', ""))).toContain("config: connections.certs.cacerts: missing");
     expect(refused(SERVER.replace('key = "/k/srv.key"', ""))).toBe("config: connections.certs.key: give both certs and key (our certificate and its private key)");
     expect(refused(SERVER.replace("[ike]\n", '[ike]\npsk_file = "/k/alice.psk"\n'))).toContain("config: ike.psk_file: with [connections] this is set per connection");

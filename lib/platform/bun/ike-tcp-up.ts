@@ -30,6 +30,7 @@ import { configureLink } from "./tun.ts";
 import { aeadChoice, openTun, serveControl } from "./runtime.ts";
 import { startMemoryGuard } from "./memory-guard.ts";
 import { localAddressFor } from "./ike-sockets.ts";
+import { nodeEapTlsEngine } from "./eap-tls-engine.ts";
 import { TcpTransport } from "./tcp-transport.ts";
 import type { RunningIkeTunnel } from "./ike-up.ts";
 
@@ -77,6 +78,7 @@ export async function startIkeTcpTunnel(cfg: IkeTunnelConfig, log: (level: LogLe
       cfg,
       send: (buf, addr, port) => tcp.send(buf, addr, port),
       stream: { localEndpoint: (peer) => tcp.localEndpointFor(peer.address, peer.port) },
+      eapTlsEngine: nodeEapTlsEngine,
       localAddressFor,
       // no `schedule`: each IKE message is handled as its frame comes off the stream, before
       // the frames after it (a CREATE_CHILD_SA answer installs the new SAs before the ESP the

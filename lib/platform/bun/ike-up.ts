@@ -29,6 +29,7 @@ import type { ReloadPlan } from "../../tunnel/config-reload.ts";
 import { ikeReloader } from "./ike-reload.ts";
 import type { ReloadResult } from "../../tunnel/control.ts";
 import { type IkeSockets, localAddressFor, openIkeSockets } from "./ike-sockets.ts";
+import { nodeEapTlsEngine } from "./eap-tls-engine.ts";
 import { bindIkeGate, type IkeGate, openIkeGate } from "./ike-gate.ts";
 import { DEFAULT_IKE_LIMITS } from "../../ike/v2/sa/limits.ts";
 import { vpnkitEnv } from "../../core/env.ts";
@@ -244,6 +245,7 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
       send: parts.send,
       sendIke: ikeSock ? (buf, addr, port) => ikeSock.send(buf, addr, port) : undefined,
       rawEsp: (peer) => (peer.includes(":") ? raw.v6 : raw.v4) >= 0,
+      eapTlsEngine: nodeEapTlsEngine,
       localAddressFor,
       cookies: gate?.cookies,
       schedule: (fn) => setImmediate(fn),

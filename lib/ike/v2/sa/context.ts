@@ -7,6 +7,7 @@
  * @module
  */
 import type { MschapServer } from "../eap/mschapv2.ts";
+import type { EapTlsSession } from "./exchange-eap-tls.ts";
 import { createHash, type KeyObject } from "node:crypto";
 import { parseIp } from "../../../net/cidr.ts";
 import { u32 } from "../../../core/bytes.ts";
@@ -188,6 +189,8 @@ export interface SaContext {
 /** A running EAP conversation (exchange-eap.ts). */
 export interface EapSession {
   server?: MschapServer;
+  /** EAP-TLS instead of EAP-MSCHAPv2 (exchange-eap-tls.ts). */
+  tls?: EapTlsSession;
   /** The first IKE_AUTH request's parsed payloads: the Child SA and CP are answered in the last round. */
   first?: Parsed;
   idText: string;

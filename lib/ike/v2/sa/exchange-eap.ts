@@ -14,11 +14,12 @@ import { pskAuth, signedOctets } from "./crypto.ts";
 import { adoptConnection, answerAuth, authFailedInformational, myIdAuth } from "./exchange-auth.ts";
 import { idBody, type Identity } from "./identity.ts";
 import { rankPeerConfigs } from "./peer-config.ts";
+import { eapTlsStart, responderEapTls } from "./exchange-eap-tls.ts";
 import { EX_AUTH, N, parse, type Parsed, type SaContext } from "./context.ts";
 import type { PayloadSpec } from "../encode/payloads.ts";
 import type { Ikev2Payload } from "../message.ts";
 
-function refuse(sa: SaContext, msg: Ikev2Message, datagram: Uint8Array, why: string, now: number, eapFailure?: Uint8Array): void {
+export function refuse(sa: SaContext, msg: Ikev2Message, datagram: Uint8Array, why: string, now: number, eapFailure?: Uint8Array): void {
   const payloads = eapFailure ? [{ type: "eap" as const, data: eapFailure }, { type: "notify" as const, notifyType: N.AUTHENTICATION_FAILED }] : [{ type: "notify" as const, notifyType: N.AUTHENTICATION_FAILED }];
   sa.respond(msg, datagram, payloads, now);
   sa.fail(`IKE_AUTH failed: ${why}; sent ${eapFailure ? "EAP-Failure and " : ""}AUTHENTICATION_FAILED`, N.AUTHENTICATION_FAILED, now);
@@ -29,7 +30,7 @@ export function responderEapStart(sa: SaContext, msg: Ikev2Message, datagram: Ui
   const idText = p.idi!.text;
   const id: Identity = { idType: p.idi!.idType, data: p.idi!.data.slice() };
   if (!sa.cfg.peerConfigs?.length) {
-    refuse(sa, msg, datagram, `peer "${idText}" asks for EAP authentication, but no connection has auth = "eap-mschapv2"`, now);
+    refuse(sa, msg, datagram, `peer "${idText}" asks for EAP authentication, but no connection has auth = "eap-mschapv2" or "eap-tls"`, now);
     return;
   }
   const idr = p.idr ? { idType: p.idr.idType, data: p.idr.data } : null;
@@ -44,6 +45,10 @@ export function responderEapStart(sa: SaContext, msg: Ikev2Message, datagram: Ui
     refuse(sa, msg, datagram, `connection ${c.name}: EAP needs our certificate and key (certs, key): clients check the server's signature first`, now);
     return;
   }
+  if (c.auth === "eap-tls") {
+    eapTlsStart(sa, msg, datagram, c, p, idText, now);
+    return;
+  }
   const server = new MschapServer((user) => c.eapUser?.(user) ?? undefined, sa.rng);
   sa.eap = { server, first: p, idText, msk: null };
   sa.state = "eap";
@@ -54,6 +59,10 @@ export function responderEapStart(sa: SaContext, msg: Ikev2Message, datagram: Ui
 /** A further IKE_AUTH request of the EAP conversation (state "eap"). */
 export function responderEap(sa: SaContext, msg: Ikev2Message, datagram: Uint8Array, p: Parsed, now: number): void {
   const sess = sa.eap!;
+  if (sess.tls && (sess.tls.pending || (p.eap && !sess.msk))) {
+    responderEapTls(sa, msg, datagram, p, now);
+    return;
+  }
   if (p.eap && sess.server && !sess.msk) {
     const e = p.eap;
     const raw = encodeEap({ code: e.code, id: e.identifier, type: e.eapType, data: e.data });

@@ -15,6 +15,7 @@
  * @module
  */
 import { responderEap } from "./exchange-eap.ts";
+import { eapTlsTick } from "./exchange-eap-tls.ts";
 import { invalidSpiRequest } from "./invalid-spi.ts";
 import { concat, ctEqual, ipv4Text, ipv6Text, toHex } from "../../../core/bytes.ts";
 import type { Anomaly } from "../../../core/anomaly.ts";
@@ -373,6 +374,13 @@ export class IkeSa {
     const s = this.s;
     this.clock = now;
     if (s.state === "dead") return s.flush();
+    if (s.state === "eap" && s.eap?.tls) eapTlsTick(s, now);
+    // a client that stops in the middle of EAP (it owes the next message) does not hold the SA forever
+    if (s.state === "eap" && !s.eap?.tls?.pending && now - s.lastHeard >= (s.cfg.halfOpenTimeout ?? 30000)) {
+      s.log("warn", `EAP conversation with ${s.remote.address}:${s.remote.port}: no IKE_AUTH request within ${s.cfg.halfOpenTimeout ?? 30000} ms`);
+      s.die("EAP timeout");
+      return s.flush();
+    }
     if (s.state === "init-done" && now - s.lastHeard >= (s.cfg.halfOpenTimeout ?? 30000)) {
       s.log("warn", `half-open IKE SA: no IKE_AUTH from ${s.remote.address}:${s.remote.port} within ${s.cfg.halfOpenTimeout ?? 30000} ms`);
       s.die("half-open timeout");

@@ -43,7 +43,7 @@ export interface PeerConfig {
   /** The peer's identity: exact, `%any` (or undefined), or a pattern with `*` ("*@example.org"). */
   remoteId?: string;
   /** What the peer authenticates with (EAP-MSCHAPv2: users from `eapUser`, and we sign with our certificate). */
-  auth: "psk" | "pubkey" | "eap-mschapv2";
+  auth: "psk" | "pubkey" | "eap-mschapv2" | "eap-tls";
   /** EAP-MSCHAPv2 users: the NT password hash of a user name, or null (unknown user). */
   eapUser?: (user: string) => Uint8Array | null;
   /** Addresses or prefixes the peer may come from; undefined or empty: any. */
@@ -184,7 +184,7 @@ export function rankPeerConfigs(list: readonly PeerConfig[], f: PeerFacts): { ca
       wrongAuth.push(`${c.name} (not ${f.ikeSuite})`);
       return;
     }
-    if (cls !== c.auth) {
+    if (cls !== c.auth && !(cls === "eap-mschapv2" && c.auth === "eap-tls")) {
       wrongAuth.push(`${c.name} (auth ${c.auth})`);
       return;
     }

@@ -241,6 +241,8 @@ export class SaState implements SaContext {
     this.ke = null;
     this.psk.fill(0);
     this.eap?.msk?.fill(0);
+    this.eap?.tls?.engine.destroy();
+    this.eap?.tls?.msk?.fill(0);
     this.eap = null;
     if (this.pendingIkeRekey) {
       this.pendingIkeRekey.shared.fill(0);

@@ -9,6 +9,7 @@ import type { SkEncr, SkInteg } from "../sk-crypto.ts";
 import type { PeerConfig } from "./peer-config.ts";
 import type { TrafficSelector } from "./ts.ts";
 import type { CrlLookup, RevocationPolicy } from "../../pki/validate.ts";
+import type { EapTlsEngineFactory } from "../eap/tls.ts";
 
 /** A UDP endpoint. */
 export interface Endpoint {
@@ -37,6 +38,8 @@ export interface IkeSaConfig {
   peerCa?: string[];
   /** Initiator: authenticate with EAP-MSCHAPv2 as this user (the server signs with its certificate, checked against `peerCa`). */
   eap?: { user: string; password: string };
+  /** Responder: the TLS engine for connections with auth = "eap-tls" (the platform's; lib/platform/bun/eap-tls-engine.ts). */
+  eapTlsEngine?: EapTlsEngineFactory;
   /** CRLs (DER) loaded from files, for the peer's certificate path. */
   crls?: Uint8Array[];
   /** strongSwan's `revocation` policy: strict, ifuri or relaxed (default: fail only when known revoked). */
