@@ -147,6 +147,14 @@ export function printable(b: Uint8Array, max = 256): string {
   return n < b.length ? s + "…" : s;
 }
 
+/** A name from the wire for a log line: control characters (C0, DEL, C1, line/paragraph separators) as \\xNN / \\uNNNN, so it cannot forge or split log lines. */
+export function escapeControls(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    const n = c.charCodeAt(0);
+    return n < 0x100 ? `\\x${n.toString(16).padStart(2, "0")}` : `\\u${n.toString(16).padStart(4, "0")}`;
+  });
+}
+
 /** True when every byte is printable ASCII (for ID payloads etc.). */
 export function isPrintable(b: Uint8Array): boolean {
   for (let i = 0; i < b.length; i++) if (b[i] < 0x20 || b[i] >= 0x7f) return false;

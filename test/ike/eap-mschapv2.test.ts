@@ -81,6 +81,13 @@ describe("EAP-MSCHAPv2 server and peer", () => {
       expect(r.peer).toMatchObject({ done: "failure" });
     }
   });
+  test("a user name from the wire with a newline cannot forge a log line: the reason escapes it", () => {
+    const server = new MschapServer((n) => users.get(n), rng);
+    const r = converse(server, new MschapPeer("mallory\n2026 info: [ike] admin authenticated", "x", rng), server.start());
+    const reason = (r.server as { reason: string }).reason;
+    expect(reason).toContain('unknown EAP user "mallory\\x0a2026 info');
+    expect(reason).not.toContain("\n");
+  });
   test("a server that does not know the password cannot fake Success to the peer", () => {
     const server = new MschapServer((u) => users.get(u), rng);
     const peer = new MschapPeer("alice", "correct horse battery", rng);

@@ -4,7 +4,7 @@
  * AUTH payloads. Never throws; returns null on anything it cannot parse.
  * @module
  */
-import { toHex } from "../../core/bytes.ts";
+import { escapeControls, toHex } from "../../core/bytes.ts";
 
 /** One DER TLV. */
 export interface Tlv {
@@ -114,8 +114,12 @@ const LATIN1 = (b: Uint8Array, s: number, e: number): string => {
   return t;
 };
 
-/** Text of a directory-string value; `#hex` for other types (RFC 4514 style). */
+/** Text of a directory-string value; `#hex` for other types (RFC 4514 style). Control characters escaped (\\xNN): the text goes into log lines. */
 export function valueText(b: Uint8Array, v: Tlv): string {
+  return escapeControls(rawValueText(b, v));
+}
+
+function rawValueText(b: Uint8Array, v: Tlv): string {
   switch (v.tag) {
     case 0x0c: // UTF8String
       return new TextDecoder("utf-8", { fatal: false }).decode(b.subarray(v.start, v.end));

@@ -153,6 +153,19 @@ describe("ID payloads", () => {
     expect(n.kind === "id" && n.idTypeName).toBe("ID_NULL");
     expect(an.length).toBe(1);
   });
+  test("text identities: UTF-8 kept, control characters (a forged log line) as dots", () => {
+    const enc = (t: string) => toHex(new TextEncoder().encode(t));
+    const u = one(35, "03000000" + enc("jürgen@example.org"));
+    expect(u.kind === "id" && u.text).toBe("jürgen@example.org");
+    const nl = one(35, "03000000" + enc("eve@x\nerror: admin"));
+    expect(nl.kind === "id" && nl.text).toBe("eve@x.error: admin");
+    const c1 = one(35, "02000000" + enc("a\u0085b\u2028c"));
+    expect(c1.kind === "id" && c1.text).not.toMatch(/[\u0085\u2028]/);
+    // a DN value (UTF8String CN) with a newline: escaped as \x0a
+    const cn = new TextEncoder().encode("eve\nx");
+    const dn = concat(h("30" + (cn.length + 11).toString(16).padStart(2, "0") + "31" + (cn.length + 9).toString(16).padStart(2, "0") + "30" + (cn.length + 7).toString(16).padStart(2, "0") + "0603550403 0c" + cn.length.toString(16).padStart(2, "0")), cn);
+    expect(derNameText(dn, 0, dn.length)).toBe("CN=eve\\x0ax");
+  });
   test("DER DN rendered as a Name string", () => {
     // SEQUENCE { SET { SEQ { 2.5.4.6, PrintableString "CH" } }, SET { SEQ { 2.5.4.10, UTF8String "strongSwan" } }, SET { SEQ { 2.5.4.3, PrintableString "moon" } } }
     const dn = h("3035 310b 3009 0603550406 13024348 3113 3011 060355040a 0c0a7374726f6e675377616e 3111 300f 0603550403 1308 6d6f6f6e2e737773");

@@ -8,7 +8,7 @@
  * conversation with a reason, never a throw.
  * @module
  */
-import { concat, ctEqual, putU16, u16 } from "../../../core/bytes.ts";
+import { concat, ctEqual, escapeControls, putU16, u16 } from "../../../core/bytes.ts";
 import { authenticatorResponse, mschapv2Msk, ntPasswordHash, ntResponse, verifyNtResponse } from "./mschapv2-crypto.ts";
 
 export const EAP_REQUEST = 1, EAP_RESPONSE = 2, EAP_SUCCESS = 3, EAP_FAILURE = 4;
@@ -150,7 +150,7 @@ export class MschapServer {
       if (!ok) {
         // EAP-Failure at once (RFC 3748 §4.2) rather than an MSCHAPv2 Failure request: charon's
         // client aborts on the latter without the acknowledgement the method expects
-        return this.fail(hash === undefined ? `unknown EAP user "${this.user}"` : `wrong password for EAP user "${this.user}"`);
+        return this.fail(hash === undefined ? `unknown EAP user "${escapeControls(this.user)}"` : `wrong password for EAP user "${escapeControls(this.user)}"`);
       }
       const auth = authenticatorResponse(hash!, nt, peerChallenge, this.challenge, bare);
       this.msk = mschapv2Msk(hash!, nt);

@@ -12,7 +12,7 @@
  * with a reason and an EAP-Failure, never a throw.
  * @module
  */
-import { putU32, u32 } from "../../../core/bytes.ts";
+import { escapeControls, putU32, u32 } from "../../../core/bytes.ts";
 import { EAP_FAILURE, EAP_IDENTITY, EAP_NAK, EAP_REQUEST, EAP_RESPONSE, EAP_SUCCESS, encodeEap, parseEap } from "./mschapv2.ts";
 
 export const EAP_TLS = 13;
@@ -109,13 +109,8 @@ export function tlsAlertText(d: Uint8Array): string | null {
 
 const dec = new TextDecoder("utf-8", { fatal: false });
 
-/** A name from the wire for a log line: control characters (C0, DEL, C1, line/paragraph separators) as \xNN / \uNNNN. */
-export function printable(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
-    const n = c.charCodeAt(0);
-    return n < 0x100 ? `\\x${n.toString(16).padStart(2, "0")}` : `\\u${n.toString(16).padStart(4, "0")}`;
-  });
-}
+/** A name from the wire for a log line (control characters escaped). */
+export const printable = escapeControls;
 const EMPTY = new Uint8Array(0);
 
 type State = "identity" | "start" | "recv" | "sending" | "engine" | "final-sent" | "alert-sent" | "done";

@@ -23,7 +23,8 @@ export interface Ikev2IdPayload extends Ikev2PayloadBase {
 function idString(d: Uint8Array): string {
   if (isPrintable(d)) return printable(d, d.length);
   const s = new TextDecoder("utf-8", { fatal: false }).decode(d);
-  return s.includes("\uFFFD") ? printable(d, d.length) : s;
+  // not UTF-8, or control characters (a newline would forge a log line): bytes as `.`
+  return s.includes("\uFFFD") || /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(s) ? printable(d, d.length) : s;
 }
 
 /** Render identification data of type `idType`; appends an anomaly when the data does not fit the type. */

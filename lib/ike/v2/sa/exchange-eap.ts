@@ -7,7 +7,7 @@
  * first Child SA and virtual IP are answered then. Works on an {@link SaContext}; no I/O.
  * @module
  */
-import { ctEqual } from "../../../core/bytes.ts";
+import { ctEqual, escapeControls } from "../../../core/bytes.ts";
 import type { Ikev2Message } from "../message.ts";
 import { encodeEap, EAP_FAILURE, MschapPeer, MschapServer } from "../eap/mschapv2.ts";
 import { pskAuth, signedOctets } from "./crypto.ts";
@@ -74,7 +74,7 @@ export function responderEap(sa: SaContext, msg: Ikev2Message, datagram: Uint8Ar
     if ("done" in r && r.done === "success") {
       sess.msk = r.msk;
       sa.eapUser = r.user;
-      sa.log("info", `EAP-MSCHAPv2: user "${r.user}" authenticated`);
+      sa.log("info", `EAP-MSCHAPv2: user "${escapeControls(r.user)}" authenticated`);
       sa.respond(msg, datagram, [{ type: "eap", data: r.send! }], now);
       return;
     }
