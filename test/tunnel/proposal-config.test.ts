@@ -88,4 +88,14 @@ describe("accepted proposals (validateIkeConfig)", () => {
   test("an empty list is refused", () => {
     expect(() => validateIkeConfig(raw({ ike_proposal: [] }))).toThrow("ike.ike_proposal: is an empty list");
   });
+  test("ESP AES-CBC + HMAC accepted (issue 15); the tunnel and TUN MTUs leave room for its IV, padding and ICV", () => {
+    const gcm = validateIkeConfig(raw({ esp_proposal: "aes256gcm16" }));
+    expect([gcm.tunnelMtu, gcm.tunMtu]).toEqual([1438, 1438]);
+    const c = validateIkeConfig(raw({ esp_proposal: ["aes128-sha256", "aes256-sha512,aes256gcm16"] }));
+    expect(c.ike.espProposals).toEqual(["aes128-sha256", "aes256-sha512,aes256gcm16"]);
+    expect([c.tunnelMtu, c.tunMtu]).toEqual([1406, 1406]);
+    // an explicit tun_mtu stays as given
+    const t = validateIkeConfig({ ...raw({ esp_proposal: "aes128-sha1" }), tun_mtu: 1300 });
+    expect([t.tunnelMtu, t.tunMtu]).toEqual([1422, 1300]);
+  });
 });
