@@ -26,7 +26,7 @@ import { type ConnectionSettings, type SecretSettings, validateConnections, vali
  * | `ike.limits.*` | table | see lib/tunnel/config-limits.ts | flood protection (cookies, per-source and half-open caps, rate limit, receive queue) |
  * | `ike.local_ts` / `ike.remote_ts` | string[] | required | traffic selectors (CIDR) |
  * | `ike.ike_proposal` | string[] | aes256gcm16-prfsha256-x25519 | IKE proposals, strongSwan syntax |
- * | `ike.esp_proposal` | string[] | aes256gcm16, chacha20poly1305 | ESP proposals (AEAD) |
+ * | `ike.esp_proposal` | string[] | aes256gcm16, chacha20poly1305 | ESP proposals (AEAD, or AES-CBC with HMAC: aes256-sha256, ...) |
  * | `ike.responder` | bool | false | wait for the peer to initiate |
  * | `ike.dpd` | number | 30 | liveness check after this many idle seconds (0 = off) |
  * | `ike.retry` | bool | false | initiator: start over (after 5 s) when the IKE SA fails or dies |
