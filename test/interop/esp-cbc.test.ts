@@ -13,7 +13,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -180,6 +180,39 @@ run("ESP AES-CBC + HMAC (issue 15)", () => {
       }
     }, 60000);
   }
+
+  test("charon, vpnkit initiator rekeying the Child SA every 3 s, ESP aes256-sha256-x25519 (PFS): 10 s of pings without loss, every SA decrypts", async () => {
+    const tag = "rekey-aes256-sha256-x25519";
+    load({ esp: "aes256-sha256-x25519", initiator: false });
+    const pcap = join(dir, `${tag}.pcap`);
+    const cap = await capture(B, `${B}e`, pcap, "udp");
+    const keylog = join(dir, `${tag}.keys`);
+    const psk = join(dir, `${tag}.psk`);
+    writeFileSync(psk, PSK + "\n", { mode: 0o600 });
+    const v = startVpnkit([
+      "--local", "192.0.2.2", "--peer", "192.0.2.1", "--psk-file", psk, "--local-ts", "10.1.0.0/24", "--remote-ts", "10.2.0.0/24",
+      "--tun-addr", "10.1.0.1/24", "--tun-name", "vkbt", "--local-id", "vk@example.org", "--remote-id", "sw@example.org",
+      "--ike-proposal", IKE, "--esp-proposal", "aes256-sha256-x25519", "--keylog", keylog, "--control", join(dir, `${tag}.sock`), "--rekey", "3",
+    ], {}, B);
+    running.push(v);
+    try {
+      expect(await v.waitFor(/Child SA installed/, 15000), dump(v)).not.toBeNull();
+      const ping = await nsxAsync(B, "ping", ["-c", "50", "-i", "0.2", "-W", "2", "10.2.0.1"]);
+      const rekeys = v.lines.filter((l) => /Child SA rekeyed: aes256-sha256 \(AES_CBC_256\/HMAC_SHA2_256_128\)/.test(l)).length;
+      console.log(`[rekey] ${tag}: ${rekeys} Child SA rekeys; ${/(\d+)% packet loss/.exec(ping)?.[0]}`);
+      expect(ping, dump(v)).toContain(" 0% packet loss");
+      expect(rekeys, dump(v)).toBeGreaterThanOrEqual(2);
+      expect(charon!.swanctl("--list-sas").out).toContain("AES_CBC-256/HMAC_SHA2_256_128/CURVE_25519");
+      expect(await v.stop()).toBe(0);
+      await cap.stop();
+      const spis = new Set(readFileSync(keylog, "utf8").split("\n").filter((l) => l.startsWith("ESP ")).map((l) => l.split(" ")[3]));
+      expect(spis.size).toBeGreaterThanOrEqual(6); // 3+ Child SAs, both directions
+      checkCapture(tag, pcap, keylog, 100);
+    } finally {
+      await v.stop();
+      await cap.stop();
+    }
+  }, 60000);
 
   test("vpnkit <-> vpnkit, no NAT: plain ESP (IP protocol 50) with aes256-sha512, ping and iperf3 both ways, capture decrypts", async () => {
     await charon?.stop(); // its ports 500/4500 in vkb1 go to the vpnkit responder
