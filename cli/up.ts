@@ -60,7 +60,7 @@ export function upCommand(): Command {
     .option("--local-ts <cidr>", "IKEv2: local traffic selector (repeatable)", collect, [] as string[])
     .option("--remote-ts <cidr>", "IKEv2: remote traffic selector (repeatable)", collect, [] as string[])
     .option("--ike-proposal <p>", "IKEv2: IKE proposal, strongSwan syntax, e.g. aes256gcm16-prfsha256-x25519 or aes128-aes256-sha256-ecp256-x25519; comma-separated or repeatable; default = the safe set", collect, [] as string[])
-    .option("--esp-proposal <p>", "IKEv2: ESP proposal: aes256gcm16 | aes128gcm16 | chacha20poly1305 [-x25519 PFS] [-esn|-noesn]; comma-separated or repeatable", collect, [] as string[])
+    .option("--esp-proposal <p>", "IKEv2: ESP proposal: aes256gcm16 | aes128gcm16 | chacha20poly1305 | aes128-sha256, aes256-sha512, ... (AES-CBC 128/256 with HMAC sha1/sha256/sha384/sha512) [-x25519 PFS] [-esn|-noesn]; comma-separated or repeatable", collect, [] as string[])
     .option("--allow-modp1024", "IKEv2: accept modp1024 (MODP_1024, weak) in a proposal")
     .option("--local-id <id>", "IKEv2: our identity (default: the local address the IKE SA uses)")
     .option("--remote-id <id>", "IKEv2: the identity the peer must prove (default: any)")

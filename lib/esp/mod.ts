@@ -1,5 +1,5 @@
 /**
- * ESP data plane: SAs, SA database, AEAD providers, MTU arithmetic, ICMP too-big,
+ * ESP data plane: SAs, SA database, AEAD and AES-CBC+HMAC providers, MTU arithmetic, ICMP too-big,
  * and a wide-cipher decrypt helper for the decoder. No I/O.
  * @module
  */
@@ -12,6 +12,9 @@ export {
   selectAeadProvider, TAG_LEN,
 } from "./aead.ts";
 export type { ProviderPreference } from "./aead.ts";
+export type { CbcHmacProvider, EspAeadName, EspCbcName, EspCrypto, EspHmacName } from "./types.ts";
+export { cbcSuite, ESP_CBC_CIPHERS, espKeyMaterialLength, isCbcCipher, nobleCbcHmac, selectEspCrypto } from "./cbc.ts";
+export type { CbcSuite } from "./cbc.ts";
 export { ReplayWindow } from "./replay.ts";
 export { InboundSa, NEXT_HEADER_DUMMY, OutboundSa } from "./sa.ts";
 export { newDropCounters, SaDatabase } from "./sadb.ts";

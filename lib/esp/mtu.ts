@@ -1,9 +1,10 @@
 /**
  * ESP overhead and tunnel MTU arithmetic (RFC 4303 §2.4 padding, RFC 4106/7634 8-byte IV,
- * 16-byte ICV).
+ * 16-byte ICV; AES-CBC: 16-byte IV, padding to the 16-byte block, the HMAC's 12..32-byte ICV).
  * @module
  */
 
+import { cbcPadLength, cbcSuite, isCbcCipher } from "./cbc.ts";
 import type { EncapOptions, EspCipherName } from "./types.ts";
 
 /** ESP header (SPI + sequence number). */
@@ -20,11 +21,13 @@ export function espPadLength(innerLen: number): number {
   return (4 - ((innerLen + ESP_TRAILER_LEN) & 3)) & 3;
 }
 
-function fixedOverhead(_cipher: EspCipherName, opts: EncapOptions): number {
-  // All three transforms share IV 8 / ICV 16 / block alignment 4 (GCM and ChaCha are stream modes).
+function fixedOverhead(cipher: EspCipherName, opts: EncapOptions): number {
+  // The AEAD transforms share IV 8 / ICV 16 / block alignment 4 (GCM and ChaCha are stream modes);
+  // CBC: IV 16, the HMAC's ICV, alignment 16 (the padding is added by espOverhead / tunnelMtu)
   const ip = opts.outer === "ipv6" ? 40 : 20;
   const udp = opts.udpEncap ? 8 : 0;
   const tcp = opts.tcpEncap ? 2 + 20 : 0;
+  if (isCbcCipher(cipher)) return ip + udp + tcp + ESP_HEADER_LEN + 16 + ESP_TRAILER_LEN + cbcSuite(cipher).icvLen;
   return ip + udp + tcp + ESP_HEADER_LEN + ESP_IV_LEN + ESP_TRAILER_LEN + ESP_ICV_LEN;
 }
 
@@ -35,7 +38,7 @@ function fixedOverhead(_cipher: EspCipherName, opts: EncapOptions): number {
  * For aes256gcm16 in UDP/4500 over IPv4 and a 1028-byte inner packet: 64.
  */
 export function espOverhead(cipher: EspCipherName, opts: EncapOptions, innerLen: number): number {
-  return fixedOverhead(cipher, opts) + espPadLength(innerLen);
+  return fixedOverhead(cipher, opts) + (isCbcCipher(cipher) ? cbcPadLength(innerLen) : espPadLength(innerLen));
 }
 
 /** Size of the outer packet (outer IP total length) for an inner packet of `innerLen` bytes. */
@@ -51,6 +54,6 @@ export function tunnelMtu(pathMtu: number, cipher: EspCipherName, opts: EncapOpt
   // outer = fixed - 2 + align4(n + 2)  ≤ pathMtu  ⇔  n + 2 ≤ floor4(pathMtu - fixed + 2)
   const room = pathMtu - fixedOverhead(cipher, opts) + ESP_TRAILER_LEN;
   if (room < ESP_TRAILER_LEN) return 0;
-  const n = (room & ~3) - ESP_TRAILER_LEN;
+  const n = (room & (isCbcCipher(cipher) ? ~15 : ~3)) - ESP_TRAILER_LEN;
   return n > 0 ? n : 0;
 }

@@ -8,15 +8,20 @@
  * - Nonce = salt(4) | IV(8). AAD = SPI | Seq, or with ESN SPI | SeqHi | SeqLo (RFC 4106 §5).
  * - Padding 1,2,3,... so that payload + pad + 2 is a multiple of 4 (RFC 4303 §2.4).
  *
+ * The CBC+HMAC transforms (aes128-sha256, ...) keep this SA's sequence, replay and lifetime
+ * logic and hand the packet format (random 16-byte IV, block padding, encrypt-then-MAC) to
+ * {@link CbcTransform} (cbc.ts).
+ *
  * Times (`now`, `createdAt`) are milliseconds on the caller's clock (default Date.now()).
  * @module
  */
 
 import { putU32, u32 } from "../core/bytes.ts";
 import { cipherKeyLength, SALT_LEN, selectAeadProvider, TAG_LEN } from "./aead.ts";
+import { CbcTransform, espKeyMaterialLength, isCbcCipher, isCbcProvider, nobleCbcHmac } from "./cbc.ts";
 import { ReplayWindow } from "./replay.ts";
 import { espPadLength } from "./mtu.ts";
-import type { AeadProvider, EspCipherName, Lifetime, OpenResult, SaConfig, SaEvent } from "./types.ts";
+import type { AeadProvider, EspCipherName, EspCrypto, Lifetime, OpenResult, SaConfig, SaEvent } from "./types.ts";
 
 const TWO32 = 4294967296;
 /** Next Header value of a dummy packet (RFC 4303 §2.6). */
@@ -29,6 +34,13 @@ export const SEQ_SOFT_MARGIN = 1 << 24;
 function validateConfig(cfg: SaConfig): number {
   if (!Number.isInteger(cfg.spi) || cfg.spi < 0 || cfg.spi > 0xffffffff) throw new RangeError(`bad SPI ${cfg.spi}`);
   if (cfg.spi < 256) throw new RangeError(`SPI ${cfg.spi} is reserved (RFC 4303 §2.1)`);
+  if (isCbcCipher(cfg.cipher)) {
+    const want = espKeyMaterialLength(cfg.cipher);
+    if (!(cfg.keyMaterial instanceof Uint8Array) || cfg.keyMaterial.length !== want) {
+      throw new RangeError(`${cfg.cipher} needs ${want} bytes of key material (encryption key || integrity key)`);
+    }
+    return 0;
+  }
   if (cfg.cipher !== "aes128gcm16" && cfg.cipher !== "aes256gcm16" && cfg.cipher !== "chacha20poly1305") {
     throw new RangeError(`unsupported ESP cipher ${String(cfg.cipher)}`);
   }
@@ -38,6 +50,16 @@ function validateConfig(cfg: SaConfig): number {
   }
   return kl;
 }
+
+/** Stands in for the AEAD of a CBC+HMAC SA (whose packets go through {@link CbcTransform}): never called. */
+const NO_AEAD: AeadProvider = {
+  name: "none",
+  supports: () => false,
+  seal: () => {
+    throw new Error("not an AEAD SA");
+  },
+  open: () => null,
+};
 
 /** Lifetime accounting shared by both directions. */
 class LifetimeTracker {
@@ -111,7 +133,9 @@ abstract class EspSaBase {
   abstract readonly direction: "in" | "out";
 
   protected readonly crypto: AeadProvider;
-  /** Our copy of key || salt; zeroed by destroy(). */
+  /** The CBC+HMAC transform (null for the AEAD ciphers, which use {@link crypto}). */
+  protected readonly cbc: CbcTransform | null;
+  /** Our copy of key || salt (AEAD) or encryption key || integrity key (CBC); zeroed by destroy(). */
   protected readonly km: Uint8Array;
   protected readonly key: Uint8Array;
   /** salt(4) | IV(8), reused per packet. */
@@ -121,13 +145,27 @@ abstract class EspSaBase {
   protected readonly life: LifetimeTracker;
   protected destroyed = false;
 
-  constructor(cfg: SaConfig, crypto: AeadProvider | undefined) {
+  constructor(cfg: SaConfig, crypto: EspCrypto | undefined) {
     const kl = validateConfig(cfg);
     this.spi = cfg.spi >>> 0;
     this.cipher = cfg.cipher;
     this.esn = cfg.esn === true;
-    this.crypto = crypto ?? selectAeadProvider(cfg.cipher);
-    if (!this.crypto.supports(cfg.cipher)) throw new Error(`AEAD provider ${this.crypto.name} does not support ${cfg.cipher}`);
+    if (isCbcCipher(cfg.cipher)) {
+      const p = crypto ?? nobleCbcHmac;
+      if (!isCbcProvider(p) || !p.supports(cfg.cipher)) throw new Error(`crypto provider ${p.name} does not support ${cfg.cipher}`);
+      this.crypto = NO_AEAD;
+      this.km = cfg.keyMaterial.slice();
+      this.cbc = new CbcTransform(cfg.cipher, this.km, p, this.esn);
+      this.key = this.km.subarray(0, 0);
+      this.nonce = new Uint8Array(12);
+      this.aad = new Uint8Array(8);
+      this.life = new LifetimeTracker(cfg.soft, cfg.hard, cfg.createdAt, (type, reason) => this.emit(type, reason));
+      return;
+    }
+    const c = crypto ?? selectAeadProvider(cfg.cipher);
+    if (isCbcProvider(c) || !c.supports(cfg.cipher)) throw new Error(`AEAD provider ${c.name} does not support ${cfg.cipher}`);
+    this.crypto = c;
+    this.cbc = null;
     this.km = cfg.keyMaterial.slice();
     this.key = this.km.subarray(0, kl);
     this.nonce = new Uint8Array(12);
@@ -168,7 +206,8 @@ abstract class EspSaBase {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    this.crypto.forget?.(this.key);
+    if (this.cbc !== null) this.cbc.destroy();
+    else this.crypto.forget?.(this.key);
     this.km.fill(0);
     this.nonce.fill(0);
     this.warmNonce?.fill(0);
@@ -204,7 +243,7 @@ export class OutboundSa extends EspSaBase {
   private seqLo = 0;
   private readonly softSeqLo: number;
 
-  constructor(cfg: SaConfig, crypto?: AeadProvider) {
+  constructor(cfg: SaConfig, crypto?: EspCrypto) {
     super(cfg, crypto);
     if (cfg.initialSeq !== undefined) {
       const max = this.esn ? (1n << 64n) - 1n : 0xffffffffn;
@@ -222,6 +261,11 @@ export class OutboundSa extends EspSaBase {
    * each one unique too. With ESN every IV may be a real one: nothing is done.
    */
   warm(): boolean {
+    if (this.cbc !== null) {
+      if (this.destroyed) return false;
+      this.cbc.warm(true);
+      return true;
+    }
     if (this.destroyed || this.esn || this.warmCount >= 0x7fffffff) return false;
     const { nonce, aad, buf } = this.warmScratch();
     const c = this.warmCount++;
@@ -262,6 +306,11 @@ export class OutboundSa extends EspSaBase {
     this.seqHi = hi;
 
     const n = inner.length;
+    if (this.cbc !== null) {
+      const esp = this.cbc.seal(this.spi, hi, lo, inner, nextHeader);
+      this.afterSeal(n, hi, lo);
+      return esp;
+    }
     const pad = espPadLength(n);
     const ptLen = n + pad + 2;
     const out = new Uint8Array(HDR + ptLen + TAG_LEN);
@@ -281,7 +330,12 @@ export class OutboundSa extends EspSaBase {
     const aad = this.aad;
     if (this.esn) { putU32(aad, 4, hi); putU32(aad, 8, lo); } else putU32(aad, 4, lo);
     this.crypto.seal(this.key, nonce, aad, pt, out.subarray(HDR));
+    this.afterSeal(n, hi, lo);
+    return out;
+  }
 
+  /** Lifetime and sequence-space accounting of one sealed packet. */
+  private afterSeal(n: number, hi: number, lo: number): void {
     this.life.account(n);
     if (!this.life.hardFired) {
       if (this.exhausted()) this.life.fireHard("seq-exhausted");
@@ -289,7 +343,6 @@ export class OutboundSa extends EspSaBase {
         this.life.fireSoft("seq-exhausted");
       }
     }
-    return out;
   }
 }
 
@@ -298,7 +351,7 @@ export class InboundSa extends EspSaBase {
   readonly direction = "in" as const;
   readonly replay: ReplayWindow;
 
-  constructor(cfg: SaConfig, crypto?: AeadProvider) {
+  constructor(cfg: SaConfig, crypto?: EspCrypto) {
     super(cfg, crypto);
     this.replay = new ReplayWindow(cfg.replayWindow ?? 1024, this.esn);
     if (cfg.initialSeq !== undefined) {
@@ -316,6 +369,10 @@ export class InboundSa extends EspSaBase {
    */
   warm(): boolean {
     if (this.destroyed) return false;
+    if (this.cbc !== null) {
+      this.cbc.warm(false);
+      return true;
+    }
     const { nonce, aad, buf } = this.warmScratch();
     buf.fill(0);
     const pt = this.crypto.open(this.key, nonce, aad, buf.subarray(0, 16 + TAG_LEN));
@@ -330,17 +387,22 @@ export class InboundSa extends EspSaBase {
   open(esp: Uint8Array, now?: number): OpenResult {
     if (this.destroyed || this.life.checkTime(now)) return { ok: false, reason: "expired" };
     const len = esp.length;
-    if (len < HDR + 2 + TAG_LEN || u32(esp, 0) !== this.spi) return { ok: false, reason: "malformed" };
+    const cbc = this.cbc;
+    if ((cbc !== null ? !cbc.wellFormed(len) : len < HDR + 2 + TAG_LEN) || u32(esp, 0) !== this.spi) return { ok: false, reason: "malformed" };
     const lo = u32(esp, 4);
     const hi = this.replay.check(lo);
     if (hi < 0) return { ok: false, reason: "replay" };
 
-    const nonce = this.nonce;
-    nonce[4] = esp[8]; nonce[5] = esp[9]; nonce[6] = esp[10]; nonce[7] = esp[11];
-    nonce[8] = esp[12]; nonce[9] = esp[13]; nonce[10] = esp[14]; nonce[11] = esp[15];
-    const aad = this.aad;
-    if (this.esn) { putU32(aad, 4, hi); putU32(aad, 8, lo); } else putU32(aad, 4, lo);
-    const pt = this.crypto.open(this.key, nonce, aad, esp.subarray(HDR));
+    let pt: Uint8Array | null;
+    if (cbc !== null) pt = cbc.open(esp, hi); // ICV checked (constant time) before anything is decrypted
+    else {
+      const nonce = this.nonce;
+      nonce[4] = esp[8]; nonce[5] = esp[9]; nonce[6] = esp[10]; nonce[7] = esp[11];
+      nonce[8] = esp[12]; nonce[9] = esp[13]; nonce[10] = esp[14]; nonce[11] = esp[15];
+      const aad = this.aad;
+      if (this.esn) { putU32(aad, 4, hi); putU32(aad, 8, lo); } else putU32(aad, 4, lo);
+      pt = this.crypto.open(this.key, nonce, aad, esp.subarray(HDR));
+    }
     if (pt === null) return { ok: false, reason: "icv" };
 
     // Authentic: only now may the window move.

@@ -6,16 +6,16 @@
  */
 
 import { u32 } from "../core/bytes.ts";
-import { selectAeadProvider } from "./aead.ts";
+import { selectEspCrypto } from "./cbc.ts";
 import { InboundSa, OutboundSa } from "./sa.ts";
-import type { AeadProvider, DropCounters, EspCipherName, OpenResult, SaConfig, SaEvent } from "./types.ts";
+import type { DropCounters, EspCipherName, EspCrypto, OpenResult, SaConfig, SaEvent } from "./types.ts";
 
 /** Result of {@link SaDatabase.open}: an SA's result, or no SA for the SPI. */
 export type DbOpenResult = OpenResult | { ok: false; reason: "no-sa"; spi: number };
 
 export interface SaDatabaseOptions {
-  /** Provider for every SA, or a chooser per cipher. Default: {@link selectAeadProvider}. */
-  crypto?: AeadProvider | ((cipher: EspCipherName) => AeadProvider);
+  /** Provider for every SA, or a chooser per cipher. Default: {@link selectEspCrypto}. */
+  crypto?: EspCrypto | ((cipher: EspCipherName) => EspCrypto);
   /** How long a replaced inbound SA keeps accepting packets after rekey (ms). Default 10 000. */
   rekeyGraceMs?: number;
   /** Lifetime events of every SA in the database. */
@@ -44,9 +44,9 @@ export class SaDatabase {
     this.onEvent = opts.onEvent;
   }
 
-  private provider(cipher: EspCipherName): AeadProvider {
+  private provider(cipher: EspCipherName): EspCrypto {
     const c = this.crypto;
-    if (c === undefined) return selectAeadProvider(cipher);
+    if (c === undefined) return selectEspCrypto(cipher);
     return typeof c === "function" ? c(cipher) : c;
   }
 

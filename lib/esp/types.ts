@@ -9,7 +9,21 @@
  * Key material is `key || 4-byte salt` for all three (RFC 4106 §8.1, RFC 7634 §2):
  * 20 bytes for aes128gcm16, 36 bytes for aes256gcm16 and chacha20poly1305.
  */
-export type EspCipherName = "aes128gcm16" | "aes256gcm16" | "chacha20poly1305";
+export type EspCipherName = EspAeadName | EspCbcName;
+
+/** The AEAD transforms (key material `key || 4-byte salt`). */
+export type EspAeadName = "aes128gcm16" | "aes256gcm16" | "chacha20poly1305";
+
+/**
+ * AES-CBC (RFC 3602) with an HMAC (RFC 4868 SHA-2, RFC 2404 SHA-1-96), named as strongSwan's
+ * ESP proposal words: "aes128-sha256" is ENCR_AES_CBC 128 + AUTH_HMAC_SHA2_256_128.
+ * Key material is `encryption key || integrity key` (RFC 7296 §2.17 KEYMAT order):
+ * 16 or 32 bytes of AES key, then 20 (sha1), 32 (sha256), 48 (sha384) or 64 (sha512).
+ */
+export type EspCbcName = `${"aes128" | "aes256"}-${EspHmacName}`;
+
+/** Integrity words of {@link EspCbcName}. */
+export type EspHmacName = "sha1" | "sha256" | "sha384" | "sha512";
 
 /**
  * SA lifetime limits. Any field left out is unlimited. `seconds` is measured from SA creation
@@ -100,6 +114,35 @@ export interface AeadProvider {
   /** Drop any cached state for `key` (called when the SA is destroyed). */
   forget?(key: Uint8Array): void;
 }
+
+/**
+ * AES-CBC and HMAC primitives for the CBC+HMAC transforms (lib/esp/cbc.ts does the ESP
+ * framing, the random IVs and the constant-time ICV compare). Implementations may cache
+ * per-key state keyed on the key object's identity and must drop it in `forget`.
+ */
+export interface CbcHmacProvider {
+  readonly kind: "cbc-hmac";
+  readonly name: string;
+  /** True when this provider implements `cipher`. */
+  supports(cipher: EspCipherName): boolean;
+  /**
+   * AES-CBC encryption without padding of `data` (whole 16-byte blocks) under `key`
+   * (16 or 32 bytes) and `iv` (16 bytes), written to `out` (same length; may alias `data`).
+   */
+  encrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array, out: Uint8Array): void;
+  /** AES-CBC decryption of whole blocks into `out` (same length); false on failure. Never throws. */
+  decrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array, out: Uint8Array): boolean;
+  /**
+   * HMAC-`hash` under `key` of `data` followed by `tail` (the ESN high bits, or null); the full
+   * digest is written to `out[0..)` (at least 64 bytes). Returns the digest length, or -1.
+   */
+  mac(hash: EspHmacName, key: Uint8Array, data: Uint8Array, tail: Uint8Array | null, out: Uint8Array): number;
+  /** Drop any cached state for `key` (called when the SA is destroyed). */
+  forget?(key: Uint8Array): void;
+}
+
+/** What an SA computes with: an AEAD, or CBC plus HMAC. */
+export type EspCrypto = AeadProvider | CbcHmacProvider;
 
 /** Options describing the outer encapsulation, for MTU arithmetic. */
 export interface EncapOptions {

@@ -8,11 +8,14 @@
  *     IKEv2 <ispi:16 hex> <rspi:16 hex> <encr> 0x<SK_ei> 0x<SK_er> <integ> <0x<SK_ai>|-> <0x<SK_ar>|->
  *
  * Cipher names are strongSwan proposal keywords: aes128gcm16, aes256gcm16 (also gcm8/gcm12),
- * chacha20poly1305; for IKEv2 also aes128/aes192/aes256 (CBC) with integ sha1, sha256,
- * sha384, sha512 or md5; `none` for the AEAD ciphers.
+ * chacha20poly1305, and for ESP AES-CBC with HMAC as one word, aes128-sha256 / aes256-sha512 /
+ * aes128-sha1 ... (key material: encryption key then integrity key); for IKEv2 also
+ * aes128/aes192/aes256 (CBC) with integ sha1, sha256, sha384, sha512 or md5; `none` for the
+ * AEAD ciphers.
  * @module
  */
 import type { SkEncr, SkInteg } from "../ike/v2/sk-crypto.ts";
+import type { DecodeInteg } from "../esp/decrypt.ts";
 import { espParams, skParams } from "./algorithms.ts";
 import { canonAddr, emptyKeys, forEachKeyLine, keyHex, type ParsedKeys, spiNumber } from "./types.ts";
 
@@ -32,6 +35,9 @@ const INTEG: Record<string, SkInteg> = {
   none: "none", md5: "hmac-md5-96", sha1: "hmac-sha1-96", sha256: "hmac-sha2-256-128", sha384: "hmac-sha2-384-192", sha512: "hmac-sha2-512-256",
 };
 
+/** ESP integrity of the CBC key-log words (lib/esp/decrypt.ts names). */
+const CBC_INTEG: Record<string, DecodeInteg> = { sha1: "hmac-sha1-96", sha256: "hmac-sha256-128", sha384: "hmac-sha384-192", sha512: "hmac-sha512-256" };
+
 /** True when a line is a vpnkit key log line. */
 export function looksLikeKeylog(line: string): boolean {
   return /^(ESP|IKEv2) \S+ \S+ /.test(line.trim());
@@ -50,13 +56,16 @@ export function parseVpnkitKeylog(text: string, file: string): ParsedKeys {
       if (!/^0x/i.test(w[3])) throw err("SPI must be 0x-prefixed hex");
       const spi = spiNumber(w[3]);
       if (spi === null) throw err(`bad SPI "${w[3]}"`);
-      const c = cipher(w[4]);
-      if (!c || (c.sk !== "chacha20-poly1305" && !c.sk.startsWith("aes-gcm"))) throw err(`unsupported ESP cipher "${w[4]}" (AEAD only)`);
+      const cbcm = /^aes(128|192|256)-(sha1|sha256|sha384|sha512)$/.exec(w[4].toLowerCase());
+      const c = cbcm ? null : cipher(w[4]);
+      if (!cbcm && (!c || (c.sk !== "chacha20-poly1305" && !c.sk.startsWith("aes-gcm")))) throw err(`unsupported ESP cipher "${w[4]}" (AEAD, or aesNNN-shaNNN for AES-CBC with HMAC)`);
       const key = keyHex(w[5]);
       if (!key || !/^0x/i.test(w[5])) throw err("key material must be 0x-prefixed hex");
       const em = /^esn=([01])$/.exec(w[6]);
       if (!em) throw err("last field must be esn=0 or esn=1");
-      const p = espParams(c.sk === "chacha20-poly1305" ? "chacha20-poly1305" : "aes-gcm", key, "none", undefined, c.icv);
+      const p = cbcm
+        ? espParams("aes-cbc", key.subarray(0, Number(cbcm[1]) / 8), CBC_INTEG[cbcm[2]], key.subarray(Number(cbcm[1]) / 8))
+        : espParams(c!.sk === "chacha20-poly1305" ? "chacha20-poly1305" : "aes-gcm", key, "none", undefined, c!.icv);
       if (typeof p === "string") throw err(p);
       out.esp.push({ spi, src, dst, params: p, esn: em[1] === "1", origin });
     } else if (w[0] === "IKEv2") {

@@ -10,7 +10,7 @@ import { MIN_PSK_LEN } from "../core/secret.ts";
 import { parseCidr, parseIp } from "../net/cidr.ts";
 import type { IkeLimits } from "../ike/v2/sa/limits.ts";
 import { validateIkeLimits } from "./config-limits.ts";
-import { validateProposals } from "./config-proposals.ts";
+import { fitEspMtu, validateProposals } from "./config-proposals.ts";
 import { type RawConfig, type RawIke, type TunnelConfig, validateConfig } from "./config.ts";
 import { bool, ConfigError, int, num, str, strList } from "./config-util.ts";
 import { type ConnectionSettings, type SecretSettings, validateConnections, validateSecrets } from "./config-connections.ts";
@@ -26,7 +26,7 @@ import { type ConnectionSettings, type SecretSettings, validateConnections, vali
  * | `ike.limits.*` | table | see lib/tunnel/config-limits.ts | flood protection (cookies, per-source and half-open caps, rate limit, receive queue) |
  * | `ike.local_ts` / `ike.remote_ts` | string[] | required | traffic selectors (CIDR) |
  * | `ike.ike_proposal` | string[] | aes256gcm16-prfsha256-x25519 | IKE proposals, strongSwan syntax |
- * | `ike.esp_proposal` | string[] | aes256gcm16, chacha20poly1305 | ESP proposals (AEAD) |
+ * | `ike.esp_proposal` | string[] | aes256gcm16, chacha20poly1305 | ESP proposals (AEAD, or AES-CBC with HMAC: aes256-sha256, ...) |
  * | `ike.responder` | bool | false | wait for the peer to initiate |
  * | `ike.dpd` | number | 30 | liveness check after this many idle seconds (0 = off) |
  * | `ike.retry` | bool | false | initiator: start over (after 5 s) when the IKE SA fails or dies |
@@ -154,6 +154,7 @@ function validateServerConfig(raw: RawConfig, readFile: (p: string) => Uint8Arra
     const cas = uniq(connections.flatMap((c) => c.peerCa ?? []));
     cfg.ike.ikeProposals = uniq(connections.flatMap((c) => c.ikeProposals));
     cfg.ike.espProposals = uniq(children.flatMap((c) => c.espProposals));
+    Object.assign(cfg, fitEspMtu(cfg, cfg.ike.espProposals, raw.tun_mtu !== undefined));
     cfg.ike.peerCa = cas.length ? cas : undefined;
     return { ...cfg, connections, secrets };
   } catch (e) {
@@ -273,6 +274,7 @@ function validateIke(raw: RawConfig, readFile: (p: string) => Uint8Array, connec
   if (localId === "%any") throw new ConfigError("ike.local_id", "must name us (leave it out for the local address)");
   return {
     ...rest,
+    ...fitEspMtu(rest, espProposals, raw.tun_mtu !== undefined),
     ike: {
       psk, localId, remoteId: str(ike.remote_id, "ike.remote_id", false), localTs, remoteTs, ikeProposals, espProposals, proposalWarnings,
       responder, ikePort, remoteAny, limits: validateIkeLimits(ike.limits),

@@ -7,11 +7,13 @@
  * | key | type | default | meaning |
  * |---|---|---|---|
  * | `ike.ike_proposal` | string[] | aes256gcm16-prfsha256-x25519 | IKE proposals, strongSwan syntax; several algorithms of a kind are all offered, in order; comma-separated lists and `default` as in swanctl.conf |
- * | `ike.esp_proposal` | string[] | aes256gcm16, chacha20poly1305 | ESP proposals (AEAD ciphers; `-esn`/`-noesn`; a group such as `-x25519` for PFS on rekeys) |
+ * | `ike.esp_proposal` | string[] | aes256gcm16, chacha20poly1305 | ESP proposals (AEAD ciphers, or aes128/aes256 with sha1/sha256/sha384/sha512; `-esn`/`-noesn`; a group such as `-x25519` for PFS on rekeys) |
  * | `ike.allow_modp1024` | bool | false | accept `modp1024` (MODP_1024, weak) in a proposal; vpnkit warns at start-up |
  * @module
  */
 import { parseProposals, ProposalError } from "../ike/v2/sa/proposal-string.ts";
+import { espCipher } from "../ike/v2/sa/proposals.ts";
+import { tunnelMtu } from "../esp/mtu.ts";
 import { ConfigError } from "./config.ts";
 
 /** Validated proposal settings (the strings are kept: the IKE SA parses them again). */
@@ -28,6 +30,19 @@ function list(v: unknown, key: string): string[] | undefined {
   if (!Array.isArray(arr) || arr.some((x) => typeof x !== "string")) throw new ConfigError(key, "must be a string or a list of strings");
   if (arr.length === 0) throw new ConfigError(key, "is an empty list (leave it out for the default)");
   return arr as string[];
+}
+
+/**
+ * The tunnel MTU (and, unless `tun_mtu` was given, the TUN MTU) lowered so that every ESP
+ * transform the proposals allow fits the path MTU: AES-CBC with HMAC carries a 16-byte IV,
+ * block padding and up to 32 bytes of ICV, more than the AEADs the base config assumed.
+ */
+export function fitEspMtu(
+  c: { pathMtu: number; outer: "ipv4" | "ipv6"; tunnelMtu: number; tunMtu: number }, espProposals: readonly string[], tunMtuGiven: boolean,
+): { tunnelMtu: number; tunMtu: number } {
+  let m = c.tunnelMtu;
+  for (const s of parseProposals(espProposals, "esp", { allowModp1024: true }).suites) m = Math.min(m, tunnelMtu(c.pathMtu, espCipher(s), { outer: c.outer, udpEncap: true }));
+  return { tunnelMtu: m, tunMtu: tunMtuGiven ? c.tunMtu : Math.min(c.tunMtu, m) };
 }
 
 /** Check the `[ike]` proposal keys; throws ConfigError (exit 2) naming the word vpnkit cannot use. */

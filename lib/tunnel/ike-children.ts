@@ -14,6 +14,7 @@ import { tsToCidrs } from "./ike-pool.ts";
 import type { Installed } from "./ike-status.ts";
 import { hex32, type IkeDriverOptions, type LogLevel } from "./ike-driver-types.ts";
 import { RAW_ESP_PORT } from "./engine-types.ts";
+import { cbcSuite, isCbcCipher } from "../esp/cbc.ts";
 
 /** How a Child SA's ESP travels, for logs and status: "udp" (ESP in UDP, RFC 3948) or "none" (IP protocol 50). */
 export function encapOf(peer: Endpoint): "udp" | "none" {
@@ -90,7 +91,9 @@ export class ChildTable {
     this.installed.set(c.spiIn >>> 0, { spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, entry: e, at: now, rekeying: false, local: lt, remote: rt, key, peer });
     if (old) old.rekeying = true;
     if (this.firstChildAt === null) this.firstChildAt = now;
-    this.o.log("info", `Child SA ${c.rekeyOf ? "rekeyed" : "installed"}: ${c.cipher} spi in ${hex32(c.spiIn)} out ${hex32(c.spiOut)}, ${lt} === ${rt} (${espPathText(peer, this.o.stream)}${key ? `, ${key}` : ""})`);
+    // AES-CBC + HMAC also with strongSwan's names (the word alone does not say the ICV length)
+    const alg = isCbcCipher(c.cipher) ? `${c.cipher} (${cbcSuite(c.cipher).strongswan})` : c.cipher;
+    this.o.log("info", `Child SA ${c.rekeyOf ? "rekeyed" : "installed"}: ${alg} spi in ${hex32(c.spiIn)} out ${hex32(c.spiOut)}, ${lt} === ${rt} (${espPathText(peer, this.o.stream)}${key ? `, ${key}` : ""})`);
     this.o.onChild?.({ spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, rekey: !!c.rekeyOf });
   }
 

@@ -8,8 +8,10 @@
  *
  *  - `<src> <dst>`: outer addresses in the SA's direction (sender first), IPv4 dotted or IPv6 text;
  *  - `0x<spi>`: 8 lower-case hex digits;
- *  - `<cipher>`: vpnkit/strongSwan name (aes128gcm16, aes256gcm16, chacha20poly1305);
- *  - `0x<keymaterial>`: key||salt in lower-case hex (RFC 4106 / RFC 7634 salt, 4 bytes);
+ *  - `<cipher>`: vpnkit/strongSwan name (aes128gcm16, aes256gcm16, chacha20poly1305, or
+ *    AES-CBC with HMAC as aes128-sha256, aes256-sha384, aes256-sha512, aes128-sha1, ...);
+ *  - `0x<keymaterial>`: key||salt in lower-case hex (RFC 4106 / RFC 7634 salt, 4 bytes), or for
+ *    CBC the encryption key then the integrity key (RFC 7296 §2.17 order);
  *  - `esn=1` when extended sequence numbers are on.
  *
  * FILE.esp_sa gets the same SA in Wireshark's `esp_sa` UAT format (the file a Wireshark
@@ -18,7 +20,9 @@
  *     "IPv4","<src>","<dst>","0x<spi>","AES-GCM with 16 octet ICV [RFC4106]","0x<key||salt>","NULL",""
  *
  * ChaCha20-Poly1305 is written as "ChaCha20 with Poly1305 [RFC7634]", which Wireshark
- * understands from 4.2 on (4.0 has no ChaCha20 ESP decryption).
+ * understands from 4.2 on (4.0 has no ChaCha20 ESP decryption). CBC SAs are written as
+ *
+ *     "IPv4","<src>","<dst>","0x<spi>","AES-CBC [RFC3602]","0x<enc key>","HMAC-SHA-256-128 [RFC4868]","0x<integ key>"
  *
  * Safety (issue 14): the files hold keys. {@link prepareKeylog} runs before the tunnel starts:
  * each file is created with O_CREAT|O_EXCL|O_NOFOLLOW and mode 0600; a file that already
@@ -31,7 +35,8 @@
 import { closeSync, constants as fsc, fchmodSync, fstatSync, lstatSync, openSync, writeSync } from "node:fs";
 import { modeText } from "../core/secret.ts";
 import { toHex } from "../core/bytes.ts";
-import type { EspCipherName } from "../esp/types.ts";
+import type { EspAeadName, EspCipherName, EspHmacName } from "../esp/types.ts";
+import { cbcSuite, isCbcCipher } from "../esp/cbc.ts";
 
 export interface KeylogSa {
   src: string;
@@ -43,7 +48,7 @@ export interface KeylogSa {
 }
 
 /** Wireshark's encryption algorithm names (esp_sa UAT, field 5). */
-export const WIRESHARK_ENCRYPTION: Record<EspCipherName, string> = {
+export const WIRESHARK_ENCRYPTION: Record<EspAeadName, string> & Partial<Record<EspCipherName, string>> = {
   aes128gcm16: "AES-GCM with 16 octet ICV [RFC4106]",
   aes256gcm16: "AES-GCM with 16 octet ICV [RFC4106]",
   chacha20poly1305: "ChaCha20 with Poly1305 [RFC7634]",
@@ -53,6 +58,17 @@ function spiHex(spi: number): string {
   return "0x" + (spi >>> 0).toString(16).padStart(8, "0");
 }
 
+/** Wireshark's name of the CBC encryption (esp_sa field 5; the key length comes from the key). */
+export const WIRESHARK_CBC = "AES-CBC [RFC3602]";
+
+/** Wireshark's authentication algorithm names (esp_sa field 7). */
+export const WIRESHARK_AUTH: Record<EspHmacName, string> = {
+  sha1: "HMAC-SHA-1-96 [RFC2404]",
+  sha256: "HMAC-SHA-256-128 [RFC4868]",
+  sha384: "HMAC-SHA-384-192 [RFC4868]",
+  sha512: "HMAC-SHA-512-256 [RFC4868]",
+};
+
 /** vpnkit's own key log line (no trailing newline). */
 export function keylogLine(sa: KeylogSa): string {
   return `ESP ${sa.src} ${sa.dst} ${spiHex(sa.spi)} ${sa.cipher} 0x${toHex(sa.keyMaterial)} esn=${sa.esn ? 1 : 0}`;
@@ -61,6 +77,12 @@ export function keylogLine(sa: KeylogSa): string {
 /** Wireshark esp_sa UAT line (no trailing newline). */
 export function espSaLine(sa: KeylogSa): string {
   const proto = sa.src.includes(":") ? "IPv6" : "IPv4";
+  if (isCbcCipher(sa.cipher)) {
+    const s = cbcSuite(sa.cipher);
+    const enc = sa.keyMaterial.subarray(0, s.encKeyLen), integ = sa.keyMaterial.subarray(s.encKeyLen);
+    return [proto, sa.src, sa.dst, spiHex(sa.spi), WIRESHARK_CBC, "0x" + toHex(enc), WIRESHARK_AUTH[s.hash], "0x" + toHex(integ)]
+      .map((f) => `"${f}"`).join(",");
+  }
   return [proto, sa.src, sa.dst, spiHex(sa.spi), WIRESHARK_ENCRYPTION[sa.cipher], "0x" + toHex(sa.keyMaterial), "NULL", ""]
     .map((f) => `"${f}"`).join(",");
 }

@@ -7,9 +7,10 @@ import { join } from "node:path";
 import { u16, u32 } from "../../lib/core/bytes.ts";
 import { buildIcmpTooBig, espOverhead, internetChecksum, OutboundSa, tunnelMtu } from "../../lib/esp/mod.ts";
 import type { EncapOptions, EspCipherName } from "../../lib/esp/mod.ts";
+import { ESP_CBC_CIPHERS, espKeyMaterialLength } from "../../lib/esp/cbc.ts";
 import { hex, icmp6ChecksumOk, ipv4Packet, ipv6Packet, keyMaterial } from "./util.ts";
 
-const CIPHERS: EspCipherName[] = ["aes128gcm16", "aes256gcm16", "chacha20poly1305"];
+const CIPHERS: EspCipherName[] = ["aes128gcm16", "aes256gcm16", "chacha20poly1305", ...ESP_CBC_CIPHERS];
 const ENCAPS: EncapOptions[] = [
   { outer: "ipv4", udpEncap: true }, { outer: "ipv4", udpEncap: false }, { outer: "ipv6", udpEncap: true },
   { outer: "ipv6", udpEncap: false }, { outer: "ipv4", udpEncap: false, tcpEncap: true },
@@ -31,7 +32,7 @@ describe("espOverhead", () => {
 
   test("matches what OutboundSa.seal really produces (+ outer headers)", () => {
     for (const c of CIPHERS) {
-      const sa = new OutboundSa({ spi: 0x1000, cipher: c, keyMaterial: keyMaterial(c === "aes128gcm16" ? 20 : 36) });
+      const sa = new OutboundSa({ spi: 0x1000, cipher: c, keyMaterial: keyMaterial(espKeyMaterialLength(c)) });
       for (let n = 0; n < 70; n++) {
         const esp = sa.seal(new Uint8Array(n), 4)!;
         expect(20 + 8 + esp.length - n).toBe(espOverhead(c, { outer: "ipv4", udpEncap: true }, n));
@@ -47,6 +48,12 @@ describe("tunnelMtu", () => {
     expect(tunnelMtu(1500, "aes256gcm16", { outer: "ipv6", udpEncap: true })).toBe(1418);
     expect(tunnelMtu(1500, "aes256gcm16", { outer: "ipv4", udpEncap: false })).toBe(1446);
     expect(tunnelMtu(40, "aes256gcm16", { outer: "ipv4", udpEncap: true })).toBe(0);
+  });
+
+  test("AES-CBC + HMAC: 16-byte IV, block padding, the HMAC's ICV (1500, IPv4/UDP)", () => {
+    // IP 20 + UDP 8 + ESP 8 + IV 16 + ICV (12/16/24/32) + inner + 2 padded to 16: 1422 + 2 = 89 blocks,
+    // outer 1488 / 1492 / 1500 with the 96/128/192-bit ICVs; the 256-bit one needs a block less
+    expect(["aes128-sha1", "aes128-sha256", "aes256-sha384", "aes256-sha512"].map((c) => tunnelMtu(1500, c as EspCipherName, { outer: "ipv4", udpEncap: true }))).toEqual([1422, 1422, 1422, 1406]);
   });
 
   test("is the largest inner size that fits, for every path MTU 60..1600 and 8990..9100", () => {

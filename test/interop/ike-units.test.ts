@@ -93,7 +93,7 @@ describe("[ike] configuration", () => {
     expect(err({ ...raw(), ike: { ...raw().ike, local_ts: undefined } })).toContain("ike.local_ts: missing");
     expect(err({ ...raw(), ike: { ...raw().ike, remote_ts: undefined } })).toContain("ike.remote_ts: missing");
     expect(err(raw({ remote_ts: ["10.2.0.0/33"] }))).toContain("ike.remote_ts: not a prefix");
-    expect(err(raw({ esp_proposal: ["aes128-sha256"] }))).toContain("AEAD only");
+    expect(err(raw({ esp_proposal: ["aes192-sha256"] }))).toContain('"aes192" is not supported by the ESP data plane');
     expect(err({ ...raw(), sa: { cipher: "aes256gcm16" } })).toContain("exclusive");
     expect(err({ ...raw(), remote: undefined })).toContain("remote (--peer): missing");
     expect(err(raw({ dpd: -1 }))).toContain("ike.dpd");

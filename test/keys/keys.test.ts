@@ -8,7 +8,8 @@ import { toHex } from "../../lib/core/bytes.ts";
 import {
   detectKeyFormat, KeyFileError, KeyStore, loadInlineKeys, loadKeyFile, loadKeyStore, parseKeyText, type EspKey, type ParsedKeys,
 } from "../../lib/keys/mod.ts";
-import { keylogLine } from "../../lib/tunnel/keylog.ts";
+import { espSaLine, keylogLine } from "../../lib/tunnel/keylog.ts";
+import { espKeyMaterialLength } from "../../lib/esp/cbc.ts";
 import { decodeAll } from "../decrypt/helpers.ts";
 import type { EspDecryptInfo } from "../../lib/decrypt/types.ts";
 import type { LayerBase } from "../../lib/core/layer.ts";
@@ -153,10 +154,32 @@ describe("vpnkit key log", () => {
     const pkts = await decodeAll(`${d}/k_esp_aes256gcm16.pcap`, new KeyStore(k));
     for (const p of pkts) for (const l of p.layers) if (l.layer === "esp") expect((l as LayerBase & { decrypt?: EspDecryptInfo }).decrypt?.icv).toBe("good");
   });
+  test("AES-CBC + HMAC ESP lines (aes128-sha256: encryption key then integrity key) and their esp_sa twins decrypt a strongSwan capture", async () => {
+    const d = `${ROOT}fixtures/made/k_esp_aes128_sha256`;
+    const ws = loadKeyFile(`${d}/esp_sa`);
+    const sas = ws.esp.map((k) => ({ src: k.src!, dst: k.dst!, spi: k.spi!, cipher: "aes128-sha256" as const, keyMaterial: new Uint8Array([...k.params.encKey, ...k.params.authKey!]), esn: false }));
+    const log = sas.map(keylogLine).join("\n");
+    expect(log).toMatch(/^ESP \S+ \S+ 0x[0-9a-f]{8} aes128-sha256 0x[0-9a-f]{96} esn=0$/m);
+    const wsText = sas.map(espSaLine).join("\n");
+    expect(wsText).toContain('"AES-CBC [RFC3602]"');
+    expect(wsText).toContain('"HMAC-SHA-256-128 [RFC4868]"');
+    for (const [text, name] of [[log, "keylog"], [wsText, "esp_sa"]] as const) {
+      const k = parseKeyText(text + "\n", name);
+      expect(k.esp.map(espId)).toEqual(ws.esp.map(espId));
+      expect(k.esp.map((e) => `${e.params.encr}/${e.params.integ}`)).toEqual(ws.esp.map(() => "aes-cbc/hmac-sha256-128"));
+      const pkts = await decodeAll(`${d}/k_esp_aes128_sha256.pcap`, new KeyStore(k));
+      const v = pkts.flatMap((p) => p.layers.filter((l) => l.layer === "esp").map((l) => (l as LayerBase & { decrypt?: EspDecryptInfo }).decrypt?.icv));
+      expect(v).toEqual(new Array(8).fill("good"));
+    }
+    for (const c of ["aes128-sha1", "aes256-sha384", "aes256-sha512"] as const) {
+      const km = new Uint8Array(espKeyMaterialLength(c)).fill(7);
+      expect(parseKeyText(keylogLine({ ...sas[0], cipher: c, keyMaterial: km }) + "\n", "kl").esp[0].params.integ).toBe(c === "aes128-sha1" ? "hmac-sha1-96" : c === "aes256-sha384" ? "hmac-sha384-192" : "hmac-sha512-256");
+    }
+  });
   test("bad lines", () => {
     expectError(() => parseKeyText("ESP 1.2.3.4 5.6.7.8 0x00000001 aes128gcm16 0x00 esn=0\n", "kl", "vpnkit-keylog"), "kl", 1, /aes-gcm encryption key is 1 bytes/);
     expectError(() => parseKeyText("ESP 1.2.3.4 5.6.7.8 0x00000001 aes128gcm16 0x" + "00".repeat(20) + " esn=2\n", "kl", "vpnkit-keylog"), "kl", 1, /esn=0 or esn=1/);
-    expectError(() => parseKeyText("\nESP 1.2.3.4 5.6.7.8 0x00000001 aes128 0x" + "00".repeat(16) + " esn=0\n", "kl", "vpnkit-keylog"), "kl", 2, /AEAD only/);
+    expectError(() => parseKeyText("\nESP 1.2.3.4 5.6.7.8 0x00000001 aes128 0x" + "00".repeat(16) + " esn=0\n", "kl", "vpnkit-keylog"), "kl", 2, /unsupported ESP cipher "aes128"/);
   });
 });
 

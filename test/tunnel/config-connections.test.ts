@@ -104,7 +104,7 @@ describe("[connections] and [secrets]", () => {
     expect(refused(SERVER.replace('"%any" = { psk_file = "/k/any.psk" }', '"%any" = { pskfile = "x" }'))).toContain("config: secrets.%any.pskfile: unknown key");
     expect(refused(SERVER.replace('pools = ["10.99.1.0/24"]', 'pools = ["10.99.1.0/24", "10.98.0.0/24"]'))).toContain("one IPv4 and one IPv6 prefix at most");
     expect(refused(SERVER.replace('local_ts = ["10.1.0.0/24"]\n[connections.certs]', 'local_ts = ["10.1.0.0/33"]\n[connections.certs]'))).toBe("config: connections.psk.children.lan.local_ts: not a prefix: 10.1.0.0/33");
-    expect(refused(SERVER.replace('esp_proposals = ["chacha20poly1305"]', 'esp_proposals = ["aes256-sha256"]'))).toContain("not supported by the ESP data plane yet");
+    expect(refused(SERVER.replace('esp_proposals = ["chacha20poly1305"]', 'esp_proposals = ["aes192-sha256"]'))).toContain('"aes192" is not supported by the ESP data plane');
     expect(refused(SERVER.replace("[connections.psk]", "[connections.\"bad name\"]").replace("connections.psk.children", "connections.\"bad name\".children"))).toContain("a connection name is");
     expect(refused(SERVER.replace(/\[secrets\][^[]*/, ""))).toContain('config: secrets: connection psk uses auth = "psk"');
     expect(unknownConfigKeys({ connections: { a: { remote_idd: 1, children: { c: { local_tss: 1 } } } }, secrets: { x: { pskk: 1 } } })).toEqual(["connections.a.remote_idd", "connections.a.children.c.local_tss", "secrets.x.pskk"]);

@@ -38,7 +38,8 @@ describe("vpnkit up: a bad proposal exits 2 at start-up, naming the word", () =>
     ["empty word", ["--ike-proposal", "aes256--sha256-ecp256"], "empty algorithm name"],
     ["bad second of a comma list", ["--ike-proposal", "aes256gcm16-prfsha256-x25519,aes256-sha256-foo"], '"foo" is not a known algorithm'],
     ["esn in an IKE proposal", ["--ike-proposal", "aes256gcm16-prfsha256-x25519-esn"], '"esn" belongs in ESP proposals only'],
-    ["ESP non-AEAD cipher", ["--esp-proposal", "aes256-sha256"], 'ike.esp_proposal: ESP proposal "aes256-sha256": "aes256" is not supported by the ESP data plane yet'],
+    ["ESP AES-CBC-192", ["--esp-proposal", "aes192-sha256"], 'ike.esp_proposal: ESP proposal "aes192-sha256": "aes192" is not supported by the ESP data plane'],
+    ["ESP HMAC-MD5", ["--esp-proposal", "aes256-md5"], 'ike.esp_proposal: ESP proposal "aes256-md5": "md5" (HMAC_MD5_96) is not supported'],
     ["ESP AEAD with integrity", ["--esp-proposal", "aes256gcm16-sha256"], '"sha256" is an integrity algorithm'],
     ["ESP unknown group", ["--esp-proposal", "aes256gcm16-ecp999"], '"ecp999" is not a known algorithm'],
     ["ESP PRF word", ["--esp-proposal", "aes256gcm16-prfsha256"], '"prfsha256" is a PRF'],
@@ -86,5 +87,15 @@ describe("accepted proposals (validateIkeConfig)", () => {
   });
   test("an empty list is refused", () => {
     expect(() => validateIkeConfig(raw({ ike_proposal: [] }))).toThrow("ike.ike_proposal: is an empty list");
+  });
+  test("ESP AES-CBC + HMAC accepted (issue 15); the tunnel and TUN MTUs leave room for its IV, padding and ICV", () => {
+    const gcm = validateIkeConfig(raw({ esp_proposal: "aes256gcm16" }));
+    expect([gcm.tunnelMtu, gcm.tunMtu]).toEqual([1438, 1438]);
+    const c = validateIkeConfig(raw({ esp_proposal: ["aes128-sha256", "aes256-sha512,aes256gcm16"] }));
+    expect(c.ike.espProposals).toEqual(["aes128-sha256", "aes256-sha512,aes256gcm16"]);
+    expect([c.tunnelMtu, c.tunMtu]).toEqual([1406, 1406]);
+    // an explicit tun_mtu stays as given
+    const t = validateIkeConfig({ ...raw({ esp_proposal: "aes128-sha1" }), tun_mtu: 1300 });
+    expect([t.tunnelMtu, t.tunMtu]).toEqual([1422, 1300]);
   });
 });

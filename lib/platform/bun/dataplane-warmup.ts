@@ -6,6 +6,7 @@ import { FFIType, ptr } from "bun:ffi";
 import { libcSymbols, stableBytes } from "./libc.ts";
 import type { SaDatabase } from "../../esp/sadb.ts";
 import type { EspCipherName } from "../../esp/types.ts";
+import { espKeyMaterialLength } from "../../esp/cbc.ts";
 import type { TunnelEngine } from "../../tunnel/engine.ts";
 import { VNET_HDR_LEN } from "../../tunnel/offload.ts";
 import { parseCidr } from "../../net/cidr.ts";
@@ -23,9 +24,9 @@ export interface WarmUpOptions {
   aead: "ffi" | "default";
 }
 
-/** key || salt length of each cipher. */
+/** key || salt (AEAD) or encryption || integrity key (CBC) length of each cipher. */
 function keyLength(c: EspCipherName): number {
-  return c === "aes128gcm16" ? 20 : 36;
+  return espKeyMaterialLength(c);
 }
 
 const sys = () =>

@@ -17,6 +17,8 @@ import type { TunnelStatus } from "../../tunnel/control.ts";
 import { type DatagramSocket, type PacketDevice, TunnelEngine, type TunnelChild } from "../../tunnel/engine.ts";
 import { type Cidr, parseCidr } from "../../net/cidr.ts";
 import { libcryptoAead } from "./aead-ffi.ts";
+import { libcryptoCbcHmac } from "./cbc-ffi.ts";
+import { espKeyMaterialLength, isCbcCipher, selectEspCrypto } from "../../esp/cbc.ts";
 
 export interface PathOptions {
   device: PacketDevice;
@@ -51,7 +53,9 @@ export interface ManualPath extends Path {
 
 /** An SA database with the chosen AEAD provider and an engine over one child with no SAs yet. */
 export function buildPath(o: PathOptions): Path {
-  const db = new SaDatabase({ crypto: (c) => (o.aead === "ffi" ? libcryptoAead(c) : null) ?? selectAeadProvider(c) });
+  const db = new SaDatabase({
+    crypto: (c) => isCbcCipher(c) ? (o.aead === "ffi" ? libcryptoCbcHmac() : null) ?? selectEspCrypto(c) : (o.aead === "ffi" ? libcryptoAead(c) : null) ?? selectAeadProvider(c),
+  });
   const child: TunnelChild = { ...o.child, outbound: null, inbound: [] };
   const engine = new TunnelEngine({
     device: o.device,
@@ -91,7 +95,7 @@ export function buildManualPath(o: ManualPathOptions): ManualPath {
  */
 export function installBenchChildren(p: Path, n: number, cipher: EspCipherName = "aes256gcm16"): number {
   const sink = new LocalChildSink(p.db, p.child, () => p.engine.reindex(), p.engine);
-  const klen = cipher === "aes128gcm16" ? 20 : 36;
+  const klen = espKeyMaterialLength(cipher);
   const kIn = new Uint8Array(klen), kOut = new Uint8Array(klen);
   let done = 0;
   for (let i = 0; i < n; i++) {

@@ -67,7 +67,8 @@ export function installChild(
   shared: Uint8Array | undefined, rekeyOf: Child | undefined, now: number,
 ): Child {
   const kl = keyLengths(suite);
-  const km = childKeymat(sa.suite!.prf!, sa.keys!.skd, sa.ni2, sa.nr2, kl.encr, 0, shared);
+  // each direction: encryption key (AEAD: key || salt), then the integrity key (CBC + HMAC)
+  const km = childKeymat(sa.suite!.prf!, sa.keys!.skd, sa.ni2, sa.nr2, kl.encr, kl.integ, shared);
   // initiator of this exchange: i2r is outbound
   const weInitiated = sa.exchangeInitiator;
   // the suite as configured (shared by every SA): not the per-exchange copy the negotiation made

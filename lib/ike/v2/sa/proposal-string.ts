@@ -90,12 +90,13 @@ export interface ProposalOptions {
 export const MAX_SUITES = 1024;
 
 /**
- * ESP ciphers the data plane implements. The one place to widen when the
- * data plane learns AES-CBC + HMAC: returns why `e` cannot be used, or null.
+ * ESP ciphers the data plane implements: AES-GCM-16 128/256, ChaCha20-Poly1305, and AES-CBC
+ * 128/256 (with the integrity words of {@link INTEG}: sha1, sha256, sha384, sha512).
+ * Returns why `e` cannot be used, or null.
  */
 export function espDataPlaneRefuses(e: { encr: number; keyLength?: number; aead: boolean }): string | null {
-  const ok = (e.encr === 20 && (e.keyLength === 128 || e.keyLength === 256)) || e.encr === 28;
-  return ok ? null : "is not supported by the ESP data plane yet (AEAD only: aes128gcm16, aes256gcm16, chacha20poly1305)";
+  const ok = ((e.encr === 20 || e.encr === 12) && (e.keyLength === 128 || e.keyLength === 256)) || e.encr === 28;
+  return ok ? null : "is not supported by the ESP data plane (aes128gcm16, aes256gcm16, chacha20poly1305, or aes128/aes256 with sha1, sha256, sha384, sha512)";
 }
 
 function fail(proto: string, text: string, word: string, why: string): never {

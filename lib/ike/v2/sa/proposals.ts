@@ -7,6 +7,7 @@
  * @module
  */
 import type { EspCipherName } from "../../../esp/types.ts";
+import { cbcCipherOf } from "../../../esp/cbc.ts";
 import type { Ikev2Proposal } from "../payloads/sa.ts";
 import type { ProposalSpec, TransformSpec } from "../encode/payloads.ts";
 import type { SkEncr, SkInteg } from "../sk-crypto.ts";
@@ -170,8 +171,13 @@ export function skAlgorithms(s: Suite): { encr: SkEncr; integ: SkInteg } {
   return { encr, integ };
 }
 
-/** ESP data-plane cipher of an ESP suite. */
+/** ESP data-plane cipher of an ESP suite (AES-CBC with its HMAC as "aes128-sha256", ...). */
 export function espCipher(s: Suite): EspCipherName {
+  if (s.encr === 12) {
+    const c = cbcCipherOf(s.keyLength, s.integ);
+    if (c === null) throw new Error(`ESP suite ${suiteName(s)} has no data-plane transform`);
+    return c;
+  }
   return s.encr === 28 ? "chacha20poly1305" : s.keyLength === 128 ? "aes128gcm16" : "aes256gcm16";
 }
 

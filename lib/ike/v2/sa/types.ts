@@ -54,7 +54,7 @@ export interface IkeSaConfig {
   wallClock?: () => number;
   /** IKE proposals, strongSwan syntax; default {@link DEFAULT_IKE_PROPOSALS}. */
   ikeProposals?: string[];
-  /** ESP proposals (AEAD only; add a group such as "-x25519" for PFS on rekeys); default {@link DEFAULT_ESP_PROPOSALS}. */
+  /** ESP proposals (AEAD, or AES-CBC with HMAC; add a group such as "-x25519" for PFS on rekeys); default {@link DEFAULT_ESP_PROPOSALS}. */
   espProposals?: string[];
   /** Local traffic selectors (CIDR); default 0.0.0.0/0. */
   localTs?: string[];

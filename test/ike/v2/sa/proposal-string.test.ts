@@ -8,7 +8,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import type { Ikev2Proposal } from "../../../../lib/ike/v2/payloads/sa.ts";
 import { DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS, parseProposals, ProposalError } from "../../../../lib/ike/v2/sa/proposal-string.ts";
-import { acceptChosen, offerProposals, selectProposal, suiteName, suiteToProposal, type Suite } from "../../../../lib/ike/v2/sa/proposals.ts";
+import { acceptChosen, espCipher, keyLengths, offerProposals, selectProposal, suiteName, suiteToProposal, type Suite } from "../../../../lib/ike/v2/sa/proposals.ts";
 
 const ike = (...l: string[]) => parseProposals(l, "ike").suites;
 const esp = (...l: string[]) => parseProposals(l, "esp").suites;
@@ -74,6 +74,19 @@ describe("keywords", () => {
     expect(names(esp("chacha20poly1305"))).toEqual(["ESP:CHACHA20_POLY1305/NO_EXT_SEQ"]);
     expect(offerProposals(esp("aes128gcm16-aes256gcm16-esn-noesn-x25519"), new Uint8Array(4))[0].transforms.map((t) => [t.type, t.id])).toEqual([[1, 20], [1, 20], [4, 31], [5, 1], [5, 0]]);
   });
+  test("ESP AES-CBC with HMAC (issue 15): the data plane's names, strongSwan's suite names", () => {
+    expect(names(esp("aes256-sha256"))).toEqual(["ESP:AES_CBC_256/HMAC_SHA2_256_128/NO_EXT_SEQ"]);
+    expect(names(esp("aes128-aes256-sha1-sha384-sha512"))).toEqual([
+      "ESP:AES_CBC_128/HMAC_SHA1_96/NO_EXT_SEQ", "ESP:AES_CBC_128/HMAC_SHA2_384_192/NO_EXT_SEQ", "ESP:AES_CBC_128/HMAC_SHA2_512_256/NO_EXT_SEQ",
+      "ESP:AES_CBC_256/HMAC_SHA1_96/NO_EXT_SEQ", "ESP:AES_CBC_256/HMAC_SHA2_384_192/NO_EXT_SEQ", "ESP:AES_CBC_256/HMAC_SHA2_512_256/NO_EXT_SEQ",
+    ]);
+    expect(esp("aes128-aes256-sha1-sha256-sha384-sha512").map(espCipher)).toEqual([
+      "aes128-sha1", "aes128-sha256", "aes128-sha384", "aes128-sha512", "aes256-sha1", "aes256-sha256", "aes256-sha384", "aes256-sha512",
+    ]);
+    // the child KEYMAT of each direction: encryption key, then integrity key (RFC 7296 §2.17)
+    expect(esp("aes128-sha1", "aes256-sha512").map(keyLengths)).toEqual([{ encr: 16, integ: 20 }, { encr: 32, integ: 64 }]);
+    expect(offerProposals(esp("aes256-sha256-x25519"), new Uint8Array(4))[0].transforms.map((t) => [t.type, t.id, t.keyLength])).toEqual([[1, 12, 256], [3, 12, undefined], [4, 31, undefined], [5, 0, undefined]]);
+  });
   test("IKE without a PRF word: the integrity words' PRFs; with an AEAD cipher they only name PRFs (as strongSwan)", () => {
     expect(names(ike("aes256-sha1-sha512-ecp256"))).toContain("IKE:AES_CBC_256/HMAC_SHA1_96/PRF_HMAC_SHA2_512/ECP_256");
     expect(names(ike("aes256gcm16-sha384-ecp384"))).toEqual(["IKE:AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384"]);
@@ -111,7 +124,8 @@ describe("refused, naming the word", () => {
     ["default inside a proposal", "ike", "aes256-default", /"default" stands alone/],
     ["a bad second proposal of a comma list", "ike", "aes256gcm16-prfsha256-x25519,foo", /"foo" is not a known algorithm/],
     ["modp1024 without the opt-in", "ike", "aes256-sha1-modp1024", /"modp1024" \(MODP_1024\) is weak/],
-    ["ESP non-AEAD cipher (data plane)", "esp", "aes256-sha256", /"aes256" is not supported by the ESP data plane yet/],
+    ["ESP AES-CBC-192 (data plane)", "esp", "aes192-sha256", /"aes192" is not supported by the ESP data plane/],
+    ["ESP AES-CBC-192 in a list (data plane)", "esp", "aes128-aes192-sha256", /"aes192" is not supported by the ESP data plane/],
     ["ESP AEAD with integrity", "esp", "aes256gcm16-sha256", /"sha256" is an integrity algorithm/],
     ["ESP with a PRF", "esp", "aes256gcm16-prfsha256", /"prfsha256" is a PRF/],
     ["ESP unknown group", "esp", "aes256gcm16-ecp999", /"ecp999" is not a known algorithm/],

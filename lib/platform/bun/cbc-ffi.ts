@@ -1,0 +1,209 @@
+/**
+ * The CBC+HMAC provider of the ESP data plane (lib/esp/cbc.ts `CbcHmacProvider`) on the
+ * system's OpenSSL 3 libcrypto through bun:ffi, the same path as AES-GCM (aead-ffi.ts):
+ *
+ * - AES-CBC: one EVP_CIPHER_CTX per key and direction, keyed once, padding off (ESP pads
+ *   itself); each packet sets the IV (`EVP_CipherInit_ex` with only the IV) and runs one
+ *   `EVP_CipherUpdate` over the whole blocks into the caller's buffer.
+ * - HMAC: one HMAC_CTX per key (its ipad/opad state made once); each packet resets it from
+ *   that state (`HMAC_Init_ex` without a key), updates and finalises into the caller's buffer.
+ *
+ * `forget(key)` frees the contexts (EVP_CIPHER_CTX_free / HMAC_CTX_free cleanse them).
+ * Loaded lazily; {@link libcryptoCbcHmac} returns null when libcrypto.so.3 is missing or the
+ * self-test against lib/esp's @noble provider fails, and the caller keeps the noble one.
+ * @module
+ */
+import { dlopen, FFIType, type Pointer } from "bun:ffi";
+import { nobleCbcHmac } from "../../esp/cbc.ts";
+import type { CbcHmacProvider, EspCipherName, EspHmacName } from "../../esp/types.ts";
+import { isCbcCipher } from "../../esp/cbc.ts";
+
+function load() {
+  for (const n of ["libcrypto.so.3", "libcrypto.so"]) {
+    try {
+      return dlopen(n, {
+        EVP_CIPHER_CTX_new: { args: [], returns: FFIType.ptr },
+        EVP_CIPHER_CTX_free: { args: [FFIType.ptr], returns: FFIType.void },
+        EVP_CIPHER_CTX_set_padding: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+        EVP_aes_128_cbc: { args: [], returns: FFIType.ptr },
+        EVP_aes_256_cbc: { args: [], returns: FFIType.ptr },
+        EVP_CipherInit_ex: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+        EVP_CipherUpdate: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+        HMAC_CTX_new: { args: [], returns: FFIType.ptr },
+        HMAC_CTX_free: { args: [FFIType.ptr], returns: FFIType.void },
+        HMAC_Init_ex: { args: [FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+        HMAC_Update: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
+        HMAC_Final: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+        EVP_sha1: { args: [], returns: FFIType.ptr },
+        EVP_sha256: { args: [], returns: FFIType.ptr },
+        EVP_sha384: { args: [], returns: FFIType.ptr },
+        EVP_sha512: { args: [], returns: FFIType.ptr },
+      }).symbols;
+    } catch {
+      // next name
+    }
+  }
+  return null;
+}
+
+type Sym = NonNullable<ReturnType<typeof load>>;
+
+class LibcryptoCbcHmac implements CbcHmacProvider {
+  readonly kind = "cbc-hmac" as const;
+  readonly name = "libcrypto-ffi-cbc-hmac";
+  private readonly enc = new Map<Uint8Array, Pointer>();
+  private readonly dec = new Map<Uint8Array, Pointer>();
+  private readonly macs = new Map<Uint8Array, { ctx: Pointer; hash: EspHmacName }>();
+  private readonly outl = new Int32Array(1);
+  private readonly mdl = new Uint32Array(1);
+  private readonly mds: Record<EspHmacName, Pointer | null>;
+  private readonly cbc128: Pointer | null;
+  private readonly cbc256: Pointer | null;
+
+  constructor(private readonly s: Sym) {
+    const p = (x: unknown) => x as Pointer | null;
+    this.mds = { sha1: p(s.EVP_sha1()), sha256: p(s.EVP_sha256()), sha384: p(s.EVP_sha384()), sha512: p(s.EVP_sha512()) };
+    this.cbc128 = p(s.EVP_aes_128_cbc());
+    this.cbc256 = p(s.EVP_aes_256_cbc());
+  }
+
+  ok(): boolean {
+    return this.cbc128 !== null && this.cbc256 !== null && Object.values(this.mds).every((m) => m !== null);
+  }
+
+  supports(cipher: EspCipherName): boolean {
+    return isCbcCipher(cipher);
+  }
+
+  private ctx(key: Uint8Array, encrypt: boolean): Pointer | null {
+    const m = encrypt ? this.enc : this.dec;
+    let c = m.get(key);
+    if (c !== undefined) return c;
+    const cipher = key.length === 16 ? this.cbc128 : key.length === 32 ? this.cbc256 : null;
+    if (cipher === null) return null;
+    const s = this.s;
+    const n = s.EVP_CIPHER_CTX_new() as Pointer | null;
+    if (n === null) return null;
+    if (s.EVP_CipherInit_ex(n, cipher, null, key, null, encrypt ? 1 : 0) !== 1 || s.EVP_CIPHER_CTX_set_padding(n, 0) !== 1) {
+      s.EVP_CIPHER_CTX_free(n);
+      return null;
+    }
+    m.set(key, n);
+    c = n;
+    return c;
+  }
+
+  private run(key: Uint8Array, iv: Uint8Array, data: Uint8Array, out: Uint8Array, encrypt: boolean): boolean {
+    const n = data.length;
+    if (n === 0 || (n & 15) !== 0 || out.length < n || iv.length !== 16) return false;
+    const c = this.ctx(key, encrypt);
+    if (c === null) return false;
+    const s = this.s;
+    // only the IV: the key schedule stays, the chaining state restarts from this IV
+    if (s.EVP_CipherInit_ex(c, null, null, null, iv, -1) !== 1) return false;
+    return s.EVP_CipherUpdate(c, out, this.outl, data, n) === 1 && this.outl[0] === n;
+  }
+
+  encrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array, out: Uint8Array): void {
+    if (!this.run(key, iv, data, out, true)) throw new Error("AES-CBC encryption failed");
+  }
+
+  decrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array, out: Uint8Array): boolean {
+    return this.run(key, iv, data, out, false);
+  }
+
+  mac(hash: EspHmacName, key: Uint8Array, data: Uint8Array, tail: Uint8Array | null, out: Uint8Array): number {
+    if (out.length < 64) return -1;
+    const s = this.s;
+    const e = this.macs.get(key);
+    let ctx: Pointer;
+    if (e !== undefined && e.hash === hash) {
+      ctx = e.ctx;
+      if (s.HMAC_Init_ex(ctx, null, 0, null, null) !== 1) return -1;
+    } else {
+      const md = this.mds[hash];
+      if (md === null || key.length === 0) return -1;
+      if (e !== undefined) {
+        this.macs.delete(key);
+        s.HMAC_CTX_free(e.ctx);
+      }
+      const c = s.HMAC_CTX_new() as Pointer | null;
+      if (c === null) return -1;
+      if (s.HMAC_Init_ex(c, key, key.length, md, null) !== 1) {
+        s.HMAC_CTX_free(c);
+        return -1;
+      }
+      this.macs.set(key, { ctx: c, hash });
+      ctx = c;
+    }
+    if (data.length > 0 && s.HMAC_Update(ctx, data, data.length) !== 1) return -1;
+    if (tail !== null && tail.length > 0 && s.HMAC_Update(ctx, tail, tail.length) !== 1) return -1;
+    if (s.HMAC_Final(ctx, out, this.mdl) !== 1) return -1;
+    return this.mdl[0];
+  }
+
+  forget(key: Uint8Array): void {
+    const s = this.s;
+    const e = this.enc.get(key), d = this.dec.get(key), m = this.macs.get(key);
+    if (e !== undefined) s.EVP_CIPHER_CTX_free(e);
+    if (d !== undefined) s.EVP_CIPHER_CTX_free(d);
+    if (m !== undefined) s.HMAC_CTX_free(m.ctx);
+    this.enc.delete(key);
+    this.dec.delete(key);
+    this.macs.delete(key);
+  }
+}
+
+let sym: Sym | null | undefined;
+let provider: LibcryptoCbcHmac | null | undefined;
+
+/** The libcrypto CBC+HMAC provider (one instance), or null when libcrypto cannot be used. */
+export function libcryptoCbcHmac(): CbcHmacProvider | null {
+  if (provider !== undefined) return provider;
+  if (sym === undefined) {
+    try {
+      sym = load();
+    } catch {
+      sym = null;
+    }
+  }
+  if (sym === null) return (provider = null);
+  try {
+    const p = new LibcryptoCbcHmac(sym);
+    provider = p.ok() && selfTest(p) ? p : null;
+  } catch {
+    provider = null;
+  }
+  return provider;
+}
+
+/** AES-CBC 128/256 both ways (two packets on one context) and the four HMACs against @noble. */
+function selfTest(p: LibcryptoCbcHmac): boolean {
+  const data = new Uint8Array(96).map((_, i) => (i * 7 + 3) & 0xff);
+  const iv = new Uint8Array(16).map((_, i) => 0xa0 + i);
+  const tail = new Uint8Array([1, 2, 3, 4]);
+  const a = new Uint8Array(96), b = new Uint8Array(96), got = new Uint8Array(64), ref = new Uint8Array(64);
+  const eq = (x: Uint8Array, y: Uint8Array) => x.length === y.length && x.every((v, i) => v === y[i]);
+  let ok = true;
+  for (const kl of [16, 32]) {
+    const key = new Uint8Array(kl).map((_, i) => i * 11 + kl);
+    for (let round = 0; round < 2 && ok; round++) {
+      iv[0] = round;
+      p.encrypt(key, iv, data, a);
+      nobleCbcHmac.encrypt(key, iv, data, b);
+      ok = eq(a, b) && p.decrypt(key, iv, a, b) && eq(b, data);
+    }
+    p.forget(key);
+  }
+  for (const h of ["sha1", "sha256", "sha384", "sha512"] as const) {
+    const key = new Uint8Array(h === "sha1" ? 20 : 64).map((_, i) => i * 5 + 1);
+    for (const t of [null, tail]) {
+      const n = p.mac(h, key, data, t, got);
+      const m = nobleCbcHmac.mac(h, key, data, t, ref);
+      ok = ok && n === m && n > 0 && eq(got.subarray(0, n), ref.subarray(0, m));
+    }
+    p.forget(key);
+    nobleCbcHmac.forget?.(key);
+  }
+  return ok;
+}
