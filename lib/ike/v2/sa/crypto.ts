@@ -156,8 +156,9 @@ const KEY_PAD = new TextEncoder().encode("Key Pad for IKEv2");
  * `RealMessage | NonceOfPeer | prf(SK_px, RestOfIDPayload)` where the rest of
  * the ID payload is its body (ID type, 3 reserved octets, data).
  */
-export function signedOctets(prfId: number, realMessage: Uint8Array, peerNonce: Uint8Array, skp: Uint8Array, idBody: Uint8Array): Uint8Array {
-  return concat(realMessage, peerNonce, prf(prfId, skp, idBody));
+export function signedOctets(prfId: number, realMessage: Uint8Array, peerNonce: Uint8Array, skp: Uint8Array, idBody: Uint8Array, intAuth?: Uint8Array): Uint8Array {
+  // RFC 9242 §3.3.2: `| IntAuth` when IKE_INTERMEDIATE exchanges took place (intermediate-auth.ts)
+  return intAuth?.length ? concat(realMessage, peerNonce, prf(prfId, skp, idBody), intAuth) : concat(realMessage, peerNonce, prf(prfId, skp, idBody));
 }
 
 /** Shared Key Message Integrity Code: prf(prf(secret, "Key Pad for IKEv2"), octets). */

@@ -9,7 +9,7 @@ import { u32Bytes, type PayloadSpec } from "../encode/payloads.ts";
 import type { Ikev2Message } from "../message.ts";
 import { wipeIkeKeys } from "./crypto.ts";
 import { newKeyExchange } from "./dh.ts";
-import { acceptChosen, offerProposals, selectProposal, suiteName, suiteToProposal } from "./proposals.ts";
+import { acceptChosen, offerProposals, selectProposal, suiteName, suiteToProposal, type Suite } from "./proposals.ts";
 import { EX_CHILD, EX_INFO, N, firstError, groupBytes, hex32, parse, spiNum, type Child, type Parsed, type Pending, type SaContext } from "./context.ts";
 
 /** Responder: an INFORMATIONAL request (Deletes, error notifies, or an empty liveness check). */
@@ -57,10 +57,19 @@ export function responderInfo(sa: SaContext, msg: Ikev2Message, datagram: Uint8A
   if (err) sa.log("warn", `peer reported ${err.notifyName} in an INFORMATIONAL`);
 }
 
+/**
+ * IKE SA rekeys run the main key exchange only: RFC 9370 §2.2.4's IKE_FOLLOWUP_KE is not
+ * implemented, so additional key exchanges are dropped from the suites (SKEYSEED still takes
+ * the old SK_d, which carries the earlier ML-KEM secret forward).
+ */
+function classicSuites(l: readonly Suite[]): Suite[] {
+  return l.map((s) => (s.addke ? { ...s, addke: undefined } : s));
+}
+
 /** Responder: CREATE_CHILD_SA with an IKE proposal (the peer rekeys the IKE SA). */
 export function responderRekeyIke(sa: SaContext, msg: Ikev2Message, datagram: Uint8Array, p: Parsed, now: number): void {
   const recvd = p.sa!.proposals.filter((x) => x.protocol === 1);
-  const sel = selectProposal(recvd, sa.ikeSuites);
+  const sel = selectProposal(recvd, classicSuites(sa.ikeSuites));
   if (!sel || sel.proposal.spi.length !== 8) {
     sa.respond(msg, datagram, [{ type: "notify", notifyType: N.NO_PROPOSAL_CHOSEN }], now);
     sa.log("error", "IKE SA rekey: no acceptable proposal (NO_PROPOSAL_CHOSEN)");
@@ -115,7 +124,7 @@ export function ikeRekeyRequest(sa: SaContext): Pending {
     const spii = sa.rng(8), ni = sa.rng(32);
     const suite0 = sa.suite!;
     const ke = newKeyExchange(suite0.ke!, sa.rng)!;
-    const offered = [suite0, ...sa.ikeSuites.filter((s) => s !== suite0 && s.ke === suite0.ke)];
+    const offered = classicSuites([suite0, ...sa.ikeSuites.filter((s) => s !== suite0 && s.ke === suite0.ke)]);
     return {
       exchange: EX_CHILD,
       payloads: [

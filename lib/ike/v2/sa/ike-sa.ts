@@ -28,6 +28,8 @@ import { defaultRng, SaState } from "./state.ts";
 import { EX_AUTH, EX_CHILD, EX_INFO, EX_INIT, N, hex32, parse, requestDigest, sameEndpoint, type State } from "./context.ts";
 import { responderInit, startInit } from "./exchange-init.ts";
 import { responderAuth } from "./exchange-auth.ts";
+import { responderIntermediate } from "./exchange-intermediate.ts";
+import { EX_INTERMEDIATE, intermediatePending, notePlaintext } from "./intermediate-auth.ts";
 import { childRequest, responderChild } from "./exchange-child.ts";
 import { deleteChildRequest, deleteIkeRequest, dpdRequest, ikeRekeyRequest, responderInfo } from "./exchange-info.ts";
 
@@ -270,6 +272,7 @@ export class IkeSa {
       first = f.first;
       datagram = f.firstDatagram; // what a retransmission of this request is recognised by
     }
+    if (msg.exchange === EX_INTERMEDIATE) notePlaintext(s, first, plain); // RFC 9242 IntAuth covers it
     const inner: Anomaly[] = [];
     const payloads = decodeIkev2Payloads(plain, 0, plain.length, first, inner, "ikev2.sk");
     if (inner.length) s.log("debug", `anomalies in decrypted payloads: ${inner.map((a) => a.reason).join("; ")}`);
@@ -285,8 +288,12 @@ export class IkeSa {
           responderEap(s, msg, datagram, p, now);
           return;
         }
-        if (s.state !== "init-done" || s.initiator) break;
+        if (s.state !== "init-done" || s.initiator || intermediatePending(s)) break;
         responderAuth(s, msg, datagram, p, now);
+        return;
+      case EX_INTERMEDIATE:
+        if (s.state !== "init-done" || s.initiator) break;
+        responderIntermediate(s, msg, datagram, p, now);
         return;
       case EX_CHILD:
         if (s.state !== "established") break;
