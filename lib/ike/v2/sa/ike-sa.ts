@@ -389,7 +389,7 @@ export class IkeSa {
     if (o && now >= o.nextAt) {
       const max = s.cfg.retransmitTries ?? 5;
       if (o.tries >= max) {
-        const what = o.exchange === EX_INIT ? "IKE_SA_INIT" : o.exchange === EX_AUTH ? "IKE_AUTH" : o.exchange === EX_CHILD ? "CREATE_CHILD_SA" : "INFORMATIONAL";
+        const what = o.exchange === EX_INIT ? "IKE_SA_INIT" : o.exchange === EX_AUTH ? "IKE_AUTH" : o.exchange === EX_CHILD ? "CREATE_CHILD_SA" : o.exchange === EX_INTERMEDIATE ? "IKE_INTERMEDIATE" : "INFORMATIONAL";
         if (s.state === "deleting") s.die("deleted (peer did not answer the Delete)");
         else s.fail(`peer ${s.remote.address}:${s.remote.port} is not responding: ${what} request ${o.mid} unanswered after ${max} retransmissions`, undefined, now);
         return s.flush();
