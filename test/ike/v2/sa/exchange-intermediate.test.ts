@@ -190,3 +190,39 @@ describe("peers without ADDKE", () => {
     expect(l.of("i", "failed")[0].notify).toBe("NO_PROPOSAL_CHOSEN");
   });
 });
+
+describe("fuzz: IKE_INTERMEDIATE requests the responder may get", () => {
+  test("random KE groups / data / notifies: an answer and a clean outcome, never an internal error", async () => {
+    const fc = (await import("fast-check")).default;
+    const { initiatorCtx, initToResponder, sends } = await import("./ctx.ts");
+    const { IkeSa: Sa } = await import("../../../../lib/ike/v2/sa/ike-sa.ts");
+    const payload = fc.oneof(
+      fc.record({ type: fc.constant("ke" as const), group: fc.constantFrom(36, 31, 20, 0, 35, 1234), data: fc.uint8Array({ maxLength: 1300 }) }),
+      fc.record({ type: fc.constant("notify" as const), notifyType: fc.constantFrom(7, 16438, 16441, 40000), data: fc.uint8Array({ maxLength: 16 }) }),
+      fc.record({ type: fc.constant("nonce" as const), nonce: fc.uint8Array({ minLength: 16, maxLength: 40 }) }),
+    );
+    let ok = 0, refused = 0;
+    fc.assert(fc.property(fc.array(payload, { maxLength: 3 }), fc.boolean(), (pls, mlkemLen) => {
+      const icfg = baseCfg("i", { ikeProposals: [PQ] });
+      const { i, acts } = initiatorCtx(icfg);
+      const r = Sa.responder(baseCfg("r", { ikeProposals: [PQ] }), 1, seededRng(3));
+      const resp = sends(r.receive(sends(acts)[0].data, { ...I_ADDR }, 1, { ...R_ADDR }))[0];
+      const m = decodeIkev2(resp.data, 0, resp.data.length, [])!;
+      i.lastRaw = resp.data;
+      i.outstanding!.onResponse(m, m.payloads, 1); // the initiator derives the IKE_SA_INIT keys (and queues its own request)
+      // a well-sized ML-KEM-768 key with random bytes now and then
+      const specs = pls.map((p) => (p.type === "ke" && mlkemLen && p.group === 36 ? { ...p, data: Uint8Array.from({ length: 1184 }, (_, k) => p.data[k % Math.max(1, p.data.length)] ?? 0) } : p));
+      const out: Action[] = [];
+      for (const frag of i.build(43, false, 1, specs)) out.push(...r.receive(frag, { ...I_ADDR }, 2, { ...R_ADDR })); // RFC 7383 fragments when large
+      expect(out.filter((a) => a.type === "log" && /internal error/.test(a.msg))).toEqual([]);
+      expect(out.filter((a) => a.type === "send").length, JSON.stringify(out.filter((a) => a.type === "log")) + JSON.stringify(pls.map((p) => [p.type, (p as { group?: number }).group]))).toBe(1); // always answered
+      if (r.state === "dead") refused++;
+      else {
+        expect(r.state).toBe("init-done");
+        ok++;
+      }
+      return true;
+    }), { numRuns: 40 });
+    expect(ok + refused).toBe(40);
+  });
+});
