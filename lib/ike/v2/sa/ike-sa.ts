@@ -380,7 +380,7 @@ export class IkeSa {
     const s = this.s;
     this.clock = now;
     if (s.state === "dead") return s.flush();
-    if (s.state === "init-done" && now - s.lastHeard >= (s.cfg.halfOpenTimeout ?? 30000)) {
+    if (s.state === "init-done" && !s.initiator && now - s.lastHeard >= (s.cfg.halfOpenTimeout ?? 30000)) {
       s.log("warn", `half-open IKE SA: no IKE_AUTH from ${s.remote.address}:${s.remote.port} within ${s.cfg.halfOpenTimeout ?? 30000} ms`);
       s.die("half-open timeout");
       return s.flush();

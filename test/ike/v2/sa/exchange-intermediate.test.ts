@@ -145,6 +145,18 @@ describe("ke1_mlkem768 on both sides", () => {
     expect(l.of("r", "established").length).toBe(1);
   });
 
+  test("an unanswered IKE_INTERMEDIATE: the initiator gives up after its retransmissions (no half-open timeout)", () => {
+    const l = new Loop(baseCfg("i", { ikeProposals: [PQ] }), baseCfg("r", { ikeProposals: [PQ] }));
+    l.drop = (w) => w.from === "r" && w.data[18] === 43;
+    l.run();
+    for (let n = 0; n < 400 && l.i.state !== "dead"; n++) {
+      l.tick(1000);
+      l.run(10);
+    }
+    expect(l.of("i", "failed")[0].reason).toContain("IKE_INTERMEDIATE request 1 unanswered after 5 retransmissions");
+    expect(l.of("i", "log").some((x) => x.msg.includes("half-open"))).toBe(false);
+  });
+
   test("two additional key exchanges (ke1_mlkem768-ke2_x25519): two IKE_INTERMEDIATE, IKE_AUTH with message ID 3", () => {
     const P2 = "aes256gcm16-prfsha256-x25519-ke1_mlkem768-ke2_x25519";
     const l = new Loop(baseCfg("i", { ikeProposals: [P2] }), baseCfg("r", { ikeProposals: [P2] }));
