@@ -29,6 +29,7 @@ import { EX_AUTH, EX_CHILD, EX_INFO, EX_INIT, N, hex32, parse, requestDigest, sa
 import { responderInit, startInit } from "./exchange-init.ts";
 import { responderAuth } from "./exchange-auth.ts";
 import { responderIntermediate } from "./exchange-intermediate.ts";
+import { EX_FOLLOWUP_KE, responderFollowup } from "./exchange-followup.ts";
 import { EX_INTERMEDIATE, intermediatePending, notePlaintext } from "./intermediate-auth.ts";
 import { childRequest, responderChild } from "./exchange-child.ts";
 import { deleteChildRequest, deleteIkeRequest, dpdRequest, ikeRekeyRequest, responderInfo } from "./exchange-info.ts";
@@ -295,6 +296,10 @@ export class IkeSa {
         if (s.state !== "init-done" || s.initiator) break;
         responderIntermediate(s, msg, datagram, p, now);
         return;
+      case EX_FOLLOWUP_KE:
+        if (s.state !== "established") break;
+        responderFollowup(s, msg, datagram, p, now);
+        return;
       case EX_CHILD:
         if (s.state !== "established") break;
         responderChild(s, msg, datagram, p, now);
@@ -389,7 +394,7 @@ export class IkeSa {
     if (o && now >= o.nextAt) {
       const max = s.cfg.retransmitTries ?? 5;
       if (o.tries >= max) {
-        const what = o.exchange === EX_INIT ? "IKE_SA_INIT" : o.exchange === EX_AUTH ? "IKE_AUTH" : o.exchange === EX_CHILD ? "CREATE_CHILD_SA" : o.exchange === EX_INTERMEDIATE ? "IKE_INTERMEDIATE" : "INFORMATIONAL";
+        const what = o.exchange === EX_INIT ? "IKE_SA_INIT" : o.exchange === EX_AUTH ? "IKE_AUTH" : o.exchange === EX_CHILD ? "CREATE_CHILD_SA" : o.exchange === EX_INTERMEDIATE ? "IKE_INTERMEDIATE" : o.exchange === EX_FOLLOWUP_KE ? "IKE_FOLLOWUP_KE" : "INFORMATIONAL";
         if (s.state === "deleting") s.die("deleted (peer did not answer the Delete)");
         else s.fail(`peer ${s.remote.address}:${s.remote.port} is not responding: ${what} request ${o.mid} unanswered after ${max} retransmissions`, undefined, now);
         return s.flush();

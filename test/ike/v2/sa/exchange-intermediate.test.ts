@@ -4,7 +4,8 @@
  * back to a classic proposal with a peer that offers no ADDKE, as strongSwan 5.9), the key
  * update SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr) recomputed independently from the wire
  * (the ML-KEM secret via the recorded keygen seed), AUTH over IntAuth recomputed from the
- * wire, RFC 7383 fragments, a lost response, two additional exchanges, an IKE SA rekey after.
+ * wire, RFC 7383 fragments, a lost response, two additional exchanges, IKE SA rekeys with
+ * IKE_FOLLOWUP_KE (RFC 9370 §2.2.4) by either side.
  */
 import { describe, expect, test } from "bun:test";
 import { ml_kem768 } from "@noble/post-quantum/ml-kem.js";
@@ -166,19 +167,61 @@ describe("ke1_mlkem768 on both sides", () => {
     expect(l.of("i", "keylog").length).toBe(3);
   });
 
-  test("IKE SA rekey afterwards (classic: IKE_FOLLOWUP_KE not implemented) and a Child SA rekey", () => {
-    const l = new Loop(baseCfg("i", { ikeProposals: [PQ] }), baseCfg("r", { ikeProposals: [PQ] }));
+  test("IKE SA rekey with IKE_FOLLOWUP_KE (RFC 9370 §2.2.4), by either side, then a Child SA rekey and DPD", () => {
+    const P2 = "aes256gcm16-prfsha384-ecp384-ke1_mlkem768-ke2_x25519";
+    const l = new Loop(baseCfg("i", { ikeProposals: [P2, CLASSIC] }), baseCfg("r", { ikeProposals: [P2, CLASSIC] }));
     l.run();
+    for (const who of ["i", "r"] as const) {
+      l.clear();
+      const n0 = l.sent.length;
+      l.take(who, (who === "i" ? l.i : l.r).rekeyIke(l.now));
+      l.run();
+      const other = who === "i" ? "r" : "i";
+      // CREATE_CHILD_SA, two IKE_FOLLOWUP_KE, then the Delete of the old SA
+      // (the first IKE_FOLLOWUP_KE request, 1184 bytes of ML-KEM key and the link, goes in RFC 7383 fragments: one entry per message)
+      const msgs = l.sent.slice(n0).map((w) => `${w.from === who ? "q" : "a"}:${w.data[18]}`).filter((x, k, a) => k === 0 || x !== a[k - 1]);
+      expect(msgs).toEqual(["q:36", "a:36", "q:44", "a:44", "q:44", "a:44", "q:37", "a:37"]);
+      expect(l.of(who, "ike-rekeyed").length).toBe(1);
+      expect(l.of(other, "ike-rekeyed").length).toBe(1);
+      expect(l.of(who, "failed")).toEqual([]);
+      expect(l.i.status().proposal).toBe("IKE:AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384/KE1_ML_KEM_768/KE2_CURVE_25519");
+      const ki = l.of("i", "keylog").at(-1)!, kr = l.of("r", "keylog").at(-1)!;
+      expect(toHex(ki.ispi) + toHex(ki.skei) + toHex(ki.sker)).toBe(toHex(kr.ispi) + toHex(kr.skei) + toHex(kr.sker));
+      expect(toHex(inner(l.i).keys.skd)).toBe(toHex(inner(l.r).keys.skd));
+    }
     l.clear();
-    l.take("i", l.i.rekeyIke(l.now));
-    l.run();
-    expect(l.of("i", "ike-rekeyed").length).toBe(1);
-    expect(l.of("r", "ike-rekeyed").length).toBe(1);
-    expect(l.i.status().proposal).toBe("IKE:AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384");
     l.take("i", l.i.rekeyChild(l.i.children()[0].spiIn, l.now));
+    l.run();
+    l.take("r", l.r.dpd(l.now));
     l.run();
     expect(l.of("i", "failed")).toEqual([]);
     expect(l.of("r", "failed")).toEqual([]);
+    expect(l.of("i", "install-child").length).toBe(1);
+  });
+
+  test("IKE_FOLLOWUP_KE without a rekey waiting for it, or with a wrong link: STATE_NOT_FOUND, the SA stays up", () => {
+    const l = new Loop(baseCfg("i", { ikeProposals: [PQ] }), baseCfg("r", { ikeProposals: [PQ] }));
+    l.run();
+    const s = (l.i as unknown as { s: { request: (p: unknown, now: number) => void; flush: () => Action[] } }).s;
+    const got: number[][] = [];
+    for (const link of [Uint8Array.of(1, 2, 3, 4), new Uint8Array(0)]) {
+      s.request(() => ({
+        exchange: 44,
+        payloads: [{ type: "ke", group: 36, data: new Uint8Array(1184) }, ...(link.length ? [{ type: "notify", notifyType: 16441, data: link }] : [])],
+        onResponse: (_m: unknown, pl: { kind: string; notifyType?: number }[]) => { got.push(pl.filter((x) => x.kind === "notify").map((x) => x.notifyType!)); },
+      }), l.now);
+      l.take("i", s.flush());
+      l.run();
+    }
+    expect(got).toEqual([[47], [47]]);
+    expect(l.r.state).toBe("established");
+    expect(l.i.state).toBe("established");
+  });
+
+  test("RFC 9370 §2.2.4 SKEYSEED = prf(SK_d, SK(0) | Ni | Nr | SK(1) | ... | SK(n))", () => {
+    const b = (n: number, v: number) => new Uint8Array(n).fill(v);
+    const k = deriveIkeKeys({ prf: 6, encrKeyLength: 36, integKeyLength: 0, ni: b(32, 1), nr: b(32, 2), shared: b(48, 3), spii: b(8, 4), spir: b(8, 5), rekey: { skd: b(48, 6), prf: 6, extra: concat(b(32, 7), b(32, 8)) } });
+    expect(toHex(k.skeyseed)).toBe(toHex(prf(6, b(48, 6), concat(b(48, 3), b(32, 1), b(32, 2), b(32, 7), b(32, 8)))));
   });
 });
 
