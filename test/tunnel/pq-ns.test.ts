@@ -6,7 +6,8 @@
  * SK_e/SK_a per SPI pair (the IKE_SA_INIT keys and the RFC 9370 update), the capture holds
  * IKE_INTERMEDIATE, and `vpnkit decode` names it and, with the key log, decrypts it and the
  * IKE_AUTH after it (updated keys). Then a classic-only initiator against the same responder
- * gets the classic proposal (no IKE_INTERMEDIATE).
+ * gets the classic proposal (no IKE_INTERMEDIATE). The initiator rekeys the IKE SA after 4 s:
+ * CREATE_CHILD_SA and IKE_FOLLOWUP_KE (RFC 9370 §2.2.4), decoded and decrypted too.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -104,7 +105,7 @@ describe.skipIf(why !== null)(`ML-KEM-768 hybrid key exchange between vpnkits (v
     try {
       await waitControl(s, sS);
       c = startUp("vkn1", ["--peer", "192.0.2.2", "--psk-file", psk, "--local-ts", "10.75.1.1/32", "--remote-ts", "10.75.2.1/32", "--tun-name", "vkn1t", "--control", cS,
-        "--ike-proposal", PQ, "--keylog", kC]);
+        "--ike-proposal", PQ, "--keylog", kC, "--ike-rekey", "4"]);
       const cc = c;
       await until(() => /Child SA installed/.test(cc.log()) || cc.proc.exitCode !== null, 30_000, "the Child SA");
       await waitControl(c, cS);
@@ -114,21 +115,30 @@ describe.skipIf(why !== null)(`ML-KEM-768 hybrid key exchange between vpnkits (v
       expect(s.log()).toContain("(IKE:AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384/KE1_ML_KEM_768)");
       const st = await readStatus(cS, 2000);
       expect(st.ike!.ikeSas.find((x) => x.state === "established")!.proposal).toBe("IKE:AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384/KE1_ML_KEM_768");
+      // the IKE SA rekey after 4 s repeats the ML-KEM exchange in IKE_FOLLOWUP_KE (RFC 9370 §2.2.4)
+      await until(() => /IKE SA rekeyed/.test(cc.log()) || cc.proc.exitCode !== null, 20_000, "the IKE SA rekey");
+      expect(c.log(), c.log()).toContain("IKE SA rekey: 1 additional key exchange(s) done (IKE_FOLLOWUP_KE)");
+      expect(c.log()).toContain("IKE SA rekeyed (IKE:AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384/KE1_ML_KEM_768)");
+      await until(() => /IKE SA rekeyed/.test(s.log()), 10_000, "the responder's IKE SA rekey");
       const ping = spawnSync("ip", ["netns", "exec", "vkn1", "ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", "10.75.1.1", "10.75.2.1"], { encoding: "utf8" });
       expect(ping.status, ping.stdout + c.log() + s.log()).toBe(0);
       await cap.stop();
 
-      // both key logs: the IKE_SA_INIT keys and the RFC 9370 update, same SPI pair, same keys on both sides
+      // both key logs: the IKE_SA_INIT keys and the RFC 9370 update (same SPI pair), then the rekeyed SA; same keys on both sides
       const ki = ikeLines(kC), kr = ikeLines(kS);
-      expect(ki.length).toBe(2);
+      expect(ki.length).toBe(3);
       expect(kr).toEqual(ki);
-      expect(new Set(ki.map((l) => l.split(" ").slice(0, 2).join("/"))).size).toBe(1);
+      expect(new Set(ki.slice(0, 2).map((l) => l.split(" ").slice(0, 2).join("/"))).size).toBe(1);
+      expect(ki[2].split(" ").slice(0, 2)).not.toEqual(ki[0].split(" ").slice(0, 2));
       expect(ki[0].split(" ")[3]).not.toBe(ki[1].split(" ")[3]);
 
       // decode: IKE_INTERMEDIATE named; with the key log (either format) it and the IKE_AUTH after it decrypt
       const plain = decode([pcap]);
       expect(plain).toMatch(/IKEv2 IKE_INTERMEDIATE request I mid 1 \[ SK \]/);
       expect(plain).toMatch(/IKEv2 IKE_INTERMEDIATE response R mid 1 \[ SK \]/);
+      // 1184 bytes of ML-KEM key and the link: the IKE_FOLLOWUP_KE request goes in RFC 7383 fragments
+      expect(plain).toMatch(/IKEv2 IKE_FOLLOWUP_KE request I mid \d+ \[ EF\(1\/2\) \]/);
+      expect(plain).toMatch(/IKEv2 IKE_FOLLOWUP_KE response R mid \d+ \[ SK \]/);
       expect(plain).toMatch(/IKE_SA_INIT request I mid 0 \[ SA KE No .*N\(INT_SUP\) \]/);
       for (const keys of [kC, kC + ".ikev2_decryption_table"]) {
         const out = decode(["--keys", keys, pcap]);
@@ -136,6 +146,9 @@ describe.skipIf(why !== null)(`ML-KEM-768 hybrid key exchange between vpnkits (v
         expect(out).toMatch(/IKEv2 IKE_INTERMEDIATE response R mid 1 \[ KE \]/);
         expect(out).toMatch(/IKEv2 IKE_AUTH request I mid 2 \[ IDi N\(INIT_CONTACT\) AUTH SA TSi TSr \]/);
         expect(out).toMatch(/IKEv2 IKE_AUTH response R mid 2 \[ IDr AUTH SA TSi TSr \]/);
+        expect(out).toMatch(/IKEv2 CREATE_CHILD_SA response R mid \d+ \[ SA No KE N\(ADD_KE\) \]/);
+        expect(out).toMatch(/IKEv2 IKE_FOLLOWUP_KE request I mid \d+ \[ KE N\(ADD_KE\) \]/);
+        expect(out).toMatch(/IKEv2 IKE_FOLLOWUP_KE response R mid \d+ \[ KE \]/);
       }
       const verbose = decode(["--keys", kC, "-v", pcap]);
       expect(verbose).toContain("type: ADDKE1 (6)");
