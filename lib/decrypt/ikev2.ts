@@ -28,6 +28,8 @@ interface Pending {
 
 export class Ikev2Decryptor {
   private readonly pending = new Map<string, Pending>();
+  /** Index of the key set that last verified, per SPI pair (only for SAs with several). */
+  private readonly lastKeys = new Map<string, number>();
 
   /** `unverified`: also decode CBC plaintext whose integrity check failed (marked integrity BAD). */
   constructor(private readonly keys: KeyStore, private readonly opts: { unverified?: boolean } = {}) {}
@@ -40,12 +42,27 @@ export class Ikev2Decryptor {
   decrypt(b: Uint8Array, m: Ikev2Message, no: number, an: Anomaly[]): Ikev2Decrypted | undefined {
     const last = m.payloads[m.payloads.length - 1];
     if (!last || (last.kind !== "sk" && last.kind !== "skf")) return undefined;
-    const k = this.keys.ikev2(m.ispi, m.rspi);
-    if (!k) return undefined;
-    const params = m.flags.initiator ? k.initiator : k.responder;
+    const ks = this.keys.ikev2All(m.ispi, m.rspi);
+    if (!ks.length) return undefined;
     const msg = b.subarray(m.offset, m.offset + m.length);
     const pl = last as (Ikev2SkPayload | Ikev2SkfPayload) & { decrypted?: Ikev2Decrypted };
-    const r = skOpen(params, msg, pl.offset - m.offset, pl.offset - m.offset + pl.length, pl.kind, { unverified: this.opts.unverified, cacheCipher: true });
+    // RFC 9370: after each IKE_INTERMEDIATE the SA has new keys under the same SPIs; the key set
+    // that verifies wins (the last one that did is tried first), else the first one's result
+    const spis = `${toHex(m.ispi)}/${toHex(m.rspi)}`;
+    const start = this.lastKeys.get(spis) ?? 0;
+    let r: ReturnType<typeof skOpen> | undefined;
+    for (let n = 0; n < ks.length; n++) {
+      const j = (start + n) % ks.length;
+      const k = ks[j];
+      const t = skOpen(m.flags.initiator ? k.initiator : k.responder, msg, pl.offset - m.offset, pl.offset - m.offset + pl.length, pl.kind, { unverified: this.opts.unverified, cacheCipher: true });
+      if (t.ok) {
+        if (ks.length > 1) this.lastKeys.set(spis, j);
+        r = t;
+        break;
+      }
+      if (j === 0 || !r) r = t;
+    }
+    r = r!;
     const d: Ikev2Decrypted = { integrity: r.integrity };
     pl.decrypted = d;
     if (!r.ok && r.plaintext && pl.kind === "sk") {

@@ -22,7 +22,8 @@ const hex = (x: Uint8Array | string): string => (typeof x === "string" ? x.toLow
 export class KeyStore {
   private readonly bySpi = new Map<number, EspKey[]>();
   private readonly defaults: EspKey[] = [];
-  private readonly v2 = new Map<string, Ikev2Key>();
+  /** Several key sets per SPI pair: RFC 9370 IKE_INTERMEDIATE updates the keys of one IKE SA (in key-log order). */
+  private readonly v2 = new Map<string, Ikev2Key[]>();
   private readonly v1 = new Map<string, Ikev1Key[]>();
   private count = 0;
   /**
@@ -35,7 +36,10 @@ export class KeyStore {
     if (keys) for (const k of Array.isArray(keys) ? keys : [keys]) this.add(k);
   }
 
-  /** Add parsed keys. Later keys for the same SA do not replace earlier ones (first wins). */
+  /**
+   * Add parsed keys. Later keys for the same ESP or IKEv1 SA do not replace earlier ones
+   * (first wins); an IKEv2 SA keeps every distinct key set (RFC 9370 key updates), in order.
+   */
   add(k: ParsedKeys): void {
     for (const e of k.esp) {
       // Addresses compare as the decoder prints them (RFC 5952 for IPv6).
@@ -51,7 +55,10 @@ export class KeyStore {
     }
     for (const e of k.ikev2) {
       const id = `${e.ispi}/${e.rspi}`;
-      if (!this.v2.has(id)) this.v2.set(id, e);
+      const l = this.v2.get(id);
+      if (!l) this.v2.set(id, [e]);
+      else if (!l.some((x) => sameIkev2Keys(x, e))) l.push(e);
+      else continue;
       this.count++;
     }
     for (const e of k.ikev1) {
@@ -107,9 +114,14 @@ export class KeyStore {
     return (l && pick(l)) || (this.defaults.length ? pick(this.defaults) : undefined);
   }
 
-  /** The IKEv2 SA with these SPIs (bytes or hex). */
+  /** The IKEv2 SA with these SPIs (bytes or hex): its first key set. */
   ikev2(ispi: Uint8Array | string, rspi: Uint8Array | string): Ikev2Key | undefined {
-    return this.v2.get(`${hex(ispi)}/${hex(rspi)}`);
+    return this.v2.get(`${hex(ispi)}/${hex(rspi)}`)?.[0];
+  }
+
+  /** Every key set of the IKEv2 SA with these SPIs, in the order loaded (RFC 9370: initial, then each update). */
+  ikev2All(ispi: Uint8Array | string, rspi: Uint8Array | string): readonly Ikev2Key[] {
+    return this.v2.get(`${hex(ispi)}/${hex(rspi)}`) ?? [];
   }
 
   /** The IKEv1 SA with this initiator cookie (and responder cookie, when the key names one). */
@@ -128,7 +140,7 @@ export class KeyStore {
       const p = k.params;
       out.push(`ESP spi=${k.spi === undefined ? "*" : "0x" + (k.spi >>> 0).toString(16).padStart(8, "0")} src=${k.src ?? "*"} dst=${k.dst ?? "*"} ${p.encr}${p.icvLen ? "/" + p.icvLen : ""} 0x${toHex(p.encKey)} ${p.integ}${p.authKey ? " 0x" + toHex(p.authKey) : ""}${k.icvSkip ? ` icv-unchecked=${k.icvSkip}` : ""} esn=${k.esn ? 1 : 0} ${where(k.origin)}`);
     }
-    for (const k of this.v2.values()) {
+    for (const k of [...this.v2.values()].flat()) {
       const d = (p: Ikev2Key["initiator"]) => `${p.encr} 0x${toHex(p.encKey)} ${p.integ}${p.integKey ? " 0x" + toHex(p.integKey) : ""}`;
       out.push(`IKEv2 ${k.ispi}/${k.rspi} I: ${d(k.initiator)} R: ${d(k.responder)} ${where(k.origin)}`);
     }
@@ -144,7 +156,7 @@ export class KeyStore {
       k.params.encKey.fill(0);
       k.params.authKey?.fill(0);
     }
-    for (const k of this.v2.values()) {
+    for (const k of [...this.v2.values()].flat()) {
       for (const p of [k.initiator, k.responder]) {
         p.encKey.fill(0);
         p.integKey?.fill(0);
@@ -152,4 +164,9 @@ export class KeyStore {
     }
     for (const k of [...this.v1.values()].flat()) k.encKey.fill(0);
   }
+}
+
+function sameIkev2Keys(a: Ikev2Key, b: Ikev2Key): boolean {
+  const eq = (x?: Uint8Array, y?: Uint8Array) => (x === undefined || y === undefined ? x === y : toHex(x) === toHex(y));
+  return eq(a.initiator.encKey, b.initiator.encKey) && eq(a.responder.encKey, b.responder.encKey) && eq(a.initiator.integKey, b.initiator.integKey) && eq(a.responder.integKey, b.responder.integKey);
 }

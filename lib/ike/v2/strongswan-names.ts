@@ -42,7 +42,7 @@ export const KE_STRONGSWAN = new Registry("strongSwan key exchange method names"
 /** Where strongSwan's encryption name is not the IANA name without "ENCR_". */
 const ENCR_SPECIAL: Record<number, string> = { 2: "DES_CBC", 3: "3DES_CBC", 6: "CAST_CBC", 7: "BLOWFISH_CBC" };
 
-/** strongSwan name of transform `type` (1 ENCR, 2 PRF, 3 INTEG, 4 KE, 5 ESN) with ID `id` (and key length in bits). */
+/** strongSwan name of transform `type` (1 ENCR, 2 PRF, 3 INTEG, 4 KE, 5 ESN, 6-12 ADDKE1-7) with ID `id` (and key length in bits). */
 export function strongswanName(type: number, id: number, keyLength?: number): string {
   switch (type) {
     case 1: {
@@ -53,6 +53,8 @@ export function strongswanName(type: number, id: number, keyLength?: number): st
     case 3: return INTEG_IDS.name(id).replace(/^AUTH_/, "");
     case 4: return KE_STRONGSWAN.has(id) ? KE_STRONGSWAN.name(id) : KE_IDS.name(id);
     case 5: return id === 1 ? "EXT_SEQ" : id === 0 ? "NO_EXT_SEQ" : `UNKNOWN(${id})`;
+    // RFC 9370 ADDKE1..7, as strongSwan 6 prints them: KE1_ML_KEM_768
+    case 6: case 7: case 8: case 9: case 10: case 11: case 12: return `KE${type - 5}_${id === 0 ? "NONE" : strongswanName(4, id)}`;
     default: return `UNKNOWN(${id})`;
   }
 }

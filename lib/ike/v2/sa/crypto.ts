@@ -97,8 +97,8 @@ export interface IkeKeyInput {
   shared: Uint8Array;
   spii: Uint8Array;
   spir: Uint8Array;
-  /** IKE SA rekey (§2.18): SK_d of the old SA and the old SA's PRF. */
-  rekey?: { skd: Uint8Array; prf: number };
+  /** IKE SA rekey (§2.18): SK_d of the old SA and the old SA's PRF; `extra`: RFC 9370 §2.2.4 SK(1) | ... | SK(n), after Ni | Nr. */
+  rekey?: { skd: Uint8Array; prf: number; extra?: Uint8Array };
 }
 
 /**
@@ -108,7 +108,7 @@ export interface IkeKeyInput {
  * from the start of Nr (§2.14).
  */
 export function skeyseed(k: IkeKeyInput): Uint8Array {
-  if (k.rekey) return prf(k.rekey.prf, k.rekey.skd, concat(k.shared, k.ni, k.nr));
+  if (k.rekey) return prf(k.rekey.prf, k.rekey.skd, k.rekey.extra?.length ? concat(k.shared, k.ni, k.nr, k.rekey.extra) : concat(k.shared, k.ni, k.nr));
   const fixed = prfFixedKeyLength(k.prf);
   if (fixed) {
     const key = concat(k.ni.subarray(0, fixed / 2), k.nr.subarray(0, fixed / 2));
@@ -156,8 +156,9 @@ const KEY_PAD = new TextEncoder().encode("Key Pad for IKEv2");
  * `RealMessage | NonceOfPeer | prf(SK_px, RestOfIDPayload)` where the rest of
  * the ID payload is its body (ID type, 3 reserved octets, data).
  */
-export function signedOctets(prfId: number, realMessage: Uint8Array, peerNonce: Uint8Array, skp: Uint8Array, idBody: Uint8Array): Uint8Array {
-  return concat(realMessage, peerNonce, prf(prfId, skp, idBody));
+export function signedOctets(prfId: number, realMessage: Uint8Array, peerNonce: Uint8Array, skp: Uint8Array, idBody: Uint8Array, intAuth?: Uint8Array): Uint8Array {
+  // RFC 9242 §3.3.2: `| IntAuth` when IKE_INTERMEDIATE exchanges took place (intermediate-auth.ts)
+  return intAuth?.length ? concat(realMessage, peerNonce, prf(prfId, skp, idBody), intAuth) : concat(realMessage, peerNonce, prf(prfId, skp, idBody));
 }
 
 /** Shared Key Message Integrity Code: prf(prf(secret, "Key Pad for IKEv2"), octets). */

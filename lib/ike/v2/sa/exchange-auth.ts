@@ -9,6 +9,7 @@ import { u32Bytes, type PayloadSpec } from "../encode/payloads.ts";
 import type { Ikev2Message, Ikev2Payload } from "../message.ts";
 import { certMatchesIdentity, certreqData, checkPeerCertificate, loadPublicKey, signAuth, verifyAuth } from "./auth-sig.ts";
 import { pskAuth, signedOctets } from "./crypto.ts";
+import { intAuthTail } from "./intermediate-auth.ts";
 import { idBody, identityMatches, type Identity } from "./identity.ts";
 import { offerProposals, suiteName } from "./proposals.ts";
 import { tsAny, tsHost, type TrafficSelector } from "./ts.ts";
@@ -29,8 +30,8 @@ export function certreq(sa: SaContext): PayloadSpec[] {
 export function myIdAuth(sa: SaContext): PayloadSpec[] {
   const k = sa.keys!;
   const octets = sa.initiator
-    ? signedOctets(sa.suite!.prf!, sa.initRequest, sa.nr, k.skpi, idBody(sa.localId))
-    : signedOctets(sa.suite!.prf!, sa.initResponse, sa.ni, k.skpr, idBody(sa.localId));
+    ? signedOctets(sa.suite!.prf!, sa.initRequest, sa.nr, k.skpi, idBody(sa.localId), intAuthTail(sa))
+    : signedOctets(sa.suite!.prf!, sa.initResponse, sa.ni, k.skpr, idBody(sa.localId), intAuthTail(sa));
   const out: PayloadSpec[] = [{ type: sa.initiator ? "idi" : "idr", idType: sa.localId.idType, data: sa.localId.data }];
   for (const c of sa.certs) out.push({ type: "cert", encoding: 4, data: c });
   if (sa.privateKey) out.push({ type: "auth", method: 14, data: signAuth(sa.privateKey, octets) });
@@ -55,8 +56,8 @@ export function peerAuthError(
 ): string | null | { pending: string[] } {
   const k = sa.keys!;
   const octets = sa.initiator
-    ? signedOctets(sa.suite!.prf!, sa.initResponse, sa.ni, k.skpr, idBody(id))
-    : signedOctets(sa.suite!.prf!, sa.initRequest, sa.nr, k.skpi, idBody(id));
+    ? signedOctets(sa.suite!.prf!, sa.initResponse, sa.ni, k.skpr, idBody(id), intAuthTail(sa))
+    : signedOctets(sa.suite!.prf!, sa.initRequest, sa.nr, k.skpi, idBody(id), intAuthTail(sa));
   if (auth.method === 2) {
     if (!m.psk.length) return `peer "${idText}" uses a pre-shared key but none is configured`;
     return ctEqual(pskAuth(sa.suite!.prf!, m.psk, octets), auth.data) ? null : `AUTH of "${idText}" (pre-shared key) does not verify: wrong PSK?`;
@@ -93,8 +94,9 @@ export function sendAuth(sa: SaContext, now: number): void {
     { type: "tsi", selectors: tsi },
     { type: "tsr", selectors: sa.remoteTs },
   );
-  const data = sa.build(EX_AUTH, false, 1, payloads);
-  sa.outstanding = { mid: 1, exchange: EX_AUTH, data, tries: 0, nextAt: now + sa.timeout(0), onResponse: (m, p, t) => initiatorAuthResponse(sa, m, p, t, spi, tsi) };
+  const mid = sa.myMid; // 1, or after the IKE_INTERMEDIATE exchanges (RFC 9242)
+  const data = sa.build(EX_AUTH, false, mid, payloads);
+  sa.outstanding = { mid, exchange: EX_AUTH, data, tries: 0, nextAt: now + sa.timeout(0), onResponse: (m, p, t) => initiatorAuthResponse(sa, m, p, t, spi, tsi) };
   sa.send(data, now);
 }
 
@@ -109,7 +111,7 @@ function authenticated(sa: SaContext, p: Parsed, idText: string, now: number): v
 }
 
 export function initiatorAuthResponse(sa: SaContext, _msg: Ikev2Message, payloads: Ikev2Payload[], now: number, spiIn: number, tsiOffered: TrafficSelector[]): void | "defer" {
-  sa.myMid = 2;
+  sa.myMid = _msg.messageId + 1;
   const p = parse(payloads);
   if (!p.auth || !p.idr) {
     const err = firstError(p);

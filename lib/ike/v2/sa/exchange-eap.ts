@@ -11,6 +11,7 @@ import { ctEqual, escapeControls } from "../../../core/bytes.ts";
 import type { Ikev2Message } from "../message.ts";
 import { encodeEap, EAP_FAILURE, MschapPeer, MschapServer } from "../eap/mschapv2.ts";
 import { pskAuth, signedOctets } from "./crypto.ts";
+import { intAuthTail } from "./intermediate-auth.ts";
 import { adoptConnection, answerAuth, authFailedInformational, myIdAuth } from "./exchange-auth.ts";
 import { idBody, type Identity } from "./identity.ts";
 import { rankPeerConfigs } from "./peer-config.ts";
@@ -87,12 +88,12 @@ export function responderEap(sa: SaContext, msg: Ikev2Message, datagram: Uint8Ar
     const k = sa.keys!;
     const prf = sa.suite!.prf!;
     const id: Identity = { idType: first.idi!.idType, data: first.idi!.data };
-    const want = pskAuth(prf, sess.msk, signedOctets(prf, sa.initRequest, sa.nr, k.skpi, idBody(id)));
+    const want = pskAuth(prf, sess.msk, signedOctets(prf, sa.initRequest, sa.nr, k.skpi, idBody(id), intAuthTail(sa)));
     if (p.auth.method !== 2 || !ctEqual(want, p.auth.data)) {
       refuse(sa, msg, datagram, `AUTH of "${sess.idText}" after EAP does not verify with the MSK`, now);
       return;
     }
-    const ours = pskAuth(prf, sess.msk, signedOctets(prf, sa.initResponse, sa.ni, k.skpr, idBody(sa.localId)));
+    const ours = pskAuth(prf, sess.msk, signedOctets(prf, sa.initResponse, sa.ni, k.skpr, idBody(sa.localId), intAuthTail(sa)));
     sess.msk.fill(0);
     sa.eap = null;
     answerAuth(sa, msg, datagram, first, [{ type: "auth", method: 2, data: ours }], sess.idText, now);
@@ -147,8 +148,8 @@ export function initiatorEapStart(sa: SaContext, p: Parsed, idText: string, serv
       sa.eapUser = r.user;
       const k = sa.keys!, prf = sa.suite!.prf!;
       const msk = r.msk;
-      const ours = pskAuth(prf, msk, signedOctets(prf, sa.initRequest, sa.nr, k.skpi, idBody(sa.localId)));
-      const want = pskAuth(prf, msk, signedOctets(prf, sa.initResponse, sa.ni, k.skpr, idBody(serverId)));
+      const ours = pskAuth(prf, msk, signedOctets(prf, sa.initRequest, sa.nr, k.skpi, idBody(sa.localId), intAuthTail(sa)));
+      const want = pskAuth(prf, msk, signedOctets(prf, sa.initResponse, sa.ni, k.skpr, idBody(serverId), intAuthTail(sa)));
       msk.fill(0);
       authRound(sa, [{ type: "auth", method: 2, data: ours }], t, (last, t2) => {
         if (!last.auth || last.auth.method !== 2 || !ctEqual(last.auth.data, want)) {

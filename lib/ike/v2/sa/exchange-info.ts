@@ -10,6 +10,7 @@ import type { Ikev2Message } from "../message.ts";
 import { wipeIkeKeys } from "./crypto.ts";
 import { newKeyExchange } from "./dh.ts";
 import { acceptChosen, offerProposals, selectProposal, suiteName, suiteToProposal } from "./proposals.ts";
+import { initiatorFollowups, responderFollowupBind, responderFollowupStart, takeFollowupSecrets } from "./exchange-followup.ts";
 import { EX_CHILD, EX_INFO, N, firstError, groupBytes, hex32, parse, spiNum, type Child, type Parsed, type Pending, type SaContext } from "./context.ts";
 
 /** Responder: an INFORMATIONAL request (Deletes, error notifies, or an empty liveness check). */
@@ -79,18 +80,20 @@ export function responderRekeyIke(sa: SaContext, msg: Ikev2Message, datagram: Ui
     { type: "sa", proposals: [suiteToProposal(sel.suite, newSpir, sel.proposal.num)] },
     { type: "nonce", nonce: nr },
     { type: "ke", group: ke.group, data: ke.publicValue },
+    ...responderFollowupStart(sa, sel.suite), // RFC 9370 §2.2.4: IKE_FOLLOWUP_KE follows
   ], now);
   ke.destroy();
   // The peer (rekey initiator) deletes the old SA over the old keys next; we switch when that Delete arrives.
   sa.pendingIkeRekey?.shared.fill(0);
   sa.pendingIkeRekey = { suite: sel.suite, spii: sel.proposal.spi.slice(), spir: newSpir, ni: p.nonce!.slice(), nr, shared, initiator: false };
+  responderFollowupBind(sa);
 }
 
 /** Switch the SA over to the rekeyed IKE SA (old keys zeroed, message IDs restart). */
 export function adoptIkeRekey(sa: SaContext, now: number): void {
   const r = sa.pendingIkeRekey!;
   sa.pendingIkeRekey = null;
-  const old = { skd: sa.keys!.skd.slice(), prf: sa.suite!.prf! };
+  const old = { skd: sa.keys!.skd.slice(), prf: sa.suite!.prf!, extra: takeFollowupSecrets(r) }; // RFC 9370: SK(1) | ... | SK(n)
   wipeIkeKeys(sa.keys!);
   sa.initiator = r.initiator;
   sa.spii = r.spii;
@@ -100,6 +103,7 @@ export function adoptIkeRekey(sa: SaContext, now: number): void {
   sa.suite = r.suite;
   sa.deriveKeys(r.shared, old);
   old.skd.fill(0);
+  old.extra?.fill(0);
   r.shared.fill(0);
   sa.myMid = 0;
   sa.peerMid = 0;
@@ -133,11 +137,13 @@ export function ikeRekeyRequest(sa: SaContext): Pending {
           return;
         }
         sa.pendingIkeRekey = { suite: chosen, spii, spir: p.sa!.proposals[0].spi.slice(), ni, nr: p.nonce!.slice(), shared, initiator: true };
-        sa.queue.unshift(() => ({
+        const deleteOld = () => sa.queue.unshift(() => ({
           exchange: EX_INFO,
           payloads: [{ type: "delete", protocol: 1, spiSize: 0, spis: [] }],
           onResponse: (_m2, _p2, t) => adoptIkeRekey(sa, t),
         }));
+        // RFC 9370 §2.2.4: additional key exchanges (IKE_FOLLOWUP_KE) before the Delete
+        if (!initiatorFollowups(sa, chosen, p, deleteOld)) deleteOld();
       },
     };
   };

@@ -15,7 +15,8 @@ import { strongswanName } from "../strongswan-names.ts";
 import { acceptChosen, offerProposals, selectProposal, suiteName, suiteToProposal } from "./proposals.ts";
 import type { Endpoint } from "./types.ts";
 import { cookieFor, verifyCookie } from "./cookie.ts";
-import { sendAuth, certreq } from "./exchange-auth.ts";
+import { certreq } from "./exchange-auth.ts";
+import { afterInit, INTERMEDIATE_SUP, N_INTERMEDIATE_SUPPORTED, wantsIntermediate } from "./exchange-intermediate.ts";
 import {
   EX_INIT, FRAG_SUP, N, NO_SPI, SIG_HASH, firstError, groupBytes, ipBytes, notifyOf, parse, proposalText, requestDigest, type Parsed, type SaContext,
 } from "./context.ts";
@@ -34,6 +35,7 @@ export function startInit(sa: SaContext, group: number, now: number): void {
     ...natdPayloads(sa, NO_SPI),
     SIG_HASH,
     ...(sa.cfg.fragmentation === false ? [] : [FRAG_SUP]),
+    ...(wantsIntermediate(sa) ? [INTERMEDIATE_SUP] : []),
   );
   sa.state = "init-sent";
   sa.myMid = 0;
@@ -141,7 +143,7 @@ export function initiatorInitResponse(sa: SaContext, msg: Ikev2Message, payloads
   detectNat(sa, p, sa.lastFrom, sa.lastTo ?? sa.local);
   maybeSwitchPort(sa);
   sa.myMid = 1;
-  sendAuth(sa, now);
+  afterInit(sa, p, now); // RFC 9370 additional key exchanges (IKE_INTERMEDIATE), then IKE_AUTH
 }
 
 /**
@@ -173,7 +175,9 @@ export function responderInit(sa: SaContext, msg: Ikev2Message, datagram: Uint8A
       return;
     }
   }
-  const sel = selectProposal(p.sa.proposals, sa.ikeSuites);
+  // RFC 9370 additional key exchanges only with a peer that can do IKE_INTERMEDIATE (RFC 9242)
+  const intermediate = notifyOf(p, N_INTERMEDIATE_SUPPORTED) !== undefined;
+  const sel = selectProposal(p.sa.proposals, intermediate ? sa.ikeSuites : sa.ikeSuites.filter((s) => !s.addke?.some((id) => id > 0)));
   if (!sel) {
     const recv = p.sa.proposals.map(proposalText).join(", ");
     sa.remote = { ...from };
@@ -214,6 +218,7 @@ export function responderInit(sa: SaContext, msg: Ikev2Message, datagram: Uint8A
   ];
   sa.fragOk = sa.cfg.fragmentation !== false && notifyOf(p, N.FRAG_SUP) !== undefined;
   if (sa.fragOk) reply.push(FRAG_SUP);
+  if (intermediate) reply.push(INTERMEDIATE_SUP);
   sa.deriveKeys(shared);
   shared.fill(0);
   ke.destroy();

@@ -29,6 +29,9 @@ import { defaultRng, SaState } from "./state.ts";
 import { EX_AUTH, EX_CHILD, EX_INFO, EX_INIT, N, hex32, parse, requestDigest, sameEndpoint, type State } from "./context.ts";
 import { responderInit, startInit } from "./exchange-init.ts";
 import { responderAuth } from "./exchange-auth.ts";
+import { responderIntermediate } from "./exchange-intermediate.ts";
+import { EX_FOLLOWUP_KE, responderFollowup } from "./exchange-followup.ts";
+import { EX_INTERMEDIATE, intermediatePending, notePlaintext } from "./intermediate-auth.ts";
 import { childRequest, responderChild } from "./exchange-child.ts";
 import { deleteChildRequest, deleteIkeRequest, dpdRequest, ikeRekeyRequest, responderInfo } from "./exchange-info.ts";
 
@@ -271,6 +274,7 @@ export class IkeSa {
       first = f.first;
       datagram = f.firstDatagram; // what a retransmission of this request is recognised by
     }
+    if (msg.exchange === EX_INTERMEDIATE) notePlaintext(s, first, plain); // RFC 9242 IntAuth covers it
     const inner: Anomaly[] = [];
     const payloads = decodeIkev2Payloads(plain, 0, plain.length, first, inner, "ikev2.sk");
     if (inner.length) s.log("debug", `anomalies in decrypted payloads: ${inner.map((a) => a.reason).join("; ")}`);
@@ -286,8 +290,16 @@ export class IkeSa {
           responderEap(s, msg, datagram, p, now);
           return;
         }
-        if (s.state !== "init-done" || s.initiator) break;
+        if (s.state !== "init-done" || s.initiator || intermediatePending(s)) break;
         responderAuth(s, msg, datagram, p, now);
+        return;
+      case EX_INTERMEDIATE:
+        if (s.state !== "init-done" || s.initiator) break;
+        responderIntermediate(s, msg, datagram, p, now);
+        return;
+      case EX_FOLLOWUP_KE:
+        if (s.state !== "established") break;
+        responderFollowup(s, msg, datagram, p, now);
         return;
       case EX_CHILD:
         if (s.state !== "established") break;
@@ -381,7 +393,7 @@ export class IkeSa {
       s.die("EAP timeout");
       return s.flush();
     }
-    if (s.state === "init-done" && now - s.lastHeard >= (s.cfg.halfOpenTimeout ?? 30000)) {
+    if (s.state === "init-done" && !s.initiator && now - s.lastHeard >= (s.cfg.halfOpenTimeout ?? 30000)) {
       s.log("warn", `half-open IKE SA: no IKE_AUTH from ${s.remote.address}:${s.remote.port} within ${s.cfg.halfOpenTimeout ?? 30000} ms`);
       s.die("half-open timeout");
       return s.flush();
@@ -390,7 +402,7 @@ export class IkeSa {
     if (o && now >= o.nextAt) {
       const max = s.cfg.retransmitTries ?? 5;
       if (o.tries >= max) {
-        const what = o.exchange === EX_INIT ? "IKE_SA_INIT" : o.exchange === EX_AUTH ? "IKE_AUTH" : o.exchange === EX_CHILD ? "CREATE_CHILD_SA" : "INFORMATIONAL";
+        const what = o.exchange === EX_INIT ? "IKE_SA_INIT" : o.exchange === EX_AUTH ? "IKE_AUTH" : o.exchange === EX_CHILD ? "CREATE_CHILD_SA" : o.exchange === EX_INTERMEDIATE ? "IKE_INTERMEDIATE" : o.exchange === EX_FOLLOWUP_KE ? "IKE_FOLLOWUP_KE" : "INFORMATIONAL";
         if (s.state === "deleting") s.die("deleted (peer did not answer the Delete)");
         else s.fail(`peer ${s.remote.address}:${s.remote.port} is not responding: ${what} request ${o.mid} unanswered after ${max} retransmissions`, undefined, now);
         return s.flush();

@@ -77,8 +77,10 @@ const KNOWN_UNSUPPORTED: Record<string, [number, number, number?]> = {
   prfmd5: [2, 1],
   modp768: [4, 1], modp1536: [4, 5], modp6144: [4, 17], modp8192: [4, 18], modp1024s160: [4, 22], modp2048s224: [4, 23], modp2048s256: [4, 24],
   ecp192: [4, 25], ecp224: [4, 26], ecp224bp: [4, 27], ecp256bp: [4, 28], ecp384bp: [4, 29], ecp512bp: [4, 30], x448: [4, 32], curve448: [4, 32],
-  mlkem512: [4, 35], mlkem768: [4, 36], mlkem1024: [4, 37],
 };
+/** RFC 9370 additional key exchange methods (strongSwan 6 "ke1_mlkem768" .. "ke7_..."): ML-KEM and the groups above. */
+const ADDKE: Record<string, number> = { ...KE, mlkem512: 35, mlkem768: 36, mlkem1024: 37, none: 0 };
+delete ADDKE.modp1024;
 
 /** Options of the parser. */
 export interface ProposalOptions {
@@ -117,6 +119,7 @@ export function parseOneProposal(text: string, protocol: "ike" | "esp", offer: n
   if (t === "") fail(P, text, "", "is empty");
   const encrs: (EncrTok & { word: string })[] = [];
   const integs: number[] = [], prfs: number[] = [], kes: number[] = [], esns: boolean[] = [];
+  const addke: number[][] = [[], [], [], [], [], [], []];
   for (const raw of t.split("-")) {
     const w = raw.toLowerCase();
     if (w === "") fail(P, text, "", "has an empty algorithm name (two dashes, or a dash at an end)");
@@ -131,6 +134,13 @@ export function parseOneProposal(text: string, protocol: "ike" | "esp", offer: n
         push(warnings, `${P} proposal "${text}": modp1024 (MODP_1024) is weak (about 80-bit security), use modp2048 or better`);
       }
       push(kes, KE[w]);
+    } else if (/^ke[1-7]_/.test(w)) {
+      if (protocol === "esp") fail(P, text, raw, "is an additional key exchange (RFC 9370): vpnkit supports them in IKE proposals only");
+      const id = ADDKE[w.slice(4)];
+      if (id === undefined) fail(P, text, raw, KNOWN_UNSUPPORTED[w.slice(4)] || KE[w.slice(4)] ? "is not supported as an additional key exchange" : "is not a known key exchange method");
+      push(addke[Number(w[2]) - 1], id);
+    } else if (w === "mlkem512" || w === "mlkem768" || w === "mlkem1024") {
+      fail(P, text, raw, `(${strongswanName(4, ADDKE[w])}) is supported as an additional key exchange only (RFC 9370: e.g. ke1_${w})`);
     } else if (w === "esn" || w === "noesn") {
       if (protocol === "ike") fail(P, text, raw, "belongs in ESP proposals only");
       push(esns, w === "esn");
@@ -166,6 +176,7 @@ export function parseOneProposal(text: string, protocol: "ike" | "esp", offer: n
       for (const p of protocol === "ike" ? prf : [undefined]) {
         for (const k of kes.length ? kes : [undefined]) {
           for (const n of protocol === "esp" ? (esns.length ? esns : [false]) : [undefined]) {
+           for (const a of addkeCombinations(addke)) {
             if (out.length >= MAX_SUITES) fail(P, text, "", `allows more than ${MAX_SUITES} combinations`);
             const s: Suite = { protocol: proto, encr: e.encr, offer };
             if (e.keyLength !== undefined) s.keyLength = e.keyLength;
@@ -173,12 +184,25 @@ export function parseOneProposal(text: string, protocol: "ike" | "esp", offer: n
             if (i !== undefined) s.integ = i;
             if (k !== undefined) s.ke = k;
             if (n !== undefined) s.esn = n;
+            if (a) s.addke = a;
             out.push(s);
+           }
           }
         }
       }
     }
   }
+  return out;
+}
+
+/**
+ * The ADDKE1..7 choices of one proposal as suites carry them (index i: transform type 6+i;
+ * -1: not named, 0: NONE named, else the method), in order; [undefined] when none is named.
+ */
+function addkeCombinations(addke: number[][]): (number[] | undefined)[] {
+  if (addke.every((l) => l.length === 0)) return [undefined];
+  let out: number[][] = [[]];
+  for (const l of addke) out = out.flatMap((pre) => (l.length ? l : [-1]).map((id) => [...pre, id]));
   return out;
 }
 

@@ -30,6 +30,11 @@ export interface Suite {
   ke?: number;
   /** ESP only: extended sequence numbers. */
   esn?: boolean;
+  /**
+   * IKE only, RFC 9370: the additional key exchanges ADDKE1..7 (index i: transform type 6+i;
+   * -1 not negotiated, 0 NONE, else the Key Exchange Method ID). Undefined: none.
+   */
+  addke?: readonly number[];
   /** Number of the configured proposal this suite comes from (suites of one proposal share one wire proposal). */
   offer?: number;
 }
@@ -63,6 +68,7 @@ export function suiteToProposal(s: Suite, spi: Uint8Array, num?: number): Propos
   if (s.integ) t.push({ type: 3, id: s.integ });
   if (s.ke !== undefined) t.push({ type: 4, id: s.ke });
   if (s.protocol === 3) t.push({ type: 5, id: s.esn ? 1 : 0 });
+  s.addke?.forEach((id, i) => { if (id >= 0) t.push({ type: 6 + i, id }); });
   return { num, protocol: s.protocol, spi, transforms: t };
 }
 
@@ -116,7 +122,12 @@ export function proposalAllows(p: Ikev2Proposal, s: Suite): boolean {
   if (s.ke !== undefined ? !has(p, 4, s.ke) : types.has(4) && !has(p, 4, 0)) return false;
   if (s.protocol === 3 && types.has(5) && !has(p, 5, s.esn ? 1 : 0)) return false;
   if (s.protocol === 3 && !types.has(5) && s.esn) return false;
-  for (const t of types) if (t > 5) return false;
+  // RFC 9370 ADDKE1..7: the method we want, or (none) no such transform or NONE among them
+  for (let i = 0; i < 7; i++) {
+    const want = s.addke?.[i] ?? -1;
+    if (want > 0 ? !has(p, 6 + i, want) : types.has(6 + i) && !has(p, 6 + i, 0)) return false;
+  }
+  for (const t of types) if (t > 12) return false;
   return true;
 }
 
@@ -146,12 +157,15 @@ export function acceptChosen(chosen: Ikev2Proposal, offered: readonly Suite[]): 
   };
   const e = one(1), pr = one(2), i = one(3), k = one(4), n = one(5);
   if (e === null || pr === null || i === null || k === null || n === null || !e) return null;
+  const add = [6, 7, 8, 9, 10, 11, 12].map(one);
+  if (add.some((x) => x === null)) return null;
   for (const s of offered) {
     if (s.protocol !== chosen.protocol || s.encr !== e.id || s.keyLength !== e.keyLength) continue;
     if (s.protocol === 1 && pr?.id !== s.prf) continue;
     if ((s.integ ?? 0) !== (i?.id ?? 0)) continue;
     if ((s.ke ?? 0) !== (k?.id ?? 0)) continue;
     if (s.protocol === 3 && (n?.id ?? 0) !== (s.esn ? 1 : 0)) continue;
+    if (add.some((x, j) => (x?.id ?? 0) !== Math.max(0, s.addke?.[j] ?? 0))) continue;
     return s;
   }
   return null;
@@ -188,6 +202,7 @@ export function suiteName(s: Suite): string {
   if (s.prf) parts.push(strongswanName(2, s.prf));
   if (s.ke !== undefined) parts.push(strongswanName(4, s.ke));
   if (s.protocol === 3) parts.push(strongswanName(5, s.esn ? 1 : 0));
+  s.addke?.forEach((id, i) => { if (id > 0) parts.push(strongswanName(6 + i, id)); });
   return (s.protocol === 1 ? "IKE:" : "ESP:") + parts.join("/");
 }
 
