@@ -44,6 +44,17 @@ export class ChildTable {
 
   constructor(private readonly o: ChildTableOptions) {}
 
+  /** Our side's selector texts: a server's Child SAs mostly share one (bounded: cleared at 256). */
+  private readonly texts = new Map<string, string>();
+
+  private shared(t: string): string {
+    const known = this.texts.get(t);
+    if (known !== undefined) return known;
+    if (this.texts.size >= 256) this.texts.clear();
+    this.texts.set(t, t);
+    return t;
+  }
+
   private natPort(): number {
     return this.o.cfg.localPort;
   }
@@ -86,7 +97,7 @@ export class ChildTable {
     c.keyIn.fill(0);
     c.keyOut.fill(0);
     const now = this.o.now();
-    const lt = local.map((x) => x.text).join(","), rt = remote.map((x) => x.text).join(",");
+    const lt = this.shared(local.map((x) => x.text).join(",")), rt = remote.map((x) => x.text).join(",");
     this.installed.set(c.spiIn >>> 0, { spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, entry: e, at: now, rekeying: false, local: lt, remote: rt, key, peer });
     if (old) old.rekeying = true;
     if (this.firstChildAt === null) this.firstChildAt = now;

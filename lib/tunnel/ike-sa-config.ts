@@ -40,7 +40,7 @@ export function localAddress(x: SaConfigContext, peer: string): string {
   return x.localAddressFor?.(peer) ?? x.cfg.local;
 }
 
-/** The core's configuration for one IKE SA (fresh PSK copy: the core wipes its own). */
+/** The core's configuration for one IKE SA (the PSK is the configuration's: the core makes its own copy and wipes that). */
 export function saConfig(x: SaConfigContext, remote: Endpoint, via: Via): IkeSaConfig {
   const c = x.cfg, k = c.ike;
   const local = localAddress(x, remote.address);
@@ -49,7 +49,7 @@ export function saConfig(x: SaConfigContext, remote: Endpoint, via: Via): IkeSaC
     remote: { ...remote },
     localId: k.localId ?? local,
     remoteId: k.remoteId,
-    psk: k.psk.length ? k.psk.slice() : undefined,
+    psk: k.psk.length ? k.psk : undefined,
     privateKey: k.privateKey,
     certificate: k.certificate,
     peerCa: k.peerCa,
