@@ -29,7 +29,7 @@ for ns in $A $B; do ip -n $ns link set lo up; ip -n $ns link set ${ns}e up; done
 PSK=$OUT/psk; printf 'vpnkit-bench-psk-0123456789\n' > "$PSK"; chmod 600 "$PSK"
 printf '[ike.limits]\nblock_threshold = 100000\ncookie_threshold = 100000\nhalf_open_max = 100000\nmax_sas = 1000000\ninit_rate = 0\n' > "$OUT/limits.toml"
 PROBE=$OUT/probe.jsonl
-sample() { echo "$1" > "$PROBE.label"; kill -USR2 "$VPID"; sleep 2.5; }
+sample() { echo "$1" > "$PROBE.label"; kill -USR2 "$VPID"; sleep 2.5; cat /proc/$VPID/smaps > "$OUT/smaps-$1"; }
 [ "$DP" = main ] && DPENV="VPNKIT_DATAPLANE=main" || DPENV=""
 env VKM_PROBE_OUT="$PROBE" VPNKIT_UDP_IMPL=dgram $DPENV ${EXTRA_ENV:-} ip netns exec $B "$BUN" ${BUNFLAGS:-} --preload "$ROOT/bench/ike/mem-probe.ts" "$ROOT/cli/main.ts" up --config "$OUT/limits.toml" --responder --local 192.0.2.2 --psk-file "$PSK" \
   --local-ts 10.2.0.0/24 --remote-ts 10.1.0.0/16 --tun-addr 10.2.0.254/32 --tun-name vkmtun --local-id sw@example.org \
@@ -60,3 +60,12 @@ console.log(`per SA (K=${K}): VmRSS ${d((x) => x.before.VmRSS)} KiB raw, ${d((x)
 console.log(`main-thread JS heap per SA: ${((h.before.heapSize - b.before.heapSize) / K).toFixed(0)} B before GC, ${((h.after.heapSize - b.after.heapSize) / K).toFixed(0)} B after (objects ${((h.after.objects - b.after.objects) / K).toFixed(1)}), extra ${((h.after.extra - b.after.extra) / K).toFixed(0)} B; heapCapacity ${((h.after.heapCapacity - b.after.heapCapacity) / K).toFixed(0)} B`);
 for (const l of ls) console.log(l.label, JSON.stringify({ before: { rss: l.before.VmRSS, anon: l.before.RssAnon, heap: l.before.heapSize, cap: l.before.heapCapacity }, after: { rss: l.after.VmRSS, anon: l.after.RssAnon, heap: l.after.heapSize, cap: l.after.heapCapacity }, later: l.later }));
 ' "$PROBE" "$HOLD" | tee "$OUT/summary.txt"
+[ -n "${VKM_CLASSES:-}" ] && "$BUN" -e '
+const ls = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+const K = Number(process.argv[2]);
+const by = Object.fromEntries(ls.map((l) => [l.label, l]));
+const a = by.before.classes ?? {}, b = by.held.classes ?? {};
+const rows = Object.keys({ ...a, ...b }).map((k) => [k, ((b[k]?.[0] ?? 0) - (a[k]?.[0] ?? 0)) / K, ((b[k]?.[1] ?? 0) - (a[k]?.[1] ?? 0)) / K]).sort((x, y) => y[2] - x[2]);
+console.log("heap snapshot per SA (count, bytes) by class, held - before:");
+for (const [k, n, bytes] of rows.slice(0, 40)) console.log(`  ${n.toFixed(2).padStart(8)} ${bytes.toFixed(0).padStart(7)} B  ${k}`);
+' "$PROBE" "$HOLD" | tee -a "$OUT/summary.txt" || true

@@ -20,6 +20,25 @@ function heap() {
   const h = heapStats();
   return { heapSize: h.heapSize, heapCapacity: h.heapCapacity, extra: h.extraMemorySize, objects: h.objectCount, types: h.objectTypeCounts as Record<string, number> };
 }
+/** VKM_CLASSES=1: count and bytes per class in a heap snapshot, and the ArrayBuffers by byte size (held.sh's summary diffs them). */
+function classes(): Record<string, [number, number]> {
+  const snap = Bun.generateHeapSnapshot() as unknown as { nodes: number[]; nodeClassNames: string[] };
+  const sum: Record<string, [number, number]> = {};
+  for (let i = 0; i < snap.nodes.length; i += 4) {
+    const name = snap.nodeClassNames[snap.nodes[i + 2]];
+    const b = snap.nodes[i + 1];
+    const s = (sum[name] ??= [0, 0]);
+    s[0]++;
+    s[1] += b;
+    if (name === "ArrayBuffer" || name === "Uint8Array") {
+      const k = `${name}:${b < 64 ? b : b < 1024 ? `${b >> 6 << 6}+` : `${b >> 10}K+`}`;
+      const t = (sum[k] ??= [0, 0]);
+      t[0]++;
+      t[1] += b;
+    }
+  }
+  return sum;
+}
 if (out) {
   process.on("SIGUSR2", () => {
     const label = (() => { try { return readFileSync(out + ".label", "utf8").trim(); } catch { return ""; } })();
@@ -37,7 +56,7 @@ if (out) {
         l.symbols.malloc_trim(0);
         trimmed = status();
       } catch { /* no glibc */ }
-      appendFileSync(out, JSON.stringify({ label, before, after, later, trimmed }) + "\n");
+      appendFileSync(out, JSON.stringify({ label, before, after, later, trimmed, classes: process.env.VKM_CLASSES ? classes() : undefined }) + "\n");
     }, 1500);
   });
 }

@@ -61,27 +61,32 @@ const NO_AEAD: AeadProvider = {
   open: () => null,
 };
 
-/** Lifetime accounting shared by both directions. */
-class LifetimeTracker {
-  bytes = 0;
-  packets = 0;
-  softFired = false;
-  hardFired = false;
-  readonly createdAt: number;
+/**
+ * Lifetime accounting shared by both directions: the SA classes extend it, so an SA is one
+ * object with its counters inline (no tracker object or event closure per SA: a server holds
+ * thousands of idle SAs, issue 12).
+ */
+abstract class LifetimeTracker {
+  protected bytes = 0;
+  protected packets = 0;
+  protected softFired = false;
+  protected hardFired = false;
+  protected readonly createdAt: number;
   private readonly needClock: boolean;
 
   constructor(
     private readonly soft: Lifetime | undefined,
     private readonly hard: Lifetime | undefined,
     createdAt: number | undefined,
-    private readonly emit: (type: SaEvent["type"], reason: SaEvent["reason"]) => void,
   ) {
     this.needClock = soft?.seconds !== undefined || hard?.seconds !== undefined;
     this.createdAt = createdAt ?? Date.now();
   }
 
+  protected abstract emit(type: SaEvent["type"], reason: SaEvent["reason"]): void;
+
   /** Check the clock; true when the SA is (now) hard-expired. */
-  checkTime(now: number | undefined): boolean {
+  protected checkTime(now: number | undefined): boolean {
     if (this.hardFired) return true;
     if (!this.needClock) return false;
     const age = ((now ?? Date.now()) - this.createdAt) / 1000;
@@ -94,7 +99,7 @@ class LifetimeTracker {
   }
 
   /** Account one packet of `n` payload bytes; fires soft/hard events. */
-  account(n: number): void {
+  protected account(n: number): void {
     this.bytes += n;
     this.packets++;
     const s = this.soft, h = this.hard;
@@ -108,26 +113,31 @@ class LifetimeTracker {
     }
   }
 
-  fireSoft(reason: SaEvent["reason"]): void {
+  protected fireSoft(reason: SaEvent["reason"]): void {
     if (this.softFired || this.hardFired) return;
     this.softFired = true;
     this.emit("soft-expire", reason);
   }
 
-  fireHard(reason: SaEvent["reason"]): void {
+  protected fireHard(reason: SaEvent["reason"]): void {
     if (this.hardFired) return;
     this.hardFired = true;
     this.emit("hard-expire", reason);
   }
 }
 
+const NO_EVENTS: readonly SaEvent[] = Object.freeze([]);
+
 /** State common to both directions. */
-abstract class EspSaBase {
+abstract class EspSaBase extends LifetimeTracker {
   readonly spi: number;
   readonly cipher: EspCipherName;
   readonly esn: boolean;
+  private ev: SaEvent[] | null = null;
   /** Events reported so far (at most one soft and one hard). */
-  readonly events: SaEvent[] = [];
+  get events(): readonly SaEvent[] {
+    return this.ev ?? NO_EVENTS;
+  }
   /** Called for every event, after it is appended to {@link events}. */
   onEvent: ((e: SaEvent) => void) | undefined = undefined;
   abstract readonly direction: "in" | "out";
@@ -135,17 +145,18 @@ abstract class EspSaBase {
   protected readonly crypto: AeadProvider;
   /** The CBC+HMAC transform (null for the AEAD ciphers, which use {@link crypto}). */
   protected readonly cbc: CbcTransform | null;
-  /** Our copy of key || salt (AEAD) or encryption key || integrity key (CBC); zeroed by destroy(). */
-  protected readonly km: Uint8Array;
+  /** CBC only: our copy of encryption key || integrity key; zeroed by destroy(). */
+  protected readonly km: Uint8Array | null;
+  /** AEAD: our copy of the key (the salt is in {@link nonce}); zeroed by destroy(). */
   protected readonly key: Uint8Array;
   /** salt(4) | IV(8), reused per packet. */
   protected readonly nonce: Uint8Array;
   /** SPI | seq or SPI | seqHi | seqLo, reused per packet. */
   protected readonly aad: Uint8Array;
-  protected readonly life: LifetimeTracker;
   protected destroyed = false;
 
   constructor(cfg: SaConfig, crypto: EspCrypto | undefined) {
+    super(cfg.soft, cfg.hard, cfg.createdAt);
     const kl = validateConfig(cfg);
     this.spi = cfg.spi >>> 0;
     this.cipher = cfg.cipher;
@@ -156,50 +167,51 @@ abstract class EspSaBase {
       this.crypto = NO_AEAD;
       this.km = cfg.keyMaterial.slice();
       this.cbc = new CbcTransform(cfg.cipher, this.km, p, this.esn);
-      this.key = this.km.subarray(0, 0);
+      this.key = new Uint8Array(0);
       this.nonce = new Uint8Array(12);
       this.aad = new Uint8Array(8);
-      this.life = new LifetimeTracker(cfg.soft, cfg.hard, cfg.createdAt, (type, reason) => this.emit(type, reason));
       return;
     }
     const c = crypto ?? selectAeadProvider(cfg.cipher);
     if (isCbcProvider(c) || !c.supports(cfg.cipher)) throw new Error(`AEAD provider ${c.name} does not support ${cfg.cipher}`);
     this.crypto = c;
     this.cbc = null;
-    this.km = cfg.keyMaterial.slice();
-    this.key = this.km.subarray(0, kl);
+    this.km = null;
+    // three small arrays of their own (no views on a shared ArrayBuffer: each of those costs a
+    // buffer object and a separate allocation besides the view)
+    const km = cfg.keyMaterial;
+    this.key = km.slice(0, kl);
     this.nonce = new Uint8Array(12);
-    this.nonce.set(this.km.subarray(kl, kl + SALT_LEN), 0);
+    for (let i = 0; i < SALT_LEN; i++) this.nonce[i] = km[kl + i];
     this.aad = new Uint8Array(this.esn ? 12 : 8);
     putU32(this.aad, 0, this.spi);
-    this.life = new LifetimeTracker(cfg.soft, cfg.hard, cfg.createdAt, (type, reason) => this.emit(type, reason));
   }
 
   protected emit(type: SaEvent["type"], reason: SaEvent["reason"]): void {
     const e: SaEvent = { type, spi: this.spi, direction: this.direction, reason };
-    this.events.push(e);
+    (this.ev ??= []).push(e);
     this.onEvent?.(e);
   }
 
   /** Bytes (of inner payload) and packets processed so far. */
   get stats(): { bytes: number; packets: number; createdAt: number } {
-    return { bytes: this.life.bytes, packets: this.life.packets, createdAt: this.life.createdAt };
+    return { bytes: this.bytes, packets: this.packets, createdAt: this.createdAt };
   }
 
   /** True after a hard expiry (lifetime or sequence space) or destroy(). */
   get expired(): boolean {
-    return this.destroyed || this.life.hardFired;
+    return this.destroyed || this.hardFired;
   }
 
   /** True once the soft lifetime has been reached (rekey now). */
   get softExpired(): boolean {
-    return this.life.softFired;
+    return this.softFired;
   }
 
   /** Evaluate the seconds lifetime without traffic (timers). Returns `expired`. */
   tick(now?: number): boolean {
     if (this.destroyed) return true;
-    return this.life.checkTime(now);
+    return this.checkTime(now);
   }
 
   /** Zero the key material and refuse all further work. Idempotent. */
@@ -208,7 +220,8 @@ abstract class EspSaBase {
     this.destroyed = true;
     if (this.cbc !== null) this.cbc.destroy();
     else this.crypto.forget?.(this.key);
-    this.km.fill(0);
+    this.km?.fill(0);
+    this.key.fill(0);
     this.nonce.fill(0);
     this.warmNonce?.fill(0);
   }
@@ -293,9 +306,9 @@ export class OutboundSa extends EspSaBase {
    * SA is hard-expired, destroyed, or out of sequence numbers.
    */
   seal(inner: Uint8Array, nextHeader: number, now?: number): Uint8Array | null {
-    if (this.destroyed || this.life.checkTime(now)) return null;
+    if (this.destroyed || this.checkTime(now)) return null;
     if (this.exhausted()) {
-      this.life.fireHard("seq-exhausted");
+      this.fireHard("seq-exhausted");
       return null;
     }
     // Advance the counter first: a sequence number (and so an IV) is used at most once,
@@ -336,11 +349,11 @@ export class OutboundSa extends EspSaBase {
 
   /** Lifetime and sequence-space accounting of one sealed packet. */
   private afterSeal(n: number, hi: number, lo: number): void {
-    this.life.account(n);
-    if (!this.life.hardFired) {
-      if (this.exhausted()) this.life.fireHard("seq-exhausted");
-      else if (!this.life.softFired && (this.esn ? hi === 0xffffffff : true) && lo >= this.softSeqLo) {
-        this.life.fireSoft("seq-exhausted");
+    this.account(n);
+    if (!this.hardFired) {
+      if (this.exhausted()) this.fireHard("seq-exhausted");
+      else if (!this.softFired && (this.esn ? hi === 0xffffffff : true) && lo >= this.softSeqLo) {
+        this.fireSoft("seq-exhausted");
       }
     }
   }
@@ -385,7 +398,7 @@ export class InboundSa extends EspSaBase {
    * length, replay window check (cheap reject), ICV, window update, padding, dummy.
    */
   open(esp: Uint8Array, now?: number): OpenResult {
-    if (this.destroyed || this.life.checkTime(now)) return { ok: false, reason: "expired" };
+    if (this.destroyed || this.checkTime(now)) return { ok: false, reason: "expired" };
     const len = esp.length;
     const cbc = this.cbc;
     if ((cbc !== null ? !cbc.wellFormed(len) : len < HDR + 2 + TAG_LEN) || u32(esp, 0) !== this.spi) return { ok: false, reason: "malformed" };
@@ -411,7 +424,7 @@ export class InboundSa extends EspSaBase {
     const padLen = pt[m - 2];
     const nextHeader = pt[m - 1];
     const payloadLen = m - 2 - padLen;
-    this.life.account(payloadLen < 0 ? 0 : payloadLen);
+    this.account(payloadLen < 0 ? 0 : payloadLen);
     if (payloadLen < 0) return { ok: false, reason: "malformed" };
     for (let i = 1; i <= padLen; i++) if (pt[payloadLen + i - 1] !== i) return { ok: false, reason: "malformed" };
     if (nextHeader === NEXT_HEADER_DUMMY) return { ok: false, reason: "dummy" };

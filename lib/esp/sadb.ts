@@ -50,8 +50,11 @@ export class SaDatabase {
     return typeof c === "function" ? c(cipher) : c;
   }
 
+  /** Every SA's events go through this one function (not a closure per SA). */
+  private readonly relay = (e: SaEvent): void => this.onEvent?.(e);
+
   private wire<T extends InboundSa | OutboundSa>(sa: T): T {
-    sa.onEvent = (e) => this.onEvent?.(e);
+    sa.onEvent = this.relay;
     return sa;
   }
 

@@ -94,6 +94,15 @@ export interface ChildStatus {
   stats: ChildStats;
 }
 
+/**
+ * The peer's selectors as kept for the Child SA's life: an address that arrived in a message
+ * (structured clone) is a view on an ArrayBuffer of its own, which costs a buffer object and a
+ * separate allocation besides the 4 or 16 bytes; a copy is one small array.
+ */
+function compact(l: Cidr[]): Cidr[] {
+  return l.map((x) => ({ family: x.family, addr: x.addr.slice(), prefix: x.prefix, text: x.text }));
+}
+
 interface Pair {
   inSa: InboundSa;
   outSa: OutboundSa;
@@ -123,7 +132,7 @@ export class LocalChildSink implements ChildSaSink {
       const known = this.keyed.get(c.child);
       if (known !== undefined) child = known;
       else {
-        child = { name: c.child, local: this.shared(c.local), remote: c.remote, outbound: null, inbound: [], mtu: this.child.mtu, endpoint: null, stats: newChildStats() };
+        child = { name: c.child, local: this.shared(c.local), remote: compact(c.remote), outbound: null, inbound: [], mtu: this.child.mtu, endpoint: null, stats: newChildStats() };
         created = true;
       }
     }
@@ -139,8 +148,8 @@ export class LocalChildSink implements ChildSaSink {
     this.pairs.set(c.spiIn >>> 0, p);
     this.byOut.set(c.spiOut >>> 0, p);
     if (c.local.length) child.local = this.shared(c.local);
-    if (c.remote.length) child.remote = c.remote;
-    if (c.peer !== undefined) child.endpoint = { address: c.peer.address, port: c.peer.port };
+    if (c.remote.length && child.remote !== c.remote && !created) child.remote = compact(c.remote);
+    if (c.peer !== undefined) child.endpoint = { address: this.address(c.peer.address), port: c.peer.port };
     child.inbound.push(inSa);
     child.outbound = outSa;
     if (created) {
@@ -177,6 +186,17 @@ export class LocalChildSink implements ChildSaSink {
     if (this.lists.size >= 4096) this.lists.clear();
     this.lists.set(k, l);
     return l;
+  }
+
+  /** Peer addresses by text (clients behind one NAT share one; bounded: cleared at 4,096). */
+  private readonly addresses = new Map<string, string>();
+
+  private address(a: string): string {
+    const known = this.addresses.get(a);
+    if (known !== undefined) return known;
+    if (this.addresses.size >= 4096) this.addresses.clear();
+    this.addresses.set(a, a);
+    return a;
   }
 
   /** A keyed child's SAs or selectors changed: re-index just it when the host can. */

@@ -16,6 +16,16 @@ import { hex32, type IkeDriverOptions, type LogLevel } from "./ike-driver-types.
 import { RAW_ESP_PORT } from "./engine-types.ts";
 import { cbcSuite, isCbcCipher } from "../esp/cbc.ts";
 
+/**
+ * The string in one piece: a template literal or concatenation is a rope (a string object per
+ * piece plus one joining them) until something reads its characters; normalize() reads them
+ * (an unused charCodeAt is dropped by the JIT) and returns ASCII text as it is. For texts kept as
+ * long as a Child SA lives: 4 string objects -> 1 for `ike<n>-<spi>`.
+ */
+function flat(s: string): string {
+  return s.normalize();
+}
+
 /** How a Child SA's ESP travels, for logs and status: "udp" (ESP in UDP, RFC 3948) or "none" (IP protocol 50). */
 export function encapOf(peer: Endpoint): "udp" | "none" {
   return peer.port === RAW_ESP_PORT ? "none" : "udp";
@@ -45,6 +55,17 @@ export class ChildTable {
 
   constructor(private readonly o: ChildTableOptions) {}
 
+  /** Our side's selector texts: a server's Child SAs mostly share one (bounded: cleared at 256). */
+  private readonly texts = new Map<string, string>();
+
+  private shared(t: string): string {
+    const known = this.texts.get(t);
+    if (known !== undefined) return known;
+    if (this.texts.size >= 256) this.texts.clear();
+    this.texts.set(t, t);
+    return t;
+  }
+
   private natPort(): number {
     return this.o.cfg.localPort;
   }
@@ -67,7 +88,7 @@ export class ChildTable {
     // a responder serves many peers: every Child SA (and its rekeys) is its own engine child
     // with its own selectors and endpoint; the initiator has one peer and uses the default child
     const old = c.rekeyOf ? this.installed.get(c.rekeyOf.spiIn >>> 0) : undefined;
-    const key = old?.key ?? (this.o.cfg.ike.responder ? `ike${e.id}-${hex32(c.spiIn)}` : "");
+    const key = old?.key ?? (this.o.cfg.ike.responder ? flat(`ike${e.id}-${hex32(c.spiIn)}`) : "");
     const inst: ChildInstall = {
       spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, keyIn: c.keyIn, keyOut: c.keyOut, esn: c.esn, local, remote, peer,
       ...(key ? { child: key } : {}),
@@ -87,7 +108,7 @@ export class ChildTable {
     c.keyIn.fill(0);
     c.keyOut.fill(0);
     const now = this.o.now();
-    const lt = local.map((x) => x.text).join(","), rt = remote.map((x) => x.text).join(",");
+    const lt = this.shared(local.map((x) => x.text).join(",")), rt = flat(remote.map((x) => x.text).join(","));
     this.installed.set(c.spiIn >>> 0, { spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, entry: e, at: now, rekeying: false, local: lt, remote: rt, key, peer });
     if (old) old.rekeying = true;
     if (this.firstChildAt === null) this.firstChildAt = now;

@@ -42,16 +42,29 @@ export function localAddress(x: SaConfigContext, peer: string): string {
   return x.localAddressFor?.(peer) ?? x.cfg.local;
 }
 
-/** The core's configuration for one IKE SA (fresh PSK copy: the core wipes its own). */
+/** Our endpoints (a handful: address and port): one frozen object each, shared by the SAs' configurations. */
+const locals = new Map<string, Endpoint>();
+function localEndpoint(address: string, port: number): Endpoint {
+  const k = `${address}|${port}`;
+  let e = locals.get(k);
+  if (e === undefined) {
+    if (locals.size >= 256) locals.clear();
+    locals.set(k, (e = Object.freeze({ address, port })));
+  }
+  return e;
+}
+
+/** The core's configuration for one IKE SA (the PSK is the configuration's: the core makes its own copy and wipes that). */
 export function saConfig(x: SaConfigContext, remote: Endpoint, via: Via): IkeSaConfig {
   const c = x.cfg, k = c.ike;
   const local = localAddress(x, remote.address);
   return {
-    local: { address: local, port: via === "natt" || !k.ikePort ? c.localPort : k.ikePort },
-    remote: { ...remote },
+    // the core copies both (lib/ike/v2/sa/state.ts) and reads them nowhere else: no object per SA for them here
+    local: localEndpoint(local, via === "natt" || !k.ikePort ? c.localPort : k.ikePort),
+    remote,
     localId: k.localId ?? local,
     remoteId: k.remoteId,
-    psk: k.psk.length ? k.psk.slice() : undefined,
+    psk: k.psk.length ? k.psk : undefined,
     privateKey: k.privateKey,
     certificate: k.certificate,
     peerCa: k.peerCa,

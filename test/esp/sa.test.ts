@@ -390,14 +390,16 @@ describe("destroy", () => {
     for (const c of CIPHERS) {
       const { out, inb } = pair(c);
       const p = out.seal(new Uint8Array(4), 4)!;
-      const kmOut = (out as unknown as { km: Uint8Array }).km;
-      const kmIn = (inb as unknown as { km: Uint8Array }).km;
-      expect(kmOut.some((x) => x !== 0)).toBe(true);
+      // the SA's copy of the key material: the key, and the salt in the first 4 bytes of the nonce
+      const held = (sa: unknown) => sa as { key: Uint8Array; nonce: Uint8Array };
+      const kOut = held(out).key, sOut = held(out).nonce.subarray(0, 4);
+      const kIn = held(inb).key, sIn = held(inb).nonce.subarray(0, 4);
+      expect(kOut.some((x) => x !== 0)).toBe(true);
+      expect(sIn.some((x) => x !== 0)).toBe(true);
       out.destroy();
       inb.destroy();
       inb.destroy(); // idempotent
-      expect(kmOut.every((x) => x === 0)).toBe(true);
-      expect(kmIn.every((x) => x === 0)).toBe(true);
+      for (const a of [kOut, sOut, kIn, sIn]) expect(a.every((x) => x === 0)).toBe(true);
       expect(out.seal(new Uint8Array(4), 4)).toBeNull();
       expect(inb.open(p)).toEqual({ ok: false, reason: "expired" });
       expect(out.expired && inb.expired).toBe(true);

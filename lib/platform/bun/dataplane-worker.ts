@@ -30,6 +30,7 @@ import { buildManualPath, buildPath, installBenchChildren } from "./manual-path.
 import { LocalChildSink } from "../../tunnel/child-sink.ts";
 import type { InboundSa, OutboundSa } from "../../esp/sa.ts";
 import { vpnkitEnv } from "../../core/env.ts";
+import { startYoungGc } from "./young-gc.ts";
 
 declare const self: Worker;
 
@@ -139,10 +140,12 @@ async function run(init: DataPlaneInit): Promise<void> {
     try {
       if (m.type === "send") udp.send(m.buf, m.addr, m.port);
       else if (m.type === "remove") {
+        saOps++;
         sink?.remove(m.spiIn, m.spiOut, m.nextOutSpi);
         writeChildCounters(nums, engine.children);
       } else if (m.type === "peer") sink?.updateRemote(m.spiOut, m.peer);
       else if (m.type === "install") {
+        saOps++;
         try {
           sink?.install(m.child);
         } finally {
@@ -166,6 +169,12 @@ async function run(init: DataPlaneInit): Promise<void> {
     }
   };
 
+  // young-generation GC while Child SAs come and go (as the main thread does while IKE datagrams
+  // arrive, lib/platform/bun/young-gc.ts): each install leaves its deserialized message behind,
+  // and collected early the SAs it installs stay packed (VPNKIT_YOUNG_GC_MS=0: off)
+  let saOps = 0;
+  const youngMs = Number(vpnkitEnv("VPNKIT_YOUNG_GC_MS") ?? 50);
+  const stopYoungGc = init.ike && youngMs > 0 ? startYoungGc(() => saOps, youngMs) : null;
   const ticker = setInterval(() => {
     db.tick();
     writeChildCounters(nums, engine.children);
@@ -315,6 +324,7 @@ async function run(init: DataPlaneInit): Promise<void> {
     }
   } finally {
     clearInterval(ticker);
+    stopYoungGc?.();
     engine.stop();
     tun.flushNow();
     publish();

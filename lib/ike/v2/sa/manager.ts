@@ -86,6 +86,16 @@ const N_INVALID_IKE_SPI = 4;
 const N_COOKIE = 16390;
 const NO_SPI = new Uint8Array(8);
 
+/** Negotiated proposal texts and our identities (a handful of distinct ones): one string for all the SAs that share one. */
+const texts = new Map<string, string>();
+function intern(p: string): string {
+  const known = texts.get(p);
+  if (known !== undefined) return known;
+  if (texts.size >= 256) texts.clear();
+  texts.set(p, p);
+  return p;
+}
+
 function spiKey(b: Uint8Array): string {
   return toHex(b);
 }
@@ -96,7 +106,8 @@ export class IkeSaManager {
   private readonly rng: Rng;
   private readonly bySpi = new Map<string, ManagedSa>();
   private readonly byInit = new Map<string, ManagedSa>();
-  private readonly byIdentity = new Map<string, Set<ManagedSa>>();
+  /** The IKE SAs of each remote identity: the entry itself while there is one (most identities), a Set from the second on. */
+  private readonly byIdentity = new Map<string, ManagedSa | Set<ManagedSa>>();
   private readonly perSource = new Map<string, number>();
   private readonly keys = new Map<ManagedSa, { spi: string | null; init: string | null; source: string | null; identity: string | null }>();
   private readonly initBucket: TokenBucket;
@@ -305,8 +316,8 @@ export class IkeSaManager {
       else if (a.type === "switch-port") e.via = "natt";
       else if (a.type === "established") {
         e.remoteId = a.remoteId;
-        e.localId = a.localId;
-        e.proposal = a.proposal;
+        e.localId = intern(a.localId);
+        e.proposal = intern(a.proposal);
         e.establishedAt = now;
         established = true;
       } else if (a.type === "closed") closed = true;
@@ -330,10 +341,11 @@ export class IkeSaManager {
           }
         }
         if (e.remoteId && k.identity !== e.remoteId) {
-          if (k.identity) this.byIdentity.get(k.identity)?.delete(e);
-          let s = this.byIdentity.get(e.remoteId);
-          if (!s) this.byIdentity.set(e.remoteId, (s = new Set()));
-          s.add(e);
+          if (k.identity) this.identityDelete(k.identity, e);
+          const s = this.byIdentity.get(e.remoteId);
+          if (s === undefined) this.byIdentity.set(e.remoteId, e);
+          else if (s instanceof Set) s.add(e);
+          else if (s !== e) this.byIdentity.set(e.remoteId, new Set([s, e]));
           k.identity = e.remoteId;
         }
       }
@@ -350,8 +362,8 @@ export class IkeSaManager {
   /** Unique IDs / INITIAL_CONTACT: the other IKE SAs of `remoteId` (`sameHost`: from the same address) go: Child SAs at once, then a Delete. */
   private replaceOlder(keep: ManagedSa, remoteId: string, sameHost: boolean, now: number): void {
     const set = this.byIdentity.get(remoteId);
-    if (!set) return;
-    for (const old of [...set]) {
+    if (!set || set === keep) return;
+    for (const old of set instanceof Set ? [...set] : [set]) {
       if (old === keep || old.replaced || old.sa.state === "dead") continue;
       if (sameHost && old.sa.remote.address !== keep.sa.remote.address) continue;
       old.replaced = true;
@@ -379,12 +391,18 @@ export class IkeSaManager {
     if (!k) return;
     if (e.halfOpen) this.clearHalfOpen(e, k);
     if (k.spi && this.bySpi.get(k.spi) === e) this.bySpi.delete(k.spi);
-    if (k.identity) {
-      const s = this.byIdentity.get(k.identity);
-      s?.delete(e);
-      if (s && s.size === 0) this.byIdentity.delete(k.identity);
-    }
+    if (k.identity) this.identityDelete(k.identity, e);
     this.keys.delete(e);
+  }
+
+  private identityDelete(id: string, e: ManagedSa): void {
+    const s = this.byIdentity.get(id);
+    if (s === e) this.byIdentity.delete(id);
+    else if (s instanceof Set) {
+      s.delete(e);
+      if (s.size === 1) this.byIdentity.set(id, s.values().next().value!);
+      else if (s.size === 0) this.byIdentity.delete(id);
+    }
   }
 }
 
