@@ -30,6 +30,7 @@ import { responderInit, startInit } from "./exchange-init.ts";
 import { responderAuth } from "./exchange-auth.ts";
 import { childRequest, responderChild } from "./exchange-child.ts";
 import { deleteChildRequest, deleteIkeRequest, dpdRequest, ikeRekeyRequest, responderInfo } from "./exchange-info.ts";
+import { retransmitMax } from "./retransmit.ts";
 
 export type { Action, ChildSaInfo, ChildSaStatus, Endpoint, IkeSaConfig, IkeSaPhase, IkeSaStatus } from "./types.ts";
 export type { State as IkeSaState } from "./context.ts";
@@ -380,7 +381,7 @@ export class IkeSa {
     }
     const o = s.outstanding;
     if (o && now >= o.nextAt) {
-      const max = s.cfg.retransmitTries ?? 5;
+      const max = retransmitMax(s.cfg, o.exchange === EX_INIT && s.initiator);
       if (o.tries >= max) {
         const what = o.exchange === EX_INIT ? "IKE_SA_INIT" : o.exchange === EX_AUTH ? "IKE_AUTH" : o.exchange === EX_CHILD ? "CREATE_CHILD_SA" : "INFORMATIONAL";
         if (s.state === "deleting") s.die("deleted (peer did not answer the Delete)");
@@ -388,7 +389,7 @@ export class IkeSa {
         return s.flush();
       }
       o.tries++;
-      o.nextAt = now + s.timeout(o.tries);
+      o.nextAt = now + s.timeout(o.tries, o.exchange);
       s.log("debug", `retransmit ${o.tries} of request ${o.mid}`);
       s.send(o.data, now);
     }
