@@ -9,6 +9,7 @@
  *
  *   sudo bun bench/ike/flood.ts [--time 30] [--max 5000000] [--rate 0] [--runs 1] [--out DIR]
  *   sudo VPNKIT_IKE_GATE=0 bun bench/ike/flood.ts --only vpnkit     # UDP 500 read on the main thread (before the IKE gate)
+ *   sudo VPNKIT_IKE_STEER=0 bun bench/ike/flood.ts --only vpnkit    # one UDP 500 socket, no kernel priority steering
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -43,13 +44,18 @@ try {
 }
 writeFileSync(join(out, "results.json"), JSON.stringify(results, null, 1));
 const mb = (kb: number) => (kb / 1024).toFixed(1);
+/** vpnkit's kernel steering counters (lib/platform/bun/ike-gate-steer.ts), "-" without them. */
+const steerText = (x: FloodResult) => {
+  const t = (x.counters as { gate?: { steer?: { prioReceived: number; prioInits: number; misrouted: number; bulkKernelDrops: number; prioKernelDrops: number } } }).gate?.steer;
+  return t ? `${t.prioReceived} (${t.prioInits}) / ${t.misrouted} / ${t.bulkKernelDrops}, ${t.prioKernelDrops}` : "-";
+};
 const s = (ms: number | null) => (ms === null ? "-" : (ms / 1000).toFixed(2));
 const rows = [
-  ["responder", "flood sent", "pps", "COOKIE answers", "INIT answers", "RSS base MB", "RSS max MB", "RSS after MB", "RSS anon+file KiB at max", "UDP read / rcvbuf drops", "charon client s", "vpnkit initiator s (spawn / 1st INIT)", "SAs during (half-open)", "SAs after (half-open)", "settle s", "load at flood end"],
-  ...results.map((x) => [x.responder === "vpnkit" && process.env.VPNKIT_IKE_GATE === "0" ? "vpnkit (VPNKIT_IKE_GATE=0)" : x.responder, String(x.flood.sent), String(x.flood.pps), String(x.answers.cookie), String(x.answers.init), mb(x.rssKb.baseline), mb(x.rssKb.max), mb(x.rssKb.after), x.rssKb.parts?.max ?? "?", `${x.udp?.UdpInDatagrams ?? "?"} / ${x.udp?.UdpRcvbufErrors ?? "?"}`,
+  ["responder", "flood sent", "pps", "COOKIE answers", "INIT answers", "RSS base MB", "RSS max MB", "RSS after MB", "RSS anon+file KiB at max", "UDP read / rcvbuf drops", "charon client s", "vpnkit initiator s (spawn / 1st INIT)", "SAs during (half-open)", "SAs after (half-open)", "settle s", "load at flood end", "gate steering: priority read (IKE_SA_INITs) / misrouted / kernel drops bulk, priority"],
+  ...results.map((x) => [x.responder === "vpnkit" && process.env.VPNKIT_IKE_GATE === "0" ? "vpnkit (VPNKIT_IKE_GATE=0)" : x.responder === "vpnkit" && process.env.VPNKIT_IKE_STEER === "0" ? "vpnkit (VPNKIT_IKE_STEER=0)" : x.responder, String(x.flood.sent), String(x.flood.pps), String(x.answers.cookie), String(x.answers.init), mb(x.rssKb.baseline), mb(x.rssKb.max), mb(x.rssKb.after), x.rssKb.parts?.max ?? "?", `${x.udp?.UdpInDatagrams ?? "?"} / ${x.udp?.UdpRcvbufErrors ?? "?"}`,
     `${x.charonClient.ok ? s(x.charonClient.ms) : "FAILED"}${x.charonClient.floodRunningWhenUp ? "" : " (after flood)"}`,
     `${x.vpnkitInitiator.ok ? `${s(x.vpnkitInitiator.msFromSpawn)} / ${s(x.vpnkitInitiator.msFromFirstInit)}` : "FAILED"}${x.vpnkitInitiator.floodRunningWhenUp ? "" : " (after flood)"}`,
-    `${x.during.sas} (${x.during.halfOpen})`, `${x.after.sas} (${x.after.halfOpen})`, x.after.settleS.toFixed(1), x.loadavg.split(" ").slice(0, 3).join(" ")]),
+    `${x.during.sas} (${x.during.halfOpen})`, `${x.after.sas} (${x.after.halfOpen})`, x.after.settleS.toFixed(1), x.loadavg.split(" ").slice(0, 3).join(" "), steerText(x)]),
 ];
 const table = rows.map((r, i) => `| ${r.join(" | ")} |` + (i === 0 ? `\n|${r.map(() => "---").join("|")}|` : "")).join("\n");
 writeFileSync(join(out, "table.md"), table + "\n");

@@ -27,6 +27,7 @@ export const VPNKIT_ENV = [
   { name: "VPNKIT_WARM_SAS", doc: "\"0\": do not warm up new SAs' code paths" },
   { name: "VPNKIT_WARMUP", doc: "packets in the start-up warm-up of the packet path (default 4000)" },
   { name: "VPNKIT_IKE_GATE", doc: "\"0\": a responder reads UDP 500 on the main thread instead of the IKE gate's thread (COOKIE answers to a flood off the main thread; benchmarks)" },
+  { name: "VPNKIT_IKE_STEER", doc: "\"0\": one UDP 500 socket per family for the IKE gate instead of a kernel-steered bulk / priority pair (benchmarks)" },
   { name: "VPNKIT_YOUNG_GC_MS", doc: "young-generation GC interval in ms while IKE datagrams arrive (default 50; 0: off, benchmarks)" },
   { name: "VPNKIT_BENCH_EXTRA_CHILDREN", doc: "install N idle Child SAs with distinct /32 selectors next to the real one (the 1,000-SA throughput benchmark)" },
 ] as const satisfies readonly EnvVar[];

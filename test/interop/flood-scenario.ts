@@ -51,7 +51,7 @@ export interface FloodResult {
   /** VmRSS (KiB); `parts`: RssAnon / RssFile at the baseline, at the peak and after (the file part is the mapped executable and libraries). */
   rssKb: { baseline: number; max: number; after: number; samples: number; parts?: { baseline: string; max: string; after: string } };
   charonClient: { ok: boolean; ms: number | null; startedAtS: number; floodRunningWhenUp: boolean; cookieSeen: boolean; out: string };
-  vpnkitInitiator: { ok: boolean; msFromSpawn: number | null; msFromFirstInit: number | null; startedAtS: number; floodRunningWhenUp: boolean };
+  vpnkitInitiator: { ok: boolean; msFromSpawn: number | null; msFromFirstInit: number | null; startedAtS: number; floodRunningWhenUp: boolean; cookieSeen: boolean };
   during: { sas: number | null; halfOpen: number | null };
   after: { sas: number | null; halfOpen: number | null; settleS: number; ikeSas: string };
   counters: Record<string, unknown>;
@@ -305,11 +305,12 @@ export async function runFlood(o: FloodOptions): Promise<FloodResult> {
     const vi0 = Date.now();
     const vi = spawnLogged("ip", ["netns", "exec", NS.c, BUN, join(ROOT, "cli/main.ts"), "up", ...initiator, "--control", join(dir, "i.sock")], dir, join(dir, "initiator.log"));
     procs.push(vi);
-    const vpnkitInitiator: FloodResult["vpnkitInitiator"] = { ok: false, msFromSpawn: null, msFromFirstInit: null, startedAtS: vpnkitAt, floodRunningWhenUp: false };
+    const vpnkitInitiator: FloodResult["vpnkitInitiator"] = { ok: false, msFromSpawn: null, msFromFirstInit: null, startedAtS: vpnkitAt, floodRunningWhenUp: false, cookieSeen: false };
     const viUp = until(() => vi.lines.some((l) => /Child SA installed/.test(l)), 60_000).then((ok) => {
       const up = vi.lines.find((l) => /Child SA installed/.test(l));
       const first = vi.lines.find((l) => /IKE_SA_INIT to/.test(l));
       vpnkitInitiator.ok = ok && !!up;
+      vpnkitInitiator.cookieSeen = vi.lines.some((l) => /responder demands a COOKIE/.test(l));
       if (up) {
         const at = Number(up.split(" ")[0]);
         vpnkitInitiator.msFromSpawn = at - vi0;
@@ -340,7 +341,10 @@ export async function runFlood(o: FloodOptions): Promise<FloodResult> {
         if (st?.ike) {
           after = { sas: st.ike.manager.sas, halfOpen: st.ike.manager.halfOpen, settleS: 0, ikeSas: st.ike.ikeSas.map((x) => `${x.remote} ${x.state}`).join(", ") };
           const io = st.io as Record<string, number> | undefined;
-          counters = { ...st.ike.manager.counters, drops: st.ike.drops, ...(io?.ikeGateReceived !== undefined ? { gate: { received: io.ikeGateReceived, forwarded: io.ikeGateForwarded, cookiesValid: io.ikeGateCookiesValid } } : {}) };
+          const steer = io?.ikeGatePrioReceived !== undefined
+            ? { steer: { prioReceived: io.ikeGatePrioReceived, prioInits: io.ikeGatePrioInits, misrouted: io.ikeGateMisrouted, bulkKernelDrops: io.ikeGateBulkKernelDrops, prioKernelDrops: io.ikeGatePrioKernelDrops } }
+            : {};
+          counters = { ...st.ike.manager.counters, drops: st.ike.drops, ...(io?.ikeGateReceived !== undefined ? { gate: { received: io.ikeGateReceived, forwarded: io.ikeGateForwarded, cookiesValid: io.ikeGateCookiesValid, ...steer } } : {}) };
         }
       } else {
         const s = charonStats(charonR!);

@@ -89,6 +89,26 @@ run("spoofed IKE_SA_INIT flood at the sender's highest rate (issue #12)", () => 
     expect(g!.forwarded, ctx).toBeLessThan(1000);
   });
 
+  // lib/platform/bun/ike-gate-steer.ts: UDP 500 is a bulk and a priority socket, a cBPF program
+  // (lib/ike/v2/sa/gate-steer.ts) picks one per datagram in the kernel
+  test("kernel steering: the clients' COOKIE retries and the vpnkit initiator's IKE_AUTH came through the priority socket, the flood through the bulk one", () => {
+    const g = (r.counters as { gate?: { cookiesValid: number; steer?: { prioReceived: number; prioInits: number; misrouted: number; bulkKernelDrops: number; prioKernelDrops: number } } }).gate;
+    const t = g?.steer;
+    expect(t, ctx).toBeDefined();
+    // every datagram was read from the socket the program picks for it
+    expect(t!.misrouted, ctx).toBe(0);
+    // a client that was asked for a COOKIE returned it through the priority socket: one IKE_SA_INIT each at least
+    const asked = (r.charonClient.cookieSeen ? 1 : 0) + (r.vpnkitInitiator.cookieSeen ? 1 : 0);
+    expect(t!.prioInits, ctx).toBeGreaterThanOrEqual(asked);
+    expect(g!.cookiesValid, ctx).toBeLessThanOrEqual(t!.prioInits);
+    // the vpnkit initiator's IKE_AUTH (no NAT: on port 500) besides its IKE_SA_INITs
+    expect(t!.prioReceived, ctx).toBeGreaterThan(t!.prioInits);
+    // none of the flood's cookie-less requests there: only the clients' few messages
+    expect(t!.prioReceived, ctx).toBeLessThan(100);
+    // and its queue never overflowed
+    expect(t!.prioKernelDrops, ctx).toBe(0);
+  });
+
   test("after the flood: no half-open IKE SA left, only the two legitimate tunnels", () => {
     expect(r.after.halfOpen, ctx).toBe(0);
     expect(r.after.sas, ctx).toBe(2);

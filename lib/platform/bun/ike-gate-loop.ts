@@ -8,6 +8,11 @@
  * flight (the rest dropped and counted). The HMAC runs on libcrypto's SHA-256 through FFI into
  * fixed buffers: a flood request allocates nothing here.
  *
+ * With kernel steering (ike-gate-steer.ts: a bulk and a priority socket per family), a wake-up for
+ * the bulk socket reads the priority one first, each up to the same budget: a COOKIE retry or an
+ * IKE_AUTH waits behind no flood, and a flood aimed at the priority socket still leaves the bulk
+ * one half of the reads.
+ *
  * COOKIEs are demanded once the manager's half-open count (published by the main thread) plus
  * the requests in flight reach the cookie threshold. Counters go into the shared buffer at
  * every {@link GateLoop.publish}.
@@ -18,7 +23,9 @@ import { ipv4Text, ipv6Text } from "../../core/bytes.ts";
 import { CookieGate, GATE_COOKIE, GATE_DROP_REASONS, GATE_FORWARD, SharedCookieJar } from "../../ike/v2/sa/cookie-gate.ts";
 import { libcryptoHmacSha256 } from "./hmac-ffi.ts";
 import { EAGAIN, EINTR, errno, libcSymbols, stableBytes } from "./libc.ts";
-import { G, type GateEvent, type GateInit, gateViews, N } from "./ike-gate-shared.ts";
+import { G, type GateEvent, type GateInit, gateViews, N, NS } from "./ike-gate-shared.ts";
+import { STEER_PRIORITY, steerClass } from "../../ike/v2/sa/gate-steer.ts";
+import { SocketDrops } from "./ike-gate-steer.ts";
 
 const BATCH = 64;
 /** Bytes per receive slot: an IKE message on port 500 may be a whole unfragmented IKE_AUTH. */
@@ -48,6 +55,10 @@ class GateSocket {
   private readonly outVec = stableBytes(BATCH * MMSG);
   private readonly outVecDv = new DataView(this.outVec.buffer);
   readonly outVecPtr: number;
+
+  /** Steered: the class of datagrams this socket gets (STEER_BULK / STEER_PRIORITY), -1 when not steered; a bulk socket's priority partner. */
+  cls = -1;
+  partner: GateSocket | null = null;
 
   constructor(readonly fd: number) {
     const slabPtr = ptr(this.slab), namesPtr = ptr(this.names), iovPtr = ptr(this.iovs);
@@ -93,12 +104,23 @@ export class GateLoop {
   private truncated = 0;
   private sendErrors = 0;
   private recvCalls = 0;
+  private prioReceived = 0;
+  private prioInits = 0;
+  private misrouted = 0;
+  private readonly kernelDrops = new SocketDrops();
 
   constructor(private readonly init: GateInit, private readonly post: (e: Extract<GateEvent, { type: "ike" }>) => void) {
     ({ ctl: this.ctl, nums: this.nums } = gateViews(init.sab));
     this.jar = new SharedCookieJar(init.cookieSab, init.rotateMs, true, this.mac);
     this.gate = new CookieGate(this.jar);
     this.socks = init.fds.map((fd) => new GateSocket(fd));
+    for (const p of init.steer ?? []) {
+      const b = this.socks.find((x) => x.fd === p.bulk), q = this.socks.find((x) => x.fd === p.prio);
+      if (b === undefined || q === undefined) continue;
+      b.cls = 0;
+      q.cls = STEER_PRIORITY;
+      b.partner = q;
+    }
   }
 
   /** The sockets' fds (to wait for). */
@@ -110,6 +132,12 @@ export class GateLoop {
   drain(fd: number, maxCalls = 16): boolean {
     const s = this.socks.find((x) => x.fd === fd);
     if (s === undefined) return false;
+    // the priority socket first (a bulk socket's wake-up reads its partner too)
+    const more = s.partner !== null ? this.drainSocket(s.partner, maxCalls) : false;
+    return this.drainSocket(s, maxCalls) || more;
+  }
+
+  private drainSocket(s: GateSocket, maxCalls: number): boolean {
     const L = this.L, ctl = this.ctl, gate = this.gate;
     for (let call = 0; call < maxCalls; call++) {
       const n = L.recvmmsg(s.fd, s.vecPtr as Pointer, BATCH, MSG_DONTWAIT, null);
@@ -132,6 +160,13 @@ export class GateLoop {
           continue;
         }
         const off = i * SLOT, no = i * 32;
+        if (s.cls >= 0) {
+          if (steerClass(s.slab, off, len) !== s.cls) this.misrouted++;
+          if (s.cls === STEER_PRIORITY) {
+            this.prioReceived++;
+            if (len >= 20 && s.slab[off + 18] === 34 && (s.slab[off + 19] & 0x20) === 0) this.prioInits++;
+          }
+        }
         const v6 = (s.names[no] | (s.names[no + 1] << 8)) === AF_INET6;
         const demand = Atomics.load(ctl, G.HALF_OPEN) + Atomics.load(ctl, G.INFLIGHT) >= threshold;
         const verdict = gate.check(s.slab, off, len, s.names, no + (v6 ? 8 : 4), v6 ? 16 : 4, demand, now);
@@ -168,6 +203,7 @@ export class GateLoop {
   tick(now: number): void {
     this.jar.rotate(now);
     this.publish();
+    this.publishKernelDrops();
   }
 
   publish(): void {
@@ -181,11 +217,29 @@ export class GateLoop {
     nums[N.sendErrors] = this.sendErrors;
     nums[N.recvCalls] = this.recvCalls;
     for (let i = 0; i < GATE_DROP_REASONS.length; i++) nums[N.drops + i] = this.gate.drops[i];
+    nums[NS.steered] = this.socks.some((x) => x.cls >= 0) ? 1 : 0;
+    nums[NS.prioReceived] = this.prioReceived;
+    nums[NS.prioInits] = this.prioInits;
+    nums[NS.misrouted] = this.misrouted;
+  }
+
+  /** The kernel's drops per socket class (SO_MEMINFO; a getsockopt per socket, so at tick time only). */
+  private publishKernelDrops(): void {
+    let bulk = 0, prio = 0;
+    for (const x of this.socks) {
+      const d = this.kernelDrops.read(x.fd);
+      if (d < 0) continue;
+      if (x.cls === STEER_PRIORITY) prio += d;
+      else bulk += d;
+    }
+    this.nums[NS.bulkKernelDrops] = bulk;
+    this.nums[NS.prioKernelDrops] = prio;
   }
 
   /** Publish a last time and zero the key-derived state. */
   close(): void {
     this.publish();
+    this.publishKernelDrops();
     this.mac.wipe();
   }
 }

@@ -24,7 +24,14 @@ const CTL_SLOTS = 8;
 
 /** Float64 counter slots (after the control slots). */
 export const N = { received: 0, cookiesSent: 1, cookiesValid: 2, forwarded: 3, queueFull: 4, truncated: 5, sendErrors: 6, recvCalls: 7, drops: 8 } as const;
-const NUM_SLOTS = 16;
+/**
+ * Kernel steering (ike-gate-steer.ts), after the drop reasons: 1 when the sockets are steered; datagrams
+ * read from the priority sockets, IKE_SA_INIT requests among them; datagrams read from a socket the
+ * program would not have picked (0 when the kernel steers as lib/ike/v2/sa/gate-steer.ts says); the
+ * kernel's drops (receive queue full) of the bulk and the priority sockets.
+ */
+export const NS = { steered: 16, prioReceived: 17, prioInits: 18, misrouted: 19, bulkKernelDrops: 20, prioKernelDrops: 21 } as const;
+const NUM_SLOTS = 24;
 
 export const GATE_SAB_BYTES = CTL_SLOTS * 4 + NUM_SLOTS * 8;
 
@@ -38,8 +45,10 @@ export interface GateInit {
   /** The COOKIE secrets (lib/ike/v2/sa/cookie-gate.ts SharedCookieJar); the gate rotates them. */
   cookieSab: SharedArrayBuffer;
   rotateMs: number;
-  /** Bound UDP sockets (IPv4, IPv6) of the plain IKE port. */
+  /** Bound UDP sockets (IPv4, IPv6) of the plain IKE port: all of them, bulk and priority. */
   fds: number[];
+  /** Steered pairs (ike-gate-steer.ts): the priority socket is read before its bulk partner. */
+  steer?: { bulk: number; prio: number }[];
   /** Datagrams in flight to the main thread at most. */
   queueMax: number;
 }

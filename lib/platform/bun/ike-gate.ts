@@ -12,13 +12,20 @@
  * and 15 % answered; the gate reads and answers 46-48 % (charon 18-22 %), and the idle responder
  * costs no more memory than without it.
  *
+ * Each family's port is a steered pair where the kernel allows it (ike-gate-steer.ts: a bulk and a
+ * priority socket, a cBPF program in the kernel puts cookie-less IKE_SA_INITs into the bulk one
+ * and COOKIE retries and other exchanges into the priority one, read first); otherwise, or with
+ * VPNKIT_IKE_STEER=0, one socket, as before.
+ *
  * Sends (the manager's answers) go out on the same sockets from the main thread.
  * @module
  */
 import { GATE_DROP_REASONS, SharedCookieJar } from "../../ike/v2/sa/cookie-gate.ts";
-import { G, GATE_SAB_BYTES, type GateEvent, type GateInit, gateViews, N } from "./ike-gate-shared.ts";
+import { G, GATE_SAB_BYTES, type GateEvent, type GateInit, gateViews, N, NS } from "./ike-gate-shared.ts";
 import type { IkeSockets } from "./ike-sockets.ts";
 import { FfiUdpSocket } from "./udp-ffi.ts";
+import { bindSteeredPair, type SteeredPair, SteeringUnavailable } from "./ike-gate-steer.ts";
+import { vpnkitEnv } from "../../core/env.ts";
 
 export interface IkeGateOptions {
   /** Half-open count from which COOKIEs are demanded (the manager's `cookieThreshold`). */
@@ -34,7 +41,16 @@ export interface IkeGate extends IkeSockets {
   /** Tell the gate the manager's half-open count. */
   halfOpen(n: number): void;
   /** The gate's counters: datagrams read, COOKIEs sent, forwarded, dropped by reason. */
-  counters(): { received: number; cookiesSent: number; cookiesValid: number; forwarded: number; drops: Record<string, number> };
+  counters(): { received: number; cookiesSent: number; cookiesValid: number; forwarded: number; drops: Record<string, number>; steer: GateSteerCounters | null };
+}
+
+/** Kernel steering counters (ike-gate-shared.ts NS): null when the sockets are not steered. */
+export interface GateSteerCounters {
+  prioReceived: number;
+  prioInits: number;
+  misrouted: number;
+  bulkKernelDrops: number;
+  prioKernelDrops: number;
 }
 
 function gateUrl(): string {
@@ -59,17 +75,35 @@ export interface IkeGateBinding extends IkeGate {
  */
 export function bindIkeGate(local: string, port: number, onMessage: Recv, warn: (m: string) => void, o: IkeGateOptions): IkeGateBinding {
   const v6local = local.includes(":");
-  const v4 = v6local ? null : FfiUdpSocket.bind(local, port);
+  const steerWanted = vpnkitEnv("VPNKIT_IKE_STEER") !== "0";
+  const pairs: SteeredPair[] = [];
+  // a steered pair when the kernel allows it, else one socket (the priority one of a pair sends)
+  const bindOne = (addr: string): FfiUdpSocket => {
+    if (steerWanted) {
+      try {
+        const p = bindSteeredPair(addr, port);
+        pairs.push(p);
+        return p.prio;
+      } catch (e) {
+        if (!(e instanceof SteeringUnavailable)) throw e;
+        warn(`IKE gate: one socket on ${addr.includes(":") ? `[${addr}]` : addr}:${port}, no kernel steering (${e.message})`);
+      }
+    }
+    return FfiUdpSocket.bind(addr, port);
+  };
+  const v4 = v6local ? null : bindOne(local);
   let v6: FfiUdpSocket | null = null;
   if (v6local || local === "0.0.0.0") {
     try {
-      v6 = FfiUdpSocket.bind(v6local ? local : "::", port);
+      v6 = bindOne(v6local ? local : "::");
     } catch (e) {
       if (v6local) throw e;
       warn(`IKE: no IPv6 socket on port ${port}: ${(e as Error).message}`);
     }
   }
   const socks = [v4, v6].filter((s): s is FfiUdpSocket => s !== null);
+  // the bulk sockets of steered pairs (v4 / v6 above are the priority ones)
+  for (const p of pairs) socks.push(p.bulk);
   const sab = new SharedArrayBuffer(GATE_SAB_BYTES);
   const { ctl, nums } = gateViews(sab);
   Atomics.store(ctl, G.THRESHOLD, o.cookieThreshold);
@@ -80,7 +114,7 @@ export function bindIkeGate(local: string, port: number, onMessage: Recv, warn: 
   return {
     bound,
     cookies,
-    init: { type: "init", sab, cookieSab, rotateMs: o.cookieRotateMs, fds: socks.map((s) => s.fd), queueMax: o.queueMax },
+    init: { type: "init", sab, cookieSab, rotateMs: o.cookieRotateMs, fds: socks.map((s) => s.fd), queueMax: o.queueMax, steer: pairs.map((p) => ({ bulk: p.bulk.fd, prio: p.prio.fd })) },
     deliver(buf, addr, p) {
       Atomics.sub(ctl, G.INFLIGHT, 1);
       if (!closed) onMessage(buf, addr, p);
@@ -100,7 +134,10 @@ export function bindIkeGate(local: string, port: number, onMessage: Recv, warn: 
       if (nums[N.queueFull]) drops["gate-queue-full"] = nums[N.queueFull];
       if (nums[N.truncated]) drops["gate-truncated"] = nums[N.truncated];
       if (nums[N.sendErrors]) drops["gate-send-errors"] = nums[N.sendErrors];
-      return { received: nums[N.received], cookiesSent: nums[N.cookiesSent], cookiesValid: nums[N.cookiesValid], forwarded: nums[N.forwarded], drops };
+      const steer = nums[NS.steered]
+        ? { prioReceived: nums[NS.prioReceived], prioInits: nums[NS.prioInits], misrouted: nums[NS.misrouted], bulkKernelDrops: nums[NS.bulkKernelDrops], prioKernelDrops: nums[NS.prioKernelDrops] }
+        : null;
+      return { received: nums[N.received], cookiesSent: nums[N.cookiesSent], cookiesValid: nums[N.cookiesValid], forwarded: nums[N.forwarded], drops, steer };
     },
     close() {
       if (closed) return;

@@ -282,6 +282,11 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
         ikeStatus.manager.counters.cookiesSent += g.cookiesSent;
         Object.assign(ikeStatus.drops, g.drops);
         Object.assign(io, { ikeGateReceived: g.received, ikeGateForwarded: g.forwarded, ikeGateCookiesValid: g.cookiesValid });
+        // kernel steering (ike-gate-steer.ts): what the priority sockets got, what the kernel dropped per class
+        if (g.steer) {
+          const t = g.steer;
+          Object.assign(io, { ikeGatePrioReceived: t.prioReceived, ikeGatePrioInits: t.prioInits, ikeGateMisrouted: t.misrouted, ikeGateBulkKernelDrops: t.bulkKernelDrops, ikeGatePrioKernelDrops: t.prioKernelDrops });
+        }
       }
       const nattDropped = ikeQueue ? Atomics.load(ikeQueue, 1) : 0;
       if (nattDropped) ikeStatus.drops["natt-queue-full"] = nattDropped;

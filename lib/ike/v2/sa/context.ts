@@ -179,7 +179,7 @@ export interface SaContext {
   /** Close the SA: remove children, zero keys, `closed` action. */
   die(reason: string): void;
   /** Retransmission timeout after `tries` retransmissions. */
-  timeout(tries: number): number;
+  timeout(tries: number, exchange?: number): number;
   /** Derive the IKE SA keys from `shared` (and the old SK_d on a rekey). */
   deriveKeys(shared: Uint8Array, rekey?: { skd: Uint8Array; prf: number }): void;
   /** A fresh inbound ESP SPI. */

@@ -42,7 +42,7 @@ export function startInit(sa: SaContext, group: number, now: number): void {
   const h: HeaderSpec = { ispi: sa.spii, rspi: NO_SPI, exchange: EX_INIT, initiator: true, response: false, messageId: 0 };
   const data = encodeIkev2Message(h, payloads);
   sa.initRequest = data;
-  sa.outstanding = { mid: 0, exchange: EX_INIT, data: [data], tries: 0, nextAt: now + sa.timeout(0), onResponse: (m, p, t) => initiatorInitResponse(sa, m, p, t) };
+  sa.outstanding = { mid: 0, exchange: EX_INIT, data: [data], tries: 0, nextAt: now + sa.timeout(0, EX_INIT), onResponse: (m, p, t) => initiatorInitResponse(sa, m, p, t) };
   sa.send([data], now);
 }
 
@@ -94,10 +94,13 @@ export function maybeSwitchPort(sa: SaContext): void {
 }
 
 /** Initiator: the IKE_SA_INIT response (or a COOKIE / INVALID_KE_PAYLOAD / error answer). */
-export function initiatorInitResponse(sa: SaContext, msg: Ikev2Message, payloads: Ikev2Payload[], now: number): void {
+export function initiatorInitResponse(sa: SaContext, msg: Ikev2Message, payloads: Ikev2Payload[], now: number): void | "defer" {
   const p = parse(payloads);
   const cookie = notifyOf(p, N.COOKIE);
   if (cookie) {
+    // the answer to an earlier copy (a retransmission, lib/ike/v2/sa/retransmit.ts) asking for the
+    // COOKIE we already return: not a new demand; our request stays outstanding
+    if (sa.cookie && sa.cookie.length === cookie.data.length && sa.cookie.every((x, i) => x === cookie.data[i])) return "defer";
     if (++sa.initRetries > 3 || cookie.data.length < 1 || cookie.data.length > 64) { sa.fail("IKE_SA_INIT: responder keeps demanding a COOKIE", N.COOKIE, now); return; }
     sa.log("info", "responder demands a COOKIE; retrying IKE_SA_INIT with it");
     sa.cookie = cookie.data.slice();

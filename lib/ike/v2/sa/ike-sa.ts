@@ -34,6 +34,7 @@ import { EX_FOLLOWUP_KE, responderFollowup } from "./exchange-followup.ts";
 import { EX_INTERMEDIATE, intermediatePending, notePlaintext } from "./intermediate-auth.ts";
 import { childRequest, responderChild } from "./exchange-child.ts";
 import { deleteChildRequest, deleteIkeRequest, dpdRequest, ikeRekeyRequest, responderInfo } from "./exchange-info.ts";
+import { retransmitMax } from "./retransmit.ts";
 
 export type { Action, ChildSaInfo, ChildSaStatus, Endpoint, IkeSaConfig, IkeSaPhase, IkeSaStatus } from "./types.ts";
 export type { State as IkeSaState } from "./context.ts";
@@ -400,7 +401,7 @@ export class IkeSa {
     }
     const o = s.outstanding;
     if (o && now >= o.nextAt) {
-      const max = s.cfg.retransmitTries ?? 5;
+      const max = retransmitMax(s.cfg, o.exchange === EX_INIT && s.initiator);
       if (o.tries >= max) {
         const what = o.exchange === EX_INIT ? "IKE_SA_INIT" : o.exchange === EX_AUTH ? "IKE_AUTH" : o.exchange === EX_CHILD ? "CREATE_CHILD_SA" : o.exchange === EX_INTERMEDIATE ? "IKE_INTERMEDIATE" : o.exchange === EX_FOLLOWUP_KE ? "IKE_FOLLOWUP_KE" : "INFORMATIONAL";
         if (s.state === "deleting") s.die("deleted (peer did not answer the Delete)");
@@ -408,7 +409,7 @@ export class IkeSa {
         return s.flush();
       }
       o.tries++;
-      o.nextAt = now + s.timeout(o.tries);
+      o.nextAt = now + s.timeout(o.tries, o.exchange);
       s.log("debug", `retransmit ${o.tries} of request ${o.mid}`);
       s.send(o.data, now);
     }

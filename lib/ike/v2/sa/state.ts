@@ -23,6 +23,7 @@ import { sharedChain, sharedIdentity, sharedPrivateKey, sharedSelectors, sharedS
 import type { TrafficSelector } from "./ts.ts";
 import type { Action, Endpoint, IkeSaConfig } from "./types.ts";
 import { EX_INIT, NO_SPI, requestDigest, type Child, type EapSession, type Outstanding, type Pending, type PendingIkeRekey, type SaContext, type State } from "./context.ts";
+import { retransmitWait } from "./retransmit.ts";
 
 /** Zero-length bytes, shared: what a released field points to (nothing can be written into it). */
 const EMPTY = new Uint8Array(0);
@@ -207,8 +208,9 @@ export class SaState implements SaContext {
     }
   }
 
-  timeout(tries: number): number {
-    return (this.cfg.retransmitTimeout ?? 4000) * Math.pow(this.cfg.retransmitBase ?? 1.8, tries);
+  timeout(tries: number, exchange?: number): number {
+    // the initiator's IKE_SA_INIT starts shorter (lib/ike/v2/sa/retransmit.ts)
+    return retransmitWait(this.cfg, exchange === EX_INIT && this.initiator, tries);
   }
 
   respond(msg: Ikev2Message, request: Uint8Array, payloads: PayloadSpec[], now: number): void {

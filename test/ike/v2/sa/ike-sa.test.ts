@@ -184,6 +184,7 @@ describe("failures", () => {
 
   test("peer not responding: retransmissions with backoff, then failure", () => {
     const l = new Loop(baseCfg("i"), baseCfg("r"));
+    const t0 = l.now;
     l.drop = () => true;
     l.run();
     const times: number[] = [];
@@ -192,10 +193,30 @@ describe("failures", () => {
       l.tick(500);
       if (l.of("i", "send").length > before) times.push(l.now);
     }
-    expect(times.length).toBe(5);
+    // IKE_SA_INIT (lib/ike/v2/sa/retransmit.ts): two early retransmissions (1 s, 2 s), then the
+    // usual 4 s x 1.8^k, 5 of them; it gives up when the usual schedule does (4 x (1.8^6 - 1) / 0.8 = 165.1 s)
+    expect(times.length).toBe(7);
+    expect(times.map((t) => t - t0)).toEqual([1000, 3000, 7000, 14500, 27500, 51000, 93000]);
     const gaps = times.slice(1).map((t, k) => t - times[k]);
     for (let k = 1; k < gaps.length; k++) expect(gaps[k]).toBeGreaterThan(gaps[k - 1]);
     expect(l.of("i", "failed")[0].reason).toContain("not responding");
+    // at 500 ms ticks the usual schedule failed at 166 s too (sends at 4, 11.5, 24.5, 48, 90 s, + 75.6 s)
+    expect(l.now - t0).toBe(166000);
+  });
+
+  test("peer stops answering after IKE_SA_INIT: IKE_AUTH keeps the usual schedule (4 s x 1.8^k, 5 retransmissions)", () => {
+    const l = new Loop(baseCfg("i"), baseCfg("r"));
+    l.drop = (w) => w.from === "i" && w.data[18] !== 34;
+    l.run();
+    const t0 = l.now;
+    const times: number[] = [];
+    for (let k = 0; k < 1000 && l.i.state !== "dead"; k++) {
+      const before = l.of("i", "send").length;
+      l.tick(500);
+      if (l.of("i", "send").length > before) times.push(l.now);
+    }
+    expect(times.map((t) => t - t0)).toEqual([4000, 11500, 24500, 48000, 90000]);
+    expect(l.of("i", "failed")[0].reason).toContain("IKE_AUTH");
   });
 });
 

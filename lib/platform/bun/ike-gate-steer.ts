@@ -1,0 +1,119 @@
+/**
+ * The IKE gate's socket pair (ike-gate.ts): the plain IKE port bound twice with SO_REUSEPORT, a
+ * bulk socket (index 0 of the reuseport group) and a priority socket (index 1), and the cBPF
+ * program of lib/ike/v2/sa/gate-steer.ts attached to the group with SO_ATTACH_REUSEPORT_CBPF:
+ * the kernel puts cookie-less IKE_SA_INIT requests (a spoofed flood) into the bulk socket's
+ * queue and COOKIE retries and every other exchange into the priority socket's, which the gate
+ * reads first. When the kernel refuses (no SO_REUSEPORT / reuseport cBPF, Linux < 4.5) the
+ * caller falls back to one socket.
+ *
+ * SO_REUSEPORT would let a second process of the same user bind the port next to ours and
+ * silently take a share of its datagrams, where a plain bind fails with EADDRINUSE: so the port
+ * is first probed with a plain bind (a second vpnkit fails there, as before), and a plain bind
+ * by anyone after us fails on our group too.
+ * @module
+ */
+import { FFIType, ptr } from "bun:ffi";
+import { encodeBpf } from "../../capture/bpf-ipsec.ts";
+import { gateSteerProgram } from "../../ike/v2/sa/gate-steer.ts";
+import { parseIp } from "../../net/cidr.ts";
+import { errno, libcSymbols, sockaddr, stableBytes, strerror } from "./libc.ts";
+import { FfiUdpSocket } from "./udp-ffi.ts";
+
+const AF_INET = 2, AF_INET6 = 10, SOCK_DGRAM = 2, SOCK_NONBLOCK = 0o4000, SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1, SO_REUSEPORT = 15, SO_ATTACH_REUSEPORT_CBPF = 51, SO_MEMINFO = 55;
+const SOL_IPV6 = 41, IPV6_V6ONLY = 26;
+/** SK_MEMINFO_DROPS: index of the drop counter in SO_MEMINFO's u32 array (linux/sock_diag.h). */
+const SK_MEMINFO_DROPS = 8;
+
+let lib: ReturnType<typeof load> | null = null;
+const load = () =>
+  libcSymbols({
+    socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+    bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+    setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+    getsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+    close: { args: [FFIType.i32], returns: FFIType.i32 },
+  });
+const sys = () => (lib ??= load());
+
+export interface SteeredPair {
+  bulk: FfiUdpSocket;
+  prio: FfiUdpSocket;
+}
+
+/** The kernel refused SO_REUSEPORT or the steering program: bind one socket instead. */
+export class SteeringUnavailable extends Error {}
+
+function open(text: string, family: 4 | 6, addr: Uint8Array, port: number, reuse: boolean): number {
+  const L = sys();
+  const fd = L.socket(family === 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw new Error(`socket(): ${strerror(errno())}`);
+  const one = stableBytes(4);
+  new DataView(one.buffer).setInt32(0, 1, true);
+  if (family === 6 && L.setsockopt(fd, SOL_IPV6, IPV6_V6ONLY, one, 4) < 0) {
+    const e = errno();
+    L.close(fd);
+    throw new Error(`IPV6_V6ONLY: ${strerror(e)}`);
+  }
+  if (reuse && L.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, one, 4) < 0) {
+    const e = errno();
+    L.close(fd);
+    throw new Error(`SO_REUSEPORT: ${strerror(e)}`);
+  }
+  const sa = sockaddr(family, addr, port);
+  if (L.bind(fd, sa, sa.length) < 0) {
+    const e = errno();
+    L.close(fd);
+    throw new Error(`cannot bind UDP ${family === 6 ? `[${text}]` : text}:${port}: ${strerror(e)}`);
+  }
+  return fd;
+}
+
+/**
+ * Bind the bulk and the priority socket on `address:port` and attach the steering program.
+ * Throws when the port is taken (the plain probe bind fails: same error as without steering),
+ * {@link SteeringUnavailable} when the kernel refuses SO_REUSEPORT or the program (the caller
+ * then binds one socket).
+ */
+export function bindSteeredPair(address: string, port: number): SteeredPair {
+  const ip = parseIp(address);
+  if (!ip) throw new Error(`cannot bind UDP ${address}:${port}: not an IP address`);
+  const L = sys();
+  // a plain bind first: fails with EADDRINUSE where a single socket would have
+  L.close(open(address, ip.family, ip.addr, port, false));
+  let bulk = -1, prio = -1;
+  try {
+    bulk = open(address, ip.family, ip.addr, port, true);
+    prio = open(address, ip.family, ip.addr, port, true);
+    const prog = gateSteerProgram();
+    const code = stableBytes(prog.length * 8);
+    code.set(encodeBpf(prog, true));
+    const fprog = stableBytes(16); // struct sock_fprog { u16 len; pad; struct sock_filter *filter; }
+    const dv = new DataView(fprog.buffer);
+    dv.setUint16(0, prog.length, true);
+    dv.setBigUint64(8, BigInt(ptr(code)), true);
+    if (L.setsockopt(bulk, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, fprog, 16) < 0) throw new Error(`SO_ATTACH_REUSEPORT_CBPF: ${strerror(errno())}`);
+  } catch (e) {
+    if (prio >= 0) L.close(prio);
+    if (bulk >= 0) L.close(bulk);
+    // the port was free a moment ago: whatever failed here is the steering's
+    throw new SteeringUnavailable((e as Error).message);
+  }
+  return { bulk: FfiUdpSocket.fromFd(bulk), prio: FfiUdpSocket.fromFd(prio) };
+}
+
+/** Datagrams the kernel dropped on `fd` (receive queue full: SO_MEMINFO's SK_MEMINFO_DROPS), or -1. */
+export class SocketDrops {
+  private readonly buf = stableBytes(4 * 16);
+  private readonly len = stableBytes(4);
+  private readonly dv = new DataView(this.buf.buffer);
+  private readonly lenDv = new DataView(this.len.buffer);
+
+  read(fd: number): number {
+    this.lenDv.setUint32(0, this.buf.length, true);
+    if (sys().getsockopt(fd, SOL_SOCKET, SO_MEMINFO, this.buf, this.len) < 0) return -1;
+    if (this.lenDv.getUint32(0, true) < (SK_MEMINFO_DROPS + 1) * 4) return -1;
+    return this.dv.getUint32(SK_MEMINFO_DROPS * 4, true);
+  }
+}
