@@ -7,12 +7,18 @@
  * returns most of it (12 s flood at ~140k requests/s: peak 113.8-126.4 MiB without, 103.2 with
  * 16 MB / 1 s, 98.2 with 8 MB / 250 ms). Costs a few ms per collection; nothing when idle;
  * after two minutes above the mark the current size becomes the new low (held state, not garbage).
+ *
+ * A full collection's cost grows with the live heap: with 1,000 IKE SAs held and handshakes
+ * coming in, one took ~70 ms, and four a second were ~27 % of the main thread (bench/ike/held.sh
+ * profile, bench/ike/RESULTS.md (d)). So the guard keeps its collections to `maxShare` of the
+ * thread's time: after a collection of `t` ms the next waits at least `t / maxShare` ms (never
+ * less than 250 ms). A small heap under a flood (a few ms per collection) is guarded as before.
  * @module
  */
 
-export function startMemoryGuard(slackBytes = 8 << 20, everyMs = 250): () => void {
+export function startMemoryGuard(slackBytes = 8 << 20, everyMs = 250, maxShare = 0.05): () => void {
   let low = process.memoryUsage.rss();
-  let lastGc = 0, highSince = 0;
+  let lastGc = 0, highSince = 0, gap = 250;
   const t = setInterval(() => {
     const rss = process.memoryUsage.rss();
     if (rss < low) low = rss;
@@ -25,9 +31,12 @@ export function startMemoryGuard(slackBytes = 8 << 20, everyMs = 250): () => voi
       highSince = 0;
       return;
     }
-    if (rss > low + slackBytes && now - lastGc >= 250) {
-      lastGc = now;
+    if (rss > low + slackBytes && now - lastGc >= gap) {
+      const t0 = performance.now();
       Bun.gc(true);
+      const ms = performance.now() - t0;
+      lastGc = Date.now();
+      gap = Math.max(250, ms / maxShare);
     }
   }, everyMs);
   (t as { unref?: () => void }).unref?.();
