@@ -50,7 +50,7 @@ const toClient: Uint8Array[] = [];
 let ticker: (() => void) | null = null;
 const server = new IkeDriver({
   cfg: rcfg, sink, now: () => clock,
-  log: (l, m, sub) => logger.log(l, m, sub ?? "ike"),
+  log: (l, m) => logger.log(l, m, "ike"),
   setInterval: (fn) => { ticker = fn; return 1; }, clearInterval: () => {},
   send: (b) => toClient.push(b.slice(4)),
 });
