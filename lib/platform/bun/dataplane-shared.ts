@@ -17,6 +17,7 @@ import type { GateInit } from "./ike-gate-shared.ts";
 export const FLAG_STOP = 0; // main → worker: 1 = tear down
 export const FLAG_STOPPED = 1; // worker → main: 1 = SAs destroyed (keys zeroed), loop left
 export const FLAG_READY = 2; // worker → main: 1 = SAs installed, loop running; -1 = failed
+export const FLAG_APPLIED = 3; // worker → main: commands applied so far (Int32, wraps): all posted ones when it equals the main thread's count
 const FLAG_SLOTS = 4;
 
 /** Order of the Float64 counter slots after the flags. */

@@ -17,7 +17,7 @@
  * @module
  */
 import { FFIType } from "bun:ffi";
-import { type DataPlaneCommand, type DataPlaneEvent, type DataPlaneInit, FLAG_READY, FLAG_STOP, FLAG_STOPPED, type IoCounters, sharedViews, writeChildCounters, writeCounters } from "./dataplane-shared.ts";
+import { type DataPlaneCommand, type DataPlaneEvent, type DataPlaneInit, FLAG_APPLIED, FLAG_READY, FLAG_STOP, FLAG_STOPPED, type IoCounters, sharedViews, writeChildCounters, writeCounters } from "./dataplane-shared.ts";
 import { TunDevice } from "./tun.ts";
 import { FfiUdpSocket } from "./udp-ffi.ts";
 import { EspRawSocket, EspSockets } from "./raw-esp.ts";
@@ -163,6 +163,9 @@ async function run(init: DataPlaneInit): Promise<void> {
       }
     } catch (err) {
       post({ type: "log", message: `data plane: ${m.type}: ${(err as Error).message}` });
+    } finally {
+      // the main thread sends IKE datagrams itself while nothing it posted is pending here (runtime.ts idle())
+      Atomics.add(flags, FLAG_APPLIED, 1);
     }
   };
 
