@@ -17,7 +17,7 @@
  * @module
  */
 import { FFIType } from "bun:ffi";
-import { type DataPlaneCommand, type DataPlaneEvent, type DataPlaneInit, FLAG_APPLIED, FLAG_READY, FLAG_STOP, FLAG_STOPPED, type IoCounters, sharedViews, writeChildCounters, writeCounters } from "./dataplane-shared.ts";
+import { type DataPlaneCommand, type DataPlaneEvent, type DataPlaneInit, FLAG_APPLIED, FLAG_READY, FLAG_STOP, FLAG_WAKE, FLAG_STOPPED, type IoCounters, sharedViews, writeChildCounters, writeCounters } from "./dataplane-shared.ts";
 import { TunDevice } from "./tun.ts";
 import { FfiUdpSocket } from "./udp-ffi.ts";
 import { EspRawSocket, EspSockets } from "./raw-esp.ts";
@@ -280,6 +280,9 @@ async function run(init: DataPlaneInit): Promise<void> {
         const fd = outDv.getInt32(i * 12 + 4, true);
         if (fd === wakeFd) {
           c.read(wakeFd, scratch, 8);
+          // read, then clear: a command posted from here on writes a new wake-up; one posted
+          // before is in the queue the yield below drains
+          Atomics.store(flags, FLAG_WAKE, 0);
           wantYield = true;
         } else if (events & (EPOLLERR | EPOLLHUP) && fd === tunFd) {
           // TUN gone (interface deleted under us): nothing more to do here

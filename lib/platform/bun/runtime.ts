@@ -10,7 +10,7 @@ import type { TunnelConfig } from "../../tunnel/config.ts";
 import { ControlServer, type ReloadResult, type TunnelStatus } from "../../tunnel/control.ts";
 import { configureLink, removeLink, TunDevice, type TunOpenOptions } from "./tun.ts";
 import { growSocketBuffers, UDP_BUFFER_BYTES } from "./udp.ts";
-import { type DataPlaneCommand, type DataPlaneEvent, type DataPlaneInit, FLAG_APPLIED, FLAG_READY, FLAG_STOP, FLAG_STOPPED, readCounters, SHARED_BYTES, sharedViews } from "./dataplane-shared.ts";
+import { type DataPlaneCommand, type DataPlaneEvent, type DataPlaneInit, FLAG_APPLIED, FLAG_READY, FLAG_STOP, FLAG_STOPPED, FLAG_WAKE, readCounters, SHARED_BYTES, sharedViews } from "./dataplane-shared.ts";
 import { FfiUdpSocket } from "./udp-ffi.ts";
 import { FFIType } from "bun:ffi";
 import { getLibc, libcSymbols } from "./libc.ts";
@@ -158,7 +158,8 @@ export async function launchDataPlane(
         if (stoppedWorker) return;
         worker.postMessage(m);
         posted = (posted + 1) | 0;
-        libc.write(wakeFd, wake, 8);
+        // one wake-up until the worker has read it (an install and the IKE_AUTH response behind it: one)
+        if (Atomics.exchange(flags, FLAG_WAKE, 1) === 0) libc.write(wakeFd, wake, 8);
       },
       idle: () => !stoppedWorker && Atomics.load(flags, FLAG_APPLIED) === posted,
       counters: () => readCounters(nums),
