@@ -12,15 +12,25 @@
  * coming in, one took ~70 ms, and four a second were ~27 % of the main thread (bench/ike/held.sh
  * profile, bench/ike/RESULTS.md (d)). So the guard keeps its collections to `maxShare` of the
  * thread's time: after a collection of `t` ms the next waits at least `t / maxShare` ms (never
- * less than 250 ms). A small heap under a flood (a few ms per collection) is guarded as before.
+ * less than 250 ms). A collection that gave nothing back (the RSS at the next look not at least
+ * `slackBytes / 2` below what it was before it: held state, e.g. 1,000 SAs, not garbage) makes
+ * the next wait five times as long (`maxShare / 5`); a useful one puts the share back. A small
+ * heap under a flood (a few ms per collection) is guarded as before.
  * @module
  */
 
 export function startMemoryGuard(slackBytes = 8 << 20, everyMs = 250, maxShare = 0.05): () => void {
   let low = process.memoryUsage.rss();
   let lastGc = 0, highSince = 0, gap = 250;
+  /** RSS right before the last collection and its duration (ms), until the next look judges it. */
+  let judge: { rss: number; ms: number } | null = null;
   const t = setInterval(() => {
     const rss = process.memoryUsage.rss();
+    if (judge !== null) {
+      const useful = rss <= judge.rss - slackBytes / 2;
+      gap = Math.max(250, judge.ms / (useful ? maxShare : maxShare / 5));
+      judge = null;
+    }
     if (rss < low) low = rss;
     const now = Date.now();
     if (rss <= low + slackBytes) highSince = 0;
@@ -37,6 +47,7 @@ export function startMemoryGuard(slackBytes = 8 << 20, everyMs = 250, maxShare =
       const ms = performance.now() - t0;
       lastGc = Date.now();
       gap = Math.max(250, ms / maxShare);
+      judge = { rss, ms };
     }
   }, everyMs);
   (t as { unref?: () => void }).unref?.();
