@@ -134,8 +134,11 @@ export class ChildTable {
     if (!ent) return;
     this.installed.delete(spiIn >>> 0);
     // outbound falls back to the same child's newest remaining pair, or none (packets are then dropped as noSa)
+    // (a responder's key names its IKE SA, so the cheap entry compare goes first there: the scan
+    // runs over every held Child SA on each removal)
     let next: Installed | null = null;
-    for (const c of this.installed.values()) if (c.key === ent.key && (!next || c.at >= next.at)) next = c;
+    const key = ent.key, entry = ent.entry;
+    for (const c of this.installed.values()) if ((key === "" || c.entry === entry) && c.key === key && (!next || c.at >= next.at)) next = c;
     this.o.sink.remove(spiIn >>> 0, spiOut >>> 0, next ? next.spiOut : null);
     this.o.log("info", `Child SA removed: spi in ${hex32(spiIn)} out ${hex32(spiOut)} (${reason})`);
   }

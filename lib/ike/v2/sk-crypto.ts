@@ -15,7 +15,6 @@
 import * as nodeCrypto from "node:crypto";
 import { cbc, ctr, gcm } from "@noble/ciphers/aes.js";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
-import { hmac } from "@noble/hashes/hmac.js";
 import { md5, sha1 } from "@noble/hashes/legacy.js";
 import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
 import type { CHash } from "@noble/hashes/utils.js";
@@ -147,6 +146,28 @@ export function blockCipher(encr: "aes-cbc" | "aes-ctr" | "3des-cbc", key: Uint8
   return encrypt ? m.encrypt(data) : m.decrypt(data);
 }
 
+/**
+ * AES-GCM seal through node:crypto (libcrypto: the SK payload of every response; noble's pure-JS
+ * GHASH was ~4 % of a responder's main thread under bench/ike/held.sh): ciphertext and the
+ * `icvLen`-byte tag written into `out` at `at`. False where the runtime cannot (noble then).
+ */
+function gcmSealNode(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, pt: Uint8Array, icvLen: number, out: Uint8Array, at: number): boolean {
+  const name = `aes-${key.length * 8}-gcm`;
+  if (!nodeHas(name)) return false;
+  try {
+    const c = nodeCrypto.createCipheriv(name as "aes-256-gcm", key, nonce, { authTagLength: icvLen });
+    c.setAAD(aad);
+    const a = c.update(pt), b = c.final(), tag = c.getAuthTag();
+    if (a.length + b.length !== pt.length || tag.length !== icvLen) return false;
+    out.set(a, at);
+    out.set(b, at + a.length);
+    out.set(tag, at + pt.length);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function aeadNonce(encKey: Uint8Array, iv: Uint8Array): { key: Uint8Array; nonce: Uint8Array } {
   const kl = encKey.length - 4;
   const nonce = new Uint8Array(12);
@@ -265,13 +286,15 @@ export function skSeal(params: SkParams, prefix: Uint8Array, nextPayload: number
   if (s.aead) {
     const { key, nonce } = aeadNonce(params.encKey, iv);
     const aad = out.subarray(0, ivOff);
-    const sealed = params.encr === "chacha20-poly1305" ? chacha20poly1305(key, nonce, aad).encrypt(pt) : gcm(key, nonce, aad).encrypt(pt);
-    out.set(sealed.subarray(0, ptLen + s.icv), ctOff);
+    if (params.encr === "chacha20-poly1305" || !gcmSealNode(key, nonce, aad, pt, s.icv, out, ctOff)) {
+      const sealed = params.encr === "chacha20-poly1305" ? chacha20poly1305(key, nonce, aad).encrypt(pt) : gcm(key, nonce, aad).encrypt(pt);
+      out.set(sealed.subarray(0, ptLen + s.icv), ctOff);
+    }
   } else {
     const ct = params.encr === "null" ? pt : blockCipher(params.encr as "aes-cbc", params.encKey, iv, pt, true);
     out.set(ct, ctOff);
     const i = INTEG[params.integ as Exclude<SkInteg, "none">];
-    out.set(hmac(i.hash, params.integKey!, out.subarray(0, icvOff)).subarray(0, i.len), icvOff);
+    out.set(hmacAny(i.hash, i.node, params.integKey!, out.subarray(0, icvOff)).subarray(0, i.len), icvOff);
   }
   pt.fill(0);
   return out;

@@ -17,7 +17,9 @@ import type { GateInit } from "./ike-gate-shared.ts";
 export const FLAG_STOP = 0; // main → worker: 1 = tear down
 export const FLAG_STOPPED = 1; // worker → main: 1 = SAs destroyed (keys zeroed), loop left
 export const FLAG_READY = 2; // worker → main: 1 = SAs installed, loop running; -1 = failed
-const FLAG_SLOTS = 4;
+export const FLAG_APPLIED = 3; // worker → main: commands applied so far (Int32, wraps): all posted ones when it equals the main thread's count
+export const FLAG_WAKE = 4; // main ↔ worker: 1 = a wake-up is written and not yet read (further commands need none)
+const FLAG_SLOTS = 6; // (a multiple of 2: the Float64 counters follow)
 
 /** Order of the Float64 counter slots after the flags. */
 const ENGINE_KEYS = ["packetsOut", "bytesOut", "packetsIn", "bytesIn", "keepalivesSent", "keepalivesIn", "ikeIn", "icmpSent"] as const;

@@ -198,7 +198,12 @@ export async function startIkeTunnel(cfg: IkeTunnelConfig, log: (level: LogLevel
       });
       parts = {
         sink: new WorkerChildSink(dp),
-        send: (buf, addr, port) => dp.command({ type: "send", buf, addr, port }),
+        // IKE datagrams: straight onto the shared NAT-T socket while the worker has nothing of
+        // ours pending (runtime.ts idle(): order kept), else queued behind the install they follow
+        send: (buf, addr, port) => {
+          if (dp.idle()) (udp6 !== null && addr.includes(":") ? udp6 : udp).send(buf, addr, port);
+          else dp.command({ type: "send", buf, addr, port });
+        },
         counters: () => dp.counters(),
       };
     } else {

@@ -5,6 +5,7 @@
  * (RFC 4434) and PRF_AES128_CMAC (RFC 4615), which take a fixed 16-byte key (§2.14).
  * @module
  */
+import { createHash, createHmac } from "node:crypto";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha1 } from "@noble/hashes/legacy.js";
 import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
@@ -43,13 +44,41 @@ export function prfFixedKeyLength(prfId: number): number {
   return prfId === PRF_AES128_XCBC || prfId === PRF_AES128_CMAC ? 16 : 0;
 }
 
+/** OpenSSL names of the HMAC PRFs (node:crypto). */
+const NODE_HASH: Record<number, string> = {
+  [PRF_HMAC_SHA1]: "sha1",
+  [PRF_HMAC_SHA2_256]: "sha256",
+  [PRF_HMAC_SHA2_384]: "sha384",
+  [PRF_HMAC_SHA2_512]: "sha512",
+};
+
+/**
+ * HMAC through node:crypto (the system's libcrypto: ~6.6x noble's pure-JS HMAC-SHA256 for an
+ * IKE-sized input, and a responder computes ~14 per handshake: bench/ike/RESULTS.md (d)); null
+ * where the runtime cannot (then noble does the work). The digest is copied out and the
+ * runtime's buffer zeroed.
+ */
+function nodeHmac(name: string, key: Uint8Array, data: Uint8Array): Uint8Array | null {
+  if (nodeHmacBroken) return null;
+  try {
+    const d = createHmac(name, key).update(data).digest();
+    const r = new Uint8Array(d);
+    d.fill(0);
+    return r;
+  } catch {
+    nodeHmacBroken = true;
+    return null;
+  }
+}
+let nodeHmacBroken = false;
+
 /** prf(key, data). Throws on an unsupported PRF ID (a programming error: negotiation only selects supported ones). */
 export function prf(prfId: number, key: Uint8Array, data: Uint8Array): Uint8Array {
   if (prfId === PRF_AES128_XCBC) return prfAesXcbc(key, data);
   if (prfId === PRF_AES128_CMAC) return prfAesCmac(key, data);
   const h = HASH[prfId as keyof typeof HASH];
   if (!h) throw new Error(`unsupported PRF ${prfId}`);
-  return hmac(h, key, data);
+  return nodeHmac(NODE_HASH[prfId], key, data) ?? hmac(h, key, data);
 }
 
 /** prf+ (RFC 7296 §2.13): T1 | T2 | ... truncated to `length` bytes. At most 255 blocks. */
@@ -173,7 +202,13 @@ export function pskAuth(prfId: number, psk: Uint8Array, octets: Uint8Array): Uin
 export function natdHash(spii: Uint8Array, spir: Uint8Array, ip: Uint8Array, port: number): Uint8Array {
   const p = new Uint8Array(2);
   putU16(p, 0, port);
-  return sha1(concat(spii, spir, ip, p));
+  const data = concat(spii, spir, ip, p);
+  // node:crypto (libcrypto) where it can: four per IKE_SA_INIT exchange; public inputs
+  try {
+    return new Uint8Array(createHash("sha1").update(data).digest());
+  } catch {
+    return sha1(data);
+  }
 }
 
 /** SHA-256 for cookies (§2.6). */
