@@ -343,11 +343,11 @@ run("named connections and reload against charon clients (issues #12, #14)", () 
       writeFileSync(cfgFile(), serverToml(dir, { withB: false, dpd: 10, broken: true }), { mode: 0o600 });
       server.proc.kill("SIGHUP");
       const refused = await server.waitFor(/reload refused/, 10_000, mark2);
-      expect(refused, dump()).toContain('reload refused: config: connections.broken.auth: must be "psk", "pubkey" or "eap-mschapv2", not "eap"; the running configuration stays');
+      expect(refused, dump()).toContain('reload refused: config: connections.broken.auth: must be "psk", "pubkey", "eap-mschapv2" or "eap-tls", not "eap"; the running configuration stays');
       // the same through the control socket: exit 1 and the reason
       const r = spawnSync("ip", ["netns", "exec", "vkgs", BUN, join(ROOT, "cli/main.ts"), "reload", "--control", join(dir, "server.sock")], { encoding: "utf8", timeout: 30_000 });
       expect(r.status).toBe(1);
-      expect(r.stderr).toContain('vpnkit reload: reload refused: config: connections.broken.auth: must be "psk", "pubkey" or "eap-mschapv2"');
+      expect(r.stderr).toContain('vpnkit reload: reload refused: config: connections.broken.auth: must be "psk", "pubkey", "eap-mschapv2" or "eap-tls"');
       const st1 = await status(join(dir, "server.sock"));
       const sas = (s: { ike: IkeStatus }) => s.ike.ikeSas.map((x) => `${x.connection} ${x.spi} ${x.state} ${x.childSas.map((c) => c.spiIn).join(",")}`).sort();
       expect(sas(st1)).toEqual(sas(st0));
