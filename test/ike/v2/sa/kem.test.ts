@@ -1,7 +1,7 @@
 /**
  * ML-KEM-768 as vpnkit uses it for RFC 9370 additional key exchanges (lib/ike/v2/sa/kem.ts):
- * interoperability vectors from OpenSSL 4.0 (fixtures/mlkem/, NOT NIST known-answer vectors:
- * none were available offline), determinism under a seeded Rng, round trips for ML-KEM-512/
+ * interoperability vectors from OpenSSL 4.0 (fixtures/mlkem/ml-kem-768-openssl.json; NIST's ACVP
+ * vectors are checked in kem-acvp.test.ts), determinism under a seeded Rng, round trips for ML-KEM-512/
  * 768/1024 and the DH groups, and rejection of bad peer values (fast-check: never throws).
  */
 import { describe, expect, test } from "bun:test";
