@@ -104,6 +104,11 @@ export function floodTopoUp(): void {
     ns(NS.f, "iptables", "-t", "raw", "-A", "PREROUTING", "-s", "192.0.2.2", "-d", SPOOF, "-p", "udp", "--sport", "500", "-m", "length", "--length", len, "-m", "comment", "--comment", tag);
   }
   ns(NS.f, "iptables", "-t", "raw", "-A", "PREROUTING", "-s", "192.0.2.2", "-d", "192.0.2.1", "-p", "udp", "--sport", "500", "-m", "comment", "--comment", "vkf2-legit");
+  // Counted answers to spoofed sources are dropped right there. Without it each one also took a
+  // route lookup and an ICMP error attempt in vkf2b, work a real gateway's answers never cause
+  // (they leave through its NIC), and veth runs that receive path on the sender's CPU: the
+  // responder's own. FLOOD_SINK=route keeps the old way (to compare).
+  if (process.env.FLOOD_SINK !== "route") ns(NS.f, "iptables", "-t", "raw", "-A", "PREROUTING", "-s", "192.0.2.2", "-d", SPOOF, "-j", "DROP");
 }
 
 function answerCounts(): { cookie: number; init: number; toLegit: number } {
