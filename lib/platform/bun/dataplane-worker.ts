@@ -212,7 +212,7 @@ async function run(init: DataPlaneInit): Promise<void> {
   // leave from this thread, the rest goes to the main thread (bounded)
   const gate = init.gate ? new GateLoop(init.gate, (e) => post({ type: "ike-gate", buf: e.buf, addr: e.addr, port: e.port })) : null;
   const gateFds = gate?.fds ?? [];
-  let gateTick = 0;
+  let gateTick = 0, gateSeen = 0;
 
   const ep = c.epoll_create1(0x80000);
   if (ep < 0) throw new Error("epoll_create1 failed");
@@ -267,6 +267,14 @@ async function run(init: DataPlaneInit): Promise<void> {
       if (gate !== null && Date.now() - gateTick >= 100) {
         gateTick = Date.now();
         gate.tick(gateTick);
+        // a flood read here leaves garbage in this thread's heap, which the main thread's memory
+        // guard cannot collect: a young collection every 100 ms while datagrams come in
+        // (30 s flood at ~149k/s: RSS +12.2 MiB over the baseline without, +6.6 with)
+        const r = gate.receivedCount;
+        if (r !== gateSeen) {
+          gateSeen = r;
+          Bun.gc(false);
+        }
       }
       if (n <= 0) {
         // nothing pending: publish the counters now, off the packet's path

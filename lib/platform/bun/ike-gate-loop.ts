@@ -99,6 +99,10 @@ export class GateLoop {
   private readonly gate: CookieGate;
   private readonly socks: GateSocket[];
   private received = 0;
+  /** Datagrams read so far (moves while a flood is read). */
+  get receivedCount(): number {
+    return this.received;
+  }
   private forwarded = 0;
   private queueFull = 0;
   private truncated = 0;
