@@ -45,13 +45,17 @@ export { PrefixPool, tsToCidrs, VipPools } from "./ike-pool.ts";
 export type { IkeStatus } from "./ike-status.ts";
 export type { IkeDriverOptions, LogLevel } from "./ike-driver-types.ts";
 
+/** The driver's own data of an IKE SA, kept on the manager's entry (no Map entry per SA). */
+function meta(e: ManagedSa): Meta | undefined {
+  return (e.user as Meta | null) ?? undefined;
+}
+
 export class IkeDriver {
   private readonly o: IkeDriverOptions;
   private cfg: IkeTunnelConfig;
   /** Named connections (`[connections]`), null in the single `[ike]` form. */
   private conns: ConnectionSet | null = null;
   readonly manager: IkeSaManager;
-  private readonly meta = new Map<ManagedSa, Meta>();
   private readonly children: ChildTable;
   private readonly rx: IkeRxQueue;
   private readonly invalidSpi: InvalidSpiReporter;
@@ -135,7 +139,7 @@ export class IkeDriver {
     }
     this.o.log("info", `IKEv2 initiator: IKE_SA_INIT to ${this.cfg.remote}:${port}`);
     const e = this.manager.add(r.sa, [], via, this.now());
-    this.meta.set(e, { createdAt: this.now(), ikeRekeyRequested: false, virtualIp: null, probe });
+    e.user = { createdAt: this.now(), ikeRekeyRequested: false, virtualIp: null, probe } satisfies Meta;
     this.run(e, r.actions);
   }
 
@@ -178,7 +182,7 @@ export class IkeDriver {
     const k = this.cfg.ike;
     const silentMs = (k.dpdSec + k.retransmitSec) * 1000 + 1000;
     for (const e of this.manager.list()) {
-      const m = this.meta.get(e);
+      const m = meta(e);
       // the liveness check is unanswered after its first retransmission: the peer may have
       // restarted without answering INVALID_IKE_SPI (strongSwan does not), so a new IKE SA
       // starts next to this one (it replaces this one once up; a dead peer still fails it)
@@ -271,7 +275,7 @@ export class IkeDriver {
         this.children.remove(a.spiIn, a.spiOut, a.reason);
         break;
       case "established":
-        if (!this.meta.has(e)) this.meta.set(e, { createdAt: this.now(), ikeRekeyRequested: false, virtualIp: null });
+        if (!meta(e)) e.user = { createdAt: this.now(), ikeRekeyRequested: false, virtualIp: null } satisfies Meta;
         if (sa.initiator) this.retryMs = RETRY_MIN_MS;
         // its connection was removed by a reload while it was half-open
         if (this.conns && sa.connection !== null && !this.conns.settings.some((c) => c.name === sa.connection)) {
@@ -281,7 +285,7 @@ export class IkeDriver {
         break;
       case "failed": {
         const msg = `${a.scope === "ike" ? "IKE SA" : "Child SA"} failed: ${a.reason}${a.notify && !a.reason.includes(a.notify) ? ` (${a.notify})` : ""}`;
-        if (this.meta.get(e)?.probe && e.establishedAt === null) {
+        if (meta(e)?.probe && e.establishedAt === null) {
           log("warn", `the new IKE SA toward the silent peer failed too: ${a.reason}`);
           break;
         }
@@ -300,7 +304,7 @@ export class IkeDriver {
         break;
       case "ike-rekeyed": {
         log("info", `IKE SA rekeyed (#${e.id})`);
-        const m = this.meta.get(e);
+        const m = meta(e);
         if (m) { m.createdAt = this.now(); m.ikeRekeyRequested = false; }
         break;
       }
@@ -314,7 +318,7 @@ export class IkeDriver {
       case "virtual-ip": {
         log("info", `virtual IP ${a.address}${a.dns.length ? `, DNS ${a.dns.join(" ")} (not configured)` : ""}`);
         this.virtualIp = a.address;
-        const m = this.meta.get(e);
+        const m = meta(e);
         if (m) m.virtualIp = a.address;
         this.o.onVirtualIp?.(a.address);
         break;
@@ -326,7 +330,7 @@ export class IkeDriver {
   }
 
   private closed(e: ManagedSa, reason: string): void {
-    this.meta.delete(e);
+    e.user = null;
     // (no copy of the whole table per closed SA: with 1,000s held, only this SA's, usually none left)
     const mine: Installed[] = [];
     for (const c of this.children.installed.values()) if (c.entry === e) mine.push(c);
@@ -398,7 +402,7 @@ export class IkeDriver {
    */
   status(traffic?: ChildTraffic[]): IkeStatus {
     return buildIkeStatus({
-      cfg: this.cfg, manager: this.manager, installed: [...this.children.installed.values()], meta: this.meta, drops: this.drops, virtualIp: this.virtualIp, lastError: this.lastError,
+      cfg: this.cfg, manager: this.manager, installed: [...this.children.installed.values()], meta, drops: this.drops, virtualIp: this.virtualIp, lastError: this.lastError,
       invalidSpi: this.invalidSpi.status(), traffic,
     }, this.now());
   }

@@ -59,6 +59,8 @@ export interface ManagedSa {
   lastReceived: number | null;
   /** Replaced by a newer IKE SA of the same identity (being deleted). */
   replaced: boolean;
+  /** The manager's user's own per-SA data (the tunnel driver's), null until it sets some: a field here, not a Map entry per SA. */
+  user: unknown;
 }
 
 export type ManagerEvent =
@@ -267,7 +269,7 @@ export class IkeSaManager {
     }
     const e: Keyed = {
       id: this.nextId++, sa, via, createdAt: now, establishedAt: null, remoteId: null, localId: null, proposal: null,
-      halfOpen: true, lastReceived: now, replaced: false, kSpi: null, kInit: initKey, kSource: from.address, kIdentity: null,
+      halfOpen: true, lastReceived: now, replaced: false, user: null, kSpi: null, kInit: initKey, kSource: from.address, kIdentity: null,
     };
     this.keys.add(e);
     this.byInit.set(initKey, e);
@@ -284,7 +286,7 @@ export class IkeSaManager {
   add(sa: IkeSa, actions: Action[], via: Via, now: number): ManagedSa {
     const e: Keyed = {
       id: this.nextId++, sa, via, createdAt: now, establishedAt: null, remoteId: null, localId: null, proposal: null,
-      halfOpen: false, lastReceived: null, replaced: false, kSpi: null, kInit: null, kSource: null, kIdentity: null,
+      halfOpen: false, lastReceived: null, replaced: false, user: null, kSpi: null, kInit: null, kSource: null, kIdentity: null,
     };
     this.keys.add(e);
     this.counters.created++;
