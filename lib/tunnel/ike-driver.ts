@@ -91,7 +91,7 @@ export class IkeDriver {
     this.rx = new IkeRxQueue({ cfg: o.cfg, manager: () => this.manager, schedule: o.schedule, log: o.log, now: this.now, halted: () => this.halted, localEndpoint: o.stream ? (from) => o.stream!.localEndpoint(from) ?? null : undefined });
     this.manager = new IkeSaManager({
       now: this.now(), limits: o.cfg.ike.limits, rng: o.rng, cookies: o.cookies,
-      responder: o.cfg.ike.responder ? (from, via) => this.saConfig(from, via) : undefined,
+      responder: o.cfg.ike.responder ? (from, via) => this.responderConfig(from, via) : undefined,
       onActions: (e, actions) => this.run(e, actions),
       onEvent: (ev) => this.onEvent(ev),
     });
@@ -99,6 +99,31 @@ export class IkeDriver {
 
   private natPort(): number {
     return this.cfg.localPort;
+  }
+
+  /** Responder configurations by what differs between SAs (our address and port, identity, encapsulation); valid for `sharedOf`. */
+  private readonly sharedCfgs = new Map<string, IkeSaConfig>();
+  private sharedOf: unknown[] = [];
+
+  /**
+   * A new responder IKE SA's configuration: one frozen object for all the SAs whose configurations
+   * would be equal but for the peer (the manager hands the core the peer itself; the core reads
+   * `remote` nowhere else), not ~260 B per SA. Over TCP each SA's is its own.
+   */
+  private responderConfig(remote: Endpoint, via: Via): IkeSaConfig {
+    const sc = this.saConfig(remote, via);
+    if (this.o.stream) return sc;
+    const of = [this.cfg, this.pool, this.conns, sc.fetchCrl, sc.halfOpenTimeout];
+    if (of.some((v, i) => v !== this.sharedOf[i])) {
+      this.sharedCfgs.clear();
+      this.sharedOf = of;
+    }
+    const k = `${sc.local.address}|${sc.local.port}|${sc.localId}|${sc.forceEncap}|${sc.startOn4500}`;
+    const known = this.sharedCfgs.get(k);
+    if (known !== undefined) return known;
+    if (this.sharedCfgs.size >= 256) this.sharedCfgs.clear();
+    this.sharedCfgs.set(k, Object.freeze(sc));
+    return sc;
   }
 
   /** The core's configuration for one IKE SA (lib/tunnel/ike-sa-config.ts). */

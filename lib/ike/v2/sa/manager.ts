@@ -251,7 +251,9 @@ export class IkeSaManager {
     if (!cfg) return this.drop("init-not-accepted", from);
     let sa: IkeSa;
     try {
-      sa = IkeSa.responder({ ...cfg, cookieSecret: undefined, halfOpenTimeout: cfg.halfOpenTimeout ?? L.halfOpenTimeoutMs }, now, this.rng);
+      // the configuration itself when it needs nothing changed (it may be shared by many SAs: the peer is `from`)
+      const c = cfg.cookieSecret === undefined && cfg.halfOpenTimeout !== undefined ? cfg : { ...cfg, cookieSecret: undefined, halfOpenTimeout: cfg.halfOpenTimeout ?? L.halfOpenTimeoutMs };
+      sa = IkeSa.responder(c, now, this.rng, from);
     } catch (err) {
       return this.drop("init-config", from, (err as Error).message);
     }
