@@ -146,8 +146,8 @@ export class TunnelEngine {
     this.nextOrder = this.children.length;
   }
 
-  /** Inbound SPIs indexed per child (removal must find them after the child's list changed). */
-  private readonly spisOf = new Map<TunnelChild, number[]>();
+  /** Inbound SPIs indexed per child (removal must find them after the child's list changed): the SPI itself when one (most children), else a list. */
+  private readonly spisOf = new Map<TunnelChild, number | number[]>();
   private nextOrder = 0;
 
   private indexSpis(child: TunnelChild): void {
@@ -157,11 +157,12 @@ export class TunnelEngine {
       this.bySpi.set(sa.spi >>> 0, { sa, child });
       spis.push(sa.spi >>> 0);
     }
-    this.spisOf.set(child, spis);
+    this.spisOf.set(child, spis.length === 1 ? spis[0] : spis);
   }
 
   private unindexSpis(child: TunnelChild): void {
-    for (const spi of this.spisOf.get(child) ?? []) if (this.bySpi.get(spi)?.child === child) this.bySpi.delete(spi);
+    const s = this.spisOf.get(child) ?? [];
+    for (const spi of typeof s === "number" ? [s] : s) if (this.bySpi.get(spi)?.child === child) this.bySpi.delete(spi);
     this.spisOf.delete(child);
   }
 

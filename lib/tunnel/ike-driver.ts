@@ -45,13 +45,17 @@ export { PrefixPool, tsToCidrs, VipPools } from "./ike-pool.ts";
 export type { IkeStatus } from "./ike-status.ts";
 export type { IkeDriverOptions, LogLevel } from "./ike-driver-types.ts";
 
+/** The driver's own data of an IKE SA, kept on the manager's entry (no Map entry per SA). */
+function meta(e: ManagedSa): Meta | undefined {
+  return (e.user as Meta | null) ?? undefined;
+}
+
 export class IkeDriver {
   private readonly o: IkeDriverOptions;
   private cfg: IkeTunnelConfig;
   /** Named connections (`[connections]`), null in the single `[ike]` form. */
   private conns: ConnectionSet | null = null;
   readonly manager: IkeSaManager;
-  private readonly meta = new Map<ManagedSa, Meta>();
   private readonly children: ChildTable;
   private readonly rx: IkeRxQueue;
   private readonly invalidSpi: InvalidSpiReporter;
@@ -87,7 +91,7 @@ export class IkeDriver {
     this.rx = new IkeRxQueue({ cfg: o.cfg, manager: () => this.manager, schedule: o.schedule, log: o.log, now: this.now, halted: () => this.halted, localEndpoint: o.stream ? (from) => o.stream!.localEndpoint(from) ?? null : undefined });
     this.manager = new IkeSaManager({
       now: this.now(), limits: o.cfg.ike.limits, rng: o.rng, cookies: o.cookies,
-      responder: o.cfg.ike.responder ? (from, via) => this.saConfig(from, via) : undefined,
+      responder: o.cfg.ike.responder ? (from, via) => this.responderConfig(from, via) : undefined,
       onActions: (e, actions) => this.run(e, actions),
       onEvent: (ev) => this.onEvent(ev),
     });
@@ -95,6 +99,31 @@ export class IkeDriver {
 
   private natPort(): number {
     return this.cfg.localPort;
+  }
+
+  /** Responder configurations by what differs between SAs (our address and port, identity, encapsulation); valid for `sharedOf`. */
+  private readonly sharedCfgs = new Map<string, IkeSaConfig>();
+  private sharedOf: unknown[] = [];
+
+  /**
+   * A new responder IKE SA's configuration: one frozen object for all the SAs whose configurations
+   * would be equal but for the peer (the manager hands the core the peer itself; the core reads
+   * `remote` nowhere else), not ~260 B per SA. Over TCP each SA's is its own.
+   */
+  private responderConfig(remote: Endpoint, via: Via): IkeSaConfig {
+    const sc = this.saConfig(remote, via);
+    if (this.o.stream) return sc;
+    const of = [this.cfg, this.pool, this.conns, sc.fetchCrl, sc.halfOpenTimeout];
+    if (of.some((v, i) => v !== this.sharedOf[i])) {
+      this.sharedCfgs.clear();
+      this.sharedOf = of;
+    }
+    const k = `${sc.local.address}|${sc.local.port}|${sc.localId}|${sc.forceEncap}|${sc.startOn4500}`;
+    const known = this.sharedCfgs.get(k);
+    if (known !== undefined) return known;
+    if (this.sharedCfgs.size >= 256) this.sharedCfgs.clear();
+    this.sharedCfgs.set(k, Object.freeze(sc));
+    return sc;
   }
 
   /** The core's configuration for one IKE SA (lib/tunnel/ike-sa-config.ts). */
@@ -135,7 +164,7 @@ export class IkeDriver {
     }
     this.o.log("info", `IKEv2 initiator: IKE_SA_INIT to ${this.cfg.remote}:${port}`);
     const e = this.manager.add(r.sa, [], via, this.now());
-    this.meta.set(e, { createdAt: this.now(), ikeRekeyRequested: false, virtualIp: null, probe });
+    e.user = { createdAt: this.now(), ikeRekeyRequested: false, virtualIp: null, probe } satisfies Meta;
     this.run(e, r.actions);
   }
 
@@ -178,7 +207,7 @@ export class IkeDriver {
     const k = this.cfg.ike;
     const silentMs = (k.dpdSec + k.retransmitSec) * 1000 + 1000;
     for (const e of this.manager.list()) {
-      const m = this.meta.get(e);
+      const m = meta(e);
       // the liveness check is unanswered after its first retransmission: the peer may have
       // restarted without answering INVALID_IKE_SPI (strongSwan does not), so a new IKE SA
       // starts next to this one (it replaces this one once up; a dead peer still fails it)
@@ -271,7 +300,7 @@ export class IkeDriver {
         this.children.remove(a.spiIn, a.spiOut, a.reason);
         break;
       case "established":
-        if (!this.meta.has(e)) this.meta.set(e, { createdAt: this.now(), ikeRekeyRequested: false, virtualIp: null });
+        if (!meta(e)) e.user = { createdAt: this.now(), ikeRekeyRequested: false, virtualIp: null } satisfies Meta;
         if (sa.initiator) this.retryMs = RETRY_MIN_MS;
         // its connection was removed by a reload while it was half-open
         if (this.conns && sa.connection !== null && !this.conns.settings.some((c) => c.name === sa.connection)) {
@@ -281,7 +310,7 @@ export class IkeDriver {
         break;
       case "failed": {
         const msg = `${a.scope === "ike" ? "IKE SA" : "Child SA"} failed: ${a.reason}${a.notify && !a.reason.includes(a.notify) ? ` (${a.notify})` : ""}`;
-        if (this.meta.get(e)?.probe && e.establishedAt === null) {
+        if (meta(e)?.probe && e.establishedAt === null) {
           log("warn", `the new IKE SA toward the silent peer failed too: ${a.reason}`);
           break;
         }
@@ -300,7 +329,7 @@ export class IkeDriver {
         break;
       case "ike-rekeyed": {
         log("info", `IKE SA rekeyed (#${e.id})`);
-        const m = this.meta.get(e);
+        const m = meta(e);
         if (m) { m.createdAt = this.now(); m.ikeRekeyRequested = false; }
         break;
       }
@@ -314,7 +343,7 @@ export class IkeDriver {
       case "virtual-ip": {
         log("info", `virtual IP ${a.address}${a.dns.length ? `, DNS ${a.dns.join(" ")} (not configured)` : ""}`);
         this.virtualIp = a.address;
-        const m = this.meta.get(e);
+        const m = meta(e);
         if (m) m.virtualIp = a.address;
         this.o.onVirtualIp?.(a.address);
         break;
@@ -326,7 +355,7 @@ export class IkeDriver {
   }
 
   private closed(e: ManagedSa, reason: string): void {
-    this.meta.delete(e);
+    e.user = null;
     // (no copy of the whole table per closed SA: with 1,000s held, only this SA's, usually none left)
     const mine: Installed[] = [];
     for (const c of this.children.installed.values()) if (c.entry === e) mine.push(c);
@@ -398,7 +427,7 @@ export class IkeDriver {
    */
   status(traffic?: ChildTraffic[]): IkeStatus {
     return buildIkeStatus({
-      cfg: this.cfg, manager: this.manager, installed: [...this.children.installed.values()], meta: this.meta, drops: this.drops, virtualIp: this.virtualIp, lastError: this.lastError,
+      cfg: this.cfg, manager: this.manager, installed: [...this.children.installed.values()], meta, drops: this.drops, virtualIp: this.virtualIp, lastError: this.lastError,
       invalidSpi: this.invalidSpi.status(), traffic,
     }, this.now());
   }

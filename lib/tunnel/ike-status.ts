@@ -62,7 +62,8 @@ export interface StatusInput {
   cfg: IkeTunnelConfig;
   manager: IkeSaManager;
   installed: Installed[];
-  meta: Map<ManagedSa, Meta>;
+  /** The driver's data of an IKE SA (undefined: none). */
+  meta: (e: ManagedSa) => Meta | undefined;
   drops: Record<string, number>;
   virtualIp: string | null;
   lastError: string | null;
@@ -91,7 +92,7 @@ export function buildIkeStatus(d: StatusInput, now: number): IkeStatus {
     };
     const k = d.cfg.ike;
     const sas = d.manager.list().map((e) => {
-      const m = d.meta.get(e);
+      const m = d.meta(e);
       const since = (t: number | null | undefined) => (t == null ? null : Math.round((now - t) / 1000));
       const rekeyIn = m && k.ikeRekeySec > 0 && e.sa.state === "established" ? Math.max(0, Math.round(k.ikeRekeySec * (e.sa.initiator ? 1 : 1.1) - (now - m.createdAt) / 1000)) : null;
       return {

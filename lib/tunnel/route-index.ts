@@ -87,7 +87,9 @@ export class RouteIndex<C extends RoutedChild = RoutedChild> {
   /** Index `child` with priority `order` (lower wins a tie). Re-adding a child replaces it. */
   add(child: C, order: number): void {
     if (this.indexed.has(child)) this.remove(child);
-    const sels = child.remote.slice();
+    // the child's own list, not a copy per child (~1,000s held): callers replace a child's
+    // `remote` with a new array to change it, never edit it in place (remove() reads this one)
+    const sels = child.remote;
     this.indexed.set(child, { order, sels });
     for (const cidr of sels) {
       const levels = cidr.family === 4 ? this.v4 : this.v6;

@@ -55,8 +55,8 @@ export class IkeSa {
   /** Latest `now` seen (constructor, receive, tick): the default for the API methods' `now`. */
   private clock: number;
 
-  private constructor(initiator: boolean, cfg: IkeSaConfig, now: number, rng: Rng) {
-    this.s = new SaState(initiator, cfg, now, rng);
+  private constructor(initiator: boolean, cfg: IkeSaConfig, now: number, rng: Rng, remote?: Endpoint) {
+    this.s = new SaState(initiator, cfg, now, rng, remote);
     this.clock = now;
   }
 
@@ -72,8 +72,9 @@ export class IkeSa {
   }
 
   /** Create a responder waiting for an IKE_SA_INIT request (feed it to {@link receive}). Throws on a bad configuration. */
-  static responder(cfg: IkeSaConfig, now: number, rng: Rng = defaultRng): IkeSa {
-    return new IkeSa(false, cfg, now, rng);
+  /** `remote`: the peer, when not `cfg.remote` (one configuration object may then serve many SAs). */
+  static responder(cfg: IkeSaConfig, now: number, rng: Rng = defaultRng, remote?: Endpoint): IkeSa {
+    return new IkeSa(false, cfg, now, rng, remote);
   }
 
   // ---------------------------------------------------------------- accessors

@@ -59,6 +59,8 @@ export interface ManagedSa {
   lastReceived: number | null;
   /** Replaced by a newer IKE SA of the same identity (being deleted). */
   replaced: boolean;
+  /** The manager's user's own per-SA data (the tunnel driver's), null until it sets some: a field here, not a Map entry per SA. */
+  user: unknown;
 }
 
 export type ManagerEvent =
@@ -96,6 +98,14 @@ function intern(p: string): string {
   return p;
 }
 
+/** The manager's own fields of an entry: the index keys it is filed under (on the entry, not an object of their own per SA). */
+interface Keyed extends ManagedSa {
+  kSpi: string | null;
+  kInit: string | null;
+  kSource: string | null;
+  kIdentity: string | null;
+}
+
 function spiKey(b: Uint8Array): string {
   return toHex(b);
 }
@@ -109,7 +119,8 @@ export class IkeSaManager {
   /** The IKE SAs of each remote identity: the entry itself while there is one (most identities), a Set from the second on. */
   private readonly byIdentity = new Map<string, ManagedSa | Set<ManagedSa>>();
   private readonly perSource = new Map<string, number>();
-  private readonly keys = new Map<ManagedSa, { spi: string | null; init: string | null; source: string | null; identity: string | null }>();
+  /** Every SA held; the index keys it is filed under are fields of the entry itself ({@link Keyed}). */
+  private readonly keys = new Set<ManagedSa>();
   private readonly initBucket: TokenBucket;
   private readonly invalidSpiBucket: TokenBucket;
   private readonly logBucket = new TokenBucket(5, 20);
@@ -240,7 +251,9 @@ export class IkeSaManager {
     if (!cfg) return this.drop("init-not-accepted", from);
     let sa: IkeSa;
     try {
-      sa = IkeSa.responder({ ...cfg, cookieSecret: undefined, halfOpenTimeout: cfg.halfOpenTimeout ?? L.halfOpenTimeoutMs }, now, this.rng);
+      // the configuration itself when it needs nothing changed (it may be shared by many SAs: the peer is `from`)
+      const c = cfg.cookieSecret === undefined && cfg.halfOpenTimeout !== undefined ? cfg : { ...cfg, cookieSecret: undefined, halfOpenTimeout: cfg.halfOpenTimeout ?? L.halfOpenTimeoutMs };
+      sa = IkeSa.responder(c, now, this.rng, from);
     } catch (err) {
       return this.drop("init-config", from, (err as Error).message);
     }
@@ -256,11 +269,11 @@ export class IkeSaManager {
       ));
       return;
     }
-    const e: ManagedSa = {
+    const e: Keyed = {
       id: this.nextId++, sa, via, createdAt: now, establishedAt: null, remoteId: null, localId: null, proposal: null,
-      halfOpen: true, lastReceived: now, replaced: false,
+      halfOpen: true, lastReceived: now, replaced: false, user: null, kSpi: null, kInit: initKey, kSource: from.address, kIdentity: null,
     };
-    this.keys.set(e, { spi: null, init: initKey, source: from.address, identity: null });
+    this.keys.add(e);
     this.byInit.set(initKey, e);
     this.perSource.set(from.address, (this.perSource.get(from.address) ?? 0) + 1);
     this.halfOpenCount++;
@@ -273,11 +286,11 @@ export class IkeSaManager {
 
   /** Register an initiator IkeSa (and run the actions it was created with). */
   add(sa: IkeSa, actions: Action[], via: Via, now: number): ManagedSa {
-    const e: ManagedSa = {
+    const e: Keyed = {
       id: this.nextId++, sa, via, createdAt: now, establishedAt: null, remoteId: null, localId: null, proposal: null,
-      halfOpen: false, lastReceived: null, replaced: false,
+      halfOpen: false, lastReceived: null, replaced: false, user: null, kSpi: null, kInit: null, kSource: null, kIdentity: null,
     };
-    this.keys.set(e, { spi: null, init: null, source: null, identity: null });
+    this.keys.add(e);
     this.counters.created++;
     this.after(e, actions, now);
     return e;
@@ -331,30 +344,30 @@ export class IkeSaManager {
       } else if (a.type === "closed") closed = true;
       else if ((a as { type: string }).type === "initial-contact") contacts.push((a as unknown as { remoteId: string }).remoteId);
     }
-    const k = this.keys.get(e);
-    if (k) {
+    if (this.keys.has(e)) {
+      const k = e as Keyed;
       if (e.halfOpen && e.sa.state !== "init-done") this.clearHalfOpen(e, k);
       if (closed || e.sa.state === "dead") {
         this.unregister(e);
         this.counters.closed++;
       } else {
         const spi = spiKey(e.sa.initiator ? e.sa.spii : e.sa.spir);
-        if (spi !== k.spi && spi !== "0000000000000000") {
-          if (k.spi && this.bySpi.get(k.spi) === e) this.bySpi.delete(k.spi);
+        if (spi !== k.kSpi && spi !== "0000000000000000") {
+          if (k.kSpi && this.bySpi.get(k.kSpi) === e) this.bySpi.delete(k.kSpi);
           const other = this.bySpi.get(spi);
           if (other && other !== e) this.drop("spi-collision", e.sa.remote, spi);
           else {
             this.bySpi.set(spi, e);
-            k.spi = spi;
+            k.kSpi = spi;
           }
         }
-        if (e.remoteId && k.identity !== e.remoteId) {
-          if (k.identity) this.identityDelete(k.identity, e);
+        if (e.remoteId && k.kIdentity !== e.remoteId) {
+          if (k.kIdentity) this.identityDelete(k.kIdentity, e);
           const s = this.byIdentity.get(e.remoteId);
           if (s === undefined) this.byIdentity.set(e.remoteId, e);
           else if (s instanceof Set) s.add(e);
           else if (s !== e) this.byIdentity.set(e.remoteId, new Set([s, e]));
-          k.identity = e.remoteId;
+          k.kIdentity = e.remoteId;
         }
       }
     }
@@ -381,25 +394,25 @@ export class IkeSaManager {
     }
   }
 
-  private clearHalfOpen(e: ManagedSa, k: { init: string | null; source: string | null }): void {
+  private clearHalfOpen(e: ManagedSa, k: Keyed): void {
     e.halfOpen = false;
     this.halfOpenCount--;
-    if (k.init && this.byInit.get(k.init) === e) this.byInit.delete(k.init);
-    k.init = null;
-    if (k.source !== null) {
-      const n = (this.perSource.get(k.source) ?? 1) - 1;
-      if (n > 0) this.perSource.set(k.source, n);
-      else this.perSource.delete(k.source);
-      k.source = null;
+    if (k.kInit && this.byInit.get(k.kInit) === e) this.byInit.delete(k.kInit);
+    k.kInit = null;
+    if (k.kSource !== null) {
+      const n = (this.perSource.get(k.kSource) ?? 1) - 1;
+      if (n > 0) this.perSource.set(k.kSource, n);
+      else this.perSource.delete(k.kSource);
+      k.kSource = null;
     }
   }
 
   private unregister(e: ManagedSa): void {
-    const k = this.keys.get(e);
-    if (!k) return;
+    if (!this.keys.has(e)) return;
+    const k = e as Keyed;
     if (e.halfOpen) this.clearHalfOpen(e, k);
-    if (k.spi && this.bySpi.get(k.spi) === e) this.bySpi.delete(k.spi);
-    if (k.identity) this.identityDelete(k.identity, e);
+    if (k.kSpi && this.bySpi.get(k.kSpi) === e) this.bySpi.delete(k.kSpi);
+    if (k.kIdentity) this.identityDelete(k.kIdentity, e);
     this.keys.delete(e);
   }
 

@@ -105,13 +105,14 @@ export class SaState implements SaContext {
   out: Action[] = [];
 
   /** Throws on a bad configuration. */
-  constructor(initiator: boolean, cfg: IkeSaConfig, now: number, rng: Rng) {
+  constructor(initiator: boolean, cfg: IkeSaConfig, now: number, rng: Rng, remote: Endpoint = cfg.remote) {
     this.initiator = initiator;
     this.cfg = cfg;
     this.rng = rng;
-    this.remote = { ...cfg.remote };
+    // the only reads of cfg.remote / cfg.local: a configuration shared by many SAs is fine
+    this.remote = { ...remote };
     this.local = { ...cfg.local };
-    this.lastFrom = { ...cfg.remote };
+    this.lastFrom = { ...remote };
     // parsed once per configuration and shared by its SAs (immutable): shared-config.ts
     this.ikeSuites = sharedSuites(cfg.ikeProposals ?? DEFAULT_IKE_PROPOSALS, "ike");
     this.espSuites = sharedSuites(cfg.espProposals ?? DEFAULT_ESP_PROPOSALS, "esp");
