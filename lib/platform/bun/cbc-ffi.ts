@@ -13,40 +13,13 @@
  * self-test against lib/esp's @noble provider fails, and the caller keeps the noble one.
  * @module
  */
-import { dlopen, FFIType, type Pointer } from "bun:ffi";
+import { type Pointer } from "bun:ffi";
+import { cbcHmacSymbols, type CbcHmacSymbols } from "./libcrypto-cbc-hmac.ts";
 import { nobleCbcHmac } from "../../esp/cbc.ts";
 import type { CbcHmacProvider, EspCipherName, EspHmacName } from "../../esp/types.ts";
 import { isCbcCipher } from "../../esp/cbc.ts";
 
-function load() {
-  for (const n of ["libcrypto.so.3", "libcrypto.so"]) {
-    try {
-      return dlopen(n, {
-        EVP_CIPHER_CTX_new: { args: [], returns: FFIType.ptr },
-        EVP_CIPHER_CTX_free: { args: [FFIType.ptr], returns: FFIType.void },
-        EVP_CIPHER_CTX_set_padding: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
-        EVP_aes_128_cbc: { args: [], returns: FFIType.ptr },
-        EVP_aes_256_cbc: { args: [], returns: FFIType.ptr },
-        EVP_CipherInit_ex: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
-        EVP_CipherUpdate: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
-        HMAC_CTX_new: { args: [], returns: FFIType.ptr },
-        HMAC_CTX_free: { args: [FFIType.ptr], returns: FFIType.void },
-        HMAC_Init_ex: { args: [FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
-        HMAC_Update: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
-        HMAC_Final: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
-        EVP_sha1: { args: [], returns: FFIType.ptr },
-        EVP_sha256: { args: [], returns: FFIType.ptr },
-        EVP_sha384: { args: [], returns: FFIType.ptr },
-        EVP_sha512: { args: [], returns: FFIType.ptr },
-      }).symbols;
-    } catch {
-      // next name
-    }
-  }
-  return null;
-}
-
-type Sym = NonNullable<ReturnType<typeof load>>;
+type Sym = CbcHmacSymbols;
 
 class LibcryptoCbcHmac implements CbcHmacProvider {
   readonly kind = "cbc-hmac" as const;
@@ -162,7 +135,7 @@ export function libcryptoCbcHmac(): CbcHmacProvider | null {
   if (provider !== undefined) return provider;
   if (sym === undefined) {
     try {
-      sym = load();
+      sym = cbcHmacSymbols();
     } catch {
       sym = null;
     }

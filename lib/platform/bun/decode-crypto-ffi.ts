@@ -18,41 +18,12 @@
  * the key schedules).
  * @module
  */
-import { dlopen, FFIType, type Pointer } from "bun:ffi";
+import { type Pointer } from "bun:ffi";
+import { cbcHmacSymbols, type CbcHmacSymbols } from "./libcrypto-cbc-hmac.ts";
 import * as nodeCrypto from "node:crypto";
 import type { DecodeCrypto, DecodeHash } from "../../esp/decode-crypto.ts";
 
-function load() {
-  for (const n of ["libcrypto.so.3", "libcrypto.so"]) {
-    try {
-      return dlopen(n, {
-        EVP_CIPHER_CTX_new: { args: [], returns: FFIType.ptr },
-        EVP_CIPHER_CTX_free: { args: [FFIType.ptr], returns: FFIType.void },
-        EVP_CIPHER_CTX_set_padding: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
-        EVP_aes_128_cbc: { args: [], returns: FFIType.ptr },
-        EVP_aes_192_cbc: { args: [], returns: FFIType.ptr },
-        EVP_aes_256_cbc: { args: [], returns: FFIType.ptr },
-        EVP_CipherInit_ex: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
-        EVP_CipherUpdate: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
-        HMAC_CTX_new: { args: [], returns: FFIType.ptr },
-        HMAC_CTX_free: { args: [FFIType.ptr], returns: FFIType.void },
-        HMAC_Init_ex: { args: [FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
-        HMAC_Update: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
-        HMAC_Final: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
-        EVP_md5: { args: [], returns: FFIType.ptr },
-        EVP_sha1: { args: [], returns: FFIType.ptr },
-        EVP_sha256: { args: [], returns: FFIType.ptr },
-        EVP_sha384: { args: [], returns: FFIType.ptr },
-        EVP_sha512: { args: [], returns: FFIType.ptr },
-      }).symbols;
-    } catch {
-      // next name
-    }
-  }
-  return null;
-}
-
-type Sym = NonNullable<ReturnType<typeof load>>;
+type Sym = CbcHmacSymbols;
 
 /** Most contexts kept (one per key; a capture's key files hold a few thousand SAs at most). */
 const MAX_CTX = 65536;
@@ -153,7 +124,7 @@ let sym: Sym | null | undefined;
 export function libcryptoDecodeCrypto(): DecodeCrypto | null {
   if (sym === undefined) {
     try {
-      sym = load();
+      sym = cbcHmacSymbols();
     } catch {
       sym = null;
     }
