@@ -196,9 +196,13 @@ export function status(s: Side): Promise<TunnelStatus> {
   return readStatus(s.control);
 }
 
-/** Start tcpdump in `ns` on `dev`; resolves once it listens. `stop()` ends it and waits for the file. */
-export async function capture(ns: string, dev: string, file: string, filter: string): Promise<{ stop: () => Promise<void> }> {
-  const p = spawn("ip", ["netns", "exec", ns, "tcpdump", "--immediate-mode", "-i", dev, "-U", "-n", "-s", "0", "-w", file, ...filter.split(" ")], { stdio: ["ignore", "ignore", "pipe"] });
+/**
+ * Start tcpdump in `ns` on `dev` (`filter`: a pcap filter, "" for everything; `snaplen` 0: whole
+ * packets); resolves once it listens. `stop()` ends it and waits for the file; calling it again
+ * does nothing.
+ */
+export async function capture(ns: string, dev: string, file: string, filter = "", snaplen = 0): Promise<{ stop: () => Promise<void> }> {
+  const p = spawn("ip", ["netns", "exec", ns, "tcpdump", "--immediate-mode", "-i", dev, "-U", "-n", "-s", String(snaplen), "-w", file, ...filter.split(" ").filter(Boolean)], { stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   await new Promise<void>((res, rej) => {
     const t = setTimeout(() => rej(new Error(`tcpdump did not start: ${err}`)), 5000);
@@ -214,8 +218,11 @@ export async function capture(ns: string, dev: string, file: string, filter: str
       rej(new Error(`tcpdump exited: ${err}`));
     });
   });
+  let stopped = false;
   return {
     stop: async () => {
+      if (stopped) return;
+      stopped = true;
       await new Promise((r) => setTimeout(r, 200));
       p.kill("SIGINT");
       await Promise.race([new Promise((r) => p.once("exit", r)), new Promise((r) => setTimeout(r, 3000))]);

@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readStatus } from "../../lib/tunnel/control.ts";
-import { BUN, ROOT, sh } from "./nsutil.ts";
+import { BUN, capture, ROOT, sh } from "./nsutil.ts";
 import { startUp, stopUp, until, type VkoSide, waitControl } from "./vko-ns.ts";
 import { releaseNetnsLock, takeNetnsLock } from "../netns-lock.ts";
 
@@ -64,24 +64,6 @@ afterAll(() => {
 const psk = join(dir, "psk");
 writeFileSync(psk, "vkn post-quantum test pre-shared key\n", { mode: 0o600 });
 
-/** tcpdump of IKE on vkn1's veth (whole packets); stop() ends it and waits for the file. */
-function capture(file: string): { stop: () => Promise<void>; readonly started: boolean } {
-  const p: ChildProcess = spawn("ip", ["netns", "exec", "vkn1", "tcpdump", "-i", "vkn1a", "-n", "-U", "--immediate-mode", "-s", "0", "-w", file, "udp port 500 or udp port 4500"], { stdio: ["ignore", "ignore", "pipe"] });
-  let err = "";
-  p.stderr!.on("data", (d) => (err += d));
-  const exited = new Promise<void>((r) => p.once("exit", () => r()));
-  return {
-    async stop() {
-      p.kill("SIGINT");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-      if (p.exitCode === null) p.kill("SIGKILL");
-    },
-    get started() {
-      return err.includes("listening on");
-    },
-  };
-}
-
 /** IKEv2 lines of a vpnkit key log: "ispi rspi encr skei sker integ skai skar". */
 function ikeLines(file: string): string[] {
   return readFileSync(file, "utf8").split("\n").filter((l) => l.startsWith("IKEv2 ")).map((l) => l.slice(6));
@@ -95,8 +77,7 @@ function decode(args: string[]): string {
 describe.skipIf(why !== null)(`ML-KEM-768 hybrid key exchange between vpnkits (vkn1/vkn2)${why ? ` [skipped: ${why}]` : ""}`, () => {
   test("ke1_mlkem768 on both sides: IKE_INTERMEDIATE, same keys in both key logs, ping, decode decrypts it; a classic initiator gets the classic proposal", async () => {
     const pcap = join(dir, "pq.pcap");
-    const cap = capture(pcap);
-    await until(() => cap.started, 10_000, "tcpdump to listen");
+    const cap = await capture("vkn1", "vkn1a", pcap, "udp port 500 or udp port 4500", 0);
     const sS = join(dir, "s.sock"), cS = join(dir, "c.sock"), kS = join(dir, "s.keylog"), kC = join(dir, "c.keylog");
     const s = startUp("vkn2", ["--responder", "--psk-file", psk, "--local-ts", "10.75.2.1/32", "--remote-ts", "10.75.1.1/32", "--tun-name", "vkn2t", "--control", sS,
       "--ike-proposal", `${PQ},${CLASSIC}`, "--keylog", kS]);

@@ -18,7 +18,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readStatus, type TunnelStatus } from "../../lib/tunnel/control.ts";
-import { BUN, ROOT, sh } from "./nsutil.ts";
+import { BUN, capture, ROOT, sh } from "./nsutil.ts";
 import { startUp, stopUp, until, type VkoSide, waitControl } from "./vko-ns.ts";
 import { releaseNetnsLock, takeNetnsLock } from "../netns-lock.ts";
 
@@ -67,24 +67,6 @@ afterAll(() => {
 
 const psk = join(dir, "psk");
 writeFileSync(psk, "vkq raw esp test pre-shared key\n", { mode: 0o600 });
-
-/** tcpdump on vkq1's veth into a pcap; stop() ends it (SIGINT) and waits for the file. */
-function capture(file: string): { stop: () => Promise<void>; readonly started: boolean } {
-  const p: ChildProcess = spawn("ip", ["netns", "exec", "vkq1", "tcpdump", "-i", "vkq1a", "-n", "-U", "--immediate-mode", "-s", "200", "-w", file], { stdio: ["ignore", "ignore", "pipe"] });
-  let err = "";
-  p.stderr!.on("data", (d) => (err += d));
-  const exited = new Promise<void>((r) => p.once("exit", () => r()));
-  return {
-    async stop() {
-      p.kill("SIGINT");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-      if (p.exitCode === null) p.kill("SIGKILL");
-    },
-    get started() {
-      return err.includes("listening on");
-    },
-  };
-}
 
 /** Packets of the capture: IP protocol, UDP ports, ESP SPI (tshark fields). */
 function packets(file: string): { proto: number; sport: number; dport: number; spi: string }[] {
@@ -135,8 +117,7 @@ describe.skipIf(why !== null)(`raw ESP between directly connected vpnkits (vkq1/
     const peer = outer === 4 ? "192.0.2.2" : "2001:db8:71::2";
     test(`IPv${outer} outer: IKE stays on UDP 500, ESP is IP protocol 50; ping and iperf3 both ways; status shows encap and per-Child-SA traffic; unknown SPI -> one INVALID_SPI`, async () => {
       const pcap = join(dir, `raw${outer}.pcap`);
-      const cap = capture(pcap);
-      await until(() => cap.started, 10_000, "tcpdump to listen");
+      const cap = await capture("vkq1", "vkq1a", pcap, "", 200);
       const sS = join(dir, `s${outer}.sock`), cS = join(dir, `c${outer}.sock`);
       const s = startUp("vkq2", ["--responder", "--psk-file", psk, "--local-ts", "10.71.2.1/32", "--remote-ts", "10.71.1.1/32", "--tun-name", "vkq2t", "--control", sS]);
       let c: VkoSide | null = null;
@@ -221,8 +202,7 @@ describe.skipIf(why !== null)(`raw ESP between directly connected vpnkits (vkq1/
 
   test("forced: --encap gives the same pair with ESP in UDP 4500 (NAT announced), status says udp", async () => {
     const pcap = join(dir, "encap.pcap");
-    const cap = capture(pcap);
-    await until(() => cap.started, 10_000, "tcpdump to listen");
+    const cap = await capture("vkq1", "vkq1a", pcap, "", 200);
     const sS = join(dir, "se.sock"), cS = join(dir, "ce.sock");
     const s = startUp("vkq2", ["--responder", "--psk-file", psk, "--local-ts", "10.71.2.1/32", "--remote-ts", "10.71.1.1/32", "--tun-name", "vkq2t", "--control", sS]);
     let c: VkoSide | null = null;
