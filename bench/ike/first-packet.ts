@@ -13,6 +13,7 @@ const dst = process.argv[2];
 const args = process.argv.slice(process.argv.indexOf("--") + 1);
 const root = join(import.meta.dir, "../..");
 const t0 = performance.now();
+const wall0 = Date.now();
 const p = spawn(process.execPath, [join(root, "cli/main.ts"), ...args], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env } });
 let log = "";
 p.stderr!.on("data", (b: Buffer) => (log += b.toString()));
@@ -28,9 +29,10 @@ while (performance.now() - t0 < 20000 && p.exitCode === null) {
   await new Promise((r) => setTimeout(r, 2));
 }
 await new Promise((r) => setTimeout(r, 200)); // let the last stderr chunk arrive (the ping loop blocks)
-const installed = /^\s*(\d+)ms Child SA installed/m.exec(log);
+// log lines start with an ISO time stamp ("2026-12-07T00:45:41.942Z info: [ike] Child SA installed: ...")
+const installed = /^(\d{4}-\d\d-\d\dT[\d:.]+Z) \w+: .*Child SA installed/m.exec(log);
 p.kill("SIGTERM");
 await new Promise((r) => setTimeout(r, 1500));
 if (p.exitCode === null) p.kill("SIGKILL");
-console.log(JSON.stringify({ msToFirstPacket: first === null ? null : Number(first.toFixed(1)), msChildInstalled: installed ? Number(installed[1]) : null, pings: tries }));
+console.log(JSON.stringify({ msToFirstPacket: first === null ? null : Number(first.toFixed(1)), msChildInstalled: installed ? Date.parse(installed[1]) - wall0 : null, pings: tries }));
 if (first === null) process.stderr.write(log);
