@@ -59,6 +59,8 @@ export interface IkeDriverOptions {
 }
 
 export const TICK_MS = 500;
+/** The tick while an IKE_SA_INIT of ours awaits its answer (its early retransmissions are due at 1 s and 2 s). */
+export const FAST_TICK_MS = 100;
 export const RETRY_MIN_MS = 5000;
 export const RETRY_MAX_MS = 30_000;
 
