@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type FloodResult, floodTopoDown, floodTopoUp, runFlood } from "../../test/interop/flood-scenario.ts";
 
-const { values } = parseArgs({ options: { time: { type: "string", default: "30" }, max: { type: "string", default: "5000000" }, rate: { type: "string", default: "0" }, runs: { type: "string", default: "1" }, out: { type: "string" }, only: { type: "string" } } });
+const { values } = parseArgs({ options: { time: { type: "string", default: "30" }, max: { type: "string", default: "5000000" }, rate: { type: "string", default: "0" }, runs: { type: "string", default: "1" }, out: { type: "string" }, only: { type: "string" }, limits: { type: "string" } } });
 const out = values.out ?? join(import.meta.dir, "../out", `ike-flood-${new Date().toISOString().replace(/[:.]/g, "")}`);
 mkdirSync(out, { recursive: true });
 const who = (values.only ? [values.only] : ["vpnkit", "charon"]) as ("vpnkit" | "charon")[];
@@ -31,7 +31,7 @@ try {
       floodTopoUp();
       try {
         console.log(`== run ${r}: ${responder} responder, load ${(await Bun.file("/proc/loadavg").text()).trim()}`);
-        const res = await runFlood({ responder, seconds: Number(values.time), maxPackets: Number(values.max), rate: Number(values.rate), dir: join(out, `${responder}-${r}`), settleMax: 40, log: console.log });
+        const res = await runFlood({ responder, seconds: Number(values.time), maxPackets: Number(values.max), rate: Number(values.rate), dir: join(out, `${responder}-${r}`), settleMax: 40, log: console.log, ...(values.limits ? { vpnkitLimits: values.limits.replace(/;\s*/g, "\n") } : {}) });
         results.push(res);
         console.log(JSON.stringify(res));
       } finally {

@@ -9,6 +9,8 @@ import { describe, expect, test } from "bun:test";
 import { createSocket } from "node:dgram";
 import { bindSteeredPair, SocketDrops, SteeringUnavailable } from "../../lib/platform/bun/ike-gate-steer.ts";
 import { FfiUdpSocket } from "../../lib/platform/bun/udp-ffi.ts";
+import { libcSymbols, stableBytes } from "../../lib/platform/bun/libc.ts";
+import { FFIType } from "bun:ffi";
 
 function ike(exchange: number, flags: number, first: number, notify = 0): Uint8Array {
   const d = new Uint8Array(80);
@@ -86,6 +88,24 @@ describe.if(linux)("IKE gate: steered UDP socket pair (SO_REUSEPORT + reuseport 
       expect(err).toBeInstanceOf(Error);
       expect(err).not.toBeInstanceOf(SteeringUnavailable);
       expect(String(err)).toMatch(/in use/i);
+    } finally {
+      pair.bulk.close();
+      pair.prio.close();
+    }
+  });
+
+  test("the IPv4 bulk socket (COOKIE answers only) sends with IP_PMTUDISC_PROBE, the priority one keeps the default", () => {
+    const L = libcSymbols({ getsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 } });
+    const mode = (fd: number) => {
+      const v = stableBytes(4), n = stableBytes(4);
+      new DataView(n.buffer).setUint32(0, 4, true);
+      expect(L.getsockopt(fd, 0 /* IPPROTO_IP */, 10 /* IP_MTU_DISCOVER */, v, n)).toBe(0);
+      return new DataView(v.buffer).getInt32(0, true);
+    };
+    const { pair } = pairOnFreePort();
+    try {
+      expect(mode(pair.bulk.fd)).toBe(3); // IP_PMTUDISC_PROBE
+      expect(mode(pair.prio.fd)).not.toBe(3);
     } finally {
       pair.bulk.close();
       pair.prio.close();

@@ -85,7 +85,9 @@ class GateSocket {
   queueReply(k: number, i: number, reply: Uint8Array, nameLen: number): void {
     this.out.set(reply, k * 128);
     for (let j = 0; j < nameLen; j++) this.outNames[k * 32 + j] = this.names[i * 32 + j];
-    this.outIovsDv.setBigUint64(k * 16 + 8, BigInt(reply.length), true);
+    // iov_len as two 32-bit halves: a BigInt per answer would be garbage per flood request
+    this.outIovsDv.setUint32(k * 16 + 8, reply.length, true);
+    this.outIovsDv.setUint32(k * 16 + 12, 0, true);
     this.outVecDv.setUint32(k * MMSG + 8, nameLen, true);
   }
 }

@@ -23,6 +23,7 @@ import { FfiUdpSocket } from "./udp-ffi.ts";
 const AF_INET = 2, AF_INET6 = 10, SOCK_DGRAM = 2, SOCK_NONBLOCK = 0o4000, SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1, SO_REUSEPORT = 15, SO_ATTACH_REUSEPORT_CBPF = 51, SO_MEMINFO = 55;
 const SOL_IPV6 = 41, IPV6_V6ONLY = 26;
+const IPPROTO_IP = 0, IP_MTU_DISCOVER = 10, IP_PMTUDISC_PROBE = 3;
 /** SK_MEMINFO_DROPS: index of the drop counter in SO_MEMINFO's u32 array (linux/sock_diag.h). */
 const SK_MEMINFO_DROPS = 8;
 
@@ -85,6 +86,16 @@ export function bindSteeredPair(address: string, port: number): SteeredPair {
   let bulk = -1, prio = -1;
   try {
     bulk = open(address, ip.family, ip.addr, port, true);
+    // The bulk socket sends nothing but the gate's COOKIE answers (72-byte datagrams; what the
+    // manager sends goes out on the priority one). IP_PMTUDISC_PROBE sets DF without path MTU
+    // state, which skips the kernel's IP ID selection (__ip_select_ident: 3 % of the gate thread
+    // under a flood, perf) for each answer; 2.80-3.12 vs 3.42-3.46 µs of CPU per sendmmsg()'d
+    // datagram in a C loop to random destinations. Best effort: nothing depends on it.
+    if (ip.family === 4) {
+      const v = stableBytes(4);
+      new DataView(v.buffer).setInt32(0, IP_PMTUDISC_PROBE, true);
+      L.setsockopt(bulk, IPPROTO_IP, IP_MTU_DISCOVER, v, 4);
+    }
     prio = open(address, ip.family, ip.addr, port, true);
     const prog = gateSteerProgram();
     const code = stableBytes(prog.length * 8);
