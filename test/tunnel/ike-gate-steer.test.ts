@@ -7,7 +7,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { createSocket } from "node:dgram";
-import { bindSteeredPair, SocketDrops, SteeringUnavailable } from "../../lib/platform/bun/ike-gate-steer.ts";
+import { BULK_RCVBUF, bindSteeredPair, SocketDrops, SteeringUnavailable } from "../../lib/platform/bun/ike-gate-steer.ts";
 import { FfiUdpSocket } from "../../lib/platform/bun/udp-ffi.ts";
 import { libcSymbols, stableBytes } from "../../lib/platform/bun/libc.ts";
 import { FFIType } from "bun:ffi";
@@ -94,7 +94,7 @@ describe.if(linux)("IKE gate: steered UDP socket pair (SO_REUSEPORT + reuseport 
     }
   });
 
-  test("the IPv4 bulk socket (COOKIE answers only) sends with IP_PMTUDISC_PROBE, the priority one keeps the default", () => {
+  test("the IPv4 bulk socket (COOKIE answers only) sends with IP_PMTUDISC_PROBE and has a large receive queue; the priority one keeps the defaults", async () => {
     const L = libcSymbols({ getsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 } });
     const mode = (fd: number) => {
       const v = stableBytes(4), n = stableBytes(4);
@@ -102,10 +102,20 @@ describe.if(linux)("IKE gate: steered UDP socket pair (SO_REUSEPORT + reuseport 
       expect(L.getsockopt(fd, 0 /* IPPROTO_IP */, 10 /* IP_MTU_DISCOVER */, v, n)).toBe(0);
       return new DataView(v.buffer).getInt32(0, true);
     };
+    const rcvbuf = (fd: number) => {
+      const v = stableBytes(4), n = stableBytes(4);
+      new DataView(n.buffer).setUint32(0, 4, true);
+      expect(L.getsockopt(fd, 1 /* SOL_SOCKET */, 8 /* SO_RCVBUF */, v, n)).toBe(0);
+      return new DataView(v.buffer).getInt32(0, true);
+    };
     const { pair } = pairOnFreePort();
     try {
       expect(mode(pair.bulk.fd)).toBe(3); // IP_PMTUDISC_PROBE
       expect(mode(pair.prio.fd)).not.toBe(3);
+      // the kernel reports twice what was set; as root (CI) the full size, else up to rmem_max
+      const max = Number((await import("node:fs")).readFileSync("/proc/sys/net/core/rmem_max", "utf8"));
+      expect(rcvbuf(pair.bulk.fd)).toBeGreaterThanOrEqual(2 * Math.min(BULK_RCVBUF, max));
+      expect(rcvbuf(pair.bulk.fd)).toBeGreaterThan(rcvbuf(pair.prio.fd));
     } finally {
       pair.bulk.close();
       pair.prio.close();
