@@ -61,6 +61,8 @@ export interface FloodResult {
   counters: Record<string, unknown>;
   /** The responder namespace's UDP counters after the flood (nstat): datagrams read, and dropped because the receive / send buffer was full. */
   udp: Record<string, number>;
+  /** The same counters in the charon client's namespace (vkf2b). */
+  udpClient: Record<string, number>;
   loadavg: string;
 }
 
@@ -357,11 +359,17 @@ export async function runFlood(o: FloodOptions): Promise<FloodResult> {
     const flood = { sent: m ? Number(m[1]) : 0, seconds: m ? Number(m[2]) : 0, pps: m ? Number(m[3]) : 0, line: fl.lines.join(" | ") };
     log(`flood done: ${flood.line}`);
     const answers = answerCounts();
-    const udp: Record<string, number> = {};
-    for (const l of ns(NS.r, "nstat", "-az", "UdpInDatagrams", "UdpRcvbufErrors", "UdpSndbufErrors", "UdpOutDatagrams").split("\n")) {
-      const [k, v] = l.trim().split(/\s+/);
-      if (k?.startsWith("Udp")) udp[k] = Number(v);
-    }
+    const udpOf = (n: string) => {
+      const u: Record<string, number> = {};
+      for (const l of ns(n, "nstat", "-az", "UdpInDatagrams", "UdpRcvbufErrors", "UdpSndbufErrors", "UdpOutDatagrams").split("\n")) {
+        const [k, v] = l.trim().split(/\s+/);
+        if (k?.startsWith("Udp")) u[k] = Number(v);
+      }
+      return u;
+    };
+    const udp = udpOf(NS.r);
+    // the charon client's namespace: the answers to the flood's requests from its address reach it too
+    const udpClient = udpOf(NS.f);
     const loadavg = readFileSync("/proc/loadavg", "utf8").trim();
     // ---- after: wait for the flood's half-open SAs to time out
     const s0 = Date.now();
@@ -389,7 +397,7 @@ export async function runFlood(o: FloodOptions): Promise<FloodResult> {
     await Bun.sleep(1500);
     clearInterval(sampler);
     const rss = { baseline, max: Math.max(...samples), after: rssKb(rPid) ?? NaN, samples: samples.length, parts: { baseline: baseParts, max: maxParts, after: rssParts(rPid) } };
-    return { responder: o.responder, flood, answers, rssKb: rss, charonClient, vpnkitInitiator, during, after, counters, udp, loadavg };
+    return { responder: o.responder, flood, answers, rssKb: rss, charonClient, vpnkitInitiator, during, after, counters, udp, udpClient, loadavg };
   } finally {
     for (const p of procs.reverse()) await p.stop();
   }

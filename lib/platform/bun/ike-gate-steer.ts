@@ -23,12 +23,15 @@ import { FfiUdpSocket } from "./udp-ffi.ts";
 const AF_INET = 2, AF_INET6 = 10, SOCK_DGRAM = 2, SOCK_NONBLOCK = 0o4000, SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1, SO_REUSEPORT = 15, SO_ATTACH_REUSEPORT_CBPF = 51, SO_MEMINFO = 55, SO_RCVBUF = 8, SO_RCVBUFFORCE = 33;
 /**
- * The bulk socket's receive buffer: ~8,000 flood-sized datagrams (kernel memory, not the
- * process's). Below the gate's capacity, what the kernel drops comes from the gate thread's short
- * pauses (its event-loop turn, a young GC, a tick); this queue rides them out (at 60k requests/s
- * the default 208 KiB dropped 4 % of the flood, so of the real clients' first requests too).
+ * The bulk socket's receive buffer: ~30,000 flood-sized datagrams, up to ~0.2 s of a flood
+ * (kernel memory, not the process's; the kernel accounts twice this). The gate thread pauses
+ * now and then (its event-loop turn, a young GC, a tick, and above all the scheduler when the
+ * cores are shared), and with the default 208 KiB the kernel dropped what arrived meanwhile, real
+ * clients' first requests with the flood's. 20 s floods at the sender's top rate (156-169k/s,
+ * bench/ike/flood.ts): read 75-79 % with the default, 93-94 % with 8 MiB, 97-98 % with 32 MiB;
+ * at 60k/s, 0 drops with 8 MiB where the default dropped 4 %.
  */
-export const BULK_RCVBUF = 8 << 20;
+export const BULK_RCVBUF = 32 << 20;
 const SOL_IPV6 = 41, IPV6_V6ONLY = 26;
 const IPPROTO_IP = 0, IP_MTU_DISCOVER = 10, IP_PMTUDISC_PROBE = 3;
 /** SK_MEMINFO_DROPS: index of the drop counter in SO_MEMINFO's u32 array (linux/sock_diag.h). */
