@@ -216,7 +216,9 @@ export class SaState implements SaContext {
 
   respond(msg: Ikev2Message, request: Uint8Array, payloads: PayloadSpec[], now: number): void {
     const data = this.build(msg.exchange, true, msg.messageId, payloads);
-    this.cachedResponse = { mid: msg.messageId, digest: requestDigest(request), data };
+    // the cache keeps plain copies: the sealed message became a view on an ArrayBuffer of its
+    // own (skSeal's AAD is a subarray of it), which costs ~0.4 KB more per held SA (issue 12)
+    this.cachedResponse = { mid: msg.messageId, digest: requestDigest(request), data: data.map((d) => d.slice()) };
     this.peerMid = msg.messageId + 1;
     this.send(data, now);
   }
@@ -260,7 +262,7 @@ export class SaState implements SaContext {
     const kl = keyLengths(this.suite!);
     const k = deriveIkeKeys({ prf: this.suite!.prf!, encrKeyLength: kl.encr, integKeyLength: kl.integ, ni: this.ni, nr: this.nr, shared, spii: this.spii, spir: this.spir, rekey });
     k.skeyseed.fill(0);
-    // the seven keys in one slab per SA (key-slab.ts); wipeIkeKeys zeroes it
+    // the seven keys in arrays of their own, never views (key-slab.ts); wipeIkeKeys zeroes them
     const keys = (this.keys = new IkeKeySlab(k));
     this.ivCounter = 0n;
     if (this.cfg.keylog) {
@@ -276,9 +278,8 @@ export class SaState implements SaContext {
    * Once established (after IKE_AUTH, and after an IKE SA rekey), release what only the
    * handshake needed (RFC 7296 §2.15, §2.17): the IKE_SA_INIT messages AUTH signs, the
    * nonces (zeroed; a later Child SA or IKE SA rekey brings its own), the PSK (zeroed: a
-   * rekey does not authenticate again), the COOKIE and the message being processed. What
-   * stays: SPIs, message IDs, SK_* (SK_d for rekeys, SK_a/SK_e for messages; SK_p is in the
-   * same slab and wiped with it), the last response with a digest of its request
+   * rekey does not authenticate again), SK_pi/SK_pr (zeroed), the COOKIE and the message
+   * being processed. What stays: SPIs, message IDs, SK_d (rekeys), SK_a/SK_e (messages), the last response with a digest of its request
    * (retransmissions), the Child SAs' SPIs and selectors. Called after every message.
    */
   settle(): void {
@@ -293,6 +294,8 @@ export class SaState implements SaContext {
       this.psk = EMPTY;
       this.pskOwn = null;
     }
+    // SK_pi/SK_pr sign AUTH only (a rekey derives its own and does not authenticate again)
+    if (this.keys instanceof IkeKeySlab) this.keys.dropAuthKeys();
     // not zeroed: a rekey collision (Child.rekeyedByPeer) may still compare them
     this.ni2 = this.nr2 = EMPTY;
     this.initRequest = this.initResponse = this.lastRaw = EMPTY;

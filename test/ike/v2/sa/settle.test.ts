@@ -23,6 +23,7 @@ function expectSettled(s: SaState): void {
   expect(s.cookie).toBeNull();
   expect(s.lastInstalled).toBeNull();
   expect(s.keys).toBeInstanceOf(IkeKeySlab);
+  expect((s.keys as IkeKeySlab).skpi.length + (s.keys as IkeKeySlab).skpr.length).toBe(0);
 }
 
 describe("an established IKE SA holds no handshake state", () => {
@@ -135,5 +136,46 @@ describe("configuration parsed once, shared by the SAs made from it", () => {
     expect(st(a.r).children[0].tsLocal[0]).toBe(st(a.r).localTs[0]);
     // the PSK stays a per-SA copy (zeroed on its own)
     expect(toHex(st(a.r).psk)).toBe("");
+  });
+});
+
+describe("an established IKE SA's arrays stay plain (issue 12: a view would move them into ArrayBuffers of their own)", () => {
+  test("SK_pi/SK_pr zeroed and released; DPD, a Child SA rekey and a retransmitted request take no view or buffer of the SPIs, keys or cached response", () => {
+    const l = new Loop(baseCfg("i"), baseCfg("r"));
+    l.run(1); // the responder derived its keys in IKE_SA_INIT
+    const skp = [(st(l.r).keys as IkeKeySlab).skpi, (st(l.r).keys as IkeKeySlab).skpr];
+    for (const k of skp) expect(zero(k)).toBe(false);
+    l.run();
+    for (const k of skp) expect(zero(k)).toBe(true);
+    const watched = new Set<Uint8Array>();
+    for (const s of [st(l.i), st(l.r)]) {
+      const k = s.keys as IkeKeySlab;
+      for (const a of [s.spii, s.spir, k.skd, k.skei, k.sker, k.skai, k.skar, ...(s.cachedResponse?.data ?? [])]) if (a.length) watched.add(a);
+    }
+    expect(watched.size).toBeGreaterThanOrEqual(11);
+    const touched: Uint8Array[] = [];
+    const proto = Object.getPrototypeOf(Uint8Array.prototype) as object;
+    const buf = Object.getOwnPropertyDescriptor(proto, "buffer")!;
+    const sub = Uint8Array.prototype.subarray;
+    Object.defineProperty(proto, "buffer", { ...buf, get(this: Uint8Array) { if (watched.has(this)) touched.push(this); return buf.get!.call(this); } });
+    Uint8Array.prototype.subarray = function (this: Uint8Array, a?: number, b?: number) {
+      if (watched.has(this)) touched.push(this);
+      return sub.call(this, a, b);
+    } as typeof sub;
+    try {
+      const auth = l.sent.find((w) => w.from === "i" && w.data[18] === 35)!;
+      expect(l.r.receive(auth.data, { address: "192.0.2.1", port: 500 }, l.now).filter((a) => a.type === "send").length).toBe(1);
+      l.clear();
+      l.take("i", l.i.dpd(l.now));
+      l.run();
+      l.take("i", l.i.rekeyChild(l.i.childSas[0].spiIn, l.now));
+      l.run();
+      expect(l.of("i", "install-child").length).toBe(1);
+      expect(l.of("r", "failed")).toEqual([]);
+    } finally {
+      Object.defineProperty(proto, "buffer", buf);
+      Uint8Array.prototype.subarray = sub;
+    }
+    expect(touched.length).toBe(0);
   });
 });
