@@ -120,6 +120,33 @@ describe("an established IKE SA holds no handshake state", () => {
   });
 });
 
+describe("a held IKE SA keeps no empty per-SA arrays or copies", () => {
+  test("no action or request arrays between messages, no reassembly slots, certificates shared, NAT-detection endpoint shared", () => {
+    const a = new Loop(baseCfg("i"), baseCfg("r"), 1);
+    const b = new Loop(baseCfg("i"), baseCfg("r"), 2);
+    a.run();
+    b.run();
+    for (const sa of [a.i, a.r]) {
+      const s = st(sa) as unknown as { o: unknown; q: unknown; lastFrom: unknown; remote: unknown };
+      expect(s.o).toBeNull();
+      expect(s.q).toBeNull();
+      expect(s.lastFrom).toBe(s.remote);
+      expect((sa as unknown as { frags: unknown }).frags).toBeNull();
+    }
+    expect(st(a.r).certs).toBe(st(b.r).certs);
+    expect(st(a.r).hasQueued()).toBe(false);
+    // a request queued behind an outstanding one is still sent after it
+    a.clear();
+    a.take("i", a.i.dpd(a.now));
+    a.take("i", a.i.initiateChild({}, a.now));
+    expect(st(a.i).hasQueued()).toBe(true);
+    a.run();
+    expect(a.of("i", "install-child").length).toBe(1);
+    expect(st(a.i).hasQueued()).toBe(false);
+    expect((st(a.i) as unknown as { q: unknown }).q).toBeNull();
+  });
+});
+
 describe("configuration parsed once, shared by the SAs made from it", () => {
   test("proposals, selectors, identity and the negotiated ESP suite are the same frozen objects in two SAs", () => {
     const a = new Loop(baseCfg("i"), baseCfg("r"), 1);
