@@ -24,9 +24,8 @@ import type { TrafficSelector } from "./ts.ts";
 import type { Action, Endpoint, IkeSaConfig } from "./types.ts";
 import { EX_INIT, NO_SPI, requestDigest, type Child, type EapSession, type Outstanding, type Pending, type PendingIkeRekey, type SaContext, type State } from "./context.ts";
 import { retransmitWait } from "./retransmit.ts";
+import { defineHandshakeAccessors, EMPTY, HandshakeState } from "./handshake-state.ts";
 
-/** Zero-length bytes, shared: what a released field points to (nothing can be written into it). */
-const EMPTY = new Uint8Array(0);
 const ANY4 = ["0.0.0.0/0"];
 
 /** Default random source: node-neutral Web Crypto. */
@@ -55,26 +54,35 @@ export class SaState implements SaContext {
   remoteTs: TrafficSelector[];
   localId: Identity;
   remoteId: Identity | null;
-  /** Our copy of the PSK; zeroed and released once the SA is established (IKE rekeys do not authenticate again). */
-  psk: Uint8Array;
-  /** The copy this object made (settle() zeroes only that one, never an array someone else assigned to `psk`). */
-  private pskOwn: Uint8Array | null;
   privateKey: KeyObject | null;
   certs: Uint8Array[];
   connection: string | null;
-  eap: EapSession | null = null;
   eapUser: string | null = null;
 
   suite: Suite | null = null;
   keys: IkeKeys | null = null;
-  ke: KeyExchange | null = null;
-  ni: Uint8Array = new Uint8Array(0);
-  nr: Uint8Array = new Uint8Array(0);
-  initRequest: Uint8Array = new Uint8Array(0);
-  initResponse: Uint8Array = new Uint8Array(0);
-  cookie: Uint8Array | null = null;
-  initRetries = 0;
   ivCounter = 0n;
+
+  /** What only an exchange that creates keys needs (handshake-state.ts): dropped by settle(). */
+  hs: HandshakeState | null = new HandshakeState();
+  // accessors over `hs` (defineHandshakeAccessors below): `declare`, so no own field hides them
+  /** Our copy of the PSK; zeroed and released once the SA is established (IKE rekeys do not authenticate again). */
+  declare psk: Uint8Array;
+  declare eap: EapSession | null;
+  declare ke: KeyExchange | null;
+  declare ni: Uint8Array;
+  declare nr: Uint8Array;
+  declare initRequest: Uint8Array;
+  declare initResponse: Uint8Array;
+  declare cookie: Uint8Array | null;
+  declare initRetries: number;
+  declare ni2: Uint8Array;
+  declare nr2: Uint8Array;
+  declare exchangeInitiator: boolean;
+  declare lastInstalled: Child | null;
+  declare pendingIkeRekey: PendingIkeRekey | null;
+  declare lastRaw: Uint8Array;
+  declare lastTo: Endpoint | undefined;
 
   myMid = 0;
   peerMid = 0;
@@ -89,14 +97,7 @@ export class SaState implements SaContext {
   virtualIp: Uint8Array | null = null;
   virtualIp6: Uint8Array | null = null;
   vipFromPool = false;
-  ni2: Uint8Array = new Uint8Array(0);
-  nr2: Uint8Array = new Uint8Array(0);
-  exchangeInitiator = true;
-  lastInstalled: Child | null = null;
-  pendingIkeRekey: PendingIkeRekey | null = null;
-  lastRaw: Uint8Array = new Uint8Array(0);
   lastFrom: Endpoint;
-  lastTo: Endpoint | undefined = undefined;
   remoteIdText: string | null = null;
   establishedAt: number | null = null;
   ikeRekeyedAt: number | null = null;
@@ -122,8 +123,9 @@ export class SaState implements SaContext {
     this.remoteTs = sharedSelectors(cfg.remoteTs ?? ANY4);
     this.localId = sharedIdentity(cfg.localId);
     this.remoteId = cfg.remoteId && cfg.remoteId !== "%any" ? sharedIdentity(cfg.remoteId) : null;
-    this.psk = cfg.psk === undefined ? new Uint8Array(0) : typeof cfg.psk === "string" ? new TextEncoder().encode(cfg.psk) : cfg.psk.slice();
-    this.pskOwn = this.psk;
+    const hs = this.hs!;
+    hs.psk = cfg.psk === undefined ? EMPTY : typeof cfg.psk === "string" ? new TextEncoder().encode(cfg.psk) : cfg.psk.slice();
+    hs.pskOwn = hs.psk;
     this.privateKey = cfg.privateKey ? sharedPrivateKey(cfg.privateKey) : null;
     this.certs = sharedChain([cfg.certificate, ...(cfg.intermediates ?? [])].filter((c): c is string => !!c));
     this.connection = cfg.connection ?? null;
@@ -307,26 +309,28 @@ export class SaState implements SaContext {
    */
   settle(): void {
     if (this.state !== "established" && this.state !== "deleting") return;
-    if (this.ni !== EMPTY) {
-      this.ni.fill(0);
-      this.nr.fill(0);
-      this.ni = this.nr = EMPTY;
-    }
-    if (this.psk !== EMPTY) {
-      if (this.psk === this.pskOwn) this.psk.fill(0);
-      this.psk = EMPTY;
-      this.pskOwn = null;
+    // NAT detection in IKE_SA_INIT read it; endpoints are replaced, never edited: share, not copy
+    this.lastFrom = this.remote;
+    const h = this.hs;
+    if (h === null) return;
+    h.ni.fill(0);
+    h.nr.fill(0);
+    h.ni = h.nr = EMPTY;
+    if (h.psk !== EMPTY) {
+      if (h.psk === h.pskOwn) h.psk.fill(0);
+      h.psk = EMPTY;
+      h.pskOwn = null;
     }
     // SK_pi/SK_pr sign AUTH only (a rekey derives its own and does not authenticate again)
     if (this.keys instanceof IkeKeySlab) this.keys.dropAuthKeys();
     // not zeroed: a rekey collision (Child.rekeyedByPeer) may still compare them
-    this.ni2 = this.nr2 = EMPTY;
-    this.initRequest = this.initResponse = this.lastRaw = EMPTY;
-    this.cookie = null;
-    this.lastInstalled = null;
-    this.lastTo = undefined;
-    // NAT detection in IKE_SA_INIT read it; endpoints are replaced, never edited: share, not copy
-    this.lastFrom = this.remote;
+    h.ni2 = h.nr2 = EMPTY;
+    h.initRequest = h.initResponse = h.lastRaw = EMPTY;
+    h.cookie = null;
+    h.lastInstalled = null;
+    h.lastTo = undefined;
+    // the rest only matters while a key exchange, EAP or IKE SA rekey is under way
+    if (h.idle()) this.hs = null;
   }
 
   newSpi(): number {
@@ -336,3 +340,5 @@ export class SaState implements SaContext {
     }
   }
 }
+
+defineHandshakeAccessors(SaState.prototype);

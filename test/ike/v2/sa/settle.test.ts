@@ -22,6 +22,10 @@ function expectSettled(s: SaState): void {
   expect(s.ke).toBeNull();
   expect(s.cookie).toBeNull();
   expect(s.lastInstalled).toBeNull();
+  // the handshake-only fields' object is gone (handshake-state.ts), its fields read as defaults
+  expect(s.hs).toBeNull();
+  expect(s.exchangeInitiator).toBe(true);
+  expect(s.pendingIkeRekey).toBeNull();
   expect(s.keys).toBeInstanceOf(IkeKeySlab);
   expect((s.keys as IkeKeySlab).skpi.length + (s.keys as IkeKeySlab).skpr.length).toBe(0);
 }
@@ -144,6 +148,37 @@ describe("a held IKE SA keeps no empty per-SA arrays or copies", () => {
     expect(a.of("i", "install-child").length).toBe(1);
     expect(st(a.i).hasQueued()).toBe(false);
     expect((st(a.i) as unknown as { q: unknown }).q).toBeNull();
+  });
+});
+
+describe("handshake-only fields live in a sub-object while an exchange needs them", () => {
+  test("made by a write, kept while an IKE SA rekey is pending, dropped once settled; state objects have none of those fields of their own", () => {
+    const l = new Loop(baseCfg("i"), baseCfg("r"));
+    expect(st(l.i).hs).not.toBeNull();
+    l.run();
+    const s = st(l.r);
+    expect(s.hs).toBeNull();
+    for (const f of ["ni", "nr", "psk", "ke", "eap", "cookie", "initRequest", "lastRaw", "pendingIkeRekey"]) expect(Object.hasOwn(s, f)).toBe(false);
+    // writing a default makes nothing; another value makes the sub-object, settle() drops it again
+    s.cookie = null;
+    expect(s.hs).toBeNull();
+    s.nr2 = new Uint8Array([1, 2, 3]);
+    expect(s.hs).not.toBeNull();
+    expect([...s.nr2]).toEqual([1, 2, 3]);
+    s.settle();
+    expect(s.hs).toBeNull();
+    expect(s.nr2.length).toBe(0);
+    // an IKE SA rekey from the initiator: the responder holds the pending rekey (and its shared secret) across messages
+    l.clear();
+    l.take("i", l.i.rekeyIke(l.now));
+    l.run(1);
+    const pending = [st(l.i), st(l.r)].filter((x) => x.pendingIkeRekey !== null);
+    expect(pending.length).toBeGreaterThan(0);
+    for (const x of pending) expect(x.hs).not.toBeNull();
+    l.run();
+    expect(l.of("i", "ike-rekeyed").length).toBe(1);
+    expectSettled(st(l.i));
+    expectSettled(st(l.r));
   });
 });
 
