@@ -40,3 +40,14 @@ test("hex, ipv4 and constant-time compare", () => {
   expect(ctEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2]))).toBe(true);
   expect(ctEqual(new Uint8Array([1, 2]), new Uint8Array([1, 3]))).toBe(false);
 });
+
+test("toHex: whole arrays, ranges and views give the same text as a byte-by-byte rendering", () => {
+  const slow = (b: Uint8Array, s = 0, e = b.length) => Array.from(b.subarray(s, e), (x) => x.toString(16).padStart(2, "0")).join("");
+  for (const n of [0, 1, 7, 8, 9, 16, 33, 300]) {
+    const b = Uint8Array.from({ length: n }, (_, i) => (i * 37 + 11) & 255);
+    expect(toHex(b)).toBe(slow(b));
+    expect(toHex(b, 1, n - 1)).toBe(slow(b, 1, Math.max(1, n - 1)));
+    expect(toHex(b.subarray(Math.min(2, n)))).toBe(slow(b, Math.min(2, n)));
+  }
+  expect(toHex(Buffer.from("ab", "utf8"))).toBe("6162");
+});

@@ -13,10 +13,16 @@ export function hex2(v: number): string {
   return HEX[v & 0xff];
 }
 
+const nativeToHex = (Uint8Array.prototype as { toHex?: () => string }).toHex;
+
 /** Lower-case hex of `b` (no separators). */
 export function toHex(b: Uint8Array, start = 0, end = b.length): string {
   if (start < 0) start = 0;
   if (end > b.length) end = b.length;
+  // the whole array: the built-in Uint8Array.prototype.toHex (Bun; ~5x faster than the Buffer
+  // below for 8 bytes) does not touch `b.buffer`, which would move a small array's bytes into an
+  // ArrayBuffer of its own for good (~0.3 KB each: every logged IKE SPI, issue 12)
+  if (start === 0 && end === b.length && nativeToHex) return nativeToHex.call(b);
   // node:buffer's native hex: a few times faster from 8 bytes on (3% of the
   // time for 352 bytes) than concatenating per-byte strings
   if (end - start >= 8) return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString("hex");

@@ -60,6 +60,13 @@ const MAX_BATCH = 64;
 /** How often the engine's clock (per-child `lastIn`) is refreshed when the host does not. */
 const CLOCK_MS = 1000;
 
+/** The SA with inbound SPI `spi` among `child`'s (one or two: a rekey's grace period). */
+function inboundSa(child: TunnelChild, spi: number): OpeningSa | undefined {
+  const l = child.inbound;
+  for (let i = 0; i < l.length; i++) if (l[i].spi >>> 0 === spi) return l[i];
+  return undefined;
+}
+
 function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
   return a === b || (a.port === b.port && a.address === b.address);
 }
@@ -79,7 +86,8 @@ export class TunnelEngine {
   private readonly tooBig: (inner: Uint8Array, mtu: number) => Uint8Array | null;
   private readonly onIke?: (buf: Uint8Array, addr: string, port: number) => void;
   private readonly onUnknownSpi?: (spi: number, addr: string, port: number) => void;
-  private readonly bySpi = new Map<number, { sa: OpeningSa; child: TunnelChild }>();
+  /** Inbound SPI -> the child whose `inbound` holds that SA (no {sa, child} object per SA: issue 12). */
+  private readonly bySpi = new Map<number, TunnelChild>();
   private readonly routes = new RouteIndex<TunnelChild>();
   private pending: Uint8Array[] = [];
   private pendingEp: Endpoint[] = [];
@@ -154,7 +162,7 @@ export class TunnelEngine {
     child.stats ??= newChildStats();
     const spis: number[] = [];
     for (const sa of child.inbound) {
-      this.bySpi.set(sa.spi >>> 0, { sa, child });
+      this.bySpi.set(sa.spi >>> 0, child);
       spis.push(sa.spi >>> 0);
     }
     this.spisOf.set(child, spis.length === 1 ? spis[0] : spis);
@@ -162,7 +170,7 @@ export class TunnelEngine {
 
   private unindexSpis(child: TunnelChild): void {
     const s = this.spisOf.get(child) ?? [];
-    for (const spi of typeof s === "number" ? [s] : s) if (this.bySpi.get(spi)?.child === child) this.bySpi.delete(spi);
+    for (const spi of typeof s === "number" ? [s] : s) if (this.bySpi.get(spi) === child) this.bySpi.delete(spi);
     this.spisOf.delete(child);
   }
 
@@ -387,13 +395,14 @@ export class TunnelEngine {
       return;
     }
     const spi = ((buf[0] << 24) | (buf[1] << 16) | (buf[2] << 8) | buf[3]) >>> 0;
-    const ent = this.bySpi.get(spi);
-    if (ent === undefined) {
+    const child = this.bySpi.get(spi);
+    const sa = child === undefined ? undefined : inboundSa(child, spi);
+    if (child === undefined || sa === undefined) {
       c.drops.noSa++;
       this.onUnknownSpi?.(spi, addr, port);
       return;
     }
-    const r = ent.sa.open(buf);
+    const r = sa.open(buf);
     if (!r.ok) {
       c.drops[r.reason]++;
       return;
@@ -418,7 +427,6 @@ export class TunnelEngine {
       return;
     }
     // the SA's own child: a client's SA may only carry that client's inner addresses
-    const child = ent.child;
     const st = child.stats!;
     if (!listContains(child.remote, family, inner, srcOff) || (child.local.length > 0 && !listContains(child.local, family, inner, dstOff))) {
       c.drops.policy++;

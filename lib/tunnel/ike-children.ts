@@ -88,7 +88,10 @@ export class ChildTable {
     // a responder serves many peers: every Child SA (and its rekeys) is its own engine child
     // with its own selectors and endpoint; the initiator has one peer and uses the default child
     const old = c.rekeyOf ? this.installed.get(c.rekeyOf.spiIn >>> 0) : undefined;
-    const key = old?.key ?? (this.o.cfg.ike.responder ? flat(`ike${e.id}-${hex32(c.spiIn)}`) : "");
+    // the engine child's key: its first pair's inbound SPI (0: the default child); the name
+    // `ike<n>-<spi>` is made for the sink only (a number per Child SA held, not a string)
+    const keySpi = old?.keySpi ?? (this.o.cfg.ike.responder ? c.spiIn >>> 0 : 0);
+    const key = keySpi ? flat(`ike${e.id}-${hex32(keySpi)}`) : "";
     const inst: ChildInstall = {
       spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, keyIn: c.keyIn, keyOut: c.keyOut, esn: c.esn, local, remote, peer,
       ...(key ? { child: key } : {}),
@@ -109,7 +112,7 @@ export class ChildTable {
     c.keyOut.fill(0);
     const now = this.o.now();
     const lt = this.shared(local.map((x) => x.text).join(",")), rt = flat(remote.map((x) => x.text).join(","));
-    this.installed.set(c.spiIn >>> 0, { spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, entry: e, at: now, rekeying: false, local: lt, remote: rt, key, peer });
+    this.installed.set(c.spiIn >>> 0, { spiIn: c.spiIn >>> 0, spiOut: c.spiOut >>> 0, cipher: c.cipher, entry: e, at: now, rekeying: false, local: lt, remote: rt, keySpi, peer });
     if (old) old.rekeying = true;
     if (this.firstChildAt === null) this.firstChildAt = now;
     // AES-CBC + HMAC also with strongSwan's names (the word alone does not say the ICV length)
@@ -137,8 +140,8 @@ export class ChildTable {
     // (a responder's key names its IKE SA, so the cheap entry compare goes first there: the scan
     // runs over every held Child SA on each removal)
     let next: Installed | null = null;
-    const key = ent.key, entry = ent.entry;
-    for (const c of this.installed.values()) if ((key === "" || c.entry === entry) && c.key === key && (!next || c.at >= next.at)) next = c;
+    const keySpi = ent.keySpi, entry = ent.entry;
+    for (const c of this.installed.values()) if ((keySpi === 0 || c.entry === entry) && c.keySpi === keySpi && (!next || c.at >= next.at)) next = c;
     this.o.sink.remove(spiIn >>> 0, spiOut >>> 0, next ? next.spiOut : null);
     this.o.log("info", `Child SA removed: spi in ${hex32(spiIn)} out ${hex32(spiOut)} (${reason})`);
   }

@@ -42,8 +42,11 @@ export interface Installed {
   rekeying: boolean;
   local: string;
   remote: string;
-  /** Engine child key (a responder's: one per Child SA and its rekeys; the initiator's: "", the default child). */
-  key: string;
+  /**
+   * Engine child key: the inbound SPI of its first pair (a responder's: one child per Child SA
+   * and its rekeys, named `ike<n>-<spi>` in the packet path); 0: the initiator's default child.
+   */
+  keySpi: number;
   /** Where this pair's ESP goes (the IKE SA's peer; follows NAT rebinding). */
   peer: Endpoint;
 }

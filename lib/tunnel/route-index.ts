@@ -39,7 +39,8 @@ interface Level<C> {
   m1: number;
   m2: number;
   m3: number;
-  map: Map<number, Entry<C>[]>;
+  /** Key -> the one entry (most keys: a client's /32 or /128), or a list ordered by priority. */
+  map: Map<number, Entry<C> | Entry<C>[]>;
 }
 
 function wordMask(len: number, word: number): number {
@@ -101,13 +102,21 @@ export class RouteIndex<C extends RoutedChild = RoutedChild> {
         levels.sort((a, b) => b.len - a.len);
       }
       const k = keyOf(lv, cidr.family, cidr.addr, 0);
-      let bucket = lv.map.get(k);
-      if (bucket === undefined) lv.map.set(k, (bucket = []));
+      const cur = lv.map.get(k);
+      const ent: Entry<C> = { child, cidr, order };
+      // one entry is kept as itself, not in a list of one (~50 B per client held, issue 12)
+      if (cur === undefined) {
+        lv.map.set(k, ent);
+        this.size++;
+        continue;
+      }
+      const bucket = Array.isArray(cur) ? cur : [cur];
       // the same child twice in one bucket (duplicate selectors) adds nothing
       if (bucket.some((e) => e.child === child && cidrContains(e.cidr, cidr.addr, 0))) continue;
       let at = bucket.length;
       while (at > 0 && bucket[at - 1].order > order) at--;
-      bucket.splice(at, 0, { child, cidr, order });
+      bucket.splice(at, 0, ent);
+      if (bucket !== cur) lv.map.set(k, bucket);
       this.size++;
     }
   }
@@ -123,13 +132,15 @@ export class RouteIndex<C extends RoutedChild = RoutedChild> {
       if (li < 0) continue;
       const lv = levels[li];
       const k = keyOf(lv, cidr.family, cidr.addr, 0);
-      const bucket = lv.map.get(k);
-      if (bucket === undefined) continue;
+      const cur = lv.map.get(k);
+      if (cur === undefined) continue;
+      const bucket = Array.isArray(cur) ? cur : [cur];
       const j = bucket.findIndex((e) => e.child === child && cidrContains(e.cidr, cidr.addr, 0));
       if (j < 0) continue;
       bucket.splice(j, 1);
       this.size--;
-      if (bucket.length === 0) {
+      if (bucket.length === 1) lv.map.set(k, bucket[0]);
+      else if (bucket.length === 0) {
         lv.map.delete(k);
         if (lv.map.size === 0) levels.splice(li, 1);
       }
@@ -150,8 +161,16 @@ export class RouteIndex<C extends RoutedChild = RoutedChild> {
     const levels = family === 4 ? this.v4 : this.v6;
     for (let i = 0; i < levels.length; i++) {
       const lv = levels[i];
-      const bucket = lv.map.get(keyOf(lv, family, pkt, dstOff));
-      if (bucket === undefined) continue;
+      const cur = lv.map.get(keyOf(lv, family, pkt, dstOff));
+      if (cur === undefined) continue;
+      if (!Array.isArray(cur)) {
+        // IPv4 keys are exact; an IPv6 hash may collide
+        if (family === 6 && !cidrContains(cur.cidr, pkt, dstOff)) continue;
+        const loc = cur.child.local;
+        if (loc.length === 0 || listContains(loc, family, pkt, srcOff)) return cur.child;
+        continue;
+      }
+      const bucket = cur;
       for (let j = 0; j < bucket.length; j++) {
         const e = bucket[j];
         // IPv4 keys are exact; an IPv6 hash may collide

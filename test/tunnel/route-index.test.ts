@@ -64,6 +64,20 @@ describe("RouteIndex", () => {
       expect(ix.lookup(6, pkt(cidr("fd01::1").addr, cidr(`fd00::${i.toString(16)}`).addr), 0, 16)?.id).toBe(i);
     }
     expect(ix.lookup(4, pkt(v4("10.0.0.1"), v4("10.8.3.232")), 0, 4)).toBeNull(); // 1000 = 3.232
+    // memory per client held (issue 12): a key with one entry holds it directly, not a list of one
+    const levels = (ix as unknown as { v4: { map: Map<number, unknown> }[] }).v4;
+    expect([...levels[0].map.values()].some((v) => Array.isArray(v))).toBe(false);
+    // a second child on the same key makes a list (priority order); removing it goes back to one entry
+    const twin: C = { id: 5000, local: [], remote: [cidr("10.8.0.7/32")] };
+    ix.add(twin, 5000);
+    expect(ix.lookup(4, pkt(v4("10.0.0.1"), v4("10.8.0.7")), 0, 4)?.id).toBe(7);
+    expect([...levels[0].map.values()].filter((v) => Array.isArray(v)).length).toBe(1);
+    ix.remove(kids[7]);
+    expect(ix.lookup(4, pkt(v4("10.0.0.1"), v4("10.8.0.7")), 0, 4)?.id).toBe(5000);
+    expect([...levels[0].map.values()].some((v) => Array.isArray(v))).toBe(false);
+    ix.remove(twin);
+    expect(ix.lookup(4, pkt(v4("10.0.0.1"), v4("10.8.0.7")), 0, 4)).toBeNull();
+    expect(ix.size).toBe(1998);
   });
 
   for (const family of [4, 6] as const) {

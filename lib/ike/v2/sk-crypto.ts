@@ -168,12 +168,17 @@ function gcmSealNode(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, pt: Ui
   }
 }
 
+/**
+ * The AEAD key (a copy: the caller zeroes it after use) and nonce (salt || IV). No subarray of
+ * `encKey`: a view would move the SA's key array into an ArrayBuffer of its own for good
+ * (~0.3 KB per held SA, issue 12).
+ */
 function aeadNonce(encKey: Uint8Array, iv: Uint8Array): { key: Uint8Array; nonce: Uint8Array } {
   const kl = encKey.length - 4;
   const nonce = new Uint8Array(12);
-  nonce.set(encKey.subarray(kl));
+  for (let i = 0; i < 4; i++) nonce[i] = encKey[kl + i];
   nonce.set(iv, 4);
-  return { key: encKey.subarray(0, kl), nonce };
+  return { key: encKey.slice(0, kl), nonce };
 }
 
 /**
@@ -216,6 +221,7 @@ function open(p: SkParams, msg: Uint8Array, off: number, end: number, kind: "sk"
     } else {
       pt = gcmOpen(key, nonce, aad, ct, icv);
     }
+    key.fill(0);
     if (pt === null) return { ok: false, integrity: "bad", reason: "ICV does not verify (wrong keys, or corrupted)" };
   } else {
     const i = INTEG[p.integ as Exclude<SkInteg, "none">];
@@ -290,6 +296,7 @@ export function skSeal(params: SkParams, prefix: Uint8Array, nextPayload: number
       const sealed = params.encr === "chacha20-poly1305" ? chacha20poly1305(key, nonce, aad).encrypt(pt) : gcm(key, nonce, aad).encrypt(pt);
       out.set(sealed.subarray(0, ptLen + s.icv), ctOff);
     }
+    key.fill(0);
   } else {
     const ct = params.encr === "null" ? pt : blockCipher(params.encr as "aes-cbc", params.encKey, iv, pt, true);
     out.set(ct, ctOff);

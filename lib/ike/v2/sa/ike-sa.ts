@@ -51,7 +51,8 @@ interface Reassembly { key: string; total: number; parts: (Uint8Array | undefine
 /** One IKE SA (and its Child SAs), initiator or responder. */
 export class IkeSa {
   private readonly s: SaState;
-  private frags: (Reassembly | null)[] = [null, null];
+  /** RFC 7383 reassembly per direction (requests, responses): made by the first fragment. */
+  private frags: (Reassembly | null)[] | null = null;
   /** Latest `now` seen (constructor, receive, tick): the default for the API methods' `now`. */
   private clock: number;
 
@@ -264,14 +265,16 @@ export class IkeSa {
       const n = sk.fragmentNumber, total = sk.totalFragments;
       if (total < 1 || total > 64 || n < 1 || n > total) { s.log("debug", `dropped: fragment ${n}/${total}`); return null; }
       const slot = msg.flags.response ? 1 : 0, key = `${msg.messageId}`;
-      let f = this.frags[slot];
+      const frags = (this.frags ??= [null, null]);
+      let f = frags[slot];
       if (!f || f.key !== key || f.total !== total) {
-        f = this.frags[slot] = { key, total, parts: new Array(total), first: 0, firstDatagram: new Uint8Array(0), have: 0 };
+        f = frags[slot] = { key, total, parts: new Array(total), first: 0, firstDatagram: new Uint8Array(0), have: 0 };
       }
       if (!f.parts[n - 1]) { f.parts[n - 1] = plain.slice(); f.have++; }
       if (n === 1) { f.first = sk.nextPayload; f.firstDatagram = datagram.slice(0, msg.length); }
       if (f.have < total) return null;
-      this.frags[slot] = null;
+      frags[slot] = null;
+      if (!frags[1 - slot]) this.frags = null;
       plain = concat(...(f.parts as Uint8Array[]));
       first = f.first;
       datagram = f.firstDatagram; // what a retransmission of this request is recognised by
@@ -416,7 +419,7 @@ export class IkeSa {
     }
     if (s.state === "established") {
       const dpd = s.cfg.dpdDelay ?? 30000;
-      if (dpd > 0 && !s.outstanding && !s.queue.length && now - s.lastHeard >= dpd) {
+      if (dpd > 0 && !s.outstanding && !s.hasQueued() && now - s.lastHeard >= dpd) {
         s.lastHeard = now; // one check per interval; a missing answer fails via retransmission
         s.request(dpdRequest(s), now);
       }

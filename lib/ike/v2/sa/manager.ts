@@ -38,6 +38,7 @@ import { defaultRng, IkeSa, type ReceivedOn } from "./ike-sa.ts";
 import { scanInit } from "./init-scan.ts";
 import { CookieJar, DEFAULT_IKE_LIMITS, type IkeLimits, TokenBucket } from "./limits.ts";
 import type { Action, Endpoint, IkeSaConfig } from "./types.ts";
+import { HeldList, type HeldLinks } from "./held-list.ts";
 
 /** Which socket a datagram came in on / goes out of. */
 export type Via = "ike" | "natt";
@@ -99,7 +100,7 @@ function intern(p: string): string {
 }
 
 /** The manager's own fields of an entry: the index keys it is filed under (on the entry, not an object of their own per SA). */
-interface Keyed extends ManagedSa {
+interface Keyed extends ManagedSa, HeldLinks<Keyed> {
   kSpi: string | null;
   kInit: string | null;
   kSource: string | null;
@@ -119,8 +120,8 @@ export class IkeSaManager {
   /** The IKE SAs of each remote identity: the entry itself while there is one (most identities), a Set from the second on. */
   private readonly byIdentity = new Map<string, ManagedSa | Set<ManagedSa>>();
   private readonly perSource = new Map<string, number>();
-  /** Every SA held; the index keys it is filed under are fields of the entry itself ({@link Keyed}). */
-  private readonly keys = new Set<ManagedSa>();
+  /** Every SA held (a list through the entries); the index keys it is filed under are fields of the entry itself ({@link Keyed}). */
+  private readonly keys = new HeldList<Keyed>();
   private readonly initBucket: TokenBucket;
   private readonly invalidSpiBucket: TokenBucket;
   private readonly logBucket = new TokenBucket(5, 20);
@@ -158,7 +159,7 @@ export class IkeSaManager {
 
   /** Every IKE SA, oldest first. */
   list(): ManagedSa[] {
-    return [...this.keys.keys()];
+    return this.keys.toArray();
   }
 
   private drop(reason: string, from: Endpoint, detail?: string): void {
@@ -272,6 +273,7 @@ export class IkeSaManager {
     const e: Keyed = {
       id: this.nextId++, sa, via, createdAt: now, establishedAt: null, remoteId: null, localId: null, proposal: null,
       halfOpen: true, lastReceived: now, replaced: false, user: null, kSpi: null, kInit: initKey, kSource: from.address, kIdentity: null,
+      lPrev: null, lNext: null, held: false,
     };
     this.keys.add(e);
     this.byInit.set(initKey, e);
@@ -289,6 +291,7 @@ export class IkeSaManager {
     const e: Keyed = {
       id: this.nextId++, sa, via, createdAt: now, establishedAt: null, remoteId: null, localId: null, proposal: null,
       halfOpen: false, lastReceived: null, replaced: false, user: null, kSpi: null, kInit: null, kSource: null, kIdentity: null,
+      lPrev: null, lNext: null, held: false,
     };
     this.keys.add(e);
     this.counters.created++;
@@ -298,13 +301,13 @@ export class IkeSaManager {
 
   /** Run an IkeSa API call (rekeyIke, rekeyChild, delete, dpd...) and process its actions. */
   call(e: ManagedSa, fn: (sa: IkeSa) => Action[], now: number): void {
-    if (!this.keys.has(e)) return;
+    if (!this.keys.has(e as Keyed)) return;
     this.after(e, fn(e.sa), now);
   }
 
   /** Timers of every SA (retransmissions, DPD, keep-alives, half-open timeouts). */
   tick(now: number): void {
-    for (const e of [...this.keys.keys()]) {
+    for (const e of this.keys.toArray()) {
       if (!this.keys.has(e)) continue;
       const state = e.sa.state;
       const actions = e.sa.tick(now);
@@ -323,7 +326,7 @@ export class IkeSaManager {
 
   /** Forget every SA without sending anything (the caller has deleted them); zeroes the cookie secrets. */
   destroy(): void {
-    for (const e of [...this.keys.keys()]) this.unregister(e);
+    for (const e of this.keys.toArray()) this.unregister(e);
     this.cookies.destroy();
   }
 
@@ -344,7 +347,7 @@ export class IkeSaManager {
       } else if (a.type === "closed") closed = true;
       else if ((a as { type: string }).type === "initial-contact") contacts.push((a as unknown as { remoteId: string }).remoteId);
     }
-    if (this.keys.has(e)) {
+    if (this.keys.has(e as Keyed)) {
       const k = e as Keyed;
       if (e.halfOpen && e.sa.state !== "init-done") this.clearHalfOpen(e, k);
       if (closed || e.sa.state === "dead") {
@@ -372,7 +375,7 @@ export class IkeSaManager {
       }
     }
     this.o.onActions(e, actions);
-    if (!this.keys.has(e) || this.limits.uniqueIds === "never") return;
+    if (!this.keys.has(e as Keyed) || this.limits.uniqueIds === "never") return;
     if (established && e.remoteId && this.limits.uniqueIds === "replace") this.replaceOlder(e, e.remoteId, false, now);
     // MERGE: until the core reports INITIAL_CONTACT (an `initial-contact` action), every new IKE
     // SA is taken as carrying it (vpnkit's initiator always sends it, strongSwan on first contact)
@@ -408,12 +411,12 @@ export class IkeSaManager {
   }
 
   private unregister(e: ManagedSa): void {
-    if (!this.keys.has(e)) return;
     const k = e as Keyed;
+    if (!this.keys.has(k)) return;
     if (e.halfOpen) this.clearHalfOpen(e, k);
     if (k.kSpi && this.bySpi.get(k.kSpi) === e) this.bySpi.delete(k.kSpi);
     if (k.kIdentity) this.identityDelete(k.kIdentity, e);
-    this.keys.delete(e);
+    this.keys.delete(k);
   }
 
   private identityDelete(id: string, e: ManagedSa): void {

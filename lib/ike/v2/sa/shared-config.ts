@@ -59,8 +59,11 @@ export function sharedIdentity(text: string): Identity {
 }
 
 /** DER of our certificate and its intermediates (throws on bad PEM). */
+/** No certificates: one frozen array for every SA without any. */
+const NO_CERTS: readonly Uint8Array[] = Object.freeze([]);
+
 export function sharedChain(pems: readonly string[]): Uint8Array[] {
-  if (pems.length === 0) return [];
+  if (pems.length === 0) return NO_CERTS as Uint8Array[];
   // every certificate of each PEM text: a certificate file may hold the chain to send
   return cached(chains, pems.join("\n"), () => {
     const ders = pems.flatMap((c) => derBlocks(c));

@@ -24,9 +24,8 @@ import type { TrafficSelector } from "./ts.ts";
 import type { Action, Endpoint, IkeSaConfig } from "./types.ts";
 import { EX_INIT, NO_SPI, requestDigest, type Child, type EapSession, type Outstanding, type Pending, type PendingIkeRekey, type SaContext, type State } from "./context.ts";
 import { retransmitWait } from "./retransmit.ts";
+import { defineHandshakeAccessors, EMPTY, HandshakeState } from "./handshake-state.ts";
 
-/** Zero-length bytes, shared: what a released field points to (nothing can be written into it). */
-const EMPTY = new Uint8Array(0);
 const ANY4 = ["0.0.0.0/0"];
 
 /** Default random source: node-neutral Web Crypto. */
@@ -55,31 +54,41 @@ export class SaState implements SaContext {
   remoteTs: TrafficSelector[];
   localId: Identity;
   remoteId: Identity | null;
-  /** Our copy of the PSK; zeroed and released once the SA is established (IKE rekeys do not authenticate again). */
-  psk: Uint8Array;
-  /** The copy this object made (settle() zeroes only that one, never an array someone else assigned to `psk`). */
-  private pskOwn: Uint8Array | null;
   privateKey: KeyObject | null;
   certs: Uint8Array[];
   connection: string | null;
-  eap: EapSession | null = null;
   eapUser: string | null = null;
 
   suite: Suite | null = null;
   keys: IkeKeys | null = null;
-  ke: KeyExchange | null = null;
-  ni: Uint8Array = new Uint8Array(0);
-  nr: Uint8Array = new Uint8Array(0);
-  initRequest: Uint8Array = new Uint8Array(0);
-  initResponse: Uint8Array = new Uint8Array(0);
-  cookie: Uint8Array | null = null;
-  initRetries = 0;
   ivCounter = 0n;
+
+  /** What only an exchange that creates keys needs (handshake-state.ts): dropped by settle(). */
+  hs: HandshakeState | null = new HandshakeState();
+  // accessors over `hs` (defineHandshakeAccessors below): `declare`, so no own field hides them
+  /** Our copy of the PSK; zeroed and released once the SA is established (IKE rekeys do not authenticate again). */
+  declare psk: Uint8Array;
+  declare eap: EapSession | null;
+  declare ke: KeyExchange | null;
+  declare ni: Uint8Array;
+  declare nr: Uint8Array;
+  declare initRequest: Uint8Array;
+  declare initResponse: Uint8Array;
+  declare cookie: Uint8Array | null;
+  declare initRetries: number;
+  declare ni2: Uint8Array;
+  declare nr2: Uint8Array;
+  declare exchangeInitiator: boolean;
+  declare lastInstalled: Child | null;
+  declare pendingIkeRekey: PendingIkeRekey | null;
+  declare lastRaw: Uint8Array;
+  declare lastTo: Endpoint | undefined;
 
   myMid = 0;
   peerMid = 0;
   outstanding: Outstanding | null = null;
-  queue: Pending[] = [];
+  /** Requests waiting for the window: an array only while there are some (most held SAs have none). */
+  private q: Pending[] | null = null;
   cachedResponse: { mid: number; digest: Uint8Array; data: Uint8Array[] } | null = null;
   fragOk = false;
   lastHeard = 0;
@@ -88,21 +97,15 @@ export class SaState implements SaContext {
   virtualIp: Uint8Array | null = null;
   virtualIp6: Uint8Array | null = null;
   vipFromPool = false;
-  ni2: Uint8Array = new Uint8Array(0);
-  nr2: Uint8Array = new Uint8Array(0);
-  exchangeInitiator = true;
-  lastInstalled: Child | null = null;
-  pendingIkeRekey: PendingIkeRekey | null = null;
-  lastRaw: Uint8Array = new Uint8Array(0);
   lastFrom: Endpoint;
-  lastTo: Endpoint | undefined = undefined;
   remoteIdText: string | null = null;
   establishedAt: number | null = null;
   ikeRekeyedAt: number | null = null;
   readonly createdAt: number;
   /** `now` of the last accepted message from the peer (IKE_SA_INIT, or authenticated). */
   lastReceived: number;
-  out: Action[] = [];
+  /** Actions emitted since the last flush(): an array only while there are some. */
+  private o: Action[] | null = null;
 
   /** Throws on a bad configuration. */
   constructor(initiator: boolean, cfg: IkeSaConfig, now: number, rng: Rng, remote: Endpoint = cfg.remote) {
@@ -120,8 +123,9 @@ export class SaState implements SaContext {
     this.remoteTs = sharedSelectors(cfg.remoteTs ?? ANY4);
     this.localId = sharedIdentity(cfg.localId);
     this.remoteId = cfg.remoteId && cfg.remoteId !== "%any" ? sharedIdentity(cfg.remoteId) : null;
-    this.psk = cfg.psk === undefined ? new Uint8Array(0) : typeof cfg.psk === "string" ? new TextEncoder().encode(cfg.psk) : cfg.psk.slice();
-    this.pskOwn = this.psk;
+    const hs = this.hs!;
+    hs.psk = cfg.psk === undefined ? EMPTY : typeof cfg.psk === "string" ? new TextEncoder().encode(cfg.psk) : cfg.psk.slice();
+    hs.pskOwn = hs.psk;
     this.privateKey = cfg.privateKey ? sharedPrivateKey(cfg.privateKey) : null;
     this.certs = sharedChain([cfg.certificate, ...(cfg.intermediates ?? [])].filter((c): c is string => !!c));
     this.connection = cfg.connection ?? null;
@@ -134,10 +138,30 @@ export class SaState implements SaContext {
     this.lastReceived = now;
   }
 
+  /** Actions emitted since the last call (a fresh array: callers may keep and extend it). */
   flush(): Action[] {
-    const a = this.out;
-    this.out = [];
-    return a;
+    const a = this.o;
+    this.o = null;
+    return a ?? [];
+  }
+
+  // `out` and `queue` are arrays made on first use and dropped when empty: two empty arrays per
+  // held SA (~0.1 KB) less (issue 12). Readers that must not allocate use `o` / `q`.
+  get out(): Action[] {
+    return (this.o ??= []);
+  }
+  set out(a: Action[]) {
+    this.o = a.length ? a : null;
+  }
+  get queue(): Pending[] {
+    return (this.q ??= []);
+  }
+  set queue(a: Pending[]) {
+    this.q = a.length ? a : null;
+  }
+  /** True when a request waits for the window. */
+  hasQueued(): boolean {
+    return this.q !== null && this.q.length > 0;
   }
 
   log(level: "debug" | "info" | "warn" | "error", msg: string): void {
@@ -193,14 +217,15 @@ export class SaState implements SaContext {
   }
 
   request(p: Pending, now: number): void {
-    this.queue.push(p);
+    (this.q ??= []).push(p);
     this.pump(now);
   }
 
   /** Send the next queued request when the window is free. */
   pump(now: number): void {
-    while (!this.outstanding && this.queue.length && this.state !== "dead") {
-      const r = this.queue.shift()!(now);
+    while (!this.outstanding && this.q !== null && this.q.length && this.state !== "dead") {
+      const r = this.q.shift()!(now);
+      if (this.q !== null && !this.q.length) this.q = null;
       if (!r) continue;
       const mid = this.myMid++;
       const data = this.build(r.exchange, false, mid, r.payloads);
@@ -216,7 +241,9 @@ export class SaState implements SaContext {
 
   respond(msg: Ikev2Message, request: Uint8Array, payloads: PayloadSpec[], now: number): void {
     const data = this.build(msg.exchange, true, msg.messageId, payloads);
-    this.cachedResponse = { mid: msg.messageId, digest: requestDigest(request), data };
+    // the cache keeps plain copies: the sealed message became a view on an ArrayBuffer of its
+    // own (skSeal's AAD is a subarray of it), which costs ~0.4 KB more per held SA (issue 12)
+    this.cachedResponse = { mid: msg.messageId, digest: requestDigest(request), data: data.map((d) => d.slice()) };
     this.peerMid = msg.messageId + 1;
     this.send(data, now);
   }
@@ -252,7 +279,7 @@ export class SaState implements SaContext {
       this.pendingIkeRekey = null;
     }
     this.outstanding = null;
-    this.queue = [];
+    this.q = null;
     this.out.push({ type: "closed", reason });
   }
 
@@ -260,7 +287,7 @@ export class SaState implements SaContext {
     const kl = keyLengths(this.suite!);
     const k = deriveIkeKeys({ prf: this.suite!.prf!, encrKeyLength: kl.encr, integKeyLength: kl.integ, ni: this.ni, nr: this.nr, shared, spii: this.spii, spir: this.spir, rekey });
     k.skeyseed.fill(0);
-    // the seven keys in one slab per SA (key-slab.ts); wipeIkeKeys zeroes it
+    // the seven keys in arrays of their own, never views (key-slab.ts); wipeIkeKeys zeroes them
     const keys = (this.keys = new IkeKeySlab(k));
     this.ivCounter = 0n;
     if (this.cfg.keylog) {
@@ -276,29 +303,34 @@ export class SaState implements SaContext {
    * Once established (after IKE_AUTH, and after an IKE SA rekey), release what only the
    * handshake needed (RFC 7296 §2.15, §2.17): the IKE_SA_INIT messages AUTH signs, the
    * nonces (zeroed; a later Child SA or IKE SA rekey brings its own), the PSK (zeroed: a
-   * rekey does not authenticate again), the COOKIE and the message being processed. What
-   * stays: SPIs, message IDs, SK_* (SK_d for rekeys, SK_a/SK_e for messages; SK_p is in the
-   * same slab and wiped with it), the last response with a digest of its request
+   * rekey does not authenticate again), SK_pi/SK_pr (zeroed), the COOKIE and the message
+   * being processed. What stays: SPIs, message IDs, SK_d (rekeys), SK_a/SK_e (messages), the last response with a digest of its request
    * (retransmissions), the Child SAs' SPIs and selectors. Called after every message.
    */
   settle(): void {
     if (this.state !== "established" && this.state !== "deleting") return;
-    if (this.ni !== EMPTY) {
-      this.ni.fill(0);
-      this.nr.fill(0);
-      this.ni = this.nr = EMPTY;
+    // NAT detection in IKE_SA_INIT read it; endpoints are replaced, never edited: share, not copy
+    this.lastFrom = this.remote;
+    const h = this.hs;
+    if (h === null) return;
+    h.ni.fill(0);
+    h.nr.fill(0);
+    h.ni = h.nr = EMPTY;
+    if (h.psk !== EMPTY) {
+      if (h.psk === h.pskOwn) h.psk.fill(0);
+      h.psk = EMPTY;
+      h.pskOwn = null;
     }
-    if (this.psk !== EMPTY) {
-      if (this.psk === this.pskOwn) this.psk.fill(0);
-      this.psk = EMPTY;
-      this.pskOwn = null;
-    }
+    // SK_pi/SK_pr sign AUTH only (a rekey derives its own and does not authenticate again)
+    if (this.keys instanceof IkeKeySlab) this.keys.dropAuthKeys();
     // not zeroed: a rekey collision (Child.rekeyedByPeer) may still compare them
-    this.ni2 = this.nr2 = EMPTY;
-    this.initRequest = this.initResponse = this.lastRaw = EMPTY;
-    this.cookie = null;
-    this.lastInstalled = null;
-    this.lastTo = undefined;
+    h.ni2 = h.nr2 = EMPTY;
+    h.initRequest = h.initResponse = h.lastRaw = EMPTY;
+    h.cookie = null;
+    h.lastInstalled = null;
+    h.lastTo = undefined;
+    // the rest only matters while a key exchange, EAP or IKE SA rekey is under way
+    if (h.idle()) this.hs = null;
   }
 
   newSpi(): number {
@@ -308,3 +340,5 @@ export class SaState implements SaContext {
     }
   }
 }
+
+defineHandshakeAccessors(SaState.prototype);
