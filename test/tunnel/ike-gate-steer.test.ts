@@ -116,6 +116,8 @@ describe.if(linux)("IKE gate: steered UDP socket pair (SO_REUSEPORT + reuseport 
       const max = Number((await import("node:fs")).readFileSync("/proc/sys/net/core/rmem_max", "utf8"));
       expect(rcvbuf(pair.bulk.fd)).toBeGreaterThanOrEqual(2 * Math.min(BULK_RCVBUF, max));
       expect(rcvbuf(pair.bulk.fd)).toBeGreaterThan(rcvbuf(pair.prio.fd));
+      // what the gate compares with BULK_RCVBUF to warn about a capped queue
+      expect(pair.bulkRcvbuf).toBe(rcvbuf(pair.bulk.fd));
     } finally {
       pair.bulk.close();
       pair.prio.close();

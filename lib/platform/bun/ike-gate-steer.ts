@@ -51,6 +51,8 @@ const sys = () => (lib ??= load());
 export interface SteeredPair {
   bulk: FfiUdpSocket;
   prio: FfiUdpSocket;
+  /** The bulk socket's receive buffer as the kernel granted it (SO_RCVBUF, bytes: twice what was set), -1 if unknown. */
+  bulkRcvbuf: number;
 }
 
 /** The kernel refused SO_REUSEPORT or the steering program: bind one socket instead. */
@@ -125,7 +127,15 @@ export function bindSteeredPair(address: string, port: number): SteeredPair {
     // the port was free a moment ago: whatever failed here is the steering's
     throw new SteeringUnavailable((e as Error).message);
   }
-  return { bulk: FfiUdpSocket.fromFd(bulk), prio: FfiUdpSocket.fromFd(prio) };
+  return { bulk: FfiUdpSocket.fromFd(bulk), prio: FfiUdpSocket.fromFd(prio), bulkRcvbuf: rcvbufOf(bulk) };
+}
+
+/** SO_RCVBUF of `fd` (bytes, as the kernel reports it), or -1. */
+function rcvbufOf(fd: number): number {
+  const v = stableBytes(4), n = stableBytes(4);
+  new DataView(n.buffer).setUint32(0, 4, true);
+  if (sys().getsockopt(fd, SOL_SOCKET, SO_RCVBUF, v, n) < 0) return -1;
+  return new DataView(v.buffer).getInt32(0, true);
 }
 
 /** Datagrams the kernel dropped on `fd` (receive queue full: SO_MEMINFO's SK_MEMINFO_DROPS), or -1. */

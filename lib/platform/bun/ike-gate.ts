@@ -24,7 +24,7 @@ import { GATE_DROP_REASONS, SharedCookieJar } from "../../ike/v2/sa/cookie-gate.
 import { G, GATE_SAB_BYTES, type GateEvent, type GateInit, gateViews, N, NS } from "./ike-gate-shared.ts";
 import type { IkeSockets } from "./ike-sockets.ts";
 import { FfiUdpSocket } from "./udp-ffi.ts";
-import { bindSteeredPair, type SteeredPair, SteeringUnavailable } from "./ike-gate-steer.ts";
+import { BULK_RCVBUF, bindSteeredPair, type SteeredPair, SteeringUnavailable } from "./ike-gate-steer.ts";
 import { vpnkitEnv } from "../../core/env.ts";
 
 export interface IkeGateOptions {
@@ -83,6 +83,10 @@ export function bindIkeGate(local: string, port: number, onMessage: Recv, warn: 
       try {
         const p = bindSteeredPair(addr, port);
         pairs.push(p);
+        // without CAP_NET_ADMIN the kernel caps the bulk queue at net.core.rmem_max
+        if (p.bulkRcvbuf >= 0 && p.bulkRcvbuf < BULK_RCVBUF) {
+          warn(`IKE gate: the receive queue for new IKE_SA_INITs on ${addr.includes(":") ? `[${addr}]` : addr}:${port} is ${Math.round(p.bulkRcvbuf / 2048)} KiB, not ${BULK_RCVBUF >> 20} MiB (net.core.rmem_max; CAP_NET_ADMIN lifts it): a flood's bursts will crowd out real clients' first requests sooner`);
+        }
         return p.prio;
       } catch (e) {
         if (!(e instanceof SteeringUnavailable)) throw e;
