@@ -5,8 +5,7 @@
  * - AES-CBC: one EVP_CIPHER_CTX per key and direction, keyed once, padding off (ESP pads
  *   itself); each packet sets the IV (`EVP_CipherInit_ex` with only the IV) and runs one
  *   `EVP_CipherUpdate` over the whole blocks into the caller's buffer.
- * - HMAC: one HMAC_CTX per key (its ipad/opad state made once); each packet resets it from
- *   that state (`HMAC_Init_ex` without a key), updates and finalises into the caller's buffer.
+ * - HMAC: one HMAC_CTX per key (libcrypto-cbc-hmac.ts `HmacContexts`, shared with decode).
  *
  * `forget(key)` frees the contexts (EVP_CIPHER_CTX_free / HMAC_CTX_free cleanse them).
  * Loaded lazily; {@link libcryptoCbcHmac} returns null when libcrypto.so.3 is missing or the
@@ -14,7 +13,7 @@
  * @module
  */
 import { type Pointer } from "bun:ffi";
-import { cbcHmacSymbols, type CbcHmacSymbols } from "./libcrypto-cbc-hmac.ts";
+import { cbcHmacSymbols, type CbcHmacSymbols, HmacContexts } from "./libcrypto-cbc-hmac.ts";
 import { nobleCbcHmac } from "../../esp/cbc.ts";
 import type { CbcHmacProvider, EspCipherName, EspHmacName } from "../../esp/types.ts";
 import { isCbcCipher } from "../../esp/cbc.ts";
@@ -26,9 +25,8 @@ class LibcryptoCbcHmac implements CbcHmacProvider {
   readonly name = "libcrypto-ffi-cbc-hmac";
   private readonly enc = new Map<Uint8Array, Pointer>();
   private readonly dec = new Map<Uint8Array, Pointer>();
-  private readonly macs = new Map<Uint8Array, { ctx: Pointer; hash: EspHmacName }>();
+  private readonly macs: HmacContexts<EspHmacName>;
   private readonly outl = new Int32Array(1);
-  private readonly mdl = new Uint32Array(1);
   private readonly mds: Record<EspHmacName, Pointer | null>;
   private readonly cbc128: Pointer | null;
   private readonly cbc256: Pointer | null;
@@ -36,6 +34,7 @@ class LibcryptoCbcHmac implements CbcHmacProvider {
   constructor(private readonly s: Sym) {
     const p = (x: unknown) => x as Pointer | null;
     this.mds = { sha1: p(s.EVP_sha1()), sha256: p(s.EVP_sha256()), sha384: p(s.EVP_sha384()), sha512: p(s.EVP_sha512()) };
+    this.macs = new HmacContexts(s, this.mds);
     this.cbc128 = p(s.EVP_aes_128_cbc());
     this.cbc256 = p(s.EVP_aes_256_cbc());
   }
@@ -86,44 +85,17 @@ class LibcryptoCbcHmac implements CbcHmacProvider {
   }
 
   mac(hash: EspHmacName, key: Uint8Array, data: Uint8Array, tail: Uint8Array | null, out: Uint8Array): number {
-    if (out.length < 64) return -1;
-    const s = this.s;
-    const e = this.macs.get(key);
-    let ctx: Pointer;
-    if (e !== undefined && e.hash === hash) {
-      ctx = e.ctx;
-      if (s.HMAC_Init_ex(ctx, null, 0, null, null) !== 1) return -1;
-    } else {
-      const md = this.mds[hash];
-      if (md === null || key.length === 0) return -1;
-      if (e !== undefined) {
-        this.macs.delete(key);
-        s.HMAC_CTX_free(e.ctx);
-      }
-      const c = s.HMAC_CTX_new() as Pointer | null;
-      if (c === null) return -1;
-      if (s.HMAC_Init_ex(c, key, key.length, md, null) !== 1) {
-        s.HMAC_CTX_free(c);
-        return -1;
-      }
-      this.macs.set(key, { ctx: c, hash });
-      ctx = c;
-    }
-    if (data.length > 0 && s.HMAC_Update(ctx, data, data.length) !== 1) return -1;
-    if (tail !== null && tail.length > 0 && s.HMAC_Update(ctx, tail, tail.length) !== 1) return -1;
-    if (s.HMAC_Final(ctx, out, this.mdl) !== 1) return -1;
-    return this.mdl[0];
+    return this.macs.mac(hash, key, data, tail, out);
   }
 
   forget(key: Uint8Array): void {
     const s = this.s;
-    const e = this.enc.get(key), d = this.dec.get(key), m = this.macs.get(key);
+    const e = this.enc.get(key), d = this.dec.get(key);
     if (e !== undefined) s.EVP_CIPHER_CTX_free(e);
     if (d !== undefined) s.EVP_CIPHER_CTX_free(d);
-    if (m !== undefined) s.HMAC_CTX_free(m.ctx);
     this.enc.delete(key);
     this.dec.delete(key);
-    this.macs.delete(key);
+    this.macs.forget(key);
   }
 }
 

@@ -4,7 +4,8 @@
  *
  * - HMAC: one HMAC_CTX per key, set up once (the ipad/opad states); each packet resets it
  *   from the saved inner state (`HMAC_Init_ex` without a key), updates and finalises into
- *   the caller's buffer: 3 native calls. node:crypto builds an Hmac object and a Buffer per
+ *   the caller's buffer: 3 native calls (libcrypto-cbc-hmac.ts `HmacContexts`, shared with
+ *   the data plane's CBC provider). node:crypto builds an Hmac object and a Buffer per
  *   packet (1.3 KB ESP packet: ~1.9 -> ~1.1 us on the shared VM).
  * - AES-CBC: one EVP_CIPHER_CTX per key, padding off, fed `IV ‖ ciphertext` with one
  *   `EVP_CipherUpdate`: the output block after each ciphertext block depends only on that
@@ -19,7 +20,7 @@
  * @module
  */
 import { type Pointer } from "bun:ffi";
-import { cbcHmacSymbols, type CbcHmacSymbols } from "./libcrypto-cbc-hmac.ts";
+import { cbcHmacSymbols, type CbcHmacSymbols, HmacContexts } from "./libcrypto-cbc-hmac.ts";
 import * as nodeCrypto from "node:crypto";
 import type { DecodeCrypto, DecodeHash } from "../../esp/decode-crypto.ts";
 
@@ -27,52 +28,25 @@ type Sym = CbcHmacSymbols;
 
 /** Most contexts kept (one per key; a capture's key files hold a few thousand SAs at most). */
 const MAX_CTX = 65536;
-const EMPTY = new Uint8Array(0);
 
 class LibcryptoDecodeCrypto implements DecodeCrypto {
   readonly name = "libcrypto-ffi";
   private readonly mds: Record<DecodeHash, Pointer | null>;
   private readonly cbcs: (Pointer | null)[];
-  private readonly hmacs = new Map<Uint8Array, { ctx: Pointer; hash: DecodeHash }>();
+  private readonly hmacs: HmacContexts<DecodeHash>;
   private readonly ciphers = new Map<Uint8Array, Pointer>();
   private readonly outl = new Int32Array(1);
-  private readonly mdl = new Uint32Array(1);
   private readonly zeroIv = new Uint8Array(16);
 
   constructor(private readonly s: Sym) {
     const p = (x: unknown) => x as Pointer | null;
     this.mds = { md5: p(s.EVP_md5()), sha1: p(s.EVP_sha1()), sha256: p(s.EVP_sha256()), sha384: p(s.EVP_sha384()), sha512: p(s.EVP_sha512()) };
+    this.hmacs = new HmacContexts(s, this.mds, MAX_CTX);
     this.cbcs = [p(s.EVP_aes_128_cbc()), p(s.EVP_aes_192_cbc()), p(s.EVP_aes_256_cbc())];
   }
 
   hmac(hash: DecodeHash, key: Uint8Array, data: Uint8Array, out: Uint8Array): number {
-    if (out.length < 64) return -1;
-    const s = this.s;
-    const e = this.hmacs.get(key);
-    let ctx: Pointer;
-    if (e !== undefined && e.hash === hash) {
-      ctx = e.ctx;
-      if (s.HMAC_Init_ex(ctx, null, 0, null, null) !== 1) return -1;
-    } else {
-      const md = this.mds[hash];
-      if (md === null || md === undefined || key.length === 0) return -1;
-      if (e !== undefined) {
-        this.hmacs.delete(key);
-        s.HMAC_CTX_free(e.ctx);
-      }
-      if (this.hmacs.size >= MAX_CTX) this.closeHmacs();
-      const c = s.HMAC_CTX_new() as Pointer | null;
-      if (c === null) return -1;
-      if (s.HMAC_Init_ex(c, key, key.length, md, null) !== 1) {
-        s.HMAC_CTX_free(c);
-        return -1;
-      }
-      this.hmacs.set(key, { ctx: c, hash });
-      ctx = c;
-    }
-    if (s.HMAC_Update(ctx, data.length > 0 ? data : EMPTY, data.length) !== 1) return -1;
-    if (s.HMAC_Final(ctx, out, this.mdl) !== 1) return -1;
-    return this.mdl[0];
+    return this.hmacs.mac(hash, key, data, null, out);
   }
 
   aesCbcDecrypt(key: Uint8Array, ivct: Uint8Array, out?: Uint8Array): Uint8Array | null {
@@ -99,18 +73,13 @@ class LibcryptoDecodeCrypto implements DecodeCrypto {
     return o.subarray(16, n);
   }
 
-  private closeHmacs(): void {
-    for (const e of this.hmacs.values()) this.s.HMAC_CTX_free(e.ctx);
-    this.hmacs.clear();
-  }
-
   private closeCiphers(): void {
     for (const c of this.ciphers.values()) this.s.EVP_CIPHER_CTX_free(c);
     this.ciphers.clear();
   }
 
   close(): void {
-    this.closeHmacs();
+    this.hmacs.close();
     this.closeCiphers();
   }
 }
