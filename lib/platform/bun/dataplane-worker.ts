@@ -80,6 +80,8 @@ async function run(init: DataPlaneInit): Promise<void> {
     const l = loop!;
     const k = Math.min(WARM_CHUNK, warmup.left);
     for (let i = 0; i < k; i++) {
+      // a command came (a Child SA install): the loop takes it now, the warm-up goes on later
+      if (Atomics.load(flags, FLAG_WAKE) !== 0) break;
       warmup.left--;
       warmup.sent++;
       if (!l.round(warmup.round++)) {
@@ -317,6 +319,20 @@ async function run(init: DataPlaneInit): Promise<void> {
         continue;
       }
       io.loopWakeups++;
+      // Commands posted before these packets arrived apply first: the main thread reports a
+      // Child SA installed once it has posted it, and a packet read in the same wake-up (the
+      // first ping after that line) must find it. The messages are delivered by a yield.
+      if (Atomics.load(flags, FLAG_WAKE) !== 0) {
+        for (let i = 0; i < n; i++) {
+          if (outDv.getInt32(i * 12 + 4, true) !== wakeFd) continue;
+          c.read(wakeFd, scratch, 8);
+          Atomics.store(flags, FLAG_WAKE, 0);
+          outDv.setInt32(i * 12 + 4, -1, true); // handled: the loop below skips it
+          await yieldNow();
+          lastYield = Date.now();
+          break;
+        }
+      }
       const wokeAt = Date.now();
       engine.setClock(wokeAt);
       let more = false;
